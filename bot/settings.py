@@ -1,0 +1,162 @@
+"""The bot's settings: one object, read once from the environment and `.env`.
+
+Every field is documented in the README's settings table. The Bot Framework's usual names
+(`MicrosoftAppId`, `MicrosoftAppPassword`, `MicrosoftAppType`, `MicrosoftAppTenantId`) are accepted
+beside the project's own `POLICYBOT_*` names.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./data/policybot.db"
+
+
+class SettingsError(ValueError):
+    """The settings cannot be used as they are; the message says what to change."""
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Everything the bot reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="POLICYBOT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # --- Bot Framework registration -------------------------------------------------------------
+    app_id: str = Field(
+        default="",
+        validation_alias=AliasChoices("MicrosoftAppId", "MICROSOFT_APP_ID", "POLICYBOT_APP_ID", "app_id"),
+        description="The bot's Microsoft App ID (Azure Bot registration). Empty only in dev mode.",
+    )
+    app_password: str = Field(
+        default="",
+        repr=False,
+        validation_alias=AliasChoices(
+            "MicrosoftAppPassword", "MICROSOFT_APP_PASSWORD", "POLICYBOT_APP_PASSWORD", "app_password"
+        ),
+        description="The client secret of the bot's app registration.",
+    )
+    app_type: Literal["MultiTenant", "SingleTenant", "UserAssignedMSI"] = Field(
+        default="SingleTenant",
+        validation_alias=AliasChoices("MicrosoftAppType", "MICROSOFT_APP_TYPE", "POLICYBOT_APP_TYPE", "app_type"),
+        description="MultiTenant, SingleTenant or UserAssignedMSI, as registered in Azure.",
+    )
+    app_tenant_id: str = Field(
+        default="",
+        validation_alias=AliasChoices(
+            "MicrosoftAppTenantId", "MICROSOFT_APP_TENANT_ID", "POLICYBOT_APP_TENANT_ID", "app_tenant_id"
+        ),
+        description="The school's Entra tenant id (the app registration's home tenant).",
+    )
+    allowed_tenant_ids: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Entra tenants whose activities are served (comma separated). Defaults to app_tenant_id.",
+    )
+
+    # --- Local development ----------------------------------------------------------------------
+    dev_mode: bool = Field(
+        default=False,
+        description="Explicit local dev mode: no app id, no token checks, loopback only. Never in production.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the web server listens on.")
+    port: int = Field(default=3978, ge=1, le=65535, description="Port of the web server.")
+
+    # --- Storage -----------------------------------------------------------------------------------
+    database_url: str = Field(
+        default=DEFAULT_SQLITE_URL,
+        validation_alias=AliasChoices("DATABASE_URL", "POLICYBOT_DATABASE_URL", "database_url"),
+        description="SQLAlchemy async URL: a SQLite file (default) or postgresql+asyncpg://...",
+    )
+
+    # --- Authentication endpoints (tests point these at a local OpenID server) ------------------
+    openid_metadata_url: str = Field(
+        default="",
+        description="Override of the Bot Framework OpenID metadata URL (tests only).",
+    )
+    token_issuer: str = Field(
+        default="",
+        description="Override of the expected token issuer (tests only).",
+    )
+
+    # --- Presentation ---------------------------------------------------------------------------
+    bot_name: str = Field(default="Policy Bot", description="The bot's display name in Teams.")
+    school_name: str = Field(
+        default="Holy Trinity C of E Primary School", description="The school's name, used in cards."
+    )
+    public_domain: str = Field(
+        default="",
+        description="The public host name the bot is reached at (for the Teams manifest's validDomains).",
+    )
+    log_level: str = Field(default="INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR.")
+    policy_path: Path | None = Field(
+        default=None,
+        description="The school's social media policy (plain text or Markdown). Defaults to the sample.",
+    )
+
+    @field_validator("allowed_tenant_ids", mode="before")
+    @classmethod
+    def _tenants_from_csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @model_validator(mode="after")
+    def _resolve_defaults(self) -> Settings:
+        if not self.allowed_tenant_ids and self.app_tenant_id:
+            self.allowed_tenant_ids = [self.app_tenant_id]
+        return self
+
+    def check_safe_to_serve(self) -> None:
+        """Refuse combinations that would serve the bot without authentication.
+
+        Raises:
+            SettingsError: with a sentence saying what to change.
+        """
+        if self.dev_mode:
+            if self.app_id or self.app_password:
+                raise SettingsError(
+                    "Dev mode turns token checks off, so it cannot be combined with an app id or password. "
+                    "Unset POLICYBOT_DEV_MODE for production, or remove MicrosoftAppId/MicrosoftAppPassword "
+                    "for local development."
+                )
+            if not _is_loopback(self.host):
+                raise SettingsError(
+                    f"Dev mode only listens on loopback (127.0.0.1 or ::1), not {self.host!r}: "
+                    "without token checks anyone who can reach the port could act as any user."
+                )
+            return
+        if not self.app_id:
+            raise SettingsError(
+                "No MicrosoftAppId is set. Register the bot with Azure Bot Service and set MicrosoftAppId "
+                "and MicrosoftAppPassword, or set POLICYBOT_DEV_MODE=true for local development."
+            )
+        if self.app_type != "UserAssignedMSI" and not self.app_password:
+            raise SettingsError("MicrosoftAppPassword is required with MicrosoftAppId for this app type.")
+        if not self.allowed_tenant_ids:
+            raise SettingsError(
+                "Set MicrosoftAppTenantId (or POLICYBOT_ALLOWED_TENANT_IDS) to the school's tenant: the bot "
+                "serves only the tenants it is told to."
+            )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

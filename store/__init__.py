@@ -1,0 +1,1 @@
+"""Durable storage: one database for conversation state and the school's records."""

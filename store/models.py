@@ -1,0 +1,3 @@
+"""Imports every table module so that the one metadata knows all tables (for Alembic)."""
+
+from store import tables  # noqa: F401
