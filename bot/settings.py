@@ -146,6 +146,8 @@ class Settings(BaseSettings):
             )
         if self.app_type != "UserAssignedMSI" and not self.app_password:
             raise SettingsError("MicrosoftAppPassword is required with MicrosoftAppId for this app type.")
+        if self.app_type in ("SingleTenant", "UserAssignedMSI") and not self.app_tenant_id:
+            raise SettingsError(f"MicrosoftAppTenantId is required when MicrosoftAppType is {self.app_type}.")
         if not self.allowed_tenant_ids:
             raise SettingsError(
                 "Set MicrosoftAppTenantId (or POLICYBOT_ALLOWED_TENANT_IDS) to the school's tenant: the bot "

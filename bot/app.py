@@ -1,0 +1,194 @@
+"""The application factory: builds every part from settings and returns the aiohttp app.
+
+No module globals: tests build the app exactly as production does, passing settings (and, at the
+network edge we cannot reach from here, a credentials factory).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiohttp import web
+from botbuilder.core import ConversationState, TurnContext, UserState
+from botbuilder.core.serializer_helper import serializer_helper
+from botbuilder.core.teams.teams_activity_extensions import teams_get_channel_data
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import Activity
+from botframework.connector.auth import ServiceClientCredentialsFactory
+
+from bot.auth import KeysUnavailable, Unauthenticated, authenticate, build_authentication
+from bot.handler import PolicyBot, card_activity
+from bot.settings import Settings
+from bot.storage import SqlStorage
+from cards.help import notice_card
+from dialogs.ask import AnswerQuestion
+from store.db import Database
+
+log = logging.getLogger(__name__)
+
+_MAX_BODY_BYTES = 256 * 1024  # Teams activities are far smaller; anything bigger is not from Teams
+
+
+@dataclass
+class BotServices:
+    """The parts of a running bot, kept on the app for handlers and tests."""
+
+    settings: Settings
+    database: Database
+    adapter: CloudAdapter
+    bot: PolicyBot
+    storage: SqlStorage
+
+
+SERVICES = web.AppKey("services", BotServices)
+
+
+def tenant_of(activity: Activity) -> str | None:
+    """The Entra tenant of a Teams activity (``conversation.tenant_id`` is always None: see TEAMS-NOTES)."""
+    try:
+        channel_data = teams_get_channel_data(activity)
+    except Exception:  # noqa: BLE001 - malformed channelData means no tenant
+        return None
+    if channel_data and channel_data.tenant and channel_data.tenant.id:
+        return channel_data.tenant.id
+    return None
+
+
+def tenant_allowed(settings: Settings, activity: Activity) -> bool:
+    if not settings.allowed_tenant_ids:
+        return settings.dev_mode  # production always has an allow-list (checked at start-up)
+    return tenant_of(activity) in settings.allowed_tenant_ids
+
+
+def _default_answer(question: str):  # type: ignore[no-untyped-def]
+    return notice_card(
+        "Ask about the policy: coming soon",
+        ["I can't answer policy questions yet. Please ask a member of the Senior Leadership Team (SLT)."],
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    credentials_factory: ServiceClientCredentialsFactory | None = None,
+    answer_question: AnswerQuestion | None = None,
+) -> web.Application:
+    """Build the bot's web application.
+
+    Raises:
+        SettingsError: when the settings would serve the bot unsafely (see ``Settings.check_safe_to_serve``).
+    """
+    settings.check_safe_to_serve()
+    database = Database(settings.database_url)
+    storage = SqlStorage(database)
+    conversation_state = ConversationState(storage)
+    user_state = UserState(storage)
+    authentication = build_authentication(settings, credentials_factory)
+    adapter = CloudAdapter(authentication)
+    bot = PolicyBot(settings, conversation_state, user_state, answer_question or _default_answer)
+
+    async def on_turn_error(turn_context: TurnContext, error: Exception) -> None:
+        log.exception(
+            "turn failed",
+            exc_info=error,
+            extra={"activity_id": turn_context.activity.id, "type": turn_context.activity.type},
+        )
+        await conversation_state.delete(turn_context)
+        if turn_context.activity.type != "message":
+            return
+        try:
+            await turn_context.send_activity(
+                card_activity(
+                    notice_card(
+                        "Sorry, something went wrong on my side",
+                        [
+                            "Anything you had already submitted is saved. What you were typing may need "
+                            "to be started again: type help.",
+                            "If it happens again, tell the school office so they can let IT know.",
+                        ],
+                        tone="error",
+                    )
+                )
+            )
+        except Exception:  # noqa: BLE001 - the connector itself may be what failed
+            log.warning("could not tell the user about the failed turn", extra={"activity_id": turn_context.activity.id})
+
+    adapter.on_turn_error = on_turn_error
+    services = BotServices(settings, database, adapter, bot, storage)
+
+    app = web.Application(client_max_size=_MAX_BODY_BYTES)
+    app[SERVICES] = services
+    app.router.add_post("/api/messages", messages)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.cleanup_ctx.append(_database_lifecycle)
+    return app
+
+
+async def _database_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    services = app[SERVICES]
+    await services.database.migrate()
+    log.info("database ready", extra={"revision": await services.database.current_revision()})
+    yield
+    await services.database.dispose()
+
+
+def _problem(status: int, detail: str) -> web.Response:
+    return web.json_response({"error": detail}, status=status)
+
+
+async def messages(request: web.Request) -> web.Response:
+    """`/api/messages`: authenticate, check the tenant, run the turn. Bad input gets 4xx, never 500."""
+    services = request.app[SERVICES]
+    if request.content_type != "application/json":
+        return _problem(415, "expected application/json")
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _problem(400, "the body is not JSON")
+    if not isinstance(body, dict):
+        return _problem(400, "the body is not an activity")
+    try:
+        activity = Activity().deserialize(body)
+    except Exception:  # noqa: BLE001 - msrest raises several types for malformed activities
+        return _problem(400, "the body is not an activity")
+    if not activity.type or not activity.service_url:
+        return _problem(400, "the activity has no type or serviceUrl")
+
+    try:
+        auth_result = await authenticate(
+            services.adapter.bot_framework_authentication,
+            services.settings,
+            activity,
+            request.headers.get("Authorization", ""),
+        )
+    except Unauthenticated as refusal:
+        log.warning("request refused: unauthenticated", extra={"reason": str(refusal)})
+        return _problem(401, "unauthorized")
+    except KeysUnavailable as failure:
+        log.error("cannot check tokens: signing keys unavailable", extra={"reason": str(failure)})
+        return _problem(503, "cannot check tokens right now; retry later")
+
+    if not tenant_allowed(services.settings, activity):
+        log.warning("request refused: tenant not allowed", extra={"tenant": tenant_of(activity)})
+        return _problem(403, "this tenant is not served")
+
+    invoke_response = await services.adapter.process_activity(auth_result, activity, services.bot.on_turn)
+    if invoke_response:
+        body_out = invoke_response.body
+        if hasattr(body_out, "serialize"):
+            body_out = serializer_helper(body_out)
+        return web.json_response(body_out, status=invoke_response.status)
+    return web.Response(status=201)
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    ok, detail = await request.app[SERVICES].database.is_ready()
+    return web.json_response({"status": "ok" if ok else "unavailable", "detail": detail}, status=200 if ok else 503)

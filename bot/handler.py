@@ -1,0 +1,208 @@
+"""The Teams-facing bot: reads what arrives, hands it to dialogs and cards, saves state.
+
+Thin by design: no policy rules live here. Every turn's acting user is the authenticated
+``from.aadObjectId``; nothing a card or a message claims about who is acting is believed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from typing import Any
+
+from botbuilder.core import (
+    CardFactory,
+    ConversationState,
+    InvokeResponse,
+    MessageFactory,
+    TurnContext,
+    UserState,
+)
+from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.dialogs import Dialog, DialogSet, DialogTurnStatus
+from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, ChannelAccount
+
+from bot.commands import Command, ParsedCommand, parse
+from bot.settings import Settings
+from cards.base import CARD_CONTENT_TYPE, AdaptiveCard
+from cards.help import START_FLOW_VERB, coming_soon_card, help_card, notice_card, welcome_card
+from dialogs.ask import AnswerQuestion, AskDialog
+from domain.flows import Flow
+
+log = logging.getLogger(__name__)
+
+FlowStarter = Callable[[TurnContext, Any, ParsedCommand], Awaitable[None]]
+
+
+def card_activity(card: AdaptiveCard) -> Activity:
+    return MessageFactory.attachment(CardFactory.adaptive_card(card.to_dict()))
+
+
+def card_invoke_response(card: AdaptiveCard) -> InvokeResponse:
+    """An ``adaptiveCard/action`` answer that replaces the card in place.
+
+    The body stays a model (not a dict): CloudAdapter serialises it once (see TEAMS-NOTES).
+    """
+    return InvokeResponse(
+        status=HTTPStatus.OK,
+        body=AdaptiveCardInvokeResponse(status_code=200, type=CARD_CONTENT_TYPE, value=card.to_dict()),
+    )
+
+
+def message_invoke_response(text: str) -> InvokeResponse:
+    """An ``adaptiveCard/action`` answer shown as a short message, leaving the card as it is."""
+    return InvokeResponse(
+        status=HTTPStatus.OK,
+        body=AdaptiveCardInvokeResponse(
+            status_code=200, type="application/vnd.microsoft.activity.message", value=text
+        ),
+    )
+
+
+class PolicyBot(TeamsActivityHandler):
+    """Routes messages, card submits and invokes; persists conversation and user state each turn."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        conversation_state: ConversationState,
+        user_state: UserState,
+        answer_question: AnswerQuestion,
+    ) -> None:
+        self._settings = settings
+        self._conversation_state = conversation_state
+        self._user_state = user_state
+        self._dialog_state = conversation_state.create_property("DialogState")
+        self._dialogs = DialogSet(self._dialog_state)
+        self._flow_dialogs: dict[Flow, Dialog] = {}
+        self.register_flow_dialog(Flow.ASK_POLICY, AskDialog(answer_question))
+
+    # --- wiring -------------------------------------------------------------------------------------
+
+    def register_flow_dialog(self, flow: Flow, dialog: Dialog) -> None:
+        """A flow started from a command or the help card runs this dialog."""
+        self._dialogs.add(dialog)
+        self._flow_dialogs[flow] = dialog
+
+    # --- turn ---------------------------------------------------------------------------------------
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        await super().on_turn(turn_context)
+        await self._conversation_state.save_changes(turn_context)
+        await self._user_state.save_changes(turn_context)
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        if isinstance(activity.value, dict) and activity.value.get("verb") and not (activity.text or "").strip():
+            await self._on_card_submit(turn_context, activity.value)
+            return
+        parsed = parse(activity.text)
+        dialog_context = await self._dialogs.create_context(turn_context)
+
+        if parsed.command is Command.CANCEL:
+            if dialog_context.active_dialog is not None:
+                await dialog_context.cancel_all_dialogs()
+                await turn_context.send_activity("Cancelled. Nothing was sent. Type **help** to see what I can do.")
+            else:
+                await turn_context.send_activity("There is nothing to cancel. Type **help** to see what I can do.")
+            return
+        if parsed.command is Command.HELP:
+            await turn_context.send_activity(card_activity(self._help()))
+            if dialog_context.active_dialog is not None:
+                await turn_context.send_activity("You can carry on where you were, or type **cancel** to stop.")
+            return
+
+        if dialog_context.active_dialog is not None:
+            result = await dialog_context.continue_dialog()
+            if result.status != DialogTurnStatus.Empty:
+                return
+
+        await self._run_command(turn_context, parsed)
+
+    async def _run_command(self, turn_context: TurnContext, parsed: ParsedCommand) -> None:
+        if parsed.command is Command.START_FLOW and parsed.flow is not None:
+            await self._start_flow(turn_context, parsed.flow, parsed.argument)
+            return
+        if parsed.command is Command.UNKNOWN:
+            reply = card_activity(self._help())
+            if parsed.argument:
+                reply.text = "I didn't understand that. Here is what I can do:"
+            await turn_context.send_activity(reply)
+            return
+        await turn_context.send_activity(card_activity(coming_soon_notice(parsed.command)))
+
+    async def _start_flow(self, turn_context: TurnContext, flow: Flow, argument: str = "") -> None:
+        dialog = self._flow_dialogs.get(flow)
+        if dialog is None:
+            await turn_context.send_activity(card_activity(coming_soon_card(flow)))
+            return
+        dialog_context = await self._dialogs.create_context(turn_context)
+        await dialog_context.cancel_all_dialogs()
+        options = {"question": argument} if flow is Flow.ASK_POLICY else {"text": argument}
+        await dialog_context.begin_dialog(dialog.id, options)
+
+    async def _on_card_submit(self, turn_context: TurnContext, value: dict[str, Any]) -> None:
+        verb = value.get("verb")
+        if verb == START_FLOW_VERB:
+            try:
+                flow = Flow(value.get("flow"))
+            except ValueError:
+                await turn_context.send_activity("That button is out of date. Type **help** for the current menu.")
+                return
+            await self._start_flow(turn_context, flow)
+            return
+        dialog_context = await self._dialogs.create_context(turn_context)
+        if dialog_context.active_dialog is not None:
+            result = await dialog_context.continue_dialog()
+            if result.status != DialogTurnStatus.Empty:
+                return
+        await turn_context.send_activity("That button is no longer active. Type **help** to start again.")
+
+    # --- invokes ------------------------------------------------------------------------------------
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        if turn_context.activity.name == "adaptiveCard/action":
+            return await self._on_card_action(turn_context)
+        return await super().on_invoke_activity(turn_context)
+
+    async def _on_card_action(self, turn_context: TurnContext) -> InvokeResponse:
+        value = turn_context.activity.value or {}
+        action = value.get("action") or {}
+        verb = action.get("verb")
+        log.info("card action", extra={"verb": verb, "activity_id": turn_context.activity.id})
+        return message_invoke_response("That button is no longer active. Type help to start again.")
+
+    # --- installation -------------------------------------------------------------------------------
+
+    async def on_installation_update_add(self, turn_context: TurnContext) -> None:
+        conversation_type = turn_context.activity.conversation.conversation_type if turn_context.activity.conversation else None
+        if conversation_type == "personal":
+            await turn_context.send_activity(card_activity(self._welcome()))
+        else:
+            await turn_context.send_activity(
+                f"Hello, I'm {self._settings.bot_name}. Staff talk to me in a personal chat. "
+                "A member of SLT can type **@" + self._settings.bot_name + " use this channel for incidents** "
+                "to receive incident reports here."
+            )
+
+    async def on_members_added_activity(
+        self, members_added: list[ChannelAccount], turn_context: TurnContext
+    ) -> None:
+        # The welcome is sent once, on installationUpdate; conversationUpdate is ignored here.
+        return
+
+    # --- cards --------------------------------------------------------------------------------------
+
+    def _help(self) -> AdaptiveCard:
+        return help_card(self._settings.bot_name, self._settings.school_name)
+
+    def _welcome(self) -> AdaptiveCard:
+        return welcome_card(self._settings.bot_name, self._settings.school_name)
+
+
+def coming_soon_notice(command: Command) -> AdaptiveCard:
+    return notice_card(
+        "Coming soon",
+        [f"'{command.value.replace('_', ' ')}' is not ready yet. Type help to see what I can do now."],
+    )

@@ -1,0 +1,121 @@
+"""Welcome, help and notice cards."""
+
+from __future__ import annotations
+
+from cards.base import (
+    ActionSubmit,
+    AdaptiveCard,
+    Column,
+    ColumnSet,
+    Container,
+    Element,
+    Fact,
+    FactSet,
+    TextBlock,
+    escape_markdown,
+)
+from domain.flows import FLOW_SUMMARIES, FLOW_TITLES, Flow
+
+START_FLOW_VERB = "start_flow"
+
+_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("report", "report an incident"),
+    ("can I post this photo?", "check photo consent"),
+    ("new account", "propose a school social media account"),
+    ("ask <your question>", "an answer quoted from the policy"),
+    ("my reports / my requests", "what you have sent and where it is"),
+    ("whoami", "your roles in the bot"),
+    ("cancel", "stop what you are doing"),
+)
+
+
+def start_flow_action(flow: Flow, title: str | None = None) -> ActionSubmit:
+    """A button that starts a flow in the personal chat."""
+    return ActionSubmit(title=title or FLOW_TITLES[flow], data={"verb": START_FLOW_VERB, "flow": flow.value})
+
+
+def _flow_rows() -> list[Element]:
+    rows: list[Element] = []
+    for flow in Flow:
+        rows.append(
+            ColumnSet(
+                spacing="Medium",
+                columns=[
+                    Column(
+                        width="stretch",
+                        items=[
+                            TextBlock(text=FLOW_TITLES[flow], weight="Bolder"),
+                            TextBlock(text=FLOW_SUMMARIES[flow], is_subtle=True, spacing="None"),
+                        ],
+                    )
+                ],
+            )
+        )
+    return rows
+
+
+def help_card(bot_name: str, school_name: str) -> AdaptiveCard:
+    """What the bot does, with a button into each flow."""
+    return AdaptiveCard(
+        fallback_text=f"{bot_name}: report an incident, check a photo, propose an account, ask the policy.",
+        body=[
+            TextBlock(text=f"How {escape_markdown(bot_name)} can help", size="Large", weight="Bolder",
+                      style="heading"),
+            TextBlock(
+                text=f"I help staff at {escape_markdown(school_name)} follow the Social Media Policy.",
+                is_subtle=True,
+                spacing="None",
+            ),
+            *_flow_rows(),
+            Container(
+                separator=True,
+                spacing="Medium",
+                items=[
+                    TextBlock(text="Or type", weight="Bolder", size="Small"),
+                    FactSet(facts=[Fact(title=command, value=meaning) for command, meaning in _COMMANDS]),
+                ],
+            ),
+        ],
+        actions=[start_flow_action(flow) for flow in Flow],
+    )
+
+
+def welcome_card(bot_name: str, school_name: str) -> AdaptiveCard:
+    """Shown once when the bot is installed."""
+    card = help_card(bot_name, school_name)
+    card.body[0] = TextBlock(
+        text=f"Welcome to {escape_markdown(bot_name)}", size="Large", weight="Bolder", style="heading"
+    )
+    card.body.insert(
+        2,
+        TextBlock(
+            text="Anything you send me is seen only by the people the policy names. "
+            "If a child is in immediate danger, follow the child protection procedure and phone 999 first.",
+            color="Attention",
+            wrap=True,
+        ),
+    )
+    return card
+
+
+def notice_card(title: str, lines: list[str], *, tone: str = "Default") -> AdaptiveCard:
+    """A short message card: a heading and plain lines (all escaped)."""
+    color = {"warning": "Warning", "error": "Attention", "good": "Good"}.get(tone.lower())
+    return AdaptiveCard(
+        fallback_text=title,
+        body=[
+            TextBlock(text=escape_markdown(title), weight="Bolder", size="Medium", color=color),  # type: ignore[arg-type]
+            *[TextBlock(text=escape_markdown(line)) for line in lines],
+        ],
+    )
+
+
+def coming_soon_card(flow: Flow) -> AdaptiveCard:
+    """A flow whose part of the bot is not built yet: say so plainly and what to do meanwhile."""
+    return notice_card(
+        f"{FLOW_TITLES[flow]}: coming soon",
+        [
+            "This part of the bot is not ready yet.",
+            "Until it is, please speak to a member of the Senior Leadership Team (SLT) directly.",
+        ],
+    )
