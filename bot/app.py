@@ -114,7 +114,9 @@ def create_app(
                 )
             )
         except Exception:  # noqa: BLE001 - the connector itself may be what failed
-            log.warning("could not tell the user about the failed turn", extra={"activity_id": turn_context.activity.id})
+            log.warning(
+                "could not tell the user about the failed turn", extra={"activity_id": turn_context.activity.id}
+            )
 
     adapter.on_turn_error = on_turn_error
     services = BotServices(settings, database, adapter, bot, storage)

@@ -21,6 +21,8 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
+_PUBLIC_CHANNEL_ISSUER = "https://api.botframework.com"
+
 
 class Unauthenticated(Exception):
     """The request's bearer token is missing or not acceptable."""
@@ -50,7 +52,9 @@ def bot_framework_config(settings: Settings) -> BotFrameworkConfig:
         APP_TYPE="MultiTenant" if settings.dev_mode else settings.app_type,
         APP_TENANTID=settings.app_tenant_id,
         TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL=settings.openid_metadata_url or None,
-        TO_BOT_FROM_CHANNEL_TOKEN_ISSUER=settings.token_issuer or None,
+        # With an overridden metadata URL botbuilder expects no issuer unless told: keep the public one.
+        TO_BOT_FROM_CHANNEL_TOKEN_ISSUER=settings.token_issuer
+        or (_PUBLIC_CHANNEL_ISSUER if settings.openid_metadata_url else None),
     )
 
 

@@ -21,7 +21,7 @@ from botbuilder.core import (
 )
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.dialogs import Dialog, DialogSet, DialogTurnStatus
-from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, ChannelAccount
+from botbuilder.schema import Activity, ChannelAccount
 
 from bot.commands import Command, ParsedCommand, parse
 from bot.settings import Settings
@@ -42,11 +42,12 @@ def card_activity(card: AdaptiveCard) -> Activity:
 def card_invoke_response(card: AdaptiveCard) -> InvokeResponse:
     """An ``adaptiveCard/action`` answer that replaces the card in place.
 
-    The body stays a model (not a dict): CloudAdapter serialises it once (see TEAMS-NOTES).
+    The body is the wire JSON already; our `/api/messages` handler writes it as it is (botbuilder's
+    own models would be serialised twice by CloudAdapter, and cannot carry a string value).
     """
     return InvokeResponse(
         status=HTTPStatus.OK,
-        body=AdaptiveCardInvokeResponse(status_code=200, type=CARD_CONTENT_TYPE, value=card.to_dict()),
+        body={"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": card.to_dict()},
     )
 
 
@@ -54,9 +55,7 @@ def message_invoke_response(text: str) -> InvokeResponse:
     """An ``adaptiveCard/action`` answer shown as a short message, leaving the card as it is."""
     return InvokeResponse(
         status=HTTPStatus.OK,
-        body=AdaptiveCardInvokeResponse(
-            status_code=200, type="application/vnd.microsoft.activity.message", value=text
-        ),
+        body={"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": text},
     )
 
 
@@ -176,7 +175,8 @@ class PolicyBot(TeamsActivityHandler):
     # --- installation -------------------------------------------------------------------------------
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
-        conversation_type = turn_context.activity.conversation.conversation_type if turn_context.activity.conversation else None
+        conversation = turn_context.activity.conversation
+        conversation_type = conversation.conversation_type if conversation else None
         if conversation_type == "personal":
             await turn_context.send_activity(card_activity(self._welcome()))
         else:

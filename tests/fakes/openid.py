@@ -1,0 +1,103 @@
+"""A local Bot Framework OpenID endpoint (metadata + JWKS) and a token signer for auth tests.
+
+Served by a plain threaded HTTP server, because botbuilder fetches keys with synchronous
+``requests`` from inside the event loop.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+ISSUER = "https://api.botframework.com"
+
+
+def _b64(number: int) -> str:
+    raw = number.to_bytes((number.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+class SigningKey:
+    def __init__(self, kid: str | None = None, endorsements: list[str] | None = None) -> None:
+        self.kid = kid or uuid.uuid4().hex
+        self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.endorsements = endorsements if endorsements is not None else ["msteams"]
+
+    def jwk(self) -> dict[str, Any]:
+        numbers = self.private.public_key().public_numbers()
+        return {
+            "kty": "RSA", "use": "sig", "kid": self.kid, "n": _b64(numbers.n), "e": _b64(numbers.e),
+            "endorsements": self.endorsements,
+        }
+
+
+class OpenIdServer:
+    """Serves /.well-known/openidconfiguration and /keys on 127.0.0.1."""
+
+    def __init__(self, keys: list[SigningKey]) -> None:
+        self.keys = keys
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                if self.path.startswith("/.well-known/openidconfiguration"):
+                    body = {"issuer": ISSUER, "jwks_uri": f"{outer.base_url}/keys",
+                            "id_token_signing_alg_values_supported": ["RS256"]}
+                elif self.path.startswith("/keys"):
+                    body = {"keys": [key.jwk() for key in outer.keys]}
+                else:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def metadata_url(self) -> str:
+        return f"{self.base_url}/.well-known/openidconfiguration"
+
+    def start(self) -> OpenIdServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def sign_token(
+    key: SigningKey,
+    *,
+    audience: str,
+    service_url: str,
+    issuer: str = ISSUER,
+    expires_in: int = 3600,
+    kid: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": issuer, "aud": audience, "serviceurl": service_url,
+        "nbf": now - 60, "iat": now - 60, "exp": now + expires_in,
+    }
+    claims.update(extra or {})
+    return jwt.encode(claims, key.private, algorithm="RS256", headers={"kid": kid or key.kid})
