@@ -54,7 +54,10 @@ _EXACT: dict[str, Command] = {
 _FLOW_PHRASES: tuple[tuple[re.Pattern[str], Flow], ...] = (
     (re.compile(r"^(report|report an incident|new report|incident)\b"), Flow.REPORT_INCIDENT),
     (
-        re.compile(r"^(can i (post|share|use) (this|a|the) (photo|picture|image|video)|check (a |this )?photo|photo check)"),
+        re.compile(
+            r"^(can i (post|share|use) (this|a|the|my) (photo|picture|pic|image|video)"
+            r"|check (a |this )?photo|photo check)"
+        ),
         Flow.CHECK_PHOTO,
     ),
     (re.compile(r"^(new account|propose (an |a )?account|propose a school account|request (a |an )?new account)"),
