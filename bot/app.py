@@ -6,10 +6,12 @@ network edge we cannot reach from here, a credentials factory).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 from aiohttp import web
 from botbuilder.core import ConversationState, TurnContext, UserState
@@ -18,18 +20,24 @@ from botbuilder.core.teams.teams_activity_extensions import teams_get_channel_da
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 from botframework.connector.auth import ServiceClientCredentialsFactory
+from directory.factory import build_directory
 
 from bot.auth import KeysUnavailable, Unauthenticated, authenticate, build_authentication
-from bot.handler import PolicyBot, card_activity
+from bot.handler import BotDeps, OutboxBacklog, PolicyBot, card_activity
 from bot.settings import Settings
 from bot.storage import SqlStorage
 from cards.help import notice_card
 from dialogs.ask import AnswerQuestion
+from domain.roles import RoleDirectory
+from store.conversations import ActivityLedger, Claim, ConversationStore, SchoolSettings
 from store.db import Database
 
 log = logging.getLogger(__name__)
 
 _MAX_BODY_BYTES = 256 * 1024  # Teams activities are far smaller; anything bigger is not from Teams
+_CLAIM_TAKEOVER = timedelta(seconds=60)  # a claim older than this was left by a crashed turn
+_LEDGER_RETENTION = timedelta(days=2)  # Teams retries within minutes; keep ids well beyond that
+_DUPLICATE_WAIT_S = 8.0  # a retried invoke waits this long for the first delivery's answer
 
 
 @dataclass
@@ -41,6 +49,8 @@ class BotServices:
     adapter: CloudAdapter
     bot: PolicyBot
     storage: SqlStorage
+    ledger: ActivityLedger
+    conversations: ConversationStore
 
 
 SERVICES = web.AppKey("services", BotServices)
@@ -70,11 +80,16 @@ def _default_answer(question: str):  # type: ignore[no-untyped-def]
     )
 
 
+async def _no_backlog() -> OutboxBacklog:
+    return OutboxBacklog()
+
+
 def create_app(
     settings: Settings,
     *,
     credentials_factory: ServiceClientCredentialsFactory | None = None,
     answer_question: AnswerQuestion | None = None,
+    directory: RoleDirectory | None = None,
 ) -> web.Application:
     """Build the bot's web application.
 
@@ -88,7 +103,19 @@ def create_app(
     user_state = UserState(storage)
     authentication = build_authentication(settings, credentials_factory)
     adapter = CloudAdapter(authentication)
-    bot = PolicyBot(settings, conversation_state, user_state, answer_question or _default_answer)
+    conversations = ConversationStore(database)
+    ledger = ActivityLedger(database, takeover_after=_CLAIM_TAKEOVER, keep_for=_LEDGER_RETENTION)
+    deps = BotDeps(
+        settings=settings,
+        conversation_state=conversation_state,
+        user_state=user_state,
+        answer_question=answer_question or _default_answer,
+        directory=directory or build_directory(settings),
+        conversations=conversations,
+        school_settings=SchoolSettings(database),
+        outbox_backlog=_no_backlog,
+    )
+    bot = PolicyBot(deps)
 
     async def on_turn_error(turn_context: TurnContext, error: Exception) -> None:
         log.exception(
@@ -119,7 +146,7 @@ def create_app(
             )
 
     adapter.on_turn_error = on_turn_error
-    services = BotServices(settings, database, adapter, bot, storage)
+    services = BotServices(settings, database, adapter, bot, storage, ledger, conversations)
 
     app = web.Application(client_max_size=_MAX_BODY_BYTES)
     app[SERVICES] = services
@@ -133,7 +160,7 @@ def create_app(
 async def _database_lifecycle(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
     await services.database.migrate()
-    log.info("database ready", extra={"revision": await services.database.current_revision()})
+    log.info("database ready", extra={"revisions": sorted(await services.database.current_revisions())})
     yield
     await services.database.dispose()
 
@@ -178,13 +205,50 @@ async def messages(request: web.Request) -> web.Response:
         log.warning("request refused: tenant not allowed", extra={"tenant": tenant_of(activity)})
         return _problem(403, "this tenant is not served")
 
-    invoke_response = await services.adapter.process_activity(auth_result, activity, services.bot.on_turn)
+    key = _dedupe_key(activity)
+    if key is not None:
+        claim = await services.ledger.claim(key)
+        if not claim.first:
+            return await _answer_duplicate(services, key, activity, claim)
+    try:
+        invoke_response = await services.adapter.process_activity(auth_result, activity, services.bot.on_turn)
+    except BaseException:
+        if key is not None:
+            await services.ledger.release(key)  # let Teams' retry be processed
+        raise
+    status, body_out = 201, None
     if invoke_response:
         body_out = invoke_response.body
         if hasattr(body_out, "serialize"):
             body_out = serializer_helper(body_out)
-        return web.json_response(body_out, status=invoke_response.status)
-    return web.Response(status=201)
+        status = invoke_response.status
+    if key is not None:
+        await services.ledger.finish(key, status, body_out)
+    if body_out is None and status == 201:
+        return web.Response(status=201)
+    return web.json_response(body_out, status=status)
+
+
+def _dedupe_key(activity: Activity) -> str | None:
+    if not activity.id or not activity.conversation:
+        return None
+    return f"{activity.channel_id}|{activity.conversation.id}|{activity.type}|{activity.id}"
+
+
+async def _answer_duplicate(services: BotServices, key: str, activity: Activity, claim: Claim) -> web.Response:
+    """A retried delivery: act on nothing, answer like the first delivery did."""
+    log.info("duplicate delivery ignored", extra={"activity_id": activity.id, "type": activity.type})
+    if activity.type != "invoke":
+        return web.Response(status=200)
+    deadline = asyncio.get_running_loop().time() + _DUPLICATE_WAIT_S
+    while not claim.done and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)
+        claim = await services.ledger.peek(key)
+    if claim.done and claim.response_status is not None:
+        if claim.response_body is None:
+            return web.Response(status=claim.response_status)
+        return web.json_response(claim.response_body, status=claim.response_status)
+    return _problem(503, "the first delivery of this activity is still being processed; retry later")
 
 
 async def healthz(_request: web.Request) -> web.Response:

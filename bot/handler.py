@@ -6,8 +6,10 @@ Thin by design: no policy rules live here. Every turn's acting user is the authe
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -20,19 +22,44 @@ from botbuilder.core import (
     UserState,
 )
 from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.core.teams.teams_activity_extensions import teams_get_channel_data
 from botbuilder.dialogs import Dialog, DialogSet, DialogTurnStatus
 from botbuilder.schema import Activity, ChannelAccount
 
 from bot.commands import Command, ParsedCommand, parse
+from bot.references import conversation_from_activity
 from bot.settings import Settings
 from cards.base import CARD_CONTENT_TYPE, AdaptiveCard
 from cards.help import START_FLOW_VERB, coming_soon_card, help_card, notice_card, welcome_card
+from cards.platform import PlatformStatus, status_card, whoami_card
 from dialogs.ask import AnswerQuestion, AskDialog
 from domain.flows import Flow
+from domain.roles import Role, RoleDirectory, RoleLookup
+from store.conversations import ConversationStore, SchoolSettings
 
 log = logging.getLogger(__name__)
 
-FlowStarter = Callable[[TurnContext, Any, ParsedCommand], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class OutboxBacklog:
+    pending: int = 0
+    oldest_pending_minutes: int | None = None
+    failed: int = 0
+
+
+@dataclass
+class BotDeps:
+    """Everything the bot needs, handed in by the app factory (no globals)."""
+
+    settings: Settings
+    conversation_state: ConversationState
+    user_state: UserState
+    answer_question: AnswerQuestion
+    directory: RoleDirectory
+    conversations: ConversationStore
+    school_settings: SchoolSettings
+    outbox_backlog: Callable[[], Awaitable[OutboxBacklog]]
 
 
 def card_activity(card: AdaptiveCard) -> Activity:
@@ -62,20 +89,16 @@ def message_invoke_response(text: str) -> InvokeResponse:
 class PolicyBot(TeamsActivityHandler):
     """Routes messages, card submits and invokes; persists conversation and user state each turn."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        conversation_state: ConversationState,
-        user_state: UserState,
-        answer_question: AnswerQuestion,
-    ) -> None:
-        self._settings = settings
-        self._conversation_state = conversation_state
-        self._user_state = user_state
-        self._dialog_state = conversation_state.create_property("DialogState")
+    def __init__(self, deps: BotDeps) -> None:
+        self._deps = deps
+        self._settings = deps.settings
+        self._conversation_state = deps.conversation_state
+        self._user_state = deps.user_state
+        self._dialog_state = deps.conversation_state.create_property("DialogState")
         self._dialogs = DialogSet(self._dialog_state)
         self._flow_dialogs: dict[Flow, Dialog] = {}
-        self.register_flow_dialog(Flow.ASK_POLICY, AskDialog(answer_question))
+        self._known_conversations: dict[str, tuple[str, str | None]] = {}
+        self.register_flow_dialog(Flow.ASK_POLICY, AskDialog(deps.answer_question))
 
     # --- wiring -------------------------------------------------------------------------------------
 
@@ -87,6 +110,7 @@ class PolicyBot(TeamsActivityHandler):
     # --- turn ---------------------------------------------------------------------------------------
 
     async def on_turn(self, turn_context: TurnContext) -> None:
+        await self._remember_conversation(turn_context.activity)
         await super().on_turn(turn_context)
         await self._conversation_state.save_changes(turn_context)
         await self._user_state.save_changes(turn_context)
@@ -123,6 +147,15 @@ class PolicyBot(TeamsActivityHandler):
         if parsed.command is Command.START_FLOW and parsed.flow is not None:
             await self._start_flow(turn_context, parsed.flow, parsed.argument)
             return
+        if parsed.command is Command.WHOAMI:
+            await self._whoami(turn_context)
+            return
+        if parsed.command is Command.STATUS:
+            await self._status(turn_context)
+            return
+        if parsed.command is Command.USE_CHANNEL:
+            await self._use_channel(turn_context)
+            return
         if parsed.command is Command.UNKNOWN:
             reply = card_activity(self._help())
             if parsed.argument:
@@ -157,6 +190,94 @@ class PolicyBot(TeamsActivityHandler):
             if result.status != DialogTurnStatus.Empty:
                 return
         await turn_context.send_activity("That button is no longer active. Type **help** to start again.")
+
+    # --- platform commands --------------------------------------------------------------------------
+
+    async def _remember_conversation(self, activity: Activity) -> None:
+        """Keep a reference to every conversation the bot hears from (skipping unchanged repeats)."""
+        if activity.type not in ("message", "installationUpdate", "conversationUpdate", "invoke"):
+            return
+        conversation = conversation_from_activity(activity)
+        if conversation is None:
+            return
+        fingerprint = (conversation.service_url, conversation.aad_object_id)
+        if self._known_conversations.get(conversation.conversation_id) == fingerprint:
+            return
+        await self._deps.conversations.save(conversation)
+        self._known_conversations[conversation.conversation_id] = fingerprint
+
+    async def _roles(self, turn_context: TurnContext) -> RoleLookup:
+        """Roles of the authenticated sender (never of anyone a card or message names)."""
+        sender = turn_context.activity.from_property
+        if sender is None or not sender.aad_object_id:
+            return RoleLookup(roles=frozenset(), source="no Entra identity on this message")
+        return await self._deps.directory.roles_of(sender.aad_object_id)
+
+    async def _whoami(self, turn_context: TurnContext) -> None:
+        sender = turn_context.activity.from_property
+        lookup = await self._roles(turn_context)
+        await turn_context.send_activity(card_activity(whoami_card(sender.name or "you", lookup)))
+
+    async def _status(self, turn_context: TurnContext) -> None:
+        lookup = await self._roles(turn_context)
+        if not lookup.roles & {Role.SLT, Role.HEAD_TEACHER}:
+            await turn_context.send_activity(
+                "Only members of the Senior Leadership Team can see the bot's status. "
+                "Type **whoami** to see your roles."
+            )
+            return
+        channel = await self._deps.school_settings.get(SchoolSettings.SLT_CHANNEL)
+        channel_text = "not chosen yet: SLT can type @Policy Bot use this channel for incidents in a channel"
+        if channel:
+            chosen = json.loads(channel)
+            channel_text = f"{chosen.get('channel_name') or chosen['channel_id']} (chosen in Teams)"
+        elif self._settings.slt_channel_id:
+            channel_text = f"{self._settings.slt_channel_id} (from configuration)"
+        backlog = await self._deps.outbox_backlog()
+        status = PlatformStatus(
+            slt_channel=channel_text,
+            role_source=self._deps.directory.describe(),
+            outbox_pending=backlog.pending,
+            outbox_oldest_pending_minutes=backlog.oldest_pending_minutes,
+            outbox_failed=backlog.failed,
+            stale_conversations=await self._deps.conversations.count_stale(),
+        )
+        await turn_context.send_activity(card_activity(status_card(status)))
+
+    async def _use_channel(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        conversation = conversation_from_activity(activity)
+        if conversation is None or conversation.kind != "channel" or not conversation.channel_id:
+            await turn_context.send_activity(
+                "Type this in the team channel where SLT should receive incident reports, mentioning me: "
+                f"**@{self._settings.bot_name} use this channel for incidents**."
+            )
+            return
+        lookup = await self._roles(turn_context)
+        if Role.SLT not in lookup.roles and Role.HEAD_TEACHER not in lookup.roles:
+            log.warning("refused: use channel by non-SLT", extra={"activity_id": activity.id})
+            await turn_context.send_activity(
+                "Only a member of the Senior Leadership Team can choose where incident reports go, because "
+                "they can contain sensitive information. Please ask a member of SLT."
+            )
+            return
+        channel_data = teams_get_channel_data(activity)
+        chosen = {
+            "channel_id": conversation.channel_id,
+            "channel_name": channel_data.channel.name if channel_data and channel_data.channel else None,
+            "team_id": conversation.team_id,
+            "conversation_id": conversation.conversation_id,
+            "service_url": conversation.service_url,
+            "tenant_id": conversation.tenant_id,
+        }
+        await self._deps.school_settings.set(
+            SchoolSettings.SLT_CHANNEL, json.dumps(chosen), activity.from_property.aad_object_id
+        )
+        await turn_context.send_activity(
+            "Done: incident reports will be posted in this channel, with minimal detail. "
+            "Restricted reports (allegations about staff, safeguarding) show here only as a notice; "
+            "their details go privately to the people the policy names."
+        )
 
     # --- invokes ------------------------------------------------------------------------------------
 

@@ -109,6 +109,36 @@ class Settings(BaseSettings):
         description="The school's social media policy (plain text or Markdown). Defaults to the sample.",
     )
 
+    # --- Roles (issue: platform services) -------------------------------------------------------
+    roles_file: Path | None = Field(
+        default=None,
+        description="JSON file mapping roles to Entra object ids and names (small schools, dev).",
+    )
+    role_source: Literal["config", "graph"] = Field(
+        default="config", description="Where roles come from: 'config' (roles_file) or 'graph' (Entra groups)."
+    )
+    graph_tenant_id: str = Field(default="", description="Tenant for Microsoft Graph (defaults to app_tenant_id).")
+    graph_client_id: str = Field(default="", description="App registration used for Graph (app-only).")
+    graph_client_secret: str = Field(default="", repr=False, description="Client secret for Graph.")
+    graph_certificate_path: Path | None = Field(default=None, description="Certificate (PEM) for Graph instead.")
+    graph_use_managed_identity: bool = Field(default=False, description="Use the managed identity for Graph.")
+    graph_base_url: str = Field(
+        default="https://graph.microsoft.com/v1.0", description="Graph endpoint (tests point it at a fake)."
+    )
+    role_groups: dict[str, str] = Field(
+        default_factory=dict,
+        description='Role → Entra group id, JSON, e.g. {"slt": "<group id>", "head_teacher": "<group id>"}.',
+    )
+    role_cache_seconds: int = Field(default=300, ge=0, description="How long roles read from Graph are kept.")
+
+    # --- Conversations and delivery -------------------------------------------------------------
+    slt_channel_id: str = Field(
+        default="",
+        description="Teams channel id (19:...@thread.tacv2) for incident cards; or set in Teams by SLT.",
+    )
+    outbox_poll_seconds: float = Field(default=1.0, gt=0, description="How often the outbox looks for work.")
+    outbox_max_attempts: int = Field(default=12, ge=1, description="Delivery attempts before giving up.")
+
     @field_validator("allowed_tenant_ids", mode="before")
     @classmethod
     def _tenants_from_csv(cls, value: object) -> object:

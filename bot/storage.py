@@ -11,12 +11,10 @@ from typing import Any
 
 from botbuilder.core import Storage
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot import state_codec
 from store.base import utcnow
-from store.db import Database, is_sqlite
+from store.db import Database, upsert
 from store.tables import BotStateRow
 
 _ANY_ETAG = "*"
@@ -43,7 +41,6 @@ class SqlStorage(Storage):
 
     def __init__(self, database: Database) -> None:
         self._db = database
-        self._insert = sqlite_insert if is_sqlite(database.url) else pg_insert
 
     async def read(self, keys: list[str]) -> dict[str, Any]:
         if not keys:
@@ -71,14 +68,8 @@ class SqlStorage(Storage):
                 document = state_codec.encode(_without_etag(item))
                 new_etag = uuid.uuid4().hex
                 if expected is None or expected == _ANY_ETAG:
-                    statement = self._insert(BotStateRow).values(
-                        key=key, etag=new_etag, document=document, updated_at=utcnow()
-                    )
-                    statement = statement.on_conflict_do_update(
-                        index_elements=[BotStateRow.key],
-                        set_={"etag": new_etag, "document": document, "updated_at": utcnow()},
-                    )
-                    await session.execute(statement)
+                    values = {"key": key, "etag": new_etag, "document": document, "updated_at": utcnow()}
+                    await session.execute(upsert(self._db.url, BotStateRow, values, ["key"]))
                     continue
                 updated = await session.execute(
                     update(BotStateRow)

@@ -75,14 +75,15 @@ class Database:
         async with self.engine.begin() as connection:
             await connection.run_sync(_upgrade)
 
-    async def current_revision(self) -> str | None:
+    async def current_revisions(self) -> frozenset[str]:
         async with self.engine.connect() as connection:
             return await connection.run_sync(
-                lambda sync_conn: MigrationContext.configure(sync_conn).get_current_revision()
+                lambda sync_conn: frozenset(MigrationContext.configure(sync_conn).get_current_heads())
             )
 
-    def head_revision(self) -> str | None:
-        return ScriptDirectory.from_config(alembic_config(self.url)).get_current_head()
+    def head_revisions(self) -> frozenset[str]:
+        """Each feature's tables are a branch off the first migration; all heads are applied."""
+        return frozenset(ScriptDirectory.from_config(alembic_config(self.url)).get_heads())
 
     async def is_ready(self) -> tuple[bool, str]:
         """Readiness: the database answers and its schema is at the newest migration."""
@@ -90,13 +91,13 @@ class Database:
             async with asyncio.timeout(3):
                 async with self.engine.connect() as connection:
                     await connection.execute(text("SELECT 1"))
-                current = await self.current_revision()
+                current = await self.current_revisions()
         except Exception as exc:  # noqa: BLE001 - readiness reports any failure as not ready
             log.warning("database not ready: %s", type(exc).__name__)
             return False, "database unreachable"
-        head = self.head_revision()
-        if current != head:
-            return False, f"schema at {current}, expected {head}"
+        heads = self.head_revisions()
+        if current != heads:
+            return False, f"schema at {sorted(current)}, expected {sorted(heads)}"
         return True, "ok"
 
     async def dispose(self) -> None:
@@ -106,4 +107,16 @@ class Database:
 def _upgrade(sync_connection: Any) -> None:
     config = alembic_config(str(sync_connection.engine.url))
     config.attributes["connection"] = sync_connection
-    command.upgrade(config, "head")
+    command.upgrade(config, "heads")
+
+
+def upsert(database_url: str, table: Any, values: dict[str, Any], keys: list[str]) -> Any:
+    """An INSERT that updates the row with the same key instead (SQLite and PostgreSQL)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    insert = sqlite_insert if is_sqlite(database_url) else pg_insert
+    statement = insert(table).values(**values)
+    return statement.on_conflict_do_update(
+        index_elements=keys, set_={k: v for k, v in values.items() if k not in keys}
+    )

@@ -1,3 +1,4 @@
 """Imports every table module so that the one metadata knows all tables (for Alembic)."""
 
-from store import tables  # noqa: F401
+from store import conversations, tables  # noqa: F401
+from store import consent_store  # noqa: F401

@@ -1,0 +1,60 @@
+"""Cards for who-am-I and the SLT status overview."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cards.base import AdaptiveCard, Fact, FactSet, TextBlock, escape_markdown
+from domain.roles import ROLE_TITLES, Role, RoleLookup
+
+
+def whoami_card(name: str, lookup: RoleLookup) -> AdaptiveCard:
+    titles = [ROLE_TITLES[role] for role in Role if role in lookup.roles]
+    body = [
+        TextBlock(text=f"You are {escape_markdown(name)}", weight="Bolder", size="Medium"),
+        FactSet(facts=[Fact(title="Roles", value=", ".join(titles)), Fact(title="From", value=lookup.source)]),
+    ]
+    if lookup.degraded:
+        body.append(
+            TextBlock(
+                text="The school directory could not be reached just now, so these are the roles I last knew. "
+                "Nothing extra is granted while it is unreachable.",
+                color="Warning",
+            )
+        )
+    return AdaptiveCard(fallback_text="Your roles", body=body)
+
+
+@dataclass(frozen=True)
+class PlatformStatus:
+    slt_channel: str
+    role_source: str
+    outbox_pending: int
+    outbox_oldest_pending_minutes: int | None
+    outbox_failed: int
+    stale_conversations: int
+
+
+def status_card(status: PlatformStatus) -> AdaptiveCard:
+    oldest = (
+        "none waiting"
+        if status.outbox_oldest_pending_minutes is None
+        else f"oldest waiting {status.outbox_oldest_pending_minutes} min"
+    )
+    facts = [
+        Fact(title="Incident channel", value=status.slt_channel),
+        Fact(title="Roles from", value=status.role_source),
+        Fact(title="Messages waiting to be delivered", value=f"{status.outbox_pending} ({oldest})"),
+        Fact(title="Messages that could not be delivered", value=str(status.outbox_failed)),
+        Fact(title="Chats the bot can no longer reach", value=str(status.stale_conversations)),
+    ]
+    body = [TextBlock(text="Policy Bot status", weight="Bolder", size="Medium"), FactSet(facts=facts)]
+    if status.outbox_failed or status.stale_conversations:
+        body.append(
+            TextBlock(
+                text="Undelivered messages usually mean someone removed the app or left the school. "
+                "Ask IT to check the bot's log for details.",
+                color="Warning",
+            )
+        )
+    return AdaptiveCard(fallback_text="Policy Bot status", body=body)

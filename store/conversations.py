@@ -1,0 +1,252 @@
+"""Where the bot can reach people later, which activities it has already handled, and school settings.
+
+- ``conversation_refs``: a serialised Bot Framework conversation reference per conversation (personal
+  chats and team channels), saved on install and on every message, with tenant, team and channel ids
+  beside it, so proactive messages, channel posts and card updates can be sent later.
+- ``processed_activities``: Teams retries slow requests with the same activity id; the first claim
+  wins and the others are answered from the stored result. Lives in the database so it holds across
+  restarts and several instances.
+- ``school_settings``: small values set from Teams at run time (the SLT incident channel).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Boolean, Integer, String, Text, delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from store.base import Base, UtcDateTime, utcnow
+from store.db import Database, upsert
+
+
+class ConversationRefRow(Base):
+    __tablename__ = "conversation_refs"
+
+    conversation_id: Mapped[str] = mapped_column(String(512), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # personal | channel | groupChat
+    aad_object_id: Mapped[str | None] = mapped_column(String(64), index=True)  # personal chats: the user
+    user_name: Mapped[str | None] = mapped_column(String(256))
+    teams_user_id: Mapped[str | None] = mapped_column(String(256))  # 29:... (refresh.userIds need these)
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    team_id: Mapped[str | None] = mapped_column(String(256))
+    channel_id: Mapped[str | None] = mapped_column(String(256))
+    service_url: Mapped[str] = mapped_column(String(512))
+    reference: Mapped[str] = mapped_column(Text)  # JSON of the ConversationReference
+    stale: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ProcessedActivityRow(Base):
+    __tablename__ = "processed_activities"
+
+    dedupe_key: Mapped[str] = mapped_column(String(600), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))  # processing | done
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+
+
+class SchoolSettingRow(Base):
+    __tablename__ = "school_settings"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+# --- conversation references --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredConversation:
+    conversation_id: str
+    kind: str
+    aad_object_id: str | None
+    user_name: str | None
+    teams_user_id: str | None
+    tenant_id: str | None
+    team_id: str | None
+    channel_id: str | None
+    service_url: str
+    reference: dict[str, Any]
+    stale: bool
+
+
+def _stored(row: ConversationRefRow) -> StoredConversation:
+    return StoredConversation(
+        conversation_id=row.conversation_id, kind=row.kind, aad_object_id=row.aad_object_id,
+        user_name=row.user_name, teams_user_id=row.teams_user_id, tenant_id=row.tenant_id, team_id=row.team_id,
+        channel_id=row.channel_id, service_url=row.service_url, reference=json.loads(row.reference),
+        stale=row.stale,
+    )
+
+
+class ConversationStore:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def save(self, conversation: StoredConversation) -> None:
+        """Insert or refresh a reference (a message from a conversation also clears its stale mark)."""
+        values = dict(
+            conversation_id=conversation.conversation_id, kind=conversation.kind,
+            aad_object_id=conversation.aad_object_id, user_name=conversation.user_name,
+            teams_user_id=conversation.teams_user_id, tenant_id=conversation.tenant_id,
+            team_id=conversation.team_id, channel_id=conversation.channel_id,
+            service_url=conversation.service_url, reference=json.dumps(conversation.reference), stale=False,
+            updated_at=utcnow(),
+        )
+        async with self._db.transaction() as session:
+            await session.execute(upsert(self._db.url, ConversationRefRow, values, ["conversation_id"]))
+
+    async def personal_chat_of(self, aad_object_id: str) -> StoredConversation | None:
+        async with self._db.sessions() as session:
+            row = await session.scalar(
+                select(ConversationRefRow)
+                .where(ConversationRefRow.aad_object_id == aad_object_id, ConversationRefRow.kind == "personal")
+                .order_by(ConversationRefRow.updated_at.desc())
+                .limit(1)
+            )
+            return _stored(row) if row else None
+
+    async def get(self, conversation_id: str) -> StoredConversation | None:
+        async with self._db.sessions() as session:
+            row = await session.get(ConversationRefRow, conversation_id)
+            return _stored(row) if row else None
+
+    async def channel(self, channel_id: str) -> StoredConversation | None:
+        """The reference saved for a team channel (its root conversation, not a thread)."""
+        async with self._db.sessions() as session:
+            row = await session.scalar(
+                select(ConversationRefRow)
+                .where(ConversationRefRow.channel_id == channel_id, ConversationRefRow.kind == "channel")
+                .order_by(ConversationRefRow.updated_at.desc())
+                .limit(1)
+            )
+            return _stored(row) if row else None
+
+    async def mark_stale(self, conversation_id: str) -> None:
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(ConversationRefRow)
+                .where(ConversationRefRow.conversation_id == conversation_id)
+                .values(stale=True)
+            )
+
+    async def count_stale(self) -> int:
+        async with self._db.sessions() as session:
+            rows = await session.scalars(select(ConversationRefRow.conversation_id).where(ConversationRefRow.stale))
+            return len(list(rows))
+
+
+# --- duplicate deliveries -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The result of claiming an activity: first delivery, or a duplicate (with the first answer)."""
+
+    first: bool
+    done: bool = False
+    response_status: int | None = None
+    response_body: Any = None
+
+
+class ActivityLedger:
+    """Remembers which activities were handled so Teams' retries are acted on once."""
+
+    def __init__(self, database: Database, *, takeover_after: timedelta, keep_for: timedelta) -> None:
+        self._db = database
+        self._takeover_after = takeover_after
+        self._keep_for = keep_for
+
+    async def claim(self, key: str) -> Claim:
+        """Claim an activity for processing. A claim left 'processing' too long (a crash) is taken over."""
+        now = utcnow()
+        try:
+            async with self._db.transaction() as session:
+                session.add(ProcessedActivityRow(dedupe_key=key, state="processing", claimed_at=now))
+            return Claim(first=True)
+        except IntegrityError:
+            pass
+        async with self._db.transaction() as session:
+            row = await session.get(ProcessedActivityRow, key)
+            if row is None:  # released between our insert and now: claim again
+                return await self.claim(key)
+            if row.state == "done":
+                body = json.loads(row.response_body) if row.response_body else None
+                return Claim(first=False, done=True, response_status=row.response_status, response_body=body)
+            taken = await session.execute(
+                update(ProcessedActivityRow)
+                .where(
+                    ProcessedActivityRow.dedupe_key == key,
+                    ProcessedActivityRow.state == "processing",
+                    ProcessedActivityRow.claimed_at < now - self._takeover_after,
+                )
+                .values(claimed_at=now)
+            )
+            if taken.rowcount == 1:  # type: ignore[attr-defined]
+                return Claim(first=True)
+            return Claim(first=False)
+
+    async def peek(self, key: str) -> Claim:
+        """The current state of a claim, without claiming."""
+        async with self._db.sessions() as session:
+            row = await session.get(ProcessedActivityRow, key)
+            if row is None or row.state != "done":
+                return Claim(first=False)
+            body = json.loads(row.response_body) if row.response_body else None
+            return Claim(first=False, done=True, response_status=row.response_status, response_body=body)
+
+    async def finish(self, key: str, status: int | None, body: Any) -> None:
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(ProcessedActivityRow)
+                .where(ProcessedActivityRow.dedupe_key == key)
+                .values(state="done", response_status=status, response_body=json.dumps(body) if body else None)
+            )
+
+    async def release(self, key: str) -> None:
+        """The turn failed: forget the claim so Teams' retry is processed."""
+        async with self._db.transaction() as session:
+            await session.execute(delete(ProcessedActivityRow).where(ProcessedActivityRow.dedupe_key == key))
+
+    async def purge(self) -> int:
+        async with self._db.transaction() as session:
+            result = await session.execute(
+                delete(ProcessedActivityRow).where(ProcessedActivityRow.claimed_at < utcnow() - self._keep_for)
+            )
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# --- school settings ----------------------------------------------------------------------------
+
+
+async def get_setting(session: AsyncSession, key: str) -> str | None:
+    row = await session.get(SchoolSettingRow, key)
+    return row.value if row else None
+
+
+class SchoolSettings:
+    SLT_CHANNEL = "slt_channel"
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def get(self, key: str) -> str | None:
+        async with self._db.sessions() as session:
+            return await get_setting(session, key)
+
+    async def set(self, key: str, value: str, updated_by: str | None) -> None:
+        async with self._db.transaction() as session:
+            row = await session.get(SchoolSettingRow, key)
+            if row is None:
+                session.add(SchoolSettingRow(key=key, value=value, updated_by=updated_by, updated_at=utcnow()))
+            else:
+                row.value, row.updated_by, row.updated_at = value, updated_by, utcnow()
