@@ -20,14 +20,17 @@ from botbuilder.core.teams.teams_activity_extensions import teams_get_channel_da
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 from botframework.connector.auth import ServiceClientCredentialsFactory
-from directory.factory import build_directory
 
 from bot.auth import KeysUnavailable, Unauthenticated, authenticate, build_authentication
 from bot.handler import BotDeps, OutboxBacklog, PolicyBot, card_activity
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.storage import SqlStorage
+from cards.base import AdaptiveCard
 from cards.help import notice_card
+from cards.policy_help import policy_answer_card
 from dialogs.ask import AnswerQuestion
+from directory.factory import build_directory
+from domain.policy_help import PolicyLoadError, load_policy_index
 from domain.roles import RoleDirectory
 from store.conversations import ActivityLedger, Claim, ConversationStore, SchoolSettings
 from store.db import Database
@@ -73,11 +76,22 @@ def tenant_allowed(settings: Settings, activity: Activity) -> bool:
     return tenant_of(activity) in settings.allowed_tenant_ids
 
 
-def _default_answer(question: str):  # type: ignore[no-untyped-def]
-    return notice_card(
-        "Ask about the policy: coming soon",
-        ["I can't answer policy questions yet. Please ask a member of the Senior Leadership Team (SLT)."],
-    )
+def policy_answerer(settings: Settings) -> AnswerQuestion:
+    """Index the school's policy once at start-up; each question is then answered from memory.
+
+    Raises:
+        SettingsError: the configured policy file cannot be read or has no sections.
+    """
+    try:
+        index = load_policy_index(settings.policy_path)
+    except PolicyLoadError as problem:
+        raise SettingsError(f"POLICYBOT_POLICY_PATH: {problem}") from problem
+    log.info("policy indexed", extra={"source": index.document.source, "passages": len(index.passages)})
+
+    def answer(question: str) -> AdaptiveCard:
+        return policy_answer_card(index.answer(question))
+
+    return answer
 
 
 async def _no_backlog() -> OutboxBacklog:
@@ -109,7 +123,7 @@ def create_app(
         settings=settings,
         conversation_state=conversation_state,
         user_state=user_state,
-        answer_question=answer_question or _default_answer,
+        answer_question=answer_question or policy_answerer(settings),
         directory=directory or build_directory(settings),
         conversations=conversations,
         school_settings=SchoolSettings(database),

@@ -1,0 +1,35 @@
+"""Every card of the foundation is valid Adaptive Card JSON (reference parser + round trip)."""
+
+from __future__ import annotations
+
+from cards.help import coming_soon_card, help_card, notice_card, welcome_card
+from cards.platform import PlatformStatus, status_card, whoami_card
+from domain.flows import Flow
+from domain.roles import Role, RoleLookup
+from tests.support.cardcheck import assert_valid_cards
+
+
+def test_foundation_cards_are_valid() -> None:
+    assert_valid_cards(
+        [
+            help_card("Policy Bot", "Holy Trinity"),
+            welcome_card("Policy Bot", "Holy Trinity"),
+            notice_card("Title [x](http://evil)", ["*line*"], tone="error"),
+            *[coming_soon_card(flow) for flow in Flow],
+            whoami_card("Sam", RoleLookup(frozenset({Role.STAFF}), "config", degraded=True)),
+            status_card(PlatformStatus("x", "config", 3, 12, 1, 2)),
+        ]
+    )
+
+
+def test_user_text_cannot_inject_markdown_links() -> None:
+    card = notice_card("[click me](https://evil.example)", ["**bold** _it_ <b>"]).to_dict()
+    title = card["body"][0]["text"]
+    assert "[click me](https" not in title
+    assert title.replace("\\", "") == "[click me](https://evil.example)"
+
+
+def test_help_card_has_a_button_for_every_flow() -> None:
+    card = help_card("Policy Bot", "Holy Trinity").to_dict()
+    flows = [action["data"]["flow"] for action in card["actions"]]
+    assert flows == [flow.value for flow in Flow]
