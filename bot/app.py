@@ -21,6 +21,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 from botframework.connector.auth import ServiceClientCredentialsFactory
 
+from bot.actions import ActionRouter
 from bot.auth import KeysUnavailable, Unauthenticated, authenticate, build_authentication
 from bot.handler import BotDeps, OutboxBacklog, PolicyBot, card_activity
 from bot.settings import Settings, SettingsError
@@ -29,9 +30,8 @@ from cards.base import AdaptiveCard
 from cards.help import notice_card
 from cards.policy_help import policy_answer_card
 from dialogs.ask import AnswerQuestion
-from directory.factory import build_directory
+from directory.factory import ClosableRoleDirectory, build_directory
 from domain.policy_help import PolicyLoadError, load_policy_index
-from domain.roles import RoleDirectory
 from store.conversations import ActivityLedger, Claim, ConversationStore, SchoolSettings
 from store.db import Database
 
@@ -54,6 +54,8 @@ class BotServices:
     storage: SqlStorage
     ledger: ActivityLedger
     conversations: ConversationStore
+    directory: ClosableRoleDirectory
+    router: ActionRouter
 
 
 SERVICES = web.AppKey("services", BotServices)
@@ -103,7 +105,7 @@ def create_app(
     *,
     credentials_factory: ServiceClientCredentialsFactory | None = None,
     answer_question: AnswerQuestion | None = None,
-    directory: RoleDirectory | None = None,
+    directory: ClosableRoleDirectory | None = None,
 ) -> web.Application:
     """Build the bot's web application.
 
@@ -118,16 +120,19 @@ def create_app(
     authentication = build_authentication(settings, credentials_factory)
     adapter = CloudAdapter(authentication)
     conversations = ConversationStore(database)
+    router = ActionRouter()
+    role_directory = directory or build_directory(settings)
     ledger = ActivityLedger(database, takeover_after=_CLAIM_TAKEOVER, keep_for=_LEDGER_RETENTION)
     deps = BotDeps(
         settings=settings,
         conversation_state=conversation_state,
         user_state=user_state,
         answer_question=answer_question or policy_answerer(settings),
-        directory=directory or build_directory(settings),
+        directory=role_directory,
         conversations=conversations,
         school_settings=SchoolSettings(database),
         outbox_backlog=_no_backlog,
+        router=router,
     )
     bot = PolicyBot(deps)
 
@@ -160,7 +165,7 @@ def create_app(
             )
 
     adapter.on_turn_error = on_turn_error
-    services = BotServices(settings, database, adapter, bot, storage, ledger, conversations)
+    services = BotServices(settings, database, adapter, bot, storage, ledger, conversations, role_directory, router)
 
     app = web.Application(client_max_size=_MAX_BODY_BYTES)
     app[SERVICES] = services
@@ -176,6 +181,7 @@ async def _database_lifecycle(app: web.Application) -> AsyncIterator[None]:
     await services.database.migrate()
     log.info("database ready", extra={"revisions": sorted(await services.database.current_revisions())})
     yield
+    await services.directory.aclose()
     await services.database.dispose()
 
 

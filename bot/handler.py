@@ -26,7 +26,16 @@ from botbuilder.core.teams.teams_activity_extensions import teams_get_channel_da
 from botbuilder.dialogs import Dialog, DialogSet, DialogTurnStatus
 from botbuilder.schema import Activity, ChannelAccount
 
-from bot.commands import Command, ParsedCommand, parse
+from bot.actions import (
+    ActionResult,
+    ActionRouter,
+    Actor,
+    CardAction,
+    CommandReply,
+    CommandRequest,
+    UnknownVerb,
+)
+from bot.commands import Command, ParsedCommand, clean_text, parse
 from bot.references import conversation_from_activity
 from bot.settings import Settings
 from cards.base import CARD_CONTENT_TYPE, AdaptiveCard
@@ -38,6 +47,11 @@ from domain.roles import Role, RoleDirectory, RoleLookup
 from store.conversations import ConversationStore, SchoolSettings
 
 log = logging.getLogger(__name__)
+
+_NO_IDENTITY = (
+    "I couldn't tell who you are from this message, so I can't do that. Please use the bot from Teams "
+    "signed in with your school account."
+)
 
 
 
@@ -60,6 +74,7 @@ class BotDeps:
     conversations: ConversationStore
     school_settings: SchoolSettings
     outbox_backlog: Callable[[], Awaitable[OutboxBacklog]]
+    router: ActionRouter
 
 
 def card_activity(card: AdaptiveCard) -> Activity:
@@ -141,6 +156,17 @@ class PolicyBot(TeamsActivityHandler):
             if result.status != DialogTurnStatus.Empty:
                 return
 
+        matched = self._deps.router.match_command(clean_text(activity.text))
+        if matched is not None:
+            handler, argument = matched
+            actor = self._actor(turn_context)
+            if actor is None:
+                await turn_context.send_activity(_NO_IDENTITY)
+                return
+            await self._send_reply(
+                turn_context, await handler(CommandRequest(clean_text(activity.text), argument, actor))
+            )
+            return
         await self._run_command(turn_context, parsed)
 
     async def _run_command(self, turn_context: TurnContext, parsed: ParsedCommand) -> None:
@@ -167,7 +193,12 @@ class PolicyBot(TeamsActivityHandler):
     async def _start_flow(self, turn_context: TurnContext, flow: Flow, argument: str = "") -> None:
         dialog = self._flow_dialogs.get(flow)
         if dialog is None:
-            await turn_context.send_activity(card_activity(coming_soon_card(flow)))
+            starter = self._deps.router.flow_handler(flow.value)
+            actor = self._actor(turn_context)
+            if starter is None or actor is None:
+                await turn_context.send_activity(card_activity(coming_soon_card(flow)))
+                return
+            await self._send_reply(turn_context, await starter(CommandRequest(argument, argument, actor)))
             return
         dialog_context = await self._dialogs.create_context(turn_context)
         await dialog_context.cancel_all_dialogs()
@@ -184,12 +215,66 @@ class PolicyBot(TeamsActivityHandler):
                 return
             await self._start_flow(turn_context, flow)
             return
+        if self._deps.router.handles(str(verb)):
+            actor = self._actor(turn_context)
+            if actor is None:
+                await turn_context.send_activity(_NO_IDENTITY)
+                return
+            data = {k: v for k, v in value.items() if k != "verb"}
+            action = CardAction(
+                verb=str(verb), data=data, actor=actor, activity_id=turn_context.activity.id,
+                card_activity_id=turn_context.activity.reply_to_id, via_submit=True,
+            )
+            result = await self._deps.router.dispatch(action)
+            await self._deliver_submit_result(turn_context, result)
+            return
         dialog_context = await self._dialogs.create_context(turn_context)
         if dialog_context.active_dialog is not None:
             result = await dialog_context.continue_dialog()
             if result.status != DialogTurnStatus.Empty:
                 return
         await turn_context.send_activity("That button is no longer active. Type **help** to start again.")
+
+    async def _deliver_submit_result(self, turn_context: TurnContext, result: ActionResult) -> None:
+        """An Action.Submit cannot replace its card in the invoke answer: update it, or send anew."""
+        if result.card is not None:
+            reply = card_activity(result.card)
+            replaced = False
+            if turn_context.activity.reply_to_id:
+                reply.id = turn_context.activity.reply_to_id
+                try:
+                    await turn_context.update_activity(reply)
+                    replaced = True
+                except Exception:  # noqa: BLE001 - older clients may not allow updates: send it anew
+                    log.info("could not update the submitted card; sending a new one")
+            if not replaced:
+                reply.id = None
+                await turn_context.send_activity(reply)
+        if result.message:
+            await turn_context.send_activity(result.message)
+        for card in result.extra_cards:
+            await turn_context.send_activity(card_activity(card))
+
+    async def _send_reply(self, turn_context: TurnContext, reply: CommandReply) -> None:
+        for text in reply.texts:
+            await turn_context.send_activity(text)
+        for card in reply.cards:
+            await turn_context.send_activity(card_activity(card))
+
+    def _actor(self, turn_context: TurnContext) -> Actor | None:
+        """The authenticated sender. Card data naming someone else is ignored everywhere."""
+        activity = turn_context.activity
+        sender = activity.from_property
+        if sender is None or not sender.aad_object_id:
+            return None
+        conversation = activity.conversation
+        return Actor(
+            aad_object_id=sender.aad_object_id,
+            name=sender.name or "",
+            teams_user_id=sender.id or "",
+            conversation_id=conversation.id if conversation else None,
+            conversation_kind=(conversation.conversation_type or "personal") if conversation else None,
+        )
 
     # --- platform commands --------------------------------------------------------------------------
 
@@ -289,9 +374,31 @@ class PolicyBot(TeamsActivityHandler):
     async def _on_card_action(self, turn_context: TurnContext) -> InvokeResponse:
         value = turn_context.activity.value or {}
         action = value.get("action") or {}
-        verb = action.get("verb")
+        verb = str(action.get("verb") or "")
+        data = action.get("data") if isinstance(action.get("data"), dict) else {}
         log.info("card action", extra={"verb": verb, "activity_id": turn_context.activity.id})
-        return message_invoke_response("That button is no longer active. Type help to start again.")
+        actor = self._actor(turn_context)
+        if actor is None:
+            return message_invoke_response(_NO_IDENTITY)
+        card_action = CardAction(
+            verb=verb, data=data, actor=actor, activity_id=turn_context.activity.id,
+            card_activity_id=turn_context.activity.reply_to_id,
+        )
+        try:
+            result = await self._deps.router.dispatch(card_action)
+        except UnknownVerb:
+            return message_invoke_response("That button is no longer active. Type help to start again.")
+        if result.message and result.card is None:
+            response = message_invoke_response(result.message)
+        elif result.card is not None:
+            response = card_invoke_response(result.card)
+            if result.message:
+                await turn_context.send_activity(result.message)
+        else:
+            response = message_invoke_response("Done.")
+        for card in result.extra_cards:
+            await turn_context.send_activity(card_activity(card))
+        return response
 
     # --- installation -------------------------------------------------------------------------------
 
