@@ -2,3 +2,4 @@
 
 from store import conversations, tables  # noqa: F401
 from store import consent_store  # noqa: F401
+from store import incidents  # noqa: F401

@@ -1,0 +1,1101 @@
+"""Report an incident (issue 6): from a member of staff to the right people, with a chronology.
+
+``register_incidents(router, ...)`` wires the feature into the ``ActionRouter``:
+
+- the flow ``Flow.REPORT_INCIDENT`` (typed ``report`` or the help card's button): is anyone at immediate risk?
+  (yes: the emergency steps at once and "have you told the DSL verbally?"), the category with its guidance,
+  then the report form; the answer is the reference and what happens next;
+- ``my reports``: the sender's own reports (reference, category, when, status);
+- the handling verbs on the SLT channel card and the personal details card: view, take the lead, add a note,
+  escalate, close, show a screenshot. Every one checks the actor's roles on the server.
+
+It returns the ``Incidents`` service, which the Teams edge also calls for the "Report to SLT" message action
+(``message_extension_fetch_task`` / ``message_extension_submit``) and for screenshots pasted in the personal
+chat (``receive_screenshots``), and which ``bot.escalations.EscalationWorker`` drives for the escalation clock.
+
+Nothing is lost: a report is committed, with every notification it causes in the outbox, before the reporter
+is told it was received; a retried or repeated submission finds the report already made (one record, one
+channel post).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from pydantic import ValidationError
+
+from bot.actions import ActionResult, ActionRouter, Actor, CardAction, CommandReply, CommandRequest
+from cards.base import AdaptiveCard
+from cards.incidents import (
+    ChannelFacts,
+    FullReport,
+    Prefill,
+    Routed,
+    ScreenshotInfo,
+    Verb,
+    category_card,
+    channel_card,
+    channel_summary,
+    closed_notice_card,
+    details_card,
+    details_form_card,
+    details_summary,
+    emergency_card,
+    message_report_card,
+    my_reports_card,
+    problem_card,
+    receipt_card,
+    risk_question_card,
+    screenshot_card,
+)
+from domain.flows import Flow
+from domain.incidents import (
+    AGENCY_TITLES,
+    OUTCOME_TITLES,
+    SCHOOL_TIMEZONE,
+    SYSTEM_ACTOR,
+    Agency,
+    Category,
+    ChannelView,
+    DslTold,
+    EventKind,
+    IncidentError,
+    LeadAlreadyTaken,
+    OutcomeKind,
+    Permission,
+    ReportDetails,
+    SchoolHours,
+    Source,
+    Status,
+    Urgency,
+    authorise,
+    personal_recipients,
+    plain_text_from_html,
+    reference_year,
+    rule_for,
+    school_now,
+    urgency_for,
+)
+from domain.roles import ROLE_TITLES, DirectoryUnavailableError, Role, RoleDirectory
+from store import card_copies
+from store import incidents as records
+from store.conversations import ConversationStore, SchoolSettings
+from store.db import Database
+from store.outbox import ChannelTarget, OutboxMessage, enqueue
+
+log = logging.getLogger(__name__)
+
+REPORT_MESSAGE_COMMAND_ID = "reportMessage"  # manifest/build.py: the "Report to SLT" message action
+
+_DRAFT = re.compile(r"^[0-9a-f]{32}$")
+_SUBMISSION_ATTEMPTS = 3  # a concurrent duplicate submission rolls back and retries this often
+_MAX_SCREENSHOTS_PER_MESSAGE = 5
+_MAX_PREFILL = 1000  # what a refused form keeps of the text typed into it
+
+_IMAGE_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+_ALLOWED_FILE_TYPES = frozenset({"png", "jpg", "jpeg", "gif", "webp"})
+_FILE_DOWNLOAD_INFO = "application/vnd.microsoft.teams.file.download.info"
+_SHAREPOINT_HOSTS = (".sharepoint.com", ".sharepoint.us", ".sharepoint.de", ".sharepoint.cn")
+_SUBJECT = "incident:{}"
+
+
+# --- settings ------------------------------------------------------------------------------------------------
+
+
+_WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+
+
+def _parse_time(value: object, default: time) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, str) and value.strip():
+        return time.fromisoformat(value.strip())
+    return default
+
+
+def _parse_days(value: object) -> frozenset[int]:
+    if isinstance(value, str):
+        return frozenset(_WEEKDAYS[part.strip().lower()[:3]] for part in value.split(",") if part.strip())
+    if isinstance(value, Iterable):
+        return frozenset(_WEEKDAYS[str(part).strip().lower()[:3]] if not isinstance(part, int) else part
+                         for part in value)
+    return frozenset({0, 1, 2, 3, 4})
+
+
+@dataclass(frozen=True)
+class IncidentSettings:
+    """The feature's settings (read from ``bot.settings.Settings`` when it has them, else these defaults)."""
+
+    escalation_minutes: int = 30
+    school_hours: SchoolHours = field(default_factory=SchoolHours)
+    screenshot_minutes: int = 30
+    screenshot_max_bytes: int = 5 * 1024 * 1024
+    screenshot_inline_max_bytes: int = 20_000  # a data URI this big still fits Teams' ~28 KB card limit
+    escalation_poll_seconds: float = 30.0
+    slt_channel_id: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> IncidentSettings:
+        """Read ``POLICYBOT_INCIDENT_*`` and ``POLICYBOT_SCHOOL_*`` settings, with defaults while they are absent."""
+        defaults = cls()
+        hours = SchoolHours(
+            start=_parse_time(getattr(settings, "school_day_start", None), defaults.school_hours.start),
+            end=_parse_time(getattr(settings, "school_day_end", None), defaults.school_hours.end),
+            weekdays=_parse_days(getattr(settings, "school_days", "mon,tue,wed,thu,fri")),
+            zone=str(getattr(settings, "school_timezone", SCHOOL_TIMEZONE) or SCHOOL_TIMEZONE),
+        )
+        return cls(
+            escalation_minutes=int(getattr(settings, "incident_escalation_minutes", defaults.escalation_minutes)),
+            school_hours=hours,
+            screenshot_minutes=int(getattr(settings, "incident_screenshot_minutes", defaults.screenshot_minutes)),
+            screenshot_max_bytes=int(
+                getattr(settings, "incident_screenshot_max_bytes", defaults.screenshot_max_bytes)
+            ),
+            screenshot_inline_max_bytes=int(
+                getattr(settings, "incident_screenshot_inline_max_bytes", defaults.screenshot_inline_max_bytes)
+            ),
+            escalation_poll_seconds=float(
+                getattr(settings, "incident_escalation_poll_seconds", defaults.escalation_poll_seconds)
+            ),
+            slt_channel_id=str(getattr(settings, "slt_channel_id", "") or ""),
+        )
+
+
+# --- downloading screenshots ---------------------------------------------------------------------------------
+
+
+class ScreenshotRefused(Exception):
+    """A screenshot that cannot be stored; ``str()`` says why, fit to show the reporter."""
+
+
+Fetch = Callable[[str, int, bool], Awaitable[bytes]]
+"""Download ``url`` (at most ``max_bytes``; ``authenticated``: send the bot's token) or raise ScreenshotRefused."""
+
+TokenProvider = Callable[[], Awaitable[str | None]]
+_DOWNLOAD_TIMEOUT_S = 10.0  # well inside Teams' wait for the turn
+
+
+def http_fetcher(token: TokenProvider | None = None) -> Fetch:
+    """A ``Fetch`` over aiohttp that stops reading past ``max_bytes``."""
+
+    async def fetch(url: str, max_bytes: int, authenticated: bool) -> bytes:
+        headers = {}
+        if authenticated and token is not None:
+            bearer = await token()
+            if bearer:
+                headers["Authorization"] = f"Bearer {bearer}"
+        timeout = aiohttp.ClientTimeout(total=_DOWNLOAD_TIMEOUT_S)
+        try:
+            async with aiohttp.ClientSession(timeout=timeout) as session, session.get(
+                url, headers=headers, allow_redirects=False
+            ) as response:
+                if response.status != 200:
+                    raise ScreenshotRefused(f"Teams did not hand over the file (HTTP {response.status}).")
+                if response.content_length is not None and response.content_length > max_bytes:
+                    raise ScreenshotRefused(_too_big(max_bytes))
+                content = bytearray()
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    content += chunk
+                    if len(content) > max_bytes:
+                        raise ScreenshotRefused(_too_big(max_bytes))
+                return bytes(content)
+        except (aiohttp.ClientError, TimeoutError) as problem:
+            raise ScreenshotRefused("The file could not be downloaded from Teams just now; try again.") from problem
+
+    return fetch
+
+
+def _too_big(max_bytes: int) -> str:
+    return f"It is larger than {max_bytes // (1024 * 1024)} MB."
+
+
+def teams_fetcher(turn_context: Any) -> Fetch:
+    """A ``Fetch`` that sends the bot's own token (from the turn's connector client) to Teams' attachment URLs."""
+    from botbuilder.core import BotAdapter
+
+    connector = turn_context.turn_state.get(BotAdapter.BOT_CONNECTOR_CLIENT_KEY)
+    credentials = getattr(getattr(connector, "config", None), "credentials", None)
+
+    async def token() -> str | None:
+        if credentials is None or not getattr(credentials, "microsoft_app_id", None):
+            return None  # dev mode: no app id, no token
+        return await asyncio.to_thread(credentials.get_access_token)  # msal is synchronous
+
+    return http_fetcher(token)
+
+
+def sniff_image(content: bytes) -> str | None:
+    """The image type from the bytes themselves (what the reporter's client claims is not trusted)."""
+    for signature, content_type in _IMAGE_SIGNATURES:
+        if content.startswith(signature):
+            return content_type
+    if len(content) > 12 and content[:4] == b"RIFF" and content[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+@dataclass(frozen=True)
+class ScreenshotCandidate:
+    url: str
+    file_name: str
+    authenticated: bool  # Teams' own attachment URL (needs the bot's token); else a pre-authenticated link
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+
+
+def screenshot_candidates(attachments: Iterable[dict[str, Any]], service_url: str) -> list[ScreenshotCandidate]:
+    """The images in a message's attachments that the bot will try to store.
+
+    - ``image/*`` with a ``contentUrl`` on the conversation's own service URL (an image pasted into the chat);
+    - ``file.download.info`` for an image file, with an https download link on SharePoint.
+    Anything else (the ``text/html`` copy of the message, links elsewhere) is ignored.
+    """
+    found: list[ScreenshotCandidate] = []
+    service = _origin(service_url)
+    for index, attachment in enumerate(attachments, 1):
+        content_type = str(attachment.get("contentType") or "")
+        if content_type.startswith("image/"):
+            url = str(attachment.get("contentUrl") or "")
+            if url and _origin(url) == service:
+                found.append(ScreenshotCandidate(url, str(attachment.get("name") or f"screenshot-{index}"), True))
+        elif content_type == _FILE_DOWNLOAD_INFO:
+            content = attachment.get("content") or {}
+            url = str(content.get("downloadUrl") or "")
+            scheme, host, _ = _origin(url)
+            file_type = str(content.get("fileType") or "").lower()
+            if scheme == "https" and host.endswith(_SHAREPOINT_HOSTS) and file_type in _ALLOWED_FILE_TYPES:
+                found.append(ScreenshotCandidate(url, str(attachment.get("name") or f"screenshot-{index}"), False))
+    return found[:_MAX_SCREENSHOTS_PER_MESSAGE]
+
+
+# --- routing a report ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    aad_object_id: str
+    name: str
+    role: Role
+    reference: dict[str, Any] | None  # the personal chat's conversation reference; None: never opened the bot
+
+    @property
+    def label(self) -> str:
+        return f"{ROLE_TITLES[self.role]} ({self.name})"
+
+
+@dataclass(frozen=True)
+class RoutingPlan:
+    channel: ChannelTarget | None
+    recipients: tuple[Recipient, ...]
+    pending: bool  # the directory could not say who holds a role: try again later
+
+    @property
+    def reachable(self) -> tuple[Recipient, ...]:
+        return tuple(r for r in self.recipients if r.reference is not None)
+
+    @property
+    def unreachable(self) -> tuple[Recipient, ...]:
+        return tuple(r for r in self.recipients if r.reference is None)
+
+
+def _activity(card: AdaptiveCard, summary: str) -> dict[str, Any]:
+    return {"type": "message", "attachments": [card.attachment()], "summary": summary}
+
+
+def _draft(data: dict[str, Any]) -> str:
+    value = str(data.get("draft") or "")
+    return value if _DRAFT.match(value) else uuid.uuid4().hex
+
+
+def _risk(data: dict[str, Any]) -> bool:
+    return str(data.get("risk") or "").lower() == "yes"
+
+
+def _dsl_told(data: dict[str, Any]) -> DslTold | None:
+    try:
+        return DslTold(str(data.get("dsl_told") or ""))
+    except ValueError:
+        return None
+
+
+def _category(data: dict[str, Any]) -> Category | None:
+    try:
+        return Category(str(data.get("category") or ""))
+    except ValueError:
+        return None
+
+
+def _incident_id(data: dict[str, Any]) -> int | None:
+    value = data.get("incident")
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def _first_problem(error: ValidationError) -> str:
+    names = {
+        "what_happened": "Say what happened.", "platform": "Choose a platform from the list.",
+        "link": "The link is too long.", "involved": "The list of people involved is too long.",
+        "when_date": "The date is not a date.", "when_detail": "The detail about when is too long.",
+        "actions_taken": "Choose what you have done from the list.", "category": "Choose a category.",
+    }
+    for problem in error.errors():
+        field_name = str(problem["loc"][0]) if problem["loc"] else ""
+        if field_name in names:
+            return names[field_name]
+    return "Something in the form could not be read: check it and send it again."
+
+
+class Incidents:
+    """The incident feature: reporting, routing, handling and the escalation clock."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        directory: RoleDirectory,
+        conversations: ConversationStore,
+        settings: IncidentSettings,
+        school_settings: SchoolSettings | None = None,
+        clock: Callable[[], datetime] | None = None,
+        on_enqueued: Callable[[], None] | None = None,
+    ) -> None:
+        self._db = database
+        self._directory = directory
+        self._conversations = conversations
+        self._school_settings = school_settings or SchoolSettings(database)
+        self.settings = settings
+        self._clock = clock or records.utcnow
+        self._on_enqueued = on_enqueued or (lambda: None)
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def _today(self) -> date:
+        return school_now(self.now(), self.settings.school_hours.zone).date()
+
+    # --- reporting: the questions -------------------------------------------------------------------------
+
+    async def start(self, request: CommandRequest) -> CommandReply:
+        """``report`` (or the help card): the first question."""
+        draft = uuid.uuid4().hex
+        return CommandReply(cards=[risk_question_card(draft)])
+
+    async def on_risk(self, action: CardAction) -> ActionResult:
+        draft = _draft(action.data)
+        if _risk(action.data):
+            dsl = await self._holder_names(Role.DSL)
+            log.info("incident report: someone at immediate risk; emergency steps shown")
+            return ActionResult(card=emergency_card(draft, dsl))
+        return ActionResult(card=category_card(draft, False, None))
+
+    async def on_dsl_told(self, action: CardAction) -> ActionResult:
+        draft = _draft(action.data)
+        told = _dsl_told(action.data)
+        if told is None:
+            return ActionResult(card=emergency_card(draft, await self._holder_names(Role.DSL)))
+        return ActionResult(card=category_card(draft, True, told))
+
+    async def on_choose_category(self, action: CardAction) -> ActionResult:
+        return ActionResult(card=category_card(_draft(action.data), _risk(action.data), _dsl_told(action.data)))
+
+    async def on_category(self, action: CardAction) -> ActionResult:
+        draft, risk, told = _draft(action.data), _risk(action.data), _dsl_told(action.data)
+        category = _category(action.data)
+        if category is None:
+            return ActionResult(card=category_card(draft, risk, told, problem="Choose what the report is about."))
+        return ActionResult(card=self._form(draft, category, risk, told))
+
+    def _form(self, draft: str, category: Category, risk: bool, told: DslTold | None, *,
+              prefill: Prefill | None = None, problem: str | None = None) -> AdaptiveCard:
+        return details_form_card(
+            draft, rule_for(category), risk, told, today=self._today(),
+            screenshot_minutes=self.settings.screenshot_minutes, prefill=prefill, problem=problem,
+        )
+
+    async def on_submit(self, action: CardAction) -> ActionResult:
+        data = action.data
+        draft, risk, told = _draft(data), _risk(data), _dsl_told(data)
+        category = _category(data)
+        if category is None:
+            return ActionResult(card=category_card(draft, risk, told, problem="Choose what the report is about."))
+        try:
+            details = ReportDetails.model_validate(
+                {**data, "category": category, "immediate_risk": risk, "dsl_told": told, "source": Source.CHAT}
+            )
+        except ValidationError as error:
+            prefill = Prefill(
+                what_happened=str(data.get("what_happened") or "")[:_MAX_PREFILL],
+                involved=str(data.get("involved") or "")[:_MAX_PREFILL], link=str(data.get("link") or "")[:500],
+            )
+            return ActionResult(card=self._form(draft, category, risk, told, prefill=prefill,
+                                                problem=_first_problem(error)))
+        receipt = await self.report(action.actor, details, draft)
+        return ActionResult(card=receipt)
+
+    # --- reporting: saving and routing -----------------------------------------------------------------------
+
+    async def report(
+        self, actor: Actor, details: ReportDetails, draft: str, *, emergency: bool = False
+    ) -> AdaptiveCard:
+        """Save the report with every notification it causes, then answer the reporter with the receipt."""
+        submission_key = f"{actor.aad_object_id}:{draft}"
+        rule = rule_for(details.category)
+        async with self._db.sessions() as session:
+            existing = await records.find_by_submission(session, submission_key)
+        if existing is not None:
+            log.info("incident report submitted again; the first record stands",
+                     extra={"incident": existing.reference})
+            return self._receipt(existing, Routed(), emergency=emergency, duplicate=True)
+
+        plan = await self._plan(details.category)
+        now = self.now()
+        urgency = urgency_for(details.category, details.immediate_risk)
+        due = (
+            self.settings.school_hours.deadline(now, self.settings.escalation_minutes)
+            if urgency is Urgency.URGENT else None
+        )
+        screenshots_until = now + timedelta(minutes=self.settings.screenshot_minutes) if rule.accepts_screenshots \
+            else None
+        reporter = records.Person(actor.aad_object_id, actor.name or "A member of staff")
+        incident: records.Incident | None = None
+        for _attempt in range(_SUBMISSION_ATTEMPTS):
+            try:
+                async with self._db.transaction() as session:
+                    incident = await records.create_incident(
+                        session, details=details, reporter=reporter, submission_key=submission_key,
+                        year=reference_year(now, self.settings.school_hours.zone), urgency=urgency, received_at=now,
+                        escalate_due_at=due, screenshots_until=screenshots_until,
+                    )
+                    await self._route(session, incident, plan, now)
+                break
+            except records.ExistingSubmission as found:
+                return self._receipt(found.incident, Routed(), emergency=emergency, duplicate=True)
+            except records.SubmissionRace:
+                continue
+        if incident is None:
+            async with self._db.sessions() as session:
+                incident = await records.find_by_submission(session, submission_key)
+            if incident is None:
+                raise RuntimeError("the report could not be saved after concurrent submissions")
+            return self._receipt(incident, Routed(), emergency=emergency, duplicate=True)
+        self._on_enqueued()
+        log.info(
+            "incident reported",
+            extra={"incident": incident.reference, "category": incident.category.value,
+                   "urgency": incident.urgency.value, "unreachable": len(plan.unreachable), "pending": plan.pending},
+        )
+        routed = Routed(
+            reached=tuple(r.label for r in plan.reachable),
+            unreachable=tuple(r.label for r in plan.unreachable),
+            channel=plan.channel is not None and rule.channel is not ChannelView.NONE,
+            pending=plan.pending,
+        )
+        return self._receipt(incident, routed, emergency=emergency)
+
+    def _receipt(self, incident: records.Incident, routed: Routed, *, emergency: bool = False,
+                 duplicate: bool = False) -> AdaptiveCard:
+        accepting = incident.screenshots_until is not None and incident.screenshots_until > self.now()
+        return receipt_card(
+            incident.reference, incident.rule, incident.urgency, incident.received_at, routed,
+            escalation_minutes=self.settings.escalation_minutes,
+            screenshot_minutes=self.settings.screenshot_minutes if accepting and not duplicate else None,
+            emergency=emergency, duplicate=duplicate,
+        )
+
+    async def _holder_names(self, role: Role) -> list[str]:
+        try:
+            return [person.name for person in await self._directory.holders_of(role)]
+        except DirectoryUnavailableError:
+            return []
+
+    async def slt_channel(self) -> ChannelTarget | None:
+        """The channel SLT chose in Teams, else the configured one (if the bot has heard from it)."""
+        chosen = await self._school_settings.get(SchoolSettings.SLT_CHANNEL)
+        if chosen:
+            try:
+                value = json.loads(chosen)
+                return ChannelTarget(service_url=value["service_url"], channel_id=value["channel_id"],
+                                     tenant_id=value.get("tenant_id"), team_id=value.get("team_id"))
+            except (ValueError, KeyError, TypeError):
+                log.error("the stored SLT channel setting cannot be read; incident cards go to SLT personally")
+                return None
+        if self.settings.slt_channel_id:
+            stored = await self._conversations.channel(self.settings.slt_channel_id)
+            if stored is not None and not stored.stale:
+                return ChannelTarget(service_url=stored.service_url, channel_id=stored.channel_id or "",
+                                     tenant_id=stored.tenant_id, team_id=stored.team_id)
+        return None
+
+    async def _people(self, roles: Iterable[Role]) -> tuple[tuple[Recipient, ...], bool]:
+        recipients: dict[str, Recipient] = {}
+        pending = False
+        for role in Role:
+            if role not in roles:
+                continue
+            try:
+                holders = await self._directory.holders_of(role)
+            except DirectoryUnavailableError:
+                pending = True
+                continue
+            for person in holders:
+                if person.aad_object_id in recipients:
+                    continue
+                chat = await self._conversations.personal_chat_of(person.aad_object_id)
+                reference = chat.reference if chat is not None and not chat.stale else None
+                recipients[person.aad_object_id] = Recipient(person.aad_object_id, person.name, role, reference)
+        return tuple(recipients.values()), pending
+
+    async def _plan(self, category: Category) -> RoutingPlan:
+        rule = rule_for(category)
+        channel = await self.slt_channel() if rule.channel is not ChannelView.NONE else None
+        roles = personal_recipients(rule, channel_available=channel is not None)
+        recipients, pending = await self._people(roles)
+        return RoutingPlan(channel, recipients, pending)
+
+    async def _route(self, session: Any, incident: records.Incident, plan: RoutingPlan, now: datetime) -> None:
+        """Enqueue the channel card and the personal cards (same transaction as the record)."""
+        subject = _SUBJECT.format(incident.id)
+        rule = incident.rule
+        sent_to: list[str] = []
+        if plan.channel is not None and rule.channel is not ChannelView.NONE:
+            facts = _channel_facts(incident)
+            post_id = await enqueue(session, OutboxMessage.channel_post(
+                plan.channel, _activity(channel_card(facts), channel_summary(facts)),
+                dedupe_key=f"{subject}:channel",
+            ))
+            await card_copies.record(session, subject, "slt_channel", post_id)
+            sent_to.append("SLT channel (restricted notice)" if rule.restricted else "SLT channel (minimal card)")
+        if plan.reachable:
+            card = details_card(await self._full_report(session, incident))
+            for recipient in plan.reachable:
+                assert recipient.reference is not None
+                message_id = await enqueue(session, OutboxMessage.personal(
+                    recipient.reference, _activity(card, details_summary(incident.reference)),
+                    dedupe_key=f"{subject}:owner:{recipient.aad_object_id}",
+                ))
+                await card_copies.record(session, subject, "owner", message_id, recipient.aad_object_id)
+                sent_to.append(recipient.label)
+        system = records.Person(None, SYSTEM_ACTOR)
+        if sent_to:
+            await records.append_event(
+                session, incident.id, EventKind.ROUTED, system, "Sent to " + "; ".join(sent_to),
+                data={"recipients": [r.aad_object_id for r in plan.reachable]}, at=now,
+            )
+        for recipient in plan.unreachable:
+            await records.append_event(
+                session, incident.id, EventKind.NOT_REACHABLE, system,
+                f"{recipient.label} has not opened Policy Bot in Teams: not sent",
+                data={"aad_object_id": recipient.aad_object_id}, at=now,
+            )
+        if not plan.pending:
+            await records.mark_routed(session, incident.id, now)
+
+    async def route_pending(self) -> int:
+        """Send the notifications a report could not prepare when it was made (the directory was down)."""
+        async with self._db.sessions() as session:
+            waiting = await records.unrouted(session)
+        routed = 0
+        for incident_id in waiting:
+            async with self._db.sessions() as session:
+                incident = await records.get(session, incident_id)
+            if incident is None:
+                continue
+            plan = await self._plan(incident.category)
+            if plan.pending:
+                continue
+            async with self._db.transaction() as session:
+                incident = await records.get(session, incident_id)
+                if incident is None or incident.routed_at is not None:
+                    continue
+                await self._route(session, incident, plan, self.now())
+            routed += 1
+        if routed:
+            self._on_enqueued()
+        return routed
+
+    # --- the escalation clock ------------------------------------------------------------------------------
+
+    async def escalate_due(self) -> int:
+        """Escalate every urgent report nobody has taken the lead on within the school-time limit."""
+        now = self.now()
+        async with self._db.sessions() as session:
+            due = await records.due_for_escalation(session, now)
+        escalated = 0
+        for incident_id in due:
+            async with self._db.sessions() as session:
+                incident = await records.get(session, incident_id)
+            if incident is None:
+                continue
+            recipients, pending = await self._people(incident.rule.escalate_to)
+            if pending:
+                log.warning("escalation waits: the directory cannot say who to escalate to",
+                            extra={"incident": incident.reference})
+                continue
+            async with self._db.transaction() as session:
+                if not await records.claim_escalation(session, incident_id, now):
+                    continue
+                incident = await records.get(session, incident_id)
+                assert incident is not None
+                await self._escalate(session, incident, recipients, now)
+            escalated += 1
+            log.warning("urgent incident escalated: nobody took the lead in time",
+                        extra={"incident": incident.reference})
+        if escalated:
+            self._on_enqueued()
+        return escalated
+
+    async def _escalate(self, session: Any, incident: records.Incident, recipients: tuple[Recipient, ...],
+                        now: datetime) -> None:
+        subject = _SUBJECT.format(incident.id)
+        system = records.Person(None, SYSTEM_ACTOR)
+        minutes = self.settings.escalation_minutes
+        banner = f"Escalated to you: nobody has taken the lead on this urgent report within {minutes} minutes of " \
+                 "school time."
+        report = await self._full_report(session, incident)
+        reached = [r for r in recipients if r.reference is not None]
+        for recipient in reached:
+            assert recipient.reference is not None
+            activity = _activity(details_card(report, banner=banner), details_summary(incident.reference))
+            message_id = await enqueue(session, OutboxMessage.personal(
+                recipient.reference, activity, dedupe_key=f"{subject}:escalated:{recipient.aad_object_id}",
+            ))
+            await card_copies.record(session, subject, "owner", message_id, recipient.aad_object_id)
+        await records.append_event(
+            session, incident.id, EventKind.AUTO_ESCALATED, system,
+            "Escalated to " + ("; ".join(r.label for r in reached) or "nobody reachable"),
+            why=f"Urgent and nobody took the lead within {minutes} minutes of school time",
+            data={"recipients": [r.aad_object_id for r in reached]}, at=now,
+        )
+        for recipient in recipients:
+            if recipient.reference is None:
+                await records.append_event(
+                    session, incident.id, EventKind.NOT_REACHABLE, system,
+                    f"{recipient.label} has not opened Policy Bot in Teams: escalation not sent",
+                    data={"aad_object_id": recipient.aad_object_id}, at=now,
+                )
+
+    # --- reading -------------------------------------------------------------------------------------------
+
+    async def _full_report(self, session: Any, incident: records.Incident) -> FullReport:
+        chronology = await records.events(session, incident.id)
+        shots = await records.attachments(session, incident.id)
+        return FullReport(
+            incident_id=incident.id, reference=incident.reference, category=incident.category,
+            urgency=incident.urgency, status=incident.status, received_at=incident.received_at,
+            reporter_name=incident.reporter_name, immediate_risk=incident.immediate_risk, dsl_told=incident.dsl_told,
+            what_happened=incident.what_happened, platform=incident.platform, link=incident.link,
+            when_date=incident.when_date, when_detail=incident.when_detail, involved=incident.involved,
+            actions_taken=incident.actions_taken, source=incident.source, source_author=incident.source_author,
+            lead_name=incident.lead_name, closed_at=incident.closed_at, outcome_kind=incident.outcome_kind,
+            outcome=incident.outcome, chronology=tuple(chronology),
+            screenshots=tuple(ScreenshotInfo(s.id, s.file_name, s.content_type, s.size) for s in shots),
+        )
+
+    async def my_reports(self, request: CommandRequest) -> CommandReply:
+        """The sender's own reports only: reference, category, when, status."""
+        async with self._db.sessions() as session:
+            mine = await records.reported_by(session, request.actor.aad_object_id)
+        return CommandReply(cards=[my_reports_card([(i.reference, i.category, i.received_at, i.status) for i in mine])])
+
+    # --- handling ------------------------------------------------------------------------------------------
+
+    async def _roles(self, actor: Actor) -> frozenset[Role]:
+        return (await self._directory.roles_of(actor.aad_object_id)).roles
+
+    async def _load_authorised(self, action: CardAction, permission: Permission) -> records.Incident | str:
+        """The report the action names, if the actor may act on it; else a sentence saying why not."""
+        incident_id = _incident_id(action.data)
+        if incident_id is None:
+            return "That button is out of date. Type help to start again."
+        async with self._db.sessions() as session:
+            incident = await records.get(session, incident_id)
+        if incident is None:
+            return "That report no longer exists."
+        roles = await self._roles(action.actor)
+        try:
+            authorise(permission, roles, incident.category, incident.status)
+        except IncidentError as refusal:
+            log.warning("incident action refused", extra={"incident": incident.reference, "verb": action.verb,
+                                                           "permission": permission.value})
+            return str(refusal)
+        return incident
+
+    def _person(self, actor: Actor) -> records.Person:
+        return records.Person(actor.aad_object_id, actor.name or "Someone")
+
+    async def _after_change(self, session: Any, incident_id: int) -> records.Incident:
+        """Update every posted copy of the report's cards (channel: minimal; people: full details)."""
+        incident = await records.get(session, incident_id)
+        assert incident is not None
+        facts = _channel_facts(incident)
+        report = await self._full_report(session, incident)
+        full = _activity(details_card(report), details_summary(incident.reference))
+        minimal = _activity(channel_card(facts), channel_summary(facts)) if incident.rule.channel is not \
+            ChannelView.NONE else None
+
+        def activity_for(copy: card_copies.CardCopyRow) -> dict[str, Any] | None:
+            return minimal if copy.audience == "slt_channel" else full
+
+        await card_copies.update_all(session, _SUBJECT.format(incident.id), activity_for,
+                                     version=f"v{incident.version}")
+        return incident
+
+    def _answer(self, action: CardAction, incident: records.Incident, report: FullReport,
+                message: str | None = None) -> ActionResult:
+        """The card that replaces the clicked one: minimal in a channel, full in a personal chat."""
+        if action.actor.conversation_kind == "personal":
+            return ActionResult(card=details_card(report), message=message)
+        if incident.rule.channel is ChannelView.NONE:
+            return ActionResult(message=message or "Done.")
+        return ActionResult(card=channel_card(_channel_facts(incident)), message=message)
+
+    async def _change(self, action: CardAction, permission: Permission,
+                      change: Callable[[Any, records.Incident, datetime], Awaitable[str | None]]) -> ActionResult:
+        loaded = await self._load_authorised(action, permission)
+        if isinstance(loaded, str):
+            return ActionResult(message=loaded)
+        now = self.now()
+        try:
+            async with self._db.transaction() as session:
+                refusal = await change(session, loaded, now)
+                if refusal is not None:
+                    raise _Refused(refusal)
+                incident = await self._after_change(session, loaded.id)
+                report = await self._full_report(session, incident)
+        except _Refused as refused:
+            return ActionResult(message=str(refused))
+        self._on_enqueued()
+        log.info("incident action", extra={"incident": incident.reference, "verb": action.verb})
+        return self._answer(action, incident, report)
+
+    async def on_view(self, action: CardAction) -> ActionResult:
+        """Full details, privately: in a personal chat in place; from a channel, sent to the viewer's chat."""
+        loaded = await self._load_authorised(action, Permission.VIEW)
+        if isinstance(loaded, str):
+            return ActionResult(message=loaded)
+        actor = action.actor
+        chat = None
+        if actor.conversation_kind != "personal":
+            chat = await self._conversations.personal_chat_of(actor.aad_object_id)
+            if chat is None or chat.stale:
+                return ActionResult(message="Open a chat with Policy Bot first (Chat, then New chat, then Policy Bot) "
+                                            "so it can send you the details privately, then press View details again.")
+        now = self.now()
+        async with self._db.transaction() as session:
+            await records.append_event(session, loaded.id, EventKind.VIEWED, self._person(actor),
+                                       f"{actor.name or 'Someone'} opened the details", at=now)
+            report = await self._full_report(session, loaded)
+            if chat is not None:
+                subject = _SUBJECT.format(loaded.id)
+                message_id = await enqueue(session, OutboxMessage.personal(
+                    chat.reference, _activity(details_card(report), details_summary(loaded.reference)),
+                    dedupe_key=f"{subject}:view:{actor.aad_object_id}:v{loaded.version}",
+                ))
+                await card_copies.record(session, subject, "viewer", message_id, actor.aad_object_id)
+        if chat is None:
+            return ActionResult(card=details_card(report))
+        self._on_enqueued()
+        return ActionResult(message="The details are on their way to your personal chat with Policy Bot.")
+
+    async def on_take_lead(self, action: CardAction) -> ActionResult:
+        async def change(session: Any, incident: records.Incident, now: datetime) -> str | None:
+            if not await records.take_lead(session, incident.id, self._person(action.actor), now):
+                current = await records.get(session, incident.id)
+                if current is not None and current.lead_aad == action.actor.aad_object_id:
+                    return "You already lead this report."
+                if current is not None and current.status is Status.CLOSED:
+                    return "This report is already closed. Nothing was changed."
+                return str(LeadAlreadyTaken(current.lead_name if current and current.lead_name else "Someone"))
+            return None
+
+        return await self._change(action, Permission.TAKE_LEAD, change)
+
+    async def on_note(self, action: CardAction) -> ActionResult:
+        note = str(action.data.get("note") or "").strip()
+        if not note:
+            return ActionResult(message="Write the note first.")
+
+        async def change(session: Any, incident: records.Incident, now: datetime) -> str | None:
+            await records.add_note(session, incident.id, self._person(action.actor), note[:1500], now)
+            return None
+
+        return await self._change(action, Permission.ADD_NOTE, change)
+
+    async def on_escalate(self, action: CardAction) -> ActionResult:
+        try:
+            agency = Agency(str(action.data.get("agency") or ""))
+        except ValueError:
+            return ActionResult(message="Choose who it was escalated to.")
+        reason = str(action.data.get("escalation_reason") or "").strip()
+        if not reason:
+            return ActionResult(message="Say why it was escalated.")
+        external = str(action.data.get("external_reference") or "").strip()[:100]
+
+        async def change(session: Any, incident: records.Incident, now: datetime) -> str | None:
+            await records.record_escalation(session, incident.id, self._person(action.actor), agency, reason[:1500],
+                                            external, now)
+            return None
+
+        result = await self._change(action, Permission.ESCALATE, change)
+        if result.card is not None and result.message is None:
+            result.message = f"Recorded: escalated to {AGENCY_TITLES[agency]}."
+        return result
+
+    async def on_close(self, action: CardAction) -> ActionResult:
+        try:
+            kind = OutcomeKind(str(action.data.get("outcome_kind") or ""))
+        except ValueError:
+            return ActionResult(message="Choose the outcome.")
+        outcome = str(action.data.get("outcome") or "").strip()
+        if not outcome:
+            return ActionResult(message="Say what was done.")
+
+        async def change(session: Any, incident: records.Incident, now: datetime) -> str | None:
+            if not await records.close(session, incident.id, self._person(action.actor), kind, outcome[:1500], now):
+                return "This report is already closed. Nothing was changed."
+            await self._tell_reporter(session, incident, now)
+            return None
+
+        result = await self._change(action, Permission.CLOSE, change)
+        if result.card is not None and result.message is None:
+            result.message = f"Closed ({OUTCOME_TITLES[kind]}). The reporter is told it is closed, without details."
+        return result
+
+    async def _tell_reporter(self, session: Any, incident: records.Incident, now: datetime) -> None:
+        system = records.Person(None, SYSTEM_ACTOR)
+        chat = await self._conversations.personal_chat_of(incident.reporter_aad) if incident.reporter_aad else None
+        if chat is None or chat.stale:
+            await records.append_event(session, incident.id, EventKind.NOT_REACHABLE, system,
+                                       "The reporter has no chat with Policy Bot: not told it is closed", at=now)
+            return
+        card = closed_notice_card(incident.reference, incident.category)
+        await enqueue(session, OutboxMessage.personal(
+            chat.reference, _activity(card, f"Your report {incident.reference} is closed"),
+            dedupe_key=f"{_SUBJECT.format(incident.id)}:closed:reporter",
+        ))
+        await records.append_event(session, incident.id, EventKind.REPORTER_TOLD, system,
+                                   "The reporter was told it is closed (no details)", at=now)
+
+    async def on_show_screenshot(self, action: CardAction) -> ActionResult:
+        if action.actor.conversation_kind != "personal":
+            return ActionResult(message="Screenshots are shown only in your personal chat with Policy Bot.")
+        loaded = await self._load_authorised(action, Permission.SHOW_ATTACHMENT)
+        if isinstance(loaded, str):
+            return ActionResult(message=loaded)
+        try:
+            attachment_id = int(action.data.get("attachment"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return ActionResult(message="That button is out of date.")
+        async with self._db.transaction() as session:
+            found = await records.attachment_content(session, loaded.id, attachment_id)
+            if found is None:
+                return ActionResult(message="That screenshot is not part of this report.")
+            shot, content = found
+            ids = [a.id for a in await records.attachments(session, loaded.id)]
+            await records.append_event(session, loaded.id, EventKind.VIEWED, self._person(action.actor),
+                                       f"{action.actor.name or 'Someone'} viewed screenshot {ids.index(shot.id) + 1}",
+                                       at=self.now())
+        data_uri = None
+        if shot.size <= self.settings.screenshot_inline_max_bytes:
+            data_uri = f"data:{shot.content_type};base64,{base64.b64encode(content).decode('ascii')}"
+        info = ScreenshotInfo(shot.id, shot.file_name, shot.content_type, shot.size)
+        return ActionResult(extra_cards=[screenshot_card(loaded.reference, ids.index(shot.id) + 1, info, data_uri)],
+                            message=None)
+
+    # --- screenshots pasted in the personal chat -----------------------------------------------------------
+
+    async def receive_screenshots(
+        self, actor: Actor, candidates: list[ScreenshotCandidate], fetch: Fetch
+    ) -> CommandReply:
+        """Store images the reporter sent after a report, with that report (type and size checked)."""
+        now = self.now()
+        async with self._db.sessions() as session:
+            incident = await records.latest_accepting_screenshots(session, actor.aad_object_id, now)
+        if incident is None:
+            return CommandReply(texts=[
+                "I only keep screenshots that belong to a report. Type **report** to report an incident first; "
+                f"for {self.settings.screenshot_minutes} minutes after you send it, screenshots pasted here are "
+                "added to it."
+            ])
+        if not incident.rule.accepts_screenshots:
+            return CommandReply(texts=["Screenshots are not accepted for this kind of report: don't copy or forward "
+                                       "the image; describe it instead. Nothing was stored."])
+        stored: list[str] = []
+        refused: list[str] = []
+        for candidate in candidates:
+            try:
+                content = await fetch(candidate.url, self.settings.screenshot_max_bytes, candidate.authenticated)
+                content_type = sniff_image(content)
+                if content_type is None:
+                    raise ScreenshotRefused("It is not a PNG, JPEG, GIF or WebP image.")
+            except ScreenshotRefused as refusal:
+                refused.append(f"{candidate.file_name}: {refusal}")
+                continue
+            async with self._db.transaction() as session:
+                _, added = await records.add_attachment(
+                    session, incident.id, self._person(actor), candidate.file_name[:200], content_type, content, now,
+                )
+                if added:
+                    await self._after_change(session, incident.id)
+            stored.append(candidate.file_name)
+        if stored:
+            self._on_enqueued()
+            log.info("screenshots stored with an incident", extra={"incident": incident.reference,
+                                                                   "count": len(stored)})
+        texts = []
+        if stored:
+            texts.append(f"Added {len(stored)} screenshot{'s' if len(stored) != 1 else ''} to {incident.reference}. "
+                         "Only the people handling it can see them.")
+        if refused:
+            texts.append("Not stored: " + "; ".join(refused))
+        return CommandReply(texts=texts)
+
+    # --- "Report to SLT" on a Teams message ----------------------------------------------------------------
+
+    async def message_extension_fetch_task(self, value: dict[str, Any], actor: Actor | None) -> dict[str, Any]:
+        """``composeExtension/fetchTask``: the report form prefilled with the message (no database work: fast)."""
+        if str(value.get("commandId") or "") != REPORT_MESSAGE_COMMAND_ID:
+            return _task_message("That action is not one Policy Bot knows.")
+        if actor is None:
+            return _task_message("I couldn't tell who you are, so I can't take a report. Use Teams signed in with "
+                                 "your school account.")
+        payload = value.get("messagePayload") or {}
+        author, text, link = _message_parts(payload)
+        card = message_report_card(uuid.uuid4().hex, author=author, text=text, link=link, today=self._today())
+        return _task_card("Report to SLT", card)
+
+    async def message_extension_submit(self, value: dict[str, Any], actor: Actor | None) -> dict[str, Any]:
+        """``composeExtension/submitAction``: save the report; the dialog shows the receipt."""
+        if actor is None:
+            return _task_message("I couldn't tell who you are, so the report was not saved.")
+        data = value.get("data") if isinstance(value.get("data"), dict) else {}
+        payload = value.get("messagePayload") or {}
+        author, _text, _link = _message_parts(payload)
+        risk = _risk(data)
+        try:
+            details = ReportDetails.model_validate({
+                **data, "immediate_risk": risk, "dsl_told": _dsl_told(data) if risk else None,
+                "source": Source.MESSAGE, "source_author": author or "",
+            })
+        except ValidationError as error:
+            return _task_card("Report to SLT", problem_card("The report was not sent", [
+                _first_problem(error), "Close this window and choose Report to SLT on the message again.",
+            ]))
+        receipt = await self.report(actor, details, _draft(data), emergency=risk)
+        return _task_card("Report sent", receipt)
+
+
+class _Refused(Exception):
+    pass
+
+
+def _channel_facts(incident: records.Incident) -> ChannelFacts:
+    return ChannelFacts(
+        incident_id=incident.id, reference=incident.reference, category=incident.category, urgency=incident.urgency,
+        received_at=incident.received_at, status=incident.status, lead_name=incident.lead_name,
+        closed_at=incident.closed_at,
+    )
+
+
+def _message_parts(payload: dict[str, Any]) -> tuple[str, str, str]:
+    """Author, plain text and link of a Teams message payload (its body is HTML: sanitised to text)."""
+    sender = payload.get("from") or {}
+    author = str(((sender.get("user") or {}).get("displayName")) or ((sender.get("application") or {})
+                                                                       .get("displayName")) or "")
+    body = payload.get("body") or {}
+    content = str(body.get("content") or "")
+    text = plain_text_from_html(content) if str(body.get("contentType") or "html").lower() == "html" else content
+    link = str(payload.get("linkToMessage") or "")
+    if not link.startswith("https://"):
+        link = ""
+    return author[:200], text[:3000], link[:500]
+
+
+def _task_card(title: str, card: AdaptiveCard) -> dict[str, Any]:
+    return {"task": {"type": "continue", "value": {"title": title, "height": "large", "width": "medium",
+                                                   "card": card.attachment()}}}
+
+
+def _task_message(text: str) -> dict[str, Any]:
+    return {"task": {"type": "message", "value": text}}
+
+
+def register_incidents(
+    router: ActionRouter,
+    *,
+    database: Database,
+    directory: RoleDirectory,
+    conversations: ConversationStore,
+    settings: Any,
+    school_settings: SchoolSettings | None = None,
+    clock: Callable[[], datetime] | None = None,
+    on_enqueued: Callable[[], None] | None = None,
+) -> Incidents:
+    """Register the incident flow, ``my reports`` and the handling verbs; return the service for the edge.
+
+    Args:
+        settings: ``bot.settings.Settings`` (or an ``IncidentSettings``).
+        on_enqueued: called after a transaction that enqueued outbox messages (e.g. ``OutboxWorker.wake``).
+    """
+    incident_settings = settings if isinstance(settings, IncidentSettings) else IncidentSettings.from_settings(settings)
+    incidents = Incidents(
+        database=database, directory=directory, conversations=conversations, settings=incident_settings,
+        school_settings=school_settings, clock=clock, on_enqueued=on_enqueued,
+    )
+    router.on_flow(Flow.REPORT_INCIDENT.value, incidents.start)
+    router.on_command(("my reports", "my report", "my incidents"), incidents.my_reports)
+    handlers: dict[Verb, Callable[[CardAction], Awaitable[ActionResult]]] = {
+        Verb.RISK: incidents.on_risk,
+        Verb.DSL_TOLD: incidents.on_dsl_told,
+        Verb.CHOOSE_CATEGORY: incidents.on_choose_category,
+        Verb.CATEGORY: incidents.on_category,
+        Verb.SUBMIT: incidents.on_submit,
+        Verb.VIEW: incidents.on_view,
+        Verb.TAKE_LEAD: incidents.on_take_lead,
+        Verb.NOTE: incidents.on_note,
+        Verb.ESCALATE: incidents.on_escalate,
+        Verb.CLOSE: incidents.on_close,
+        Verb.SHOW_SCREENSHOT: incidents.on_show_screenshot,
+    }
+    for verb, handler in handlers.items():
+        router.on_action(verb.value, handler)
+    return incidents
+
+
+__all__ = [
+    "REPORT_MESSAGE_COMMAND_ID",
+    "Fetch",
+    "IncidentSettings",
+    "Incidents",
+    "ScreenshotCandidate",
+    "ScreenshotRefused",
+    "http_fetcher",
+    "register_incidents",
+    "screenshot_candidates",
+    "sniff_image",
+    "teams_fetcher",
+]

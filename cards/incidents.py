@@ -1,0 +1,735 @@
+"""Cards for reporting and handling incidents: one function per card.
+
+Every piece of text a person typed (what happened, who is involved, links, notes, names) goes through
+``escape_markdown`` so that a Markdown link or emphasis in it is shown as typed, never rendered. The SLT
+channel card (``channel_card``) is built from the reference, category, urgency, times and status only: it
+has no parameter through which a detail of the report could reach it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cards.base import (
+    Action,
+    ActionExecute,
+    ActionSet,
+    ActionShowCard,
+    ActionSubmit,
+    AdaptiveCard,
+    Choice,
+    Container,
+    Element,
+    Fact,
+    FactSet,
+    Image,
+    InputChoiceSet,
+    InputDate,
+    InputText,
+    TextBlock,
+    escape_markdown,
+)
+from domain.incidents import (
+    ACTION_TAKEN_TITLES,
+    AGENCY_TITLES,
+    DSL_TOLD_TITLES,
+    EMERGENCY_STEPS,
+    EVENT_TITLES,
+    MAX_INVOLVED,
+    MAX_LINK,
+    MAX_NOTE,
+    MAX_WHAT_HAPPENED,
+    MAX_WHEN_DETAIL,
+    OUTCOME_TITLES,
+    PLATFORMS,
+    ROUTING,
+    SCHOOL_TIMEZONE,
+    STATUS_TITLES,
+    URGENCY_TITLES,
+    ActionTaken,
+    Agency,
+    Category,
+    CategoryRule,
+    ChannelView,
+    ChronologyEntry,
+    DslTold,
+    OutcomeKind,
+    Source,
+    Status,
+    Urgency,
+    ico_deadline,
+)
+
+
+class Verb(StrEnum):
+    """Card action verbs of the incident feature (registered by ``bot.features.incidents``)."""
+
+    RISK = "incident_risk"
+    DSL_TOLD = "incident_dsl_told"
+    CHOOSE_CATEGORY = "incident_choose_category"
+    CATEGORY = "incident_category"
+    SUBMIT = "incident_submit"
+    VIEW = "incident_view"
+    TAKE_LEAD = "incident_take_lead"
+    NOTE = "incident_note"
+    ESCALATE = "incident_escalate"
+    CLOSE = "incident_close"
+    SHOW_SCREENSHOT = "incident_screenshot"
+
+
+_MAX_CHRONOLOGY_SHOWN = 10  # the card stays under Teams' ~28 KB; the full chronology is in the database
+_MAX_WHY_SHOWN = 300
+_TITLE = "Report an incident"
+
+
+def school_time(moment: datetime, zone: str = SCHOOL_TIMEZONE) -> str:
+    """``Tue 24 Nov 2026, 10:42`` in the school's time zone."""
+    return moment.astimezone(ZoneInfo(zone)).strftime("%a %d %b %Y, %H:%M")
+
+
+def _execute(title: str, verb: Verb, data: dict[str, Any], *, style: str | None = None) -> ActionExecute:
+    return ActionExecute(
+        title=title, verb=verb.value, data=data, style=style,  # type: ignore[arg-type]
+        fallback=ActionSubmit(title=title, data={"verb": verb.value, **data}, style=style),  # type: ignore[arg-type]
+    )
+
+
+def _heading(text: str, color: str | None = None) -> TextBlock:
+    return TextBlock(text=text, size="Large", weight="Bolder", style="heading", color=color)  # type: ignore[arg-type]
+
+
+def _para(text: str, **kwargs: Any) -> TextBlock:
+    return TextBlock(text=text, **kwargs)
+
+
+def _required_text(input_id: str, label: str, error: str, *, multiline: bool = False, max_length: int,
+                   value: str | None = None, placeholder: str | None = None) -> InputText:
+    return InputText(
+        id=input_id, label=label, is_required=True, error_message=error, is_multiline=multiline or None,
+        max_length=max_length, value=value or None, placeholder=placeholder,
+    )
+
+
+# --- reporting: the questions ---------------------------------------------------------------------------------
+
+
+def risk_question_card(draft: str) -> AdaptiveCard:
+    """The first question of every report: is anyone at immediate risk of harm?"""
+    return AdaptiveCard(
+        fallback_text="Report an incident: is anyone at immediate risk of harm?",
+        body=[
+            _heading(_TITLE),
+            _para("First: **is anyone at immediate risk of harm?**"),
+            _para("A child or adult who could be hurt now or very soon, online or offline.", is_subtle=True,
+                  spacing="None"),
+        ],
+        actions=[
+            _execute("Yes, someone is at risk", Verb.RISK, {"draft": draft, "risk": "yes"}, style="destructive"),
+            _execute("No", Verb.RISK, {"draft": draft, "risk": "no"}),
+        ],
+    )
+
+
+def emergency_card(draft: str, dsl_names: Sequence[str]) -> AdaptiveCard:
+    """The emergency steps, shown at once when someone is at risk, then: have you told the DSL verbally?"""
+    who = ", ".join(escape_markdown(name) for name in dsl_names) if dsl_names else "the school's DSL"
+    return AdaptiveCard(
+        fallback_text="Someone is at risk: call 999 if they are in danger, follow the child protection procedure, "
+        "contact the DSL now.",
+        body=[
+            Container(
+                style="attention",
+                bleed=True,
+                items=[
+                    _heading("Act now", color="Attention"),
+                    *[_para(f"{index}. {step}", spacing="Small") for index, step in enumerate(EMERGENCY_STEPS, 1)],
+                    _para(f"Designated Safeguarding Lead: **{who}**", spacing="Medium"),
+                ],
+            ),
+            _para("Then carry on with this report: it is marked urgent and reaches the right people at once.",
+                  spacing="Medium"),
+            InputChoiceSet(
+                id="dsl_told", label="Have you told the DSL verbally?", style="expanded", is_required=True,
+                error_message="Say whether you have told the DSL.",
+                choices=[Choice(title=DSL_TOLD_TITLES[answer], value=answer.value) for answer in DslTold],
+            ),
+        ],
+        actions=[_execute("Continue the report", Verb.DSL_TOLD, {"draft": draft, "risk": "yes"}, style="positive")],
+    )
+
+
+def _flow_data(draft: str, risk: bool, dsl_told: DslTold | None) -> dict[str, Any]:
+    data: dict[str, Any] = {"draft": draft, "risk": "yes" if risk else "no"}
+    if dsl_told is not None:
+        data["dsl_told"] = dsl_told.value
+    return data
+
+
+def category_card(draft: str, risk: bool, dsl_told: DslTold | None, *, problem: str | None = None) -> AdaptiveCard:
+    """What the report is about (each category has its own guidance and routing)."""
+    body: list[Element] = [_heading(_TITLE)]
+    if risk:
+        body.append(_para("Someone is at risk: this report is marked **urgent**.", color="Attention"))
+    if problem:
+        body.append(_para(escape_markdown(problem), color="Attention"))
+    body.append(
+        InputChoiceSet(
+            id="category", label="What is it about?", style="expanded", is_required=True,
+            error_message="Choose what the report is about.",
+            choices=[Choice(title=rule.title, value=rule.category.value) for rule in ROUTING.values()],
+        )
+    )
+    return AdaptiveCard(
+        fallback_text="Report an incident: what is it about?",
+        body=body,
+        actions=[_execute("Next", Verb.CATEGORY, _flow_data(draft, risk, dsl_told), style="positive")],
+    )
+
+
+@dataclass(frozen=True)
+class Prefill:
+    """What a report form starts with (e.g. from a Teams message reported with "Report to SLT")."""
+
+    what_happened: str = ""
+    involved: str = ""
+    platform: str = ""
+    link: str = ""
+
+
+def _guidance(rule: CategoryRule) -> Container:
+    items: list[Element] = [_para(f"**Guidance:** {rule.guidance}")]
+    if rule.ico_clock:
+        items.append(
+            _para("The 72-hour clock for reporting a breach to the ICO starts when the school becomes aware: "
+                  "the deadline is shown to the Data Protection Officer as soon as you send this.", spacing="Small")
+        )
+    return Container(style="accent", items=items)
+
+
+def _screenshot_line(rule: CategoryRule, minutes: int) -> TextBlock:
+    if not rule.accepts_screenshots:
+        return _para("Don't attach, copy or forward images for this kind of report: describe them instead.",
+                     is_subtle=True, color="Attention")
+    return _para(f"Screenshots: after you send this, paste them into this chat within {minutes} minutes. They are "
+                 "stored with the report and only the people handling it can see them.", is_subtle=True)
+
+
+def _details_inputs(today: date, prefill: Prefill) -> list[Element]:
+    return [
+        _required_text(
+            "what_happened", "What happened?", "Say what happened.", multiline=True, max_length=MAX_WHAT_HAPPENED,
+            value=prefill.what_happened, placeholder="What you saw or were told, in your own words",
+        ),
+        InputChoiceSet(
+            id="platform", label="Where? (platform)", style="compact", placeholder="Choose a platform",
+            value=prefill.platform or None, choices=[Choice(title=name, value=name) for name in PLATFORMS],
+        ),
+        InputText(id="link", label="Link (if there is one)", max_length=MAX_LINK, value=prefill.link or None),
+        InputDate(id="when_date", label="When did it happen, or when did you see it?", value=today.isoformat()),
+        InputText(id="when_detail", label="Time or more about when (optional)", max_length=MAX_WHEN_DETAIL),
+        InputText(
+            id="involved", label="Who is involved? (pupils, staff, parents: names or descriptions, several allowed)",
+            is_multiline=True, max_length=MAX_INVOLVED, value=prefill.involved or None,
+        ),
+        InputChoiceSet(
+            id="actions_taken", label="What have you already done?", style="expanded", is_multi_select=True,
+            choices=[Choice(title=ACTION_TAKEN_TITLES[action], value=action.value) for action in ActionTaken],
+        ),
+    ]
+
+
+def details_form_card(
+    draft: str,
+    rule: CategoryRule,
+    risk: bool,
+    dsl_told: DslTold | None,
+    *,
+    today: date,
+    screenshot_minutes: int,
+    prefill: Prefill | None = None,
+    problem: str | None = None,
+) -> AdaptiveCard:
+    """The report itself, with the chosen category's guidance at the top."""
+    data = {**_flow_data(draft, risk, dsl_told), "category": rule.category.value}
+    body: list[Element] = [_heading(f"Report: {rule.title}"), _guidance(rule)]
+    if risk:
+        body.append(_para("Someone is at risk: this report is marked **urgent**.", color="Attention"))
+    if problem:
+        body.append(_para(escape_markdown(problem), color="Attention"))
+    body += _details_inputs(today, prefill or Prefill())
+    body.append(_screenshot_line(rule, screenshot_minutes))
+    return AdaptiveCard(
+        fallback_text=f"Report: {rule.title}",
+        body=body,
+        actions=[
+            _execute("Send report", Verb.SUBMIT, data, style="positive"),
+            _execute("Choose another category", Verb.CHOOSE_CATEGORY, _flow_data(draft, risk, dsl_told)),
+        ],
+    )
+
+
+# --- reporting: the answer ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Routed:
+    """Who a report reached, for the reporter's receipt (role titles and names, never the details)."""
+
+    reached: tuple[str, ...] = ()  # e.g. "Designated Safeguarding Lead (Tom Reed)"
+    unreachable: tuple[str, ...] = ()  # people who have never opened the bot: tell them in person
+    channel: bool = False  # SLT's channel was told (minimal or restricted notice)
+    pending: bool = False  # the directory could not be asked: notifications follow as soon as it answers
+
+
+def _next_steps(rule: CategoryRule, urgency: Urgency, routed: Routed, escalation_minutes: int) -> list[Element]:
+    lines: list[str] = []
+    if routed.reached:
+        lines.append("Sent with the full details to: " + "; ".join(escape_markdown(r) for r in routed.reached) + ".")
+    if routed.channel and rule.channel is ChannelView.MINIMAL:
+        lines.append("SLT's incident channel shows that a report was made (category and urgency only, no details).")
+    elif routed.channel:
+        lines.append("SLT's incident channel shows only that a restricted report exists.")
+    if rule.channel is ChannelView.NONE:
+        lines.append("It is not posted in any channel.")
+    if routed.pending:
+        lines.append("The school directory could not be reached just now: the people it goes to will be sent it as "
+                     "soon as it answers. It is saved.")
+    if urgency is Urgency.URGENT and rule.escalate_to:
+        lines.append(f"It is urgent: if nobody takes the lead within {escalation_minutes} minutes of school time, "
+                     f"it goes to the {' and the '.join(_role_names(rule))}.")
+    if rule.category is Category.PRAISE:
+        lines.append("Thank you for sharing good news.")
+    lines.append("You will be told when it is closed (without the details of what was done).")
+    items: list[Element] = [_para("**What happens next**", spacing="Medium")]
+    items += [_para(f"- {line}", spacing="Small") for line in lines]
+    if routed.unreachable:
+        items.append(
+            Container(
+                style="warning",
+                items=[
+                    _para("**Please also tell them in person:** "
+                          + "; ".join(escape_markdown(name) for name in routed.unreachable)
+                          + ". They have not opened Policy Bot in Teams yet, so it cannot reach them.")
+                ],
+            )
+        )
+    return items
+
+
+def _role_names(rule: CategoryRule) -> list[str]:
+    from domain.roles import ROLE_TITLES, Role
+
+    return [ROLE_TITLES[role] for role in Role if role in rule.escalate_to]
+
+
+def receipt_card(
+    reference: str,
+    rule: CategoryRule,
+    urgency: Urgency,
+    received_at: datetime,
+    routed: Routed,
+    *,
+    escalation_minutes: int,
+    screenshot_minutes: int | None,
+    emergency: bool = False,
+    dsl_names: Sequence[str] = (),
+    duplicate: bool = False,
+) -> AdaptiveCard:
+    """What the reporter sees once the report is saved: its reference and what happens next."""
+    body: list[Element] = []
+    if emergency:
+        who = ", ".join(escape_markdown(name) for name in dsl_names) if dsl_names else "the school's DSL"
+        body.append(
+            Container(
+                style="attention",
+                items=[_para("**Act now**", color="Attention"),
+                       *[_para(f"{i}. {step}", spacing="Small") for i, step in enumerate(EMERGENCY_STEPS, 1)],
+                       _para(f"Designated Safeguarding Lead: **{who}**")],
+            )
+        )
+    body += [
+        _heading(f"Report received: {reference}", color="Good"),
+        _para("This report was already received: nothing was sent twice." if duplicate
+              else "Thank you. Your report is saved.", spacing="None", is_subtle=True),
+        FactSet(facts=[
+            Fact(title="Reference", value=reference),
+            Fact(title="Category", value=rule.title),
+            Fact(title="Urgency", value=URGENCY_TITLES[urgency]),
+            Fact(title="Received", value=school_time(received_at)),
+        ]),
+        *_next_steps(rule, urgency, routed, escalation_minutes),
+    ]
+    if screenshot_minutes:
+        body.append(_para(f"To add screenshots, paste them into this chat within the next {screenshot_minutes} "
+                          "minutes: they will be stored with this report.", is_subtle=True, spacing="Medium"))
+    body.append(_para("Type **my reports** to see your reports and where they are.", is_subtle=True))
+    return AdaptiveCard(fallback_text=f"Report received: {reference}", body=body)
+
+
+def my_reports_card(reports: Sequence[tuple[str, Category, datetime, Status]]) -> AdaptiveCard:
+    """The reporter's own reports: reference, category, when, status. Never anyone else's, never details."""
+    body: list[Element] = [_heading("Your reports")]
+    if not reports:
+        body.append(_para("You have not reported anything yet. Type **report** to report an incident."))
+        return AdaptiveCard(fallback_text="Your reports: none yet", body=body)
+    for reference, category, received_at, status in reports:
+        body.append(
+            Container(
+                separator=True, spacing="Medium",
+                items=[
+                    _para(f"**{reference}**: {ROUTING[category].title}"),
+                    _para(f"{school_time(received_at)} · {STATUS_TITLES[status]}", is_subtle=True, spacing="None"),
+                ],
+            )
+        )
+    return AdaptiveCard(fallback_text=f"Your reports: {len(reports)}", body=body)
+
+
+def closed_notice_card(reference: str, category: Category) -> AdaptiveCard:
+    """The reporter is told their report is closed: no outcome, no notes, no names."""
+    thanks = "Thank you for sharing good news." if category is Category.PRAISE else "Thank you for reporting it."
+    return AdaptiveCard(
+        fallback_text=f"Your report {reference} is closed",
+        body=[
+            _heading(f"Your report {reference} is closed"),
+            _para(f"The school has finished dealing with it. {thanks}"),
+            _para("Type **my reports** to see your reports.", is_subtle=True),
+        ],
+    )
+
+
+# --- handling: the SLT channel -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelFacts:
+    """Everything the SLT channel may know about a report. Nothing else can reach its card."""
+
+    incident_id: int
+    reference: str
+    category: Category
+    urgency: Urgency
+    received_at: datetime
+    status: Status
+    lead_name: str | None = None
+    closed_at: datetime | None = None
+
+
+def _note_form(incident_id: int) -> ActionShowCard:
+    return ActionShowCard(
+        title="Add a note",
+        card=AdaptiveCard(
+            body=[_required_text("note", "Note (it joins the chronology)", "Write the note.", multiline=True,
+                                 max_length=MAX_NOTE)],
+            actions=[_execute("Save note", Verb.NOTE, {"incident": incident_id}, style="positive")],
+        ),
+    )
+
+
+def _escalate_form(incident_id: int) -> ActionShowCard:
+    return ActionShowCard(
+        title="Escalate",
+        card=AdaptiveCard(
+            body=[
+                InputChoiceSet(
+                    id="agency", label="Escalated to", style="expanded", is_required=True,
+                    error_message="Choose who it was escalated to.",
+                    choices=[Choice(title=AGENCY_TITLES[agency], value=agency.value) for agency in Agency],
+                ),
+                _required_text("escalation_reason", "Why", "Say why it was escalated.", multiline=True,
+                               max_length=MAX_NOTE),
+                InputText(id="external_reference", label="Their reference (if any)", max_length=100),
+            ],
+            actions=[_execute("Record escalation", Verb.ESCALATE, {"incident": incident_id}, style="positive")],
+        ),
+    )
+
+
+def _close_form(incident_id: int) -> ActionShowCard:
+    return ActionShowCard(
+        title="Close",
+        card=AdaptiveCard(
+            body=[
+                InputChoiceSet(
+                    id="outcome_kind", label="Outcome", style="expanded", is_required=True,
+                    error_message="Choose the outcome.",
+                    choices=[Choice(title=OUTCOME_TITLES[kind], value=kind.value) for kind in OutcomeKind],
+                ),
+                _required_text("outcome", "What was done (the reporter is not shown this)",
+                               "Say what was done.", multiline=True, max_length=MAX_NOTE),
+            ],
+            actions=[_execute("Close report", Verb.CLOSE, {"incident": incident_id}, style="destructive")],
+        ),
+    )
+
+
+def _handling_actions(incident_id: int, status: Status, *, view: bool) -> list[Action]:
+    actions: list[Action] = []
+    if view:
+        actions.append(_execute("View details", Verb.VIEW, {"incident": incident_id}))
+    if status is Status.OPEN:
+        actions.append(_execute("Take the lead", Verb.TAKE_LEAD, {"incident": incident_id}, style="positive"))
+    actions.append(_note_form(incident_id))
+    if status is not Status.CLOSED:
+        actions += [_escalate_form(incident_id), _close_form(incident_id)]
+    return actions
+
+
+def _status_facts(status: Status, lead_name: str | None, closed_at: datetime | None) -> list[Fact]:
+    facts = [Fact(title="Status", value=STATUS_TITLES[status])]
+    if lead_name:
+        facts.append(Fact(title="Lead", value=escape_markdown(lead_name)))
+    if closed_at:
+        facts.append(Fact(title="Closed", value=school_time(closed_at)))
+    return facts
+
+
+def channel_card(facts: ChannelFacts) -> AdaptiveCard:
+    """The SLT channel's card: minimal detail, or for restricted categories only that a report exists."""
+    rule = ROUTING[facts.category]
+    if rule.channel is ChannelView.NONE:
+        raise ValueError(f"{facts.category} reports are never posted in a channel")
+    view_only = [_execute("View details", Verb.VIEW, {"incident": facts.incident_id})]
+    if rule.channel is ChannelView.RESTRICTED:
+        return AdaptiveCard(
+            fallback_text=f"Restricted report {facts.reference}",
+            body=[
+                _heading(f"Restricted report {facts.reference}"),
+                _para("A restricted report exists. Its details have gone privately to the people the policy names; "
+                      "only they can open it."),
+                FactSet(facts=[Fact(title="Received", value=school_time(facts.received_at)),
+                               *_status_facts(facts.status, None, facts.closed_at)]),
+            ],
+            actions=view_only,
+        )
+    good_news = facts.urgency is Urgency.GOOD_NEWS
+    title = f"Good news {facts.reference}" if good_news else f"Incident {facts.reference}"
+    urgent = facts.urgency is Urgency.URGENT
+    body: list[Element] = [
+        _heading(title, color="Attention" if urgent else ("Good" if good_news else None)),
+        FactSet(facts=[
+            Fact(title="Category", value=rule.title),
+            Fact(title="Urgency", value=URGENCY_TITLES[facts.urgency]),
+            Fact(title="Received", value=school_time(facts.received_at)),
+            *_status_facts(facts.status, facts.lead_name, facts.closed_at),
+        ]),
+        _para("Details go only to the people the policy names: **View details** checks your role and sends them "
+              "to your personal chat.", is_subtle=True, size="Small"),
+    ]
+    return AdaptiveCard(
+        fallback_text=f"{title} ({URGENCY_TITLES[facts.urgency]})",
+        body=body,
+        actions=_handling_actions(facts.incident_id, facts.status, view=True),
+    )
+
+
+def channel_summary(facts: ChannelFacts) -> str:
+    """The notification text of a channel post: no more than the card shows."""
+    if ROUTING[facts.category].channel is ChannelView.RESTRICTED:
+        return f"Restricted report {facts.reference}"
+    return f"Incident {facts.reference} ({URGENCY_TITLES[facts.urgency]})"
+
+
+# --- handling: the full details ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScreenshotInfo:
+    id: int
+    file_name: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class FullReport:
+    """The whole report, for people the category's rule permits."""
+
+    incident_id: int
+    reference: str
+    category: Category
+    urgency: Urgency
+    status: Status
+    received_at: datetime
+    reporter_name: str
+    immediate_risk: bool
+    dsl_told: DslTold | None
+    what_happened: str
+    platform: str
+    link: str
+    when_date: date | None
+    when_detail: str
+    involved: str
+    actions_taken: tuple[ActionTaken, ...]
+    source: Source
+    source_author: str
+    lead_name: str | None
+    closed_at: datetime | None
+    outcome_kind: OutcomeKind | None
+    outcome: str | None
+    chronology: tuple[ChronologyEntry, ...] = ()
+    screenshots: tuple[ScreenshotInfo, ...] = ()
+
+
+def _size(size: int) -> str:
+    return f"{size / 1024:.0f} KB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB"
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _chronology(entries: Sequence[ChronologyEntry]) -> list[Element]:
+    shown = list(entries)[-_MAX_CHRONOLOGY_SHOWN:]
+    items: list[Element] = [_para("**Chronology**", spacing="Medium", separator=True)]
+    if len(entries) > len(shown):
+        items.append(_para(f"{len(entries) - len(shown)} earlier entries are kept in the record.", is_subtle=True,
+                           size="Small"))
+    for entry in shown:
+        line = (f"{school_time(entry.at)} · **{EVENT_TITLES[entry.kind]}** · {escape_markdown(entry.actor_name)}: "
+                f"{escape_markdown(entry.what)}")
+        items.append(_para(line, size="Small", spacing="Small"))
+        if entry.why:
+            items.append(_para(escape_markdown(_short(entry.why, _MAX_WHY_SHOWN)), size="Small", is_subtle=True,
+                               spacing="None"))
+    return items
+
+
+def _when(report: FullReport) -> str:
+    parts = [report.when_date.strftime("%a %d %b %Y") if report.when_date else ""]
+    if report.when_detail:
+        parts.append(escape_markdown(report.when_detail))
+    return ", ".join(part for part in parts if part) or "Not given"
+
+
+def details_card(report: FullReport, *, banner: str | None = None, handling: bool = True) -> AdaptiveCard:
+    """The full report with its chronology and the handling actions, for permitted people in a personal chat."""
+    rule = ROUTING[report.category]
+    body: list[Element] = []
+    if banner:
+        body.append(Container(style="attention", items=[_para(escape_markdown(banner), weight="Bolder")]))
+    body += [
+        _heading(f"{report.reference}: {rule.title}",
+                 color="Attention" if report.urgency is Urgency.URGENT else None),
+        _para("Restricted: only the people the policy names can see this." if rule.restricted
+              else "Full details: for the people handling this report only.", is_subtle=True, spacing="None"),
+    ]
+    facts = [
+        Fact(title="Urgency", value=URGENCY_TITLES[report.urgency]),
+        *_status_facts(report.status, report.lead_name, report.closed_at),
+        Fact(title="Received", value=school_time(report.received_at)),
+        Fact(title="Reported by", value=escape_markdown(report.reporter_name)),
+        Fact(title="Anyone at immediate risk", value="Yes" if report.immediate_risk else "No"),
+    ]
+    if report.dsl_told is not None:
+        facts.append(Fact(title="DSL told verbally", value=DSL_TOLD_TITLES[report.dsl_told]))
+    facts += [
+        Fact(title="Platform", value=escape_markdown(report.platform) or "Not given"),
+        Fact(title="Link", value=escape_markdown(report.link) or "None"),
+        Fact(title="When", value=_when(report)),
+    ]
+    if report.source is Source.MESSAGE:
+        facts.append(Fact(title="From a Teams message by", value=escape_markdown(report.source_author) or "unknown"))
+    body.append(FactSet(facts=facts))
+    if rule.ico_clock:
+        body.append(
+            Container(
+                style="warning",
+                items=[_para(f"**ICO deadline: {school_time(ico_deadline(report.received_at))}** (72 hours after the "
+                             "school became aware) if the breach must be reported. The DPO decides.")],
+            )
+        )
+    body += [
+        _para("**What happened**", spacing="Medium"),
+        _para(escape_markdown(report.what_happened), spacing="Small"),
+        _para("**Who is involved**", spacing="Medium"),
+        _para(escape_markdown(report.involved) or "Not given", spacing="Small"),
+        _para("**Already done**", spacing="Medium"),
+        _para(", ".join(ACTION_TAKEN_TITLES[a] for a in report.actions_taken) or "Nothing yet", spacing="Small"),
+    ]
+    if report.outcome_kind is not None:
+        body.append(_para(f"**Outcome: {OUTCOME_TITLES[report.outcome_kind]}**", spacing="Medium"))
+        body.append(_para(escape_markdown(report.outcome or ""), spacing="Small"))
+    if report.screenshots:
+        body.append(_para(f"**Screenshots ({len(report.screenshots)})**", spacing="Medium"))
+        for index, shot in enumerate(report.screenshots, 1):
+            body.append(_para(f"{index}. {escape_markdown(shot.file_name)} ({shot.content_type}, {_size(shot.size)})",
+                              size="Small", spacing="Small"))
+        body.append(ActionSet(actions=[
+            _execute(f"Show screenshot {index}", Verb.SHOW_SCREENSHOT,
+                     {"incident": report.incident_id, "attachment": shot.id})
+            for index, shot in enumerate(report.screenshots, 1)
+        ][:5]))
+    body += _chronology(report.chronology)
+    actions = _handling_actions(report.incident_id, report.status, view=False) if handling else None
+    return AdaptiveCard(fallback_text=f"{report.reference}: {rule.title}", body=body, actions=actions)
+
+
+def details_summary(reference: str) -> str:
+    """Notification text of a personal details card: the reference, nothing of the content."""
+    return f"Incident report {reference} for you"
+
+
+def screenshot_card(reference: str, index: int, shot: ScreenshotInfo, data_uri: str | None) -> AdaptiveCard:
+    """One screenshot for a permitted viewer (inline when it fits in a Teams message)."""
+    body: list[Element] = [
+        _heading(f"{reference}: screenshot {index}"),
+        _para(f"{escape_markdown(shot.file_name)} ({shot.content_type}, {_size(shot.size)})", is_subtle=True,
+              spacing="None"),
+    ]
+    if data_uri is not None:
+        body.append(Image(url=data_uri, alt_text=f"Screenshot {index} of {reference}", size="Stretch"))
+    else:
+        body.append(_para("This screenshot is too large for Teams to show in a bot message (about 28 KB at most). "
+                          "It is kept with the report; ask whoever runs Policy Bot for an export.", color="Warning"))
+    return AdaptiveCard(fallback_text=f"{reference}: screenshot {index}", body=body)
+
+
+# --- "Report to SLT" on a Teams message (message extension task module) -----------------------------------------
+
+
+def message_report_card(draft: str, *, author: str, text: str, link: str, today: date) -> AdaptiveCard:
+    """The report form opened from a Teams message, prefilled with its text and author (Action.Submit: task module)."""
+    prefill = Prefill(
+        what_happened=text, involved=f"Message posted by {author}" if author else "", platform="Teams or email",
+        link=link,
+    )
+    body: list[Element] = [
+        _heading("Report to SLT"),
+        _para("The message's text and author are filled in below: check them and add what you know.", is_subtle=True,
+              spacing="None"),
+        InputChoiceSet(
+            id="risk", label="Is anyone at immediate risk of harm?", style="expanded", is_required=True,
+            error_message="Say whether anyone is at immediate risk.",
+            choices=[Choice(title="Yes, someone is at risk", value="yes"), Choice(title="No", value="no")],
+        ),
+        InputChoiceSet(
+            id="dsl_told", label="If someone is at risk: have you told the DSL verbally?", style="compact",
+            placeholder="Choose", choices=[Choice(title=DSL_TOLD_TITLES[a], value=a.value) for a in DslTold],
+        ),
+        InputChoiceSet(
+            id="category", label="What is it about?", style="compact", is_required=True,
+            error_message="Choose what the report is about.", placeholder="Choose a category",
+            choices=[Choice(title=rule.title, value=rule.category.value) for rule in ROUTING.values()],
+        ),
+        *_details_inputs(today, prefill),
+    ]
+    return AdaptiveCard(
+        fallback_text="Report to SLT",
+        body=body,
+        actions=[ActionSubmit(title="Send report", style="positive",
+                              data={"draft": draft, "source": Source.MESSAGE.value, "source_author": author})],
+    )
+
+
+def problem_card(title: str, lines: Sequence[str]) -> AdaptiveCard:
+    """A short explanation when a report cannot go ahead (the message extension's answer)."""
+    return AdaptiveCard(
+        fallback_text=title,
+        body=[_heading(title), *[_para(escape_markdown(line)) for line in lines]],
+    )

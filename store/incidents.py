@@ -1,0 +1,546 @@
+"""Incident records: references, the append-only chronology, screenshots, and the escalation clock.
+
+- ``incidents``: one row per report, its current state (status, lead, outcome) and its escalation clock.
+  ``submission_key`` (the reporter and the form's draft id) is unique, so a form submitted twice, or a
+  Teams retry, finds the first record instead of making a second one.
+- ``incident_counters``: the last number used per year. A reference (``INC-2026-0042``) is allocated by an
+  ``UPDATE ... RETURNING`` on the year's row inside the transaction that inserts the report: PostgreSQL
+  holds that row's lock until commit and SQLite has one writer, so two reports never get the same number,
+  and a report that rolls back gives its number back (no gaps for an auditor to wonder about).
+- ``incident_events``: the chronology (who, when, what, why). Append-only: the database itself refuses
+  ``UPDATE`` and ``DELETE`` on it (triggers, migration ``0007_incidents``), and this module offers neither.
+- ``incident_attachments``: screenshots with their type, size and SHA-256, bytes kept in the database so
+  every bot instance (SQLite or PostgreSQL) serves the same record. A repeated delivery of the same image
+  to the same report is stored once.
+
+Callers run these inside ``Database.transaction()`` together with the outbox messages the change causes.
+**SQLite:** a transaction that creates a report must start with ``create_incident`` (its first statement
+is the write that takes the database's write lock), so concurrent reports wait for each other instead of
+failing on a stale read snapshot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from domain.incidents import (
+    ActionTaken,
+    Agency,
+    Category,
+    CategoryRule,
+    ChronologyEntry,
+    DslTold,
+    EventKind,
+    OutcomeKind,
+    ReportDetails,
+    Source,
+    Status,
+    Urgency,
+    format_reference,
+    rule_for,
+)
+from store.base import Base, UtcDateTime, utcnow
+
+
+class IncidentCounterRow(Base):
+    __tablename__ = "incident_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class IncidentRow(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        UniqueConstraint("year", "number", name="uq_incidents_year_number"),
+        Index("ix_incidents_escalation_due", "urgency", "status", "auto_escalated_at", "escalate_due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    year: Mapped[int] = mapped_column(Integer)
+    number: Mapped[int] = mapped_column(Integer)
+    submission_key: Mapped[str] = mapped_column(String(200), unique=True)
+    category: Mapped[str] = mapped_column(String(40))
+    urgency: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    immediate_risk: Mapped[bool] = mapped_column(Boolean)
+    dsl_told: Mapped[str | None] = mapped_column(String(20))
+    reporter_aad: Mapped[str] = mapped_column(String(64), index=True)
+    reporter_name: Mapped[str] = mapped_column(String(256))
+    what_happened: Mapped[str] = mapped_column(Text)
+    platform: Mapped[str] = mapped_column(String(60))
+    link: Mapped[str] = mapped_column(Text)
+    when_date: Mapped[str | None] = mapped_column(String(10))  # ISO date as the reporter gave it
+    when_detail: Mapped[str] = mapped_column(Text)
+    involved: Mapped[str] = mapped_column(Text)
+    actions_taken: Mapped[list[str]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(16))
+    source_author: Mapped[str] = mapped_column(String(256))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    lead_aad: Mapped[str | None] = mapped_column(String(64))
+    lead_name: Mapped[str | None] = mapped_column(String(256))
+    lead_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_by_name: Mapped[str | None] = mapped_column(String(256))
+    outcome_kind: Mapped[str | None] = mapped_column(String(32))
+    outcome: Mapped[str | None] = mapped_column(Text)
+    escalate_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    auto_escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    routed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # None: notifications still to be sent
+    screenshots_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    version: Mapped[int] = mapped_column(Integer)  # bumped on every change (names card updates)
+
+
+class IncidentEventRow(Base):
+    """The chronology. Never updated, never deleted (the database refuses both)."""
+
+    __tablename__ = "incident_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor_aad: Mapped[str | None] = mapped_column(String(64))
+    actor_name: Mapped[str] = mapped_column(String(256))
+    what: Mapped[str] = mapped_column(Text)
+    why: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+
+
+class IncidentAttachmentRow(Base):
+    __tablename__ = "incident_attachments"
+    __table_args__ = (UniqueConstraint("incident_id", "sha256", name="uq_incident_attachments_incident_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    uploaded_by_aad: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    file_name: Mapped[str] = mapped_column(String(256))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# --- what callers get back ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Incident:
+    id: int
+    reference: str
+    category: Category
+    urgency: Urgency
+    status: Status
+    immediate_risk: bool
+    dsl_told: DslTold | None
+    reporter_aad: str
+    reporter_name: str
+    what_happened: str
+    platform: str
+    link: str
+    when_date: date | None
+    when_detail: str
+    involved: str
+    actions_taken: tuple[ActionTaken, ...]
+    source: Source
+    source_author: str
+    received_at: datetime
+    lead_aad: str | None
+    lead_name: str | None
+    lead_at: datetime | None
+    closed_at: datetime | None
+    closed_by_name: str | None
+    outcome_kind: OutcomeKind | None
+    outcome: str | None
+    escalate_due_at: datetime | None
+    auto_escalated_at: datetime | None
+    routed_at: datetime | None
+    screenshots_until: datetime | None
+    version: int
+
+    @property
+    def rule(self) -> CategoryRule:
+        return rule_for(self.category)
+
+
+def _incident(row: IncidentRow) -> Incident:
+    return Incident(
+        id=row.id, reference=row.reference, category=Category(row.category), urgency=Urgency(row.urgency),
+        status=Status(row.status), immediate_risk=row.immediate_risk,
+        dsl_told=DslTold(row.dsl_told) if row.dsl_told else None, reporter_aad=row.reporter_aad,
+        reporter_name=row.reporter_name, what_happened=row.what_happened, platform=row.platform, link=row.link,
+        when_date=date.fromisoformat(row.when_date) if row.when_date else None, when_detail=row.when_detail,
+        involved=row.involved, actions_taken=tuple(ActionTaken(a) for a in row.actions_taken or []),
+        source=Source(row.source), source_author=row.source_author, received_at=row.received_at,
+        lead_aad=row.lead_aad, lead_name=row.lead_name, lead_at=row.lead_at, closed_at=row.closed_at,
+        closed_by_name=row.closed_by_name,
+        outcome_kind=OutcomeKind(row.outcome_kind) if row.outcome_kind else None, outcome=row.outcome,
+        escalate_due_at=row.escalate_due_at, auto_escalated_at=row.auto_escalated_at, routed_at=row.routed_at,
+        screenshots_until=row.screenshots_until, version=row.version,
+    )
+
+
+@dataclass(frozen=True)
+class Event(ChronologyEntry):
+    id: int = 0
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def _event(row: IncidentEventRow) -> Event:
+    return Event(
+        kind=EventKind(row.kind), at=row.at, actor_name=row.actor_name, what=row.what, why=row.why,
+        actor_aad=row.actor_aad, id=row.id, data=row.data or {},
+    )
+
+
+@dataclass(frozen=True)
+class Attachment:
+    id: int
+    incident_id: int
+    uploaded_by_aad: str
+    uploaded_at: datetime
+    file_name: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+def _attachment(row: IncidentAttachmentRow) -> Attachment:
+    return Attachment(
+        id=row.id, incident_id=row.incident_id, uploaded_by_aad=row.uploaded_by_aad, uploaded_at=row.uploaded_at,
+        file_name=row.file_name, content_type=row.content_type, size=row.size, sha256=row.sha256,
+    )
+
+
+@dataclass(frozen=True)
+class Person:
+    aad_object_id: str | None
+    name: str
+
+
+# --- creating a report ------------------------------------------------------------------------------------
+
+
+class SubmissionRace(Exception):
+    """Another transaction inserted the same submission first: roll back (returning the number) and retry."""
+
+
+class ExistingSubmission(Exception):
+    """The submission was already recorded: the caller rolls back (returning the number) and uses it."""
+
+    def __init__(self, incident: Incident) -> None:
+        self.incident = incident
+        super().__init__(incident.reference)
+
+
+def _insert(session: AsyncSession) -> Any:
+    return sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+
+
+async def allocate_number(session: AsyncSession, year: int) -> int:
+    """The next report number of ``year``, taken in the caller's transaction (given back if it rolls back)."""
+    bump = (
+        update(IncidentCounterRow)
+        .where(IncidentCounterRow.year == year)
+        .values(last=IncidentCounterRow.last + 1)
+        .returning(IncidentCounterRow.last)
+    )
+    number = await session.scalar(bump)
+    if number is None:
+        await session.execute(
+            _insert(session)(IncidentCounterRow).values(year=year, last=0).on_conflict_do_nothing(
+                index_elements=["year"]
+            )
+        )
+        number = await session.scalar(bump)
+    assert number is not None
+    return int(number)
+
+
+async def find_by_submission(session: AsyncSession, submission_key: str) -> Incident | None:
+    row = await session.scalar(select(IncidentRow).where(IncidentRow.submission_key == submission_key))
+    return _incident(row) if row else None
+
+
+async def create_incident(
+    session: AsyncSession,
+    *,
+    details: ReportDetails,
+    reporter: Person,
+    submission_key: str,
+    year: int,
+    urgency: Urgency,
+    received_at: datetime,
+    escalate_due_at: datetime | None,
+    screenshots_until: datetime | None,
+) -> Incident:
+    """Insert a report and its first chronology entry.
+
+    Raises:
+        ExistingSubmission: this submission was recorded before (``.incident``); roll back, which returns the
+            number just taken, and use that report.
+        SubmissionRace: a concurrent transaction inserted the same submission; roll back and call again.
+    """
+    number = await allocate_number(session, year)  # first: takes the write lock on SQLite
+    existing = await find_by_submission(session, submission_key)
+    if existing is not None:
+        raise ExistingSubmission(existing)
+    values = dict(
+        reference=format_reference(year, number), year=year, number=number, submission_key=submission_key,
+        category=details.category.value, urgency=urgency.value, status=Status.OPEN.value,
+        immediate_risk=details.immediate_risk, dsl_told=details.dsl_told.value if details.dsl_told else None,
+        reporter_aad=reporter.aad_object_id or "", reporter_name=reporter.name,
+        what_happened=details.what_happened, platform=details.platform, link=details.link,
+        when_date=details.when_date.isoformat() if details.when_date else None, when_detail=details.when_detail,
+        involved=details.involved, actions_taken=[a.value for a in details.actions_taken],
+        source=details.source.value, source_author=details.source_author, received_at=received_at,
+        escalate_due_at=escalate_due_at, screenshots_until=screenshots_until, version=1,
+    )
+    new_id = await session.scalar(
+        _insert(session)(IncidentRow).values(**values)
+        .on_conflict_do_nothing(index_elements=["submission_key"]).returning(IncidentRow.id)
+    )
+    if new_id is None:
+        raise SubmissionRace(submission_key)
+    await append_event(
+        session, int(new_id), EventKind.REPORTED, reporter, f"Reported: {rule_for(details.category).title}",
+        at=received_at,
+    )
+    incident = await get(session, int(new_id))
+    assert incident is not None
+    return incident
+
+
+# --- reading ------------------------------------------------------------------------------------------------
+
+
+async def get(session: AsyncSession, incident_id: int) -> Incident | None:
+    row = await session.get(IncidentRow, incident_id, populate_existing=True)
+    return _incident(row) if row else None
+
+
+async def by_reference(session: AsyncSession, reference: str) -> Incident | None:
+    row = await session.scalar(select(IncidentRow).where(IncidentRow.reference == reference.strip().upper()))
+    return _incident(row) if row else None
+
+
+async def reported_by(session: AsyncSession, aad_object_id: str, *, limit: int = 20) -> list[Incident]:
+    rows = await session.scalars(
+        select(IncidentRow).where(IncidentRow.reporter_aad == aad_object_id)
+        .order_by(IncidentRow.received_at.desc(), IncidentRow.id.desc()).limit(limit)
+    )
+    return [_incident(row) for row in rows]
+
+
+async def latest_accepting_screenshots(session: AsyncSession, aad_object_id: str, now: datetime) -> Incident | None:
+    row = await session.scalar(
+        select(IncidentRow)
+        .where(IncidentRow.reporter_aad == aad_object_id, IncidentRow.screenshots_until > now)
+        .order_by(IncidentRow.received_at.desc(), IncidentRow.id.desc()).limit(1)
+    )
+    return _incident(row) if row else None
+
+
+async def events(session: AsyncSession, incident_id: int) -> list[Event]:
+    rows = await session.scalars(
+        select(IncidentEventRow).where(IncidentEventRow.incident_id == incident_id).order_by(IncidentEventRow.id)
+    )
+    return [_event(row) for row in rows]
+
+
+# --- the chronology -----------------------------------------------------------------------------------------
+
+
+async def append_event(
+    session: AsyncSession,
+    incident_id: int,
+    kind: EventKind,
+    actor: Person,
+    what: str,
+    *,
+    why: str | None = None,
+    data: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> int:
+    """Add one entry to a report's chronology (the only way anything is written to it)."""
+    row = IncidentEventRow(
+        incident_id=incident_id, at=at or utcnow(), kind=kind.value, actor_aad=actor.aad_object_id,
+        actor_name=actor.name, what=what, why=why, data=data,
+    )
+    session.add(row)
+    await session.flush()
+    return row.id
+
+
+async def _bump(session: AsyncSession, incident_id: int, **values: Any) -> bool:
+    """Change the record's current state where ``values`` allow it; the version moves on with it."""
+    conditions = values.pop("_where", ())
+    result = await session.execute(
+        update(IncidentRow)
+        .where(IncidentRow.id == incident_id, *conditions)
+        .values(version=IncidentRow.version + 1, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def take_lead(session: AsyncSession, incident_id: int, lead: Person, now: datetime) -> bool:
+    """Make ``lead`` the lead if nobody leads and it is not closed (one wins when two click at once)."""
+    taken = await _bump(
+        session, incident_id, lead_aad=lead.aad_object_id, lead_name=lead.name, lead_at=now,
+        status=Status.IN_PROGRESS.value,
+        _where=(IncidentRow.lead_aad.is_(None), IncidentRow.status != Status.CLOSED.value),
+    )
+    if taken:
+        await append_event(session, incident_id, EventKind.LEAD_TAKEN, lead, f"{lead.name} took the lead", at=now)
+    return taken
+
+
+async def close(
+    session: AsyncSession, incident_id: int, by: Person, outcome_kind: OutcomeKind, outcome: str, now: datetime
+) -> bool:
+    closed = await _bump(
+        session, incident_id, status=Status.CLOSED.value, closed_at=now, closed_by_name=by.name,
+        outcome_kind=outcome_kind.value, outcome=outcome, screenshots_until=None,
+        _where=(IncidentRow.status != Status.CLOSED.value,),
+    )
+    if closed:
+        await append_event(
+            session, incident_id, EventKind.CLOSED, by, f"Closed: {outcome_kind.value.replace('_', ' ')}",
+            why=outcome, data={"outcome_kind": outcome_kind.value}, at=now,
+        )
+    return closed
+
+
+async def add_note(session: AsyncSession, incident_id: int, by: Person, note: str, now: datetime) -> int:
+    await _bump(session, incident_id)
+    return await append_event(session, incident_id, EventKind.NOTE_ADDED, by, "Added a note", why=note, at=now)
+
+
+async def record_escalation(
+    session: AsyncSession, incident_id: int, by: Person, agency: Agency, reason: str, external_reference: str,
+    now: datetime,
+) -> int:
+    await _bump(session, incident_id)
+    what = f"Escalated to {agency.value}"
+    if external_reference:
+        what += f" (their reference: {external_reference})"
+    return await append_event(
+        session, incident_id, EventKind.ESCALATED, by, what, why=reason,
+        data={"agency": agency.value, "external_reference": external_reference}, at=now,
+    )
+
+
+async def mark_routed(session: AsyncSession, incident_id: int, now: datetime) -> bool:
+    return await _bump(session, incident_id, routed_at=now, _where=(IncidentRow.routed_at.is_(None),))
+
+
+async def bump_version(session: AsyncSession, incident_id: int) -> None:
+    await _bump(session, incident_id)
+
+
+# --- the escalation clock -----------------------------------------------------------------------------------
+
+
+async def due_for_escalation(session: AsyncSession, now: datetime, *, limit: int = 20) -> list[int]:
+    """Urgent reports nobody has taken the lead on whose school-time clock has run out."""
+    rows = await session.scalars(
+        select(IncidentRow.id)
+        .where(
+            IncidentRow.urgency == Urgency.URGENT.value,
+            IncidentRow.status == Status.OPEN.value,
+            IncidentRow.auto_escalated_at.is_(None),
+            IncidentRow.escalate_due_at.is_not(None),
+            IncidentRow.escalate_due_at <= now,
+        )
+        .order_by(IncidentRow.escalate_due_at).limit(limit)
+    )
+    return list(rows)
+
+
+async def claim_escalation(session: AsyncSession, incident_id: int, now: datetime) -> bool:
+    """Mark a report escalated; False when another worker did, or someone took the lead meanwhile."""
+    return await _bump(
+        session, incident_id, auto_escalated_at=now,
+        _where=(IncidentRow.auto_escalated_at.is_(None), IncidentRow.status == Status.OPEN.value),
+    )
+
+
+async def unrouted(session: AsyncSession, *, limit: int = 20) -> list[int]:
+    """Reports whose notifications could not all be prepared when they were made (directory unreachable)."""
+    rows = await session.scalars(
+        select(IncidentRow.id).where(IncidentRow.routed_at.is_(None)).order_by(IncidentRow.id).limit(limit)
+    )
+    return list(rows)
+
+
+# --- screenshots ----------------------------------------------------------------------------------------
+
+
+async def add_attachment(
+    session: AsyncSession, incident_id: int, by: Person, file_name: str, content_type: str, content: bytes,
+    now: datetime,
+) -> tuple[Attachment, bool]:
+    """Store a screenshot with its report; the same bytes sent again to the same report are stored once."""
+    digest = hashlib.sha256(content).hexdigest()
+    existing = await session.scalar(
+        select(IncidentAttachmentRow).where(
+            IncidentAttachmentRow.incident_id == incident_id, IncidentAttachmentRow.sha256 == digest
+        )
+    )
+    if existing is not None:
+        return _attachment(existing), False
+    row = IncidentAttachmentRow(
+        incident_id=incident_id, uploaded_by_aad=by.aad_object_id or "", uploaded_at=now, file_name=file_name,
+        content_type=content_type, size=len(content), sha256=digest, content=content,
+    )
+    session.add(row)
+    await session.flush()
+    await _bump(session, incident_id)
+    await append_event(
+        session, incident_id, EventKind.SCREENSHOT_ADDED, by, f"Added a screenshot ({file_name}, {len(content)} bytes)",
+        data={"attachment_id": row.id, "sha256": digest}, at=now,
+    )
+    return _attachment(row), True
+
+
+async def attachments(session: AsyncSession, incident_id: int) -> list[Attachment]:
+    rows = await session.scalars(
+        select(IncidentAttachmentRow).where(IncidentAttachmentRow.incident_id == incident_id)
+        .order_by(IncidentAttachmentRow.id)
+    )
+    return [_attachment(row) for row in rows]
+
+
+async def attachment_content(
+    session: AsyncSession, incident_id: int, attachment_id: int
+) -> tuple[Attachment, bytes] | None:
+    row = await session.scalar(
+        select(IncidentAttachmentRow).where(
+            IncidentAttachmentRow.id == attachment_id, IncidentAttachmentRow.incident_id == incident_id
+        )
+    )
+    return (_attachment(row), bytes(row.content)) if row else None
