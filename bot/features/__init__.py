@@ -1,0 +1,792 @@
+"""Features wired into the `ActionRouter`, and the approval desk they share.
+
+`ApprovalDesk` runs the approval mechanism for every kind of approval (a new account now, a
+personal-device photo exception later): submitting, routing to the deciders, deciding, withdrawing,
+resubmitting, delegation, reminders, `my requests`. A kind plugs in with a `KindHandler` (its summary for
+the cards, what happens when a request of that kind changes state, and its edit form); see
+`bot/features/accounts.py`.
+
+Rules kept here (the domain rules are in `domain/approvals.py`):
+
+- The actor is always the authenticated sender (`CardAction.actor`); ids in card data only say *which*
+  request, and are checked: the request must exist, the button must sit on a card of that request (when
+  Teams tells us which card), the round must be the one shown, the actor must be allowed, the state must
+  allow it. Anything else is answered clearly, changes nothing, and is written to the request's history.
+- A decision is applied with a conditional update (`store.approvals.apply`), then, in the same
+  transaction, every stored copy of the request's card is updated and the requester and SLT are told,
+  through the outbox: an invoke does database work only and answers at once.
+- Routing (who gets the decider's card) is idempotent per request, round and decider (outbox dedupe keys),
+  so the reminders worker can run it again at any time: after a delegation starts, or once a Head Teacher
+  who had never opened the bot does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.actions import ActionResult, ActionRouter, Actor, CardAction, CommandReply, CommandRequest
+from cards.approvals import (
+    APPROVAL_DECIDE_VERB,
+    APPROVAL_EDIT_VERB,
+    APPROVAL_REFRESH_VERB,
+    APPROVAL_WITHDRAW_VERB,
+    COMMENT_INPUT,
+    DECISION_TITLES,
+    RequestSummary,
+    decider_card,
+    delegation_card,
+    delegation_notice_card,
+    delegation_summary_card,
+    my_requests_card,
+    outcome_card,
+    slt_card,
+    status_card,
+    when,
+)
+from cards.base import AdaptiveCard
+from domain.approvals import (
+    AUDITED_REFUSALS,
+    DECIDER_ACTIONS,
+    KIND_TITLES,
+    STATE_TITLES,
+    ApprovalAction,
+    ApprovalKind,
+    ApprovalRecord,
+    ApprovalRefused,
+    ApprovalState,
+    Authority,
+    Capacity,
+    Delegation,
+    DelegationError,
+    RefusalReason,
+    Transition,
+    check_action,
+    delegation_window,
+    parse_delegation,
+    reminder_due,
+    school_date,
+    school_days_waiting,
+)
+from domain.roles import DirectoryUnavailableError, Person, Role, RoleDirectory
+from store import approvals as store
+from store import card_copies
+from store.base import utcnow
+from store.conversations import ConversationStore, SchoolSettings
+from store.db import Database
+from store.outbox import ChannelTarget, OutboxMessage, enqueue
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+_ROUTING_BUDGET_S = 2.0  # directory look-ups inside an invoke; beyond this the worker routes it (Teams waits ~5 s)
+DECIDER_AUDIENCE = "decider"
+SLT_AUDIENCE = "slt_channel"
+_NOTHING_CHANGED = "Nothing was changed."
+
+
+def card_message(card: AdaptiveCard, summary: str) -> dict[str, Any]:
+    """An outbox activity holding one card; ``summary`` is what Teams shows in notifications."""
+    return {"type": "message", "summary": summary, "attachments": [card.attachment()]}
+
+
+def subject_of(request_id: int) -> str:
+    return f"approval:{request_id}"
+
+
+class KindHandler(Protocol):
+    """What a kind of approval adds to the desk."""
+
+    kind: ApprovalKind
+
+    def summary(self, request: ApprovalRecord) -> RequestSummary:
+        """The request's content for the cards."""
+        ...
+
+    async def on_transition(
+        self, session: AsyncSession, after: ApprovalRecord, transition: Transition, now: datetime
+    ) -> list[str]:
+        """Work of this kind in the decision's transaction (e.g. the account register); returns next steps
+        for the requester's message."""
+        ...
+
+    async def edit(self, action: CardAction, request: ApprovalRecord) -> ActionResult:
+        """The requester's form to change a request that was sent back for changes."""
+        ...
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Who may decide now and who new or pending requests go to, as the directory and delegations say."""
+
+    authority: Authority
+    delegations: Sequence[Delegation]
+
+    def recipients(self, request: ApprovalRecord) -> dict[str, str]:
+        """The deciders a request is sent to (never the requester: nobody decides their own request)."""
+        return {aad: name for aad, name in self.authority.routed_to.items()
+                if aad.lower() != request.requester_aad_object_id.lower()}
+
+
+@dataclass(frozen=True)
+class Submitted:
+    request: ApprovalRecord
+    routed_to: Sequence[str]  # names of deciders who will get the card now
+    waiting_for: Sequence[str]  # deciders who have never opened the bot: they get it when they do
+    new: bool = True  # False: the same form was sent before (a double click)
+
+
+class ApprovalDesk:
+    """The approval mechanism at the Teams edge (no Bot Framework types: `bot.actions` only)."""
+
+    def __init__(
+        self,
+        database: Database,
+        directory: RoleDirectory,
+        conversations: ConversationStore,
+        school_settings: SchoolSettings,
+        *,
+        slt_channel_id: str = "",
+        clock: Clock = utcnow,
+    ) -> None:
+        self._db = database
+        self._directory = directory
+        self._conversations = conversations
+        self._school_settings = school_settings
+        self._slt_channel_id = slt_channel_id
+        self._clock = clock
+        self._kinds: dict[ApprovalKind, KindHandler] = {}
+
+    # --- wiring ---------------------------------------------------------------------------------------
+
+    def register_kind(self, handler: KindHandler) -> None:
+        if handler.kind in self._kinds:
+            raise ValueError(f"approval kind {handler.kind} is registered twice")
+        self._kinds[handler.kind] = handler
+
+    def register(self, router: ActionRouter) -> None:
+        router.on_action(APPROVAL_DECIDE_VERB, self.decide)
+        router.on_action(APPROVAL_REFRESH_VERB, self.refresh)
+        router.on_action(APPROVAL_WITHDRAW_VERB, self.withdraw)
+        router.on_action(APPROVAL_EDIT_VERB, self.edit)
+        router.on_command(("my requests", "my request"), self.my_requests)
+        router.on_command(("delegate to", "delegate approvals to"), self.delegate)
+        router.on_command(("end delegation", "stop delegation", "cancel delegation"), self.end_delegation)
+        router.on_command(("approvals", "pending approvals"), self.pending_for_decider)
+
+    @property
+    def database(self) -> Database:
+        return self._db
+
+    def summary(self, request: ApprovalRecord) -> RequestSummary:
+        return self._kinds[request.kind].summary(request)
+
+    # --- who decides ----------------------------------------------------------------------------------
+
+    async def routing(self, now: datetime) -> Routing:
+        """The Head Teacher(s) and any acting deputy (a deputy with an active delegation who still holds the
+        deputy role).
+
+        Raises:
+            DirectoryUnavailableError: the directory cannot say who the Head Teacher is.
+        """
+        heads = {p.aad_object_id: p.name for p in await self._directory.holders_of(Role.HEAD_TEACHER)}
+        async with self._db.sessions() as session:
+            delegations = await store.active_delegations(session, now)
+        acting: dict[str, str] = {}
+        for delegation in delegations:
+            lookup = await self._directory.roles_of(delegation.deputy_aad_object_id)
+            if Role.DEPUTY in lookup.roles:
+                acting[delegation.deputy_aad_object_id] = delegation.deputy_name
+        return Routing(Authority(head_teachers=heads, acting_deputies=acting), delegations)
+
+    async def _authority_for(self, actor: Actor, now: datetime) -> tuple[Authority, Delegation | None]:
+        """What the actor may do, from their own roles (works even if listing role holders fails)."""
+        lookup = await self._directory.roles_of(actor.aad_object_id)
+        if Role.HEAD_TEACHER in lookup.roles:
+            return Authority(head_teachers={actor.aad_object_id: actor.name}), None
+        if Role.DEPUTY in lookup.roles:
+            async with self._db.sessions() as session:
+                delegations = await store.active_delegations(session, now)
+            for delegation in delegations:
+                if delegation.deputy_aad_object_id.lower() == actor.aad_object_id.lower():
+                    return Authority(head_teachers={}, acting_deputies={actor.aad_object_id: actor.name}), delegation
+        return Authority(head_teachers={}), None
+
+    async def _teams_ids(self, aad_ids: Sequence[str]) -> list[str]:
+        ids = []
+        for aad in aad_ids:
+            chat = await self._conversations.personal_chat_of(aad)
+            if chat is not None and chat.teams_user_id:
+                ids.append(chat.teams_user_id)
+        return ids
+
+    async def slt_channel(self) -> ChannelTarget | None:
+        """Where SLT are reached: the channel SLT chose in Teams, else the configured channel id."""
+        raw = await self._school_settings.get(SchoolSettings.SLT_CHANNEL)
+        if raw:
+            chosen = json.loads(raw)
+            return ChannelTarget(service_url=chosen["service_url"], channel_id=chosen["channel_id"],
+                                 tenant_id=chosen.get("tenant_id"), team_id=chosen.get("team_id"))
+        if self._slt_channel_id:
+            channel = await self._conversations.channel(self._slt_channel_id)
+            if channel is not None:
+                return ChannelTarget(service_url=channel.service_url, channel_id=self._slt_channel_id,
+                                     tenant_id=channel.tenant_id, team_id=channel.team_id)
+        return None
+
+    # --- sending --------------------------------------------------------------------------------------
+
+    async def _route(
+        self, session: AsyncSession, request: ApprovalRecord, recipients: Mapping[str, str],
+        routing: Routing | None, *, banner: str | None = None, key_suffix: str = "",
+    ) -> tuple[list[str], list[str]]:
+        """Send the decider's card of this round to each recipient once. Returns (sent to, not reachable)."""
+        sent, missing = [], []
+        summary = self.summary(request)
+        refresh_ids = await self._teams_ids(list(routing.authority.deciders) if routing else list(recipients))
+        for aad, name in recipients.items():
+            key = f"{subject_of(request.id)}:r{request.round}:decider:{aad.lower()}{key_suffix}"
+            if await store.outbox_key_exists(session, key):
+                continue
+            chat = await self._conversations.personal_chat_of(aad)
+            if chat is None or chat.stale:
+                missing.append(name)
+                continue
+            acting_for = None
+            if routing is not None and aad in routing.authority.acting_deputies:
+                acting_for = next((d.head_name for d in routing.delegations
+                                   if d.deputy_aad_object_id.lower() == aad.lower()), None)
+            card = decider_card(request, summary, refresh_user_ids=refresh_ids, acting_for=acting_for, banner=banner)
+            outbox_id = await enqueue(session, OutboxMessage.personal(
+                chat.reference,
+                card_message(card, banner or f"{KIND_TITLES[request.kind]} {request.reference} needs your decision"),
+                dedupe_key=key,
+            ))
+            await card_copies.record(session, subject_of(request.id), DECIDER_AUDIENCE, outbox_id, recipient=aad)
+            sent.append(name)
+        return sent, missing
+
+    async def _post_to_slt(self, session: AsyncSession, request: ApprovalRecord, channel: ChannelTarget | None) -> None:
+        if channel is None:
+            log.info("no SLT channel chosen: request not posted", extra={"request": request.reference})
+            return
+        key = f"{subject_of(request.id)}:slt"
+        outbox_id = await enqueue(session, OutboxMessage.channel_post(
+            channel, card_message(slt_card(request, self.summary(request)),
+                                  f"{KIND_TITLES[request.kind]} {request.reference}"),
+            dedupe_key=key,
+        ))
+        await card_copies.record(session, subject_of(request.id), SLT_AUDIENCE, outbox_id)
+
+    async def _update_copies(self, session: AsyncSession, request: ApprovalRecord, version: str,
+                             notice: str | None = None) -> int:
+        summary = self.summary(request)
+        decider_view = card_message(status_card(request, summary, notice=notice),
+                                    f"{request.reference}: {STATE_TITLES[request.state]}")
+        slt_view = card_message(slt_card(request, summary), f"{request.reference}: {STATE_TITLES[request.state]}")
+
+        def activity_for(copy: card_copies.CardCopyRow) -> dict[str, Any] | None:
+            if copy.audience == SLT_AUDIENCE:
+                return slt_view
+            if copy.audience == DECIDER_AUDIENCE:
+                return decider_view
+            return None
+
+        return await card_copies.update_all(session, subject_of(request.id), activity_for, version=version)
+
+    async def _tell_requester(self, session: AsyncSession, request: ApprovalRecord, version: str,
+                              next_steps: Sequence[str]) -> bool:
+        chat = await self._conversations.personal_chat_of(request.requester_aad_object_id)
+        if chat is None or chat.stale:
+            log.info("requester has no personal chat: not told", extra={"request": request.reference})
+            return False
+        card = outcome_card(request, self.summary(request), next_steps)
+        await enqueue(session, OutboxMessage.personal(
+            chat.reference, card_message(card, f"Your request {request.reference}: {STATE_TITLES[request.state]}"),
+            dedupe_key=f"{subject_of(request.id)}:{version}:requester",
+        ))
+        return True
+
+    # --- submitting -----------------------------------------------------------------------------------
+
+    async def _routing_within_budget(self, now: datetime) -> Routing | None:
+        try:
+            async with asyncio.timeout(_ROUTING_BUDGET_S):
+                return await self.routing(now)
+        except (TimeoutError, DirectoryUnavailableError):
+            log.warning("directory slow or unavailable: the reminders worker will route the request")
+            return None
+
+    async def submit(
+        self, kind: ApprovalKind, actor: Actor, payload: Mapping[str, Any], *, client_key: str | None = None,
+        after_create: Callable[[AsyncSession, ApprovalRecord], Awaitable[None]] | None = None,
+    ) -> Submitted:
+        """A new request: stored, sent to the deciders, posted to SLT, all in one transaction.
+
+        Args:
+            client_key: the form's id; the same form sent twice makes one request.
+            after_create: more work of the kind in the same transaction (e.g. delete the draft).
+        """
+        now = self._clock()
+        key = f"{actor.aad_object_id.lower()}:{client_key}" if client_key else None
+        if key is not None:
+            async with self._db.sessions() as session:
+                existing = await store.request_by_client_key(session, key)
+            if existing is not None:
+                return Submitted(existing, routed_to=(), waiting_for=(), new=False)
+        routing = await self._routing_within_budget(now)
+        channel = await self.slt_channel()
+        try:
+            async with self._db.transaction() as session:
+                request, _ = await store.create_request(
+                    session, kind=kind, requester_aad=actor.aad_object_id, requester_name=actor.name or "Someone",
+                    payload=payload, now=now, client_key=key,
+                )
+                sent, missing = ([], [])
+                if routing is not None:
+                    sent, missing = await self._route(session, request, routing.recipients(request), routing)
+                await self._post_to_slt(session, request, channel)
+                if after_create is not None:
+                    await after_create(session, request)
+        except IntegrityError:
+            if key is None:
+                raise
+            async with self._db.sessions() as session:
+                existing = await store.request_by_client_key(session, key)
+            if existing is None:
+                raise
+            return Submitted(existing, routed_to=(), waiting_for=(), new=False)
+        log.info("approval requested", extra={"request": request.reference, "kind": kind.value})
+        return Submitted(request, routed_to=sent, waiting_for=missing)
+
+    async def resubmit(
+        self, actor: Actor, request_id: int, payload: Mapping[str, Any],
+        after_change: Callable[[AsyncSession, ApprovalRecord], Awaitable[None]] | None = None,
+    ) -> Submitted:
+        """The requester sends a request back after changes were asked for: a new round, sent again.
+
+        Raises:
+            ApprovalRefused: not theirs, not waiting for changes, or someone acted first (audited).
+        """
+        now = self._clock()
+        async with self._db.sessions() as session:
+            request = await store.get_request(session, request_id)
+        if request is None:
+            await self._audit(actor, request_id, RefusalReason.NO_SUCH_REQUEST, {"action": "resubmit"})
+            raise ApprovalRefused(RefusalReason.NO_SUCH_REQUEST)
+        try:
+            transition = check_action(request, ApprovalAction.RESUBMIT, actor_aad_object_id=actor.aad_object_id,
+                                      actor_name=actor.name, authority=Authority(head_teachers={}))
+        except ApprovalRefused as refusal:
+            await self._audit(actor, request_id, refusal.reason, {"action": "resubmit"})
+            raise
+        routing = await self._routing_within_budget(now)
+        try:
+            async with self._db.transaction() as session:
+                after, event_id = await store.apply(session, request, transition, now=now, payload=payload)
+                await self._update_copies(session, after, f"event{event_id}",
+                                          notice=f"Changed and sent again (version {after.round}): the new version "
+                                                 "is in a newer message.")
+                sent, missing = ([], [])
+                if routing is not None:
+                    sent, missing = await self._route(session, after, routing.recipients(after), routing)
+                if after_change is not None:
+                    await after_change(session, after)
+        except ApprovalRefused as refusal:
+            await self._audit(actor, request_id, refusal.reason, {"action": "resubmit"})
+            raise
+        return Submitted(after, routed_to=sent, waiting_for=missing)
+
+    # --- deciding -------------------------------------------------------------------------------------
+
+    async def _audit(self, actor: Actor, request_id: int | None, reason: RefusalReason,
+                     detail: Mapping[str, Any]) -> None:
+        if reason not in AUDITED_REFUSALS:
+            return
+        log.warning("approval action refused", extra={"reason": reason.value, "request_id": request_id, **detail})
+        async with self._db.transaction() as session:
+            await store.record_refusal(session, request_id=request_id, actor_aad=actor.aad_object_id,
+                                       actor_name=actor.name, reason=reason, now=self._clock(), detail=detail)
+
+    async def _load(self, action: CardAction, what: str) -> ApprovalRecord | ActionResult:
+        """The request a button names, or the answer when it names none (audited)."""
+        request_id = int_or_none(action.data.get("request_id"))
+        request = None
+        if request_id is not None:
+            async with self._db.sessions() as session:
+                request = await store.get_request(session, request_id)
+        if request is None or request.kind not in self._kinds:
+            await self._audit(action.actor, request_id, RefusalReason.NO_SUCH_REQUEST,
+                              {"action": what, "via_submit": action.via_submit})
+            return ActionResult(message=f"I can't find that request. {_NOTHING_CHANGED} Type **my requests** to see "
+                                        "yours.")
+        if action.card_activity_id:
+            async with self._db.sessions() as session:
+                subjects = await store.card_subjects_of_activity(session, action.card_activity_id)
+            if subjects and subject_of(request.id) not in subjects:
+                await self._audit(action.actor, request.id, RefusalReason.WRONG_CARD,
+                                  {"action": what, "card_subjects": sorted(subjects)})
+                return ActionResult(message=f"That button does not belong to request {request.reference}. "
+                                            f"{_NOTHING_CHANGED}")
+        return request
+
+    async def decide(self, action: CardAction) -> ActionResult:
+        """Approve, reject or ask for changes (verb `approval_decide`)."""
+        loaded = await self._load(action, "decide")
+        if isinstance(loaded, ActionResult):
+            return loaded
+        request = loaded
+        try:
+            decision = ApprovalAction(str(action.data.get("decision")))
+        except ValueError:
+            decision = None
+        if decision not in DECIDER_ACTIONS:
+            return ActionResult(message=f"That button is out of date. {_NOTHING_CHANGED}")
+        assert decision is not None
+        comment = str(action.data.get(COMMENT_INPUT) or "")
+        now = self._clock()
+        authority, delegation = await self._authority_for(action.actor, now)
+        try:
+            transition = check_action(
+                request, decision, actor_aad_object_id=action.actor.aad_object_id, actor_name=action.actor.name,
+                authority=authority, comment=comment, card_round=int_or_none(action.data.get("round")),
+            )
+            async with self._db.transaction() as session:
+                after, event_id = await store.apply(session, request, transition, now=now)
+                next_steps = await self._kinds[after.kind].on_transition(session, after, transition, now)
+                version = f"event{event_id}"
+                await self._update_copies(session, after, version)
+                await self._tell_requester(session, after, version, next_steps)
+        except ApprovalRefused as refusal:
+            return await self._refused(action, refusal, request, authority, delegation, comment, what="decide")
+        log.info("approval decided", extra={"request": after.reference, "decision": decision.value,
+                                            "capacity": transition.capacity.value if transition.capacity else None})
+        summary = self.summary(after)
+        done = {ApprovalAction.APPROVE: "Approved", ApprovalAction.REJECT: "Rejected",
+                ApprovalAction.REQUEST_CHANGES: "Sent back for changes"}[decision]
+        return ActionResult(card=status_card(
+            after, summary, notice=f"{done}. {after.requester_name} will be told, and SLT can see the decision.",
+        ))
+
+    async def _refused(
+        self, action: CardAction, refusal: ApprovalRefused, request: ApprovalRecord, authority: Authority,
+        delegation: Delegation | None, comment: str, *, what: str,
+    ) -> ActionResult:
+        current = refusal.request or request
+        await self._audit(action.actor, current.id, refusal.reason,
+                          {"action": what, "decision": str(action.data.get("decision") or ""),
+                           "card_round": action.data.get("round"), "via_submit": action.via_submit})
+        summary = self.summary(current)
+        reason = refusal.reason
+        if reason is RefusalReason.NOT_A_DECIDER:
+            return ActionResult(card=status_card(current, summary, notice=(
+                "Only the Head Teacher, or a deputy while the Head Teacher has delegated approvals to them, can "
+                f"decide this request. {_NOTHING_CHANGED}")))
+        if reason is RefusalReason.OWN_REQUEST:
+            return ActionResult(card=status_card(current, summary, for_requester=True, notice=(
+                "You can't decide your own request. The policy does not say who decides a request from the Head "
+                f"Teacher: ask SLT. {_NOTHING_CHANGED}")))
+        if reason is RefusalReason.NOT_PENDING:
+            return ActionResult(card=status_card(current, summary, notice=_already(current)))
+        if reason is RefusalReason.OUT_OF_DATE:
+            return ActionResult(card=decider_card(
+                current, summary, acting_for=delegation.head_name if delegation else None,
+                banner=f"This request was changed and sent again. Here is the current version. {_NOTHING_CHANGED}",
+            ))
+        if reason in (RefusalReason.COMMENT_REQUIRED, RefusalReason.COMMENT_TOO_LONG):
+            decision = ApprovalAction(str(action.data.get("decision")))
+            error = (f"To {DECISION_TITLES[decision].lower()}, write a "
+                     f"{'reason' if decision is ApprovalAction.REJECT else 'comment saying what should change'} "
+                     "in the box, then press the button again."
+                     if reason is RefusalReason.COMMENT_REQUIRED else "The comment is too long: shorten it.")
+            return ActionResult(card=decider_card(
+                current, summary, refresh_user_ids=await self._teams_ids([action.actor.aad_object_id]),
+                acting_for=delegation.head_name if delegation else None, error=error, comment=comment,
+            ))
+        if reason is RefusalReason.NOT_THE_REQUESTER:
+            return ActionResult(message=f"Only the person who sent a request can change or withdraw it. "
+                                        f"{_NOTHING_CHANGED}")
+        return ActionResult(card=status_card(current, summary, notice=f"That can't be done now. {_NOTHING_CHANGED}"))
+
+    async def refresh(self, action: CardAction) -> ActionResult:
+        """Teams asks for the card as this user should see it (verb `approval_refresh`)."""
+        request_id = int_or_none(action.data.get("request_id"))
+        request = None
+        if request_id is not None:
+            async with self._db.sessions() as session:
+                request = await store.get_request(session, request_id)
+        if request is None or request.kind not in self._kinds:
+            return ActionResult(message="I can't find that request.")
+        summary = self.summary(request)
+        now = self._clock()
+        authority, delegation = await self._authority_for(action.actor, now)
+        is_requester = action.actor.aad_object_id.lower() == request.requester_aad_object_id.lower()
+        if request.state is ApprovalState.PENDING and authority.may_decide(action.actor.aad_object_id) \
+                and not is_requester:
+            routing = await self._routing_within_budget(now)
+            ids = await self._teams_ids(list(routing.authority.deciders)) if routing else []
+            return ActionResult(card=decider_card(request, summary, refresh_user_ids=ids,
+                                                  acting_for=delegation.head_name if delegation else None))
+        return ActionResult(card=status_card(
+            request, summary, for_requester=is_requester,
+            refresh_user_ids=[action.actor.teams_user_id] if is_requester and not request.is_final else (),
+        ))
+
+    async def withdraw(self, action: CardAction) -> ActionResult:
+        """The requester withdraws a request that is waiting (verb `approval_withdraw`)."""
+        loaded = await self._load(action, "withdraw")
+        if isinstance(loaded, ActionResult):
+            return loaded
+        request = loaded
+        now = self._clock()
+        try:
+            transition = check_action(request, ApprovalAction.WITHDRAW, actor_aad_object_id=action.actor.aad_object_id,
+                                      actor_name=action.actor.name, authority=Authority(head_teachers={}))
+            async with self._db.transaction() as session:
+                after, event_id = await store.apply(session, request, transition, now=now)
+                await self._kinds[after.kind].on_transition(session, after, transition, now)
+                await self._update_copies(session, after, f"event{event_id}")
+        except ApprovalRefused as refusal:
+            return await self._refused(action, refusal, request, Authority(head_teachers={}), None, "",
+                                       what="withdraw")
+        return ActionResult(card=status_card(after, self.summary(after), for_requester=True,
+                                             notice="Withdrawn. The Head Teacher's card shows it."))
+
+    async def edit(self, action: CardAction) -> ActionResult:
+        """The requester opens the form to change a request sent back for changes (verb `approval_edit`)."""
+        loaded = await self._load(action, "edit")
+        if isinstance(loaded, ActionResult):
+            return loaded
+        request = loaded
+        if action.actor.aad_object_id.lower() != request.requester_aad_object_id.lower():
+            await self._audit(action.actor, request.id, RefusalReason.NOT_THE_REQUESTER, {"action": "edit"})
+            return ActionResult(message=f"Only the person who sent a request can change it. {_NOTHING_CHANGED}")
+        if request.state is not ApprovalState.CHANGES_REQUESTED:
+            await self._audit(action.actor, request.id, RefusalReason.NOT_ALLOWED_NOW, {"action": "edit"})
+            return ActionResult(card=status_card(request, self.summary(request), for_requester=True,
+                                                 notice=f"This request is {STATE_TITLES[request.state].lower()}: it "
+                                                        "can only be changed after changes were asked for."))
+        return await self._kinds[request.kind].edit(action, request)
+
+    # --- commands -------------------------------------------------------------------------------------
+
+    async def my_requests(self, command: CommandRequest) -> CommandReply:
+        async with self._db.sessions() as session:
+            requests = await store.requests_of(session, command.actor.aad_object_id)
+            draft = await store.get_draft(session, command.actor.aad_object_id)
+        rows = [(request, self.summary(request)) for request in requests if request.kind in self._kinds]
+        return CommandReply(cards=[my_requests_card(rows, draft_saved=draft.updated_at if draft else None)])
+
+    async def pending_for_decider(self, command: CommandRequest) -> CommandReply:
+        """`approvals`: the requests waiting for this decider, each with its buttons."""
+        now = self._clock()
+        authority, delegation = await self._authority_for(command.actor, now)
+        if not authority.may_decide(command.actor.aad_object_id):
+            return CommandReply(texts=["Only the Head Teacher, or a deputy while approvals are delegated to them, "
+                                       "decides requests. Type **my requests** to see yours."])
+        async with self._db.sessions() as session:
+            me = command.actor.aad_object_id.lower()
+            pending = [r for r in await store.pending_requests(session)
+                       if r.kind in self._kinds and r.requester_aad_object_id.lower() != me]
+        if not pending:
+            return CommandReply(texts=["Nothing is waiting for a decision."])
+        ids = await self._teams_ids([command.actor.aad_object_id])
+        cards = [decider_card(r, self.summary(r), refresh_user_ids=ids,
+                              acting_for=delegation.head_name if delegation else None) for r in pending[:10]]
+        more = [f"and {len(pending) - 10} more: decide these first."] if len(pending) > 10 else []
+        return CommandReply(texts=[f"{len(pending)} request{'s' if len(pending) != 1 else ''} waiting:"] + more,
+                            cards=cards)
+
+    async def delegate(self, command: CommandRequest) -> CommandReply:
+        """`delegate to <deputy> until <date>` (the Head Teacher only)."""
+        actor = command.actor
+        lookup = await self._directory.roles_of(actor.aad_object_id)
+        if Role.HEAD_TEACHER not in lookup.roles:
+            log.warning("refused: delegation by someone who is not the Head Teacher")
+            return CommandReply(texts=["Only the Head Teacher can delegate approvals."])
+        now = self._clock()
+        try:
+            wanted = parse_delegation(command.argument, school_date(now))
+        except DelegationError as problem:
+            return CommandReply(texts=[str(problem)])
+        try:
+            deputies = await self._directory.holders_of(Role.DEPUTY)
+        except DirectoryUnavailableError:
+            return CommandReply(texts=["I can't reach the school's directory to check who the deputies are just now. "
+                                       "Please try again in a few minutes."])
+        deputy, problem = _match_person(wanted.deputy_text, deputies)
+        if deputy is None:
+            return CommandReply(texts=[problem])
+        if deputy.aad_object_id.lower() == actor.aad_object_id.lower():
+            return CommandReply(texts=["You can't delegate to yourself."])
+        starts_at, ends_at = delegation_window(wanted.until, now)
+        async with self._db.transaction() as session:
+            delegation, replaced = await store.create_delegation(
+                session, head_aad=actor.aad_object_id, head_name=actor.name, deputy_aad=deputy.aad_object_id,
+                deputy_name=deputy.name, starts_at=starts_at, ends_at=ends_at, now=now,
+            )
+            if replaced is not None:
+                await store.claim_summary(session, replaced.id, now)  # the new delegation carries on from it
+            pending = [r for r in await store.pending_requests(session) if r.kind in self._kinds]
+            chat = await self._conversations.personal_chat_of(deputy.aad_object_id)
+            if chat is not None:
+                await enqueue(session, OutboxMessage.personal(
+                    chat.reference, card_message(delegation_notice_card(delegation),
+                                                 "You can decide approvals for the Head Teacher"),
+                    dedupe_key=f"delegation:{delegation.id}:notice",
+                ))
+        routed = await self.route_pending(now)
+        texts = []
+        if chat is None:
+            texts.append(f"{deputy.name} has not opened the bot yet: requests will reach them as soon as they do.")
+        log.info("approvals delegated", extra={"delegation": delegation.id, "routed": routed})
+        return CommandReply(cards=[delegation_card(delegation, pending=len(pending), replaced=replaced)], texts=texts)
+
+    async def end_delegation(self, command: CommandRequest) -> CommandReply:
+        """`end delegation`: the Head Teacher is back; tells them what was decided meanwhile."""
+        actor = command.actor
+        lookup = await self._directory.roles_of(actor.aad_object_id)
+        if Role.HEAD_TEACHER not in lookup.roles:
+            return CommandReply(texts=["Only the Head Teacher can end a delegation of approvals."])
+        now = self._clock()
+        async with self._db.transaction() as session:
+            ended = await store.end_delegation(session, actor.aad_object_id, now=now)
+            if ended is None:
+                return CommandReply(texts=["You have no delegation running."])
+            await store.claim_summary(session, ended.id, now)
+            card = await self._summary_card(session, ended)
+        return CommandReply(texts=[f"Delegation to {ended.deputy_name} ended. Requests come to you again."],
+                            cards=[card])
+
+    async def _summary_card(self, session: AsyncSession, delegation: Delegation) -> AdaptiveCard:
+        decided = await store.decided_by_deputy_between(
+            session, delegation.deputy_aad_object_id, delegation.starts_at, delegation.effective_end)
+        pending = [r for r in await store.pending_requests(session) if r.kind in self._kinds]
+        return delegation_summary_card(delegation, [(r, self.summary(r)) for r in decided if r.kind in self._kinds],
+                                       still_pending=len(pending))
+
+    # --- background work (bot/reminders.py runs these) ------------------------------------------------
+
+    async def route_pending(self, now: datetime | None = None) -> int:
+        """Send each pending request's card to every current decider who does not have it yet."""
+        now = now or self._clock()
+        try:
+            routing = await self.routing(now)
+        except DirectoryUnavailableError:
+            log.warning("directory unavailable: pending requests not routed this time")
+            return 0
+        sent_count = 0
+        async with self._db.sessions() as session:
+            pending = [r for r in await store.pending_requests(session) if r.kind in self._kinds]
+        for request in pending:
+            async with self._db.transaction() as session:
+                sent, _ = await self._route(session, request, routing.recipients(request), routing)
+                sent_count += len(sent)
+        return sent_count
+
+    async def send_reminders(self, now: datetime | None = None, *, school_days: int = 2) -> int:
+        """Remind the deciders of each request pending longer than ``school_days`` school days, once a day."""
+        now = now or self._clock()
+        try:
+            routing = await self.routing(now)
+        except DirectoryUnavailableError:
+            log.warning("directory unavailable: reminders not sent this time")
+            return 0
+        reminded = 0
+        async with self._db.sessions() as session:
+            pending = [r for r in await store.pending_requests(session) if r.kind in self._kinds]
+            last = {r.id: await store.last_reminded_on(session, r.id) for r in pending}
+        today = school_date(now)
+        for request in pending:
+            if request.pending_since is None or not reminder_due(
+                request.pending_since, now, school_days=school_days, last_reminded_on=last[request.id]
+            ):
+                continue
+            recipients = routing.recipients(request)
+            waited = school_days_waiting(request.pending_since, now)
+            async with self._db.transaction() as session:
+                if not await store.claim_reminder(session, request, today):
+                    continue
+                sent, missing = await self._route(
+                    session, request, recipients, routing, key_suffix=f":reminder:{today.isoformat()}",
+                    banner=f"Reminder: this request has waited {waited} school day{'s' if waited != 1 else ''} "
+                           "for a decision.",
+                )
+                await store.record_reminder(session, request, now=now, recipients=sent)
+            reminded += 1
+            if missing:
+                log.warning("reminder not deliverable to some deciders (never opened the bot)",
+                            extra={"request": request.reference, "missing": len(missing)})
+        return reminded
+
+    async def summarise_ended_delegations(self, now: datetime | None = None) -> int:
+        """Tell each Head Teacher whose delegation is over what was decided while they were away."""
+        now = now or self._clock()
+        sent = 0
+        async with self._db.sessions() as session:
+            ended = await store.delegations_to_summarise(session, now)
+        for delegation in ended:
+            chat = await self._conversations.personal_chat_of(delegation.head_aad_object_id)
+            if chat is None:
+                continue  # told once they open the bot
+            async with self._db.transaction() as session:
+                if not await store.claim_summary(session, delegation.id, now):
+                    continue
+                card = await self._summary_card(session, delegation)
+                await enqueue(session, OutboxMessage.personal(
+                    chat.reference, card_message(card, "Approvals decided while you were away"),
+                    dedupe_key=f"delegation:{delegation.id}:summary",
+                ))
+            sent += 1
+        return sent
+
+
+def _already(request: ApprovalRecord) -> str:
+    """What the late one is told: who acted first, and when."""
+    if request.state in (ApprovalState.APPROVED, ApprovalState.REJECTED, ApprovalState.CHANGES_REQUESTED):
+        by = request.decided_by_name or "someone"
+        acting = " (acting for the Head Teacher)" if request.decided_as is Capacity.ACTING_DEPUTY else ""
+        return (f"Already {STATE_TITLES[request.state].lower()} by {by}{acting} on {when(request.decided_at)}. "
+                f"{_NOTHING_CHANGED}")
+    if request.state is ApprovalState.WITHDRAWN:
+        return f"{request.requester_name} withdrew this request. {_NOTHING_CHANGED}"
+    return f"This request is {STATE_TITLES[request.state].lower()}. {_NOTHING_CHANGED}"
+
+
+def int_or_none(value: object) -> int | None:
+    """An id from card data (a number or a string of digits), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _match_person(typed: str, people: Sequence[Person]) -> tuple[Person | None, str]:
+    """The deputy a typed name means: the whole name, else a unique first name or part of a name."""
+    wanted = re.sub(r"\s+", " ", typed).strip().lower()
+    exact = [p for p in people if p.name.lower() == wanted]
+    candidates = exact or [p for p in people if wanted in p.name.lower()
+                           or p.name.lower().split(" ")[0] == wanted]
+    names = ", ".join(p.name for p in people) or "nobody"
+    if len(candidates) == 1:
+        return candidates[0], ""
+    if not candidates:
+        return None, (f"{typed} is not a deputy in the school's directory. Approvals can be delegated to: "
+                      f"{names}.")
+    return None, f"{typed} could mean {', '.join(p.name for p in candidates)}: type the full name."
+
+

@@ -1,0 +1,385 @@
+"""Propose a school social media account: the business case form, drafts, the register (an edge module).
+
+Wiring (in `create_app`)::
+
+    accounts = register_accounts(router, database=database, directory=role_directory,
+                                 conversations=conversations, school_settings=SchoolSettings(database),
+                                 settings=settings)
+
+`register_accounts` builds the shared `ApprovalDesk` (decide, withdraw, refresh, delegation, `my requests`,
+`approvals`) and the accounts kind on it, and registers:
+
+- flow `propose_account` (the help card's button, `new account`, `propose an account`): the form, resuming
+  the person's draft if they have one;
+- verbs `account_submit`, `account_save_draft`, `account_discard_draft`;
+- command `accounts`: the account register (SLT and the Head Teacher also see which accounts need a
+  hand-over).
+
+Policy: "Process for creating new accounts", "Roles & Responsibilities" and "Monitoring" (see
+`domain/accounts.py`). Where a check fails, the same card comes back with the values kept and what to fix
+under each field; the draft is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.actions import ActionResult, ActionRouter, CardAction, CommandReply, CommandRequest
+from bot.features import ApprovalDesk, Clock, Submitted, card_message, int_or_none
+from cards.accounts import (
+    ACCOUNT_DISCARD_DRAFT_VERB,
+    ACCOUNT_SAVE_DRAFT_VERB,
+    ACCOUNT_SUBMIT_VERB,
+    account_form_card,
+    account_register_card,
+    account_summary,
+    form_closed_card,
+    handover_alert_card,
+)
+from cards.approvals import RequestSummary, status_card, when
+from domain.accounts import (
+    Q_PASSWORDS,
+    Q_TRAINING,
+    AccountCase,
+    HandoverCheck,
+    StaffMember,
+    check_handover,
+    form_values,
+    runner_ids,
+    validate_form,
+)
+from domain.approvals import (
+    ApprovalKind,
+    ApprovalRecord,
+    ApprovalRefused,
+    ApprovalState,
+    RefusalReason,
+    Transition,
+)
+from domain.flows import Flow
+from domain.roles import DirectoryUnavailableError, Role, RoleDirectory
+from store import approvals as store
+from store.base import utcnow
+from store.conversations import ConversationRefRow, ConversationStore, SchoolSettings
+from store.db import Database
+from store.outbox import OutboxMessage, enqueue
+
+log = logging.getLogger(__name__)
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_ROLES_WITH_PEOPLE = tuple(role for role in Role if role is not Role.STAFF)
+
+
+class AccountsFeature:
+    """The `new_account` approval kind and the account register."""
+
+    kind = ApprovalKind.NEW_ACCOUNT
+
+    def __init__(self, desk: ApprovalDesk, database: Database, directory: RoleDirectory,
+                 *, clock: Clock = utcnow) -> None:
+        self._desk = desk
+        self._db = database
+        self._directory = directory
+        self._clock = clock
+
+    def register(self, router: ActionRouter) -> None:
+        router.on_flow(Flow.PROPOSE_ACCOUNT.value, self.start)
+        router.on_command(("accounts", "account register", "school accounts"), self.list_accounts)
+        router.on_action(ACCOUNT_SUBMIT_VERB, self.submit)
+        router.on_action(ACCOUNT_SAVE_DRAFT_VERB, self.save_draft)
+        router.on_action(ACCOUNT_DISCARD_DRAFT_VERB, self.discard_draft)
+
+    # --- KindHandler ----------------------------------------------------------------------------------
+
+    def summary(self, request: ApprovalRecord) -> RequestSummary:
+        return account_summary(AccountCase.model_validate(request.payload))
+
+    async def on_transition(
+        self, session: AsyncSession, after: ApprovalRecord, transition: Transition, now: datetime
+    ) -> list[str]:
+        case = AccountCase.model_validate(after.payload)
+        if after.state is ApprovalState.APPROVED:
+            await store.add_account(session, after, case, now=now)
+            steps = [
+                f"It is now in the school's account register with its administrators: {', '.join(case.runner_names)}. "
+                "Type accounts to see the register.",
+                f"The administrators keep its login details safe (the policy: \u201c{Q_PASSWORDS.text}\u201d). "
+                "The bot never asks for or stores passwords.",
+            ]
+            if case.training_requested:
+                steps.append(
+                    "Training was requested for " + ", ".join(r.name for r in case.training_requested)
+                    + f": the policy says \u201c{Q_TRAINING.text}\u201d Please arrange it with SLT before they run "
+                    "the account."
+                )
+            return steps
+        if after.state is ApprovalState.CHANGES_REQUESTED:
+            return ["Press Change and resend to edit your business case and send it again, or Withdraw."]
+        if after.state is ApprovalState.REJECTED:
+            return ["To propose a different account, type new account."]
+        return []
+
+    async def edit(self, action: CardAction, request: ApprovalRecord) -> ActionResult:
+        async with self._db.sessions() as session:
+            draft = await store.get_draft(session, action.actor.aad_object_id, request.id)
+        values = dict(draft.values) if draft else AccountCase.model_validate(request.payload).to_form()
+        return ActionResult(card=account_form_card(
+            values, await self.known_staff(), draft_saved_at=draft.updated_at if draft else None,
+            changing=(request.id, request.reference, request.decision_comment), form_id=_new_form_id(),
+        ))
+
+    # --- the form -------------------------------------------------------------------------------------
+
+    async def start(self, command: CommandRequest) -> CommandReply:
+        """`new account`: the form, with the person's draft if they left one."""
+        if command.actor.conversation_kind not in (None, "personal"):
+            return CommandReply(texts=["Let's do this in a personal chat with me: open the bot's chat and type "
+                                       "**new account**."])
+        async with self._db.sessions() as session:
+            draft = await store.get_draft(session, command.actor.aad_object_id)
+        texts = []
+        if draft is not None:
+            texts.append(f"Here is the draft you saved {when(draft.updated_at)}. Carry on, or press Discard draft to "
+                         "start again.")
+        card = account_form_card(draft.values if draft else {}, await self.known_staff(),
+                                 draft_saved_at=draft.updated_at if draft else None, form_id=_new_form_id())
+        return CommandReply(texts=texts, cards=[card])
+
+    async def submit(self, action: CardAction) -> ActionResult:
+        """`account_submit`: check the case; send it, or show what to fix (the draft is kept)."""
+        values = form_values(action.data)
+        request_id = int_or_none(action.data.get("request_id"))
+        form_id = _form_id(action.data.get("form_id"))
+        people = await self.resolve(runner_ids(values))
+        check = validate_form(values, people)
+        actor = action.actor
+        if check.case is None:
+            async with self._db.transaction() as session:
+                await store.save_draft(session, actor.aad_object_id, values, now=self._clock(), for_request=request_id)
+            return ActionResult(card=account_form_card(
+                values, await self.known_staff(runner_ids(values)), errors=check.errors,
+                changing=await self._changing(request_id), form_id=form_id,
+            ))
+        payload = check.case.model_dump(mode="json")
+
+        async def forget_draft(session: AsyncSession, request: ApprovalRecord) -> None:
+            await store.delete_draft(session, actor.aad_object_id, request_id)
+
+        if request_id is not None:
+            try:
+                submitted = await self._desk.resubmit(actor, request_id, payload, after_change=forget_draft)
+            except ApprovalRefused as refusal:
+                return await self._resubmit_refused(refusal, request_id)
+        else:
+            submitted = await self._desk.submit(self.kind, actor, payload, client_key=form_id,
+                                                after_create=forget_draft)
+        return ActionResult(card=status_card(
+            submitted.request, self.summary(submitted.request), for_requester=True,
+            notice=_sent_notice(submitted), refresh_user_ids=[actor.teams_user_id],
+        ))
+
+    async def _resubmit_refused(self, refusal: ApprovalRefused, request_id: int) -> ActionResult:
+        request = refusal.request
+        if refusal.reason is RefusalReason.NOT_THE_REQUESTER or request is None:
+            return ActionResult(message="Only the person who sent a request can change it. Nothing was changed.")
+        return ActionResult(card=status_card(
+            request, self.summary(request), for_requester=True,
+            notice=f"This request is {request.state.value.replace('_', ' ')} now, so it was not sent again. "
+                   "Nothing was changed.",
+        ))
+
+    async def _changing(self, request_id: int | None) -> tuple[int, str, str | None] | None:
+        if request_id is None:
+            return None
+        async with self._db.sessions() as session:
+            request = await store.get_request(session, request_id)
+        return (request.id, request.reference, request.decision_comment) if request else None
+
+    async def save_draft(self, action: CardAction) -> ActionResult:
+        """`account_save_draft`: keep what was typed; `new account` brings it back."""
+        values = form_values(action.data)
+        request_id = int_or_none(action.data.get("request_id"))
+        now = self._clock()
+        async with self._db.transaction() as session:
+            await store.save_draft(session, action.actor.aad_object_id, values, now=now, for_request=request_id)
+        resume = "press Change and resend again" if request_id is not None else "type **new account**"
+        return ActionResult(card=account_form_card(
+            values, await self.known_staff(runner_ids(values)),
+            notice=f"Draft saved {when(now)}. To carry on later, {resume}.",
+            changing=await self._changing(request_id), form_id=_form_id(action.data.get("form_id")),
+        ))
+
+    async def discard_draft(self, action: CardAction) -> ActionResult:
+        request_id = int_or_none(action.data.get("request_id"))
+        async with self._db.transaction() as session:
+            await store.delete_draft(session, action.actor.aad_object_id, request_id)
+        return ActionResult(card=form_closed_card("Draft discarded. Type new account to start again."))
+
+    # --- people ---------------------------------------------------------------------------------------
+
+    async def known_staff(self, also: Sequence[str] = ()) -> list[tuple[str, str]]:
+        """The staff the bot can name: everyone holding a role, and everyone who has chatted with the bot.
+
+        This is the runners' choice list where the Teams people picker is missing (the Agents Playground).
+        """
+        people: dict[str, tuple[str, str]] = {}
+        for role in _ROLES_WITH_PEOPLE:
+            try:
+                for person in await self._directory.holders_of(role):
+                    people.setdefault(person.aad_object_id.lower(), (person.aad_object_id, person.name))
+            except DirectoryUnavailableError:
+                continue
+        async with self._db.sessions() as session:
+            rows = await session.execute(
+                select(ConversationRefRow.aad_object_id, ConversationRefRow.user_name)
+                .where(ConversationRefRow.kind == "personal", ConversationRefRow.aad_object_id.is_not(None))
+            )
+            for aad, name in rows.all():
+                if aad and name:
+                    people.setdefault(aad.lower(), (aad, name))
+        return sorted(people.values(), key=lambda p: p[1].lower())
+
+    async def resolve(self, ids: Sequence[str]) -> dict[str, StaffMember]:
+        """The people the chosen runner ids are, and whether they are still at the school.
+
+        An id the bot has no name for (someone picked with the Teams people picker who holds no role and has
+        never used the bot) is accepted if it is an Entra object id the directory still lists.
+        """
+        known = {aad.lower(): name for aad, name in await self.known_staff()}
+        found: dict[str, StaffMember] = {}
+        for aad in ids:
+            name = known.get(aad.lower())
+            if name is None and not _GUID.match(aad):
+                continue  # not a person: the form says "choose again"
+            try:
+                present = await self._directory.is_in_directory(aad)
+            except DirectoryUnavailableError:
+                present = True  # do not refuse a runner on a guess; the register's hand-over check runs later
+            found[aad] = StaffMember(aad_object_id=aad, name=name or f"Colleague chosen in Teams ({aad[:8]})",
+                                     in_directory=present)
+        return found
+
+    # --- the register ---------------------------------------------------------------------------------
+
+    async def handover_checks(self) -> list[HandoverCheck]:
+        async with self._db.sessions() as session:
+            accounts = await store.registered_accounts(session)
+        checks = []
+        for account in accounts:
+            try:
+                here = [a.aad_object_id for a in account.administrators
+                        if await self._directory.is_in_directory(a.aad_object_id)]
+            except DirectoryUnavailableError:
+                checks.append(check_handover(account, None))
+                continue
+            checks.append(check_handover(account, here))
+        return checks
+
+    async def list_accounts(self, command: CommandRequest) -> CommandReply:
+        """`accounts`: the register; SLT and the Head Teacher also see which accounts need a hand-over."""
+        lookup = await self._directory.roles_of(command.actor.aad_object_id)
+        show_handover = bool(lookup.roles & {Role.SLT, Role.HEAD_TEACHER})
+        if show_handover:
+            checks = await self.handover_checks()
+        else:
+            async with self._db.sessions() as session:
+                accounts = await store.registered_accounts(session)
+            checks = [check_handover(a, [admin.aad_object_id for admin in a.administrators]) for a in accounts]
+        return CommandReply(cards=[account_register_card(checks, show_handover=show_handover)])
+
+    async def flag_handovers(self) -> int:
+        """Post each account that needs a hand-over to the SLT channel, once per set of leavers."""
+        channel = await self._desk.slt_channel()
+        if channel is None:
+            return 0
+        flagged = 0
+        for check in await self.handover_checks():
+            if not check.needs_handover:
+                continue
+            gone = ",".join(sorted(a.aad_object_id.lower() for a in check.gone))
+            async with self._db.transaction() as session:
+                key = f"account:{check.account.id}:handover:{gone}"
+                if await store.outbox_key_exists(session, key):
+                    continue
+                await enqueue(session, OutboxMessage.channel_post(
+                    channel, card_message(handover_alert_card(check),
+                                          f"{check.account.account_name} needs a hand-over"),
+                    dedupe_key=key,
+                ))
+            flagged += 1
+        return flagged
+
+
+def _sent_notice(submitted: Submitted) -> str:
+    if not submitted.new:
+        return "You already sent this form: here is the request it made."
+    who = ", ".join(submitted.routed_to) or "the Head Teacher"
+    notice = f"Sent to {who} for a decision. SLT can see it too. I'll tell you here when it is decided."
+    if submitted.waiting_for:
+        notice += (f" {', '.join(submitted.waiting_for)} has not opened the bot yet: it will reach them as soon as "
+                   "they do.")
+    if submitted.request.round > 1:
+        notice = f"Sent again (version {submitted.request.round}). " + notice.removeprefix("Sent ")
+    return notice
+
+
+def _new_form_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _form_id(value: Any) -> str:
+    """The form's id from the card (only letters and digits; it only ever names the sender's own form)."""
+    text = str(value or "")
+    return text if re.fullmatch(r"[0-9a-f]{32}", text) else ""
+
+
+@dataclass
+class AccountsWiring:
+    """What `register_accounts` built: the desk (shared by later approval kinds) and the accounts kind."""
+
+    desk: ApprovalDesk
+    accounts: AccountsFeature
+
+
+def build_accounts(
+    *,
+    database: Database,
+    directory: RoleDirectory,
+    conversations: ConversationStore,
+    school_settings: SchoolSettings,
+    settings: Any,
+    clock: Clock = utcnow,
+) -> AccountsWiring:
+    """The approval desk with the accounts kind on it (not yet registered with a router)."""
+    desk = ApprovalDesk(database, directory, conversations, school_settings,
+                        slt_channel_id=getattr(settings, "slt_channel_id", "") or "", clock=clock)
+    accounts = AccountsFeature(desk, database, directory, clock=clock)
+    desk.register_kind(accounts)
+    return AccountsWiring(desk=desk, accounts=accounts)
+
+
+def register_accounts(
+    router: ActionRouter,
+    *,
+    database: Database,
+    directory: RoleDirectory,
+    conversations: ConversationStore,
+    school_settings: SchoolSettings,
+    settings: Any,
+    clock: Clock = utcnow,
+) -> AccountsWiring:
+    """Build the approval desk and the accounts feature, and register their verbs, commands and flow."""
+    wiring = build_accounts(database=database, directory=directory, conversations=conversations,
+                            school_settings=school_settings, settings=settings, clock=clock)
+    wiring.desk.register(router)
+    wiring.accounts.register(router)
+    return wiring

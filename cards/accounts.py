@@ -1,0 +1,301 @@
+"""Cards of new school social media accounts: the business case form, the register, hand-over alerts.
+
+- `account_form_card`: the business case (policy, "Process for creating new accounts"), with what to fix
+  under each field when a check failed and the values kept. Buttons: *Send to the Head Teacher* (verb
+  `account_submit`), *Save draft* (`account_save_draft`), *Discard draft* (`account_discard_draft`), each an
+  `Action.Execute` with an `Action.Submit` fallback. Runners are chosen with the Teams people picker
+  (`choices.data` from `graph.microsoft.com/users`) and, where the picker is missing (older clients, the
+  Agents Playground), from static choices of the staff the bot knows. Inputs are not marked required on
+  the client, so a half-finished form can be saved as a draft; the server checks everything.
+- `account_summary`: the approval mechanism's `RequestSummary` for a business case.
+- `account_register_card`: `accounts`; `handover_alert_card`: an account with fewer than two
+  administrators still at the school, for SLT.
+
+The form says, and the code keeps to it: the bot never asks for or stores a password.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from cards.approvals import RequestSummary, when
+from cards.base import (
+    ActionExecute,
+    ActionSubmit,
+    AdaptiveCard,
+    Choice,
+    Container,
+    Element,
+    Fact,
+    FactSet,
+    InputChoiceSet,
+    InputText,
+    TextBlock,
+    escape_markdown,
+)
+from domain.accounts import (
+    FIELD_TITLES,
+    MAX_RUNNERS,
+    MIN_RUNNERS,
+    PLATFORM_TITLES,
+    Q_BUSINESS_CASE,
+    Q_MONITORING,
+    Q_TRAINING,
+    Q_TWO_STAFF,
+    TEXT_LIMITS,
+    TRAINING_TITLES,
+    VISIBILITY_TITLES,
+    AccountCase,
+    FormField,
+    HandoverCheck,
+    Training,
+    runner_field,
+    training_field,
+)
+
+ACCOUNT_SUBMIT_VERB = "account_submit"
+ACCOUNT_SAVE_DRAFT_VERB = "account_save_draft"
+ACCOUNT_DISCARD_DRAFT_VERB = "account_discard_draft"
+PEOPLE_PICKER = {"type": "Data.Query", "dataset": "graph.microsoft.com/users"}
+NO_PASSWORDS = (
+    "Never type a password here. The bot does not ask for or keep passwords: the account's administrators "
+    "store the login details securely, as the policy asks."
+)
+FORM_TITLE = "Propose a school social media account"
+
+
+def _execute(title: str, verb: str, data: Mapping[str, object], style: str | None = None) -> ActionExecute:
+    return ActionExecute(
+        title=title, verb=verb, data=dict(data), style=style,  # type: ignore[arg-type]
+        fallback=ActionSubmit(title=title, data={"verb": verb, **data}, style=style),  # type: ignore[arg-type]
+    )
+
+
+def _error(errors: Mapping[str, str], name: str) -> list[Element]:
+    message = errors.get(name)
+    if not message:
+        return []
+    return [TextBlock(text=escape_markdown(message), color="Attention", size="Small", spacing="None")]
+
+
+def _text_input(name: FormField, values: Mapping[str, str], errors: Mapping[str, str], *, label: str | None = None,
+                multiline: bool = False, placeholder: str | None = None) -> list[Element]:
+    return [
+        InputText(
+            id=name.value, label=label or FIELD_TITLES[name], value=values.get(name.value) or None,
+            is_multiline=multiline or None, max_length=TEXT_LIMITS[name], placeholder=placeholder,
+        ),
+        *_error(errors, name.value),
+    ]
+
+
+def _people_choices(people: Sequence[tuple[str, str]], chosen: Sequence[str]) -> list[Choice]:
+    """The staff the bot knows, plus anyone already chosen (e.g. through the people picker)."""
+    known = {aad.lower(): (aad, name) for aad, name in people}
+    choices = [Choice(title=name, value=aad) for aad, name in sorted(known.values(), key=lambda p: p[1].lower())]
+    for aad in chosen:
+        if aad and aad.lower() not in known:
+            choices.append(Choice(title="Chosen in Teams", value=aad))
+    return choices
+
+
+def account_form_card(
+    values: Mapping[str, str],
+    people: Sequence[tuple[str, str]],
+    *,
+    errors: Mapping[str, str] | None = None,
+    notice: str | None = None,
+    draft_saved_at: datetime | None = None,
+    changing: tuple[int, str, str | None] | None = None,
+    form_id: str = "",
+) -> AdaptiveCard:
+    """The business case form.
+
+    Args:
+        values: the inputs' values to show (a draft, what was typed, or the case being changed).
+        people: (Entra object id, name) of the staff the bot knows: the static choices for runners.
+        errors: input id → what to fix.
+        notice: a line at the top (e.g. "Draft saved").
+        draft_saved_at: when the draft being resumed was saved (offers Discard draft).
+        changing: (request id, reference, comment asked for) when the requester changes a request sent back.
+        form_id: names this form, so sending it twice (a double click) makes one request.
+    """
+    errors = errors or {}
+    chosen = [values.get(runner_field(slot), "") for slot in range(1, MAX_RUNNERS + 1)]
+    choices = _people_choices(people, chosen)
+    body: list[Element] = [
+        TextBlock(text=FORM_TITLE if changing is None else f"Change request {escape_markdown(changing[1])}",
+                  size="Large", weight="Bolder", style="heading"),
+        TextBlock(text=(
+            f"The policy: \u201c{Q_BUSINESS_CASE.text}\u201d. Fill in every field; the Head Teacher decides, and "
+            "SLT see the request."
+        ), is_subtle=True, spacing="None"),
+        Container(style="warning", items=[TextBlock(text=NO_PASSWORDS, size="Small", weight="Bolder")]),
+    ]
+    if changing is not None and changing[2]:
+        body.append(Container(style="emphasis", items=[
+            TextBlock(text="Changes asked for", weight="Bolder"),
+            TextBlock(text=escape_markdown(changing[2]), spacing="None"),
+        ]))
+    if notice:
+        body.append(TextBlock(text=escape_markdown(notice), color="Accent", weight="Bolder"))
+    if draft_saved_at is not None:
+        body.append(TextBlock(text=f"Carrying on from your draft saved {when(draft_saved_at)}.", is_subtle=True))
+    if errors:
+        count = len(errors)
+        body.append(Container(style="attention", items=[
+            TextBlock(text=f"Please fix {count} thing{'s' if count != 1 else ''} below, then send again.",
+                      weight="Bolder", color="Attention"),
+        ]))
+    body += [
+        InputChoiceSet(
+            id=FormField.PLATFORM.value, label=FIELD_TITLES[FormField.PLATFORM], value=values.get("platform") or None,
+            placeholder="Choose a platform",
+            choices=[Choice(title=title, value=platform.value) for platform, title in PLATFORM_TITLES.items()],
+        ),
+        *_error(errors, FormField.PLATFORM.value),
+        *_text_input(FormField.PLATFORM_OTHER, values, errors, label="If another platform, which one"),
+        *_text_input(FormField.ACCOUNT_NAME, values, errors, placeholder="e.g. Holy Trinity Year 6"),
+        *_text_input(FormField.AIM, values, errors, multiline=True, placeholder="What is the account for?"),
+        *_text_input(FormField.AUDIENCE, values, errors, multiline=True, placeholder="e.g. parents of Year 6"),
+        *_text_input(FormField.PROMOTION, values, errors, multiline=True,
+                     placeholder="e.g. newsletter, website, letters home"),
+        InputChoiceSet(
+            id=FormField.VISIBILITY.value, label=FIELD_TITLES[FormField.VISIBILITY], style="expanded",
+            value=values.get(FormField.VISIBILITY.value) or None,
+            choices=[Choice(title=title, value=v.value) for v, title in VISIBILITY_TITLES.items()],
+        ),
+        *_error(errors, FormField.VISIBILITY.value),
+        Container(separator=True, spacing="Medium", items=[
+            TextBlock(text=f"Who will run it (at least {MIN_RUNNERS} different members of staff)", weight="Bolder"),
+            TextBlock(text=f"The policy: \u201c{Q_TWO_STAFF.text}\u201d \u201c{Q_TRAINING.text}\u201d",
+                      is_subtle=True, size="Small", spacing="None"),
+        ]),
+        *_error(errors, FormField.RUNNERS.value),
+    ]
+    for slot in range(1, MAX_RUNNERS + 1):
+        optional = "" if slot <= MIN_RUNNERS else " (optional)"
+        body += [
+            InputChoiceSet(
+                id=runner_field(slot), label=f"Runner {slot}{optional}", value=values.get(runner_field(slot)) or None,
+                placeholder="Type a name", choices=choices, choices_data=PEOPLE_PICKER,
+            ),
+            *_error(errors, runner_field(slot)),
+            InputChoiceSet(
+                id=training_field(slot), label=f"Runner {slot}: policy and training", style="expanded",
+                value=values.get(training_field(slot)) or None,
+                choices=[Choice(title=title, value=t.value) for t, title in TRAINING_TITLES.items()],
+            ),
+            *_error(errors, training_field(slot)),
+        ]
+    body += [
+        Container(separator=True, spacing="Medium", items=[
+            TextBlock(text="Monitoring", weight="Bolder"),
+            TextBlock(text=f"The policy: \u201c{Q_MONITORING.text}\u201d", is_subtle=True, size="Small",
+                      spacing="None"),
+        ]),
+        *_text_input(FormField.MONITORING_PLAN, values, errors, multiline=True,
+                     placeholder="Who checks it, how often, and what they do about comments"),
+        *_text_input(FormField.HOLIDAY_MONITORING, values, errors, multiline=True,
+                     placeholder="Who checks it during the school holidays"),
+    ]
+    data: dict[str, object] = {"form_id": form_id} if form_id else {}
+    if changing is not None:
+        data["request_id"] = changing[0]
+    send_title = "Send to the Head Teacher" if changing is None else "Resend to the Head Teacher"
+    actions = [
+        _execute(send_title, ACCOUNT_SUBMIT_VERB, data, "positive"),
+        _execute("Save draft", ACCOUNT_SAVE_DRAFT_VERB, data),
+    ]
+    if draft_saved_at is not None or notice:
+        actions.append(_execute("Discard draft", ACCOUNT_DISCARD_DRAFT_VERB, data, "destructive"))
+    return AdaptiveCard(fallback_text="A form to propose a new school social media account.", body=body,
+                        actions=list(actions))
+
+
+def account_summary(case: AccountCase) -> RequestSummary:
+    """The business case as the approval cards show it."""
+    notes = []
+    if case.training_requested:
+        names = ", ".join(runner.name for runner in case.training_requested)
+        notes.append(f"Training requested for {names}. The policy: \u201c{Q_TRAINING.text}\u201d")
+    return RequestSummary(title=case.title(), facts=case.facts(), slt_facts=case.slt_facts(), notes=tuple(notes))
+
+
+def form_closed_card(message: str) -> AdaptiveCard:
+    """What replaces the form when it has been sent or discarded."""
+    return AdaptiveCard(fallback_text=message, body=[TextBlock(text=escape_markdown(message))])
+
+
+def account_register_card(checks: Sequence[HandoverCheck], *, show_handover: bool) -> AdaptiveCard:
+    """`accounts`: the register of approved school accounts and their administrators.
+
+    Args:
+        show_handover: SLT and the Head Teacher see which accounts need a hand-over (fewer than two
+            administrators still at the school); others see the register only.
+    """
+    body: list[Element] = [
+        TextBlock(text="School social media accounts", size="Large", weight="Bolder", style="heading"),
+        TextBlock(text="Approved by the Head Teacher. The register keeps no passwords.", is_subtle=True,
+                  spacing="None"),
+    ]
+    if not checks:
+        body.append(TextBlock(text="No accounts have been approved through the bot yet."))
+    flagged = [check for check in checks if check.needs_handover] if show_handover else []
+    if flagged:
+        body.append(Container(style="attention", items=[TextBlock(
+            text=(f"{len(flagged)} account{'s' if len(flagged) != 1 else ''} need{'s' if len(flagged) == 1 else ''} "
+                  "a hand-over: fewer than two administrators are still at the school."),
+            weight="Bolder",
+        )]))
+    for check in checks:
+        account = check.account
+        admins = ", ".join(
+            escape_markdown(admin.name) + (" (training requested)" if admin.training is Training.REQUESTED else "")
+            for admin in account.administrators
+        )
+        items: list[Element] = [
+            TextBlock(text=f"**{escape_markdown(account.platform)}: {escape_markdown(account.account_name)}**"),
+            FactSet(facts=[
+                Fact(title="Administrators", value=admins or "none"),
+                Fact(title="Audience", value=escape_markdown(account.audience)),
+                Fact(title="Open or private", value=VISIBILITY_TITLES[account.visibility]),
+                Fact(title="Approved", value=f"{when(account.approved_at)} ({account.approval_reference})"),
+            ]),
+        ]
+        if show_handover and check.needs_handover:
+            gone = ", ".join(escape_markdown(admin.name) for admin in check.gone) or "none"
+            items.append(TextBlock(
+                text=f"Needs a hand-over: no longer at the school: {gone}. Name another administrator or close the "
+                     "account.", color="Attention", weight="Bolder",
+            ))
+        elif show_handover and check.unknown:
+            items.append(TextBlock(text="Could not check the administrators against the directory just now.",
+                                   is_subtle=True, size="Small"))
+        body.append(Container(separator=True, spacing="Medium", items=items))
+    return AdaptiveCard(fallback_text="The register of school social media accounts.", body=body)
+
+
+def handover_alert_card(check: HandoverCheck) -> AdaptiveCard:
+    """For SLT: an account whose administrators have left (the policy's hand-over rule)."""
+    account = check.account
+    present = ", ".join(escape_markdown(a.name) for a in check.present) or "nobody"
+    return AdaptiveCard(
+        fallback_text=f"{account.platform}: {account.account_name} needs a hand-over.",
+        body=[
+            TextBlock(text="A school account needs a hand-over", size="Medium", weight="Bolder", color="Attention"),
+            TextBlock(text=f"**{escape_markdown(account.platform)}: {escape_markdown(account.account_name)}** "
+                           f"({account.approval_reference})"),
+            FactSet(facts=[
+                Fact(title="Administrators still at the school", value=present),
+                Fact(title="Administrators who have left",
+                     value=", ".join(escape_markdown(a.name) for a in check.gone)),
+            ]),
+            TextBlock(text=(
+                "The policy asks administrators to \u201cControl the process for managing an account after the lead "
+                "staff member has left the organisation (closing or transferring).\u201d and at least two staff to "
+                "run each account. Name another administrator, or close the account."
+            ), is_subtle=True),
+        ],
+    )

@@ -1,0 +1,362 @@
+"""Cards of the approval mechanism, the same for every kind of approval.
+
+A kind (a new account, a personal-device photo) gives its content as a `RequestSummary`; these cards add
+the state, the people, the history and the buttons:
+
+- `decider_card`: what the Head Teacher (or the acting deputy) decides on: Approve, Reject (a reason is
+  required), Ask for changes (a comment is required), as `Action.Execute` (verb `approval_decide`) with an
+  `Action.Submit` fallback, and a `refresh` (verb `approval_refresh`) for the deciders' Teams ids so
+  deciders see buttons and anyone else sees the status.
+- `status_card`: the request as it stands, for anyone (no decision buttons); the requester's copy offers
+  Withdraw while pending, and "Change and resend" after changes were requested.
+- `slt_card`: for the SLT channel: the kind's minimal facts and the state, no other personal data.
+- `outcome_card`: tells the requester the decision.
+- `my_requests_card`, `delegation_card`, `delegation_summary_card`, `reminder` via `decider_card(banner=...)`.
+
+Button data carries the request id and the round the card shows; the server checks both, and who is
+acting, on every click. All user text goes through `escape_markdown`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cards.base import (
+    MAX_REFRESH_USERS,
+    ActionExecute,
+    ActionSubmit,
+    AdaptiveCard,
+    Container,
+    Element,
+    Fact,
+    FactSet,
+    InputText,
+    Refresh,
+    TextBlock,
+    escape_markdown,
+)
+from domain.approvals import (
+    KIND_TITLES,
+    MAX_COMMENT_LENGTH,
+    STATE_TITLES,
+    ApprovalAction,
+    ApprovalRecord,
+    ApprovalState,
+    Capacity,
+    Delegation,
+    long_date,
+)
+from domain.approvals import SCHOOL_TIMEZONE as _TZ
+
+APPROVAL_DECIDE_VERB = "approval_decide"
+APPROVAL_REFRESH_VERB = "approval_refresh"
+APPROVAL_WITHDRAW_VERB = "approval_withdraw"
+APPROVAL_EDIT_VERB = "approval_edit"  # the requester changes a request after changes were asked for
+COMMENT_INPUT = "comment"
+
+DECISION_TITLES: dict[ApprovalAction, str] = {
+    ApprovalAction.APPROVE: "Approve",
+    ApprovalAction.REJECT: "Reject",
+    ApprovalAction.REQUEST_CHANGES: "Ask for changes",
+}
+
+_STATE_COLOURS = {
+    ApprovalState.PENDING: "Warning",
+    ApprovalState.APPROVED: "Good",
+    ApprovalState.REJECTED: "Attention",
+    ApprovalState.CHANGES_REQUESTED: "Warning",
+    ApprovalState.WITHDRAWN: "Default",
+}
+
+
+@dataclass(frozen=True)
+class RequestSummary:
+    """What a kind of approval shows about one request."""
+
+    title: str  # e.g. "Facebook: Year 6 News"
+    facts: Sequence[tuple[str, str]]  # everything the decider needs
+    slt_facts: Sequence[tuple[str, str]]  # what the SLT channel may see
+    notes: Sequence[str] = field(default_factory=tuple)  # e.g. training requested, policy quotes (plain text)
+
+
+def when(moment: datetime | None) -> str:
+    """A time as the school reads it, e.g. "Tue 24 Nov 2026, 10:03"."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(_TZ)
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M}"
+
+
+def _facts(pairs: Sequence[tuple[str, str]]) -> FactSet:
+    return FactSet(facts=[Fact(title=title, value=escape_markdown(value)) for title, value in pairs])
+
+
+def _refresh(request: ApprovalRecord, user_ids: Sequence[str]) -> Refresh | None:
+    ids = [uid for uid in dict.fromkeys(user_ids) if uid][:MAX_REFRESH_USERS]
+    if not ids:
+        return None
+    return Refresh(
+        action=ActionExecute(title="Refresh", verb=APPROVAL_REFRESH_VERB, data={"request_id": request.id}),
+        user_ids=ids,
+    )
+
+
+def _execute(title: str, verb: str, data: dict[str, object], style: str | None = None) -> ActionExecute:
+    """An Action.Execute with the same Action.Submit for clients without Universal Actions."""
+    return ActionExecute(
+        title=title, verb=verb, data=data, style=style,  # type: ignore[arg-type]
+        fallback=ActionSubmit(title=title, data={"verb": verb, **data}, style=style),  # type: ignore[arg-type]
+    )
+
+
+def _header(request: ApprovalRecord, summary: RequestSummary) -> list[Element]:
+    items: list[Element] = [
+        TextBlock(text=f"{KIND_TITLES[request.kind]} · {request.reference}", size="Small", is_subtle=True),
+        TextBlock(text=escape_markdown(summary.title), size="Large", weight="Bolder", style="heading",
+                  spacing="None"),
+        TextBlock(
+            text=f"Asked by {escape_markdown(request.requester_name)} on {when(request.created_at)}"
+            + (f" · changed and sent again (version {request.round})" if request.round > 1 else ""),
+            is_subtle=True, spacing="None",
+        ),
+    ]
+    return items
+
+
+def _state_block(request: ApprovalRecord, *, show_names: bool = True) -> Container:
+    lines: list[Element] = [
+        TextBlock(text=f"Status: {STATE_TITLES[request.state]}", weight="Bolder",
+                  color=_STATE_COLOURS[request.state]),  # type: ignore[arg-type]
+    ]
+    if request.decided_at and request.state in (
+        ApprovalState.APPROVED, ApprovalState.REJECTED, ApprovalState.CHANGES_REQUESTED
+    ):
+        if show_names and request.decided_by_name:
+            acting = " (acting for the Head Teacher)" if request.decided_as is Capacity.ACTING_DEPUTY else ""
+            lines.append(TextBlock(
+                text=f"By {escape_markdown(request.decided_by_name)}{acting} on {when(request.decided_at)}",
+                spacing="None",
+            ))
+        else:
+            lines.append(TextBlock(text=f"On {when(request.decided_at)}", spacing="None"))
+        if show_names and request.decision_comment:
+            label = {ApprovalState.REJECTED: "Reason", ApprovalState.CHANGES_REQUESTED: "Changes asked for"}.get(
+                request.state, "Comment")
+            lines.append(TextBlock(text=f"{label}: {escape_markdown(request.decision_comment)}"))
+    return Container(style="emphasis", spacing="Medium", items=lines)
+
+
+def _notes(summary: RequestSummary) -> list[Element]:
+    return [TextBlock(text=escape_markdown(note), size="Small", is_subtle=True) for note in summary.notes]
+
+
+def decider_card(
+    request: ApprovalRecord,
+    summary: RequestSummary,
+    *,
+    refresh_user_ids: Sequence[str] = (),
+    acting_for: str | None = None,
+    banner: str | None = None,
+    error: str | None = None,
+    comment: str = "",
+) -> AdaptiveCard:
+    """The request with the decision buttons (for the Head Teacher or the acting deputy)."""
+    body: list[Element] = []
+    if banner:
+        body.append(Container(style="warning", items=[TextBlock(text=escape_markdown(banner), weight="Bolder")]))
+    body += _header(request, summary)
+    if acting_for:
+        body.append(TextBlock(
+            text=f"You are deciding for {escape_markdown(acting_for)}, the Head Teacher, while they are away.",
+            color="Accent",
+        ))
+    body += [_facts(summary.facts), *_notes(summary)]
+    if error:
+        body.append(Container(style="attention", items=[TextBlock(text=escape_markdown(error), weight="Bolder")]))
+    body.append(InputText(
+        id=COMMENT_INPUT, label="Reason or comment (needed to reject or to ask for changes)", is_multiline=True,
+        max_length=MAX_COMMENT_LENGTH, value=comment or None,
+        placeholder="e.g. what should change, or why it cannot go ahead",
+    ))
+    data = {"request_id": request.id, "round": request.round}
+    return AdaptiveCard(
+        fallback_text=f"{KIND_TITLES[request.kind]} {request.reference} is waiting for your decision.",
+        body=body,
+        actions=[
+            _execute(DECISION_TITLES[ApprovalAction.APPROVE], APPROVAL_DECIDE_VERB,
+                     {**data, "decision": ApprovalAction.APPROVE.value}, "positive"),
+            _execute(DECISION_TITLES[ApprovalAction.REJECT], APPROVAL_DECIDE_VERB,
+                     {**data, "decision": ApprovalAction.REJECT.value}, "destructive"),
+            _execute(DECISION_TITLES[ApprovalAction.REQUEST_CHANGES], APPROVAL_DECIDE_VERB,
+                     {**data, "decision": ApprovalAction.REQUEST_CHANGES.value}),
+        ],
+        refresh=_refresh(request, refresh_user_ids),
+    )
+
+
+def status_card(
+    request: ApprovalRecord,
+    summary: RequestSummary,
+    *,
+    for_requester: bool = False,
+    notice: str | None = None,
+    refresh_user_ids: Sequence[str] = (),
+) -> AdaptiveCard:
+    """The request as it stands, without decision buttons.
+
+    Args:
+        for_requester: the requester's own copy: Withdraw while it waits, Change and resend after changes
+            were asked for.
+        notice: a line at the top (e.g. "Sent to the Head Teacher", "Already decided").
+    """
+    body: list[Element] = []
+    if notice:
+        body.append(TextBlock(text=escape_markdown(notice), weight="Bolder", color="Accent"))
+    body += _header(request, summary)
+    body += [_facts(summary.facts), *_notes(summary), _state_block(request)]
+    actions: list[ActionExecute] = []
+    data = {"request_id": request.id, "round": request.round}
+    if for_requester and request.state is ApprovalState.CHANGES_REQUESTED:
+        actions.append(_execute("Change and resend", APPROVAL_EDIT_VERB, data, "positive"))
+    if for_requester and request.state in (ApprovalState.PENDING, ApprovalState.CHANGES_REQUESTED):
+        actions.append(_execute("Withdraw", APPROVAL_WITHDRAW_VERB, data, "destructive"))
+    return AdaptiveCard(
+        fallback_text=f"{KIND_TITLES[request.kind]} {request.reference}: {STATE_TITLES[request.state]}.",
+        body=body,
+        actions=list(actions) or None,
+        refresh=_refresh(request, refresh_user_ids),
+    )
+
+
+def slt_card(request: ApprovalRecord, summary: RequestSummary) -> AdaptiveCard:
+    """For the SLT channel: the kind's minimal facts and the state; nobody's name but the kind allows."""
+    return AdaptiveCard(
+        fallback_text=f"{KIND_TITLES[request.kind]} {request.reference}: {STATE_TITLES[request.state]}.",
+        body=[
+            TextBlock(text=f"{KIND_TITLES[request.kind]} · {request.reference}", size="Small", is_subtle=True),
+            TextBlock(text=escape_markdown(summary.title), size="Medium", weight="Bolder", spacing="None"),
+            TextBlock(text="For SLT to consider with the Head Teacher. Details are with the Head Teacher.",
+                      is_subtle=True, spacing="None"),
+            _facts(summary.slt_facts),
+            _state_block(request, show_names=False),
+        ],
+    )
+
+
+_OUTCOME_LINES = {
+    ApprovalState.APPROVED: "was approved",
+    ApprovalState.REJECTED: "was not approved",
+    ApprovalState.CHANGES_REQUESTED: "needs some changes before it can be decided",
+    ApprovalState.WITHDRAWN: "was withdrawn",
+}
+
+
+def outcome_card(request: ApprovalRecord, summary: RequestSummary, next_steps: Sequence[str] = ()) -> AdaptiveCard:
+    """Tells the requester what was decided, with what to do next."""
+    body: list[Element] = [
+        TextBlock(
+            text=f"Your request {request.reference} {_OUTCOME_LINES.get(request.state, 'changed')}",
+            size="Medium", weight="Bolder", color=_STATE_COLOURS[request.state],  # type: ignore[arg-type]
+        ),
+        TextBlock(text=escape_markdown(summary.title), spacing="None"),
+        _state_block(request),
+        *[TextBlock(text=escape_markdown(step)) for step in next_steps],
+    ]
+    actions: list[ActionExecute] = []
+    data = {"request_id": request.id, "round": request.round}
+    if request.state is ApprovalState.CHANGES_REQUESTED:
+        actions = [_execute("Change and resend", APPROVAL_EDIT_VERB, data, "positive"),
+                   _execute("Withdraw", APPROVAL_WITHDRAW_VERB, data, "destructive")]
+    return AdaptiveCard(
+        fallback_text=f"Your request {request.reference}: {STATE_TITLES[request.state]}.",
+        body=body, actions=actions or None,
+    )
+
+
+def my_requests_card(rows: Sequence[tuple[ApprovalRecord, RequestSummary]], *, draft_saved: datetime | None
+                     ) -> AdaptiveCard:
+    """`my requests`: each request with its state; a note about an unfinished draft."""
+    body: list[Element] = [TextBlock(text="Your requests", size="Large", weight="Bolder", style="heading")]
+    if not rows:
+        body.append(TextBlock(text="You have not sent any requests yet. Type **new account** to propose a school "
+                                   "social media account."))
+    for request, summary in rows:
+        line = f"{STATE_TITLES[request.state]}"
+        if request.decided_at and request.state is not ApprovalState.PENDING:
+            line += f" on {when(request.decided_at)}"
+            if request.decided_by_name:
+                line += f" by {escape_markdown(request.decided_by_name)}"
+        body.append(Container(separator=True, spacing="Medium", items=[
+            TextBlock(text=f"**{request.reference}** · {escape_markdown(summary.title)}"),
+            TextBlock(text=line, spacing="None", color=_STATE_COLOURS[request.state]),  # type: ignore[arg-type]
+            *([TextBlock(text=escape_markdown(request.decision_comment), spacing="None", is_subtle=True)]
+              if request.decision_comment else []),
+        ]))
+    if draft_saved is not None:
+        body.append(TextBlock(
+            text=f"You also have an unfinished draft (saved {when(draft_saved)}): type **new account** to carry on.",
+            separator=True,
+        ))
+    return AdaptiveCard(fallback_text="Your requests and their status.", body=body)
+
+
+def delegation_card(delegation: Delegation, *, pending: int, replaced: Delegation | None = None) -> AdaptiveCard:
+    """Confirms a delegation to the Head Teacher."""
+    body: list[Element] = [
+        TextBlock(text="Approvals delegated", size="Medium", weight="Bolder"),
+        TextBlock(text=(
+            f"Until the end of {long_date(delegation.until_date)}, "
+            f"{escape_markdown(delegation.deputy_name)} can decide approvals for you. New requests go to them, "
+            f"and the {pending} request{'s' if pending != 1 else ''} waiting now "
+            f"{'have' if pending != 1 else 'has'} been sent to them."
+        )),
+        TextBlock(text="You can still decide yourself. When the delegation ends I will tell you what was decided "
+                       "while you were away. Type **end delegation** to end it early.", is_subtle=True),
+    ]
+    if replaced is not None:
+        body.append(TextBlock(text=f"This replaces your delegation to {escape_markdown(replaced.deputy_name)}.",
+                              is_subtle=True))
+    return AdaptiveCard(fallback_text="Approvals delegated.", body=body)
+
+
+def delegation_notice_card(delegation: Delegation) -> AdaptiveCard:
+    """Tells the deputy they may now decide for the Head Teacher."""
+    return AdaptiveCard(
+        fallback_text="You can decide approvals for the Head Teacher.",
+        body=[
+            TextBlock(text="You are deciding approvals for the Head Teacher", size="Medium", weight="Bolder"),
+            TextBlock(text=(
+                f"{escape_markdown(delegation.head_name)} has asked you to decide approvals until the end of "
+                f"{long_date(delegation.until_date)}. Requests waiting for a decision come to you here."
+            )),
+        ],
+    )
+
+
+def delegation_summary_card(delegation: Delegation, decided: Sequence[tuple[ApprovalRecord, RequestSummary]],
+                            still_pending: int) -> AdaptiveCard:
+    """For the Head Teacher when a delegation ends: what was decided while they were away."""
+    body: list[Element] = [
+        TextBlock(text="Decided while you were away", size="Medium", weight="Bolder"),
+        TextBlock(text=(
+            f"Your delegation to {escape_markdown(delegation.deputy_name)} ended on "
+            f"{when(delegation.effective_end)}."
+        ), is_subtle=True, spacing="None"),
+    ]
+    if not decided:
+        body.append(TextBlock(text=f"{escape_markdown(delegation.deputy_name)} decided nothing in that time."))
+    for request, summary in decided:
+        body.append(Container(separator=True, items=[
+            TextBlock(text=f"**{request.reference}** · {escape_markdown(summary.title)}"),
+            TextBlock(text=f"{STATE_TITLES[request.state]} · {when(request.decided_at)}", spacing="None"),
+            *([TextBlock(text=escape_markdown(request.decision_comment), is_subtle=True, spacing="None")]
+              if request.decision_comment else []),
+        ]))
+    if still_pending:
+        body.append(TextBlock(
+            text=f"{still_pending} request{'s are' if still_pending != 1 else ' is'} waiting for your decision.",
+            weight="Bolder", separator=True,
+        ))
+    return AdaptiveCard(fallback_text="Approvals decided while you were away.", body=body)
