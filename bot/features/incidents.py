@@ -222,7 +222,9 @@ def http_fetcher(token: TokenProvider | None = None) -> Fetch:
 
 
 def _too_big(max_bytes: int) -> str:
-    return f"It is larger than {max_bytes // (1024 * 1024)} MB."
+    if max_bytes >= 1024 * 1024:
+        return f"It is larger than {max_bytes / (1024 * 1024):g} MB."
+    return f"It is larger than {max(1, max_bytes // 1024)} KB."
 
 
 def teams_fetcher(turn_context: Any) -> Fetch:
@@ -478,8 +480,7 @@ class Incidents:
             self.settings.school_hours.deadline(now, self.settings.escalation_minutes)
             if urgency is Urgency.URGENT else None
         )
-        screenshots_until = now + timedelta(minutes=self.settings.screenshot_minutes) if rule.accepts_screenshots \
-            else None
+        screenshots_until = now + timedelta(minutes=self.settings.screenshot_minutes)  # refused later if the rule says
         reporter = records.Person(actor.aad_object_id, actor.name or "A member of staff")
         incident: records.Incident | None = None
         for _attempt in range(_SUBMISSION_ATTEMPTS):
@@ -518,7 +519,8 @@ class Incidents:
 
     def _receipt(self, incident: records.Incident, routed: Routed, *, emergency: bool = False,
                  duplicate: bool = False) -> AdaptiveCard:
-        accepting = incident.screenshots_until is not None and incident.screenshots_until > self.now()
+        accepting = incident.rule.accepts_screenshots and incident.screenshots_until is not None \
+            and incident.screenshots_until > self.now()
         return receipt_card(
             incident.reference, incident.rule, incident.urgency, incident.received_at, routed,
             escalation_minutes=self.settings.escalation_minutes,
