@@ -2,7 +2,9 @@
 
 It runs its own event loop in a thread, because botbuilder's connector client sends with the
 synchronous ``requests`` library. Tests read what was delivered and can script failures
-(503, 429 with Retry-After, 403, 404) for the next N requests.
+(503, 429 with Retry-After, 403, 404) for the next N requests, or for the next N requests to one
+conversation. Creating a conversation in a channel (a new channel post) answers like Teams: the new
+thread's id is ``<channel id>;messageid=<activity id>``.
 """
 
 from __future__ import annotations
@@ -25,11 +27,19 @@ class Delivery:
     body: dict[str, Any]
     authorization: str | None
 
+    @property
+    def activity(self) -> dict[str, Any]:
+        """The activity delivered: a new conversation (a channel post) carries it inside its parameters."""
+        if self.path == "/v3/conversations":
+            return self.body.get("activity") or {}
+        return self.body
+
 
 @dataclass
 class ScriptedFailure:
     status: int
     retry_after: str | None = None
+    conversation_id: str | None = None  # None: any request; else only requests for this conversation (or channel)
 
 
 @dataclass
@@ -41,9 +51,29 @@ class FakeConnector:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
 
-    def fail_next(self, status: int, times: int = 1, retry_after: str | None = None) -> None:
+    def fail_next(
+        self, status: int, times: int = 1, retry_after: str | None = None, *, conversation_id: str | None = None
+    ) -> None:
+        """Answer the next ``times`` requests (to ``conversation_id`` only, if given) with ``status``."""
         with self._lock:
-            self.failures.extend(ScriptedFailure(status, retry_after) for _ in range(times))
+            self.failures.extend(ScriptedFailure(status, retry_after, conversation_id) for _ in range(times))
+
+    def _take_failure(self, conversation_id: str) -> ScriptedFailure | None:
+        with self._lock:
+            self.attempts += 1
+            for index, failure in enumerate(self.failures):
+                if failure.conversation_id in (None, conversation_id):
+                    return self.failures.pop(index)
+        return None
+
+    @staticmethod
+    def _failure_response(failure: ScriptedFailure) -> web.Response:
+        headers = {"Retry-After": failure.retry_after} if failure.retry_after else None
+        return web.json_response(
+            {"error": {"code": "Scripted", "message": f"scripted {failure.status}"}},
+            status=failure.status,
+            headers=headers,
+        )
 
     def sent(self) -> list[Delivery]:
         with self._lock:
@@ -53,31 +83,24 @@ class FakeConnector:
         """The Adaptive Card contents of every delivered activity, in order."""
         found = []
         for delivery in self.sent():
-            for attachment in delivery.body.get("attachments") or []:
+            for attachment in delivery.activity.get("attachments") or []:
                 if attachment.get("contentType") == "application/vnd.microsoft.card.adaptive":
                     found.append(attachment["content"])
         return found
 
     def texts(self) -> list[str]:
-        return [d.body.get("text") or "" for d in self.sent()]
+        return [d.activity.get("text") or "" for d in self.sent()]
 
     def clear(self) -> None:
         with self._lock:
             self.deliveries.clear()
 
     async def _handle(self, request: web.Request) -> web.Response:
-        with self._lock:
-            self.attempts += 1
-            failure = self.failures.pop(0) if self.failures else None
-        if failure is not None:
-            headers = {"Retry-After": failure.retry_after} if failure.retry_after else None
-            return web.json_response(
-                {"error": {"code": "Scripted", "message": f"scripted {failure.status}"}},
-                status=failure.status,
-                headers=headers,
-            )
-        body = await request.json() if request.can_read_body else {}
         conversation_id = request.match_info.get("conversation_id", "")
+        failure = self._take_failure(conversation_id)
+        if failure is not None:
+            return self._failure_response(failure)
+        body = await request.json() if request.can_read_body else {}
         activity_id = request.match_info.get("activity_id")
         with self._lock:
             new_id = activity_id if request.method == "PUT" else f"act-{next(self._ids)}"
@@ -89,12 +112,17 @@ class FakeConnector:
 
     async def _create_conversation(self, request: web.Request) -> web.Response:
         body = await request.json()
+        channel_id = ((body.get("channelData") or {}).get("channel") or {}).get("id")
+        failure = self._take_failure(channel_id or "")
+        if failure is not None:
+            return self._failure_response(failure)
         with self._lock:
-            conversation_id = f"conv-{next(self._ids)}"
+            activity_id = f"act-{next(self._ids)}"
+            conversation_id = f"{channel_id};messageid={activity_id}" if channel_id else f"conv-{next(self._ids)}"
             self.deliveries.append(
                 Delivery("POST", request.path, conversation_id, None, body, request.headers.get("Authorization"))
             )
-        return web.json_response({"id": conversation_id, "activityId": f"act-{next(self._ids)}"})
+        return web.json_response({"id": conversation_id, "activityId": activity_id})
 
     def app(self) -> web.Application:
         app = web.Application()
