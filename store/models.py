@@ -4,3 +4,4 @@ from store import conversations, tables  # noqa: F401
 from store import consent_store  # noqa: F401
 from store import incidents  # noqa: F401
 from store import approvals  # noqa: F401
+from store import outbox  # noqa: F401
