@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from aiohttp.test_utils import TestClient
+from sqlalchemy import select
+
 from bot.actions import Actor, CardAction
 from bot.features.accounts import AccountsWiring, build_accounts
+from bot.outbox_worker import BotFrameworkSender, OutboxWorker
 from bot.settings import Settings
 from directory.static import StaticRoleDirectory
 from domain.accounts import runner_field, training_field
 from store.conversations import ConversationStore, SchoolSettings, StoredConversation
 from store.db import Database
-from tests.fakes.activities import BOT_ID, TENANT
+from store.outbox import OutboxEntry, OutboxRow, list_entries
+from tests.fakes.activities import BOT_ID, TENANT, personal_activity
+from tests.http_helpers import running_bot
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ROLES_FILE = REPO_ROOT / "playground" / "roles.json"
@@ -122,3 +131,119 @@ def click(person: Person, verb: str, data: dict[str, Any], *, card_activity_id: 
 
 
 TUESDAY_10AM = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+
+# --- talking to the running bot over HTTP -------------------------------------------------------------------
+
+
+def bot_settings(database_url: str) -> Settings:
+    return Settings(_env_file=None, dev_mode=True, database_url=database_url,  # type: ignore[call-arg]
+                    allowed_tenant_ids=[TENANT], roles_file=ROLES_FILE)
+
+
+@asynccontextmanager
+async def accounts_bot(settings: Settings) -> AsyncIterator[tuple[TestClient, AccountsWiring]]:
+    """The real app, with the accounts feature registered (as create_app will do once it is wired there)."""
+    from bot.app import SERVICES
+    from cards.accounts import ACCOUNT_SUBMIT_VERB
+
+    async with running_bot(settings) as client:
+        services = client.app[SERVICES]
+        built = build_accounts(database=services.database, directory=services.directory,
+                               conversations=services.conversations, school_settings=SchoolSettings(services.database),
+                               settings=services.settings)
+        if not services.router.handles(ACCOUNT_SUBMIT_VERB):
+            built.desk.register(services.router)
+            built.accounts.register(services.router)
+        yield client, built
+
+
+async def say(client: TestClient, service_url: str, person: Person, text: str) -> None:
+    response = await client.post("/api/messages", json=personal_activity(
+        service_url, text=text, sender=person.sender(), conversation_id=person.chat_id))
+    assert response.status in (200, 201), await response.text()
+
+
+async def meet(client: TestClient, service_url: str, *people: Person) -> None:
+    """These people open the bot (so it has their personal chats and knows their names)."""
+    for person in people:
+        await say(client, service_url, person, "hello")
+
+
+async def execute(client: TestClient, service_url: str, person: Person, verb: str, data: dict[str, Any], *,
+                  reply_to: str | None = None, activity_id: str | None = None) -> dict[str, Any]:
+    """Click an Action.Execute button: returns the invoke's answer (``type`` and ``value``)."""
+    activity = personal_activity(
+        service_url, type_="invoke", name="adaptiveCard/action", sender=person.sender(),
+        conversation_id=person.chat_id, activity_id=activity_id,
+        value={"action": {"type": "Action.Execute", "verb": verb, "data": data}},
+    )
+    if reply_to:
+        activity["replyToId"] = reply_to
+    response = await client.post("/api/messages", json=activity)
+    assert response.status == 200, await response.text()
+    body: dict[str, Any] = await response.json()
+    assert body["statusCode"] == 200
+    return body
+
+
+async def submit(client: TestClient, service_url: str, person: Person, verb: str, data: dict[str, Any], *,
+                 reply_to: str | None = None) -> None:
+    """Click the Action.Submit fallback (older clients): a message with the data as its value."""
+    activity = personal_activity(service_url, value={"verb": verb, **data}, sender=person.sender(),
+                                 conversation_id=person.chat_id)
+    if reply_to:
+        activity["replyToId"] = reply_to
+    response = await client.post("/api/messages", json=activity)
+    assert response.status in (200, 201), await response.text()
+
+
+def card_text(card: dict[str, Any]) -> str:
+    """Every string in a card, joined, Markdown escapes removed (to assert what a person would read)."""
+    parts: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+        elif isinstance(node, str):
+            parts.append(re.sub(r"\\(.)", r"\1", node))
+
+    walk(card)
+    return " | ".join(parts)
+
+
+def button(card: dict[str, Any], title: str) -> dict[str, Any]:
+    for action in card.get("actions") or []:
+        if action["title"] == title:
+            return action
+    raise AssertionError(f"no button {title!r} in {[a['title'] for a in card.get('actions') or []]}")
+
+
+async def outbox(database: Database) -> list[OutboxEntry]:
+    async with database.sessions() as session:
+        return await list_entries(session)
+
+
+async def outbox_activities(database: Database) -> list[tuple[OutboxEntry, dict[str, Any] | None, Any]]:
+    """Each outbox message with its (undelivered) activity and target."""
+    async with database.sessions() as session:
+        rows = (await session.scalars(select(OutboxRow).order_by(OutboxRow.id))).all()
+        entries = await list_entries(session)
+    by_id = {row.id: row for row in rows}
+    return [(entry, by_id[entry.id].activity, by_id[entry.id].target) for entry in entries]
+
+
+def outbox_card(activity: dict[str, Any] | None) -> dict[str, Any]:
+    assert activity is not None
+    return activity["attachments"][0]["content"]
+
+
+def delivery_worker(client: TestClient) -> OutboxWorker:
+    from bot.app import SERVICES
+
+    services = client.app[SERVICES]
+    return OutboxWorker(services.database, BotFrameworkSender(services.adapter, services.settings.app_id))

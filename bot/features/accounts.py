@@ -323,12 +323,11 @@ def _sent_notice(submitted: Submitted) -> str:
     if not submitted.new:
         return "You already sent this form: here is the request it made."
     who = ", ".join(submitted.routed_to) or "the Head Teacher"
-    notice = f"Sent to {who} for a decision. SLT can see it too. I'll tell you here when it is decided."
+    sent = "Sent" if submitted.request.round == 1 else f"Sent again (version {submitted.request.round})"
+    notice = f"{sent} to {who} for a decision. SLT can see it too. I'll tell you here when it is decided."
     if submitted.waiting_for:
         notice += (f" {', '.join(submitted.waiting_for)} has not opened the bot yet: it will reach them as soon as "
                    "they do.")
-    if submitted.request.round > 1:
-        notice = f"Sent again (version {submitted.request.round}). " + notice.removeprefix("Sent ")
     return notice
 
 
