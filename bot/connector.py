@@ -1,0 +1,412 @@
+"""An async Bot Connector transport: replies go out on one shared aiohttp session.
+
+botbuilder 4.17's ``CloudAdapter`` already uses the *async* ``ConnectorClient``
+(``botframework.connector.aio``), but its msrest pipeline sends every request with the synchronous
+``requests`` library on a worker thread, and builds a new client (with a new ``requests`` session, so a
+new TCP connection) for every turn. That outbound path, not the bot's own work, is the ceiling of a
+stock bot (see TEAMS-NOTES, "Performance"). msrest's own aiohttp sender cannot replace it: it drops the
+request's headers and body.
+
+The seam used here is the one ``CloudAdapter`` is built around, ``BotFrameworkAuthentication``:
+``AsyncConnectorAuthentication`` wraps the configured authentication and hands out connector factories
+whose clients are the *same* generated ``ConnectorClient`` (every operation, model and
+``ErrorResponseException`` unchanged) with only the transport swapped:
+
+- requests go out on one ``aiohttp.ClientSession`` (kept-alive connections) owned by the wrapper;
+- the bot's outbound token comes from the same credentials botbuilder would use (from the credentials
+  factory; none when the app id is empty, as in dev mode), fetched off the event loop and reused until
+  shortly before it expires;
+- clients are cached per (app id, service URL, audience), so a turn builds nothing.
+
+Errors keep the stock client's contract: a non-2xx answer raises ``ErrorResponseException`` whose
+``response`` has ``status_code``, ``reason``, case-insensitive ``headers`` (``Retry-After``), ``text`` and
+``json()``; a network failure raises msrest's ``ClientRequestError``. Like the stock client it never
+retries: retrying is the caller's decision (the outbox).
+
+Wiring: ``CloudAdapter(AsyncConnectorAuthentication(build_authentication(settings, factory)))`` and
+``await authentication.close()`` on shutdown; the stock transport is the unwrapped authentication.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+import aiohttp
+import jwt
+from botbuilder.schema import Activity
+from botframework.connector.about import __version__ as _BOTFRAMEWORK_VERSION
+from botframework.connector.aio import ConnectorClient
+from botframework.connector.aio.operations_async import AttachmentsOperations, ConversationsOperations
+from botframework.connector.auth import (
+    AppCredentials,
+    AuthenticateRequestResult,
+    AuthenticationConstants,
+    BotFrameworkAuthentication,
+    ClaimsIdentity,
+    ConnectorFactory,
+    UserTokenClient,
+)
+from botframework.connector.bot_framework_sdk_client_async import BotFrameworkConnectorConfiguration
+from botframework.connector.skills import BotFrameworkClient
+from msrest import Serializer
+from msrest.authentication import Authentication
+from msrest.exceptions import ClientRequestError
+from msrest.pipeline import AsyncHTTPPolicy, AsyncHTTPSender, AsyncPipeline, Request, Response
+from msrest.pipeline.universal import RawDeserializer
+from msrest.universal_http import AsyncClientResponse, ClientRequest
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+log = logging.getLogger(__name__)
+
+# What botbuilder's own connector factory adds to the User-Agent (Teams sees the same client).
+_USER_AGENT = f"Microsoft-BotFramework/3.1 (BotBuilder Python/{_BOTFRAMEWORK_VERSION})"
+_SEND_TIMEOUT_S = 100.0  # msrest's connect and read timeout for the stock client; kept for parity
+_MAX_CACHED_CLIENTS = 64  # one per (app id, service URL, audience): a school's bot sees a handful
+_TOKEN_REFRESH_MARGIN_S = 300.0  # fetch a new token this long before the old one expires (as msal does)
+_DOWNLOAD_CHUNK_BYTES = 10 * 1024  # chunk size of an attachment download, as msrest's
+
+
+class ConnectorResponse:
+    """The HTTP answer carried by ``ErrorResponseException.response``.
+
+    It offers the parts of a ``requests.Response`` that code written for the stock client reads:
+    ``status_code``, ``reason``, ``headers`` (case-insensitive, e.g. ``headers.get("Retry-After")``),
+    ``url``, ``content``, ``text`` and ``json()``.
+    """
+
+    def __init__(self, status_code: int, reason: str, headers: Mapping[str, str], content: bytes, url: str) -> None:
+        self.status_code = status_code
+        self.reason = reason
+        self.headers = CIMultiDictProxy(CIMultiDict(headers))
+        self.content = content
+        self.url = url
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8-sig", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+    def __repr__(self) -> str:
+        return f"<ConnectorResponse [{self.status_code}]>"
+
+
+class _ReceivedResponse(AsyncClientResponse):  # type: ignore[misc]
+    """msrest's view of a fully read response (msrest deserialises from ``body()``/``text()``)."""
+
+    def __init__(self, request: ClientRequest, answer: ConnectorResponse) -> None:
+        super().__init__(request, answer)
+        self.status_code = answer.status_code
+        self.headers = answer.headers
+        self.reason = answer.reason
+        self._body = answer.content
+
+    def body(self) -> bytes:
+        return self._body
+
+    def stream_download(
+        self, chunk_size: int | None = None, callback: Callable[[bytes, Any], None] | None = None
+    ) -> AsyncIterator[bytes]:
+        """Attachment downloads: the body is already in memory; hand it out in chunks."""
+        size = chunk_size or _DOWNLOAD_CHUNK_BYTES
+        body = self._body
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, len(body), size):
+                chunk = body[start : start + size]
+                if callback is not None:
+                    callback(chunk, self)
+                yield chunk
+
+        return chunks()
+
+
+class _SharedSessionSender(AsyncHTTPSender):  # type: ignore[misc]
+    """The end of the msrest pipeline: one request on the shared aiohttp session."""
+
+    def __init__(self, session: Callable[[], aiohttp.ClientSession]) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> _SharedSessionSender:
+        return self
+
+    async def __aexit__(self, *exc_details: object) -> None:
+        """The session belongs to ``AsyncConnectorAuthentication``: a client going away keeps it open."""
+
+    async def send(self, request: Request, **config: Any) -> Response:
+        outgoing: ClientRequest = request.http_request
+        if outgoing.files:
+            raise NotImplementedError("multipart uploads are not part of the Bot Connector API")
+        # aiohttp computes Content-Length from the body it is given.
+        headers = {name: value for name, value in outgoing.headers.items() if name.lower() != "content-length"}
+        data = outgoing.data.encode("utf-8") if isinstance(outgoing.data, str) else outgoing.data
+        try:
+            # encoded=True: send the path exactly as msrest quoted it (conversation ids hold ':', ';', '@').
+            async with self._session().request(
+                outgoing.method, URL(outgoing.url, encoded=True), headers=headers, data=data
+            ) as answer:
+                content = await answer.read()
+                received = ConnectorResponse(answer.status, answer.reason or "", answer.headers, content, outgoing.url)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            # The stock client raises the same type for a failed request.
+            raise ClientRequestError(f"Error occurred in request: {type(error).__name__}", error) from error
+        return Response(request, _ReceivedResponse(outgoing, received))
+
+
+class _OutboundToken:
+    """The bot's bearer token for one set of credentials.
+
+    ``AppCredentials.get_access_token`` is synchronous and may call Entra ID, so it runs on a worker
+    thread; a JWT is then reused until shortly before its ``exp``. An opaque token is fetched every time.
+    """
+
+    def __init__(self, credentials: Authentication | None) -> None:
+        self._credentials = credentials
+        self._token: str | None = None
+        self._refresh_at = 0.0
+        self._lock = asyncio.Lock()
+
+    def _anonymous(self) -> bool:
+        credentials = self._credentials
+        if credentials is None:
+            return True
+        if isinstance(credentials, AppCredentials):
+            # botbuilder sends no token without an app id (dev mode) or for an anonymous skill.
+            app_id = credentials.microsoft_app_id
+            return not app_id or app_id == AuthenticationConstants.ANONYMOUS_SKILL_APP_ID
+        return False
+
+    async def authorization(self) -> str | None:
+        """The Authorization header value, or None when botbuilder would send none."""
+        if self._anonymous():
+            return None
+        if self._token is not None and time.time() < self._refresh_at:
+            return f"Bearer {self._token}"
+        async with self._lock:
+            if self._token is not None and time.time() < self._refresh_at:
+                return f"Bearer {self._token}"
+            credentials = self._credentials
+            if not isinstance(credentials, AppCredentials):
+                # Any other msrest credentials: let them sign a session and read the header back.
+                session = await asyncio.to_thread(credentials.signed_session)  # type: ignore[union-attr]
+                try:
+                    header = session.headers.get("Authorization")
+                finally:
+                    session.close()
+                return str(header) if header else None
+            token = await asyncio.to_thread(credentials.get_access_token)
+            self._token, self._refresh_at = token, _refresh_time(token)
+            return f"Bearer {token}"
+
+    def forget(self) -> None:
+        """The service refused the token: fetch a new one next time."""
+        self._token, self._refresh_at = None, 0.0
+
+
+def _refresh_time(token: str) -> float:
+    """When to fetch a new token: before a JWT's expiry; at once for a token that is not a JWT."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return 0.0
+    expires = claims.get("exp")
+    if not isinstance(expires, int | float):
+        return 0.0
+    return float(expires) - _TOKEN_REFRESH_MARGIN_S
+
+
+class _BearerTokenPolicy(AsyncHTTPPolicy):  # type: ignore[misc]
+    def __init__(self, credentials: Authentication | None) -> None:
+        super().__init__()
+        self._token = _OutboundToken(credentials)
+
+    async def send(self, request: Request, **kwargs: Any) -> Response:
+        headers = request.http_request.headers
+        authorization = await self._token.authorization()
+        if authorization:
+            headers["Authorization"] = authorization
+        else:
+            headers.pop("Authorization", None)
+        response = await self.next.send(request, **kwargs)
+        if authorization and response.http_response.status_code == 401:
+            self._token.forget()
+        return response
+
+
+class _JsonSerializer(Serializer):  # type: ignore[misc]
+    """msrest's serializer, with a short path for the plain JSON inside ``object`` fields.
+
+    An Adaptive Card is an attachment's ``content`` (type ``object``): msrest walks it node by node and
+    converts every string and number with ``eval(type_name)(value)``, which is most of the cost of sending
+    a card. For exact ``dict``/``list``/``str``/``int``/``float``/``bool``/``None`` nodes this gives the same
+    output directly; any other node (a model, a date, an enum...) still goes through msrest.
+    """
+
+    def serialize_object(self, attr: Any, **kwargs: Any) -> Any:
+        kind = type(attr)
+        if attr is None or kind is str or kind is int or kind is float or kind is bool:
+            return attr
+        if kind is dict:
+            serialized: dict[str, Any] = {}
+            for key, value in attr.items():
+                name = key if type(key) is str else self.serialize_unicode(key)
+                try:
+                    serialized[name] = self.serialize_object(value, **kwargs)
+                except ValueError:  # as msrest: a value it cannot serialise becomes null
+                    serialized[name] = None
+            return serialized
+        if kind is list:
+            items: list[Any] = []
+            for value in attr:
+                try:
+                    items.append(self.serialize_object(value, **kwargs))
+                except ValueError:  # as msrest: an item it cannot serialise is left out
+                    pass
+            return items
+        return super().serialize_object(attr, **kwargs)
+
+
+class _SharedSessionConnectorClient(ConnectorClient):
+    """botbuilder's generated async ``ConnectorClient``, on the shared session, with the faster serializer."""
+
+    def __init__(
+        self,
+        credentials: Authentication | None,
+        base_url: str,
+        pipeline: Callable[[BotFrameworkConnectorConfiguration], AsyncPipeline],
+    ) -> None:
+        super().__init__(credentials, base_url=base_url, pipeline_type=pipeline)
+        self.config.add_user_agent(_USER_AGENT)
+        # The generated operations take their serializer when built: build them again with ours.
+        self._serialize = _JsonSerializer(self._serialize.dependencies)
+        self.attachments = AttachmentsOperations(self._client, self.config, self._serialize, self._deserialize)
+        self.conversations = ConversationsOperations(self._client, self.config, self._serialize, self._deserialize)
+
+
+def _app_id(claims_identity: ClaimsIdentity) -> str | None:
+    """The bot's app id for a turn, read from the claims as botbuilder's own connector factory reads it."""
+    app_id = claims_identity.get_claim_value(AuthenticationConstants.AUDIENCE_CLAIM)
+    if app_id is None:
+        app_id = claims_identity.get_claim_value(AuthenticationConstants.APP_ID_CLAIM)
+    return app_id
+
+
+class _AsyncConnectorFactory(ConnectorFactory):
+    """botbuilder's connector factory for one turn, answering with clients on the shared session."""
+
+    def __init__(self, stock: ConnectorFactory, app_id: str | None, owner: AsyncConnectorAuthentication) -> None:
+        self._stock = stock
+        self._app_id = app_id
+        self._owner = owner
+
+    async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
+        return await self._owner._client_for(self._stock, self._app_id, service_url, audience)
+
+
+class AsyncConnectorAuthentication(BotFrameworkAuthentication):
+    """Wraps a ``BotFrameworkAuthentication`` so outbound Bot Connector calls use a shared aiohttp session.
+
+    Inbound authentication, user token clients and skills are the wrapped object's, unchanged. Call
+    ``close()`` when the app stops (it closes the session).
+    """
+
+    def __init__(self, inner: BotFrameworkAuthentication) -> None:
+        self._inner = inner
+        self._http: aiohttp.ClientSession | None = None
+        self._sender = _SharedSessionSender(self._session)
+        self._clients: OrderedDict[tuple[str | None, str, str | None], ConnectorClient] = OrderedDict()
+        self._user_token_clients: dict[str | None, UserTokenClient] = {}
+
+    @property
+    def inner(self) -> BotFrameworkAuthentication:
+        """The wrapped authentication (the stock transport, if ever needed)."""
+        return self._inner
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=_SEND_TIMEOUT_S, sock_read=_SEND_TIMEOUT_S),
+                trust_env=True,  # proxies from the environment, as the stock client (requests) honours them
+                skip_auto_headers=("User-Agent",),  # msrest's user-agent policy sets it
+            )
+        return self._http
+
+    async def close(self) -> None:
+        self._clients.clear()
+        self._user_token_clients.clear()
+        if self._http is not None and not self._http.closed:
+            await self._http.close()
+        self._http = None
+
+    async def _client_for(
+        self, stock: ConnectorFactory, app_id: str | None, service_url: str, audience: str | None
+    ) -> ConnectorClient:
+        key = (app_id, service_url, audience)
+        client = self._clients.get(key)
+        if client is not None:
+            self._clients.move_to_end(key)
+            return client
+        # botbuilder's factory resolves the credentials (and refuses an unknown app id); keep them.
+        credentials = (await stock.create(service_url, audience)).config.credentials
+        client = _SharedSessionConnectorClient(credentials, service_url, self._pipeline)
+        self._clients[key] = client
+        if len(self._clients) > _MAX_CACHED_CLIENTS:
+            self._clients.popitem(last=False)
+        return client
+
+    def _pipeline(self, config: BotFrameworkConnectorConfiguration) -> AsyncPipeline:
+        return AsyncPipeline(
+            [config.user_agent_policy, _BearerTokenPolicy(config.credentials), RawDeserializer()],
+            self._sender,
+        )
+
+    def _adopt(self, result: AuthenticateRequestResult) -> AuthenticateRequestResult:
+        if result.connector_factory is not None:
+            result.connector_factory = _AsyncConnectorFactory(
+                result.connector_factory, _app_id(result.claims_identity), self
+            )
+        return result
+
+    # --- BotFrameworkAuthentication ---------------------------------------------------------------
+
+    async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
+        return self._adopt(await self._inner.authenticate_request(activity, auth_header))
+
+    async def authenticate_streaming_request(
+        self, auth_header: str, channel_id_header: str
+    ) -> AuthenticateRequestResult:
+        return self._adopt(await self._inner.authenticate_streaming_request(auth_header, channel_id_header))
+
+    def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
+        return _AsyncConnectorFactory(
+            self._inner.create_connector_factory(claims_identity), _app_id(claims_identity), self
+        )
+
+    async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
+        # botbuilder builds one for every turn (used only by sign-in prompts), and building it costs about a
+        # third of a turn's CPU (msrest's retry configuration). It depends on nothing but the app id.
+        app_id = _app_id(claims_identity)
+        client = self._user_token_clients.get(app_id)
+        if client is None:
+            client = await self._inner.create_user_token_client(claims_identity)
+            if len(self._user_token_clients) >= _MAX_CACHED_CLIENTS:
+                self._user_token_clients.clear()
+            self._user_token_clients[app_id] = client
+        return client
+
+    def create_bot_framework_client(self) -> BotFrameworkClient:
+        return self._inner.create_bot_framework_client()
+
+    def get_originating_audience(self) -> str:
+        return self._inner.get_originating_audience()
+
+    async def authenticate_channel_request(self, auth_header: str) -> ClaimsIdentity:
+        return await self._inner.authenticate_channel_request(auth_header)
