@@ -39,7 +39,6 @@ from domain.incidents import (
     AGENCY_TITLES,
     DSL_TOLD_TITLES,
     EMERGENCY_STEPS,
-    EVENT_TITLES,
     MAX_INVOLVED,
     MAX_LINK,
     MAX_NOTE,
@@ -591,8 +590,7 @@ def _chronology(entries: Sequence[ChronologyEntry]) -> list[Element]:
         items.append(_para(f"{len(entries) - len(shown)} earlier entries are kept in the record.", is_subtle=True,
                            size="Small"))
     for entry in shown:
-        line = (f"{school_time(entry.at)} · **{EVENT_TITLES[entry.kind]}** · {escape_markdown(entry.actor_name)}: "
-                f"{escape_markdown(entry.what)}")
+        line = f"{school_time(entry.at)} · **{escape_markdown(entry.actor_name)}** · {escape_markdown(entry.what)}"
         items.append(_para(line, size="Small", spacing="Small"))
         if entry.why:
             items.append(_para(escape_markdown(_short(entry.why, _MAX_WHY_SHOWN)), size="Small", is_subtle=True,

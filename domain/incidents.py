@@ -532,20 +532,6 @@ class EventKind(StrEnum):
     REPORTER_TOLD = "reporter_told"
 
 
-EVENT_TITLES: dict[EventKind, str] = {
-    EventKind.REPORTED: "Reported",
-    EventKind.ROUTED: "Sent to",
-    EventKind.NOT_REACHABLE: "Could not reach",
-    EventKind.VIEWED: "Viewed",
-    EventKind.LEAD_TAKEN: "Took the lead",
-    EventKind.NOTE_ADDED: "Note",
-    EventKind.ESCALATED: "Escalated",
-    EventKind.AUTO_ESCALATED: "Escalated automatically",
-    EventKind.SCREENSHOT_ADDED: "Screenshot added",
-    EventKind.CLOSED: "Closed",
-    EventKind.REPORTER_TOLD: "Reporter told it is closed",
-}
-
 SYSTEM_ACTOR = "Policy Bot"
 
 

@@ -45,6 +45,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.incidents import (
+    AGENCY_TITLES,
+    OUTCOME_TITLES,
     ActionTaken,
     Agency,
     Category,
@@ -415,7 +417,7 @@ async def take_lead(session: AsyncSession, incident_id: int, lead: Person, now: 
         _where=(IncidentRow.lead_aad.is_(None), IncidentRow.status != Status.CLOSED.value),
     )
     if taken:
-        await append_event(session, incident_id, EventKind.LEAD_TAKEN, lead, f"{lead.name} took the lead", at=now)
+        await append_event(session, incident_id, EventKind.LEAD_TAKEN, lead, "Took the lead", at=now)
     return taken
 
 
@@ -429,7 +431,7 @@ async def close(
     )
     if closed:
         await append_event(
-            session, incident_id, EventKind.CLOSED, by, f"Closed: {outcome_kind.value.replace('_', ' ')}",
+            session, incident_id, EventKind.CLOSED, by, f"Closed: {OUTCOME_TITLES[outcome_kind]}",
             why=outcome, data={"outcome_kind": outcome_kind.value}, at=now,
         )
     return closed
@@ -445,7 +447,7 @@ async def record_escalation(
     now: datetime,
 ) -> int:
     await _bump(session, incident_id)
-    what = f"Escalated to {agency.value}"
+    what = f"Escalated to {AGENCY_TITLES[agency]}"
     if external_reference:
         what += f" (their reference: {external_reference})"
     return await append_event(

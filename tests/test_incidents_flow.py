@@ -292,7 +292,8 @@ async def test_notes_escalations_and_closing_go_into_the_chronology(school: Scho
         (EventKind.REPORTER_TOLD, "Policy Bot"),
     ]
     assert entries[3].why == "Spoke to both families."
-    assert entries[4].what == "Escalated to lado (their reference: LA-77)" and entries[4].why == "Advice sought"
+    assert entries[4].what == "Escalated to LADO / local authority (their reference: LA-77)"
+    assert entries[4].why == "Advice sought"
     assert entries[5].at == datetime(2026, 11, 24, 10, 10, tzinfo=UTC)
     # After closing, only notes: no second close, no escalation.
     late = await school.act(TOM, Verb.CLOSE, {"incident": 1, "outcome_kind": "resolved", "outcome": "again"})
@@ -303,8 +304,13 @@ async def test_notes_escalations_and_closing_go_into_the_chronology(school: Scho
 async def test_the_reporter_is_told_it_is_closed_without_details(school: School) -> None:
     await school.report(SAM, category="negative_comment", **SECRETS)
     await school.act(ANNA, Verb.NOTE, {"incident": 1, "note": "NOTESECRET"}, "channel")
-    await school.act(ANNA, Verb.CLOSE, {"incident": 1, "outcome_kind": "no_further_action",
-                                        "outcome": "OUTCOMESECRET"}, "channel")
+    escalated = await school.act(ANNA, Verb.ESCALATE, {"incident": 1, "agency": "police",
+                                                        "escalation_reason": "Threats"}, "channel")
+    closed = await school.act(ANNA, Verb.CLOSE, {"incident": 1, "outcome_kind": "no_further_action",
+                                                 "outcome": "OUTCOMESECRET"}, "channel")
+    # In the channel the card changes and nothing else is said: no "escalated to the police" for all to read.
+    assert escalated.card is not None and escalated.message is None
+    assert closed.card is not None and closed.message is None
     [told] = (await school.sent_to())[SAM.name]
     text = card_text(told)
     assert "Your report INC-2026-0001 is closed" in text

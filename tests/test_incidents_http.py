@@ -1,13 +1,17 @@
 """Incidents through the real app over HTTP (its factory, its router, its ledger) and the real outbox worker
-against the fake Bot Connector: Teams retries, an outage (429 then 503) and recovery, without duplicates."""
+against the fake Bot Connector: Teams retries, an outage (429 then 503) and recovery, without duplicates.
+
+The app delivers with its own outbox worker once the factory runs one; until then the test runs one beside it,
+in real time either way (retries honour Retry-After and back off for a second or two).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,26 +39,14 @@ LEE = user("Lee Carter", "00000000-0000-0000-0000-000000000102", "29:staff-lee")
 SLT_CHANNEL = "19:slt-incidents@thread.tacv2"
 
 
-class WorkerClock:
-    """The outbox worker's time: starts now and moves when told to (or when the worker sleeps)."""
-
-    def __init__(self) -> None:
-        self.current = datetime.now(UTC) + timedelta(seconds=5)
-
-    def now(self) -> datetime:
-        return self.current
-
-    async def sleep(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
+_SETTLE_TIMEOUT_S = 20.0  # an outage of two failed attempts clears in a few seconds of back-off
 
 
 @dataclass
 class Bot:
     client: TestClient
     connector: FakeConnector
-    incidents: Incidents
-    worker: OutboxWorker
-    clock: WorkerClock
+    incidents: Incidents | None
 
     def chat(self, who: dict[str, Any]) -> str:
         return f"a:personal-{who['id']}"
@@ -80,8 +72,13 @@ class Bot:
         assert response.status == 200, await response.text()
         return await response.json()
 
-    async def drain(self) -> None:
-        await self.worker.drain()
+    async def settle(self) -> None:
+        """Wait until the outbox has nothing pending (everything delivered, or given up)."""
+        deadline = asyncio.get_running_loop().time() + _SETTLE_TIMEOUT_S
+        while any(e.status is OutboxStatus.PENDING for e in await self.outbox()):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"the outbox did not settle: {await self.outbox()}")
+            await asyncio.sleep(0.05)
 
     async def outbox(self) -> list[Any]:
         async with self.client.app[SERVICES].database.sessions() as session:
@@ -94,14 +91,18 @@ async def bot(database_url: str, connector: FakeConnector) -> AsyncIterator[Bot]
                         allowed_tenant_ids=[TENANT], roles_file=ROLES)
     async with running_bot(settings) as client:
         services = client.app[SERVICES]
-        incidents = register_incidents(
-            services.router, database=services.database, directory=services.directory,
-            conversations=services.conversations, settings=services.settings,
-        )
-        clock = WorkerClock()
-        worker = OutboxWorker(services.database, BotFrameworkSender(services.adapter, ""), clock=clock,
-                              rng=random.Random(6), max_attempts=12)
-        world = Bot(client, connector, incidents, worker, clock)
+        incidents = None
+        if not services.router.handles(Verb.SUBMIT.value):  # the factory does not register incidents yet
+            incidents = register_incidents(
+                services.router, database=services.database, directory=services.directory,
+                conversations=services.conversations, settings=services.settings,
+            )
+        worker = None
+        if not any(isinstance(getattr(c, "__self__", None), OutboxWorker) for c in client.app.cleanup_ctx):
+            worker = OutboxWorker(services.database, BotFrameworkSender(services.adapter, ""), poll_seconds=0.05,
+                                  rng=random.Random(6))
+            worker.start()
+        world = Bot(client, connector, incidents)
         for who in (SAM, ANNA, TOM):  # each has opened the bot once, so it can reach them later
             await world.say(who, "whoami")
         await SchoolSettings(services.database).set(SchoolSettings.SLT_CHANNEL, json.dumps({
@@ -109,7 +110,11 @@ async def bot(database_url: str, connector: FakeConnector) -> AsyncIterator[Bot]
             "service_url": connector.url, "tenant_id": TENANT,
         }), ANNA["aadObjectId"])
         connector.clear()
-        yield world
+        try:
+            yield world
+        finally:
+            if worker is not None:
+                await worker.stop()
 
 
 SECRET = "SECRETWHAT [phishing](https://evil.example) **now**"
@@ -119,7 +124,7 @@ async def report(bot: Bot, *, category: str = "offensive_content", activity_id: 
                  draft: str | None = None) -> dict[str, Any]:
     """Sam types report and answers the cards; returns the invoke answer to "Send report"."""
     await bot.say(SAM, "report")
-    first = bot.connector.cards()[-1]
+    first = cards_in(bot.connector, bot.chat(SAM))[-1]
     assert "immediate risk of harm" in shown_text(first)
     draft = draft or first["actions"][1]["data"]["draft"]
     categories = await bot.invoke(SAM, Verb.RISK, {"draft": draft, "risk": "no"})
@@ -132,6 +137,11 @@ async def report(bot: Bot, *, category: str = "offensive_content", activity_id: 
     }, activity_id=activity_id)
 
 
+def cards_in(connector: FakeConnector, conversation_id: str) -> list[dict[str, Any]]:
+    return [attachment["content"] for d in connector.sent() if d.conversation_id == conversation_id
+            for attachment in d.body.get("attachments") or []]
+
+
 def posts(connector: FakeConnector) -> list[Any]:
     return [d for d in connector.sent() if d.method == "POST" and d.path.rstrip("/").endswith("/v3/conversations")]
 
@@ -141,35 +151,32 @@ def personal_sends(connector: FakeConnector, who: dict[str, Any]) -> list[Any]:
 
 
 async def test_report_over_http_then_delivery_through_an_outage_without_duplicates(bot: Bot) -> None:
+    # Teams is throttling, then failing, then recovers.
+    bot.connector.fail_next(429, times=1, retry_after="1", conversation_id=SLT_CHANNEL)
+    bot.connector.fail_next(503, times=1, conversation_id=bot.chat(ANNA))
     receipt = await report(bot, activity_id="submit-1")
     assert "Report received: INC-2026-0001" in shown_text(receipt["value"])
-    # The record is committed before the answer: it is there, with its outbox messages, before any delivery.
-    entries = await bot.outbox()
-    assert [e.status for e in entries] == [OutboxStatus.PENDING, OutboxStatus.PENDING]
+    # The record and its two messages were committed before the answer (the connector had not accepted any).
+    async with bot.client.app[SERVICES].database.sessions() as session:
+        assert (await records.by_reference(session, "INC-2026-0001")) is not None
+    assert len(await bot.outbox()) == 2
 
     # Teams retries the same invoke (same activity id): answered from the ledger, nothing done twice.
     again = await report(bot, activity_id="submit-1", draft=None)
     assert "INC-2026-0001" in json.dumps(again) and "INC-2026-0002" not in json.dumps(again)
     assert len(await bot.outbox()) == 2
 
-    # Teams is throttling, then failing, then recovers.
-    bot.connector.fail_next(429, times=1, retry_after="3")
-    bot.connector.fail_next(503, times=1)
-    await bot.drain()
-    assert posts(bot.connector) == [] and personal_sends(bot.connector, ANNA) == []
-    assert {e.status for e in await bot.outbox()} == {OutboxStatus.PENDING}
-    bot.clock.current += timedelta(minutes=2)
-    await bot.drain()
+    await bot.settle()
+    assert {e.status for e in await bot.outbox()} == {OutboxStatus.DELIVERED}
+    assert bot.connector.attempts >= 4  # two refused, two accepted
     [post] = posts(bot.connector)
     [head] = personal_sends(bot.connector, ANNA)
-    assert {e.status for e in await bot.outbox()} == {OutboxStatus.DELIVERED}
     channel_text = json.dumps(post.body)
     assert "INC-2026-0001" in channel_text and "Offensive or abusive content" in channel_text
     for hidden in ("SECRET", "Sam Teacher", "Facebook", "evil.example"):
         assert hidden not in channel_text
     assert r"\[phishing\]\(https://evil.example\) \*\*now\*\*" in shown_text(head.body)
-    bot.clock.current += timedelta(hours=1)
-    await bot.drain()
+    await asyncio.sleep(0.5)
     assert len(posts(bot.connector)) == 1 and len(personal_sends(bot.connector, ANNA)) == 1  # still once
 
 
@@ -179,7 +186,7 @@ async def test_the_same_report_sent_twice_in_two_deliveries_is_one_record_and_on
     second = await bot.invoke(SAM, Verb.SUBMIT, {"draft": draft, "risk": "no", "category": "offensive_content",
                                                   "what_happened": "again"}, activity_id="submit-b")
     assert "already received" in shown_text(second["value"])
-    await bot.drain()
+    await bot.settle()
     assert len(posts(bot.connector)) == 1
     async with bot.client.app[SERVICES].database.sessions() as session:
         assert len(await records.reported_by(session, SAM["aadObjectId"])) == 1
@@ -187,7 +194,7 @@ async def test_the_same_report_sent_twice_in_two_deliveries_is_one_record_and_on
 
 async def test_slt_take_the_lead_and_close_from_the_channel_and_the_reporter_is_told(bot: Bot) -> None:
     await report(bot)
-    await bot.drain()
+    await bot.settle()
     [post] = posts(bot.connector)
     lead = await bot.invoke(ANNA, Verb.TAKE_LEAD, {"incident": 1}, channel=True)
     assert "Anna Smith" in shown_text(lead["value"]) and "SECRET" not in json.dumps(lead)
@@ -198,7 +205,7 @@ async def test_slt_take_the_lead_and_close_from_the_channel_and_the_reporter_is_
     closed = await bot.invoke(ANNA, Verb.CLOSE, {"incident": 1, "outcome_kind": "resolved",
                                                  "outcome": "OUTCOMESECRET"}, channel=True)
     assert "Closed" in shown_text(closed["value"]) and "OUTCOMESECRET" not in json.dumps(closed)
-    await bot.drain()
+    await bot.settle()
     channel_updates = [d for d in bot.connector.sent()
                        if d.method == "PUT" and d.conversation_id == post.conversation_id]
     assert [d.activity_id for d in channel_updates] == [post.conversation_id.split("=")[-1]] * 2
@@ -210,9 +217,10 @@ async def test_slt_take_the_lead_and_close_from_the_channel_and_the_reporter_is_
 
 async def test_my_reports_over_http(bot: Bot) -> None:
     await report(bot)
+    await bot.settle()
     bot.connector.clear()
     await bot.say(SAM, "my reports")
-    [card] = bot.connector.cards()
+    [card] = cards_in(bot.connector, bot.chat(SAM))
     assert "INC-2026-0001" in shown_text(card) and "SECRET" not in json.dumps(card)
     await bot.say(LEE, "my reports")
-    assert "You have not reported anything yet" in shown_text(bot.connector.cards()[-1])
+    assert "You have not reported anything yet" in shown_text(cards_in(bot.connector, bot.chat(LEE))[-1])

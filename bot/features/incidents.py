@@ -809,7 +809,7 @@ class Incidents:
         now = self.now()
         async with self._db.transaction() as session:
             await records.append_event(session, loaded.id, EventKind.VIEWED, self._person(actor),
-                                       f"{actor.name or 'Someone'} opened the details", at=now)
+                                       "Opened the details", at=now)
             report = await self._full_report(session, loaded)
             if chat is not None:
                 subject = _SUBJECT.format(loaded.id)
@@ -863,7 +863,7 @@ class Incidents:
             return None
 
         result = await self._change(action, Permission.ESCALATE, change)
-        if result.card is not None and result.message is None:
+        if result.card is not None and action.actor.conversation_kind == "personal":  # never posted in a channel
             result.message = f"Recorded: escalated to {AGENCY_TITLES[agency]}."
         return result
 
@@ -883,7 +883,7 @@ class Incidents:
             return None
 
         result = await self._change(action, Permission.CLOSE, change)
-        if result.card is not None and result.message is None:
+        if result.card is not None and action.actor.conversation_kind == "personal":  # never posted in a channel
             result.message = f"Closed ({OUTCOME_TITLES[kind]}). The reporter is told it is closed, without details."
         return result
 
@@ -900,7 +900,7 @@ class Incidents:
             dedupe_key=f"{_SUBJECT.format(incident.id)}:closed:reporter",
         ))
         await records.append_event(session, incident.id, EventKind.REPORTER_TOLD, system,
-                                   "The reporter was told it is closed (no details)", at=now)
+                                   "Told the reporter it is closed (no details)", at=now)
 
     async def on_show_screenshot(self, action: CardAction) -> ActionResult:
         if action.actor.conversation_kind != "personal":
@@ -919,7 +919,7 @@ class Incidents:
             shot, content = found
             ids = [a.id for a in await records.attachments(session, loaded.id)]
             await records.append_event(session, loaded.id, EventKind.VIEWED, self._person(action.actor),
-                                       f"{action.actor.name or 'Someone'} viewed screenshot {ids.index(shot.id) + 1}",
+                                       f"Viewed screenshot {ids.index(shot.id) + 1}",
                                        at=self.now())
         data_uri = None
         if shot.size <= self.settings.screenshot_inline_max_bytes:
