@@ -1,0 +1,285 @@
+"""The photo-check cards: valid for Teams, escaped, and their submits parse back into domain requests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from cards.base import AdaptiveCard, escape_markdown
+from cards.consent import (
+    PHOTO_CHECK_CHOOSE_VERB,
+    PHOTO_CHECK_SUBMIT_VERB,
+    REQUEST_DEVICE_EXCEPTION_VERB,
+    DeviceExceptionSubmit,
+    PhotoCheckSubmit,
+    PupilChoiceSubmit,
+    photo_check_question_card,
+    pupil_choice_card,
+    verdict_card,
+)
+from domain.consent import (
+    DEFAULT_PURPOSES,
+    GRANTED,
+    Destination,
+    DestinationKind,
+    Device,
+    MediaKind,
+    PhotoCheckRequest,
+    Pupil,
+    RegisterEntry,
+    Verdict,
+    check_photo,
+    parse_pupil_names,
+    with_choices,
+)
+from domain.consent import (
+    ConsentRegister as Register,
+)
+from tests.support.cardcheck import assert_valid_cards
+
+ACCOUNTS = ["Year 6 *Blog*", "PTA [news](http://evil.example)"]
+EVIL_NAME = "Bobby *Tables* [click](http://evil.example)"
+
+
+def _entry(pupil_id: str, first: str, surname: str, class_name: str, **kwargs: Any) -> RegisterEntry:
+    return RegisterEntry(
+        pupil=Pupil(pupil_id=pupil_id, first_name=first, surname=surname, class_name=class_name),
+        consents={p.key: GRANTED for p in DEFAULT_PURPOSES},
+        **kwargs,
+    )
+
+
+REGISTER = Register(
+    [
+        _entry("P1", "Amelia", "Hughes", "3B"),
+        _entry("P2", "Oliver", "Smith", "4C"),
+        _entry("P3", "Oliver", "Smith", "5A"),
+        _entry("P4", "Twin", "Same", "2A"),
+        _entry("P5", "Twin", "Same", "2A"),
+        _entry("P6", "Bobby", "Tables", "1_A", do_not_publish=True,
+               do_not_publish_reason="Adoption: birth family must not find"),
+    ],
+    version=3,
+)
+
+
+def _request(pupils: str, **changes: Any) -> PhotoCheckRequest:
+    fields: dict[str, Any] = {
+        "destination": Destination.school_account(ACCOUNTS[0]),
+        "pupils": tuple(parse_pupil_names(pupils)),
+        "device": Device.SCHOOL_DEVICE,
+        "appropriately_dressed": True,
+        "nobody_ridiculed": True,
+        "not_in_toilet_or_changing_area": True,
+    }
+    fields.update(changes)
+    return PhotoCheckRequest(**fields)
+
+
+def _verdict(pupils: str, **changes: Any) -> Verdict:
+    return check_photo(REGISTER, _request(pupils, **changes), school_accounts=ACCOUNTS)
+
+
+def _strings(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [s for value in node.values() for s in _strings(value)]
+    if isinstance(node, list):
+        return [s for value in node for s in _strings(value)]
+    return [node] if isinstance(node, str) else []
+
+
+def _texts(card: AdaptiveCard) -> str:
+    """Every string of the card as Teams receives it, one per line."""
+    return "\n".join(_strings(card.to_dict()))
+
+
+YES = _verdict("Amelia Hughes")
+NO_MANY = _verdict(
+    f"Amelia Hughes; Oliver Smith; Twin Same; Nobody Known; Amelia Hughs; Bobby Tables; {EVIL_NAME}",
+    device=Device.PERSONAL_DEVICE,
+    appropriately_dressed=False,
+)
+PERSONAL_ACCOUNT = _verdict("Amelia Hughes", destination=Destination.of(DestinationKind.PERSONAL_ACCOUNT))
+
+
+def test_every_card_is_valid_for_teams() -> None:
+    assert_valid_cards(
+        [
+            photo_check_question_card(ACCOUNTS),
+            photo_check_question_card([], pupils_text="Amelia Hughes", problem="Say who is *in* it."),
+            pupil_choice_card(NO_MANY),
+            verdict_card(YES),
+            verdict_card(NO_MANY),
+            verdict_card(PERSONAL_ACCOUNT),
+        ]
+    )
+
+
+def test_the_verdict_card_says_yes_big_and_green() -> None:
+    card = verdict_card(YES).to_dict()
+    headline = card["body"][0]["items"][0]
+    assert headline == {"type": "TextBlock", "text": "YES", "wrap": True, "size": "ExtraLarge", "weight": "Bolder",
+                        "color": "Good"}
+    assert card["body"][0]["style"] == "good"
+    assert "actions" not in card
+    assert "Consider turning off tagging people in images where possible" in _texts(verdict_card(YES))
+
+
+def test_the_no_card_has_a_line_per_pupil_the_policy_words_and_an_exception_button() -> None:
+    card = verdict_card(NO_MANY)
+    text = _texts(card)
+    assert card.to_dict()["body"][0]["items"][0]["text"] == "NO"
+    for expected in (
+        "more than one pupil has this name",
+        "not found in the consent register",
+        "did you mean Amelia Hughes?",
+        "on the school's list of children whose images must not be published",
+        "not confirmed that everyone is appropriately dressed",
+        escape_markdown("personal phones are not to be used unless there are exceptional circumstances"),
+        "Use of images",
+    ):
+        assert expected in text, expected
+    [button] = card.to_dict()["actions"]
+    assert button["type"] == "Action.Submit"
+    payload = DeviceExceptionSubmit.model_validate(button["data"])
+    assert payload.verb == REQUEST_DEVICE_EXCEPTION_VERB
+    assert payload.destination is DestinationKind.SCHOOL_ACCOUNT and payload.account_name == ACCOUNTS[0]
+    assert payload.purposes == ("school_social_media",) and payload.register_version == 3
+    assert set(payload.pupil_ids) == {"P1", "P6"}
+    assert "1\\_A" in text  # the class is pupil text too
+
+
+def test_the_do_not_publish_reason_never_reaches_a_card() -> None:
+    for card in (verdict_card(NO_MANY), pupil_choice_card(NO_MANY)):
+        assert "Adoption" not in _texts(card) and "birth family" not in _texts(card)
+
+
+def test_user_and_pupil_text_is_escaped_everywhere_markdown_renders() -> None:
+    card = verdict_card(NO_MANY).to_dict()
+    markdown = "\n".join(_strings(card["body"]))  # TextBlocks and FactSets: Teams renders Markdown there
+    assert "[click](http" not in markdown and " *Tables*" not in markdown
+    assert escape_markdown("*Tables* [click]") in markdown  # what staff typed, shown inert
+    assert escape_markdown(ACCOUNTS[0]) in markdown
+    assert ACCOUNTS[0] not in markdown.replace(escape_markdown(ACCOUNTS[0]), "")
+    choice = pupil_choice_card(_verdict(EVIL_NAME)).to_dict()
+    questions = [e["text"] for e in choice["body"] if e.get("type") == "TextBlock"]
+    assert any(escape_markdown("Bobby *Tables* [click]") in q for q in questions)
+
+
+def test_a_personal_account_card_offers_no_exception() -> None:
+    card = verdict_card(PERSONAL_ACCOUNT).to_dict()
+    assert "actions" not in card
+    assert "Under no circumstances should staff share or upload student pictures online" in _texts(
+        verdict_card(PERSONAL_ACCOUNT)
+    )
+
+
+def test_a_whole_class_yes_stays_small() -> None:
+    register = Register([_entry(f"C{i}", f"Pupil{i}", "Class", "6A") for i in range(100)])
+    names = "; ".join(f"Pupil{i} Class" for i in range(100))
+    verdict = check_photo(register, _request(names), school_accounts=ACCOUNTS)
+    card = verdict_card(verdict)
+    assert "and 60 more" in _texts(card)
+    assert len(json.dumps(card.to_dict())) < 28_000  # Teams refuses bigger cards
+
+
+# --- The question card and its submit --------------------------------------------------------------------
+
+
+def test_the_question_card_lists_the_accounts_devices_and_the_three_checks() -> None:
+    card = photo_check_question_card(ACCOUNTS).to_dict()
+    inputs = {element["id"]: element for element in card["body"] if "id" in element}
+    assert set(inputs) == {
+        "destination",
+        "pupils",
+        "device",
+        "media",
+        "appropriatelyDressed",
+        "nobodyRidiculed",
+        "notInToiletOrChangingArea",
+    }
+    values = [choice["value"] for choice in inputs["destination"]["choices"]]
+    assert values[:2] == [f"account:{name}" for name in ACCOUNTS]
+    assert "personal_account" in values
+    assert card["actions"][0]["data"] == {"verb": PHOTO_CHECK_SUBMIT_VERB}
+
+
+def _submitted(**changes: Any) -> dict[str, Any]:
+    data = {
+        "verb": PHOTO_CHECK_SUBMIT_VERB,
+        "destination": f"account:{ACCOUNTS[0]}",
+        "pupils": "Amelia Hughes\nSmith, Oliver (4C)",
+        "device": "school_device",
+        "media": "photo",
+        "appropriatelyDressed": "true",
+        "nobodyRidiculed": "true",
+        "notInToiletOrChangingArea": "true",
+    }
+    data.update(changes)
+    return data
+
+
+def test_a_submitted_question_becomes_a_domain_request() -> None:
+    request = PhotoCheckSubmit.model_validate(_submitted()).to_request()
+    assert request.destination == Destination.school_account(ACCOUNTS[0])
+    assert [p.text for p in request.pupils] == ["Amelia Hughes", "Smith, Oliver"]
+    assert request.pupils[1].class_hint == "4C"
+    assert check_photo(REGISTER, request, school_accounts=ACCOUNTS).allowed
+
+
+def test_unticked_checks_and_other_destinations_parse() -> None:
+    request = PhotoCheckSubmit.model_validate(
+        _submitted(destination="press", appropriatelyDressed="false", media="video", device="personal_device")
+    ).to_request()
+    assert request.destination.kind is DestinationKind.PRESS
+    assert not request.appropriately_dressed and request.nobody_ridiculed
+    assert request.media is MediaKind.VIDEO and request.device is Device.PERSONAL_DEVICE
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"pupils": "  "}, {"destination": "the moon"}, {"device": "drone"}, {"verb": "something_else"}],
+)
+def test_a_bad_submit_is_a_validation_error_not_a_yes(changes: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        PhotoCheckSubmit.model_validate(_submitted(**changes)).to_request()
+
+
+def test_a_missing_toggle_counts_as_not_confirmed() -> None:
+    data = _submitted()
+    del data["nobodyRidiculed"]
+    assert not PhotoCheckSubmit.model_validate(data).to_request().nobody_ridiculed
+
+
+# --- The choice card and its submit ------------------------------------------------------------------------
+
+
+def test_the_choice_card_asks_only_about_unresolved_names_with_classes_and_ids_for_twins() -> None:
+    card = pupil_choice_card(NO_MANY).to_dict()
+    choice_sets = [element for element in card["body"] if element.get("type") == "Input.ChoiceSet"]
+    # Oliver Smith, Twin Same, Amelia Hughs and the typed "Bobby *Tables* [click]" (close to Bobby Tables)
+    assert [c["id"] for c in choice_sets] == ["choice_1", "choice_2", "choice_4", "choice_6"]
+    oliver = [choice["title"] for choice in choice_sets[0]["choices"]]
+    assert oliver == ["Oliver Smith, 4C", "Oliver Smith, 5A", "None of these"]
+    twins = [choice["title"] for choice in choice_sets[1]["choices"]]
+    assert twins[:2] == ["Twin Same, 2A (pupil id P4)", "Twin Same, 2A (pupil id P5)"]
+    assert "Nobody Known" in _texts(pupil_choice_card(NO_MANY))  # said, with nothing to choose
+    assert card["actions"][0]["data"] == {"verb": PHOTO_CHECK_CHOOSE_VERB}
+
+
+def test_choices_pin_the_pupils_and_the_next_check_can_say_yes() -> None:
+    request = _request("Oliver Smith; Amelia Hughs; Nobody Known")
+    first = check_photo(REGISTER, request, school_accounts=ACCOUNTS)
+    assert first.needs_pupil_choice
+    submit = PupilChoiceSubmit.model_validate(
+        {"verb": PHOTO_CHECK_CHOOSE_VERB, "choice_0": "P3", "choice_1": "P1", "choice_2": "not_listed", "x": 1}
+    )
+    assert submit.choices() == {0: "P3", 1: "P1"}
+    again = request.model_copy(update={"pupils": with_choices(request.pupils, submit.choices())})
+    second = check_photo(REGISTER, again, school_accounts=ACCOUNTS)
+    assert second.answer.value == "no" and second.pupil_ids == ("P3", "P1")  # "Nobody Known" still unresolved
+    third = again.model_copy(update={"pupils": again.pupils[:2]})
+    assert check_photo(REGISTER, third, school_accounts=ACCOUNTS).allowed
