@@ -364,8 +364,9 @@ def receipt_card(
         *_next_steps(rule, urgency, routed, escalation_minutes),
     ]
     if screenshot_minutes:
-        body.append(_para(f"To add screenshots, paste them into this chat within the next {screenshot_minutes} "
-                          "minutes: they will be stored with this report.", is_subtle=True, spacing="Medium"))
+        body.append(_para(f"To add screenshots, paste them into your chat with Policy Bot within the next "
+                          f"{screenshot_minutes} minutes: they will be stored with this report.", is_subtle=True,
+                          spacing="Medium"))
     body.append(_para("Type **my reports** to see your reports and where they are.", is_subtle=True))
     return AdaptiveCard(fallback_text=f"Report received: {reference}", body=body)
 

@@ -373,6 +373,21 @@ async def events(session: AsyncSession, incident_id: int) -> list[Event]:
     return [_event(row) for row in rows]
 
 
+async def unreachable_recipients(session: AsyncSession) -> list[tuple[str, str]]:
+    """(object id, label) of everyone an open report could not be sent to, newest first."""
+    rows = await session.execute(
+        select(IncidentEventRow.data)
+        .join(IncidentRow, IncidentRow.id == IncidentEventRow.incident_id)
+        .where(IncidentEventRow.kind == EventKind.NOT_REACHABLE.value, IncidentRow.status != Status.CLOSED.value)
+        .order_by(IncidentEventRow.id.desc())
+    )
+    found = []
+    for (data,) in rows:
+        if isinstance(data, dict) and data.get("aad_object_id"):
+            found.append((str(data["aad_object_id"]), str(data.get("label") or data["aad_object_id"])))
+    return found
+
+
 # --- the chronology -----------------------------------------------------------------------------------------
 
 

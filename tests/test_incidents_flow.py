@@ -13,6 +13,7 @@ from cards.incidents import Verb
 from domain.incidents import ROUTING, Category, ChannelView, EventKind, Status
 from domain.roles import DirectoryUnavailableError, Person, Role
 from store import incidents as records
+from store.conversations import StoredConversation
 from store.outbox import OutboxKind
 from tests.test_incidents_world import (
     ANNA,
@@ -21,11 +22,14 @@ from tests.test_incidents_world import (
     LEE,
     PRIYA,
     SAM,
+    SERVICE_URL,
     TOM,
     Clock,
     School,
     actor,
     card_text,
+    personal_chat_id,
+    reference_json,
     shown_text,
 )
 
@@ -166,6 +170,14 @@ async def test_people_who_never_opened_the_bot_are_named_to_the_reporter(sqlite_
         assert list(sent) == ["channel"]  # the restricted notice still goes out
         kinds = [e.kind for e in await chronology(school)]
         assert EventKind.NOT_REACHABLE in kinds
+        # SLT's status can say who cannot be reached, until they open the bot.
+        assert await school.incidents.unreachable_people() == ["Designated Safeguarding Lead (Tom Reed)"]
+        await school.conversations.save(StoredConversation(
+            conversation_id=personal_chat_id(TOM), kind="personal", aad_object_id=TOM.aad, user_name=TOM.name,
+            teams_user_id=TOM.teams_id, tenant_id="tenant", team_id=None, channel_id=None,
+            service_url=SERVICE_URL, reference=reference_json(personal_chat_id(TOM)), stale=False,
+        ))
+        assert await school.incidents.unreachable_people() == []
     finally:
         await school.close()
 

@@ -611,7 +611,7 @@ class Incidents:
             await records.append_event(
                 session, incident.id, EventKind.NOT_REACHABLE, system,
                 f"{recipient.label} has not opened Policy Bot in Teams: not sent",
-                data={"aad_object_id": recipient.aad_object_id}, at=now,
+                data={"aad_object_id": recipient.aad_object_id, "label": recipient.label}, at=now,
             )
         if not plan.pending:
             await records.mark_routed(session, incident.id, now)
@@ -697,7 +697,7 @@ class Incidents:
                 await records.append_event(
                     session, incident.id, EventKind.NOT_REACHABLE, system,
                     f"{recipient.label} has not opened Policy Bot in Teams: escalation not sent",
-                    data={"aad_object_id": recipient.aad_object_id}, at=now,
+                    data={"aad_object_id": recipient.aad_object_id, "label": recipient.label}, at=now,
                 )
 
     # --- reading -------------------------------------------------------------------------------------------
@@ -716,6 +716,22 @@ class Incidents:
             outcome=incident.outcome, chronology=tuple(chronology),
             screenshots=tuple(ScreenshotInfo(s.id, s.file_name, s.content_type, s.size) for s in shots),
         )
+
+    async def unreachable_people(self) -> list[str]:
+        """Who open reports could not reach because they have never opened Policy Bot (for SLT's ``status``).
+
+        Someone drops off the list once they have a personal chat with the bot.
+        """
+        async with self._db.sessions() as session:
+            missed = await records.unreachable_recipients(session)
+        labels: dict[str, str] = {}
+        for aad_object_id, label in missed:
+            if aad_object_id in labels:
+                continue
+            chat = await self._conversations.personal_chat_of(aad_object_id)
+            if chat is None or chat.stale:
+                labels[aad_object_id] = label
+        return sorted(labels.values())
 
     async def my_reports(self, request: CommandRequest) -> CommandReply:
         """The sender's own reports only: reference, category, when, status."""

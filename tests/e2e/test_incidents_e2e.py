@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import pytest
 
+from bot.handler import BotDeps
 from tests.e2e.playground import REPO_ROOT, E2EStack, PlaygroundSession
 
-pytestmark = pytest.mark.playground
+pytestmark = [
+    pytest.mark.playground,
+    pytest.mark.skipif(
+        "incidents" not in getattr(BotDeps, "__dataclass_fields__", {}),
+        reason="the app does not run the incident feature yet: apply the incident wiring snippets (bot/app.py, "
+        "bot/handler.py) and the outbox worker's",
+    ),
+]
 
 SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 SLT_CHANNEL = "SLT Incidents"
@@ -153,4 +161,43 @@ def test_someone_at_risk_sees_the_emergency_steps_and_slt_see_only_a_restricted_
     assert "A restricted report exists" in notice.inner_text()
     assert "pupil" not in notice.inner_text().lower() and "Urgent" not in notice.inner_text()
     head_teacher.screenshot(SCREENSHOTS / "incident-slt-channel-restricted.png", of=notice)
+    assert e2e_stack.bot.errors() == []
+
+
+REPORTED_MESSAGE = "Lee forwarded me this from the class WhatsApp group: the Year 3 trip photos are online"
+
+
+def test_report_to_slt_on_a_teams_message(staff: PlaygroundSession, e2e_stack: E2EStack) -> None:
+    """The message action: "..." on a message, the action command, the report form prefilled with the message."""
+    staff.open_personal_chat()
+    staff.send(REPORTED_MESSAGE)
+    message = staff.text_locator(REPORTED_MESSAGE).last.locator(
+        "xpath=ancestor::div[div[@aria-label='Message header']][1]"
+    )
+    message.hover()
+    message.get_by_role("button", name="Show more information").click()
+    staff.page.get_by_role("menuitem", name="Action Command").or_(
+        staff.page.get_by_text("Action Command", exact=True)
+    ).last.click()
+    setup = staff.page.get_by_role("dialog")
+    setup.get_by_placeholder("Input command id or leave blanks").fill("reportMessage")
+    mark = staff.mark()
+    setup.get_by_role("button", name="Create").click()
+    fetch = staff.wait_for_activity("invoke", to_bot=True, since=mark,
+                                    where=lambda e: e.request.get("name") == "composeExtension/fetchTask")
+    assert fetch.ok, fetch
+
+    dialog = staff.page.get_by_role("dialog").filter(has_text="Report to SLT")
+    dialog.get_by_text("Is anyone at immediate risk of harm?").wait_for()
+    assert REPORTED_MESSAGE in dialog.get_by_label("What happened?").first.input_value()
+    staff.fill_card_input("Is anyone at immediate risk of harm?", "No", card=dialog)
+    staff.fill_card_input("What is it about?", "Possible data protection breach", card=dialog)
+    staff.screenshot(SCREENSHOTS / "incident-report-to-slt-dialog.png", of=dialog)
+    staff.click_card_button("Send report", card=dialog)
+    receipt = staff.page.get_by_role("dialog").filter(has_text="Report received")
+    receipt.wait_for()
+    assert "Possible data protection breach" in receipt.inner_text()
+    staff.screenshot(SCREENSHOTS / "incident-report-to-slt-sent.png", of=receipt)
+    receipt.get_by_role("button", name="Close").first.click()
+    assert staff.failed_activities() == []
     assert e2e_stack.bot.errors() == []
