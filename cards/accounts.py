@@ -174,13 +174,21 @@ def account_form_card(
         ]),
         *_error(errors, FormField.RUNNERS.value),
     ]
+    names = {choice.value.lower(): choice.title for choice in choices}
     for slot in range(1, MAX_RUNNERS + 1):
         optional = "" if slot <= MIN_RUNNERS else " (optional)"
+        chosen_value = values.get(runner_field(slot)) or ""
+        # Every client shows who is chosen (a people picker may not display a preset value).
+        chosen_line: list[Element] = [TextBlock(
+            text=f"Chosen: {escape_markdown(names.get(chosen_value.lower(), 'someone chosen in Teams'))}",
+            size="Small", is_subtle=True, spacing="None",
+        )] if chosen_value else []
         body += [
             InputChoiceSet(
-                id=runner_field(slot), label=f"Runner {slot}{optional}", value=values.get(runner_field(slot)) or None,
+                id=runner_field(slot), label=f"Runner {slot}{optional}", value=chosen_value or None,
                 placeholder="Type a name", choices=choices, choices_data=PEOPLE_PICKER,
             ),
+            *chosen_line,
             *_error(errors, runner_field(slot)),
             InputChoiceSet(
                 id=training_field(slot), label=f"Runner {slot}: policy and training", style="expanded",

@@ -316,7 +316,8 @@ def validate_form(values: Mapping[str, Any], people: Mapping[str, StaffMember]) 
 
     Args:
         values: the card's input values (ids from `FormField`, `runner_field`, `training_field`).
-        people: what each chosen runner id resolves to; an id missing here is not a person the bot can find.
+        people: what each chosen runner value (an Entra object id, or a Teams user id) resolves to; a value
+            missing here is someone the bot cannot identify.
 
     Returns:
         A case when nothing needs fixing; otherwise every problem at once, per input, in plain words.
@@ -353,8 +354,8 @@ def validate_form(values: Mapping[str, Any], people: Mapping[str, StaffMember]) 
         chosen = _text(values, runner_field(slot))
         if not chosen:
             continue
-        key = chosen.lower()
-        person = people.get(chosen) or next((p for k, p in people.items() if k.lower() == key), None)
+        person = people.get(chosen) or next((p for k, p in people.items() if k.lower() == chosen.lower()), None)
+        key = person.aad_object_id.lower() if person else chosen.lower()  # one person, however they were chosen
         if key in seen:
             repeated = True
             errors[runner_field(slot)] = (
@@ -364,7 +365,9 @@ def validate_form(values: Mapping[str, Any], people: Mapping[str, StaffMember]) 
             continue
         seen[key] = slot
         if person is None:
-            errors[runner_field(slot)] = "I can't find this person in the school's directory: choose again."
+            errors[runner_field(slot)] = (
+                "I don't know this person yet: ask them to open Policy Bot in Teams once, then choose them again."
+            )
             continue
         if not person.in_directory:
             errors[runner_field(slot)] = f"{person.name} is no longer in the school's directory: choose someone else."

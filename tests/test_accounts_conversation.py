@@ -244,3 +244,54 @@ async def test_lee_sees_the_register_without_hand_over_flags(settings, connector
         await say(client, connector.url, LEE, "accounts")
         text = card_text(connector.cards()[0])
         assert "No accounts have been approved through the bot yet" in text and "hand-over" not in text
+
+
+async def test_runners_picked_by_teams_id_are_resolved_to_the_people_they_are(
+    settings, connector: FakeConnector
+) -> None:
+    """The Agents Playground's people picker gives Teams user ids; Teams' gives Entra object ids."""
+    async with accounts_bot(settings) as (client, wiring):
+        await meet(client, connector.url, ANNA, SAM, LEE)
+        values = case_values(**{runner_field(1): SAM.teams_id, runner_field(2): LEE.aad})
+        sent = await execute(client, connector.url, SAM, ACCOUNT_SUBMIT_VERB, {"form_id": FORM_ID, **values})
+        assert "Sent to Anna Smith" in card_text(sent["value"])
+        async with wiring.desk.database.sessions() as session:
+            [request] = await store.requests_of(session, SAM.aad)
+        assert [(r["aad_object_id"], r["name"]) for r in request.payload["runners"]] == [
+            (SAM.aad, SAM.name), (LEE.aad, LEE.name)]
+
+        same = case_values(**{runner_field(1): SAM.teams_id, runner_field(2): SAM.aad})
+        again = await execute(client, connector.url, SAM, ACCOUNT_SUBMIT_VERB, {"form_id": "9" * 32, **same})
+        assert "The same person is already runner 1" in card_text(again["value"])
+        runner = next(i for i in again["value"]["body"] if i.get("id") == runner_field(1))
+        assert runner["value"] == SAM.teams_id  # kept as chosen, and named in the choices
+        assert {"title": SAM.name, "value": SAM.teams_id} in runner["choices"]
+        assert "Chosen: Sam Teacher" in card_text(again["value"])
+
+        stranger = case_values(**{runner_field(2): "29:never-used-the-bot"})
+        unknown = await execute(client, connector.url, SAM, ACCOUNT_SUBMIT_VERB, {"form_id": "8" * 32, **stranger})
+        assert "I don't know this person yet: ask them to open Policy Bot" in card_text(unknown["value"])
+
+
+async def test_people_whose_chat_has_no_name_are_named_from_the_directory_or_their_own_message(
+    settings, connector: FakeConnector
+) -> None:
+    """The Playground's installation activity carries no user name, so a stored chat may have none."""
+    from bot.app import SERVICES
+    from tests.test_approvals_support import save_chat
+
+    async with accounts_bot(settings) as (client, wiring):
+        conversations = client.app[SERVICES].conversations
+        for person in (SAM, ANNA):
+            await save_chat(conversations, person, connector.url)
+        async with wiring.desk.database.transaction() as session:
+            from sqlalchemy import update
+
+            from store.conversations import ConversationRefRow
+
+            await session.execute(update(ConversationRefRow).values(user_name=None))
+        values = case_values(**{runner_field(1): SAM.teams_id, runner_field(2): ANNA.teams_id})
+        await execute(client, connector.url, SAM, ACCOUNT_SUBMIT_VERB, {"form_id": FORM_ID, **values})
+        async with wiring.desk.database.sessions() as session:
+            [request] = await store.requests_of(session, SAM.aad)
+        assert [r["name"] for r in request.payload["runners"]] == [SAM.name, ANNA.name]

@@ -83,11 +83,17 @@ def test_the_same_person_twice_is_not_two_runners() -> None:
     assert "same person" in check.errors[runner_field(2)]
 
 
+def test_the_same_person_chosen_by_two_kinds_of_id_is_one_runner() -> None:
+    people = {**PEOPLE, "29:staff-sam": SAM}  # the Playground's picker gives Teams ids
+    check = validate_form(complete(**{runner_field(2): "29:staff-sam"}), people)
+    assert "same person" in check.errors[runner_field(2)]
+
+
 def test_a_runner_who_left_or_is_unknown_is_refused() -> None:
     left = validate_form(complete(**{runner_field(2): RUTH.aad_object_id}), PEOPLE)
     assert "no longer in the school's directory" in left.errors[runner_field(2)]
     unknown = validate_form(complete(**{runner_field(2): "not-a-person"}), PEOPLE)
-    assert "can't find" in unknown.errors[runner_field(2)]
+    assert "I don't know this person yet" in unknown.errors[runner_field(2)]
 
 
 @pytest.mark.parametrize("field", sorted(TEXT_LIMITS))

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.actions import ActionResult, ActionRouter, CardAction, CommandReply, CommandRequest
+from bot.actions import ActionResult, ActionRouter, Actor, CardAction, CommandReply, CommandRequest
 from bot.features import ApprovalDesk, Clock, Submitted, card_message, int_or_none
 from cards.accounts import (
     ACCOUNT_DISCARD_DRAFT_VERB,
@@ -133,7 +133,7 @@ class AccountsFeature:
             draft = await store.get_draft(session, action.actor.aad_object_id, request.id)
         values = dict(draft.values) if draft else AccountCase.model_validate(request.payload).to_form()
         return ActionResult(card=account_form_card(
-            values, await self.known_staff(), draft_saved_at=draft.updated_at if draft else None,
+            values, await self.form_people(values, action.actor), draft_saved_at=draft.updated_at if draft else None,
             changing=(request.id, request.reference, request.decision_comment), form_id=_new_form_id(),
         ))
 
@@ -150,7 +150,8 @@ class AccountsFeature:
         if draft is not None:
             texts.append(f"Here is the draft you saved {when(draft.updated_at)}. Carry on, or press Discard draft to "
                          "start again.")
-        card = account_form_card(draft.values if draft else {}, await self.known_staff(),
+        values = dict(draft.values) if draft else {}
+        card = account_form_card(values, await self.form_people(values, command.actor),
                                  draft_saved_at=draft.updated_at if draft else None, form_id=_new_form_id())
         return CommandReply(texts=texts, cards=[card])
 
@@ -159,14 +160,14 @@ class AccountsFeature:
         values = form_values(action.data)
         request_id = int_or_none(action.data.get("request_id"))
         form_id = _form_id(action.data.get("form_id"))
-        people = await self.resolve(runner_ids(values))
-        check = validate_form(values, people)
         actor = action.actor
+        people = await self.resolve(runner_ids(values), actor)
+        check = validate_form(values, people)
         if check.case is None:
             async with self._db.transaction() as session:
                 await store.save_draft(session, actor.aad_object_id, values, now=self._clock(), for_request=request_id)
             return ActionResult(card=account_form_card(
-                values, await self.known_staff(runner_ids(values)), errors=check.errors,
+                values, await self.form_people(values, actor), errors=check.errors,
                 changing=await self._changing(request_id), form_id=form_id,
             ))
         payload = check.case.model_dump(mode="json")
@@ -213,7 +214,7 @@ class AccountsFeature:
             await store.save_draft(session, action.actor.aad_object_id, values, now=now, for_request=request_id)
         resume = "press Change and resend again" if request_id is not None else "type **new account**"
         return ActionResult(card=account_form_card(
-            values, await self.known_staff(runner_ids(values)),
+            values, await self.form_people(values, action.actor),
             notice=f"Draft saved {when(now)}. To carry on later, {resume}.",
             changing=await self._changing(request_id), form_id=_form_id(action.data.get("form_id")),
         ))
@@ -226,7 +227,7 @@ class AccountsFeature:
 
     # --- people ---------------------------------------------------------------------------------------
 
-    async def known_staff(self, also: Sequence[str] = ()) -> list[tuple[str, str]]:
+    async def known_staff(self) -> list[tuple[str, str]]:
         """The staff the bot can name: everyone holding a role, and everyone who has chatted with the bot.
 
         This is the runners' choice list where the Teams people picker is missing (the Agents Playground).
@@ -248,25 +249,53 @@ class AccountsFeature:
                     people.setdefault(aad.lower(), (aad, name))
         return sorted(people.values(), key=lambda p: p[1].lower())
 
-    async def resolve(self, ids: Sequence[str]) -> dict[str, StaffMember]:
-        """The people the chosen runner ids are, and whether they are still at the school.
+    async def _chats_by_teams_id(self) -> dict[str, tuple[str, str]]:
+        """Teams user id → (Entra object id, name) of everyone who has a personal chat with the bot."""
+        async with self._db.sessions() as session:
+            rows = await session.execute(
+                select(ConversationRefRow.teams_user_id, ConversationRefRow.aad_object_id, ConversationRefRow.user_name)
+                .where(ConversationRefRow.kind == "personal", ConversationRefRow.teams_user_id.is_not(None),
+                       ConversationRefRow.aad_object_id.is_not(None))
+            )
+            return {teams_id.lower(): (aad, name or "") for teams_id, aad, name in rows.all() if teams_id and aad}
 
-        An id the bot has no name for (someone picked with the Teams people picker who holds no role and has
-        never used the bot) is accepted if it is an Entra object id the directory still lists.
+    async def resolve(self, ids: Sequence[str], actor: Actor | None = None) -> dict[str, StaffMember]:
+        """Who the chosen runner values are, and whether they are still at the school.
+
+        A value is an Entra object id (Teams' people picker, or the static choices) or a Teams user id (the
+        Agents Playground's picker gives these), the latter known from the person's chat with the bot. An
+        Entra object id the bot has no name for (someone who holds no role and has never used the bot) is
+        accepted if the directory still lists it. The person sending the form (``actor``) is named as Teams
+        names them in this very activity.
         """
         known = {aad.lower(): name for aad, name in await self.known_staff()}
+        by_teams_id = await self._chats_by_teams_id()
+        if actor is not None and actor.name:
+            known[actor.aad_object_id.lower()] = actor.name
+            if actor.teams_user_id:
+                by_teams_id[actor.teams_user_id.lower()] = (actor.aad_object_id, actor.name)
         found: dict[str, StaffMember] = {}
-        for aad in ids:
-            name = known.get(aad.lower())
-            if name is None and not _GUID.match(aad):
-                continue  # not a person: the form says "choose again"
+        for given in ids:
+            aad, name = given, known.get(given.lower())
+            if name is None and given.lower() in by_teams_id:
+                aad, chat_name = by_teams_id[given.lower()]
+                name = known.get(aad.lower()) or chat_name or None
+            if name is None and not _GUID.match(given):
+                continue  # not a person the bot can identify: the form says so
             try:
                 present = await self._directory.is_in_directory(aad)
             except DirectoryUnavailableError:
                 present = True  # do not refuse a runner on a guess; the register's hand-over check runs later
-            found[aad] = StaffMember(aad_object_id=aad, name=name or f"Colleague chosen in Teams ({aad[:8]})",
-                                     in_directory=present)
+            found[given] = StaffMember(aad_object_id=aad, name=name or f"Colleague chosen in Teams ({aad[:8]})",
+                                       in_directory=present)
         return found
+
+    async def form_people(self, values: Mapping[str, str], actor: Actor | None = None) -> list[tuple[str, str]]:
+        """The runners' static choices, plus each person already chosen under the value the form holds."""
+        people = await self.known_staff()
+        chosen = await self.resolve(runner_ids(values), actor)
+        return people + [(given, person.name) for given, person in chosen.items()
+                         if given.lower() not in {aad.lower() for aad, _ in people}]
 
     # --- the register ---------------------------------------------------------------------------------
 

@@ -1,0 +1,212 @@
+"""End to end in the Agents Playground: a member of staff proposes an account, the Head Teacher approves it
+inline in a second Playground, the card shows the decision, the requester is told, `accounts` lists it.
+
+Screenshots of the form, the request card before and after the decision, the requester's message and the
+register are saved in docs/screenshots/account-*.png.
+
+The bot runs as a process, as in production. Until `bot/app.py`'s `create_app` wires the outbox worker and
+the accounts feature itself, this module starts the bot through `serve()` below, which calls the real
+`create_app` and adds exactly the wiring snippets handed over with this feature, only where `create_app` has
+not done it already. Once `create_app` has them, `serve()` adds nothing and this is `python -m bot`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+from aiohttp import web
+
+from tests.e2e.playground import REPO_ROOT, E2EStack, PlaygroundSession
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator
+
+pytestmark = pytest.mark.playground
+
+SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+FORM_TITLE = "Propose a school social media account"
+ACCOUNT_NAME = "Holy Trinity Year 6"
+
+
+# --- the bot process ---------------------------------------------------------------------------------------
+
+
+def wire_missing_parts(app: web.Application) -> list[str]:
+    """Add the outbox worker and the accounts feature to an app from `create_app`, if it lacks them.
+
+    Returns what was added (empty once `create_app` does it all).
+    """
+    from bot.app import SERVICES
+    from bot.features.accounts import register_accounts
+    from bot.outbox_worker import BotFrameworkSender, OutboxWorker
+    from bot.reminders import ApprovalReminders
+    from cards.accounts import ACCOUNT_SUBMIT_VERB
+    from store.conversations import SchoolSettings
+
+    services = app[SERVICES]
+    settings = services.settings
+    added = []
+    if not any(type(getattr(part, "__self__", None)).__name__ == "OutboxWorker" for part in app.cleanup_ctx):
+        outbox = OutboxWorker(
+            services.database, BotFrameworkSender(services.adapter, settings.app_id),
+            poll_seconds=settings.outbox_poll_seconds, max_attempts=settings.outbox_max_attempts,
+            on_stale=lambda stale: services.conversations.mark_stale(stale.conversation_id),
+        )
+        app.cleanup_ctx.append(outbox.cleanup_ctx)
+        added.append("outbox worker")
+    if not services.router.handles(ACCOUNT_SUBMIT_VERB):
+        accounts = register_accounts(
+            services.router, database=services.database, directory=services.directory,
+            conversations=services.conversations, school_settings=SchoolSettings(services.database),
+            settings=settings,
+        )
+        reminders = ApprovalReminders(
+            accounts.desk, accounts.accounts,
+            school_days=getattr(settings, "approval_reminder_school_days", 2),
+            check_seconds=getattr(settings, "approval_check_seconds", 600.0),
+        )
+        app.cleanup_ctx.append(reminders.cleanup_ctx)
+        added.append("accounts")
+    return added
+
+
+def serve() -> None:
+    """`python -m bot`, plus `wire_missing_parts`."""
+    import logging
+
+    from bot.app import create_app
+    from bot.logging_setup import configure_logging
+    from bot.settings import Settings
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    app = create_app(settings)
+    added = wire_missing_parts(app)
+    logging.getLogger("e2e").info("e2e launcher", extra={"wired_here": added})
+    web.run_app(app, host=settings.host, port=settings.port, print=None)
+
+
+@pytest.fixture(scope="module")
+def e2e_bot_env() -> dict[str, str]:
+    return {
+        "POLICYBOT_ROLES_FILE": str(REPO_ROOT / "playground" / "roles.json"),
+        "POLICYBOT_OUTBOX_POLL_SECONDS": "0.2",
+    }
+
+
+@pytest.fixture(scope="module")
+def e2e_stack(tmp_path_factory: pytest.TempPathFactory, e2e_bot_env: dict[str, str]) -> Iterator[E2EStack]:
+    from tests.e2e.conftest import _require_prerequisites
+
+    _require_prerequisites()
+    stack = E2EStack(tmp_path_factory.mktemp("e2e-accounts"), e2e_bot_env)
+    stack.bot.process.argv = [str(REPO_ROOT / ".venv" / "bin" / "python"), "-m", "tests.e2e.test_accounts_e2e"]
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.close()
+
+
+# --- the test ---------------------------------------------------------------------------------------------
+
+
+def pick_person(session: PlaygroundSession, form: Locator, label: str, name: str) -> None:
+    """Choose someone in the people picker under ``label``, as a person does: type, click the suggestion.
+
+    The Playground renders `choices.data` (graph.microsoft.com/users) as a Fluent people picker over its own
+    users and submits their Teams user ids; Teams submits Entra object ids. The bot accepts both.
+    """
+    picker = form.locator(
+        f"xpath=.//label[normalize-space(.)='{label}']/following-sibling::div//input[@aria-label='People Picker']"
+    )
+    picker.click()
+    session.page.keyboard.type(name.split(" ")[0])
+    session.page.get_by_role("option").filter(has_text=name).first.click()
+
+
+def fill_case(staff: PlaygroundSession, form: Locator, *, second_runner: str | None) -> None:
+    staff.fill_card_input("Platform", "Facebook", card=form)
+    staff.fill_card_input("Proposed account name", ACCOUNT_NAME, card=form)
+    staff.fill_card_input("Aim of the account", "Share Year 6 learning with families", card=form)
+    staff.fill_card_input("Intended audience", "Parents and carers of Year 6", card=form)
+    staff.fill_card_input("How it will be promoted", "Newsletter and letters home", card=form)
+    staff.fill_card_input("Open or private", "Private / closed (approved members only)", card=form)
+    pick_person(staff, form, "Runner 1", "Sam Teacher")
+    staff.fill_card_input("Runner 1: policy and training", "Has read the policy and been trained", card=form)
+    if second_runner:
+        pick_person(staff, form, "Runner 2", second_runner)
+        staff.fill_card_input("Runner 2: policy and training", "Needs training: please arrange it", card=form)
+    staff.fill_card_input("Monitoring plan (term time)", "Sam checks it every school day at 4pm", card=form)
+    staff.fill_card_input("Monitoring during school holidays", "Anna checks it every Monday and Thursday",
+                          card=form)
+
+
+def test_staff_proposes_an_account_and_the_head_teacher_approves_it_inline(
+    staff: PlaygroundSession, head_teacher: PlaygroundSession, e2e_stack: E2EStack
+) -> None:
+    # The Head Teacher has the bot in her personal chat (her Playground installs it).
+    head_teacher.open_personal_chat()
+    head_teacher.wait_for_activity("installationUpdate", to_bot=True)
+    staff.open_personal_chat()
+
+    staff.send("new account")
+    form = staff.card(FORM_TITLE)
+    assert form.get_by_text("Never type a password here", exact=False).count() == 1
+    staff.screenshot(SCREENSHOTS / "account-form.png", of=form)
+
+    # One runner only: the card comes back with what to fix, and what was typed is kept.
+    fill_case(staff, form, second_runner=None)
+    clicked = staff.click_card_button("Send to the Head Teacher", card=form)
+    assert clicked is not None and clicked.name == "invoke", clicked
+    staff.wait_for_text("Please fix 1 thing below")
+    form = staff.card(FORM_TITLE)
+    assert form.get_by_label("Proposed account name").input_value() == ACCOUNT_NAME
+    assert form.get_by_text("Chosen: Sam Teacher", exact=True).count() == 1
+    staff.screenshot(SCREENSHOTS / "account-form-to-fix.png", of=form)
+
+    pick_person(staff, form, "Runner 2", "Anna Smith")
+    staff.fill_card_input("Runner 2: policy and training", "Needs training: please arrange it", card=form)
+    staff.click_card_button("Send to the Head Teacher", card=form)
+    staff.wait_for_text("Sent to Anna Smith for a decision")
+
+    # The Head Teacher's card arrives through the outbox, with the buttons.
+    request = head_teacher.card(ACCOUNT_NAME, timeout=30)
+    for name in ("Approve", "Reject", "Ask for changes"):
+        assert request.get_by_role("button", name=name, exact=True).is_visible(), name
+    assert request.get_by_text("Training requested for Anna Smith", exact=False).count() >= 1
+    head_teacher.screenshot(SCREENSHOTS / "account-request-card.png", of=request)
+
+    mark = head_teacher.mark()
+    clicked = head_teacher.click_card_button("Approve", card=request)
+    assert clicked is not None and clicked.name == "invoke" and clicked.ok, clicked
+    head_teacher.wait_for_text("Status: Approved")
+    decided = head_teacher.card("Status: Approved")
+    assert decided.get_by_role("button", name="Approve", exact=True).count() == 0
+    # The outbox then updates every stored copy of the card (here: hers) to the decision. The Playground logs
+    # an update (PUT) as "message 200"; a new message is "message 201".
+    update = head_teacher.wait_for_activity(
+        "message", to_bot=False, since=mark, timeout=30, conversation=head_teacher.identity.personal_chat_id,
+        where=lambda entry: entry.status == 200, description="the update of her copy of the card",
+    )
+    assert "Status: Approved" in str(update.request)
+    head_teacher.screenshot(SCREENSHOTS / "account-request-decided.png", of=decided)
+
+    # The requester is told in their chat; the account is in the register.
+    told = staff.card("was approved", timeout=30)
+    assert told.get_by_text("Sam Teacher, Anna Smith", exact=False).count() >= 1
+    staff.screenshot(SCREENSHOTS / "account-requester-told.png", of=told)
+    staff.send("accounts")
+    register = staff.card("School social media accounts")
+    assert register.get_by_text(f"Facebook: {ACCOUNT_NAME}", exact=False).count() == 1
+    staff.screenshot(SCREENSHOTS / "account-register.png", of=register)
+
+    assert staff.failed_activities() == [] and head_teacher.failed_activities() == []
+    assert e2e_stack.bot.errors() == []
+
+
+if __name__ == "__main__":  # the bot process of this module (see the module docstring)
+    sys.exit(serve())
