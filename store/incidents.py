@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -452,23 +452,57 @@ async def close(
     return closed
 
 
-async def add_note(session: AsyncSession, incident_id: int, by: Person, note: str, now: datetime) -> int:
+_REPEAT_WINDOW = timedelta(minutes=2)  # the same note or escalation again this soon is a double click, not news
+
+
+async def _repeat_of(
+    session: AsyncSession, incident_id: int, by: Person, kind: EventKind, what: str, why: str, now: datetime
+) -> int | None:
+    """The entry this one would repeat: same person, kind, words, within ``_REPEAT_WINDOW``.
+
+    The report's row is locked first (PostgreSQL; SQLite has one writer), so two clicks at the same moment
+    are checked one after the other.
+    """
+    await session.execute(select(IncidentRow.id).where(IncidentRow.id == incident_id).with_for_update())
+    return await session.scalar(
+        select(IncidentEventRow.id).where(
+            IncidentEventRow.incident_id == incident_id, IncidentEventRow.kind == kind.value,
+            IncidentEventRow.actor_aad == by.aad_object_id, IncidentEventRow.what == what,
+            IncidentEventRow.why == why, IncidentEventRow.at >= now - _REPEAT_WINDOW,
+        ).limit(1)
+    )
+
+
+async def add_note(session: AsyncSession, incident_id: int, by: Person, note: str, now: datetime) -> tuple[int, bool]:
+    """Add a note; the same note from the same person moments later is not added twice.
+
+    Returns:
+        The entry's id, and whether it was added now.
+    """
+    repeat = await _repeat_of(session, incident_id, by, EventKind.NOTE_ADDED, "Added a note", note, now)
+    if repeat is not None:
+        return repeat, False
     await _bump(session, incident_id)
-    return await append_event(session, incident_id, EventKind.NOTE_ADDED, by, "Added a note", why=note, at=now)
+    return await append_event(session, incident_id, EventKind.NOTE_ADDED, by, "Added a note", why=note, at=now), True
 
 
 async def record_escalation(
     session: AsyncSession, incident_id: int, by: Person, agency: Agency, reason: str, external_reference: str,
     now: datetime,
-) -> int:
-    await _bump(session, incident_id)
+) -> tuple[int, bool]:
+    """Record an escalation to an outside agency (not twice for a double click). Returns (entry id, added now)."""
     what = f"Escalated to {AGENCY_TITLES[agency]}"
     if external_reference:
         what += f" (their reference: {external_reference})"
-    return await append_event(
+    repeat = await _repeat_of(session, incident_id, by, EventKind.ESCALATED, what, reason, now)
+    if repeat is not None:
+        return repeat, False
+    await _bump(session, incident_id)
+    entry = await append_event(
         session, incident_id, EventKind.ESCALATED, by, what, why=reason,
         data={"agency": agency.value, "external_reference": external_reference}, at=now,
     )
+    return entry, True
 
 
 async def mark_routed(session: AsyncSession, incident_id: int, now: datetime) -> bool:

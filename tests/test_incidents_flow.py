@@ -313,6 +313,19 @@ async def test_notes_escalations_and_closing_go_into_the_chronology(school: Scho
     assert (await school.act(TOM, Verb.NOTE, {"incident": 1, "note": "Parents thanked us."})).card is not None
 
 
+async def test_a_double_click_on_save_note_or_escalate_records_it_once(school: School) -> None:
+    await school.report(SAM, category="negative_comment")
+    for _ in range(2):  # two invokes (two activity ids): a double click, or Teams' slow-answer retry
+        await school.act(ANNA, Verb.NOTE, {"incident": 1, "note": "Called the parent."}, "channel")
+        await school.act(ANNA, Verb.ESCALATE, {"incident": 1, "agency": "police", "escalation_reason": "Threats"})
+    school.clock.advance(minutes=3)
+    await school.act(ANNA, Verb.NOTE, {"incident": 1, "note": "Called the parent."})  # later: a new note
+    kinds = [e.kind for e in await chronology(school)]
+    assert kinds.count(EventKind.NOTE_ADDED) == 2 and kinds.count(EventKind.ESCALATED) == 1
+    updates = [e for e in await school.outbox() if e.kind is OutboxKind.UPDATE_ACTIVITY]
+    assert len(updates) == 3  # the channel card, once per change that happened
+
+
 async def test_the_reporter_is_told_it_is_closed_without_details(school: School) -> None:
     await school.report(SAM, category="negative_comment", **SECRETS)
     await school.act(ANNA, Verb.NOTE, {"incident": 1, "note": "NOTESECRET"}, "channel")

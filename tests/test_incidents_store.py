@@ -194,3 +194,14 @@ async def test_my_reports_are_mine_only(database: Database) -> None:
     async with database.sessions() as session:
         mine = await records.reported_by(session, SAM.aad_object_id or "")
     assert [i.reporter_aad for i in mine] == [SAM.aad_object_id]
+
+
+async def test_the_same_note_clicked_twice_at_once_is_recorded_once(database: Database) -> None:
+    incident = await create(database, "k")
+
+    async def note() -> bool:
+        async with database.transaction() as session:
+            _, added = await records.add_note(session, incident.id, ANNA, "Called the parent.", NOW)
+            return added
+
+    assert sorted(await asyncio.gather(note(), note(), note())) == [False, False, True]
