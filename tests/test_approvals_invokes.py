@@ -237,12 +237,27 @@ async def test_teams_retrying_the_same_invoke_decides_once(settings, connector: 
     async with accounts_bot(settings) as (client, wiring):
         await meet(client, connector.url, ANNA, SAM, LEE)
         request_id = await send_case(client, connector.url, "7" * 32)
-        answers = await asyncio.gather(*(
-            execute(client, connector.url, ANNA, APPROVAL_DECIDE_VERB, decide(request_id), activity_id="retried-1")
-            for _ in range(3)
-        ))
+        answers = [await execute(client, connector.url, ANNA, APPROVAL_DECIDE_VERB, decide(request_id),
+                                 activity_id="retried-1") for _ in range(3)]
         assert all(a == answers[0] for a in answers)  # the retries get the first answer
         assert "Approved." in card_text(answers[0]["value"])
         async with wiring.desk.database.sessions() as session:
             events = [e.event for e in await store.history(session, request_id)]
         assert events == [HistoryEvent.SUBMITTED, HistoryEvent.APPROVED]
+
+
+async def test_two_clicks_at_once_over_http_make_one_decision(settings, connector: FakeConnector) -> None:
+    async with accounts_bot(settings) as (client, wiring):
+        await meet(client, connector.url, ANNA, SAM, LEE)
+        request_id = await send_case(client, connector.url, "8" * 32)
+        answers = await asyncio.gather(
+            execute(client, connector.url, ANNA, APPROVAL_DECIDE_VERB, decide(request_id)),
+            execute(client, connector.url, ANNA, APPROVAL_DECIDE_VERB, decide(request_id, "reject", comment="no")),
+        )
+        texts = sorted(card_text(a["value"]) for a in answers)
+        assert sum("Nothing was changed." in t for t in texts) == 1
+        async with wiring.desk.database.sessions() as session:
+            request = await store.get_request(session, request_id)
+            decisions = [e for e in await store.history(session, request_id)
+                         if e.event in (HistoryEvent.APPROVED, HistoryEvent.REJECTED)]
+        assert request is not None and len(decisions) == 1 and request.state.value == decisions[0].event.value

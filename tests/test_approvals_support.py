@@ -231,10 +231,10 @@ async def outbox(database: Database) -> list[OutboxEntry]:
 async def outbox_activities(database: Database) -> list[tuple[OutboxEntry, dict[str, Any] | None, Any]]:
     """Each outbox message with its (undelivered) activity and target."""
     async with database.sessions() as session:
-        rows = (await session.scalars(select(OutboxRow).order_by(OutboxRow.id))).all()
         entries = await list_entries(session)
-    by_id = {row.id: row for row in rows}
-    return [(entry, by_id[entry.id].activity, by_id[entry.id].target) for entry in entries]
+        rows = (await session.scalars(select(OutboxRow).order_by(OutboxRow.id))).all()
+    by_id = {row.id: row for row in rows}  # read second: a message added in between has no entry and is left out
+    return [(entry, by_id[entry.id].activity, by_id[entry.id].target) for entry in entries if entry.id in by_id]
 
 
 def outbox_card(activity: dict[str, Any] | None) -> dict[str, Any]:
