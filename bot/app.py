@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
 
 from aiohttp import web
 from botbuilder.core import ConversationState, TurnContext, UserState
@@ -19,11 +20,17 @@ from botbuilder.core.serializer_helper import serializer_helper
 from botbuilder.core.teams.teams_activity_extensions import teams_get_channel_data
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
-from botframework.connector.auth import ServiceClientCredentialsFactory
+from botframework.connector.auth import BotFrameworkAuthentication, ServiceClientCredentialsFactory
 
 from bot.actions import ActionRouter
 from bot.auth import KeysUnavailable, Unauthenticated, authenticate, build_authentication
+from bot.connector import AsyncConnectorAuthentication
+from bot.escalations import EscalationWorker
+from bot.features.accounts import register_accounts
+from bot.features.incidents import register_incidents
 from bot.handler import BotDeps, OutboxBacklog, PolicyBot, card_activity
+from bot.outbox_worker import BotFrameworkSender, OutboxWorker
+from bot.reminders import ApprovalReminders
 from bot.settings import Settings, SettingsError
 from bot.storage import SqlStorage
 from cards.base import AdaptiveCard
@@ -32,8 +39,10 @@ from cards.policy_help import policy_answer_card
 from dialogs.ask import AnswerQuestion
 from directory.factory import ClosableRoleDirectory, build_directory
 from domain.policy_help import PolicyLoadError, load_policy_index
+from store.base import utcnow
 from store.conversations import ActivityLedger, Claim, ConversationStore, SchoolSettings
 from store.db import Database
+from store.outbox import backlog as outbox_backlog
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +68,7 @@ class BotServices:
 
 
 SERVICES = web.AppKey("services", BotServices)
+OUTBOX = web.AppKey("outbox", OutboxWorker)
 
 
 def tenant_of(activity: Activity) -> str | None:
@@ -96,16 +106,13 @@ def policy_answerer(settings: Settings) -> AnswerQuestion:
     return answer
 
 
-async def _no_backlog() -> OutboxBacklog:
-    return OutboxBacklog()
-
-
 def create_app(
     settings: Settings,
     *,
     credentials_factory: ServiceClientCredentialsFactory | None = None,
     answer_question: AnswerQuestion | None = None,
     directory: ClosableRoleDirectory | None = None,
+    connector_mode: Literal["async", "stock"] = "async",
 ) -> web.Application:
     """Build the bot's web application.
 
@@ -117,12 +124,48 @@ def create_app(
     storage = SqlStorage(database)
     conversation_state = ConversationState(storage)
     user_state = UserState(storage)
-    authentication = build_authentication(settings, credentials_factory)
+    authentication: BotFrameworkAuthentication = build_authentication(settings, credentials_factory)
+    if connector_mode == "async":
+        # Replies on one shared aiohttp session instead of msrest + requests on worker threads (bench/).
+        authentication = AsyncConnectorAuthentication(authentication)
     adapter = CloudAdapter(authentication)
     conversations = ConversationStore(database)
+    school_settings = SchoolSettings(database)
     router = ActionRouter()
     role_directory = directory or build_directory(settings)
     ledger = ActivityLedger(database, takeover_after=_CLAIM_TAKEOVER, keep_for=_LEDGER_RETENTION)
+    outbox = OutboxWorker(
+        database,
+        BotFrameworkSender(adapter, settings.app_id),
+        poll_seconds=settings.outbox_poll_seconds,
+        max_attempts=settings.outbox_max_attempts,
+        on_stale=lambda stale: conversations.mark_stale(stale.conversation_id),
+    )
+
+    async def backlog() -> OutboxBacklog:
+        async with database.sessions() as session:
+            summary = await outbox_backlog(session)
+        oldest = summary.oldest_pending_at
+        return OutboxBacklog(
+            pending=summary.pending,
+            oldest_pending_minutes=None if oldest is None else int((utcnow() - oldest).total_seconds() // 60),
+            failed=summary.failed + summary.stale,
+        )
+
+    accounts = register_accounts(
+        router, database=database, directory=role_directory, conversations=conversations,
+        school_settings=school_settings, settings=settings,
+    )
+    reminders = ApprovalReminders(
+        accounts.desk, accounts.accounts,
+        school_days=settings.approval_reminder_school_days,
+        check_seconds=settings.approval_check_seconds,
+    )
+    incidents = register_incidents(
+        router, database=database, directory=role_directory, conversations=conversations, settings=settings,
+        school_settings=school_settings, on_enqueued=outbox.wake,
+    )
+    escalations = EscalationWorker(incidents, poll_seconds=settings.incident_escalation_poll_seconds)
     deps = BotDeps(
         settings=settings,
         conversation_state=conversation_state,
@@ -130,9 +173,10 @@ def create_app(
         answer_question=answer_question or policy_answerer(settings),
         directory=role_directory,
         conversations=conversations,
-        school_settings=SchoolSettings(database),
-        outbox_backlog=_no_backlog,
+        school_settings=school_settings,
+        outbox_backlog=backlog,
         router=router,
+        incidents=incidents,
     )
     bot = PolicyBot(deps)
 
@@ -172,8 +216,20 @@ def create_app(
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app[OUTBOX] = outbox
     app.cleanup_ctx.append(_database_lifecycle)
+    app.on_cleanup.append(_close_connector)
+    # Registered after the database: these stop first, so work in flight is recorded before it closes.
+    app.cleanup_ctx.append(outbox.cleanup_ctx)
+    app.cleanup_ctx.append(reminders.cleanup_ctx)
+    app.cleanup_ctx.append(escalations.cleanup_ctx)
     return app
+
+
+async def _close_connector(app: web.Application) -> None:
+    authentication = app[SERVICES].adapter.bot_framework_authentication
+    if isinstance(authentication, AsyncConnectorAuthentication):
+        await authentication.close()
 
 
 async def _database_lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -36,6 +36,7 @@ from bot.actions import (
     UnknownVerb,
 )
 from bot.commands import Command, ParsedCommand, clean_text, parse
+from bot.features.incidents import Incidents, screenshot_candidates, teams_fetcher
 from bot.references import conversation_from_activity
 from bot.settings import Settings
 from cards.base import CARD_CONTENT_TYPE, AdaptiveCard
@@ -75,6 +76,7 @@ class BotDeps:
     school_settings: SchoolSettings
     outbox_backlog: Callable[[], Awaitable[OutboxBacklog]]
     router: ActionRouter
+    incidents: Incidents | None = None
 
 
 def card_activity(card: AdaptiveCard) -> Activity:
@@ -134,6 +136,8 @@ class PolicyBot(TeamsActivityHandler):
         activity = turn_context.activity
         if isinstance(activity.value, dict) and activity.value.get("verb") and not (activity.text or "").strip():
             await self._on_card_submit(turn_context, activity.value)
+            return
+        if await self._screenshots(turn_context):
             return
         parsed = parse(activity.text)
         dialog_context = await self._dialogs.create_context(turn_context)
@@ -367,9 +371,38 @@ class PolicyBot(TeamsActivityHandler):
     # --- invokes ------------------------------------------------------------------------------------
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
-        if turn_context.activity.name == "adaptiveCard/action":
+        name = turn_context.activity.name
+        if name == "adaptiveCard/action":
             return await self._on_card_action(turn_context)
+        incidents = self._deps.incidents
+        if incidents is not None and name in ("composeExtension/fetchTask", "composeExtension/submitAction"):
+            value = turn_context.activity.value if isinstance(turn_context.activity.value, dict) else {}
+            actor = self._actor(turn_context)
+            if name == "composeExtension/fetchTask":
+                body = await incidents.message_extension_fetch_task(value, actor)
+            else:
+                body = await incidents.message_extension_submit(value, actor)
+            return InvokeResponse(status=HTTPStatus.OK, body=body)  # a dict: written as it is
         return await super().on_invoke_activity(turn_context)
+
+    async def _screenshots(self, turn_context: TurnContext) -> bool:
+        """Images pasted in the personal chat after a report are stored with it (True: handled)."""
+        activity = turn_context.activity
+        incidents = self._deps.incidents
+        kind = activity.conversation.conversation_type if activity.conversation else None
+        if incidents is None or not activity.attachments or (kind or "personal") != "personal":
+            return False
+        candidates = screenshot_candidates([a.serialize() for a in activity.attachments], activity.service_url)
+        if not candidates:
+            return False
+        actor = self._actor(turn_context)
+        if actor is None:
+            await turn_context.send_activity(_NO_IDENTITY)
+            return True
+        await self._send_reply(
+            turn_context, await incidents.receive_screenshots(actor, candidates, teams_fetcher(turn_context))
+        )
+        return True
 
     async def _on_card_action(self, turn_context: TurnContext) -> InvokeResponse:
         value = turn_context.activity.value or {}

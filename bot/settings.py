@@ -139,6 +139,31 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(default=1.0, gt=0, description="How often the outbox looks for work.")
     outbox_max_attempts: int = Field(default=12, ge=1, description="Delivery attempts before giving up.")
 
+    # --- Approvals ---------------------------------------------------------------------------------
+    approval_reminder_school_days: int = Field(
+        default=2, ge=0, description="Remind deciders about a request pending this many school days (Mon-Fri)."
+    )
+    approval_check_seconds: float = Field(default=600.0, gt=0, description="How often reminders are looked for.")
+
+    # --- Incidents ---------------------------------------------------------------------------------
+    incident_escalation_minutes: int = Field(
+        default=30, ge=1, description="School-time minutes before an urgent report nobody leads is escalated."
+    )
+    school_day_start: str = Field(default="08:00", description="Start of school hours (HH:MM) for escalation.")
+    school_day_end: str = Field(default="17:00", description="End of school hours (HH:MM) for escalation.")
+    school_days: str = Field(default="mon,tue,wed,thu,fri", description="School days, comma separated.")
+    school_timezone: str = Field(default="Europe/London", description="Time zone for school hours and card times.")
+    incident_screenshot_minutes: int = Field(
+        default=30, ge=1, description="How long after a report pasted screenshots are added to it."
+    )
+    incident_screenshot_max_bytes: int = Field(default=5_242_880, ge=1, description="Largest screenshot accepted.")
+    incident_screenshot_inline_max_bytes: int = Field(
+        default=20_000, ge=0, description="Largest screenshot shown inside a card (Teams' ~28 KB card limit)."
+    )
+    incident_escalation_poll_seconds: float = Field(
+        default=30.0, gt=0, description="How often the escalation worker looks for due reports."
+    )
+
     @field_validator("allowed_tenant_ids", mode="before")
     @classmethod
     def _tenants_from_csv(cls, value: object) -> object:

@@ -66,9 +66,9 @@ async def test_registered_command_is_routed_with_its_argument(
     dev_settings: Settings, connector: FakeConnector
 ) -> None:
     async def handler(request: CommandRequest) -> CommandReply:
-        return CommandReply(texts=[f"delegating: {request.argument} by {request.actor.name}"])
+        return CommandReply(texts=[f"echo: {request.argument} by {request.actor.name}"])
 
     async with running_bot(dev_settings) as client:
-        client.app[SERVICES].router.on_command(("delegate to",), handler)
-        await client.post("/api/messages", json=personal_activity(connector.url, text="Delegate to Priya until 1 Dec"))
-    assert connector.texts() == ["delegating: Priya until 1 Dec by Sam Teacher"]
+        client.app[SERVICES].router.on_command(("test echo",), handler)
+        await client.post("/api/messages", json=personal_activity(connector.url, text="Test echo Priya until 1 Dec"))
+    assert connector.texts() == ["echo: Priya until 1 Dec by Sam Teacher"]

@@ -73,7 +73,7 @@ async def test_a_flow_not_built_yet_says_so_plainly(dev_settings: Settings, conn
     async with running_bot(dev_settings) as client:
         await client.post(
             "/api/messages",
-            json=personal_activity(connector.url, value={"verb": "start_flow", "flow": "report_incident"}),
+            json=personal_activity(connector.url, value={"verb": "start_flow", "flow": "check_photo"}),
         )
     [card] = connector.cards()
     assert "coming soon" in card["body"][0]["text"]
