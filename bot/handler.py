@@ -114,7 +114,7 @@ class PolicyBot(TeamsActivityHandler):
         self._dialog_state = deps.conversation_state.create_property("DialogState")
         self._dialogs = DialogSet(self._dialog_state)
         self._flow_dialogs: dict[Flow, Dialog] = {}
-        self._known_conversations: dict[str, tuple[str, str | None]] = {}
+        self._known_conversations: dict[str, tuple[str, str | None, str | None]] = {}
         self.register_flow_dialog(Flow.ASK_POLICY, AskDialog(deps.answer_question))
 
     # --- wiring -------------------------------------------------------------------------------------
@@ -289,7 +289,8 @@ class PolicyBot(TeamsActivityHandler):
         conversation = conversation_from_activity(activity)
         if conversation is None:
             return
-        fingerprint = (conversation.service_url, conversation.aad_object_id)
+        # The name is part of it: the Playground's install activity carries none, a later message does.
+        fingerprint = (conversation.service_url, conversation.aad_object_id, conversation.user_name)
         if self._known_conversations.get(conversation.conversation_id) == fingerprint:
             return
         await self._deps.conversations.save(conversation)

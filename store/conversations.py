@@ -158,6 +158,14 @@ class Claim:
     response_body: Any = None
 
 
+def _claim_of(row: ProcessedActivityRow) -> Claim:
+    """A duplicate's view of an existing claim: finished (with the first answer) or still running."""
+    if row.state != "done":
+        return Claim(first=False)
+    body = json.loads(row.response_body) if row.response_body else None
+    return Claim(first=False, done=True, response_status=row.response_status, response_body=body)
+
+
 class ActivityLedger:
     """Remembers which activities were handled so Teams' retries are acted on once."""
 
@@ -176,12 +184,8 @@ class ActivityLedger:
         except IntegrityError:
             pass
         async with self._db.transaction() as session:
-            row = await session.get(ProcessedActivityRow, key)
-            if row is None:  # released between our insert and now: claim again
-                return await self.claim(key)
-            if row.state == "done":
-                body = json.loads(row.response_body) if row.response_body else None
-                return Claim(first=False, done=True, response_status=row.response_status, response_body=body)
+            # The conditional UPDATE comes first: on SQLite a read followed by a write in one
+            # transaction can fail with "database is locked" when another writer holds the lock.
             taken = await session.execute(
                 update(ProcessedActivityRow)
                 .where(
@@ -190,19 +194,20 @@ class ActivityLedger:
                     ProcessedActivityRow.claimed_at < now - self._takeover_after,
                 )
                 .values(claimed_at=now)
+                .execution_options(synchronize_session=False)
             )
             if taken.rowcount == 1:  # type: ignore[attr-defined]
                 return Claim(first=True)
-            return Claim(first=False)
+            row = await session.get(ProcessedActivityRow, key)
+        if row is None:  # released between our insert and now: claim again
+            return await self.claim(key)
+        return _claim_of(row)
 
     async def peek(self, key: str) -> Claim:
         """The current state of a claim, without claiming."""
         async with self._db.sessions() as session:
             row = await session.get(ProcessedActivityRow, key)
-            if row is None or row.state != "done":
-                return Claim(first=False)
-            body = json.loads(row.response_body) if row.response_body else None
-            return Claim(first=False, done=True, response_status=row.response_status, response_body=body)
+            return Claim(first=False) if row is None else _claim_of(row)
 
     async def finish(self, key: str, status: int | None, body: Any) -> None:
         async with self._db.transaction() as session:

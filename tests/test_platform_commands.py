@@ -166,3 +166,17 @@ async def test_a_retried_invoke_gets_the_first_answer(settings: Settings, connec
         second = await client.post("/api/messages", json=invoke)
         assert first.status == second.status == 200
         assert await first.json() == await second.json()
+
+
+async def test_concurrent_retries_of_one_invoke_all_get_an_answer(database_url: str, connector: FakeConnector) -> None:
+    settings = Settings(_env_file=None, dev_mode=True, database_url=database_url,  # type: ignore[call-arg]
+                        allowed_tenant_ids=[TENANT], roles_file=ROLES_FILE)
+    invoke = personal_activity(
+        connector.url, type_="invoke", name="adaptiveCard/action", activity_id="invoke-retry-concurrent",
+        value={"action": {"type": "Action.Execute", "verb": "no_such_verb", "data": {}}},
+    )
+    async with running_bot(settings) as client:
+        responses = await asyncio.gather(*(client.post("/api/messages", json=invoke) for _ in range(3)))
+        bodies = [await r.json() for r in responses]
+    assert [r.status for r in responses] == [200, 200, 200]
+    assert bodies[0] == bodies[1] == bodies[2]
