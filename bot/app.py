@@ -27,6 +27,7 @@ from bot.auth import KeysUnavailable, Unauthenticated, authenticate, build_authe
 from bot.connector import AsyncConnectorAuthentication
 from bot.escalations import EscalationWorker
 from bot.features.accounts import register_accounts
+from bot.features.consent import register_consent
 from bot.features.incidents import register_incidents
 from bot.handler import BotDeps, OutboxBacklog, PolicyBot, card_activity
 from bot.outbox_worker import BotFrameworkSender, OutboxWorker
@@ -165,6 +166,7 @@ def create_app(
         router, database=database, directory=role_directory, conversations=conversations, settings=settings,
         school_settings=school_settings, on_enqueued=outbox.wake,
     )
+    register_consent(router, database=database)
     escalations = EscalationWorker(incidents, poll_seconds=settings.incident_escalation_poll_seconds)
     deps = BotDeps(
         settings=settings,

@@ -22,7 +22,7 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("report", "report an incident"),
     ("can I post this photo?", "check photo consent"),
     ("new account", "propose a school social media account"),
-    ("ask <your question>", "an answer quoted from the policy"),
+    ("ask + your question", "an answer quoted from the policy"),
     ("my reports / my requests", "what you have sent and where it is"),
     ("whoami", "your roles in the bot"),
     ("cancel", "stop what you are doing"),

@@ -69,15 +69,17 @@ async def test_unknown_text_gets_the_help_card_with_a_plain_explanation(
     assert delivery.body["attachments"][0]["content"]["body"][0]["text"] == "How Policy Bot can help"
 
 
-async def test_a_flow_not_built_yet_says_so_plainly(dev_settings: Settings, connector: FakeConnector) -> None:
+async def test_every_flow_on_the_help_card_starts_something_real(
+    dev_settings: Settings, connector: FakeConnector
+) -> None:
     async with running_bot(dev_settings) as client:
-        await client.post(
-            "/api/messages",
-            json=personal_activity(connector.url, value={"verb": "start_flow", "flow": "check_photo"}),
-        )
-    [card] = connector.cards()
-    assert "coming soon" in card["body"][0]["text"]
-    assert "Senior Leadership Team" in card["body"][2]["text"]
+        for flow in ("report_incident", "check_photo", "propose_account", "ask_policy"):
+            await client.post(
+                "/api/messages", json=personal_activity(connector.url, value={"verb": "start_flow", "flow": flow})
+            )
+    replies = connector.sent()
+    assert len(replies) >= 4
+    assert not any("coming soon" in str(delivery.body).lower() for delivery in replies)
 
 
 async def test_install_in_personal_chat_sends_the_welcome_card_once(
