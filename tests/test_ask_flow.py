@@ -12,23 +12,11 @@ from tests.fakes.activities import personal_activity
 from tests.fakes.connector import FakeConnector
 from tests.http_helpers import running_bot
 from tests.support.cardcheck import assert_valid_card
+from tests.support.cardtext import card_texts
 
 
 def _texts(card: dict) -> str:
-    found: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "TextBlock":
-                found.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(card)
-    return "\n".join(found)
+    return card_texts(card)
 
 
 async def test_a_question_is_answered_with_a_quote_from_the_sample_policy(

@@ -11,26 +11,14 @@ from tests.fakes.activities import personal_activity
 from tests.fakes.connector import FakeConnector
 from tests.http_helpers import running_bot
 from tests.support.cardcheck import assert_valid_card
+from tests.support.cardtext import card_texts
 
 SIMS = Path(__file__).parent / "data" / "consent" / "sims_export.csv"
 ALL_CHECKS = {"appropriatelyDressed": "true", "nobodyRidiculed": "true", "notInToiletOrChangingArea": "true"}
 
 
 def _texts(card: dict) -> str:
-    found: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "TextBlock":
-                found.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(card)
-    return "\n".join(found).replace("\\", "")
+    return card_texts(card).replace("\\", "")
 
 
 def submit(service_url: str, data: dict) -> dict:
