@@ -1026,7 +1026,7 @@ class PlaygroundSession:
     def screenshot(self, path: str | Path, *, of: Locator | str | None = None, padding: int = 12) -> Path:
         """Save a PNG a person can read: the message holding the card ``of`` (text in the card, or a locator)
         with its sender line, or by default the whole conversation pane."""
-        path = Path(path)
+        path = _screenshot_destination(Path(path))
         path.parent.mkdir(parents=True, exist_ok=True)
         if of is None:
             target = self.pane
@@ -1156,3 +1156,20 @@ class E2EStack:
                 errors.append(error)
         if errors:
             raise errors[0]
+
+
+_DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+_RUN_SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
+
+
+def _screenshot_destination(path: Path) -> Path:
+    """The docs' screenshots are refreshed only when asked (POLICYBOT_UPDATE_SCREENSHOTS=1); otherwise a run
+    writes its pictures under test-results/, so running the tests leaves the work tree unchanged."""
+    if os.environ.get("POLICYBOT_UPDATE_SCREENSHOTS") == "1":
+        return path
+    try:
+        relative = path.resolve().relative_to(_DOCS_SCREENSHOTS)
+    except ValueError:
+        return path
+    return _RUN_SCREENSHOTS / relative
+
