@@ -63,6 +63,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.db import Database
 from store.outbox import (
+    THREAD_SUFFIX,
     ChannelTarget,
     ClaimedMessage,
     OutboxKind,
@@ -98,7 +99,6 @@ _IDLE_ERROR_BACKOFF_CAP_S = 60.0  # the database is down: poll at most this slow
 TEAMS_SAFE_WINDOWS: tuple[tuple[int, float], ...] = ((5, 1.0), (7, 2.0), (50, 30.0), (1600, 3600.0))
 _MAX_INLINE_WAIT_S = 2.0  # wait for the rate limit in place up to this long; beyond, put the message back
 _MIN_INLINE_WAIT_S = 0.001  # timestamps are microseconds: always move past the window's edge
-_THREAD_SUFFIX = ";messageid="
 
 
 # --- what a sender does and how it fails ----------------------------------------------------------
@@ -309,8 +309,8 @@ class BotFrameworkSender:
             created = await connector.conversations.create_conversation(parameters)
             thread_id = created.id
             activity_id = created.activity_id
-            if not activity_id and _THREAD_SUFFIX in thread_id:  # the thread is named after its first message
-                activity_id = thread_id.split(_THREAD_SUFFIX)[1]
+            if not activity_id and THREAD_SUFFIX in thread_id:  # the thread is named after its first message
+                activity_id = thread_id.split(THREAD_SUFFIX)[1]
             thread = ConversationReference(
                 channel_id=Channels.ms_teams,
                 service_url=created.service_url or channel.service_url,

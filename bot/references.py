@@ -7,6 +7,7 @@ from botbuilder.core.teams.teams_activity_extensions import teams_get_channel_da
 from botbuilder.schema import Activity, ConversationReference
 
 from store.conversations import StoredConversation
+from store.outbox import root_conversation_id
 
 
 def _channel_data(activity: Activity):  # type: ignore[no-untyped-def]
@@ -14,11 +15,6 @@ def _channel_data(activity: Activity):  # type: ignore[no-untyped-def]
         return teams_get_channel_data(activity)
     except Exception:  # noqa: BLE001 - malformed channelData: treat as none
         return None
-
-
-def root_conversation_id(conversation_id: str) -> str:
-    """A channel thread id is `<channel id>;messageid=<n>`: the channel's own id is the part before."""
-    return conversation_id.split(";messageid=")[0]
 
 
 def conversation_from_activity(activity: Activity) -> StoredConversation | None:

@@ -56,7 +56,7 @@ from sqlalchemy.orm import Mapped, aliased, mapped_column
 from store.base import Base, UtcDateTime, utcnow
 
 _LAST_ERROR_MAX = 200  # status code and a short reason; never message text or tokens
-_THREAD_SUFFIX = ";messageid="  # a channel thread's conversation id is "<channel id>;messageid=<n>"
+THREAD_SUFFIX = ";messageid="  # a channel thread's conversation id is "<channel id>;messageid=<n>"
 
 
 class OutboxKind(enum.StrEnum):
@@ -192,7 +192,8 @@ class InvalidOutboxMessage(ValueError):
 
 
 def root_conversation_id(conversation_id: str) -> str:
-    return conversation_id.split(_THREAD_SUFFIX)[0]
+    """A channel thread id is `<channel id>;messageid=<n>`: the channel's own id is the part before."""
+    return conversation_id.split(THREAD_SUFFIX)[0]
 
 
 def _reference_conversation_id(reference: dict[str, Any] | None) -> str:
