@@ -28,6 +28,8 @@ from bot.connector import AsyncConnectorAuthentication
 from bot.escalations import EscalationWorker
 from bot.features.accounts import register_accounts
 from bot.features.consent import register_consent
+from bot.features.consent_admin import register_consent_admin
+from bot.features.consent_sync import register_consent_sync
 from bot.features.incidents import register_incidents
 from bot.handler import BotDeps, OutboxBacklog, PolicyBot, card_activity
 from bot.outbox_worker import BotFrameworkSender, OutboxWorker
@@ -41,6 +43,7 @@ from dialogs.ask import AnswerQuestion
 from directory.factory import ClosableRoleDirectory, build_directory
 from domain.policy_help import PolicyLoadError, load_policy_index
 from store.base import utcnow
+from store.consent_store import ConsentStore
 from store.conversations import ActivityLedger, Claim, ConversationStore, SchoolSettings
 from store.db import Database
 from store.outbox import backlog as outbox_backlog
@@ -166,7 +169,16 @@ def create_app(
         router, database=database, directory=role_directory, conversations=conversations, settings=settings,
         school_settings=school_settings, on_enqueued=outbox.wake,
     )
-    register_consent(router, database=database)
+    consent_store = ConsentStore(database)  # one register cache shared by the check, the data admin and the sync
+    register_consent(
+        router, database=database, store=consent_store, desk=accounts.desk, conversations=conversations,
+        settings=settings,
+    )
+    consent_admin = register_consent_admin(
+        router, database=database, store=consent_store, directory=role_directory, conversations=conversations,
+        settings=settings, on_enqueued=outbox.wake,
+    )
+    consent_sync = register_consent_sync(router, store=consent_store, directory=role_directory, settings=settings)
     escalations = EscalationWorker(incidents, poll_seconds=settings.incident_escalation_poll_seconds)
     deps = BotDeps(
         settings=settings,
@@ -179,6 +191,7 @@ def create_app(
         outbox_backlog=backlog,
         router=router,
         incidents=incidents,
+        consent_admin=consent_admin,
     )
     bot = PolicyBot(deps)
 
@@ -225,6 +238,7 @@ def create_app(
     app.cleanup_ctx.append(outbox.cleanup_ctx)
     app.cleanup_ctx.append(reminders.cleanup_ctx)
     app.cleanup_ctx.append(escalations.cleanup_ctx)
+    app.cleanup_ctx.append(consent_sync.cleanup_ctx)
     return app
 
 

@@ -36,6 +36,7 @@ from bot.actions import (
     UnknownVerb,
 )
 from bot.commands import Command, ParsedCommand, clean_text, parse
+from bot.features.consent_admin import ConsentAdmin
 from bot.features.incidents import Incidents, screenshot_candidates, teams_fetcher
 from bot.references import conversation_from_activity
 from bot.settings import Settings
@@ -77,6 +78,7 @@ class BotDeps:
     outbox_backlog: Callable[[], Awaitable[OutboxBacklog]]
     router: ActionRouter
     incidents: Incidents | None = None
+    consent_admin: ConsentAdmin | None = None  # the data admin's CSV sent in the personal chat
 
 
 def card_activity(card: AdaptiveCard) -> Activity:
@@ -136,6 +138,8 @@ class PolicyBot(TeamsActivityHandler):
         activity = turn_context.activity
         if isinstance(activity.value, dict) and activity.value.get("verb") and not (activity.text or "").strip():
             await self._on_card_submit(turn_context, activity.value)
+            return
+        if await self._consent_csv(turn_context):
             return
         if await self._screenshots(turn_context):
             return
@@ -385,6 +389,23 @@ class PolicyBot(TeamsActivityHandler):
                 body = await incidents.message_extension_submit(value, actor)
             return InvokeResponse(status=HTTPStatus.OK, body=body)  # a dict: written as it is
         return await super().on_invoke_activity(turn_context)
+
+    async def _consent_csv(self, turn_context: TurnContext) -> bool:
+        """A CSV file sent in the personal chat is a consent register for the data admin (True: handled)."""
+        activity = turn_context.activity
+        admin = self._deps.consent_admin
+        kind = activity.conversation.conversation_type if activity.conversation else None
+        if admin is None or not activity.attachments or (kind or "personal") != "personal":
+            return False
+        candidates = admin.csv_candidates([a.serialize() for a in activity.attachments])
+        if not candidates:
+            return False
+        actor = self._actor(turn_context)
+        if actor is None:
+            await turn_context.send_activity(_NO_IDENTITY)
+            return True
+        await self._send_reply(turn_context, await admin.receive_csv(actor, candidates, teams_fetcher(turn_context)))
+        return True
 
     async def _screenshots(self, turn_context: TurnContext) -> bool:
         """Images pasted in the personal chat after a report are stored with it (True: handled)."""

@@ -164,6 +164,37 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="How often the escalation worker looks for due reports."
     )
 
+    # --- Photo consent -----------------------------------------------------------------------------
+    consent_mapping_file: Path | None = Field(
+        default=None,
+        description="JSON column mapping for MIS consent exports (CSV); defaults to the documented SIMS/Arbor one.",
+    )
+    consent_csv_max_bytes: int = Field(
+        default=20_971_520, ge=1, description="Largest consent register CSV the data admin may send in Teams."
+    )
+    device_exception_days: int = Field(
+        default=7,
+        ge=0,
+        description="Days after the Head Teacher authorises a personal-device photo exception that it applies "
+        "to checks of the same photo (0: the day of the decision only). The policy sets no limit.",
+    )
+    consent_source: Literal["csv", "sharepoint"] = Field(
+        default="csv", description="Where the consent register comes from: 'csv' (MIS export) or 'sharepoint'."
+    )
+    consent_sharepoint_site_id: str = Field(
+        default="", description="SharePoint site id holding the consent list (consent_source=sharepoint)."
+    )
+    consent_sharepoint_list_id: str = Field(
+        default="", description="Id (or name) of the SharePoint list holding the consent register."
+    )
+    consent_sharepoint_mapping_file: Path | None = Field(
+        default=None,
+        description="JSON column mapping from the SharePoint list's column names; defaults to the CSV mapping.",
+    )
+    consent_sync_minutes: int = Field(
+        default=60, ge=0, description="How often the SharePoint consent list is read (0: only when asked)."
+    )
+
     @field_validator("allowed_tenant_ids", mode="before")
     @classmethod
     def _tenants_from_csv(cls, value: object) -> object:

@@ -1015,7 +1015,14 @@ def check_photo(
             seen.add(pupil_verdict.pupil.pupil_id)
         pupils.append(pupil_verdict)
     allowed = bool(purposes) and not general and bool(pupils) and all(p.allowed for p in pupils)
-    device_blocked = any(reason.code is ReasonCode.PERSONAL_DEVICE for reason in general)
+    # Offer to ask the Head Teacher only when her exception would turn the answer into yes: the personal
+    # device is the one problem left (never for a personal account, a missing consent or a content check).
+    device_blocked = (
+        [reason.code for reason in general] == [ReasonCode.PERSONAL_DEVICE]
+        and bool(purposes)
+        and bool(pupils)
+        and all(p.allowed for p in pupils)
+    )
     return Verdict(
         answer=Answer.YES if allowed else Answer.NO,
         destination=request.destination,

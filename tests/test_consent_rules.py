@@ -263,6 +263,13 @@ def test_a_personal_device_no_offers_to_request_an_exception() -> None:
     assert verdict.answer is Answer.NO and verdict.can_request_device_exception
 
 
+def test_no_exception_is_offered_when_it_would_not_change_the_answer() -> None:
+    no_consent = check(request("Zoë O'Brien", device=Device.PERSONAL_DEVICE))
+    unconfirmed = check(request(device=Device.PERSONAL_DEVICE, dressed=False))
+    for verdict in (no_consent, unconfirmed):
+        assert verdict.answer is Answer.NO and not verdict.can_request_device_exception
+
+
 def test_no_exception_is_offered_for_a_personal_account() -> None:
     verdict = check(request(destination=PERSONAL, device=Device.PERSONAL_DEVICE))
     assert verdict.answer is Answer.NO and not verdict.can_request_device_exception

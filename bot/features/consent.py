@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.actions import ActionResult, ActionRouter, CardAction, CommandReply, CommandRequest
+from bot.features import ApprovalDesk
 from cards.consent import (
     PHOTO_CHECK_CHOOSE_VERB,
     PHOTO_CHECK_SUBMIT_VERB,
@@ -35,6 +36,7 @@ from domain.consent import Verdict, with_choices
 from domain.flows import Flow
 from store.approvals import registered_account_names
 from store.consent_store import ConsentStore
+from store.conversations import ConversationStore
 from store.db import Database
 
 log = logging.getLogger(__name__)
@@ -99,8 +101,16 @@ class PhotoChecks:
         return card
 
 
-def register_consent(router: ActionRouter, *, database: Database) -> PhotoChecks:
-    checks = PhotoChecks(database, ConsentStore(database))
+def register_consent(
+    router: ActionRouter,
+    *,
+    database: Database,
+    store: ConsentStore | None = None,
+    desk: ApprovalDesk | None = None,
+    conversations: ConversationStore | None = None,
+    settings: Any = None,
+) -> PhotoChecks:
+    checks = PhotoChecks(database, store or ConsentStore(database))
     router.on_flow(Flow.CHECK_PHOTO.value, checks.start)
     router.on_action(PHOTO_CHECK_SUBMIT_VERB, checks.submit)
     router.on_action(PHOTO_CHECK_CHOOSE_VERB, checks.choose)
