@@ -34,7 +34,7 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -665,12 +665,19 @@ class ConsentStore:
     # --- Do not photograph -----------------------------------------------------------------------------
 
     async def record_do_not_photograph(
-        self, pupil_id: str, requested_by: str, note: str = ""
+        self,
+        pupil_id: str,
+        requested_by: str,
+        note: str = "",
+        *,
+        then: Callable[[AsyncSession, DoNotPhotographRequest], Awaitable[object]] | None = None,
     ) -> DoNotPhotographRequest:
         """Record at once that a pupil (or their parent) asked not to be photographed or filmed.
 
         Any member of staff may do this. Every later check says no for the pupil until the data admin clears
-        the request (after updating the MIS). The caller tells the data admin.
+        the request (after updating the MIS). The caller tells the data admin: `then(session, request)` runs in
+        the same transaction (e.g. to enqueue the data admin's card), so the request and its notification are
+        committed together or not at all.
 
         Raises:
             UnknownPupilError: the id is not in the current register.
@@ -693,6 +700,8 @@ class ConsentStore:
                 note=row.note,
                 recorded_at=_aware(row.recorded_at),
             )
+            if then is not None:
+                await then(session, result)
         self._cached = None
         return result
 

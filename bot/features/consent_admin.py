@@ -1,25 +1,131 @@
 """The consent register's keeping in Teams (issue 7): what the data admin and any member of staff do to it.
 
-Interface used by the app and the Teams edge (being built; see the issue):
+``register_consent_admin(router, *, database, store, directory, conversations, settings, on_enqueued, clock)``
+registers, and returns the ``ConsentAdmin`` the Teams edge also calls:
 
-- ``register_consent_admin(router, *, database, store, directory, conversations, settings, on_enqueued, clock)``
-  registers the commands and verbs and returns a ``ConsentAdmin``.
-- ``ConsentAdmin.csv_candidates(attachments)``: the CSV files among a personal-chat message's attachments.
-- ``ConsentAdmin.receive_csv(actor, candidates, fetch)``: import one (data admin only) and answer.
+- ``do not photograph <pupil>`` / ``do not film <pupil>`` (any member of staff, personal chat only; no name: a
+  form). Use of images: "If anyone asks not to be filmed or photographed then their wishes should be respected."
+  One match in the current register → recorded at once (every later photo check says NO) and the data admin(s)
+  are sent a card in their personal chat, in the same transaction (outbox); several or none → a choice card.
+  Typed in a channel or group chat: the name is not repeated there, and the member of staff is asked to use the
+  personal chat. ``<pupil>: <note>`` adds a note (who asked).
+- verbs ``do_not_photograph_submit`` (the form), ``do_not_photograph_choose`` (the choice card): any staff;
+  ``do_not_photograph_clear`` ("Done: updated in the MIS"): the data admin only.
+- ``photo requests``: the open requests, oldest first (data admin and DSL; the notes are for them only).
+- ``consent register``: the current version, who imported it and when, pupils, open requests, earlier versions
+  kept (data admin, DSL, DPO); verb ``consent_register_activate`` ("Undo" / "Make this the current register"):
+  the data admin only.
+- ``csv_candidates(attachments)``: the CSV files among a personal-chat message's attachments (Teams'
+  ``file.download.info`` with an https SharePoint download link); ``receive_csv(actor, candidates, fetch)``:
+  the data admin's import of the first (anyone else's file is never downloaded).
+
+Every role is looked up on the server from the authenticated actor, on every command and click.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-from bot.actions import ActionRouter, Actor, CommandReply
-from bot.features.incidents import Fetch
-from domain.roles import RoleDirectory
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.actions import ActionResult, ActionRouter, Actor, CardAction, CommandReply, CommandRequest
+from bot.features import card_message
+from bot.features.incidents import Fetch, ScreenshotRefused
+from cards.base import AdaptiveCard
+from cards.consent_admin import (
+    CONSENT_REGISTER_ACTIVATE_VERB,
+    DO_NOT_PHOTOGRAPH_CHOOSE_VERB,
+    DO_NOT_PHOTOGRAPH_CLEAR_VERB,
+    DO_NOT_PHOTOGRAPH_SUBMIT_VERB,
+    MAX_NOTE,
+    NOT_LISTED,
+    ActivateSubmit,
+    ClearSubmit,
+    DoNotPhotographChoice,
+    DoNotPhotographSubmit,
+    RequestView,
+    VersionView,
+    consent_register_card,
+    do_not_photograph_choice_card,
+    do_not_photograph_cleared_card,
+    do_not_photograph_empty_register_card,
+    do_not_photograph_form_card,
+    do_not_photograph_not_found_card,
+    do_not_photograph_recorded_card,
+    do_not_photograph_request_card,
+    photo_requests_card,
+    register_activated_card,
+    register_imported_card,
+    register_rejected_card,
+)
+from domain.consent import Pupil, ResolutionStatus, TypedPupil, parse_pupil_names
+from domain.consent_import import DEFAULT_MAPPING, ColumnMapping, ImportRejected
+from domain.roles import DirectoryUnavailableError, Person, Role, RoleDirectory
 from store.base import utcnow
-from store.consent_store import ConsentStore
+from store.consent_store import (
+    ConsentStore,
+    DoNotPhotographRequest,
+    RegisterImportError,
+    RegisterVersion,
+    UnknownPupilError,
+    VersionNotAvailableError,
+)
 from store.conversations import ConversationStore
 from store.db import Database
+from store.outbox import OutboxMessage, enqueue
+
+log = logging.getLogger(__name__)
+
+DO_NOT_PHOTOGRAPH_PHRASES = ("do not photograph", "do not film", "don't photograph", "don't film")
+PHOTO_REQUESTS_PHRASES = ("photo requests",)
+CONSENT_REGISTER_PHRASES = ("consent register",)
+
+_FILE_DOWNLOAD_INFO = "application/vnd.microsoft.teams.file.download.info"
+_SHAREPOINT_HOSTS = (".sharepoint.com", ".sharepoint.us", ".sharepoint.de", ".sharepoint.cn")
+_NOTE_SEPARATOR = ":"  # "do not photograph Amelia Hughes: her mum asked at the gate"
+_SEE_REQUESTS = frozenset({Role.DATA_ADMIN, Role.DSL})
+_SEE_REGISTER = frozenset({Role.DATA_ADMIN, Role.DSL, Role.DPO})
+
+_PERSONAL_ONLY = (
+    "Please don't name pupils here. Tell me in our personal chat instead: open Policy Bot from the chat list and "
+    "type **do not photograph** there. Nothing was recorded."
+)
+_PERSONAL_ONLY_LISTS = "I only show this in our personal chat: open Policy Bot from the chat list and ask there."
+_ONLY_DATA_ADMIN_CLEARS = (
+    "Only the data admin (school office) can close a do not photograph request, once the MIS is updated. "
+    "Nothing changed."
+)
+_ONLY_DATA_ADMIN_ACTIVATES = (
+    "Only the data admin (school office) can change which consent register is current. Nothing changed."
+)
+_ONLY_DATA_ADMIN_IMPORTS = (
+    "Only the data admin can import the consent register; your file was not read. If the register needs "
+    "changing, tell the school office."
+)
+_OUT_OF_DATE = "That card is out of date. Type **help** to start again."
+
+
+@dataclass(frozen=True)
+class CsvCandidate:
+    """A CSV file sent in the chat: a pre-authenticated SharePoint download link (no bot token is sent)."""
+
+    url: str
+    file_name: str
+
+
+@dataclass(frozen=True)
+class _Admin:
+    person: Person
+    reference: dict[str, Any] | None  # None: never opened the bot (or the chat is gone)
+
+
+def _in_personal_chat(actor: Actor) -> bool:
+    return (actor.conversation_kind or "personal") == "personal"
 
 
 class ConsentAdmin:
@@ -31,17 +137,295 @@ class ConsentAdmin:
         self._directory = directory
         self._conversations = conversations
         self._settings = settings
-        self._on_enqueued = on_enqueued
+        self._on_enqueued = on_enqueued or (lambda: None)
         self._clock = clock
 
     def register(self, router: ActionRouter) -> None:
-        pass
+        router.on_command(DO_NOT_PHOTOGRAPH_PHRASES, self.do_not_photograph)
+        router.on_command(PHOTO_REQUESTS_PHRASES, self.photo_requests)
+        router.on_command(CONSENT_REGISTER_PHRASES, self.consent_register)
+        router.on_action(DO_NOT_PHOTOGRAPH_SUBMIT_VERB, self.on_submit)
+        router.on_action(DO_NOT_PHOTOGRAPH_CHOOSE_VERB, self.on_choose)
+        router.on_action(DO_NOT_PHOTOGRAPH_CLEAR_VERB, self.on_clear)
+        router.on_action(CONSENT_REGISTER_ACTIVATE_VERB, self.on_activate)
 
-    def csv_candidates(self, attachments: list[dict[str, Any]]) -> list[Any]:
-        return []
+    async def _roles(self, actor: Actor) -> frozenset[Role]:
+        return (await self._directory.roles_of(actor.aad_object_id)).roles
 
-    async def receive_csv(self, actor: Actor, candidates: list[Any], fetch: Fetch) -> CommandReply:
-        raise NotImplementedError
+    async def _name_of(self, aad_object_id: str) -> str:
+        """A person's name as Teams last told us, else what was stored (a command-line import keeps a name)."""
+        chat = await self._conversations.personal_chat_of(aad_object_id)
+        if chat is not None and chat.user_name:
+            return chat.user_name
+        return aad_object_id or "someone"
+
+    # --- do not photograph: staff ---------------------------------------------------------------------
+
+    async def do_not_photograph(self, request: CommandRequest) -> CommandReply:
+        if not _in_personal_chat(request.actor):
+            return CommandReply(texts=[_PERSONAL_ONLY])
+        name, _, note = request.argument.partition(_NOTE_SEPARATOR)
+        if not name.strip():
+            return CommandReply(cards=[do_not_photograph_form_card(note=note.strip())])
+        return CommandReply(cards=[await self._record_typed(request.actor, name, note.strip())])
+
+    async def on_submit(self, action: CardAction) -> ActionResult:
+        if not _in_personal_chat(action.actor):
+            return ActionResult(message=_PERSONAL_ONLY)
+        try:
+            submitted = DoNotPhotographSubmit.model_validate({**action.data, "verb": DO_NOT_PHOTOGRAPH_SUBMIT_VERB})
+        except ValidationError:
+            return ActionResult(card=do_not_photograph_form_card(
+                problem="Type the pupil's name (at most 200 characters) and a note of at most 500 characters."))
+        return ActionResult(card=await self._record_typed(action.actor, submitted.pupil, submitted.note))
+
+    async def on_choose(self, action: CardAction) -> ActionResult:
+        if not _in_personal_chat(action.actor):
+            return ActionResult(message=_PERSONAL_ONLY)
+        try:
+            chosen = DoNotPhotographChoice.model_validate({**action.data, "verb": DO_NOT_PHOTOGRAPH_CHOOSE_VERB})
+        except ValidationError:
+            return ActionResult(message=_OUT_OF_DATE)
+        if not chosen.choice or chosen.choice == NOT_LISTED:
+            return ActionResult(card=do_not_photograph_not_found_card(chosen.typed or "That pupil",
+                                                                      nobody_close=False))
+        register = await self.store.load_register()
+        entry = register.get(chosen.choice)
+        if entry is None:
+            return ActionResult(card=do_not_photograph_form_card(
+                name=chosen.typed, note=chosen.note,
+                problem="The consent register has changed since that card: type the name again."))
+        return ActionResult(card=await self._record(action.actor, entry.pupil, chosen.note))
+
+    async def _record_typed(self, actor: Actor, text: str, note: str) -> AdaptiveCard:
+        typed = parse_pupil_names(text.strip())
+        if len(typed) != 1:
+            return do_not_photograph_form_card(
+                name=text.strip(), note=note,
+                problem="Name one pupil at a time (first name and surname, with the class in brackets if you "
+                        "know it).")
+        register = await self.store.load_register()
+        if len(register) == 0:
+            return do_not_photograph_empty_register_card()
+        resolution = register.resolve(TypedPupil(text=typed[0].text, class_hint=typed[0].class_hint))
+        if resolution.status is ResolutionStatus.MATCHED and resolution.pupil is not None:
+            return await self._record(actor, resolution.pupil, note)
+        if resolution.candidates:
+            return do_not_photograph_choice_card(
+                typed[0].text + (f" ({typed[0].class_hint})" if typed[0].class_hint else ""),
+                resolution.candidates, note=note, several=resolution.status is ResolutionStatus.AMBIGUOUS,
+            )
+        return do_not_photograph_not_found_card(typed[0].text, nobody_close=True)
+
+    async def _data_admins(self) -> tuple[list[_Admin], bool]:
+        """The data admins with their personal chats; True when the directory could not say who they are."""
+        try:
+            holders = await self._directory.holders_of(Role.DATA_ADMIN)
+        except DirectoryUnavailableError:
+            return [], True
+        admins: list[_Admin] = []
+        for person in holders:
+            chat = await self._conversations.personal_chat_of(person.aad_object_id)
+            admins.append(_Admin(person, chat.reference if chat is not None and not chat.stale else None))
+        return admins, False
+
+    async def _record(self, actor: Actor, pupil: Pupil, note: str) -> AdaptiveCard:
+        note = note.strip()[:MAX_NOTE]
+        already = [r for r in await self.store.open_do_not_photograph_requests() if r.pupil_id == pupil.pupil_id]
+        if already:
+            return do_not_photograph_recorded_card(pupil, recorded_at=already[0].recorded_at, told=(), not_told=(),
+                                                   directory_down=False, already=already[0].recorded_at)
+        admins, directory_down = await self._data_admins()
+        reachable = [a for a in admins if a.reference is not None]
+        recorder = actor.name or "A member of staff"
+
+        async def tell_data_admins(session: AsyncSession, request: DoNotPhotographRequest) -> None:
+            card = do_not_photograph_request_card(RequestView(
+                request.id, pupil.pupil_id, pupil, recorder, request.recorded_at, request.note))
+            for admin in reachable:
+                assert admin.reference is not None
+                await enqueue(session, OutboxMessage.personal(
+                    admin.reference, card_message(card, "Do not photograph: update the MIS"),
+                    dedupe_key=f"do_not_photograph:{request.id}:{admin.person.aad_object_id}",
+                ))
+
+        try:
+            request = await self.store.record_do_not_photograph(
+                pupil.pupil_id, requested_by=actor.aad_object_id, note=note, then=tell_data_admins)
+        except UnknownPupilError:
+            return do_not_photograph_form_card(
+                problem="The consent register changed a moment ago and that pupil is no longer in it: type the "
+                        "name again.")
+        if reachable:
+            self._on_enqueued()
+        log.info("do not photograph recorded", extra={"request": request.id, "told": len(reachable),
+                                                      "not_told": len(admins) - len(reachable)})
+        return do_not_photograph_recorded_card(
+            pupil, recorded_at=request.recorded_at, told=[a.person.name for a in reachable],
+            not_told=[a.person.name for a in admins if a.reference is None], directory_down=directory_down,
+        )
+
+    # --- do not photograph: the data admin --------------------------------------------------------------
+
+    async def _views(self) -> list[RequestView]:
+        return [
+            RequestView(r.id, r.pupil_id, r.pupil, await self._name_of(r.requested_by), r.recorded_at, r.note)
+            for r in await self.store.open_do_not_photograph_requests()
+        ]
+
+    async def photo_requests(self, request: CommandRequest) -> CommandReply:
+        if not _in_personal_chat(request.actor):
+            return CommandReply(texts=[_PERSONAL_ONLY_LISTS])
+        roles = await self._roles(request.actor)
+        if not roles & _SEE_REQUESTS:
+            return CommandReply(texts=[
+                "Only the data admin (school office) and the Designated Safeguarding Lead can see the do not "
+                "photograph requests. To record one, type **do not photograph** and the pupil's name."
+            ])
+        views = await self._views()
+        return CommandReply(cards=[photo_requests_card(views, can_clear=Role.DATA_ADMIN in roles)])
+
+    async def on_clear(self, action: CardAction) -> ActionResult:
+        if Role.DATA_ADMIN not in await self._roles(action.actor):
+            log.warning("refused: do not photograph clear by someone not the data admin")
+            return ActionResult(message=_ONLY_DATA_ADMIN_CLEARS)
+        try:
+            submitted = ClearSubmit.model_validate({**action.data, "verb": DO_NOT_PHOTOGRAPH_CLEAR_VERB})
+        except ValidationError:
+            return ActionResult(message=_OUT_OF_DATE)
+        view = next((v for v in await self._views() if v.pupil_id == submitted.pupil_id), None)
+        cleared = await self.store.clear_do_not_photograph(submitted.pupil_id, cleared_by=action.actor.aad_object_id)
+        log.info("do not photograph cleared", extra={"count": cleared})
+        card = do_not_photograph_cleared_card(view, cleared_by=action.actor.name or "the data admin",
+                                              cleared_at=self._clock(), pupil_id=submitted.pupil_id,
+                                              already=cleared == 0)
+        if action.data.get("list"):
+            return ActionResult(card=photo_requests_card(await self._views(), can_clear=True),
+                                extra_cards=[card])
+        return ActionResult(card=card)
+
+    # --- the register: versions ------------------------------------------------------------------------
+
+    async def _version_view(self, version: RegisterVersion) -> VersionView:
+        return VersionView(version.id, version.imported_at, await self._name_of(version.imported_by),
+                           version.source_name, version.pupil_count, version.pupils_kept)
+
+    async def _current_and_kept(self) -> tuple[VersionView | None, dict[int, VersionView]]:
+        versions = await self.store.versions()
+        current = next((v for v in versions if v.is_current), None)
+        kept = {v.id: await self._version_view(v) for v in versions if v.pupils_kept}
+        return (kept.get(current.id) if current else None), kept
+
+    async def consent_register(self, request: CommandRequest) -> CommandReply:
+        if not _in_personal_chat(request.actor):
+            return CommandReply(texts=[_PERSONAL_ONLY_LISTS])
+        roles = await self._roles(request.actor)
+        if not roles & _SEE_REGISTER:
+            return CommandReply(texts=[
+                "Only the data admin (school office), the Designated Safeguarding Lead and the Data Protection "
+                "Officer can see the consent register's details. To check a photo, type **can I post this photo?**"
+            ])
+        current, kept = await self._current_and_kept()
+        earlier = [v for v_id, v in sorted(kept.items(), reverse=True) if current is None or v_id != current.version]
+        open_requests = len(await self.store.open_do_not_photograph_requests())
+        return CommandReply(cards=[consent_register_card(
+            current, earlier, open_requests=open_requests, can_activate=Role.DATA_ADMIN in roles,
+            source=str(getattr(self._settings, "consent_source", "csv")),
+        )])
+
+    async def on_activate(self, action: CardAction) -> ActionResult:
+        if Role.DATA_ADMIN not in await self._roles(action.actor):
+            log.warning("refused: consent register activation by someone not the data admin")
+            return ActionResult(message=_ONLY_DATA_ADMIN_ACTIVATES)
+        try:
+            submitted = ActivateSubmit.model_validate({**action.data, "verb": CONSENT_REGISTER_ACTIVATE_VERB})
+        except ValidationError:
+            return ActionResult(message=_OUT_OF_DATE)
+        try:
+            result = await self.store.activate_version(submitted.version)
+        except VersionNotAvailableError:
+            return ActionResult(message=f"Version {submitted.version} is no longer kept, so it cannot be made "
+                                        "current. Nothing changed. Type **consent register** to see the versions "
+                                        "kept, or send a new export.")
+        log.info("consent register version activated", extra={"version": result.id})
+        _, kept = await self._current_and_kept()
+        previous = kept.get(result.previous_version_id) if result.previous_version_id != result.id else None
+        return ActionResult(card=register_activated_card(await self._version_view(result), previous))
+
+    # --- the register: CSV sent in the personal chat ---------------------------------------------------
+
+    def csv_candidates(self, attachments: list[dict[str, Any]]) -> list[CsvCandidate]:
+        """CSV files sent as Teams file attachments with an https SharePoint download link; anything else is
+        left for the rest of the bot."""
+        found: list[CsvCandidate] = []
+        for index, attachment in enumerate(attachments, 1):
+            if str(attachment.get("contentType") or "") != _FILE_DOWNLOAD_INFO:
+                continue
+            content = attachment.get("content") or {}
+            if not isinstance(content, dict) or str(content.get("fileType") or "").lower() != "csv":
+                continue
+            url = str(content.get("downloadUrl") or "")
+            parts = urlsplit(url)
+            if parts.scheme.lower() != "https" or not (parts.hostname or "").lower().endswith(_SHAREPOINT_HOSTS):
+                continue
+            found.append(CsvCandidate(url, str(attachment.get("name") or f"register-{index}.csv")[:300]))
+        return found
+
+    def _mapping(self) -> ColumnMapping:
+        path = getattr(self._settings, "consent_mapping_file", None)
+        return ColumnMapping.from_json_file(path) if path else DEFAULT_MAPPING
+
+    async def receive_csv(self, actor: Actor, candidates: list[CsvCandidate], fetch: Fetch) -> CommandReply:
+        """Import the first CSV file (data admin only); anyone else's file is never downloaded."""
+        if Role.DATA_ADMIN not in await self._roles(actor):
+            log.warning("refused: consent CSV from someone not the data admin")
+            return CommandReply(texts=[_ONLY_DATA_ADMIN_IMPORTS])
+        if getattr(self._settings, "consent_source", "csv") == "sharepoint":
+            return CommandReply(texts=[
+                "The consent register comes from the school's SharePoint list, not from files: your file was not "
+                "read. Update the list in SharePoint, then type **update consent register** to read it now."
+            ])
+        if not candidates:
+            return CommandReply(texts=["I found no CSV file in that message. Export the consent register from the "
+                                       "MIS as a CSV file and send it here."])
+        candidate = candidates[0]
+        texts: list[str] = []
+        if len(candidates) > 1:
+            texts.append(f"I import one file at a time: only {candidate.file_name} was read. Send the others one by "
+                         "one if they are needed.")
+        try:
+            mapping = self._mapping()
+        except (OSError, ValueError):
+            log.exception("the consent column mapping file cannot be read")
+            return CommandReply(texts=[
+                "The column mapping set for the consent register (POLICYBOT_CONSENT_MAPPING_FILE) cannot be read, "
+                "so nothing was imported and nothing changed. Ask whoever runs Policy Bot to fix it."
+            ])
+        max_bytes = int(getattr(self._settings, "consent_csv_max_bytes", 20_971_520))
+        try:
+            data = await fetch(candidate.url, max_bytes, False)
+            if len(data) > max_bytes:
+                raise ScreenshotRefused(f"It is larger than the {max_bytes:,} bytes allowed.")
+        except ScreenshotRefused as refusal:
+            return CommandReply(texts=[
+                f"I could not read {candidate.file_name}: {refusal} Nothing changed. Send the file again; if it is "
+                "too large, export only the columns the register needs (ask IT if the limit must change)."
+            ])
+        try:
+            result = await self.store.import_csv(data, imported_by=actor.aad_object_id,
+                                                 source_name=candidate.file_name, mapping=mapping)
+        except RegisterImportError:
+            log.exception("the database refused a consent register import")
+            return CommandReply(texts=["The database refused the import, so nothing changed. Try again in a few "
+                                       "minutes; if it happens again, tell whoever runs Policy Bot."])
+        current, kept = await self._current_and_kept()
+        if isinstance(result, ImportRejected):
+            log.info("consent register import rejected", extra={"problems": result.error_count})
+            return CommandReply(texts=texts, cards=[register_rejected_card(candidate.file_name, result, current)])
+        log.info("consent register imported", extra={"version": result.id, "pupils": result.pupil_count})
+        previous = kept.get(result.previous_version_id) if result.previous_version_id else None
+        return CommandReply(texts=texts, cards=[register_imported_card(
+            await self._version_view(result), previous, result.warnings)])
 
 
 def register_consent_admin(router: ActionRouter, *, database: Database, store: ConsentStore,
