@@ -283,7 +283,7 @@ async def test_a_name_not_in_the_register_records_nothing_and_says_what_to_do(bo
 
 async def test_a_second_request_for_the_same_pupil_adds_nothing(bot: Bot) -> None:
     await bot.say(SAM, "do not photograph Amelia Hughes")
-    await bot.say(LEE, "do not photograph Amelia Hughes")
+    await bot.say(LEE, "don\u2019t photograph Amelia Hughes")  # a phone's curly apostrophe
     assert "already recorded" in shown(bot.cards_in(LEE)[-1])
     assert len(await bot.store.open_do_not_photograph_requests()) == 1
 
@@ -354,6 +354,7 @@ def _actor(who: dict[str, Any]) -> Actor:
 async def test_photo_requests_are_for_the_data_admin_and_the_dsl_oldest_first(bot: Bot) -> None:
     await bot.say(SAM, "do not photograph Riya Patel: her dad phoned")
     await bot.say(LEE, "do not photograph Marek Kowalski")
+    await bot.settle()  # the data admin's cards are delivered
     bot.connector.clear()
 
     await bot.say(SAM, "photo requests")
@@ -385,6 +386,7 @@ async def test_consent_register_shows_the_versions_and_only_the_data_admin_chang
     await bot.say(SAM, "do not photograph Amelia Hughes")
     await bot.store.import_csv((DATA / "arbor_export_bom.csv").read_bytes(), imported_by=JO["aadObjectId"],
                                source_name="arbor.csv")
+    await bot.settle()
     bot.connector.clear()
     await bot.say(SAM, "consent register")
     assert "Only the data admin" in bot.texts_in(bot.chat(SAM))[0]

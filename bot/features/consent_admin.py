@@ -81,7 +81,10 @@ from store.outbox import OutboxMessage, enqueue
 
 log = logging.getLogger(__name__)
 
-DO_NOT_PHOTOGRAPH_PHRASES = ("do not photograph", "do not film", "don't photograph", "don't film")
+DO_NOT_PHOTOGRAPH_PHRASES = (
+    "do not photograph", "do not film", "don't photograph", "don't film",
+    "don\u2019t photograph", "don\u2019t film",  # Teams on phones types a curly apostrophe
+)
 PHOTO_REQUESTS_PHRASES = ("photo requests",)
 CONSENT_REGISTER_PHRASES = ("consent register",)
 
