@@ -7,8 +7,14 @@ One function per card; each submit payload has its own model and verb:
 - `pupil_choice_card(verdict)` (when `verdict.needs_pupil_choice`) → submit `PupilChoiceSubmit` (verb
   `photo_check_choose_pupils`); `domain.consent.with_choices(request.pupils, submit.choices())` then
   check again.
-- `verdict_card(verdict)`: the answer. A personal-device "no" carries a button with
-  `DeviceExceptionSubmit` (verb `request_device_exception`) for the approval mechanism.
+- `verdict_card(verdict)`: the answer. A "no" whose one reason is the personal device carries "Ask the Head
+  Teacher for an exception" (an `Action.ShowCard` asking for the exceptional circumstances) whose submit is
+  `DeviceExceptionSubmit` (verb `request_device_exception`) for the approval mechanism. A verdict decided
+  with an authorised exception names it (`AuthorisedException`: reference and date).
+- The exception request as stored (`DeviceExceptionCase`), its summary for the approval cards
+  (`device_exception_summary`), the form to change it (`device_exception_edit_card`, verb
+  `device_exception_resubmit`) and the message after approval (`device_exception_approved_card`, verb
+  `photo_check_exception_recheck`).
 
 Nothing in a payload is trusted: the account is checked against the account register and a device
 exception against the approvals, on the server. All pupil and user text is escaped for Markdown.
@@ -16,13 +22,20 @@ exception against the approvals, on the server. All pupil and user text is escap
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from cards.approvals import RequestSummary
 from cards.base import (
+    Action,
+    ActionExecute,
+    ActionShowCard,
     ActionSubmit,
     AdaptiveCard,
     Choice,
@@ -40,6 +53,7 @@ from cards.base import (
 )
 from domain.consent import (
     DESTINATION_TITLES,
+    Q_PERSONAL_PHONES,
     Q_PROCEDURE_3,
     Answer,
     Destination,
@@ -51,6 +65,7 @@ from domain.consent import (
     PupilVerdict,
     Reason,
     ResolutionStatus,
+    TypedPupil,
     Verdict,
     parse_pupil_names,
 )
@@ -58,6 +73,10 @@ from domain.consent import (
 PHOTO_CHECK_SUBMIT_VERB = "photo_check_submit"
 PHOTO_CHECK_CHOOSE_VERB = "photo_check_choose_pupils"
 REQUEST_DEVICE_EXCEPTION_VERB = "request_device_exception"
+DEVICE_EXCEPTION_RESUBMIT_VERB = "device_exception_resubmit"
+EXCEPTION_RECHECK_VERB = "photo_check_exception_recheck"
+CIRCUMSTANCES_INPUT = "circumstances"
+MAX_CIRCUMSTANCES = 1_000  # what the Head Teacher reads: a paragraph, not an essay
 
 _ACCOUNT_PREFIX = "account:"
 _NOT_LISTED = "not_listed"  # "none of these" on the choice card
@@ -289,15 +308,46 @@ class PupilChoiceSubmit(_Payload):
 
 
 class DeviceExceptionSubmit(_Payload):
-    """The verdict card's "ask the Head Teacher" button: what the exception request is about."""
+    """The verdict card's "ask the Head Teacher" form: which photo (as the verdict saw it) and why.
+
+    Only a claim: the server checks it again on the current register before anything is sent.
+    """
 
     verb: Literal["request_device_exception"]
     destination: DestinationKind
     account_name: str | None = Field(default=None, max_length=200)
     purposes: tuple[str, ...] = ()
     media: MediaKind = MediaKind.PHOTO
-    pupil_ids: tuple[str, ...] = ()
+    pupil_ids: tuple[str, ...] = Field(default=(), max_length=100)
     register_version: int = 0
+    appropriately_dressed: bool = False
+    nobody_ridiculed: bool = False
+    not_in_toilet_or_changing_area: bool = False
+    circumstances: str = Field(default="", max_length=20_000)  # the handler answers an over-long text clearly
+    form_id: str = Field(default="", max_length=64)
+
+    @field_validator("appropriately_dressed", "nobody_ridiculed", "not_in_toilet_or_changing_area", mode="before")
+    @classmethod
+    def _toggle(cls, value: Any) -> Any:
+        return _as_bool(value)
+
+    def destination_model(self) -> Destination:
+        """The destination (raises pydantic's ValidationError for a school account without a name)."""
+        if self.destination is DestinationKind.SCHOOL_ACCOUNT:
+            return Destination.school_account(self.account_name or "")
+        return Destination.of(self.destination)
+
+    def to_request(self) -> PhotoCheckRequest:
+        """The photo as a domain request, each pupil pinned by id (raises ValidationError if none)."""
+        return PhotoCheckRequest(
+            destination=self.destination_model(),
+            pupils=tuple(TypedPupil(text=f"pupil id {pid}", pupil_id=pid) for pid in dict.fromkeys(self.pupil_ids)),
+            device=Device.PERSONAL_DEVICE,
+            media=self.media,
+            appropriately_dressed=self.appropriately_dressed,
+            nobody_ridiculed=self.nobody_ridiculed,
+            not_in_toilet_or_changing_area=self.not_in_toilet_or_changing_area,
+        )
 
 
 def _bullets(lines: Sequence[str]) -> str:
@@ -367,8 +417,75 @@ def _pupil_rows(verdict: Verdict) -> list[Element]:
     return rows
 
 
-def verdict_card(verdict: Verdict) -> AdaptiveCard:
-    """The answer: a big YES or NO, a line per pupil, the policy sentences behind it, the reminders."""
+@dataclass(frozen=True)
+class AuthorisedException:
+    """The Head Teacher's authorisation a verdict was decided with (found on the server, never claimed)."""
+
+    reference: str
+    decided_on: date
+    decided_by: str | None = None
+
+
+def _exception_form(verdict: Verdict, form_id: str) -> ActionShowCard:
+    """"Ask the Head Teacher for an exception": why a personal device, then send (the photo as checked)."""
+    payload = DeviceExceptionSubmit(
+        verb="request_device_exception",
+        destination=verdict.destination.kind,
+        account_name=verdict.destination.account_name,
+        purposes=tuple(p.key for p in verdict.purposes),
+        media=verdict.media,
+        pupil_ids=verdict.pupil_ids,
+        register_version=verdict.register_version,
+        # The device is the one reason for "no", so all three content checks were confirmed.
+        appropriately_dressed=True,
+        nobody_ridiculed=True,
+        not_in_toilet_or_changing_area=True,
+        form_id=form_id,
+    )
+    data = payload.model_dump(by_alias=True, mode="json", exclude_none=True, exclude={"circumstances"})
+    return ActionShowCard(
+        title="Ask the Head Teacher for an exception",
+        card=AdaptiveCard(
+            body=[
+                TextBlock(
+                    text=f"The policy: \u201c{escape_markdown(Q_PERSONAL_PHONES.text)}\u201d "
+                    f"_({escape_markdown(Q_PERSONAL_PHONES.section)})_",
+                    size="Small",
+                ),
+                InputText(
+                    id=CIRCUMSTANCES_INPUT,
+                    label="What are the exceptional circumstances, and why was a personal device used?",
+                    placeholder="e.g. the school tablet failed during the Year 6 performance",
+                    is_multiline=True,
+                    max_length=MAX_CIRCUMSTANCES,
+                    is_required=True,
+                    error_message="Say what the exceptional circumstances are.",
+                ),
+                TextBlock(
+                    text="The Head Teacher sees where it will go, the pupils and what you write here. Never the photo.",
+                    is_subtle=True,
+                    size="Small",
+                ),
+            ],
+            actions=[ActionSubmit(title="Send to the Head Teacher", style="positive", data=data)],
+        ),
+    )
+
+
+def verdict_card(
+    verdict: Verdict,
+    *,
+    exception: AuthorisedException | None = None,
+    notice: str | None = None,
+    form_id: str | None = None,
+) -> AdaptiveCard:
+    """The answer: a big YES or NO, a line per pupil, the policy sentences behind it, the reminders.
+
+    Args:
+        exception: the authorisation the verdict was decided with (shown with its reference and date).
+        notice: a line above the answer (plain text, escaped here), e.g. why no request was sent.
+        form_id: names the exception form (the same form sent twice makes one request); new if not given.
+    """
     yes = verdict.answer is Answer.YES
     where = verdict.destination.label
     headline = (
@@ -382,8 +499,15 @@ def verdict_card(verdict: Verdict) -> AdaptiveCard:
         Fact(title="Device", value=escape_markdown(_DEVICE_TITLES[verdict.device])),
     ]
     if verdict.device_exception_used:
-        facts.append(Fact(title="Exception", value="Authorised by the Head Teacher"))
-    body: list[Element] = [
+        authorised = "Authorised by the Head Teacher"
+        if exception is not None:
+            by = f" ({escape_markdown(exception.decided_by)})" if exception.decided_by else ""
+            authorised += f"{by} on {_format_day(exception.decided_on)}, {escape_markdown(exception.reference)}"
+        facts.append(Fact(title="Exception", value=authorised))
+    body: list[Element] = []
+    if notice:
+        body.append(TextBlock(text=escape_markdown(notice), color="Attention", weight="Bolder"))
+    body += [
         Container(
             style="good" if yes else "attention",
             bleed=True,
@@ -399,6 +523,15 @@ def verdict_card(verdict: Verdict) -> AdaptiveCard:
         ),
         FactSet(facts=facts),
     ]
+    if verdict.device_exception_used:
+        body.append(
+            TextBlock(
+                text="Taken on a personal device, which the Head Teacher authorised as an exception. The policy: "
+                f"\u201c{escape_markdown(Q_PERSONAL_PHONES.text)}\u201d "
+                f"_({escape_markdown(Q_PERSONAL_PHONES.section)})_",
+                size="Small",
+            )
+        )
     if verdict.reasons:
         body += [
             TextBlock(text="About the photo", weight="Bolder", spacing="Medium", separator=True),
@@ -438,25 +571,194 @@ def verdict_card(verdict: Verdict) -> AdaptiveCard:
                 spacing="Medium",
             )
         )
-    actions: list[ActionSubmit] = []
+    actions: list[Action] = []
     if verdict.can_request_device_exception:
-        payload = DeviceExceptionSubmit(
-            verb="request_device_exception",
-            destination=verdict.destination.kind,
-            account_name=verdict.destination.account_name,
-            purposes=tuple(p.key for p in verdict.purposes),
-            media=verdict.media,
-            pupil_ids=verdict.pupil_ids,
-            register_version=verdict.register_version,
-        )
-        actions.append(
-            ActionSubmit(
-                title="Ask the Head Teacher for an exception",
-                data=payload.model_dump(by_alias=True, mode="json", exclude_none=True),
-            )
-        )
+        actions.append(_exception_form(verdict, form_id or uuid.uuid4().hex))
     return AdaptiveCard(
         fallback_text=("YES: " if yes else "NO: ") + headline,
         body=body,
         actions=actions or None,
+    )
+
+
+def _format_day(day: date) -> str:
+    return f"{day:%a} {day.day} {day:%b %Y}"
+
+
+# --- The exception request (the approval kind "Photo on a personal device") ------------------------------
+
+
+class ExceptionPupil(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    pupil_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(max_length=300)
+    class_label: str = Field(default="", max_length=120)
+
+
+class DeviceExceptionCase(BaseModel):
+    """An exception request as stored in the approval's payload: the photo as checked, and why.
+
+    Built on the server from a fresh verdict (`from_verdict`), never from what a card claims.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    destination: DestinationKind
+    account_name: str | None = None
+    media: MediaKind = MediaKind.PHOTO
+    purposes: tuple[str, ...] = ()
+    purpose_titles: tuple[str, ...] = ()
+    pupils: tuple[ExceptionPupil, ...] = Field(min_length=1, max_length=100)
+    circumstances: str = Field(min_length=1, max_length=MAX_CIRCUMSTANCES)
+    register_version: int = 0
+    appropriately_dressed: bool = True
+    nobody_ridiculed: bool = True
+    not_in_toilet_or_changing_area: bool = True
+
+    @classmethod
+    def from_verdict(cls, verdict: Verdict, circumstances: str) -> DeviceExceptionCase:
+        return cls(
+            destination=verdict.destination.kind,
+            account_name=verdict.destination.account_name,
+            media=verdict.media,
+            purposes=tuple(p.key for p in verdict.purposes),
+            purpose_titles=tuple(p.title for p in verdict.purposes),
+            pupils=tuple(
+                ExceptionPupil(pupil_id=p.pupil.pupil_id, name=p.pupil.display_name, class_label=p.pupil.class_label)
+                for p in verdict.pupils
+                if p.pupil is not None
+            ),
+            circumstances=circumstances,
+            register_version=verdict.register_version,
+        )
+
+    @property
+    def pupil_ids(self) -> tuple[str, ...]:
+        return tuple(p.pupil_id for p in self.pupils)
+
+    def destination_model(self) -> Destination:
+        if self.destination is DestinationKind.SCHOOL_ACCOUNT:
+            return Destination.school_account(self.account_name or "")
+        return Destination.of(self.destination)
+
+    def to_request(self) -> PhotoCheckRequest:
+        """The same photo as a check on the current register (pupils pinned by id)."""
+        return PhotoCheckRequest(
+            destination=self.destination_model(),
+            pupils=tuple(TypedPupil(text=p.name or p.pupil_id, pupil_id=p.pupil_id) for p in self.pupils),
+            device=Device.PERSONAL_DEVICE,
+            media=self.media,
+            appropriately_dressed=self.appropriately_dressed,
+            nobody_ridiculed=self.nobody_ridiculed,
+            not_in_toilet_or_changing_area=self.not_in_toilet_or_changing_area,
+        )
+
+
+def _media_word(media: MediaKind) -> str:
+    return "video" if media is MediaKind.VIDEO else "photo"
+
+
+def device_exception_summary(case: DeviceExceptionCase, requested_by: str) -> RequestSummary:
+    """What the approval cards show. Values are plain text (the approval cards escape them).
+
+    The SLT channel sees where, how many pupils and who asked: never a child's name.
+    """
+    where = case.destination_model().label
+    media = _media_word(case.media)
+    count = len(case.pupils)
+    pupils = "; ".join(f"{p.name} ({p.class_label})" for p in case.pupils)
+    return RequestSummary(
+        title=f"A {media} for {where}, taken on a personal device",
+        facts=(
+            ("Where", where),
+            ("Consent needed for", ", ".join(case.purpose_titles) or "-"),
+            ("Photo or video", media.capitalize()),
+            (f"Pupils ({count})", pupils),
+            ("Exceptional circumstances", case.circumstances),
+            ("Requested by", requested_by),
+        ),
+        slt_facts=(
+            ("Where", where),
+            ("Pupils", f"{count} pupil{'s' if count != 1 else ''}"),
+            ("Requested by", requested_by),
+        ),
+        notes=(
+            f"The policy ({Q_PERSONAL_PHONES.section}): \u201c{Q_PERSONAL_PHONES.text}\u201d",
+            "When this was sent, every pupil had consent for this use in the consent register and the three content "
+            "checks were confirmed: the personal device was the one reason for no. Each later check looks at the "
+            "register again.",
+            "The policy does not say how long an authorisation lasts; the bot applies it to checks of this photo for "
+            "a number of days the school sets. Ask SLT if that should change.",
+        ),
+    )
+
+
+def device_exception_edit_card(
+    request_id: int, reference: str, round_: int, circumstances: str, comment: str | None,
+    *, problem: str | None = None,
+) -> AdaptiveCard:
+    """The requester changes the circumstances after the Head Teacher asked for changes, then sends it again."""
+    body: list[Element] = [
+        TextBlock(text=f"Change your request {escape_markdown(reference)}", size="Large", weight="Bolder",
+                  style="heading"),
+    ]
+    if comment:
+        body.append(TextBlock(text=f"The Head Teacher asked: \u201c{escape_markdown(comment)}\u201d"))
+    if problem:
+        body.append(TextBlock(text=escape_markdown(problem), color="Attention"))
+    body.append(
+        InputText(
+            id=CIRCUMSTANCES_INPUT,
+            label="What are the exceptional circumstances, and why was a personal device used?",
+            value=circumstances[:MAX_CIRCUMSTANCES] or None,
+            is_multiline=True,
+            max_length=MAX_CIRCUMSTANCES,
+            is_required=True,
+            error_message="Say what the exceptional circumstances are.",
+        )
+    )
+    data = {"request_id": request_id, "round": round_}
+    return AdaptiveCard(
+        fallback_text=f"Change your request {reference}",
+        body=body,
+        actions=[
+            ActionExecute(
+                title="Send it again", verb=DEVICE_EXCEPTION_RESUBMIT_VERB, data=data, style="positive",
+                fallback=ActionSubmit(title="Send it again", style="positive",
+                                      data={"verb": DEVICE_EXCEPTION_RESUBMIT_VERB, **data}),
+            )
+        ],
+    )
+
+
+def device_exception_approved_card(
+    request_id: int, reference: str, case: DeviceExceptionCase, *, until: date
+) -> AdaptiveCard:
+    """To the requester after approval: what was authorised, until when, and a button to check it again."""
+    data = {"request_id": request_id}
+    media = _media_word(case.media)
+    return AdaptiveCard(
+        fallback_text=f"The Head Teacher authorised {reference}: check the {media} again.",
+        body=[
+            TextBlock(text=f"Exception authorised: {escape_markdown(reference)}", size="Medium", weight="Bolder",
+                      color="Good"),
+            TextBlock(
+                text=f"The Head Teacher authorised the personal device for this {media} of "
+                f"{len(case.pupils)} pupil{'s' if len(case.pupils) != 1 else ''} for "
+                f"{escape_markdown(case.destination_model().label)}. Check it again before you post it: the "
+                "consent register may have changed.",
+            ),
+            FactSet(facts=[
+                Fact(title="Pupils", value=escape_markdown(", ".join(p.name for p in case.pupils))),
+                Fact(title="Applies to checks until", value=_format_day(until)),
+            ]),
+        ],
+        actions=[
+            ActionExecute(
+                title="Check it again now", verb=EXCEPTION_RECHECK_VERB, data=data, style="positive",
+                fallback=ActionSubmit(title="Check it again now", style="positive",
+                                      data={"verb": EXCEPTION_RECHECK_VERB, **data}),
+            )
+        ],
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from cards.consent import (
     PHOTO_CHECK_CHOOSE_VERB,
     PHOTO_CHECK_SUBMIT_VERB,
     REQUEST_DEVICE_EXCEPTION_VERB,
+    AuthorisedException,
     DeviceExceptionSubmit,
     PhotoCheckSubmit,
     PupilChoiceSubmit,
@@ -128,7 +130,7 @@ def test_the_verdict_card_says_yes_big_and_green() -> None:
     assert "Consider turning off tagging people in images where possible" in _texts(verdict_card(YES))
 
 
-def test_the_no_card_has_a_line_per_pupil_the_policy_words_and_an_exception_button() -> None:
+def test_the_no_card_has_a_line_per_pupil_and_the_policy_words_and_no_exception_button_for_many_reasons() -> None:
     card = verdict_card(NO_MANY)
     text = _texts(card)
     assert card.to_dict()["body"][0]["items"][0]["text"] == "NO"
@@ -142,14 +144,47 @@ def test_the_no_card_has_a_line_per_pupil_the_policy_words_and_an_exception_butt
         "Use of images",
     ):
         assert expected in text, expected
-    [button] = card.to_dict()["actions"]
-    assert button["type"] == "Action.Submit"
-    payload = DeviceExceptionSubmit.model_validate(button["data"])
+    assert "1\\_A" in text  # the class is pupil text too
+    # An exception for the device would not make this a yes: no button.
+    assert "actions" not in card.to_dict()
+    assert "Ask the Head Teacher" not in text
+
+
+def test_a_device_only_no_asks_for_the_circumstances_and_sends_the_photo_as_checked() -> None:
+    verdict = _verdict("Amelia Hughes; Oliver Smith (5A)", device=Device.PERSONAL_DEVICE)
+    assert verdict.can_request_device_exception
+    card = verdict_card(verdict, form_id="f" * 32).to_dict()
+    [button] = card["actions"]
+    assert button["type"] == "Action.ShowCard" and button["title"] == "Ask the Head Teacher for an exception"
+    inner = button["card"]
+    [box] = [e for e in inner["body"] if e.get("type") == "Input.Text"]
+    assert box["id"] == "circumstances" and box["isRequired"] is True and box["maxLength"] == 1000
+    assert "personal phones are not to be used unless there are exceptional circumstances" in "\n".join(
+        _strings(inner)).replace("\\", "")
+    [send] = inner["actions"]
+    assert send["type"] == "Action.Submit"
+    payload = DeviceExceptionSubmit.model_validate({**send["data"], "circumstances": "The tablet broke"})
     assert payload.verb == REQUEST_DEVICE_EXCEPTION_VERB
     assert payload.destination is DestinationKind.SCHOOL_ACCOUNT and payload.account_name == ACCOUNTS[0]
     assert payload.purposes == ("school_social_media",) and payload.register_version == 3
-    assert set(payload.pupil_ids) == {"P1", "P6"}
-    assert "1\\_A" in text  # the class is pupil text too
+    assert set(payload.pupil_ids) == {"P1", "P3"} and payload.form_id == "f" * 32
+    assert payload.appropriately_dressed and payload.nobody_ridiculed and payload.not_in_toilet_or_changing_area
+    request = payload.to_request()
+    assert [p.pupil_id for p in request.pupils] == ["P1", "P3"] and request.device is Device.PERSONAL_DEVICE
+    assert_valid_cards([card])
+
+
+def test_a_verdict_decided_with_an_exception_names_it() -> None:
+    verdict = _verdict("Amelia Hughes", device=Device.PERSONAL_DEVICE)
+    authorised = check_photo(REGISTER, _request("Amelia Hughes", device=Device.PERSONAL_DEVICE),
+                             school_accounts=ACCOUNTS, device_exception_authorised=True)
+    assert verdict.answer.value == "no" and authorised.answer.value == "yes"
+    card = verdict_card(authorised, exception=AuthorisedException(
+        reference="PHO-2026-0004", decided_on=date(2026, 11, 24), decided_by="Anna Smith"))
+    text = _texts(card).replace("\\", "")
+    assert "Authorised by the Head Teacher (Anna Smith) on Tue 24 Nov 2026, PHO-2026-0004" in text
+    assert "actions" not in card.to_dict()
+    assert_valid_cards([card])
 
 
 def test_the_do_not_publish_reason_never_reaches_a_card() -> None:
