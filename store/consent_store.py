@@ -603,8 +603,15 @@ class ConsentStore:
         checked_by: str,
         school_accounts: Collection[str],
         device_exception_authorised: bool = False,
+        exception_authorised: Callable[[Verdict], Awaitable[bool]] | None = None,
     ) -> Verdict:
-        """Decide on the current register and log the check (see `domain.consent.check_photo`)."""
+        """Decide on the current register and log the check (see `domain.consent.check_photo`).
+
+        Args:
+            exception_authorised: asked only when the personal device is the one reason for "no": whether
+                the Head Teacher has authorised an exception that covers this verdict (the approvals). If it
+                has, the check is decided again with the exception; only that final verdict is logged.
+        """
         register = await self.load_register()
         verdict = check_photo(
             register,
@@ -613,6 +620,15 @@ class ConsentStore:
             device_exception_authorised=device_exception_authorised,
             config=self._config,
         )
+        if (
+            exception_authorised is not None
+            and verdict.can_request_device_exception
+            and await exception_authorised(verdict)
+        ):
+            verdict = check_photo(
+                register, request, school_accounts=school_accounts, device_exception_authorised=True,
+                config=self._config,
+            )
         await self.log_check(checked_by, verdict)
         return verdict
 
