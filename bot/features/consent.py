@@ -9,35 +9,82 @@
   choice card first;
 - ``photo_check_choose_pupils``: the check again with the chosen pupils pinned. The choice card carries the
   original answers in its button's data, so nothing is kept between the two turns.
+- the personal-device exception ("Use of images": "personal phones are not to be used unless there are
+  exceptional circumstances and it is authorised by the Head Teacher."), an approval kind on the shared
+  `ApprovalDesk` (``DeviceExceptions``, references ``PHO-...``):
 
-Not yet here (see the issue's closing note): asking the Head Teacher for a personal-device exception through
-the approval desk, importing the register from a CSV sent in chat, and ``do not photograph <pupil>``.
+  - ``request_device_exception`` (the verdict card's form): the photo is checked again on the current register,
+    pupils pinned by id and the destination against the account register; only if the Head Teacher's exception
+    would turn the answer into yes is a request sent (one per form, however often it is clicked);
+  - ``device_exception_resubmit``: the requester's changed circumstances after the Head Teacher asked for
+    changes (checked again the same way);
+  - a check (``photo_check_submit``, ``photo_check_choose_pupils``) whose one reason for no is the personal
+    device looks for an approved exception of the same member of staff, same destination and media, pupils
+    among those approved, decided within ``settings.device_exception_days`` (school calendar days); if there
+    is one, the answer is decided again with it and the card names it;
+  - ``photo_check_exception_recheck`` (the button sent to the requester on approval): the approved photo
+    checked again on the current register with the exception, without retyping.
+
+The SLT channel sees where the photo would go, how many pupils and who asked, never a child's name.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import re
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.actions import ActionResult, ActionRouter, CardAction, CommandReply, CommandRequest
-from bot.features import ApprovalDesk
+from bot.actions import ActionResult, ActionRouter, Actor, CardAction, CommandReply, CommandRequest
+from bot.features import ApprovalDesk, Clock, Submitted, card_message, int_or_none, subject_of
+from cards.approvals import RequestSummary, status_card
+from cards.base import AdaptiveCard
 from cards.consent import (
+    CIRCUMSTANCES_INPUT,
+    DEVICE_EXCEPTION_RESUBMIT_VERB,
+    EXCEPTION_RECHECK_VERB,
+    MAX_CIRCUMSTANCES,
     PHOTO_CHECK_CHOOSE_VERB,
     PHOTO_CHECK_SUBMIT_VERB,
+    REQUEST_DEVICE_EXCEPTION_VERB,
+    AuthorisedException,
+    DeviceExceptionCase,
+    DeviceExceptionSubmit,
     PhotoCheckSubmit,
     PupilChoiceSubmit,
+    device_exception_approved_card,
+    device_exception_edit_card,
+    device_exception_summary,
     photo_check_question_card,
     pupil_choice_card,
     verdict_card,
 )
-from domain.consent import Verdict, with_choices
+from domain.approvals import (
+    STATE_TITLES,
+    ApprovalKind,
+    ApprovalRecord,
+    ApprovalRefused,
+    ApprovalState,
+    RefusalReason,
+    Transition,
+)
+from domain.consent import Q_PERSONAL_PHONES, DestinationKind, Verdict, with_choices
 from domain.flows import Flow
-from store.approvals import registered_account_names
+from store import approvals as approvals_store
+from store.approvals import ApprovalRequestRow, registered_account_names
+from store.base import utcnow
 from store.consent_store import ConsentStore
 from store.conversations import ConversationStore
 from store.db import Database
+from store.outbox import OutboxMessage, enqueue
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +92,184 @@ _ORIGINAL_FIELDS = (
     "destination", "pupils", "device", "media", "appropriatelyDressed", "nobodyRidiculed",
     "notInToiletOrChangingArea",
 )
+_NOTHING_SENT = "Nothing was sent to the Head Teacher."
+_NOTHING_CHANGED = "Nothing was changed."
+_FORM_ID = re.compile(r"[0-9a-f]{32}")
+
+ExceptionLookup = Callable[[Verdict], Awaitable[bool]]
+
+
+def _account_key(name: str | None) -> str:
+    return " ".join((name or "").casefold().split())
+
+
+def _case_of(request: ApprovalRecord) -> DeviceExceptionCase | None:
+    try:
+        return DeviceExceptionCase.model_validate(request.payload)
+    except ValidationError:
+        log.warning("unreadable personal-device exception request", extra={"request": request.reference})
+        return None
+
+
+class DeviceExceptions:
+    """The approval kind "Photo on a personal device" (a `KindHandler`) and the search for an authorisation.
+
+    Args:
+        days: calendar days after the decision (school time) that an authorised exception applies; 0 means
+            the day of the decision only (`settings.device_exception_days`).
+        timezone: the school's time zone (`settings.school_timezone`).
+    """
+
+    kind = ApprovalKind.PERSONAL_DEVICE_PHOTO
+
+    def __init__(self, database: Database, conversations: ConversationStore | None, *, days: int,
+                 timezone: ZoneInfo, clock: Clock = utcnow) -> None:
+        self._db = database
+        self._conversations = conversations
+        self.days = days
+        self._tz = timezone
+        self._clock = clock
+
+    # --- how long an authorisation applies ------------------------------------------------------------
+
+    def _school_date(self, moment: datetime) -> date:
+        return moment.astimezone(self._tz).date()
+
+    def applies_until(self, request: ApprovalRecord) -> date:
+        """The last school date on which checks may use this authorisation."""
+        return self._school_date(request.decided_at or request.created_at) + timedelta(days=self.days)
+
+    def in_force(self, request: ApprovalRecord, now: datetime) -> bool:
+        return (request.kind is self.kind and request.state is ApprovalState.APPROVED
+                and request.decided_at is not None and self._school_date(now) <= self.applies_until(request))
+
+    def covers(self, request: ApprovalRecord, actor_aad: str, verdict: Verdict, now: datetime) -> bool:
+        """Whether this approved request authorises the personal device for this verdict's photo."""
+        if request.requester_aad_object_id.lower() != actor_aad.lower() or not self.in_force(request, now):
+            return False
+        case = _case_of(request)
+        if case is None or not verdict.pupil_ids:
+            return False
+        destination = verdict.destination
+        return (
+            case.destination is destination.kind
+            and (destination.kind is not DestinationKind.SCHOOL_ACCOUNT
+                 or _account_key(case.account_name) == _account_key(destination.account_name))
+            and case.media is verdict.media
+            and set(verdict.pupil_ids) <= set(case.pupil_ids)
+        )
+
+    async def find(self, actor_aad: str, verdict: Verdict, now: datetime) -> ApprovalRecord | None:
+        """The newest approved exception of this member of staff that covers the verdict's photo."""
+        since = now - timedelta(days=self.days + 2)  # a coarse bound; `in_force` decides in school time
+        async with self._db.sessions() as session:
+            ids = (await session.scalars(
+                select(ApprovalRequestRow.id).where(
+                    ApprovalRequestRow.kind == self.kind.value,
+                    ApprovalRequestRow.state == ApprovalState.APPROVED.value,
+                    func.lower(ApprovalRequestRow.requester_aad) == actor_aad.lower(),
+                    ApprovalRequestRow.decided_at >= since,
+                ).order_by(ApprovalRequestRow.decided_at.desc()).limit(50)
+            )).all()
+            for request_id in ids:
+                request = await approvals_store.get_request(session, request_id)
+                if request is not None and self.covers(request, actor_aad, verdict, now):
+                    return request
+        return None
+
+    def lookup(self, actor: Actor, found: list[ApprovalRecord], only: ApprovalRecord | None = None) -> ExceptionLookup:
+        """The callback `ConsentStore.check_photo` asks when the device is the one reason for no.
+
+        What it finds is appended to ``found`` (for the card). With ``only``, just that request is considered.
+        """
+
+        async def authorised(verdict: Verdict) -> bool:
+            now = self.now()
+            if only is not None:
+                request = only if self.covers(only, actor.aad_object_id, verdict, now) else None
+            else:
+                request = await self.find(actor.aad_object_id, verdict, now)
+            if request is not None:
+                found.append(request)
+            return request is not None
+
+        return authorised
+
+    def authorisation(self, verdict: Verdict, found: list[ApprovalRecord]) -> AuthorisedException | None:
+        """What the verdict card says about the exception it was decided with."""
+        if not verdict.device_exception_used or not found:
+            return None
+        request = found[-1]
+        return AuthorisedException(reference=request.reference,
+                                   decided_on=self._school_date(request.decided_at or request.created_at),
+                                   decided_by=request.decided_by_name)
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    # --- KindHandler ----------------------------------------------------------------------------------
+
+    def summary(self, request: ApprovalRecord) -> RequestSummary:
+        case = _case_of(request)
+        if case is None:
+            return RequestSummary(title="A photo taken on a personal device", facts=(("Requested by",
+                                  request.requester_name),), slt_facts=(("Requested by", request.requester_name),))
+        return device_exception_summary(case, request.requester_name)
+
+    async def on_transition(
+        self, session: AsyncSession, after: ApprovalRecord, transition: Transition, now: datetime
+    ) -> list[str]:
+        quote = f"\u201c{Q_PERSONAL_PHONES.text}\u201d ({Q_PERSONAL_PHONES.section})"
+        if after.state is ApprovalState.APPROVED:
+            case = _case_of(after)
+            if case is None:
+                return []
+            until = self.applies_until(after)
+            sent = await self._send_recheck(session, after, case, until)
+            where = "on the message with the Check it again now button" if sent else "by typing can I post this photo?"
+            return [
+                f"The Head Teacher authorised the personal device for this {case.media.value} and these pupils, for "
+                f"{case.destination_model().label}, for checks until {until:%A} {until.day} {until:%B %Y}.",
+                f"Check it again before you post it ({where}, or type can I post this photo? and check it as "
+                "before): the answer is yes only if the consent register still allows it.",
+            ]
+        if after.state is ApprovalState.CHANGES_REQUESTED:
+            return ["Press Change and resend to change the exceptional circumstances and send it again, or Withdraw."]
+        if after.state is ApprovalState.REJECTED:
+            return [f"The answer for this photo stays no. The policy: {quote} If you are unsure what to do with the "
+                    "photo, ask SLT."]
+        return []
+
+    async def _send_recheck(self, session: AsyncSession, after: ApprovalRecord, case: DeviceExceptionCase,
+                            until: date) -> bool:
+        """The requester's "Check it again now" message, in the decision's transaction (through the outbox)."""
+        if self._conversations is None:
+            return False
+        chat = await self._conversations.personal_chat_of(after.requester_aad_object_id)
+        if chat is None or chat.stale:
+            return False
+        card = device_exception_approved_card(after.id, after.reference, case, until=until)
+        await enqueue(session, OutboxMessage.personal(
+            chat.reference, card_message(card, f"{after.reference}: the Head Teacher authorised it"),
+            dedupe_key=f"{subject_of(after.id)}:exception-recheck",
+        ))
+        return True
+
+    async def edit(self, action: CardAction, request: ApprovalRecord) -> ActionResult:
+        case = _case_of(request)
+        return ActionResult(card=device_exception_edit_card(
+            request.id, request.reference, request.round, case.circumstances if case else "",
+            request.decision_comment,
+        ))
 
 
 class PhotoChecks:
-    def __init__(self, database: Database, store: ConsentStore) -> None:
+    def __init__(self, database: Database, store: ConsentStore, *, desk: ApprovalDesk | None = None,
+                 exceptions: DeviceExceptions | None = None) -> None:
         self._database = database
         self.store = store
+        self._desk = desk
+        self.exceptions = exceptions
 
     async def _accounts(self) -> list[str]:
         async with self._database.sessions() as session:
@@ -58,6 +277,15 @@ class PhotoChecks:
 
     async def start(self, request: CommandRequest) -> CommandReply:
         return CommandReply(cards=[photo_check_question_card(await self._accounts())])
+
+    async def _check(self, request: Any, actor: Actor, accounts: list[str],
+                     only: ApprovalRecord | None = None) -> tuple[Verdict, AuthorisedException | None]:
+        """The check on the current register, with the actor's authorised exception if one covers it."""
+        found: list[ApprovalRecord] = []
+        lookup = self.exceptions.lookup(actor, found, only) if self.exceptions is not None else None
+        verdict = await self.store.check_photo(request, checked_by=actor.aad_object_id, school_accounts=accounts,
+                                               exception_authorised=lookup)
+        return verdict, self.exceptions.authorisation(verdict, found) if self.exceptions is not None else None
 
     async def submit(self, action: CardAction) -> ActionResult:
         accounts = await self._accounts()
@@ -73,8 +301,8 @@ class PhotoChecks:
                     "every pupil in it (one per line, or separated by commas).",
                 )
             )
-        verdict = await self.store.check_photo(request, checked_by=action.actor.aad_object_id, school_accounts=accounts)
-        return ActionResult(card=self._answer_card(verdict, action.data))
+        verdict, exception = await self._check(request, action.actor, accounts)
+        return ActionResult(card=self._answer_card(verdict, action.data, exception))
 
     async def choose(self, action: CardAction) -> ActionResult:
         accounts = await self._accounts()
@@ -85,13 +313,14 @@ class PhotoChecks:
         except ValidationError:
             return ActionResult(message="That card is out of date. Type **can I post this photo?** to start again.")
         request = request.model_copy(update={"pupils": with_choices(request.pupils, choices)})
-        verdict = await self.store.check_photo(request, checked_by=action.actor.aad_object_id, school_accounts=accounts)
-        return ActionResult(card=self._answer_card(verdict, action.data))
+        verdict, exception = await self._check(request, action.actor, accounts)
+        return ActionResult(card=self._answer_card(verdict, action.data, exception))
 
     @staticmethod
-    def _answer_card(verdict: Verdict, submitted: dict[str, Any]):  # type: ignore[no-untyped-def]
+    def _answer_card(verdict: Verdict, submitted: dict[str, Any],
+                     exception: AuthorisedException | None = None) -> AdaptiveCard:
         if not verdict.needs_pupil_choice:
-            return verdict_card(verdict)
+            return verdict_card(verdict, exception=exception)
         card = pupil_choice_card(verdict)
         original = {key: submitted[key] for key in _ORIGINAL_FIELDS if key in submitted}
         for button in card.actions or []:
@@ -99,6 +328,147 @@ class PhotoChecks:
             if isinstance(data, dict):
                 data.update(original)
         return card
+
+    # --- the personal-device exception ----------------------------------------------------------------
+
+    async def request_exception(self, action: CardAction) -> ActionResult:
+        """`request_device_exception`: check the photo again, then ask the Head Teacher (one request per form)."""
+        if self._desk is None or self.exceptions is None:
+            return ActionResult(message=f"Exceptions can't be requested here. {_NOTHING_SENT} Ask SLT.")
+        try:
+            submitted = DeviceExceptionSubmit.model_validate({**action.data, "verb": REQUEST_DEVICE_EXCEPTION_VERB})
+            request = submitted.to_request()
+        except ValidationError:
+            return ActionResult(message=f"That card is out of date. {_NOTHING_SENT} Type **can I post this photo?** "
+                                        "to check the photo again.")
+        form_id = submitted.form_id if _FORM_ID.fullmatch(submitted.form_id) else ""
+        verdict, exception = await self._check(request, action.actor, await self._accounts())
+        if verdict.allowed:
+            return ActionResult(card=verdict_card(verdict, exception=exception, notice=(
+                f"The Head Teacher has already authorised the personal device for this photo. {_NOTHING_SENT}")))
+        if not verdict.can_request_device_exception:
+            return ActionResult(card=verdict_card(verdict, notice=(
+                "I checked the photo again on the current consent register and account register: an exception for "
+                f"the personal device would not make the answer yes, so {_NOTHING_SENT[0].lower()}"
+                f"{_NOTHING_SENT[1:]} The reasons are below. Once they are sorted out, type can I post this photo? "
+                "to check it again.")))
+        circumstances = str(action.data.get(CIRCUMSTANCES_INPUT) or "").strip()
+        problem = None
+        if not circumstances:
+            problem = ("Write what the exceptional circumstances are and why a personal device was used, then press "
+                       f"Send to the Head Teacher again. {_NOTHING_SENT}")
+        elif len(circumstances) > MAX_CIRCUMSTANCES:
+            problem = (f"The exceptional circumstances can be at most {MAX_CIRCUMSTANCES:,} characters: shorten them, "
+                       f"then press Send to the Head Teacher again. {_NOTHING_SENT}")
+        if problem is not None:
+            return ActionResult(card=verdict_card(verdict, notice=problem, form_id=form_id or None))
+        case = DeviceExceptionCase.from_verdict(verdict, circumstances)
+        client_key = "pho-" + (form_id or hashlib.sha256(
+            json.dumps(action.data, sort_keys=True, default=str).encode()).hexdigest()[:32])
+        sent = await self._desk.submit(ApprovalKind.PERSONAL_DEVICE_PHOTO, action.actor,
+                                       case.model_dump(mode="json"), client_key=client_key)
+        return ActionResult(card=status_card(
+            sent.request, self.exceptions.summary(sent.request), for_requester=True, notice=_sent_notice(sent),
+            refresh_user_ids=[action.actor.teams_user_id],
+        ))
+
+    async def _own_request(self, action: CardAction) -> ApprovalRecord | str:
+        """The exception request a button names, if it is the actor's own (else what to tell them)."""
+        request_id = int_or_none(action.data.get("request_id"))
+        request = None
+        if request_id is not None:
+            async with self._database.sessions() as session:
+                request = await approvals_store.get_request(session, request_id)
+        if request is None or request.kind is not ApprovalKind.PERSONAL_DEVICE_PHOTO:
+            log.warning("photo exception button names no exception request", extra={"request_id": request_id})
+            return ("I can't find that exception request. Type **my requests** to see yours, or **can I post this "
+                    "photo?** to check a photo.")
+        if request.requester_aad_object_id.lower() != action.actor.aad_object_id.lower():
+            log.warning("photo exception of someone else used", extra={"request": request.reference})
+            return ("That exception was asked for by someone else: it does not apply to you or your photos. Type "
+                    "**can I post this photo?** to check yours.")
+        return request
+
+    async def recheck(self, action: CardAction) -> ActionResult:
+        """`photo_check_exception_recheck`: the approved photo, checked again on the current register."""
+        if self.exceptions is None:
+            return ActionResult(message="Type **can I post this photo?** to check the photo.")
+        loaded = await self._own_request(action)
+        if isinstance(loaded, str):
+            return ActionResult(message=loaded)
+        request = loaded
+        now = self.exceptions.now()
+        if request.state is not ApprovalState.APPROVED:
+            return ActionResult(message=(
+                f"Request {request.reference} is {STATE_TITLES[request.state].lower()}: it authorises nothing, so a "
+                "photo on a personal device is still a no. Type **my requests** to see it."))
+        if not self.exceptions.in_force(request, now):
+            until = self.exceptions.applies_until(request)
+            return ActionResult(message=(
+                f"The exception {request.reference} applied to checks until {until:%A} {until.day} {until:%B %Y}, so "
+                "a photo on a personal device is a no again. To ask the Head Teacher again, type **can I post this "
+                "photo?** and check it."))
+        case = _case_of(request)
+        if case is None:
+            return ActionResult(message="I can't read that request. Type **can I post this photo?** to check it.")
+        verdict, exception = await self._check(case.to_request(), action.actor, await self._accounts(), only=request)
+        return ActionResult(card=verdict_card(verdict, exception=exception))
+
+    async def resubmit(self, action: CardAction) -> ActionResult:
+        """`device_exception_resubmit`: changed circumstances, after the photo is checked again."""
+        if self._desk is None or self.exceptions is None:
+            return ActionResult(message=f"Exceptions can't be changed here. {_NOTHING_CHANGED}")
+        loaded = await self._own_request(action)
+        if isinstance(loaded, str):
+            return ActionResult(message=f"{_NOTHING_CHANGED} {loaded}")
+        request = loaded
+        case = _case_of(request)
+        if case is None:
+            return ActionResult(message=f"I can't read that request. {_NOTHING_CHANGED} Withdraw it (type **my "
+                                        "requests**) and check the photo again.")
+        circumstances = str(action.data.get(CIRCUMSTANCES_INPUT) or "").strip()
+        problem = None
+        if not circumstances:
+            problem = "Write what the exceptional circumstances are and why a personal device was used."
+        elif len(circumstances) > MAX_CIRCUMSTANCES:
+            problem = f"The exceptional circumstances can be at most {MAX_CIRCUMSTANCES:,} characters: shorten them."
+        if problem is not None:
+            return ActionResult(card=device_exception_edit_card(
+                request.id, request.reference, request.round, circumstances or case.circumstances,
+                request.decision_comment, problem=f"{problem} {_NOTHING_CHANGED}"))
+        verdict, _ = await self._check(case.to_request(), action.actor, await self._accounts())
+        if not verdict.can_request_device_exception:
+            return ActionResult(card=verdict_card(verdict, notice=(
+                f"I checked the photo of {request.reference} again: an exception for the personal device would not "
+                f"make the answer yes now, so it was not sent again. {_NOTHING_CHANGED} Withdraw it (type my "
+                "requests), and check the photo again once the reasons below are sorted out.")))
+        try:
+            sent = await self._desk.resubmit(action.actor, request.id, DeviceExceptionCase.from_verdict(
+                verdict, circumstances).model_dump(mode="json"))
+        except ApprovalRefused as refusal:
+            current = refusal.request or request
+            if refusal.reason is RefusalReason.NOT_THE_REQUESTER:
+                return ActionResult(message=f"Only the person who sent a request can change it. {_NOTHING_CHANGED}")
+            return ActionResult(card=status_card(current, self.exceptions.summary(current), for_requester=True,
+                                                 notice=f"This request is {STATE_TITLES[current.state].lower()} now, "
+                                                        f"so it was not sent again. {_NOTHING_CHANGED}"))
+        return ActionResult(card=status_card(
+            sent.request, self.exceptions.summary(sent.request), for_requester=True, notice=_sent_notice(sent),
+            refresh_user_ids=[action.actor.teams_user_id],
+        ))
+
+
+def _sent_notice(sent: Submitted) -> str:
+    reference = sent.request.reference
+    if not sent.new:
+        return f"You already sent this request ({reference}): here it is. Nothing new was sent."
+    who = ", ".join(sent.routed_to) or "the Head Teacher"
+    again = "Sent" if sent.request.round == 1 else f"Sent again (version {sent.request.round})"
+    notice = (f"{again} to {who} for a decision, reference {reference}. SLT can see that a request exists, without "
+              "the pupils' names. I'll tell you here when it is decided; until then the answer is no: do not post it.")
+    if sent.waiting_for:
+        notice += f" {', '.join(sent.waiting_for)} has not opened the bot yet: it will reach them as soon as they do."
+    return notice
 
 
 def register_consent(
@@ -109,9 +479,22 @@ def register_consent(
     desk: ApprovalDesk | None = None,
     conversations: ConversationStore | None = None,
     settings: Any = None,
+    clock: Clock = utcnow,
 ) -> PhotoChecks:
-    checks = PhotoChecks(database, store or ConsentStore(database))
+    """Register the photo check and, with a desk, the personal-device exception kind on it."""
+    exceptions = None
+    if desk is not None:
+        exceptions = DeviceExceptions(
+            database, conversations, days=int(getattr(settings, "device_exception_days", 7)),
+            timezone=ZoneInfo(str(getattr(settings, "school_timezone", "Europe/London") or "Europe/London")),
+            clock=clock,
+        )
+        desk.register_kind(exceptions)
+    checks = PhotoChecks(database, store or ConsentStore(database), desk=desk, exceptions=exceptions)
     router.on_flow(Flow.CHECK_PHOTO.value, checks.start)
     router.on_action(PHOTO_CHECK_SUBMIT_VERB, checks.submit)
     router.on_action(PHOTO_CHECK_CHOOSE_VERB, checks.choose)
+    router.on_action(REQUEST_DEVICE_EXCEPTION_VERB, checks.request_exception)
+    router.on_action(DEVICE_EXCEPTION_RESUBMIT_VERB, checks.resubmit)
+    router.on_action(EXCEPTION_RECHECK_VERB, checks.recheck)
     return checks
