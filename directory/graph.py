@@ -300,7 +300,7 @@ class GraphRoleDirectory:
                 log.error("Graph refused the bot's request: %s", reason)
             if status == _BAD_REQUEST:
                 raise _GraphDown(reason) from error
-            quiet_for = max(quiet_for, _retry_after_seconds(error))
+            quiet_for = max(quiet_for, retry_after_seconds(error))
             self._fail(reason, quiet_for)
             raise _GraphDown(reason) from error
         except TimeoutError as error:
@@ -351,8 +351,24 @@ class GraphConnection:
         await self.credential.close()
 
 
-def create_graph_client(settings: Settings, *, timeout_seconds: float = DEFAULT_TIMEOUT_S) -> GraphConnection:
+def create_graph_client(
+    settings: Settings,
+    *,
+    timeout_seconds: float = DEFAULT_TIMEOUT_S,
+    needed_for: str = "POLICYBOT_ROLE_SOURCE is graph",
+    retries: int = _RETRIES_INSIDE_A_TURN,
+) -> GraphConnection:
     """A `GraphServiceClient` for `settings.graph_base_url`, authenticated with an azure-identity async credential.
+
+    Shared by everything that reads Graph (roles here, the consent register's SharePoint list in
+    `store.consent_sharepoint`), so there is one way to authenticate and one set of settings.
+
+    Args:
+        settings: the `POLICYBOT_GRAPH_*` settings.
+        timeout_seconds: the HTTP timeout of one request.
+        needed_for: why Graph is used, to start the sentence of a configuration error
+            (e.g. "POLICYBOT_CONSENT_SOURCE is sharepoint").
+        retries: how often the SDK itself retries a request Graph throttled (429) or could not serve (503, 504).
 
     Raises:
         DirectoryConfigError: saying which setting is missing or wrong.
@@ -365,11 +381,11 @@ def create_graph_client(settings: Settings, *, timeout_seconds: float = DEFAULT_
         )
     if not parts.hostname:
         raise DirectoryConfigError(f"POLICYBOT_GRAPH_BASE_URL has no host: {base_url!r}")
-    credential = _credential(settings)
+    credential = _credential(settings, needed_for)
     authentication = AzureIdentityAuthenticationProvider(
         credential, scopes=[f"{parts.scheme}://{parts.netloc}/.default"], allowed_hosts=[parts.hostname]
     )
-    retry = RetryHandlerOption(delay=_RETRY_DELAY_S, max_retries=_RETRIES_INSIDE_A_TURN)
+    retry = RetryHandlerOption(delay=_RETRY_DELAY_S, max_retries=retries)
     http_client = GraphClientFactory.create_with_default_middleware(
         client=httpx.AsyncClient(timeout=httpx.Timeout(timeout_seconds)),
         options={RetryHandlerOption.get_key(): retry},
@@ -410,7 +426,7 @@ def role_groups_from_settings(settings: Settings) -> dict[Role, str]:
     return groups
 
 
-def _credential(settings: Settings) -> AsyncTokenCredential:
+def _credential(settings: Settings, needed_for: str) -> AsyncTokenCredential:
     """The azure-identity async credential the settings ask for: exactly one of three kinds."""
     chosen = [
         name
@@ -423,7 +439,7 @@ def _credential(settings: Settings) -> AsyncTokenCredential:
     ]
     if not chosen:
         raise DirectoryConfigError(
-            "POLICYBOT_ROLE_SOURCE is graph but no Graph credential is set. Set POLICYBOT_GRAPH_CLIENT_ID with "
+            f"{needed_for} but no Graph credential is set. Set POLICYBOT_GRAPH_CLIENT_ID with "
             "POLICYBOT_GRAPH_CLIENT_SECRET or POLICYBOT_GRAPH_CERTIFICATE_PATH, or set "
             "POLICYBOT_GRAPH_USE_MANAGED_IDENTITY=true when the bot runs in Azure."
         )
@@ -456,7 +472,7 @@ def _credential(settings: Settings) -> AsyncTokenCredential:
     return ClientSecretCredential(tenant_id, settings.graph_client_id, settings.graph_client_secret)
 
 
-def _retry_after_seconds(error: APIError) -> float:
+def retry_after_seconds(error: APIError) -> float:
     """Graph's Retry-After (seconds) on a 429 or 503, or 0."""
     headers = error.response_headers or {}
     value = next((text for name, text in headers.items() if name.lower() == "retry-after"), None)
