@@ -659,11 +659,22 @@ def _media_word(media: MediaKind) -> str:
     return "video" if media is MediaKind.VIDEO else "photo"
 
 
-def device_exception_summary(case: DeviceExceptionCase, requested_by: str) -> RequestSummary:
+def device_exception_summary(
+    case: DeviceExceptionCase, requested_by: str, *, days: int | None = None
+) -> RequestSummary:
     """What the approval cards show. Values are plain text (the approval cards escape them).
 
     The SLT channel sees where, how many pupils and who asked: never a child's name.
+
+    Args:
+        days: how many days after the decision an authorisation applies (the school's setting), if known.
     """
+    if days is None:
+        lasts = "for a number of days the school sets"
+    elif days == 0:
+        lasts = "on the day of the decision only (the school's setting)"
+    else:
+        lasts = f"for {days} day{'s' if days != 1 else ''} after the decision (the school's setting)"
     where = case.destination_model().label
     media = _media_word(case.media)
     count = len(case.pupils)
@@ -688,8 +699,8 @@ def device_exception_summary(case: DeviceExceptionCase, requested_by: str) -> Re
             "When this was sent, every pupil had consent for this use in the consent register and the three content "
             "checks were confirmed: the personal device was the one reason for no. Each later check looks at the "
             "register again.",
-            "The policy does not say how long an authorisation lasts; the bot applies it to checks of this photo for "
-            "a number of days the school sets. Ask SLT if that should change.",
+            f"The policy does not say how long an authorisation lasts; the bot applies it to checks of this photo "
+            f"{lasts}. Ask SLT if that should change.",
         ),
     )
 

@@ -178,7 +178,8 @@ async def test_a_device_only_no_goes_to_the_head_teacher_and_her_approval_turns_
         for expected in ("Amelia Hughes (3B, Year 3)", "Tobi Adeyemi-Clarke (5A, Year 5)", CIRCUMSTANCES,
                          "Requested by", "Sam Teacher", "the school website",
                          "\u201cpersonal phones are not to be used unless there are exceptional circumstances and it "
-                         "is authorised by the Head Teacher.\u201d", "Use of images"):
+                         "is authorised by the Head Teacher.\u201d", "Use of images",
+                         "for 7 days after the decision"):
             assert expected in anna_text, expected
         assert button(for_anna, "Approve")
         # The SLT channel sees where, how many and who: never a child's name.

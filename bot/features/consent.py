@@ -73,6 +73,7 @@ from domain.approvals import (
     ApprovalRecord,
     ApprovalRefused,
     ApprovalState,
+    Capacity,
     RefusalReason,
     Transition,
 )
@@ -200,9 +201,12 @@ class DeviceExceptions:
         if not verdict.device_exception_used or not found:
             return None
         request = found[-1]
+        by = request.decided_by_name
+        if by and request.decided_as is Capacity.ACTING_DEPUTY:
+            by = f"{by}, acting for the Head Teacher"
         return AuthorisedException(reference=request.reference,
                                    decided_on=self._school_date(request.decided_at or request.created_at),
-                                   decided_by=request.decided_by_name)
+                                   decided_by=by)
 
     def now(self) -> datetime:
         return self._clock()
@@ -214,7 +218,7 @@ class DeviceExceptions:
         if case is None:
             return RequestSummary(title="A photo taken on a personal device", facts=(("Requested by",
                                   request.requester_name),), slt_facts=(("Requested by", request.requester_name),))
-        return device_exception_summary(case, request.requester_name)
+        return device_exception_summary(case, request.requester_name, days=self.days)
 
     async def on_transition(
         self, session: AsyncSession, after: ApprovalRecord, transition: Transition, now: datetime
