@@ -27,6 +27,7 @@ from kiota_abstractions.authentication import AnonymousAuthenticationProvider
 from msgraph import GraphRequestAdapter, GraphServiceClient
 
 from bot.actions import ActionRouter, Actor, CommandRequest
+from bot.app import create_app
 from bot.features.consent_sync import (
     IMPORTED_BY,
     ConsentSync,
@@ -540,3 +541,30 @@ async def test_complete_settings_build_the_graph_reader_without_touching_the_net
     await database.dispose()
 
     assert sync.enabled
+
+
+async def test_after_a_429_the_next_round_waits_as_long_as_graph_asked(
+    sqlite_database: Database, graph_client: GraphServiceClient, sharepoint: FakeSharePoint
+) -> None:
+    sharepoint.failure, sharepoint.failure_headers = 429, {"Retry-After": "600"}
+    sync = make_sync(sqlite_database, graph_client, interval_seconds=0.01)
+    app = web.Application()
+    app.cleanup_ctx.append(sync.cleanup_ctx)
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        for _ in range(200):
+            if sync.rounds >= 1:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # ten intervals: without Retry-After Graph would have been asked ten times more
+    finally:
+        await server.close()
+
+    assert sync.rounds == 1
+    assert await sync.store.versions() == []
+
+
+def test_the_app_refuses_to_start_with_sharepoint_but_no_list(sqlite_url: str) -> None:
+    with pytest.raises(SettingsError, match="POLICYBOT_CONSENT_SHAREPOINT_LIST_ID is empty"):
+        create_app(settings(database_url=sqlite_url, consent_sharepoint_list_id=""))
