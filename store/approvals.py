@@ -36,6 +36,7 @@ from sqlalchemy import (
     String,
     Text,
     delete,
+    func,
     or_,
     select,
     update,
@@ -224,6 +225,21 @@ async def create_request(
 async def get_request(session: AsyncSession, request_id: int) -> ApprovalRecord | None:
     row = await session.get(ApprovalRequestRow, request_id, populate_existing=True)
     return _record(row) if row else None
+
+
+async def approved_since(
+    session: AsyncSession, kind: ApprovalKind, requester_aad: str, since: datetime, *, limit: int = 50
+) -> list[ApprovalRecord]:
+    """A requester's approved requests of one kind decided since ``since``, newest first."""
+    rows = await session.scalars(
+        select(ApprovalRequestRow).where(
+            ApprovalRequestRow.kind == kind.value,
+            ApprovalRequestRow.state == ApprovalState.APPROVED.value,
+            func.lower(ApprovalRequestRow.requester_aad) == requester_aad.lower(),
+            ApprovalRequestRow.decided_at >= since,
+        ).order_by(ApprovalRequestRow.decided_at.desc()).limit(limit)
+    )
+    return [_record(row) for row in rows]
 
 
 async def apply(

@@ -40,7 +40,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.actions import ActionResult, ActionRouter, Actor, CardAction, CommandReply, CommandRequest
@@ -80,7 +79,7 @@ from domain.approvals import (
 from domain.consent import Q_PERSONAL_PHONES, DestinationKind, Verdict, with_choices
 from domain.flows import Flow
 from store import approvals as approvals_store
-from store.approvals import ApprovalRequestRow, registered_account_names
+from store.approvals import registered_account_names
 from store.base import utcnow
 from store.consent_store import ConsentStore
 from store.conversations import ConversationStore
@@ -164,19 +163,8 @@ class DeviceExceptions:
         """The newest approved exception of this member of staff that covers the verdict's photo."""
         since = now - timedelta(days=self.days + 2)  # a coarse bound; `in_force` decides in school time
         async with self._db.sessions() as session:
-            ids = (await session.scalars(
-                select(ApprovalRequestRow.id).where(
-                    ApprovalRequestRow.kind == self.kind.value,
-                    ApprovalRequestRow.state == ApprovalState.APPROVED.value,
-                    func.lower(ApprovalRequestRow.requester_aad) == actor_aad.lower(),
-                    ApprovalRequestRow.decided_at >= since,
-                ).order_by(ApprovalRequestRow.decided_at.desc()).limit(50)
-            )).all()
-            for request_id in ids:
-                request = await approvals_store.get_request(session, request_id)
-                if request is not None and self.covers(request, actor_aad, verdict, now):
-                    return request
-        return None
+            approved = await approvals_store.approved_since(session, self.kind, actor_aad, since)
+        return next((request for request in approved if self.covers(request, actor_aad, verdict, now)), None)
 
     def lookup(self, actor: Actor, found: list[ApprovalRecord], only: ApprovalRecord | None = None) -> ExceptionLookup:
         """The callback `ConsentStore.check_photo` asks when the device is the one reason for no.
