@@ -81,6 +81,14 @@ class BotDeps:
     consent_admin: ConsentAdmin | None = None  # the data admin's CSV sent in the personal chat
 
 
+def _personal_chat_attachments(activity: Activity) -> list[dict[str, Any]]:
+    """A personal-chat message's attachments as wire dicts (none for a channel or group chat)."""
+    kind = activity.conversation.conversation_type if activity.conversation else None
+    if not activity.attachments or (kind or "personal") != "personal":
+        return []
+    return [attachment.serialize() for attachment in activity.attachments]
+
+
 def card_activity(card: AdaptiveCard) -> Activity:
     return MessageFactory.attachment(CardFactory.adaptive_card(card.to_dict()))
 
@@ -392,12 +400,11 @@ class PolicyBot(TeamsActivityHandler):
 
     async def _consent_csv(self, turn_context: TurnContext) -> bool:
         """A CSV file sent in the personal chat is a consent register for the data admin (True: handled)."""
-        activity = turn_context.activity
         admin = self._deps.consent_admin
-        kind = activity.conversation.conversation_type if activity.conversation else None
-        if admin is None or not activity.attachments or (kind or "personal") != "personal":
+        attachments = _personal_chat_attachments(turn_context.activity)
+        if admin is None or not attachments:
             return False
-        candidates = admin.csv_candidates([a.serialize() for a in activity.attachments])
+        candidates = admin.csv_candidates(attachments)
         if not candidates:
             return False
         actor = self._actor(turn_context)
@@ -409,12 +416,11 @@ class PolicyBot(TeamsActivityHandler):
 
     async def _screenshots(self, turn_context: TurnContext) -> bool:
         """Images pasted in the personal chat after a report are stored with it (True: handled)."""
-        activity = turn_context.activity
         incidents = self._deps.incidents
-        kind = activity.conversation.conversation_type if activity.conversation else None
-        if incidents is None or not activity.attachments or (kind or "personal") != "personal":
+        attachments = _personal_chat_attachments(turn_context.activity)
+        if incidents is None or not attachments:
             return False
-        candidates = screenshot_candidates([a.serialize() for a in activity.attachments], activity.service_url)
+        candidates = screenshot_candidates(attachments, turn_context.activity.service_url)
         if not candidates:
             return False
         actor = self._actor(turn_context)

@@ -102,6 +102,13 @@ def _as_bool(value: Any) -> Any:
     return value
 
 
+def _destination(kind: DestinationKind, account_name: str | None) -> Destination:
+    """A destination as a card stores it: the kind, and the account's name for a school account."""
+    if kind is DestinationKind.SCHOOL_ACCOUNT:
+        return Destination.school_account(account_name or "")
+    return Destination.of(kind)
+
+
 # --- The question ----------------------------------------------------------------------------------
 
 
@@ -333,9 +340,7 @@ class DeviceExceptionSubmit(_Payload):
 
     def destination_model(self) -> Destination:
         """The destination (raises pydantic's ValidationError for a school account without a name)."""
-        if self.destination is DestinationKind.SCHOOL_ACCOUNT:
-            return Destination.school_account(self.account_name or "")
-        return Destination.of(self.destination)
+        return _destination(self.destination, self.account_name)
 
     def to_request(self) -> PhotoCheckRequest:
         """The photo as a domain request, each pupil pinned by id (raises ValidationError if none)."""
@@ -638,9 +643,7 @@ class DeviceExceptionCase(BaseModel):
         return tuple(p.pupil_id for p in self.pupils)
 
     def destination_model(self) -> Destination:
-        if self.destination is DestinationKind.SCHOOL_ACCOUNT:
-            return Destination.school_account(self.account_name or "")
-        return Destination.of(self.destination)
+        return _destination(self.destination, self.account_name)
 
     def to_request(self) -> PhotoCheckRequest:
         """The same photo as a check on the current register (pupils pinned by id)."""
