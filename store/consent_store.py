@@ -21,8 +21,11 @@ What the Teams dialog calls (collaborators through the constructor; one `Consent
 Command line (the data admin's import outside Teams)::
 
     python -m domain.consent_import FILE --database-url URL [--mapping FILE] [--imported-by NAME]
-        [--dry-run] [--migrate]
+        [--dry-run] [--migrate] [--if-empty]
     python -m domain.consent_import --print-default-mapping
+
+``--if-empty`` imports only into a register that has no version yet (``scripts/dev`` uses it to load the
+Playground's sample register once, never over a register someone has imported since).
 
 Exit status 0 when imported (or, with --dry-run, readable), 1 when the file was rejected (each problem
 is printed with its line number; nothing changed), 2 for usage or database errors.
@@ -794,16 +797,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--dry-run", action="store_true", help="read and report only; store nothing")
     parser.add_argument("--migrate", action="store_true", help="bring the database schema up to date first")
+    parser.add_argument(
+        "--if-empty", action="store_true", help="import only if the register has no version yet (else do nothing)"
+    )
     parser.add_argument("--print-default-mapping", action="store_true", help="print the default mapping as JSON")
     return parser
 
 
-async def _store(url: str, parsed: ParsedRegister, args: argparse.Namespace) -> RegisterVersion:
+async def _store(url: str, parsed: ParsedRegister, args: argparse.Namespace) -> RegisterVersion | None:
+    """Import ``parsed``; None when ``--if-empty`` was given and the register already has a version."""
     database = Database(url)
     try:
         if args.migrate:
             await database.migrate()
-        return await ConsentStore(database).import_register(
+        store = ConsentStore(database)
+        if args.if_empty and await store.versions():
+            return None
+        return await store.import_register(
             parsed, imported_by=args.imported_by, source_name=args.file.name
         )
     finally:
@@ -851,6 +861,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.write(f"error: the database refused the import, nothing changed ({type(cause).__name__}: "
                   f"{str(cause).splitlines()[0]}). Has it been migrated? Try --migrate.\n")
         return 2
+    if version is None:
+        out.write(f"{args.file}: not imported: the register already has a version (--if-empty)\n")
+        return 0
     kept = f"; version {version.previous_version_id} is kept" if version.previous_version_id else ""
     out.write(
         f"{args.file}: imported as register version {version.id}: {version.pupil_count} pupils "

@@ -322,6 +322,20 @@ def test_cli_rejects_a_bad_file_with_line_numbers_and_changes_nothing(
     assert asyncio.run(_versions(cli_database)) == [1]
 
 
+def test_cli_if_empty_imports_only_into_an_empty_register(
+    cli_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([str(DATA / "sims_export.csv"), "--database-url", cli_database, "--if-empty"]) == 0
+    assert "imported as register version 1" in capsys.readouterr().out
+    # A second run (scripts/dev starting again) leaves the register as it is, whatever the file.
+    assert main([str(DATA / "sims_export.csv"), "--database-url", cli_database, "--if-empty"]) == 0
+    assert "not imported: the register already has a version" in capsys.readouterr().out
+    assert asyncio.run(_versions(cli_database)) == [1]
+    # Without the flag the same file is a new version.
+    assert main([str(DATA / "sims_export.csv"), "--database-url", cli_database]) == 0
+    assert asyncio.run(_versions(cli_database)) == [2, 1]
+
+
 def test_cli_with_a_mapping_file(cli_database: str) -> None:
     mapping = str(DATA / "custom_mapping.json")
     code = main([str(DATA / "custom_layout.csv"), "--database-url", cli_database, "--mapping", mapping])
