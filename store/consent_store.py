@@ -724,20 +724,36 @@ class ConsentStore:
         self._cached = None
         return result
 
-    async def clear_do_not_photograph(self, pupil_id: str, cleared_by: str) -> int:
-        """Close a pupil's open requests (the data admin, once the MIS says so); returns how many."""
+    async def clear_do_not_photograph(
+        self,
+        pupil_id: str,
+        cleared_by: str,
+        *,
+        then: Callable[[AsyncSession, list[int]], Awaitable[object]] | None = None,
+    ) -> int:
+        """Close a pupil's open requests (the data admin, once the MIS says so); returns how many.
+
+        `then(session, request_ids)` runs in the same transaction when something was closed (e.g. to update
+        every copy of the data admins' cards), so the closing and its notifications commit together.
+        """
         async with self._database.transaction() as session:
             state = await self._lock_state(session)
-            result = await session.execute(
-                update(ConsentDoNotPhotographRow)
+            ids = list((await session.execute(
+                select(ConsentDoNotPhotographRow.id)
                 .where(ConsentDoNotPhotographRow.pupil_id == pupil_id, ConsentDoNotPhotographRow.cleared_at.is_(None))
-                .values(cleared_at=utcnow(), cleared_by=cleared_by)
-            )
-            cleared = int(getattr(result, "rowcount", 0) or 0)
-            if cleared:
+                .order_by(ConsentDoNotPhotographRow.id)
+            )).scalars().all())
+            if ids:
+                await session.execute(
+                    update(ConsentDoNotPhotographRow)
+                    .where(ConsentDoNotPhotographRow.id.in_(ids))
+                    .values(cleared_at=utcnow(), cleared_by=cleared_by)
+                )
                 state.revision += 1
+                if then is not None:
+                    await then(session, ids)
         self._cached = None
-        return cleared
+        return len(ids)
 
     async def open_do_not_photograph_requests(self) -> list[DoNotPhotographRequest]:
         """The requests the data admin still has to carry into the MIS, oldest first."""

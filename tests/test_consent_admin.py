@@ -12,6 +12,7 @@ People and roles: ``playground/roles.json`` (Jo Bell: data admin and DPO; Tom Re
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,6 +229,43 @@ async def test_only_the_data_admin_closes_a_request(bot: Bot) -> None:
     assert "YES" in (await bot.check_photo(SAM, "Tobi Adeyemi-Clarke")).split("\n")
     again = (await bot.invoke(JO, "do_not_photograph_clear", {"pupilId": tobi}))["value"]
     assert "someone closed it already" in shown(again)
+
+
+async def test_when_one_data_admin_closes_a_request_every_data_admins_card_shows_it_closed(
+    sqlite_url: str, connector: FakeConnector, tmp_path: Path
+) -> None:
+    roles = json.loads(ROLES.read_text(encoding="utf-8"))
+    for person in roles["people"]:
+        if person["aadObjectId"] == LEE["aadObjectId"]:
+            person["roles"] = ["data_admin"]  # a second data admin: the school office has two
+    roles_file = tmp_path / "roles.json"
+    roles_file.write_text(json.dumps(roles), encoding="utf-8")
+    async with running_bot(_settings(sqlite_url).model_copy(update={"roles_file": roles_file})) as client:
+        world = Bot(client, connector)
+        await world.store.import_csv(SIMS.read_bytes(), imported_by="test")
+        await _open_bot(world, SAM, JO, LEE)
+        await world.say(SAM, "do not photograph Amelia Hughes")
+        await world.settle()
+        posted = {who["name"]: [d for d in connector.sent() if d.conversation_id == world.chat(who)]
+                  for who in (JO, LEE)}
+        assert all(len(deliveries) == 1 and deliveries[0].method == "POST" for deliveries in posted.values()), posted
+        assert all(buttons(deliveries[0].body["attachments"][0]["content"]) for deliveries in posted.values())
+
+        closed = (await world.invoke(JO, "do_not_photograph_clear", {"pupilId": AMELIA}))["value"]
+        assert "Closed by Jo Bell" in shown(closed)
+        await world.settle()
+        for who in (JO, LEE):  # each copy is updated in place (PUT to the posted activity), without the button
+            [update] = [d for d in connector.sent() if d.conversation_id == world.chat(who) and d.method == "PUT"]
+            assert update.activity_id and update.activity_id.startswith("act-")
+            card = update.body["attachments"][0]["content"]
+            assert_valid_card(card)
+            assert "Closed by Jo Bell" in shown(card) and buttons(card) == []
+
+        # Lee clicks her stale button anyway: nothing more changes, she is told it was already closed.
+        again = (await world.invoke(LEE, "do_not_photograph_clear", {"pupilId": AMELIA}))["value"]
+        assert "someone closed it already" in shown(again)
+        await world.settle()
+        assert len([d for d in connector.sent() if d.method == "PUT"]) == 2
 
 
 @pytest.mark.parametrize("kind", ["channel", "groupChat"])

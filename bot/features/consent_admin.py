@@ -66,6 +66,7 @@ from cards.consent_admin import (
 from domain.consent import Pupil, ResolutionStatus, TypedPupil, parse_pupil_names
 from domain.consent_import import DEFAULT_MAPPING, ColumnMapping, ImportRejected
 from domain.roles import DirectoryUnavailableError, Person, Role, RoleDirectory
+from store import card_copies
 from store.base import utcnow
 from store.consent_store import (
     ConsentStore,
@@ -125,6 +126,11 @@ class CsvCandidate:
 class _Admin:
     person: Person
     reference: dict[str, Any] | None  # None: never opened the bot (or the chat is gone)
+
+
+def _subject(request_id: int) -> str:
+    """Names a do-not-photograph request's card copies (store/card_copies.py)."""
+    return f"do_not_photograph:{request_id}"
 
 
 def _in_personal_chat(actor: Actor) -> bool:
@@ -247,10 +253,13 @@ class ConsentAdmin:
                 request.id, pupil.pupil_id, pupil, recorder, request.recorded_at, request.note))
             for admin in reachable:
                 assert admin.reference is not None
-                await enqueue(session, OutboxMessage.personal(
+                outbox_id = await enqueue(session, OutboxMessage.personal(
                     admin.reference, card_message(card, "Do not photograph: update the MIS"),
                     dedupe_key=f"do_not_photograph:{request.id}:{admin.person.aad_object_id}",
                 ))
+                # Remembered so that when one data admin closes it, every data admin's copy shows it closed.
+                await card_copies.record(session, _subject(request.id), "data_admin", outbox_id,
+                                         recipient=admin.person.aad_object_id)
 
         try:
             request = await self.store.record_do_not_photograph(
@@ -297,11 +306,25 @@ class ConsentAdmin:
         except ValidationError:
             return ActionResult(message=_OUT_OF_DATE)
         view = next((v for v in await self._views() if v.pupil_id == submitted.pupil_id), None)
-        cleared = await self.store.clear_do_not_photograph(submitted.pupil_id, cleared_by=action.actor.aad_object_id)
-        log.info("do not photograph cleared", extra={"count": cleared})
-        card = do_not_photograph_cleared_card(view, cleared_by=action.actor.name or "the data admin",
-                                              cleared_at=self._clock(), pupil_id=submitted.pupil_id,
-                                              already=cleared == 0)
+        cleared_by, cleared_at = action.actor.name or "the data admin", self._clock()
+        closed_card = do_not_photograph_cleared_card(view, cleared_by=cleared_by, cleared_at=cleared_at,
+                                                     pupil_id=submitted.pupil_id, already=False)
+        updates = 0
+
+        async def update_every_copy(session: AsyncSession, request_ids: list[int]) -> None:
+            nonlocal updates
+            activity = card_message(closed_card, "Closed: updated in the MIS")
+            for request_id in request_ids:
+                updates += await card_copies.update_all(session, _subject(request_id), lambda _copy: activity,
+                                                        version="closed")
+
+        cleared = await self.store.clear_do_not_photograph(submitted.pupil_id, cleared_by=action.actor.aad_object_id,
+                                                           then=update_every_copy)
+        if updates:
+            self._on_enqueued()
+        log.info("do not photograph cleared", extra={"count": cleared, "copies_updated": updates})
+        card = closed_card if cleared else do_not_photograph_cleared_card(
+            view, cleared_by=cleared_by, cleared_at=cleared_at, pupil_id=submitted.pupil_id, already=True)
         if action.data.get("list"):
             return ActionResult(card=photo_requests_card(await self._views(), can_clear=True),
                                 extra_cards=[card])
