@@ -193,9 +193,11 @@ async def test_a_device_only_no_goes_to_the_head_teacher_and_her_approval_turns_
         assert answer_of(await check(client, connector.url)) == "NO"
 
         await decide(client, connector.url, request.id)
-        sam_cards = await personal_cards(database, SAM)
-        assert any("was approved" in card_text(c) for c in sam_cards)
-        [recheck_message] = [c for c in sam_cards if _has_button(c, "Check it again now")]
+        sam_cards = await personal_cards(database, SAM)  # in the order the outbox delivers them in his chat
+        [told] = [i for i, c in enumerate(sam_cards) if "was approved" in card_text(c)]
+        [recheck_at] = [i for i, c in enumerate(sam_cards) if _has_button(c, "Check it again now")]
+        assert told < recheck_at  # first what was decided, then the button to act on it
+        recheck_message = sam_cards[recheck_at]
         assert_valid_card(recheck_message)
         recheck = button(recheck_message, "Check it again now")
         assert recheck["verb"] == EXCEPTION_RECHECK_VERB

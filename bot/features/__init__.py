@@ -29,7 +29,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -122,6 +122,16 @@ class KindHandler(Protocol):
 
     async def edit(self, action: CardAction, request: ApprovalRecord) -> ActionResult:
         """The requester's form to change a request that was sent back for changes."""
+        ...
+
+
+@runtime_checkable
+class RequesterFollowUp(Protocol):
+    """Optional for a kind: messages for the requester that must come after the desk's outcome message."""
+
+    async def after_requester_told(self, session: AsyncSession, after: ApprovalRecord) -> None:
+        """Runs in the decision's transaction, after the outcome message is enqueued (so it is delivered
+        first: the outbox keeps a chat's messages in order)."""
         ...
 
 
@@ -468,6 +478,9 @@ class ApprovalDesk:
                 version = f"event{event_id}"
                 await self._update_copies(session, after, version)
                 await self._tell_requester(session, after, version, next_steps)
+                kind = self._kinds[after.kind]
+                if isinstance(kind, RequesterFollowUp):
+                    await kind.after_requester_told(session, after)
         except ApprovalRefused as refusal:
             return await self._refused(action, refusal, request, authority, delegation, comment, what="decide")
         log.info("approval decided", extra={"request": after.reference, "decision": decision.value,

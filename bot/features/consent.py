@@ -217,7 +217,7 @@ class DeviceExceptions:
             if case is None:
                 return []
             until = self.applies_until(after)
-            sent = await self._send_recheck(session, after, case, until)
+            sent = await self._requester_chat(after) is not None  # after_requester_told sends the button there
             where = "on the message with the Check it again now button" if sent else "by typing can I post this photo?"
             return [
                 f"The Head Teacher authorised the personal device for this {case.media.value} and these pupils, for "
@@ -232,20 +232,26 @@ class DeviceExceptions:
                     "photo, ask SLT."]
         return []
 
-    async def _send_recheck(self, session: AsyncSession, after: ApprovalRecord, case: DeviceExceptionCase,
-                            until: date) -> bool:
-        """The requester's "Check it again now" message, in the decision's transaction (through the outbox)."""
+    async def _requester_chat(self, after: ApprovalRecord) -> dict[str, Any] | None:
         if self._conversations is None:
-            return False
+            return None
         chat = await self._conversations.personal_chat_of(after.requester_aad_object_id)
-        if chat is None or chat.stale:
-            return False
-        card = device_exception_approved_card(after.id, after.reference, case, until=until)
+        return None if chat is None or chat.stale else chat.reference
+
+    async def after_requester_told(self, session: AsyncSession, after: ApprovalRecord) -> None:
+        """On approval, the requester's "Check it again now" message, after the desk's outcome message and in
+        the decision's transaction (through the outbox)."""
+        case = _case_of(after)
+        if after.state is not ApprovalState.APPROVED or case is None:
+            return
+        reference = await self._requester_chat(after)
+        if reference is None:
+            return
+        card = device_exception_approved_card(after.id, after.reference, case, until=self.applies_until(after))
         await enqueue(session, OutboxMessage.personal(
-            chat.reference, card_message(card, f"{after.reference}: the Head Teacher authorised it"),
+            reference, card_message(card, f"{after.reference}: the Head Teacher authorised it"),
             dedupe_key=f"{subject_of(after.id)}:exception-recheck",
         ))
-        return True
 
     async def edit(self, action: CardAction, request: ApprovalRecord) -> ActionResult:
         case = _case_of(request)
