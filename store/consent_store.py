@@ -451,7 +451,16 @@ class ConsentStore:
         return result
 
     async def _lock_state(self, session: AsyncSession) -> ConsentStateRow:
-        """The pointer row, locked on PostgreSQL so that concurrent imports and requests queue up."""
+        """The pointer row, locked so that concurrent imports and requests queue up.
+
+        An UPDATE that changes nothing comes first: it locks the row on PostgreSQL and, on SQLite, begins the
+        write transaction (the driver begins one only at a write, and SQLite ignores ``FOR UPDATE``), so the
+        row read next is the latest and no other writer can change it before this transaction ends.
+        """
+        await session.execute(
+            update(ConsentStateRow).where(ConsentStateRow.id == _STATE_ROW_ID)
+            .values(revision=ConsentStateRow.revision).execution_options(synchronize_session=False)
+        )
         state = (
             await session.execute(
                 select(ConsentStateRow).where(ConsentStateRow.id == _STATE_ROW_ID).with_for_update()

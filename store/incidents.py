@@ -460,10 +460,15 @@ async def _repeat_of(
 ) -> int | None:
     """The entry this one would repeat: same person, kind, words, within ``_REPEAT_WINDOW``.
 
-    The report's row is locked first (PostgreSQL; SQLite has one writer), so two clicks at the same moment
-    are checked one after the other.
+    The report's row is locked first, so two clicks at the same moment are checked one after the other: an
+    UPDATE that changes nothing takes the row's lock on PostgreSQL and, on SQLite, begins the write
+    transaction (the driver begins one only at a write, so a ``SELECT ... FOR UPDATE``, which SQLite ignores,
+    would leave both clicks reading before either writes).
     """
-    await session.execute(select(IncidentRow.id).where(IncidentRow.id == incident_id).with_for_update())
+    await session.execute(
+        update(IncidentRow).where(IncidentRow.id == incident_id).values(version=IncidentRow.version)
+        .execution_options(synchronize_session=False)
+    )
     return await session.scalar(
         select(IncidentEventRow.id).where(
             IncidentEventRow.incident_id == incident_id, IncidentEventRow.kind == kind.value,

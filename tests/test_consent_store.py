@@ -33,6 +33,7 @@ from store.base import Base
 from store.consent_store import (
     ConsentCheckLogRow,
     ConsentPupilRow,
+    ConsentStateRow,
     ConsentStore,
     RegisterImportError,
     UnknownPupilError,
@@ -172,6 +173,19 @@ async def test_concurrent_imports_both_land_and_one_is_current(store: ConsentSto
     assert len(current) == 1 and current[0].id == max(a.id, b.id)
     register = await ConsentStore(database).load_register()
     assert len(register) == current[0].pupil_count
+    # One after the other, not both over the same state: the second keeps the first, each change counts.
+    assert sorted([a.previous_version_id or 0, b.previous_version_id or 0]) == [0, min(a.id, b.id)]
+    async with database.transaction() as session:
+        assert (await session.execute(select(ConsentStateRow.revision))).scalar_one() == 2
+
+
+async def test_concurrent_do_not_photograph_requests_each_count(store: ConsentStore, database: Database) -> None:
+    await store.import_register(sample(), imported_by=ADMIN)
+    pupils = [entry.pupil.pupil_id for entry in list((await store.load_register()).entries())[:4]]
+    await asyncio.gather(*(ConsentStore(database).record_do_not_photograph(p, requested_by=ADMIN) for p in pupils))
+    assert sorted(r.pupil_id for r in await store.open_do_not_photograph_requests()) == sorted(pupils)
+    async with database.transaction() as session:  # the import, then each request: the caches' stamp moved 5 times
+        assert (await session.execute(select(ConsentStateRow.revision))).scalar_one() == 5
 
 
 # --- The register in memory -----------------------------------------------------------------------------
