@@ -301,6 +301,30 @@ async def test_an_unchanged_list_adds_no_version_and_a_change_adds_one(
     assert entry is not None and entry.consents["school_website"].withdrawn_on == date(2026, 3, 2)
 
 
+async def test_going_back_to_an_older_version_stands_until_the_list_changes(
+    database: Database, graph_client: GraphServiceClient, sharepoint: FakeSharePoint
+) -> None:
+    sync = make_sync(database, graph_client)
+    first = await sync.sync()
+    sharepoint.items[0]["Consent_x003a__x0020_Website"] = "Refused"  # a mistake typed into the list
+    mistake = await sync.sync()
+    assert isinstance(first, Imported) and isinstance(mistake, Imported)
+
+    await sync.store.activate_version(first.version.id)  # the data admin goes back ("consent register")
+    again = await sync.sync()  # the list still says the same: her choice stands
+
+    assert isinstance(again, Unchanged) and again.version.id == mistake.version.id
+    assert again.current is not None and again.current.id == first.version.id
+    assert [v.id for v in await sync.store.versions() if v.is_current] == [first.version.id]
+    told = sync.describe(again)
+    assert f"version {first.version.id} (5 pupils) stays in use" in told and "as soon as it changes" in told
+
+    sharepoint.items[0]["Consent_x003a__x0020_Website"] = "Granted"  # the list is corrected: imported again
+    corrected = await sync.sync()
+    assert isinstance(corrected, Imported)
+    assert [v.id for v in await sync.store.versions() if v.is_current] == [corrected.version.id]
+
+
 async def test_an_unreadable_item_changes_nothing_and_the_problem_names_the_item(
     database: Database, graph_client: GraphServiceClient, sharepoint: FakeSharePoint, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -9,7 +9,9 @@ With ``POLICYBOT_CONSENT_SOURCE=sharepoint``:
   read whole (``store.consent_sharepoint``); if what it says differs from the current register, it is imported as
   a new version in one transaction (``ConsentStore.import_register``, imported by "SharePoint sync"), the previous
   version kept. Whether it differs is told by a fingerprint of the register's content kept at the end of the
-  version's source (``SharePoint list <list> (content <fingerprint>)``): an unchanged list adds no version.
+  version's source (``SharePoint list <list> (content <fingerprint>)``): an unchanged list adds no version. It is
+  compared with the newest version imported from the list, so when the data admin makes an older version current
+  (``consent register``) that choice stands until the list changes.
 - a list with any unreadable item changes nothing; the problems are logged as a count only (they hold pupil data)
   and shown to the data admin when she asks.
 - when Graph cannot answer (network, timeout, 429 with Retry-After, 5xx, 401/403, 404) the current register stays
@@ -84,7 +86,14 @@ class Imported:
 
 @dataclass(frozen=True)
 class Unchanged:
+    """The list says what the newest version imported from it says.
+
+    `current` is the version in use when the data admin made another one current (``consent register``): an
+    unchanged list leaves her choice alone; the list is imported again only once it changes.
+    """
+
     version: RegisterVersion
+    current: RegisterVersion | None = None
 
 
 @dataclass(frozen=True)
@@ -263,14 +272,18 @@ class ConsentSync:
                       type(error).__name__)
             return NotStored(await self._current_or_none())
         try:
-            current = await self._current()
+            versions = await self.store.versions()  # newest first
+            current = next((version for version in versions if version.is_current), None)
             if isinstance(result, ListRejected):
                 log.warning("SharePoint consent list not imported, the current register is kept: %d problem(s) in "
                             "%d item(s)", result.problem_count, result.item_count)
                 return Rejected(result, current)
-            if current is not None and current.source_name.endswith(_marker(result)):
-                log.info("SharePoint consent list unchanged since version %d", current.id)
-                return Unchanged(current)
+            # Compared with the newest version from the list, not the current one: when the data admin has made
+            # an older version current, the same list must not undo her choice at the next sync.
+            latest = next((version for version in versions if version.imported_by == IMPORTED_BY), None)
+            if latest is not None and latest.source_name.endswith(_marker(result)):
+                log.info("SharePoint consent list unchanged since version %d", latest.id)
+                return Unchanged(latest, None if current is None or current.id == latest.id else current)
             version = await self.store.import_register(
                 result, imported_by=IMPORTED_BY, source_name=source_name(reader.name, result)
             )
@@ -361,6 +374,12 @@ class ConsentSync:
             return text
         if isinstance(outcome, Unchanged):
             version = outcome.version
+            if outcome.current is not None:
+                return (f"The SharePoint list has not changed since version {version.id} was imported "
+                        f"({school_time(version.imported_at, zone)}), and version {outcome.current.id} "
+                        f"({outcome.current.pupil_count} pupils) stays in use because it was made current with "
+                        "**consent register**. The list is imported again as soon as it changes; to use version "
+                        f"{version.id} now, make it current with **consent register**.")
             return (f"The SharePoint list has not changed since version {version.id} was imported "
                     f"({school_time(version.imported_at, zone)}): the register is up to date, "
                     f"{version.pupil_count} pupils. Nothing to do.")
