@@ -192,6 +192,7 @@ def create_app(
         router=router,
         incidents=incidents,
         consent_admin=consent_admin,
+        consent_status=consent_sync.status_line,
     )
     bot = PolicyBot(deps)
 

@@ -79,6 +79,7 @@ class BotDeps:
     router: ActionRouter
     incidents: Incidents | None = None
     consent_admin: ConsentAdmin | None = None  # the data admin's CSV sent in the personal chat
+    consent_status: Callable[[], Awaitable[str]] | None = None  # the consent register's line in `status`
 
 
 def _personal_chat_attachments(activity: Activity) -> list[dict[str, Any]]:
@@ -343,6 +344,7 @@ class PolicyBot(TeamsActivityHandler):
             outbox_oldest_pending_minutes=backlog.oldest_pending_minutes,
             outbox_failed=backlog.failed,
             stale_conversations=await self._deps.conversations.count_stale(),
+            consent_register=await self._deps.consent_status() if self._deps.consent_status else None,
         )
         await turn_context.send_activity(card_activity(status_card(status)))
 

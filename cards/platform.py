@@ -33,6 +33,7 @@ class PlatformStatus:
     outbox_oldest_pending_minutes: int | None
     outbox_failed: int
     stale_conversations: int
+    consent_register: str | None = None  # the version in use and, with SharePoint, the list's last read
 
 
 def status_card(status: PlatformStatus) -> AdaptiveCard:
@@ -48,6 +49,8 @@ def status_card(status: PlatformStatus) -> AdaptiveCard:
         Fact(title="Messages that could not be delivered", value=str(status.outbox_failed)),
         Fact(title="Chats the bot can no longer reach", value=str(status.stale_conversations)),
     ]
+    if status.consent_register is not None:
+        facts.append(Fact(title="Photo consent register", value=escape_markdown(status.consent_register)))
     body = [TextBlock(text="Policy Bot status", weight="Bolder", size="Medium"), FactSet(facts=facts)]
     if status.outbox_failed or status.stale_conversations:
         body.append(

@@ -18,6 +18,7 @@ def test_foundation_cards_are_valid() -> None:
             *[coming_soon_card(flow) for flow in Flow],
             whoami_card("Sam", RoleLookup(frozenset({Role.STAFF}), "config", degraded=True)),
             status_card(PlatformStatus("x", "config", 3, 12, 1, 2)),
+            status_card(PlatformStatus("x", "config", 0, None, 0, 0, "version 2, 10 pupils, imported 1 Nov 09:00")),
         ]
     )
 

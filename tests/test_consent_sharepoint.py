@@ -301,6 +301,23 @@ async def test_an_unchanged_list_adds_no_version_and_a_change_adds_one(
     assert entry is not None and entry.consents["school_website"].withdrawn_on == date(2026, 3, 2)
 
 
+async def test_status_says_which_version_is_in_use_and_how_the_last_read_went(
+    database: Database, graph_client: GraphServiceClient, sharepoint: FakeSharePoint
+) -> None:
+    sync = make_sync(database, graph_client)
+    assert (await sync.status_line()).endswith("; SharePoint list not read yet")
+    first = await sync.sync()
+    assert isinstance(first, Imported)
+    line = await sync.status_line()
+    assert line.startswith(f"version {first.version.id}, 5 pupils, imported ")
+    assert line.endswith(f": imported as version {first.version.id}")
+    sharepoint.failure = 503
+    await sync.sync()
+    line = await sync.status_line()
+    assert line.startswith(f"version {first.version.id}, 5 pupils")  # still in use
+    assert line.endswith("not read (Microsoft Graph could not be reached); the register in use is kept")
+
+
 async def test_going_back_to_an_older_version_stands_until_the_list_changes(
     database: Database, graph_client: GraphServiceClient, sharepoint: FakeSharePoint
 ) -> None:

@@ -10,12 +10,14 @@ import pytest
 
 from bot.app import SERVICES
 from bot.settings import Settings
+from store.consent_store import ConsentStore
 from store.conversations import SchoolSettings
 from tests.fakes.activities import TENANT, personal_activity, user
 from tests.fakes.connector import FakeConnector
 from tests.http_helpers import running_bot
 
 ROLES_FILE = Path(__file__).resolve().parents[1] / "playground" / "roles.json"
+CONSENT_SAMPLE = Path(__file__).resolve().parents[1] / "playground" / "consent-register.csv"
 SAM = user()  # staff
 PRIYA = user("Priya Shah", "00000000-0000-0000-0000-000000000202", "29:slt-priya")  # SLT
 
@@ -72,6 +74,18 @@ async def test_status_for_slt_shows_channel_roles_and_backlog(settings: Settings
     assert facts["Incident channel"].startswith("not chosen yet")
     assert "roles.json" in facts["Roles from"]
     assert facts["Messages waiting to be delivered"].startswith("0")
+    assert facts["Photo consent register"].startswith("empty: nothing imported yet")  # CSV source: no list line
+
+
+async def test_status_shows_the_consent_register_in_use(settings: Settings, connector: FakeConnector) -> None:
+    async with running_bot(settings) as client:
+        store = ConsentStore(client.app[SERVICES].database)
+        await store.import_csv(CONSENT_SAMPLE.read_bytes(), imported_by="office", source_name="export.csv")
+        await client.post("/api/messages", json=personal_activity(connector.url, text="status", sender=PRIYA))
+    [card] = connector.cards()
+    facts = {fact["title"]: fact["value"] for fact in card["body"][1]["facts"]}
+    assert facts["Photo consent register"].startswith("version 1, 10 pupils, imported ")
+    assert "SharePoint" not in facts["Photo consent register"]
 
 
 async def test_slt_member_chooses_the_incident_channel(settings: Settings, connector: FakeConnector) -> None:

@@ -33,6 +33,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -45,6 +46,7 @@ from directory.graph import create_graph_client
 from domain.consent_import import ColumnMapping, ParsedRegister
 from domain.consent_sharepoint import ListRejected, register_fingerprint
 from domain.roles import Role, RoleDirectory
+from store.base import utcnow
 from store.consent_sharepoint import (
     PERMISSION_HINT,
     REQUEST_TIMEOUT_S,
@@ -116,6 +118,23 @@ class NotStored:
 
 
 SyncOutcome = Imported | Unchanged | Rejected | Unavailable | NotStored
+
+
+def _outcome_in_brief(outcome: SyncOutcome) -> str:
+    if isinstance(outcome, Imported):
+        return f"imported as version {outcome.version.id}"
+    if isinstance(outcome, Unchanged):
+        return "unchanged"
+    if isinstance(outcome, Rejected):
+        count = outcome.rejected.problem_count
+        return f"not imported, {count} problem{'s' if count != 1 else ''} in the list (the data admin sees them)"
+    if isinstance(outcome, Unavailable):
+        why = {FailureKind.UNREACHABLE: "Microsoft Graph could not be reached",
+               FailureKind.NOT_ALLOWED: "the bot is not allowed to read the list: ask IT",
+               FailureKind.NOT_FOUND: "the list was not found: check the site and list ids",
+               FailureKind.REFUSED: "Microsoft Graph refused the request"}[outcome.failure.kind]
+        return f"not read ({why}); the register in use is kept"
+    return "read but not stored (see the log); the register in use is kept"
 
 
 def source_name(list_name: str, parsed: ParsedRegister) -> str:
@@ -236,6 +255,7 @@ class ConsentSync:
         self._lock = asyncio.Lock()  # one sync at a time: the loop's and the data admin's queue up
         self._tasks: set[asyncio.Task[SyncOutcome]] = set()
         self.rounds = 0  # scheduled syncs run (for `status` and tests)
+        self.last: tuple[datetime, SyncOutcome] | None = None  # when the list was last read, and what came of it
 
     @property
     def enabled(self) -> bool:
@@ -255,7 +275,25 @@ class ConsentSync:
         if self._reader is None:
             raise RuntimeError("the consent register is not read from SharePoint (POLICYBOT_CONSENT_SOURCE=csv)")
         async with self._lock:
-            return await self._sync(self._reader)
+            outcome = await self._sync(self._reader)
+            self.last = (utcnow(), outcome)
+            return outcome
+
+    async def status_line(self) -> str:
+        """The register in a line for `status` (SLT): the version in use and, with SharePoint, the last read."""
+        zone = self._settings.school_timezone
+        current = await self._current()
+        if current is None:
+            line = "empty: nothing imported yet, so every photo check says no"
+        else:
+            imported = school_time(current.imported_at, zone)
+            line = f"version {current.id}, {current.pupil_count} pupils, imported {imported}"
+        if not self.enabled:
+            return line
+        if self.last is None:
+            return f"{line}; SharePoint list not read yet"
+        at, outcome = self.last
+        return f"{line}; SharePoint list read {school_time(at, zone)}: {_outcome_in_brief(outcome)}"
 
     async def _current(self) -> RegisterVersion | None:
         return next((version for version in await self.store.versions() if version.is_current), None)
