@@ -2,22 +2,15 @@
 inline in a second Playground, the card shows the decision, the requester is told, `accounts` lists it.
 
 Screenshots of the form, the request card before and after the decision, the requester's message and the
-register are saved in docs/screenshots/account-*.png.
-
-The bot runs as a process, as in production. Until `bot/app.py`'s `create_app` wires the outbox worker and
-the accounts feature itself, this module starts the bot through `serve()` below, which calls the real
-`create_app` and adds exactly the wiring snippets handed over with this feature, only where `create_app` has
-not done it already. Once `create_app` has them, `serve()` adds nothing and this is `python -m bot`.
+register are saved in docs/screenshots/account-*.png. The bot runs as a process, as in production
+(`python -m bot`).
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
-from aiohttp import web
 
 from tests.e2e.playground import REPO_ROOT, E2EStack, PlaygroundSession
 
@@ -31,84 +24,12 @@ FORM_TITLE = "Propose a school social media account"
 ACCOUNT_NAME = "Holy Trinity Year 6"
 
 
-# --- the bot process ---------------------------------------------------------------------------------------
-
-
-def wire_missing_parts(app: web.Application) -> list[str]:
-    """Add the outbox worker and the accounts feature to an app from `create_app`, if it lacks them.
-
-    Returns what was added (empty once `create_app` does it all).
-    """
-    from bot.app import SERVICES
-    from bot.features.accounts import register_accounts
-    from bot.outbox_worker import BotFrameworkSender, OutboxWorker
-    from bot.reminders import ApprovalReminders
-    from cards.accounts import ACCOUNT_SUBMIT_VERB
-    from store.conversations import SchoolSettings
-
-    services = app[SERVICES]
-    settings = services.settings
-    added = []
-    if not any(type(getattr(part, "__self__", None)).__name__ == "OutboxWorker" for part in app.cleanup_ctx):
-        outbox = OutboxWorker(
-            services.database, BotFrameworkSender(services.adapter, settings.app_id),
-            poll_seconds=settings.outbox_poll_seconds, max_attempts=settings.outbox_max_attempts,
-            on_stale=lambda stale: services.conversations.mark_stale(stale.conversation_id),
-        )
-        app.cleanup_ctx.append(outbox.cleanup_ctx)
-        added.append("outbox worker")
-    if not services.router.handles(ACCOUNT_SUBMIT_VERB):
-        accounts = register_accounts(
-            services.router, database=services.database, directory=services.directory,
-            conversations=services.conversations, school_settings=SchoolSettings(services.database),
-            settings=settings,
-        )
-        reminders = ApprovalReminders(
-            accounts.desk, accounts.accounts,
-            school_days=getattr(settings, "approval_reminder_school_days", 2),
-            check_seconds=getattr(settings, "approval_check_seconds", 600.0),
-        )
-        app.cleanup_ctx.append(reminders.cleanup_ctx)
-        added.append("accounts")
-    return added
-
-
-def serve() -> None:
-    """`python -m bot`, plus `wire_missing_parts`."""
-    import logging
-
-    from bot.app import create_app
-    from bot.logging_setup import configure_logging
-    from bot.settings import Settings
-
-    settings = Settings()
-    configure_logging(settings.log_level)
-    app = create_app(settings)
-    added = wire_missing_parts(app)
-    logging.getLogger("e2e").info("e2e launcher", extra={"wired_here": added})
-    web.run_app(app, host=settings.host, port=settings.port, print=None)
-
-
 @pytest.fixture(scope="module")
 def e2e_bot_env() -> dict[str, str]:
     return {
         "POLICYBOT_ROLES_FILE": str(REPO_ROOT / "playground" / "roles.json"),
         "POLICYBOT_OUTBOX_POLL_SECONDS": "0.2",
     }
-
-
-@pytest.fixture(scope="module")
-def e2e_stack(tmp_path_factory: pytest.TempPathFactory, e2e_bot_env: dict[str, str]) -> Iterator[E2EStack]:
-    from tests.e2e.conftest import _require_prerequisites
-
-    _require_prerequisites()
-    stack = E2EStack(tmp_path_factory.mktemp("e2e-accounts"), e2e_bot_env)
-    stack.bot.process.argv = [str(REPO_ROOT / ".venv" / "bin" / "python"), "-m", "tests.e2e.test_accounts_e2e"]
-    try:
-        stack.start()
-        yield stack
-    finally:
-        stack.close()
 
 
 # --- the test ---------------------------------------------------------------------------------------------
@@ -206,7 +127,3 @@ def test_staff_proposes_an_account_and_the_head_teacher_approves_it_inline(
 
     assert staff.failed_activities() == [] and head_teacher.failed_activities() == []
     assert e2e_stack.bot.errors() == []
-
-
-if __name__ == "__main__":  # the bot process of this module (see the module docstring)
-    sys.exit(serve())
