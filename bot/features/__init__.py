@@ -429,8 +429,9 @@ class ApprovalDesk:
             await store.record_refusal(session, request_id=request_id, actor_aad=actor.aad_object_id,
                                        actor_name=actor.name, reason=reason, now=self._clock(), detail=detail)
 
-    async def _load(self, action: CardAction, what: str) -> ApprovalRecord | ActionResult:
-        """The request a button names, or the answer when it names none (audited)."""
+    async def load_request(self, action: CardAction, what: str) -> ApprovalRecord | ActionResult:
+        """The request a button names, or the answer when it names none or the button is from another request's
+        card (both audited). Kinds use it for their own buttons too."""
         request_id = int_or_none(action.data.get("request_id"))
         request = None
         if request_id is not None:
@@ -453,7 +454,7 @@ class ApprovalDesk:
 
     async def decide(self, action: CardAction) -> ActionResult:
         """Approve, reject or ask for changes (verb `approval_decide`)."""
-        loaded = await self._load(action, "decide")
+        loaded = await self.load_request(action, "decide")
         if isinstance(loaded, ActionResult):
             return loaded
         request = loaded
@@ -558,7 +559,7 @@ class ApprovalDesk:
 
     async def withdraw(self, action: CardAction) -> ActionResult:
         """The requester withdraws a request that is waiting (verb `approval_withdraw`)."""
-        loaded = await self._load(action, "withdraw")
+        loaded = await self.load_request(action, "withdraw")
         if isinstance(loaded, ActionResult):
             return loaded
         request = loaded
@@ -578,7 +579,7 @@ class ApprovalDesk:
 
     async def edit(self, action: CardAction) -> ActionResult:
         """The requester opens the form to change a request sent back for changes (verb `approval_edit`)."""
-        loaded = await self._load(action, "edit")
+        loaded = await self.load_request(action, "edit")
         if isinstance(loaded, ActionResult):
             return loaded
         request = loaded

@@ -43,7 +43,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.actions import ActionResult, ActionRouter, Actor, CardAction, CommandReply, CommandRequest
-from bot.features import ApprovalDesk, Clock, Submitted, card_message, int_or_none, subject_of
+from bot.features import ApprovalDesk, Clock, Submitted, card_message, subject_of
 from cards.approvals import RequestSummary, status_card
 from cards.base import AdaptiveCard
 from cards.consent import (
@@ -370,28 +370,24 @@ class PhotoChecks:
             refresh_user_ids=[action.actor.teams_user_id],
         ))
 
-    async def _own_request(self, action: CardAction) -> ApprovalRecord | str:
+    async def _own_request(self, action: CardAction, what: str) -> ApprovalRecord | str:
         """The exception request a button names, if it is the actor's own (else what to tell them)."""
-        request_id = int_or_none(action.data.get("request_id"))
-        request = None
-        if request_id is not None:
-            async with self._database.sessions() as session:
-                request = await approvals_store.get_request(session, request_id)
-        if request is None or request.kind is not ApprovalKind.PERSONAL_DEVICE_PHOTO:
-            log.warning("photo exception button names no exception request", extra={"request_id": request_id})
+        loaded = await self._desk.load_request(action, what) if self._desk is not None else None
+        if not isinstance(loaded, ApprovalRecord) or loaded.kind is not ApprovalKind.PERSONAL_DEVICE_PHOTO:
+            log.warning("photo exception button names no exception request")
             return ("I can't find that exception request. Type **my requests** to see yours, or **can I post this "
                     "photo?** to check a photo.")
-        if request.requester_aad_object_id.lower() != action.actor.aad_object_id.lower():
-            log.warning("photo exception of someone else used", extra={"request": request.reference})
+        if loaded.requester_aad_object_id.lower() != action.actor.aad_object_id.lower():
+            log.warning("photo exception of someone else used", extra={"request": loaded.reference})
             return ("That exception was asked for by someone else: it does not apply to you or your photos. Type "
                     "**can I post this photo?** to check yours.")
-        return request
+        return loaded
 
     async def recheck(self, action: CardAction) -> ActionResult:
         """`photo_check_exception_recheck`: the approved photo, checked again on the current register."""
         if self.exceptions is None:
             return ActionResult(message="Type **can I post this photo?** to check the photo.")
-        loaded = await self._own_request(action)
+        loaded = await self._own_request(action, "exception recheck")
         if isinstance(loaded, str):
             return ActionResult(message=loaded)
         request = loaded
@@ -416,7 +412,7 @@ class PhotoChecks:
         """`device_exception_resubmit`: changed circumstances, after the photo is checked again."""
         if self._desk is None or self.exceptions is None:
             return ActionResult(message=f"Exceptions can't be changed here. {_NOTHING_CHANGED}")
-        loaded = await self._own_request(action)
+        loaded = await self._own_request(action, "exception resubmit")
         if isinstance(loaded, str):
             return ActionResult(message=f"{_NOTHING_CHANGED} {loaded}")
         request = loaded
