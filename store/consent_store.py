@@ -38,7 +38,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -264,17 +264,12 @@ class CheckLogEntry(BaseModel):
     register_version_id: int | None
 
 
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every time the store gives out is in UTC and says so."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _version_model(
     row: ConsentRegisterVersionRow, current_id: int | None, previous_id: int | None = None
 ) -> RegisterVersion:
     return RegisterVersion(
         id=row.id,
-        imported_at=_aware(row.imported_at),
+        imported_at=row.imported_at,
         imported_by=row.imported_by,
         source_name=row.source_name,
         encoding=row.encoding,
@@ -674,7 +669,7 @@ class ConsentStore:
             return [
                 CheckLogEntry(
                     id=r.id,
-                    checked_at=_aware(r.checked_at),
+                    checked_at=r.checked_at,
                     checked_by=r.checked_by,
                     destination=r.destination,
                     account_name=r.account_name,
@@ -726,7 +721,7 @@ class ConsentStore:
                 pupil=entry.pupil,
                 requested_by=requested_by,
                 note=row.note,
-                recorded_at=_aware(row.recorded_at),
+                recorded_at=row.recorded_at,
             )
             if then is not None:
                 await then(session, result)
@@ -782,7 +777,7 @@ class ConsentStore:
                     pupil=(entry.pupil if (entry := register.get(r.pupil_id)) else None),
                     requested_by=r.requested_by,
                     note=r.note,
-                    recorded_at=_aware(r.recorded_at),
+                    recorded_at=r.recorded_at,
                 )
                 for r in rows
             ]

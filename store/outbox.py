@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -261,13 +261,6 @@ async def enqueue(session: AsyncSession, message: OutboxMessage, *, now: datetim
 # --- what the worker runs -----------------------------------------------------------------------
 
 
-def aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands timestamps back without a zone; every stored timestamp is UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
 @dataclass(frozen=True)
 class Dependency:
     """The message an update depends on, as it stands."""
@@ -437,11 +430,11 @@ class OutboxEntry:
 def _entry(row: OutboxRow) -> OutboxEntry:
     return OutboxEntry(
         id=row.id, kind=OutboxKind(row.kind), lane=row.lane, status=OutboxStatus(row.status),
-        attempts=row.attempts, next_attempt_at=aware(row.next_attempt_at) or row.next_attempt_at,
+        attempts=row.attempts, next_attempt_at=row.next_attempt_at,
         dedupe_key=row.dedupe_key, depends_on=row.depends_on, delivered_activity_id=row.delivered_activity_id,
         delivered_conversation_id=row.delivered_conversation_id, delivered_reference=row.delivered_reference,
-        last_error=row.last_error, created_at=aware(row.created_at) or row.created_at,
-        delivered_at=aware(row.delivered_at),
+        last_error=row.last_error, created_at=row.created_at,
+        delivered_at=row.delivered_at,
     )
 
 
@@ -480,7 +473,7 @@ async def backlog(session: AsyncSession) -> Backlog:
     )
     return Backlog(
         pending=counts.get(OutboxStatus.PENDING, 0),
-        oldest_pending_at=aware(oldest),
+        oldest_pending_at=oldest,
         stale=counts.get(OutboxStatus.STALE, 0),
         failed=counts.get(OutboxStatus.FAILED, 0),
     )
