@@ -692,17 +692,26 @@ class ApprovalDesk:
 
     # --- background work (bot/reminders.py runs these) ------------------------------------------------
 
-    async def route_pending(self, now: datetime | None = None) -> int:
-        """Send each pending request's card to every current decider who does not have it yet."""
-        now = now or self._clock()
+    async def _pending_with_routing(self, now: datetime, what: str) -> tuple[Routing, list[ApprovalRecord]] | None:
+        """Who decides now and the requests of the desk's kinds waiting for them; None when the directory is down
+        (``what`` names the work put off, for the log)."""
         try:
             routing = await self.routing(now)
         except DirectoryUnavailableError:
-            log.warning("directory unavailable: pending requests not routed this time")
-            return 0
-        sent_count = 0
+            log.warning("directory unavailable: %s this time", what)
+            return None
         async with self._db.sessions() as session:
             pending = [r for r in await store.pending_requests(session) if r.kind in self._kinds]
+        return routing, pending
+
+    async def route_pending(self, now: datetime | None = None) -> int:
+        """Send each pending request's card to every current decider who does not have it yet."""
+        now = now or self._clock()
+        found = await self._pending_with_routing(now, "pending requests not routed")
+        if found is None:
+            return 0
+        routing, pending = found
+        sent_count = 0
         for request in pending:
             async with self._db.transaction() as session:
                 sent, _ = await self._route(session, request, routing.recipients(request), routing)
@@ -712,14 +721,12 @@ class ApprovalDesk:
     async def send_reminders(self, now: datetime | None = None, *, school_days: int = 2) -> int:
         """Remind the deciders of each request pending longer than ``school_days`` school days, once a day."""
         now = now or self._clock()
-        try:
-            routing = await self.routing(now)
-        except DirectoryUnavailableError:
-            log.warning("directory unavailable: reminders not sent this time")
+        found = await self._pending_with_routing(now, "reminders not sent")
+        if found is None:
             return 0
+        routing, pending = found
         reminded = 0
         async with self._db.sessions() as session:
-            pending = [r for r in await store.pending_requests(session) if r.kind in self._kinds]
             last = {r.id: await store.last_reminded_on(session, r.id) for r in pending}
         today = school_date(now)
         for request in pending:
