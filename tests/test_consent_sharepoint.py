@@ -172,22 +172,24 @@ def _upgrade_to_consent(sync_connection: Any) -> None:
     command.upgrade(config, CONSENT_REVISION)  # only the consent branch: other features' migrations are theirs
 
 
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url)
+async def _consent_database(url: str) -> AsyncIterator[Database]:
+    db = Database(url)
     async with db.engine.begin() as connection:
         await connection.run_sync(_upgrade_to_consent)
     yield db
     await db.dispose()
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    async for db in _consent_database(database_url):
+        yield db
 
 
 @pytest.fixture
 async def sqlite_database(sqlite_url: str) -> AsyncIterator[Database]:
-    db = Database(sqlite_url)
-    async with db.engine.begin() as connection:
-        await connection.run_sync(_upgrade_to_consent)
-    yield db
-    await db.dispose()
+    async for db in _consent_database(sqlite_url):
+        yield db
 
 
 @pytest.fixture
