@@ -372,6 +372,23 @@ def _pupil_name(pupil: PupilVerdict) -> str:
     return f"**{escape_markdown(pupil.typed.text)}**"
 
 
+def _marked_row(mark: str, color: str, heading: str, detail: str, *, subtle: bool = False) -> ColumnSet:
+    """A line of the verdict: a mark (\u2716 or \u2714), then who, with the detail below in small print."""
+    return ColumnSet(
+        spacing="Small",
+        columns=[
+            Column(width="auto", items=[TextBlock(text=mark, color=color)]),
+            Column(
+                width="stretch",
+                items=[
+                    TextBlock(text=heading),
+                    TextBlock(text=detail, spacing="None", size="Small", is_subtle=subtle or None),
+                ],
+            ),
+        ],
+    )
+
+
 def _pupil_rows(verdict: Verdict) -> list[Element]:
     rows: list[Element] = []
     refused = [p for p in verdict.pupils if not p.allowed]
@@ -383,42 +400,13 @@ def _pupil_rows(verdict: Verdict) -> list[Element]:
         if pupil.status is ResolutionStatus.NOT_FOUND and pupil.candidates:
             names = ", ".join(escape_markdown(c.display_name) for c in pupil.candidates)
             lines.append(f"did you mean {names}?")
-        rows.append(
-            ColumnSet(
-                spacing="Small",
-                columns=[
-                    Column(width="auto", items=[TextBlock(text="\u2716", color="Attention")]),
-                    Column(
-                        width="stretch",
-                        items=[
-                            TextBlock(text=_pupil_name(pupil)),
-                            TextBlock(text=_bullets(lines), spacing="None", size="Small"),
-                        ],
-                    ),
-                ],
-            )
-        )
+        rows.append(_marked_row("\u2716", "Attention", _pupil_name(pupil), _bullets(lines)))
     if allowed:
         purposes = ", ".join(escape_markdown(p.title) for p in verdict.purposes)
         names = [_pupil_name(p) for p in allowed[:_ALLOWED_NAMES_SHOWN]]
         more = len(allowed) - len(names)
         text = ", ".join(names) + (f" and {more} more" if more else "")
-        rows.append(
-            ColumnSet(
-                spacing="Small",
-                columns=[
-                    Column(width="auto", items=[TextBlock(text="\u2714", color="Good")]),
-                    Column(
-                        width="stretch",
-                        items=[
-                            TextBlock(text=text),
-                            TextBlock(text=f"consent granted for {purposes}", spacing="None", size="Small",
-                                      is_subtle=True),
-                        ],
-                    ),
-                ],
-            )
-        )
+        rows.append(_marked_row("\u2714", "Good", text, f"consent granted for {purposes}", subtle=True))
     return rows
 
 
