@@ -34,7 +34,7 @@ from tests.fakes.activities import TENANT, personal_activity, user
 from tests.fakes.connector import FakeConnector
 from tests.http_helpers import running_bot
 from tests.support.cardcheck import assert_valid_card
-from tests.support.cardtext import card_texts
+from tests.support.cardtext import card_nodes, card_texts
 
 DATA = Path(__file__).parent / "data" / "consent"
 SIMS = DATA / "sims_export.csv"
@@ -51,37 +51,12 @@ _SETTLE_TIMEOUT_S = 20.0
 
 def shown(card: dict[str, Any]) -> str:
     """What a person reads: TextBlocks and facts, with Markdown escapes removed."""
-    facts = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "FactSet":
-                facts.extend(f"{f['title']}: {f['value']}" for f in node["facts"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(card)
+    facts = [f"{f['title']}: {f['value']}" for node in card_nodes(card, "FactSet") for f in node["facts"]]
     return (card_texts(card) + "\n" + "\n".join(facts)).replace("\\", "")
 
 
 def buttons(card: dict[str, Any]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "Action.Execute":
-                found.append(node)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(card)
-    return found
+    return card_nodes(card, "Action.Execute")
 
 
 @dataclass
