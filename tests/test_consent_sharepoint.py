@@ -9,6 +9,7 @@ names are SharePoint's encoded ones (``Consent_x003a__x0020_Website`` for "Conse
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -510,22 +511,30 @@ async def test_a_slow_list_is_answered_in_time_and_imported_when_it_arrives(
 # --- the periodic sync ------------------------------------------------------------------------------------------
 
 
-async def test_the_periodic_sync_runs_while_the_app_runs_and_stops_with_it(
-    sqlite_database: Database, graph_client: GraphServiceClient, sharepoint: FakeSharePoint
-) -> None:
-    sync = make_sync(sqlite_database, graph_client, interval_seconds=0.01)
+@contextlib.asynccontextmanager
+async def app_running(sync: ConsentSync, *, until_rounds: int) -> AsyncIterator[None]:
+    """An app running the sync's loop (its cleanup_ctx), entered once ``until_rounds`` rounds ran (2 s at most)
+    and stopped on leaving."""
     app = web.Application()
     app.cleanup_ctx.append(sync.cleanup_ctx)
     server = TestServer(app)
     await server.start_server()
     try:
         for _ in range(200):
-            if sync.rounds >= 3:
+            if sync.rounds >= until_rounds:
                 break
             await asyncio.sleep(0.01)
-        assert sync.rounds >= 3
+        yield
     finally:
         await server.close()
+
+
+async def test_the_periodic_sync_runs_while_the_app_runs_and_stops_with_it(
+    sqlite_database: Database, graph_client: GraphServiceClient, sharepoint: FakeSharePoint
+) -> None:
+    sync = make_sync(sqlite_database, graph_client, interval_seconds=0.01)
+    async with app_running(sync, until_rounds=3):
+        assert sync.rounds >= 3
 
     requests_when_stopped = len(sharepoint.requests)
     await asyncio.sleep(0.1)
@@ -591,18 +600,8 @@ async def test_after_a_429_the_next_round_waits_as_long_as_graph_asked(
 ) -> None:
     sharepoint.failure, sharepoint.failure_headers = 429, {"Retry-After": "600"}
     sync = make_sync(sqlite_database, graph_client, interval_seconds=0.01)
-    app = web.Application()
-    app.cleanup_ctx.append(sync.cleanup_ctx)
-    server = TestServer(app)
-    await server.start_server()
-    try:
-        for _ in range(200):
-            if sync.rounds >= 1:
-                break
-            await asyncio.sleep(0.01)
+    async with app_running(sync, until_rounds=1):
         await asyncio.sleep(0.1)  # ten intervals: without Retry-After Graph would have been asked ten times more
-    finally:
-        await server.close()
 
     assert sync.rounds == 1
     assert await sync.store.versions() == []
