@@ -40,7 +40,7 @@ from cards.base import (
     escape_markdown,
 )
 from cards.incidents import school_time
-from domain.consent import Q_RESPECT_WISHES, Pupil
+from domain.consent import Q_RESPECT_WISHES, ConsentState, Pupil, Purpose, RegisterEntry
 from domain.consent_import import ImportRejected
 
 DO_NOT_PHOTOGRAPH_SUBMIT_VERB = "do_not_photograph_submit"
@@ -327,6 +327,55 @@ def photo_requests_card(views: Sequence[RequestView], *, can_clear: bool) -> Ada
     if not can_clear:
         body.append(TextBlock(text="Only the data admin closes requests, once the MIS is updated.", is_subtle=True))
     return AdaptiveCard(fallback_text="Open do-not-photograph requests.", body=body)
+
+
+# --- A pupil's record (data admin, DSL) -------------------------------------------------------------------
+
+_STATE_WORDS = {
+    ConsentState.GRANTED: "Granted",
+    ConsentState.REFUSED: "Refused",
+    ConsentState.NOT_ASKED: "Not asked (counts as no)",
+    ConsentState.WITHDRAWN: "Withdrawn",
+}
+
+
+def _consent_words(entry: RegisterEntry, purpose: Purpose) -> str:
+    record = entry.consent_for(purpose.key)
+    words = _STATE_WORDS[record.state]
+    if record.withdrawn_on is not None:
+        day = record.withdrawn_on
+        words += f" on {day:%a} {day.day} {day:%b %Y}"
+    return words
+
+
+def pupil_consent_card(entries: Sequence[RegisterEntry], purposes: Sequence[Purpose],
+                       requests: Sequence[RequestView], *, version: int, typed: str) -> AdaptiveCard:
+    """`pupil consent <name>`: what the register holds for a pupil, with the do-not-publish reason and any open
+    do-not-photograph request. For the data admin and the DSL only (checked by the caller); several entries when
+    the name is shared."""
+    body: list[Element] = [_heading("Consent record")]
+    if len(entries) > 1:
+        body.append(TextBlock(text=f"{len(entries)} pupils are called **{escape_markdown(typed)}**: each is below."))
+    for entry in entries:
+        pupil = entry.pupil
+        pairs = [("Pupil id", pupil.pupil_id)] + [(p.title.capitalize(), _consent_words(entry, p)) for p in purposes]
+        if entry.do_not_publish:
+            pairs.append(("Do not publish", "Yes"))
+            pairs.append(("Reason", entry.do_not_publish_reason or "(none recorded in the MIS)"))
+        else:
+            pairs.append(("Do not publish", "No"))
+        items: list[Element] = [TextBlock(text=_pupil_line(pupil), weight="Bolder"), _facts(pairs)]
+        for view in (v for v in requests if v.pupil_id == pupil.pupil_id):
+            items.append(TextBlock(
+                text=f"**Do not photograph** (open request): recorded by {escape_markdown(view.recorded_by)}, "
+                     f"{school_time(view.recorded_at)}" + (f": {escape_markdown(view.note)}" if view.note else ""),
+                color="Attention", spacing="Small"))
+        body.append(Container(items=items, separator=True, spacing="Medium"))
+    body.append(TextBlock(
+        text=f"From register version {version}. Restricted: the do-not-publish reason is for the data admin and the "
+             "Designated Safeguarding Lead only. Please don't forward it or copy it into a channel.",
+        is_subtle=True, size="Small", spacing="Medium"))
+    return AdaptiveCard(fallback_text="A pupil's consent record (restricted).", body=body)
 
 
 # --- The register: import, versions --------------------------------------------------------------------

@@ -364,6 +364,53 @@ def _actor(who: dict[str, Any]) -> Actor:
     return Actor(who["aadObjectId"], who["name"], who["id"], f"a:personal-{who['id']}", "personal")
 
 
+async def test_the_data_admin_and_the_dsl_see_a_pupils_record_with_the_do_not_publish_reason(bot: Bot) -> None:
+    await bot.say(SAM, "do not photograph Zoe O'Brien: asked at parents' evening")
+    await bot.settle()
+    for who in (JO, TOM):
+        bot.connector.clear()
+        await bot.say(who, "pupil consent Lucja Nowak")
+        [card] = bot.cards_in(who)
+        assert_valid_card(card)
+        text = shown(card)
+        for expected in ("Łucja Nowak", "3B, Year 3", "Pupil id: A100000000005", "The school website: Granted",
+                         "Do not publish: Yes", "Reason: Court order: contact restrictions", "Restricted"):
+            assert expected in text, (expected, text)
+        bot.connector.clear()
+        await bot.say(who, "consent for zoe o'brien")
+        text = shown(bot.cards_in(who)[0])
+        assert "School social media: Withdrawn on Tue 14 Jan 2025" in text and "The press: Not asked" in text
+        assert "Do not publish: No" in text
+        assert "Do not photograph" in text and "asked at parents' evening" in text  # the open request too
+
+
+async def test_a_shared_name_shows_each_pupil_and_an_unknown_name_offers_close_ones(bot: Bot) -> None:
+    await bot.say(JO, "pupil consent Oliver Smith")
+    text = shown(bot.cards_in(JO)[0])
+    assert "2 pupils are called" in text and "A100000000002" in text and "A100000000003" in text
+    bot.connector.clear()
+    await bot.say(JO, "pupil consent Oliver Smith (5A)")
+    text = shown(bot.cards_in(JO)[0])
+    assert "A100000000003" in text and "A100000000002" not in text
+    bot.connector.clear()
+    await bot.say(JO, "pupil consent Amelia Hughs")
+    [answer] = bot.texts_in(bot.chat(JO))
+    assert "is not in the consent register" in answer and "Amelia Hughes" in answer
+
+
+async def test_nobody_else_sees_a_pupils_record_and_never_in_a_channel(bot: Bot) -> None:
+    for who in (SAM, LEE):
+        await bot.say(who, "pupil consent Lucja Nowak")
+    for who in (SAM, LEE):
+        [answer] = bot.texts_in(bot.chat(who))
+        assert "Only the data admin" in answer and "can I post this photo?" in answer
+        assert bot.cards_in(who) == []
+    await bot.say(JO, "pupil consent Lucja Nowak", kind="channel")
+    sent = [d.body for d in bot.connector.sent()]
+    assert "Court order" not in str(sent) and "Nowak" not in str(sent)
+    assert any("personal chat" in (body.get("text") or "") for body in sent)
+
+
 async def test_photo_requests_are_for_the_data_admin_and_the_dsl_oldest_first(bot: Bot) -> None:
     await bot.say(SAM, "do not photograph Riya Patel: her dad phoned")
     await bot.say(LEE, "do not photograph Marek Kowalski")

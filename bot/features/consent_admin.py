@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.actions import ActionResult, ActionRouter, Actor, CardAction, CommandReply, CommandRequest
 from bot.features import card_message
 from bot.features.incidents import Fetch, ScreenshotRefused
-from cards.base import AdaptiveCard
+from cards.base import AdaptiveCard, escape_markdown
 from cards.consent_admin import (
     CONSENT_REGISTER_ACTIVATE_VERB,
     DO_NOT_PHOTOGRAPH_CHOOSE_VERB,
@@ -59,6 +59,7 @@ from cards.consent_admin import (
     do_not_photograph_recorded_card,
     do_not_photograph_request_card,
     photo_requests_card,
+    pupil_consent_card,
     register_activated_card,
     register_imported_card,
     register_rejected_card,
@@ -88,11 +89,14 @@ DO_NOT_PHOTOGRAPH_PHRASES = (
 )
 PHOTO_REQUESTS_PHRASES = ("photo requests",)
 CONSENT_REGISTER_PHRASES = ("consent register",)
+PUPIL_CONSENT_PHRASES = ("pupil consent", "consent for")
 
 _FILE_DOWNLOAD_INFO = "application/vnd.microsoft.teams.file.download.info"
 _SHAREPOINT_HOSTS = (".sharepoint.com", ".sharepoint.us", ".sharepoint.de", ".sharepoint.cn")
 _NOTE_SEPARATOR = ":"  # "do not photograph Amelia Hughes: her mum asked at the gate"
 _SEE_REQUESTS = frozenset({Role.DATA_ADMIN, Role.DSL})
+_SEE_PUPIL_RECORD = frozenset({Role.DATA_ADMIN, Role.DSL})  # the do-not-publish reason: these two only
+_MAX_RECORDS_SHOWN = 5
 _SEE_REGISTER = frozenset({Role.DATA_ADMIN, Role.DSL, Role.DPO})
 
 _PERSONAL_ONLY = (
@@ -153,6 +157,7 @@ class ConsentAdmin:
         router.on_command(DO_NOT_PHOTOGRAPH_PHRASES, self.do_not_photograph)
         router.on_command(PHOTO_REQUESTS_PHRASES, self.photo_requests)
         router.on_command(CONSENT_REGISTER_PHRASES, self.consent_register)
+        router.on_command(PUPIL_CONSENT_PHRASES, self.pupil_consent)
         router.on_action(DO_NOT_PHOTOGRAPH_SUBMIT_VERB, self.on_submit)
         router.on_action(DO_NOT_PHOTOGRAPH_CHOOSE_VERB, self.on_choose)
         router.on_action(DO_NOT_PHOTOGRAPH_CLEAR_VERB, self.on_clear)
@@ -329,6 +334,47 @@ class ConsentAdmin:
             return ActionResult(card=photo_requests_card(await self._views(), can_clear=True),
                                 extra_cards=[card])
         return ActionResult(card=card)
+
+    # --- a pupil's record: data admin, DSL -----------------------------------------------------------------
+
+    async def pupil_consent(self, request: CommandRequest) -> CommandReply:
+        """`pupil consent <name>`: the register's row for a pupil, with the do-not-publish reason (restricted)."""
+        if not _in_personal_chat(request.actor):
+            return CommandReply(texts=[_PERSONAL_ONLY_LISTS])
+        if not await self._roles(request.actor) & _SEE_PUPIL_RECORD:
+            log.warning("refused: pupil consent record asked for by someone not the data admin or DSL")
+            return CommandReply(texts=[
+                "Only the data admin (school office) and the Designated Safeguarding Lead can see a pupil's consent "
+                "record. To check whether you may use a photo, type **can I post this photo?**"
+            ])
+        typed = parse_pupil_names(request.argument.strip())
+        if len(typed) != 1:
+            return CommandReply(texts=[
+                "Type **pupil consent** and one pupil's name, e.g. **pupil consent Amelia Hughes** (add the class in "
+                "brackets if two pupils share the name)."
+            ])
+        register = await self.store.load_register()
+        if len(register) == 0:
+            return CommandReply(cards=[do_not_photograph_empty_register_card()])
+        shown_as = typed[0].text + (f" ({typed[0].class_hint})" if typed[0].class_hint else "")
+        resolution = register.resolve(TypedPupil(text=typed[0].text, class_hint=typed[0].class_hint))
+        if resolution.status is ResolutionStatus.MATCHED and resolution.pupil is not None:
+            pupils = [resolution.pupil]
+        elif resolution.status is ResolutionStatus.AMBIGUOUS:
+            pupils = list(resolution.candidates[:_MAX_RECORDS_SHOWN])
+        else:
+            close = ", ".join(f"**{escape_markdown(c.display_name)}** ({escape_markdown(c.class_label)})"
+                              for c in resolution.candidates)
+            return CommandReply(texts=[
+                f"**{escape_markdown(shown_as)}** is not in the consent register."
+                + (f" Did you mean {close}? Type **pupil consent** and the name." if close else
+                   " Check the spelling, or whether the MIS export has been imported since the pupil joined.")
+            ])
+        entries = [entry for pupil in pupils if (entry := register.get(pupil.pupil_id)) is not None]
+        log.info("pupil consent record shown (restricted)",  # who looked, not whom: no pupil data in the log
+                 extra={"by": request.actor.aad_object_id, "records": len(entries)})
+        return CommandReply(cards=[pupil_consent_card(entries, register.purposes, await self._views(),
+                                                      version=register.version, typed=shown_as)])
 
     # --- the register: versions ------------------------------------------------------------------------
 
