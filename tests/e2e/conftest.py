@@ -4,7 +4,8 @@ Fixtures (all module-scoped: one bot, one database and one Playground per identi
 
 * ``e2e_stack``: the running bot + browser; ``e2e_stack.session("<identity>")`` opens any identity in
   ``playground/<identity>/``; ``e2e_stack.bot`` is the bot process (log, ``errors()``, ``wait_for_log``);
-* ``staff`` / ``head_teacher``: ``PlaygroundSession`` for Sam Teacher and Anna Smith (Head Teacher);
+* ``staff`` / ``head_teacher`` / ``data_admin``: ``PlaygroundSession`` for Sam Teacher, Anna Smith (Head
+  Teacher) and Jo Bell (data admin);
 * ``e2e_bot_env``: extra environment for the bot; override it in a test module to change settings.
 
 The Playgrounds of the identity fixtures a module uses start together with the bot, and their pages start
@@ -51,7 +52,7 @@ def e2e_bot_env() -> dict[str, str]:
 
 
 # Session fixtures by the identity they open: started together with the bot when a module uses them.
-IDENTITY_FIXTURES = {"staff": "staff", "head_teacher": "head-teacher"}
+IDENTITY_FIXTURES = {"staff": "staff", "head_teacher": "head-teacher", "data_admin": "data-admin"}
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +80,12 @@ def staff(e2e_stack: E2EStack) -> PlaygroundSession:
 def head_teacher(e2e_stack: E2EStack) -> PlaygroundSession:
     """Anna Smith, the Head Teacher (playground/head-teacher)."""
     return e2e_stack.session("head-teacher")
+
+
+@pytest.fixture(scope="module")
+def data_admin(e2e_stack: E2EStack) -> PlaygroundSession:
+    """Jo Bell, the data admin in the school office (playground/data-admin)."""
+    return e2e_stack.session("data-admin")
 
 
 @pytest.hookimpl(wrapper=True)

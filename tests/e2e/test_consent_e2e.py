@@ -3,7 +3,8 @@
 A member of staff asks twice: a photo for the school website with a do-not-publish pupil in it is a NO (with
 the reason per pupil, never the do-not-publish reason itself), a photo of a consented class is a YES. Then a
 name two pupils share is resolved by choosing the class. Each check is in the check log, by pupil id, never
-with the names typed.
+with the names typed. Last, a parent's "do not photograph" request goes from a teacher to the data admin (a
+third Playground), who looks the pupil up and closes the request once the MIS is updated.
 
 The register is `playground/consent-register.csv` (fictional pupils), imported into the bot's database with the
 data admin's command line, as `scripts/dev` does. Screenshots: docs/screenshots/consent-*.png.
@@ -36,7 +37,10 @@ DO_NOT_PUBLISH_REASON = "Sample reason"  # the start of Callum Fraser's reason i
 
 @pytest.fixture(scope="module")
 def e2e_bot_env() -> dict[str, str]:
-    return {"POLICYBOT_ROLES_FILE": str(REPO_ROOT / "playground" / "roles.json")}
+    return {
+        "POLICYBOT_ROLES_FILE": str(REPO_ROOT / "playground" / "roles.json"),
+        "POLICYBOT_OUTBOX_POLL_SECONDS": "0.2",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -144,4 +148,48 @@ def test_two_pupils_with_one_name_are_told_apart_by_class(
     assert json.loads(str(_check_log(e2e_stack)[-1]["pupil_ids"])) == ["Z900000000009"]
 
     assert staff.failed_activities() == []
+    assert e2e_stack.bot.errors() == []
+
+
+def test_a_do_not_photograph_request_reaches_the_data_admin_who_closes_it(
+    staff: PlaygroundSession, data_admin: PlaygroundSession, e2e_stack: E2EStack, register: str
+) -> None:
+    # Jo (the data admin) has the bot in her personal chat, so it can reach her.
+    data_admin.open_personal_chat()
+    data_admin.wait_for_activity("installationUpdate", to_bot=True)
+    staff.open_personal_chat()
+
+    staff.send("do not photograph Poppy Ashworth: her dad asked at the gate")
+    recorded = staff.card("Recorded: do not photograph or film")
+    assert "The data admin has been told: Jo Bell" in recorded.inner_text()
+    staff.screenshot(SCREENSHOTS / "consent-do-not-photograph-recorded.png", of=recorded)
+
+    # At once, for every check: Poppy (consented for everything) is now a no.
+    question = ask(staff, "Poppy Ashworth")
+    staff.click_card_button("Check", card=question)
+    no = staff.card("Do not post it to the school website")
+    assert "If anyone asks not to be filmed or photographed then their wishes should be respected." in no.inner_text()
+
+    # Jo's card arrives through the outbox, with the pupil, who asked, the note and the button.
+    request = data_admin.card("Do not photograph or film: update the MIS", timeout=30)
+    shown = " ".join(request.inner_text().split())
+    for expected in ("Poppy Ashworth", "2H", "Z900000000001", "Sam Teacher", "her dad asked at the gate"):
+        assert expected in shown, expected
+    data_admin.screenshot(SCREENSHOTS / "consent-do-not-photograph-data-admin.png", of=request)
+
+    # She looks the pupils up (restricted: the do-not-publish reason is for her and the DSL only).
+    data_admin.send("pupil consent Callum Fraser")
+    record = data_admin.card("Consent record")
+    shown = " ".join(record.inner_text().split())
+    assert DO_NOT_PUBLISH_REASON in shown and "Do not publish Yes" in shown
+    data_admin.screenshot(SCREENSHOTS / "consent-pupil-record.png", of=record)
+
+    # Once the MIS is updated she closes the request; her card shows it closed.
+    clicked = data_admin.click_card_button("Done: updated in the MIS", card=request)
+    assert clicked is not None and clicked.name == "invoke" and clicked.ok, clicked
+    closed = data_admin.card("Closed: updated in the MIS")
+    assert "Closed by Jo Bell" in closed.inner_text()
+    assert closed.get_by_role("button", name="Done: updated in the MIS", exact=True).count() == 0
+
+    assert staff.failed_activities() == [] and data_admin.failed_activities() == []
     assert e2e_stack.bot.errors() == []
