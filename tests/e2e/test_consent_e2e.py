@@ -3,8 +3,10 @@
 A member of staff asks twice: a photo for the school website with a do-not-publish pupil in it is a NO (with
 the reason per pupil, never the do-not-publish reason itself), a photo of a consented class is a YES. Then a
 name two pupils share is resolved by choosing the class. Each check is in the check log, by pupil id, never
-with the names typed. Last, a parent's "do not photograph" request goes from a teacher to the data admin (a
-third Playground), who looks the pupil up and closes the request once the MIS is updated.
+with the names typed. A photo taken on a personal phone is a NO until the Head Teacher (a second Playground)
+authorises an exception, asked for from the verdict card; then the same photo is a YES. Last, a parent's "do
+not photograph" request goes from a teacher to the data admin (a third Playground), who looks the pupil up and
+closes the request once the MIS is updated.
 
 The register is `playground/consent-register.csv` (fictional pupils), imported into the bot's database with the
 data admin's command line, as `scripts/dev` does. Screenshots: docs/screenshots/consent-*.png.
@@ -64,7 +66,7 @@ def _check_log(stack: E2EStack) -> list[dict[str, object]]:
     return [dict(row) for row in rows]
 
 
-def ask(staff: PlaygroundSession, pupils: str, *, start_from_help: bool = False) -> Locator:
+def ask(staff: PlaygroundSession, pupils: str, *, start_from_help: bool = False, device: str | None = None) -> Locator:
     """Open the question card (typed, or from the help card's button) and fill it for the school website."""
     if start_from_help:
         staff.send("help")
@@ -77,6 +79,8 @@ def ask(staff: PlaygroundSession, pupils: str, *, start_from_help: bool = False)
     assert question.get_by_role("radio", name="A school camera, tablet or phone", exact=True).is_checked()
     staff.fill_card_input("Where will it go?", WEBSITE, card=question)
     staff.fill_card_input("Who is in it?", pupils, card=question)
+    if device is not None:
+        staff.fill_card_input("Which device took it?", device, card=question)
     for check in ("Everyone in it is appropriately dressed", "Nobody in it is subject to ridicule",
                   "It was not taken in a toilet or changing area"):
         staff.fill_card_input(check, True, card=question)
@@ -148,6 +152,48 @@ def test_two_pupils_with_one_name_are_told_apart_by_class(
     assert json.loads(str(_check_log(e2e_stack)[-1]["pupil_ids"])) == ["Z900000000009"]
 
     assert staff.failed_activities() == []
+    assert e2e_stack.bot.errors() == []
+
+
+def test_a_personal_phone_is_a_no_until_the_head_teacher_authorises_an_exception(
+    staff: PlaygroundSession, head_teacher: PlaygroundSession, e2e_stack: E2EStack, register: str
+) -> None:
+    head_teacher.open_personal_chat()
+    head_teacher.wait_for_activity("installationUpdate", to_bot=True)
+    staff.open_personal_chat()
+
+    question = ask(staff, "Inaya Chowdhury", device="My own phone or camera")
+    staff.click_card_button("Check", card=question)
+    no = staff.card("Do not post it to the school website")
+    assert "personal device" in no.inner_text()
+    staff.click_card_button("Ask the Head Teacher for an exception", card=no, expect_activity=False)
+    staff.fill_card_input("What are the exceptional circumstances, and why was a personal device used?",
+                          "The school camera's battery died during sports day", card=no)
+    staff.screenshot(SCREENSHOTS / "consent-exception-ask.png", of=no)
+    clicked = staff.click_card_button("Send to the Head Teacher", card=no)
+    assert clicked is not None and clicked.ok, clicked
+
+    # The Head Teacher decides on her phone: the card names the pupil, the circumstances and the policy.
+    request = head_teacher.card("taken on a personal device", timeout=30)
+    shown = " ".join(request.inner_text().split())
+    for expected in ("Inaya Chowdhury", "The school camera's battery died during sports day", "Sam Teacher",
+                     "exceptional circumstances and it is authorised by the Head Teacher"):
+        assert expected in shown, expected
+    head_teacher.screenshot(SCREENSHOTS / "consent-exception-head-teacher.png", of=request)
+    clicked = head_teacher.click_card_button("Approve", card=request)
+    assert clicked is not None and clicked.name == "invoke" and clicked.ok, clicked
+    head_teacher.wait_for_text("Status: Approved")
+
+    # Sam is told, then checks the same photo again with one click: now a yes, naming the authorisation.
+    staff.card("was approved", timeout=30)
+    recheck = staff.card("Check it again now", timeout=30)
+    clicked = staff.click_card_button("Check it again now", card=recheck)
+    assert clicked is not None and clicked.ok, clicked
+    yes = staff.card("You may post it to the school website")
+    assert "Authorised by the Head Teacher" in yes.inner_text()
+    staff.screenshot(SCREENSHOTS / "consent-exception-yes.png", of=yes)
+
+    assert staff.failed_activities() == [] and head_teacher.failed_activities() == []
     assert e2e_stack.bot.errors() == []
 
 
