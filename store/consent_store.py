@@ -244,6 +244,7 @@ class DoNotPhotographRequest(BaseModel):
     requested_by: str
     note: str
     recorded_at: datetime
+    already_open: bool = False  # returned by record_do_not_photograph: the pupil had an open request already
 
 
 class CheckLogEntry(BaseModel):
@@ -700,7 +701,8 @@ class ConsentStore:
         Any member of staff may do this. Every later check says no for the pupil until the data admin clears
         the request (after updating the MIS). The caller tells the data admin: `then(session, request)` runs in
         the same transaction (e.g. to enqueue the data admin's card), so the request and its notification are
-        committed together or not at all.
+        committed together or not at all. If the pupil already has an open request (two people recording it at
+        the same moment), that one is returned with `already_open` and nothing is added or sent.
 
         Raises:
             UnknownPupilError: the id is not in the current register.
@@ -710,7 +712,17 @@ class ConsentStore:
         if entry is None:
             raise UnknownPupilError(pupil_id)
         async with self._database.transaction() as session:
-            state = await self._lock_state(session)
+            state = await self._lock_state(session)  # requests queue up here: the look-up below sees the others
+            existing = (await session.execute(
+                select(ConsentDoNotPhotographRow)
+                .where(ConsentDoNotPhotographRow.pupil_id == pupil_id, ConsentDoNotPhotographRow.cleared_at.is_(None))
+                .order_by(ConsentDoNotPhotographRow.id).limit(1)
+            )).scalar_one_or_none()
+            if existing is not None:
+                return DoNotPhotographRequest(
+                    id=existing.id, pupil_id=pupil_id, pupil=entry.pupil, requested_by=existing.requested_by,
+                    note=existing.note, recorded_at=existing.recorded_at, already_open=True,
+                )
             row = ConsentDoNotPhotographRow(pupil_id=pupil_id, requested_by=requested_by, note=note[:2000])
             session.add(row)
             state.revision += 1

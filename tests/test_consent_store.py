@@ -35,6 +35,7 @@ from store.consent_store import (
     ConsentPupilRow,
     ConsentStateRow,
     ConsentStore,
+    DoNotPhotographRequest,
     RegisterImportError,
     UnknownPupilError,
     VersionNotAvailableError,
@@ -177,6 +178,24 @@ async def test_concurrent_imports_both_land_and_one_is_current(store: ConsentSto
     assert sorted([a.previous_version_id or 0, b.previous_version_id or 0]) == [0, min(a.id, b.id)]
     async with database.transaction() as session:
         assert (await session.execute(select(ConsentStateRow.revision))).scalar_one() == 2
+
+
+async def test_the_same_pupil_recorded_at_once_by_three_people_is_one_request_told_once(
+    store: ConsentStore, database: Database
+) -> None:
+    await store.import_register(sample(), imported_by=ADMIN)
+    told: list[int] = []
+
+    async def tell(_session: object, request: DoNotPhotographRequest) -> None:
+        told.append(request.id)
+
+    results = await asyncio.gather(*(
+        ConsentStore(database).record_do_not_photograph("A100000000001", requested_by=f"staff-{i}", then=tell)
+        for i in range(3)
+    ))
+    [open_request] = await store.open_do_not_photograph_requests()
+    assert sorted(r.already_open for r in results) == [False, True, True]
+    assert {r.id for r in results} == {open_request.id} and told == [open_request.id]
 
 
 async def test_concurrent_do_not_photograph_requests_each_count(store: ConsentStore, database: Database) -> None:

@@ -273,6 +273,9 @@ class ConsentAdmin:
             return do_not_photograph_form_card(
                 problem="The consent register changed a moment ago and that pupil is no longer in it: type the "
                         "name again.")
+        if request.already_open:  # someone recorded it a moment ago: theirs stands, nothing more is sent
+            return do_not_photograph_recorded_card(pupil, recorded_at=request.recorded_at, told=(), not_told=(),
+                                                   directory_down=False, already=request.recorded_at)
         if reachable:
             self._on_enqueued()
         log.info("do not photograph recorded", extra={"request": request.id, "told": len(reachable),
