@@ -27,7 +27,7 @@ from bot.auth import KeysUnavailable, Unauthenticated, authenticate, build_authe
 from bot.connector import AsyncConnectorAuthentication
 from bot.escalations import EscalationWorker
 from bot.features.accounts import register_accounts
-from bot.features.consent import register_consent
+from bot.features.consent import consent_config_from_settings, register_consent
 from bot.features.consent_admin import register_consent_admin
 from bot.features.consent_sync import register_consent_sync
 from bot.features.incidents import register_incidents
@@ -169,7 +169,8 @@ def create_app(
         router, database=database, directory=role_directory, conversations=conversations, settings=settings,
         school_settings=school_settings, on_enqueued=outbox.wake,
     )
-    consent_store = ConsentStore(database)  # one register cache shared by the check, the data admin and the sync
+    # one register cache shared by the check, the data admin and the sync
+    consent_store = ConsentStore(database, config=consent_config_from_settings(settings))
     register_consent(
         router, database=database, store=consent_store, desk=accounts.desk, conversations=conversations,
         settings=settings,

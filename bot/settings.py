@@ -169,6 +169,11 @@ class Settings(BaseSettings):
         default=None,
         description="JSON column mapping for MIS consent exports (CSV); defaults to the documented SIMS/Arbor one.",
     )
+    consent_purposes_file: Path | None = Field(
+        default=None,
+        description="JSON file of the consent purposes the school records and the purpose each destination needs; "
+        "defaults to display in school, website, school social media, newsletter/prospectus, press, video.",
+    )
     consent_csv_max_bytes: int = Field(
         default=20_971_520, ge=1, description="Largest consent register CSV the data admin may send in Teams."
     )

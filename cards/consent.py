@@ -23,7 +23,7 @@ exception against the approvals, on the server. All pupil and user text is escap
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -113,7 +113,11 @@ def _destination(kind: DestinationKind, account_name: str | None) -> Destination
 
 
 def photo_check_question_card(
-    school_accounts: Sequence[str], *, pupils_text: str = "", problem: str | None = None
+    school_accounts: Sequence[str],
+    *,
+    pupils_text: str = "",
+    problem: str | None = None,
+    destinations_recorded: Collection[DestinationKind] | None = None,
 ) -> AdaptiveCard:
     """Ask where the photo will go, who is in it, which device took it, and the content checks.
 
@@ -121,13 +125,22 @@ def photo_check_question_card(
         school_accounts: names of the approved school accounts (from the account register).
         pupils_text: names typed earlier, to fill the box in again.
         problem: a line to show above the form (e.g. "Say who is in the photo.").
+        destinations_recorded: the destinations the school records consent for (its purposes file); the others
+            are not offered, except a personal account, which is always offered so the answer can say why not.
+            None: every destination.
     """
+
+    def offered(kind: DestinationKind) -> bool:
+        return (destinations_recorded is None or kind in destinations_recorded
+                or kind is DestinationKind.PERSONAL_ACCOUNT)
+
+    accounts = school_accounts if offered(DestinationKind.SCHOOL_ACCOUNT) else ()
     destinations = [
-        Choice(title=f"School account: {name}", value=f"{_ACCOUNT_PREFIX}{name}") for name in school_accounts
+        Choice(title=f"School account: {name}", value=f"{_ACCOUNT_PREFIX}{name}") for name in accounts
     ] + [
         Choice(title=DESTINATION_TITLES[kind].capitalize(), value=kind.value)
         for kind in DestinationKind
-        if kind is not DestinationKind.SCHOOL_ACCOUNT
+        if kind is not DestinationKind.SCHOOL_ACCOUNT and offered(kind)
     ]
     body: list[Element] = [
         TextBlock(text="Can I post this photo?", size="Large", weight="Bolder", style="heading"),
@@ -396,7 +409,7 @@ def _pupil_rows(verdict: Verdict) -> list[Element]:
     for pupil in refused:
         lines = _reason_lines(pupil.reasons)
         if not lines:  # a personal account: the photo's own reason already says no
-            lines = ["not checked: the destination is never allowed"]
+            lines = ["not checked: the photo itself is a no (see About the photo)"]
         if pupil.status is ResolutionStatus.NOT_FOUND and pupil.candidates:
             names = ", ".join(escape_markdown(c.display_name) for c in pupil.candidates)
             lines.append(f"did you mean {names}?")

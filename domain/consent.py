@@ -28,12 +28,14 @@ from __future__ import annotations
 import difflib
 import functools
 import heapq
+import json
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 from enum import StrEnum
+from pathlib import Path
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -309,6 +311,35 @@ class ConsentPolicyConfig(_Frozen):
 
 
 DEFAULT_CONFIG = ConsentPolicyConfig()
+
+
+class ConsentPurposesFile(_Frozen):
+    """What a school may set in its purposes file (``POLICYBOT_CONSENT_PURPOSES_FILE``, JSON).
+
+    Only the purposes and which one each destination needs: the policy quotes stay the bot's (a purpose of the
+    school's own is quoted with the policy's general "seek permission" sentence). Left out: the default.
+    """
+
+    purposes: tuple[Purpose, ...] = DEFAULT_PURPOSES
+    destination_purposes: dict[DestinationKind, str] = Field(
+        default_factory=lambda: dict(DEFAULT_CONFIG.destination_purposes)
+    )
+    video_purpose: str | None = DEFAULT_CONFIG.video_purpose
+
+    def config(self) -> ConsentPolicyConfig:
+        """The checks' configuration (validated: every destination's purpose must be one of the purposes)."""
+        return ConsentPolicyConfig(purposes=self.purposes, destination_purposes=self.destination_purposes,
+                                   video_purpose=self.video_purpose)
+
+    @classmethod
+    def load(cls, path: Path) -> ConsentPolicyConfig:
+        """The configuration in a purposes file.
+
+        Raises:
+            OSError: the file cannot be read.
+            ValueError: it is not JSON of this shape (pydantic's ValidationError is a ValueError).
+        """
+        return cls.model_validate(json.loads(path.read_text(encoding="utf-8-sig"))).config()
 
 
 # --- The register ----------------------------------------------------------------------------------
@@ -703,6 +734,7 @@ class ReasonCode(StrEnum):
     # about the photo
     PERSONAL_ACCOUNT = "personal_account"
     UNREGISTERED_ACCOUNT = "unregistered_account"
+    NO_PURPOSE_RECORDED = "no_purpose_recorded"  # the school records no consent for this destination
     PERSONAL_DEVICE = "personal_device"
     NOT_APPROPRIATELY_DRESSED = "not_appropriately_dressed"
     SUBJECT_TO_RIDICULE = "subject_to_ridicule"
@@ -1005,6 +1037,14 @@ def check_photo(
     """
     purposes = config.purposes_needed(request.destination, request.media)
     general = _photo_reasons(request, school_accounts, device_exception_authorised)
+    if not purposes and request.destination.kind is not DestinationKind.PERSONAL_ACCOUNT:
+        where = DESTINATION_TITLES[request.destination.kind]
+        general.insert(0, Reason(
+            code=ReasonCode.NO_PURPOSE_RECORDED,
+            text=f"the school's consent register records no consent for {where}, so no pupil can be checked for "
+            "it: ask SLT",
+            quotes=(Q_SEEK_PERMISSION,),
+        ))
     pupils: list[PupilVerdict] = []
     seen: set[str] = set()
     for position, typed in enumerate(request.pupils):

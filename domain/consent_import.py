@@ -310,6 +310,8 @@ def _find_columns(
     purposes: dict[str, int] = {}
     for key, aliases in mapping.purposes.items():
         if key not in known:
+            if mapping == DEFAULT_MAPPING:  # the default names every default purpose; a school may use fewer
+                continue
             problems.append(ImportProblem(line=None, message=f"the column mapping names an unknown purpose {key!r}"))
             continue
         found = find(f"consent for {config.purpose(key).title}", aliases, True)

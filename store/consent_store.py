@@ -21,7 +21,7 @@ What the Teams dialog calls (collaborators through the constructor; one `Consent
 Command line (the data admin's import outside Teams)::
 
     python -m domain.consent_import FILE --database-url URL [--mapping FILE] [--imported-by NAME]
-        [--dry-run] [--migrate] [--if-empty]
+        [--purposes FILE] [--dry-run] [--migrate] [--if-empty]
     python -m domain.consent_import --print-default-mapping
 
 ``--if-empty`` imports only into a register that has no version yet (``scripts/dev`` uses it to load the
@@ -67,6 +67,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from domain.consent import (
     DEFAULT_CONFIG,
     ConsentPolicyConfig,
+    ConsentPurposesFile,
     ConsentRecord,
     ConsentRegister,
     ConsentState,
@@ -376,6 +377,11 @@ class ConsentStore:
         self._lock = asyncio.Lock()
 
     # --- Import --------------------------------------------------------------------------------------
+
+    @property
+    def config(self) -> ConsentPolicyConfig:
+        """The purposes and the purpose each destination needs (the school's purposes file, or the default)."""
+        return self._config
 
     async def import_csv(
         self,
@@ -824,6 +830,12 @@ def _parser() -> argparse.ArgumentParser:
         help="SQLAlchemy async URL (default: $DATABASE_URL)",
     )
     parser.add_argument("--mapping", type=Path, help="JSON column mapping (default: the documented default)")
+    purposes_file = os.environ.get("POLICYBOT_CONSENT_PURPOSES_FILE")
+    parser.add_argument(
+        "--purposes", type=Path, default=Path(purposes_file) if purposes_file else None,
+        help="JSON file of the school's consent purposes (default: $POLICYBOT_CONSENT_PURPOSES_FILE, else the "
+             "default purposes)",
+    )
     parser.add_argument(
         "--imported-by", default=os.environ.get("USER", "command line"), help="recorded with the version"
     )
@@ -869,11 +881,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         mapping = ColumnMapping.from_json_file(args.mapping) if args.mapping else DEFAULT_MAPPING
+        config = ConsentPurposesFile.load(args.purposes) if args.purposes else DEFAULT_CONFIG
         data = args.file.read_bytes()
     except (OSError, ValueError) as error:
         err.write(f"error: {error}\n")
         return 2
-    parsed = parse_register_csv(data, mapping)
+    parsed = parse_register_csv(data, mapping, config)
     if isinstance(parsed, ImportRejected):
         err.write(f"{args.file}: not imported, nothing changed ({parsed.error_count} problem(s)):\n")
         for problem in parsed.errors:

@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.actions import ActionResult, ActionRouter, Actor, CardAction, CommandReply, CommandRequest
 from bot.features import ApprovalDesk, Clock, Submitted, card_message, subject_of
+from bot.settings import Settings, SettingsError
 from cards.approvals import RequestSummary, status_card
 from cards.base import AdaptiveCard
 from cards.consent import (
@@ -76,7 +77,15 @@ from domain.approvals import (
     RefusalReason,
     Transition,
 )
-from domain.consent import Q_PERSONAL_PHONES, DestinationKind, Verdict, with_choices
+from domain.consent import (
+    DEFAULT_CONFIG,
+    Q_PERSONAL_PHONES,
+    ConsentPolicyConfig,
+    ConsentPurposesFile,
+    DestinationKind,
+    Verdict,
+    with_choices,
+)
 from domain.flows import Flow
 from store import approvals as approvals_store
 from store.approvals import registered_account_names
@@ -273,8 +282,13 @@ class PhotoChecks:
         async with self._database.sessions() as session:
             return await registered_account_names(session)
 
+    def _recorded(self) -> frozenset[DestinationKind]:
+        """The destinations the school records consent for (the others are not offered)."""
+        return frozenset(self.store.config.destination_purposes)
+
     async def start(self, request: CommandRequest) -> CommandReply:
-        return CommandReply(cards=[photo_check_question_card(await self._accounts())])
+        return CommandReply(cards=[photo_check_question_card(await self._accounts(),
+                                                             destinations_recorded=self._recorded())])
 
     async def _check(self, request: Any, actor: Actor, accounts: list[str],
                      only: ApprovalRecord | None = None) -> tuple[Verdict, AuthorisedException | None]:
@@ -294,6 +308,7 @@ class PhotoChecks:
             return ActionResult(
                 card=photo_check_question_card(
                     accounts,
+                    destinations_recorded=self._recorded(),
                     pupils_text=str(action.data.get("pupils") or "")[:2000],
                     problem="Please choose where it will go and which device took it, and type the name of "
                     "every pupil in it (one per line, or separated by commas).",
@@ -463,6 +478,35 @@ def _sent_notice(sent: Submitted) -> str:
     if sent.waiting_for:
         notice += f" {', '.join(sent.waiting_for)} has not opened the bot yet: it will reach them as soon as they do."
     return notice
+
+
+def consent_config_from_settings(settings: Settings) -> ConsentPolicyConfig:
+    """The school's consent purposes (``POLICYBOT_CONSENT_PURPOSES_FILE``), or the default ones.
+
+    Raises:
+        SettingsError: the file cannot be read or is not a valid purposes file, saying what to fix.
+    """
+    path = settings.consent_purposes_file
+    if path is None:
+        return DEFAULT_CONFIG
+    try:
+        return ConsentPurposesFile.load(path)
+    except (OSError, ValueError) as error:
+        detail = str(error).splitlines()[0] if isinstance(error, OSError) else _first_problem(error)
+        raise SettingsError(
+            f"POLICYBOT_CONSENT_PURPOSES_FILE is {path}, which cannot be used ({detail}). It must be JSON with "
+            '"purposes" (a list of {"key": "school_website", "title": "the school website"}), '
+            '"destination_purposes" (destination → purpose key) and "video_purpose" (a key or null): see the '
+            "README, or unset it for the default purposes."
+        ) from error
+
+
+def _first_problem(error: ValueError) -> str:
+    if isinstance(error, ValidationError) and error.errors():
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid"))
+    return str(error).splitlines()[0]
 
 
 def register_consent(

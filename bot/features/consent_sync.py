@@ -43,7 +43,8 @@ from bot.settings import Settings, SettingsError
 from cards.base import escape_markdown
 from cards.incidents import school_time
 from directory.graph import create_graph_client
-from domain.consent_import import ColumnMapping, ParsedRegister
+from domain.consent import DEFAULT_CONFIG, ConsentPolicyConfig
+from domain.consent_import import DEFAULT_MAPPING, ColumnMapping, ParsedRegister
 from domain.consent_sharepoint import ListRejected, register_fingerprint
 from domain.roles import Role, RoleDirectory
 from store.base import utcnow
@@ -196,20 +197,21 @@ def mapping_from_settings(settings: Settings) -> ColumnMapping | None:
     return None
 
 
-def reader_from_settings(settings: Settings) -> SharePointConsentReader:
+def reader_from_settings(
+    settings: Settings, *, config: ConsentPolicyConfig = DEFAULT_CONFIG
+) -> SharePointConsentReader:
     """The real reader, over a Graph client built as the role directory builds its own.
 
     Raises:
         SettingsError: saying which setting to set or correct.
     """
     site_id, list_id = sharepoint_list_from_settings(settings)
-    mapping = mapping_from_settings(settings)
+    mapping = mapping_from_settings(settings) or DEFAULT_MAPPING
     connection = create_graph_client(
         settings, timeout_seconds=REQUEST_TIMEOUT_S, needed_for="POLICYBOT_CONSENT_SOURCE is sharepoint"
     )
-    if mapping is None:
-        return SharePointConsentReader(connection.client, site_id, list_id, on_close=connection.aclose)
-    return SharePointConsentReader(connection.client, site_id, list_id, mapping=mapping, on_close=connection.aclose)
+    return SharePointConsentReader(connection.client, site_id, list_id, mapping=mapping, config=config,
+                                   on_close=connection.aclose)
 
 
 # --- The sync ----------------------------------------------------------------------------------------------------
@@ -247,7 +249,7 @@ class ConsentSync:
         self._reader: SharePointConsentReader | None = None
         if settings.consent_source == "sharepoint":
             sharepoint_list_from_settings(settings)
-            self._reader = reader if reader is not None else reader_from_settings(settings)
+            self._reader = reader if reader is not None else reader_from_settings(settings, config=store.config)
         self._interval_s = (
             interval_seconds if interval_seconds is not None else settings.consent_sync_minutes * _SECONDS_PER_MINUTE
         )
