@@ -41,7 +41,7 @@ from bot.features.incidents import Incidents, screenshot_candidates, teams_fetch
 from bot.references import conversation_from_activity
 from bot.settings import Settings
 from cards.base import CARD_CONTENT_TYPE, AdaptiveCard
-from cards.help import START_FLOW_VERB, coming_soon_card, help_card, notice_card, welcome_card
+from cards.help import START_FLOW_VERB, coming_soon_card, help_card, notice_card, role_commands, welcome_card
 from cards.platform import PlatformStatus, status_card, whoami_card
 from dialogs.ask import AnswerQuestion, AskDialog
 from domain.flows import Flow
@@ -163,7 +163,7 @@ class PolicyBot(TeamsActivityHandler):
                 await turn_context.send_activity("There is nothing to cancel. Type **help** to see what I can do.")
             return
         if parsed.command is Command.HELP:
-            await turn_context.send_activity(card_activity(self._help()))
+            await turn_context.send_activity(card_activity(await self._help(turn_context)))
             if dialog_context.active_dialog is not None:
                 await turn_context.send_activity("You can carry on where you were, or type **cancel** to stop.")
             return
@@ -200,7 +200,7 @@ class PolicyBot(TeamsActivityHandler):
             await self._use_channel(turn_context)
             return
         if parsed.command is Command.UNKNOWN:
-            reply = card_activity(self._help())
+            reply = card_activity(await self._help(turn_context))
             if parsed.argument:
                 reply.text = "I didn't understand that. Here is what I can do:"
             await turn_context.send_activity(reply)
@@ -485,8 +485,13 @@ class PolicyBot(TeamsActivityHandler):
 
     # --- cards --------------------------------------------------------------------------------------
 
-    def _help(self) -> AdaptiveCard:
-        return help_card(self._settings.bot_name, self._settings.school_name)
+    async def _help(self, turn_context: TurnContext) -> AdaptiveCard:
+        """The help card, with the sender's own commands in the personal chat (a channel sees everyone's help)."""
+        conversation = turn_context.activity.conversation
+        if (conversation.conversation_type if conversation else None) not in (None, "personal"):
+            return help_card(self._settings.bot_name, self._settings.school_name)
+        lookup = await self._roles(turn_context)
+        return help_card(self._settings.bot_name, self._settings.school_name, role_commands(lookup.roles))
 
     def _welcome(self) -> AdaptiveCard:
         return welcome_card(self._settings.bot_name, self._settings.school_name)

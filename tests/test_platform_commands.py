@@ -15,6 +15,7 @@ from store.conversations import SchoolSettings
 from tests.fakes.activities import TENANT, personal_activity, user
 from tests.fakes.connector import FakeConnector
 from tests.http_helpers import running_bot
+from tests.support.cardcheck import assert_valid_card
 
 ROLES_FILE = Path(__file__).resolve().parents[1] / "playground" / "roles.json"
 CONSENT_SAMPLE = Path(__file__).resolve().parents[1] / "playground" / "consent-register.csv"
@@ -44,6 +45,41 @@ def channel_post(service_url: str, text: str, sender: dict, message_id: str = "1
     activity["entities"] = [{"type": "mention", "text": "<at>Policy Bot</at>",
                              "mentioned": {"id": "28:policy-bot", "name": "Policy Bot"}}]
     return activity
+
+
+JO = user("Jo Bell", "00000000-0000-0000-0000-000000000204", "29:office-jo")  # data admin, DPO
+
+
+def _commands(card: dict) -> dict[str, list[str]]:
+    """Each FactSet under its heading ("Or type", "For your role"): the commands listed."""
+    found: dict[str, list[str]] = {}
+    for element in card["body"]:
+        if element.get("type") == "Container" and len(element.get("items", [])) == 2:
+            heading, facts = element["items"]
+            if facts.get("type") == "FactSet":
+                found[heading["text"]] = [fact["title"] for fact in facts["facts"]]
+    return found
+
+
+async def test_help_adds_the_senders_own_commands_in_the_personal_chat_only(
+    settings: Settings, connector: FakeConnector
+) -> None:
+    async with running_bot(settings) as client:
+        for who in (SAM, JO, PRIYA):
+            await client.post("/api/messages", json=personal_activity(connector.url, text="help", sender=who))
+        await client.post("/api/messages", json=channel_post(connector.url, "help", JO))
+    sam, jo, priya, in_channel = connector.cards()
+    for card in (sam, jo, priya, in_channel):
+        assert_valid_card(card)
+        assert "do not photograph + name" in _commands(card)["Or type"]  # everyone can record a parent's wish
+    assert "For your role" not in _commands(sam)
+    assert _commands(jo)["For your role"] == [
+        "photo requests", "pupil consent + name", "consent register", "send the MIS export (.csv) here",
+        "update consent register",
+    ]
+    assert _commands(priya)["For your role"] == [  # SLT and the deputy
+        "approvals", "status", "@Policy Bot use this channel for incidents"]
+    assert "For your role" not in _commands(in_channel)  # a channel sees the same help for everyone
 
 
 async def test_whoami_lists_the_senders_roles(settings: Settings, connector: FakeConnector) -> None:

@@ -223,6 +223,12 @@ def test_a_do_not_photograph_request_reaches_the_data_admin_who_closes_it(
         assert expected in shown, expected
     data_admin.screenshot(SCREENSHOTS / "consent-do-not-photograph-data-admin.png", of=request)
 
+    # Her help lists the data admin's own commands.
+    data_admin.send("help")
+    helped = data_admin.card("For your role")
+    assert "pupil consent + name" in helped.inner_text() and "photo requests" in helped.inner_text()
+    data_admin.screenshot(SCREENSHOTS / "consent-data-admin-help.png", of=helped)
+
     # She looks the pupils up (restricted: the do-not-publish reason is for her and the DSL only).
     data_admin.send("pupil consent Callum Fraser")
     record = data_admin.card("Consent record")
