@@ -71,6 +71,9 @@ class BotCommand:
 _HELP = BotCommand("help", "What I can do for you, with a button for each task.")
 _REPORT = BotCommand("report", "Report a social media incident to the senior leadership team.")
 _PHOTO = BotCommand("can I post this photo?", "Check photo consent for each pupil before you post.")
+_DO_NOT_PHOTOGRAPH = BotCommand(
+    "do not photograph", "A pupil or parent asked for no photos or filming: record it at once, with the name."
+)
 _NEW_ACCOUNT = BotCommand("new account", "Propose a new school social media account to the Head Teacher.")
 _MY_REQUESTS = BotCommand("my requests", "Your account proposals and approval requests, and where they are.")
 _MY_REPORTS = BotCommand("my reports", "The incidents you have reported, and where they are.")
@@ -83,6 +86,7 @@ PERSONAL_COMMANDS: tuple[BotCommand, ...] = (
     _HELP,
     _REPORT,
     _PHOTO,
+    _DO_NOT_PHOTOGRAPH,
     _NEW_ACCOUNT,
     _MY_REQUESTS,
     _MY_REPORTS,

@@ -244,6 +244,7 @@ def test_bot_scopes_commands_and_files(manifest: dict[str, Any]) -> None:
         "help",
         "report",
         "can I post this photo?",
+        "do not photograph",
         "new account",
         "my requests",
         "my reports",
