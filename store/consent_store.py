@@ -266,6 +266,18 @@ class CheckLogEntry(BaseModel):
     register_version_id: int | None
 
 
+def _open_requests_of(pupil_id: str) -> tuple[Any, ...]:
+    """The conditions of a pupil's open do-not-photograph requests."""
+    return (ConsentDoNotPhotographRow.pupil_id == pupil_id, ConsentDoNotPhotographRow.cleared_at.is_(None))
+
+
+def _request_model(
+    row: ConsentDoNotPhotographRow, pupil: Pupil | None, *, already_open: bool = False
+) -> DoNotPhotographRequest:
+    return DoNotPhotographRequest(id=row.id, pupil_id=row.pupil_id, pupil=pupil, requested_by=row.requested_by,
+                                  note=row.note, recorded_at=row.recorded_at, already_open=already_open)
+
+
 def _version_model(
     row: ConsentRegisterVersionRow, current_id: int | None, previous_id: int | None = None
 ) -> RegisterVersion:
@@ -720,27 +732,16 @@ class ConsentStore:
         async with self._database.transaction() as session:
             state = await self._lock_state(session)  # requests queue up here: the look-up below sees the others
             existing = (await session.execute(
-                select(ConsentDoNotPhotographRow)
-                .where(ConsentDoNotPhotographRow.pupil_id == pupil_id, ConsentDoNotPhotographRow.cleared_at.is_(None))
+                select(ConsentDoNotPhotographRow).where(*_open_requests_of(pupil_id))
                 .order_by(ConsentDoNotPhotographRow.id).limit(1)
             )).scalar_one_or_none()
             if existing is not None:
-                return DoNotPhotographRequest(
-                    id=existing.id, pupil_id=pupil_id, pupil=entry.pupil, requested_by=existing.requested_by,
-                    note=existing.note, recorded_at=existing.recorded_at, already_open=True,
-                )
+                return _request_model(existing, entry.pupil, already_open=True)
             row = ConsentDoNotPhotographRow(pupil_id=pupil_id, requested_by=requested_by, note=note[:2000])
             session.add(row)
             state.revision += 1
             await session.flush()
-            result = DoNotPhotographRequest(
-                id=row.id,
-                pupil_id=pupil_id,
-                pupil=entry.pupil,
-                requested_by=requested_by,
-                note=row.note,
-                recorded_at=row.recorded_at,
-            )
+            result = _request_model(row, entry.pupil)
             if then is not None:
                 await then(session, result)
         self._cached = None
@@ -761,8 +762,7 @@ class ConsentStore:
         async with self._database.transaction() as session:
             state = await self._lock_state(session)
             ids = list((await session.execute(
-                select(ConsentDoNotPhotographRow.id)
-                .where(ConsentDoNotPhotographRow.pupil_id == pupil_id, ConsentDoNotPhotographRow.cleared_at.is_(None))
+                select(ConsentDoNotPhotographRow.id).where(*_open_requests_of(pupil_id))
                 .order_by(ConsentDoNotPhotographRow.id)
             )).scalars().all())
             if ids:
@@ -789,14 +789,7 @@ class ConsentStore:
                 )
             ).scalars().all()
             return [
-                DoNotPhotographRequest(
-                    id=r.id,
-                    pupil_id=r.pupil_id,
-                    pupil=(entry.pupil if (entry := register.get(r.pupil_id)) else None),
-                    requested_by=r.requested_by,
-                    note=r.note,
-                    recorded_at=r.recorded_at,
-                )
+                _request_model(r, entry.pupil if (entry := register.get(r.pupil_id)) else None)
                 for r in rows
             ]
 
