@@ -64,7 +64,14 @@ from cards.consent_admin import (
     register_imported_card,
     register_rejected_card,
 )
-from domain.consent import Pupil, ResolutionStatus, TypedPupil, parse_pupil_names
+from domain.consent import (
+    ConsentRegister,
+    NameResolution,
+    Pupil,
+    ResolutionStatus,
+    TypedPupil,
+    parse_pupil_names,
+)
 from domain.consent_import import DEFAULT_MAPPING, ColumnMapping, ImportRejected
 from domain.roles import DirectoryUnavailableError, Person, Role, RoleDirectory
 from store import card_copies
@@ -135,6 +142,11 @@ class _Admin:
 def _subject(request_id: int) -> str:
     """Names a do-not-photograph request's card copies (store/card_copies.py)."""
     return f"do_not_photograph:{request_id}"
+
+
+def _as_typed(typed: TypedPupil) -> str:
+    """A typed pupil as staff typed it, with the class they gave."""
+    return typed.text + (f" ({typed.class_hint})" if typed.class_hint else "")
 
 
 def _in_personal_chat(actor: Actor) -> bool:
@@ -211,25 +223,33 @@ class ConsentAdmin:
                 problem="The consent register has changed since that card: type the name again."))
         return ActionResult(card=await self._record(action.actor, entry.pupil, chosen.note))
 
-    async def _record_typed(self, actor: Actor, text: str, note: str) -> AdaptiveCard:
+    async def _resolve_one(self, text: str) -> tuple[TypedPupil, ConsentRegister, NameResolution] | None:
+        """One typed pupil matched against the current register; None unless exactly one name was typed."""
         typed = parse_pupil_names(text.strip())
         if len(typed) != 1:
+            return None
+        pupil = TypedPupil(text=typed[0].text, class_hint=typed[0].class_hint)
+        register = await self.store.load_register()
+        return pupil, register, register.resolve(pupil)
+
+    async def _record_typed(self, actor: Actor, text: str, note: str) -> AdaptiveCard:
+        found = await self._resolve_one(text)
+        if found is None:
             return do_not_photograph_form_card(
                 name=text.strip(), note=note,
                 problem="Name one pupil at a time (first name and surname, with the class in brackets if you "
                         "know it).")
-        register = await self.store.load_register()
+        typed, register, resolution = found
         if len(register) == 0:
             return do_not_photograph_empty_register_card()
-        resolution = register.resolve(TypedPupil(text=typed[0].text, class_hint=typed[0].class_hint))
         if resolution.status is ResolutionStatus.MATCHED and resolution.pupil is not None:
             return await self._record(actor, resolution.pupil, note)
         if resolution.candidates:
             return do_not_photograph_choice_card(
-                typed[0].text + (f" ({typed[0].class_hint})" if typed[0].class_hint else ""),
-                resolution.candidates, note=note, several=resolution.status is ResolutionStatus.AMBIGUOUS,
+                _as_typed(typed), resolution.candidates, note=note,
+                several=resolution.status is ResolutionStatus.AMBIGUOUS,
             )
-        return do_not_photograph_not_found_card(typed[0].text, nobody_close=True)
+        return do_not_photograph_not_found_card(typed.text, nobody_close=True)
 
     async def _data_admins(self) -> tuple[list[_Admin], bool]:
         """The data admins with their personal chats; True when the directory could not say who they are."""
@@ -245,10 +265,6 @@ class ConsentAdmin:
 
     async def _record(self, actor: Actor, pupil: Pupil, note: str) -> AdaptiveCard:
         note = note.strip()[:MAX_NOTE]
-        already = [r for r in await self.store.open_do_not_photograph_requests() if r.pupil_id == pupil.pupil_id]
-        if already:
-            return do_not_photograph_recorded_card(pupil, recorded_at=already[0].recorded_at, told=(), not_told=(),
-                                                   directory_down=False, already=already[0].recorded_at)
         admins, directory_down = await self._data_admins()
         reachable = [a for a in admins if a.reference is not None]
         recorder = actor.name or "A member of staff"
@@ -273,7 +289,7 @@ class ConsentAdmin:
             return do_not_photograph_form_card(
                 problem="The consent register changed a moment ago and that pupil is no longer in it: type the "
                         "name again.")
-        if request.already_open:  # someone recorded it a moment ago: theirs stands, nothing more is sent
+        if request.already_open:  # recorded before (or a moment ago): that one stands, nothing more is sent
             return do_not_photograph_recorded_card(pupil, recorded_at=request.recorded_at, told=(), not_told=(),
                                                    directory_down=False, already=request.recorded_at)
         if reachable:
@@ -350,17 +366,16 @@ class ConsentAdmin:
                 "Only the data admin (school office) and the Designated Safeguarding Lead can see a pupil's consent "
                 "record. To check whether you may use a photo, type **can I post this photo?**"
             ])
-        typed = parse_pupil_names(request.argument.strip())
-        if len(typed) != 1:
+        found = await self._resolve_one(request.argument)
+        if found is None:
             return CommandReply(texts=[
                 "Type **pupil consent** and one pupil's name, e.g. **pupil consent Amelia Hughes** (add the class in "
                 "brackets if two pupils share the name)."
             ])
-        register = await self.store.load_register()
+        typed, register, resolution = found
         if len(register) == 0:
             return CommandReply(cards=[do_not_photograph_empty_register_card()])
-        shown_as = typed[0].text + (f" ({typed[0].class_hint})" if typed[0].class_hint else "")
-        resolution = register.resolve(TypedPupil(text=typed[0].text, class_hint=typed[0].class_hint))
+        shown_as = _as_typed(typed)
         if resolution.status is ResolutionStatus.MATCHED and resolution.pupil is not None:
             pupils = [resolution.pupil]
         elif resolution.status is ResolutionStatus.AMBIGUOUS:
