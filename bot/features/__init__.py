@@ -129,9 +129,12 @@ class KindHandler(Protocol):
 class RequesterFollowUp(Protocol):
     """Optional for a kind: messages for the requester that must come after the desk's outcome message."""
 
-    async def after_requester_told(self, session: AsyncSession, after: ApprovalRecord) -> None:
-        """Runs in the decision's transaction, after the outcome message is enqueued (so it is delivered
-        first: the outbox keeps a chat's messages in order)."""
+    async def after_requester_told(
+        self, session: AsyncSession, after: ApprovalRecord, requester_chat: dict[str, Any]
+    ) -> None:
+        """Runs in the decision's transaction, after the outcome message is enqueued in ``requester_chat`` (the
+        requester's conversation reference), so it is delivered first: the outbox keeps a chat's messages in
+        order. Not called when the requester cannot be reached."""
         ...
 
 
@@ -316,17 +319,18 @@ class ApprovalDesk:
         return await card_copies.update_all(session, subject_of(request.id), activity_for, version=version)
 
     async def _tell_requester(self, session: AsyncSession, request: ApprovalRecord, version: str,
-                              next_steps: Sequence[str]) -> bool:
+                              next_steps: Sequence[str]) -> dict[str, Any] | None:
+        """Enqueue the outcome message; returns the requester's chat reference (None: they cannot be reached)."""
         chat = await self._conversations.personal_chat_of(request.requester_aad_object_id)
         if chat is None or chat.stale:
             log.info("requester has no personal chat: not told", extra={"request": request.reference})
-            return False
+            return None
         card = outcome_card(request, self.summary(request), next_steps)
         await enqueue(session, OutboxMessage.personal(
             chat.reference, card_message(card, f"Your request {request.reference}: {STATE_TITLES[request.state]}"),
             dedupe_key=f"{subject_of(request.id)}:{version}:requester",
         ))
-        return True
+        return chat.reference
 
     # --- submitting -----------------------------------------------------------------------------------
 
@@ -478,10 +482,10 @@ class ApprovalDesk:
                 next_steps = await self._kinds[after.kind].on_transition(session, after, transition, now)
                 version = f"event{event_id}"
                 await self._update_copies(session, after, version)
-                await self._tell_requester(session, after, version, next_steps)
+                requester_chat = await self._tell_requester(session, after, version, next_steps)
                 kind = self._kinds[after.kind]
-                if isinstance(kind, RequesterFollowUp):
-                    await kind.after_requester_told(session, after)
+                if requester_chat is not None and isinstance(kind, RequesterFollowUp):
+                    await kind.after_requester_told(session, after, requester_chat)
         except ApprovalRefused as refusal:
             return await self._refused(action, refusal, request, authority, delegation, comment, what="decide")
         log.info("approval decided", extra={"request": after.reference, "decision": decision.value,

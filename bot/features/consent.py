@@ -91,7 +91,6 @@ from store import approvals as approvals_store
 from store.approvals import registered_account_names
 from store.base import utcnow
 from store.consent_store import ConsentStore
-from store.conversations import ConversationStore
 from store.db import Database
 from store.outbox import OutboxMessage, enqueue
 
@@ -131,10 +130,8 @@ class DeviceExceptions:
 
     kind = ApprovalKind.PERSONAL_DEVICE_PHOTO
 
-    def __init__(self, database: Database, conversations: ConversationStore | None, *, days: int,
-                 timezone: ZoneInfo, clock: Clock = utcnow) -> None:
+    def __init__(self, database: Database, *, days: int, timezone: ZoneInfo, clock: Clock = utcnow) -> None:
         self._db = database
-        self._conversations = conversations
         self.days = days
         self._tz = timezone
         self._clock = clock
@@ -226,8 +223,8 @@ class DeviceExceptions:
             if case is None:
                 return []
             until = self.applies_until(after)
-            sent = await self._requester_chat(after) is not None  # after_requester_told sends the button there
-            where = "on the message with the Check it again now button" if sent else "by typing can I post this photo?"
+            # These steps reach the requester only in their chat, where after_requester_told sends the button too.
+            where = "on the message with the Check it again now button"
             return [
                 f"The Head Teacher authorised the personal device for this {case.media.value} and these pupils, for "
                 f"{case.destination_model().label}, for checks until {until:%A} {until.day} {until:%B %Y}.",
@@ -241,24 +238,17 @@ class DeviceExceptions:
                     "photo, ask SLT."]
         return []
 
-    async def _requester_chat(self, after: ApprovalRecord) -> dict[str, Any] | None:
-        if self._conversations is None:
-            return None
-        chat = await self._conversations.personal_chat_of(after.requester_aad_object_id)
-        return None if chat is None or chat.stale else chat.reference
-
-    async def after_requester_told(self, session: AsyncSession, after: ApprovalRecord) -> None:
+    async def after_requester_told(
+        self, session: AsyncSession, after: ApprovalRecord, requester_chat: dict[str, Any]
+    ) -> None:
         """On approval, the requester's "Check it again now" message, after the desk's outcome message and in
         the decision's transaction (through the outbox)."""
         case = _case_of(after)
         if after.state is not ApprovalState.APPROVED or case is None:
             return
-        reference = await self._requester_chat(after)
-        if reference is None:
-            return
         card = device_exception_approved_card(after.id, after.reference, case, until=self.applies_until(after))
         await enqueue(session, OutboxMessage.personal(
-            reference, card_message(card, f"{after.reference}: the Head Teacher authorised it"),
+            requester_chat, card_message(card, f"{after.reference}: the Head Teacher authorised it"),
             dedupe_key=f"{subject_of(after.id)}:exception-recheck",
         ))
 
@@ -515,7 +505,6 @@ def register_consent(
     database: Database,
     store: ConsentStore | None = None,
     desk: ApprovalDesk | None = None,
-    conversations: ConversationStore | None = None,
     settings: Any = None,
     clock: Clock = utcnow,
 ) -> PhotoChecks:
@@ -523,7 +512,7 @@ def register_consent(
     exceptions = None
     if desk is not None:
         exceptions = DeviceExceptions(
-            database, conversations, days=int(getattr(settings, "device_exception_days", 7)),
+            database, days=int(getattr(settings, "device_exception_days", 7)),
             timezone=ZoneInfo(str(getattr(settings, "school_timezone", "Europe/London") or "Europe/London")),
             clock=clock,
         )
