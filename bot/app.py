@@ -124,6 +124,7 @@ def create_app(
         SettingsError: when the settings would serve the bot unsafely (see ``Settings.check_safe_to_serve``).
     """
     settings.check_safe_to_serve()
+    calendar = settings.school_calendar()  # the school's clock, built once: every feature that reads it gets this one
     database = Database(settings.database_url)
     storage = SqlStorage(database)
     conversation_state = ConversationState(storage)
@@ -158,7 +159,7 @@ def create_app(
 
     accounts = register_accounts(
         router, database=database, directory=role_directory, conversations=conversations,
-        school_settings=school_settings, settings=settings,
+        school_settings=school_settings, settings=settings, calendar=calendar,
     )
     reminders = ApprovalReminders(
         accounts.desk, accounts.accounts,
@@ -167,7 +168,7 @@ def create_app(
     )
     incidents = register_incidents(
         router, database=database, directory=role_directory, conversations=conversations, settings=settings,
-        school_settings=school_settings, on_enqueued=outbox.wake,
+        school_settings=school_settings, calendar=calendar, on_enqueued=outbox.wake,
     )
     # one register cache shared by the check, the data admin and the sync
     consent_store = ConsentStore(database, config=consent_config_from_settings(settings))
@@ -176,9 +177,10 @@ def create_app(
     )
     consent_admin = register_consent_admin(
         router, database=database, store=consent_store, directory=role_directory, conversations=conversations,
-        settings=settings, on_enqueued=outbox.wake,
+        settings=settings, calendar=calendar, on_enqueued=outbox.wake,
     )
-    consent_sync = register_consent_sync(router, store=consent_store, directory=role_directory, settings=settings)
+    consent_sync = register_consent_sync(router, store=consent_store, directory=role_directory, settings=settings,
+                                         calendar=calendar)
     escalations = EscalationWorker(incidents, poll_seconds=settings.incident_escalation_poll_seconds)
     deps = BotDeps(
         settings=settings,

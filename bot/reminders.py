@@ -13,8 +13,8 @@ Each round (every ``check_seconds``, and once at start-up):
 1. **Route**: every pending request's card goes to every current decider who does not have it yet (a
    delegation that started, a Head Teacher who has just opened the bot for the first time).
 2. **Remind**: a request pending longer than ``school_days`` school days reminds its deciders, once a
-   school day, from 8am school time. Term dates are not modelled: every weekday counts as a school day
-   (see `domain.approvals`).
+   school day, from the start of school hours (school calendar: `domain.calendar`, 08:00 Monday to Friday by
+   default). Term dates are not modelled: every school weekday counts as a school day.
 3. **Summarise**: a Head Teacher whose delegation is over is told what was decided while they were away.
 4. **Hand-over** (once a school day per process): an account with fewer than two administrators still in
    the directory is posted to the SLT channel, once per set of leavers.
@@ -37,7 +37,6 @@ from aiohttp import web
 
 from bot.features import ApprovalDesk, Clock
 from bot.features.accounts import AccountsFeature
-from domain.approvals import school_date
 from store.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -94,7 +93,7 @@ class ApprovalReminders:
             summaries = await self._desk.summarise_ended_delegations(now)
         except Exception:  # noqa: BLE001
             log.exception("summarising ended delegations failed")
-        today = school_date(now)
+        today = self._desk.calendar.school_date(now)
         if self._accounts is not None and self._handover_checked_on != today:
             try:
                 flagged = await self._accounts.flag_handovers()

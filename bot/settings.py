@@ -8,13 +8,18 @@ beside the project's own `POLICYBOT_*` names.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from domain.calendar import SchoolCalendar, parse_clock_time, parse_timezone, parse_weekdays
+
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./data/policybot.db"
+
+_T = TypeVar("_T")
 
 
 class SettingsError(ValueError):
@@ -141,7 +146,9 @@ class Settings(BaseSettings):
 
     # --- Approvals ---------------------------------------------------------------------------------
     approval_reminder_school_days: int = Field(
-        default=2, ge=0, description="Remind deciders about a request pending this many school days (Mon-Fri)."
+        default=2, ge=0,
+        description="Remind deciders about a request pending this many school days (POLICYBOT_SCHOOL_DAYS), once a "
+        "school day from the start of school hours.",
     )
     approval_check_seconds: float = Field(default=600.0, gt=0, description="How often reminders are looked for.")
 
@@ -149,10 +156,17 @@ class Settings(BaseSettings):
     incident_escalation_minutes: int = Field(
         default=30, ge=1, description="School-time minutes before an urgent report nobody leads is escalated."
     )
-    school_day_start: str = Field(default="08:00", description="Start of school hours (HH:MM) for escalation.")
-    school_day_end: str = Field(default="17:00", description="End of school hours (HH:MM) for escalation.")
-    school_days: str = Field(default="mon,tue,wed,thu,fri", description="School days, comma separated.")
-    school_timezone: str = Field(default="Europe/London", description="Time zone for school hours and card times.")
+    school_day_start: str = Field(
+        default="08:00", description="Start of school hours (HH:MM): the escalation clock, approval reminders."
+    )
+    school_day_end: str = Field(default="17:00", description="End of school hours (HH:MM) for the escalation clock.")
+    school_days: str = Field(
+        default="mon,tue,wed,thu,fri", description="School days, comma separated: escalation clock and reminders."
+    )
+    school_timezone: str = Field(
+        default="Europe/London",
+        description="The school's time zone (IANA name): school dates and hours, references, card times.",
+    )
     incident_screenshot_minutes: int = Field(
         default=30, ge=1, description="How long after a report pasted screenshots are added to it."
     )
@@ -211,6 +225,24 @@ class Settings(BaseSettings):
             self.allowed_tenant_ids = [self.app_tenant_id]
         return self
 
+    def school_calendar(self) -> SchoolCalendar:
+        """The school's calendar (time zone, school days and hours) from ``POLICYBOT_SCHOOL_*``; an empty start or
+        end of the day keeps the default (08:00, 17:00).
+
+        The app factory builds it once and hands it to every feature that reads the school's clock.
+
+        Raises:
+            SettingsError: naming the setting that cannot be read.
+        """
+        zone = _read_setting("POLICYBOT_SCHOOL_TIMEZONE", parse_timezone, self.school_timezone)
+        weekdays = _read_setting("POLICYBOT_SCHOOL_DAYS", parse_weekdays, self.school_days)
+        starts = _read_setting("POLICYBOT_SCHOOL_DAY_START", parse_clock_time, self.school_day_start or "08:00")
+        ends = _read_setting("POLICYBOT_SCHOOL_DAY_END", parse_clock_time, self.school_day_end or "17:00")
+        try:
+            return SchoolCalendar(zone=zone, day_starts=starts, day_ends=ends, weekdays=weekdays)
+        except ValueError as problem:
+            raise SettingsError(f"POLICYBOT_SCHOOL_DAY_START and POLICYBOT_SCHOOL_DAY_END: {problem}") from problem
+
     def check_safe_to_serve(self) -> None:
         """Refuse combinations that would serve the bot without authentication.
 
@@ -244,6 +276,13 @@ class Settings(BaseSettings):
                 "Set MicrosoftAppTenantId (or POLICYBOT_ALLOWED_TENANT_IDS) to the school's tenant: the bot "
                 "serves only the tenants it is told to."
             )
+
+
+def _read_setting(setting: str, parse: Callable[[str], _T], value: str) -> _T:
+    try:
+        return parse(value)
+    except ValueError as problem:
+        raise SettingsError(f"{setting}: {problem}") from problem
 
 
 def _is_loopback(host: str) -> bool:

@@ -53,6 +53,7 @@ from domain.accounts import (
     runner_field,
     training_field,
 )
+from domain.calendar import SchoolCalendar
 
 ACCOUNT_SUBMIT_VERB = "account_submit"
 ACCOUNT_SAVE_DRAFT_VERB = "account_save_draft"
@@ -107,6 +108,7 @@ def account_form_card(
     errors: Mapping[str, str] | None = None,
     notice: str | None = None,
     draft_saved_at: datetime | None = None,
+    calendar: SchoolCalendar,
     changing: tuple[int, str, str | None] | None = None,
     form_id: str = "",
 ) -> AdaptiveCard:
@@ -118,6 +120,7 @@ def account_form_card(
         errors: input id → what to fix.
         notice: a line at the top (e.g. "Draft saved").
         draft_saved_at: when the draft being resumed was saved (offers Discard draft).
+        calendar: the school calendar (the draft's time is shown on the school's clock).
         changing: (request id, reference, comment asked for) when the requester changes a request sent back.
         form_id: names this form, so sending it twice (a double click) makes one request.
     """
@@ -141,7 +144,8 @@ def account_form_card(
     if notice:
         body.append(TextBlock(text=escape_markdown(notice), color="Accent", weight="Bolder"))
     if draft_saved_at is not None:
-        body.append(TextBlock(text=f"Carrying on from your draft saved {when(draft_saved_at)}.", is_subtle=True))
+        body.append(TextBlock(text=f"Carrying on from your draft saved {when(draft_saved_at, calendar)}.",
+                              is_subtle=True))
     if errors:
         count = len(errors)
         body.append(Container(style="attention", items=[
@@ -236,7 +240,8 @@ def form_closed_card(message: str) -> AdaptiveCard:
     return AdaptiveCard(fallback_text=message, body=[TextBlock(text=escape_markdown(message))])
 
 
-def account_register_card(checks: Sequence[HandoverCheck], *, show_handover: bool) -> AdaptiveCard:
+def account_register_card(checks: Sequence[HandoverCheck], *, show_handover: bool,
+                          calendar: SchoolCalendar) -> AdaptiveCard:
     """`accounts`: the register of approved school accounts and their administrators.
 
     Args:
@@ -269,7 +274,7 @@ def account_register_card(checks: Sequence[HandoverCheck], *, show_handover: boo
                 Fact(title="Administrators", value=admins or "none"),
                 Fact(title="Audience", value=escape_markdown(account.audience)),
                 Fact(title="Open or private", value=VISIBILITY_TITLES[account.visibility]),
-                Fact(title="Approved", value=f"{when(account.approved_at)} ({account.approval_reference})"),
+                Fact(title="Approved", value=f"{when(account.approved_at, calendar)} ({account.approval_reference})"),
             ]),
         ]
         if show_handover and check.needs_handover:

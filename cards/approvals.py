@@ -14,7 +14,8 @@ the state, the people, the history and the buttons:
 - `my_requests_card`, `delegation_card`, `delegation_summary_card`, `reminder` via `decider_card(banner=...)`.
 
 Button data carries the request id and the round the card shows; the server checks both, and who is
-acting, on every click. All user text goes through `escape_markdown`.
+acting, on every click. All user text goes through `escape_markdown`. Times are shown on the school's clock:
+every card that shows one takes the school calendar (`domain.calendar.SchoolCalendar`).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from domain.approvals import (
     Delegation,
     long_date,
 )
-from domain.approvals import SCHOOL_TIMEZONE as _TZ
+from domain.calendar import SchoolCalendar
 
 APPROVAL_DECIDE_VERB = "approval_decide"
 APPROVAL_REFRESH_VERB = "approval_refresh"
@@ -81,12 +82,9 @@ class RequestSummary:
     notes: Sequence[str] = field(default_factory=tuple)  # e.g. training requested, policy quotes (plain text)
 
 
-def when(moment: datetime | None) -> str:
-    """A time as the school reads it, e.g. "Tue 24 Nov 2026, 10:03"."""
-    if moment is None:
-        return ""
-    local = moment.astimezone(_TZ)
-    return f"{local:%a} {local.day} {local:%b %Y, %H:%M}"
+def when(moment: datetime | None, calendar: SchoolCalendar) -> str:
+    """A time as the school reads it, e.g. "Tue 24 Nov 2026, 10:03" ("" for none)."""
+    return "" if moment is None else calendar.card_time(moment)
 
 
 def _facts(pairs: Sequence[tuple[str, str]]) -> FactSet:
@@ -111,13 +109,13 @@ def _execute(title: str, verb: str, data: dict[str, object], style: str | None =
     )
 
 
-def _header(request: ApprovalRecord, summary: RequestSummary) -> list[Element]:
+def _header(request: ApprovalRecord, summary: RequestSummary, calendar: SchoolCalendar) -> list[Element]:
     items: list[Element] = [
         TextBlock(text=f"{KIND_TITLES[request.kind]} · {request.reference}", size="Small", is_subtle=True),
         TextBlock(text=escape_markdown(summary.title), size="Large", weight="Bolder", style="heading",
                   spacing="None"),
         TextBlock(
-            text=f"Asked by {escape_markdown(request.requester_name)} on {when(request.created_at)}"
+            text=f"Asked by {escape_markdown(request.requester_name)} on {when(request.created_at, calendar)}"
             + (f" · changed and sent again (version {request.round})" if request.round > 1 else ""),
             is_subtle=True, spacing="None",
         ),
@@ -125,7 +123,7 @@ def _header(request: ApprovalRecord, summary: RequestSummary) -> list[Element]:
     return items
 
 
-def _state_block(request: ApprovalRecord, *, show_names: bool = True) -> Container:
+def _state_block(request: ApprovalRecord, calendar: SchoolCalendar, *, show_names: bool = True) -> Container:
     lines: list[Element] = [
         TextBlock(text=f"Status: {STATE_TITLES[request.state]}", weight="Bolder",
                   color=_STATE_COLOURS[request.state]),  # type: ignore[arg-type]
@@ -136,11 +134,11 @@ def _state_block(request: ApprovalRecord, *, show_names: bool = True) -> Contain
         if show_names and request.decided_by_name:
             acting = " (acting for the Head Teacher)" if request.decided_as is Capacity.ACTING_DEPUTY else ""
             lines.append(TextBlock(
-                text=f"By {escape_markdown(request.decided_by_name)}{acting} on {when(request.decided_at)}",
+                text=f"By {escape_markdown(request.decided_by_name)}{acting} on {when(request.decided_at, calendar)}",
                 spacing="None",
             ))
         else:
-            lines.append(TextBlock(text=f"On {when(request.decided_at)}", spacing="None"))
+            lines.append(TextBlock(text=f"On {when(request.decided_at, calendar)}", spacing="None"))
         if show_names and request.decision_comment:
             label = {ApprovalState.REJECTED: "Reason", ApprovalState.CHANGES_REQUESTED: "Changes asked for"}.get(
                 request.state, "Comment")
@@ -156,6 +154,7 @@ def decider_card(
     request: ApprovalRecord,
     summary: RequestSummary,
     *,
+    calendar: SchoolCalendar,
     refresh_user_ids: Sequence[str] = (),
     acting_for: str | None = None,
     banner: str | None = None,
@@ -166,7 +165,7 @@ def decider_card(
     body: list[Element] = []
     if banner:
         body.append(Container(style="warning", items=[TextBlock(text=escape_markdown(banner), weight="Bolder")]))
-    body += _header(request, summary)
+    body += _header(request, summary, calendar)
     if acting_for:
         body.append(TextBlock(
             text=f"You are deciding for {escape_markdown(acting_for)}, the Head Teacher, while they are away.",
@@ -200,6 +199,7 @@ def status_card(
     request: ApprovalRecord,
     summary: RequestSummary,
     *,
+    calendar: SchoolCalendar,
     for_requester: bool = False,
     notice: str | None = None,
     refresh_user_ids: Sequence[str] = (),
@@ -214,8 +214,8 @@ def status_card(
     body: list[Element] = []
     if notice:
         body.append(TextBlock(text=escape_markdown(notice), weight="Bolder", color="Accent"))
-    body += _header(request, summary)
-    body += [_facts(summary.facts), *_notes(summary), _state_block(request)]
+    body += _header(request, summary, calendar)
+    body += [_facts(summary.facts), *_notes(summary), _state_block(request, calendar)]
     actions: list[ActionExecute] = []
     data = {"request_id": request.id, "round": request.round}
     if for_requester and request.state is ApprovalState.CHANGES_REQUESTED:
@@ -230,7 +230,7 @@ def status_card(
     )
 
 
-def slt_card(request: ApprovalRecord, summary: RequestSummary) -> AdaptiveCard:
+def slt_card(request: ApprovalRecord, summary: RequestSummary, *, calendar: SchoolCalendar) -> AdaptiveCard:
     """For the SLT channel: the kind's minimal facts and the state; nobody's name but the kind allows."""
     return AdaptiveCard(
         fallback_text=f"{KIND_TITLES[request.kind]} {request.reference}: {STATE_TITLES[request.state]}.",
@@ -240,7 +240,7 @@ def slt_card(request: ApprovalRecord, summary: RequestSummary) -> AdaptiveCard:
             TextBlock(text="For SLT to consider with the Head Teacher. Details are with the Head Teacher.",
                       is_subtle=True, spacing="None"),
             _facts(summary.slt_facts),
-            _state_block(request, show_names=False),
+            _state_block(request, calendar, show_names=False),
         ],
     )
 
@@ -253,7 +253,8 @@ _OUTCOME_LINES = {
 }
 
 
-def outcome_card(request: ApprovalRecord, summary: RequestSummary, next_steps: Sequence[str] = ()) -> AdaptiveCard:
+def outcome_card(request: ApprovalRecord, summary: RequestSummary, next_steps: Sequence[str] = (), *,
+                 calendar: SchoolCalendar) -> AdaptiveCard:
     """Tells the requester what was decided, with what to do next."""
     body: list[Element] = [
         TextBlock(
@@ -261,7 +262,7 @@ def outcome_card(request: ApprovalRecord, summary: RequestSummary, next_steps: S
             size="Medium", weight="Bolder", color=_STATE_COLOURS[request.state],  # type: ignore[arg-type]
         ),
         TextBlock(text=escape_markdown(summary.title), spacing="None"),
-        _state_block(request),
+        _state_block(request, calendar),
         *[TextBlock(text=escape_markdown(step)) for step in next_steps],
     ]
     actions: list[ActionExecute] = []
@@ -275,8 +276,8 @@ def outcome_card(request: ApprovalRecord, summary: RequestSummary, next_steps: S
     )
 
 
-def my_requests_card(rows: Sequence[tuple[ApprovalRecord, RequestSummary]], *, draft_saved: datetime | None
-                     ) -> AdaptiveCard:
+def my_requests_card(rows: Sequence[tuple[ApprovalRecord, RequestSummary]], *, draft_saved: datetime | None,
+                     calendar: SchoolCalendar) -> AdaptiveCard:
     """`my requests`: each request with its state; a note about an unfinished draft."""
     body: list[Element] = [TextBlock(text="Your requests", size="Large", weight="Bolder", style="heading")]
     if not rows:
@@ -285,7 +286,7 @@ def my_requests_card(rows: Sequence[tuple[ApprovalRecord, RequestSummary]], *, d
     for request, summary in rows:
         line = f"{STATE_TITLES[request.state]}"
         if request.decided_at and request.state is not ApprovalState.PENDING:
-            line += f" on {when(request.decided_at)}"
+            line += f" on {when(request.decided_at, calendar)}"
             if request.decided_by_name:
                 line += f" by {escape_markdown(request.decided_by_name)}"
         body.append(Container(separator=True, spacing="Medium", items=[
@@ -296,18 +297,20 @@ def my_requests_card(rows: Sequence[tuple[ApprovalRecord, RequestSummary]], *, d
         ]))
     if draft_saved is not None:
         body.append(TextBlock(
-            text=f"You also have an unfinished draft (saved {when(draft_saved)}): type **new account** to carry on.",
+            text=f"You also have an unfinished draft (saved {when(draft_saved, calendar)}): type **new account** to "
+                 "carry on.",
             separator=True,
         ))
     return AdaptiveCard(fallback_text="Your requests and their status.", body=body)
 
 
-def delegation_card(delegation: Delegation, *, pending: int, replaced: Delegation | None = None) -> AdaptiveCard:
+def delegation_card(delegation: Delegation, *, pending: int, replaced: Delegation | None = None,
+                    calendar: SchoolCalendar) -> AdaptiveCard:
     """Confirms a delegation to the Head Teacher."""
     body: list[Element] = [
         TextBlock(text="Approvals delegated", size="Medium", weight="Bolder"),
         TextBlock(text=(
-            f"Until the end of {long_date(delegation.until_date)}, "
+            f"Until the end of {long_date(delegation.until_date(calendar))}, "
             f"{escape_markdown(delegation.deputy_name)} can decide approvals for you. New requests go to them, "
             f"and the {pending} request{'s' if pending != 1 else ''} waiting now "
             f"{'have' if pending != 1 else 'has'} been sent to them."
@@ -321,7 +324,7 @@ def delegation_card(delegation: Delegation, *, pending: int, replaced: Delegatio
     return AdaptiveCard(fallback_text="Approvals delegated.", body=body)
 
 
-def delegation_notice_card(delegation: Delegation) -> AdaptiveCard:
+def delegation_notice_card(delegation: Delegation, *, calendar: SchoolCalendar) -> AdaptiveCard:
     """Tells the deputy they may now decide for the Head Teacher."""
     return AdaptiveCard(
         fallback_text="You can decide approvals for the Head Teacher.",
@@ -329,20 +332,20 @@ def delegation_notice_card(delegation: Delegation) -> AdaptiveCard:
             TextBlock(text="You are deciding approvals for the Head Teacher", size="Medium", weight="Bolder"),
             TextBlock(text=(
                 f"{escape_markdown(delegation.head_name)} has asked you to decide approvals until the end of "
-                f"{long_date(delegation.until_date)}. Requests waiting for a decision come to you here."
+                f"{long_date(delegation.until_date(calendar))}. Requests waiting for a decision come to you here."
             )),
         ],
     )
 
 
 def delegation_summary_card(delegation: Delegation, decided: Sequence[tuple[ApprovalRecord, RequestSummary]],
-                            still_pending: int) -> AdaptiveCard:
+                            still_pending: int, *, calendar: SchoolCalendar) -> AdaptiveCard:
     """For the Head Teacher when a delegation ends: what was decided while they were away."""
     body: list[Element] = [
         TextBlock(text="Decided while you were away", size="Medium", weight="Bolder"),
         TextBlock(text=(
             f"Your delegation to {escape_markdown(delegation.deputy_name)} ended on "
-            f"{when(delegation.effective_end)}."
+            f"{when(delegation.effective_end, calendar)}."
         ), is_subtle=True, spacing="None"),
     ]
     if not decided:
@@ -350,7 +353,7 @@ def delegation_summary_card(delegation: Delegation, decided: Sequence[tuple[Appr
     for request, summary in decided:
         body.append(Container(separator=True, items=[
             TextBlock(text=f"**{request.reference}** · {escape_markdown(summary.title)}"),
-            TextBlock(text=f"{STATE_TITLES[request.state]} · {when(request.decided_at)}", spacing="None"),
+            TextBlock(text=f"{STATE_TITLES[request.state]} · {when(request.decided_at, calendar)}", spacing="None"),
             *([TextBlock(text=escape_markdown(request.decision_comment), is_subtle=True, spacing="None")]
               if request.decision_comment else []),
         ]))

@@ -40,6 +40,7 @@ from cards.base import (
     escape_markdown,
 )
 from cards.incidents import school_time
+from domain.calendar import SchoolCalendar
 from domain.consent import Q_RESPECT_WISHES, ConsentState, Pupil, Purpose, RegisterEntry
 from domain.consent_import import ImportRejected
 
@@ -203,17 +204,17 @@ def do_not_photograph_empty_register_card() -> AdaptiveCard:
 
 def do_not_photograph_recorded_card(pupil: Pupil, *, recorded_at: datetime, told: Sequence[str],
                                     not_told: Sequence[str], directory_down: bool,
-                                    already: datetime | None = None) -> AdaptiveCard:
+                                    already: datetime | None = None, calendar: SchoolCalendar) -> AdaptiveCard:
     """The member of staff's confirmation: recorded at once, and who was told."""
     body: list[Element] = [
         _heading("Recorded: do not photograph or film", color="Good"),
         TextBlock(text=f"{_pupil_line(pupil)}, pupil id {escape_markdown(pupil.pupil_id)}"),
     ]
     if already is not None:
-        body.append(TextBlock(text=f"This was already recorded on {school_time(already)} and is still open: "
+        body.append(TextBlock(text=f"This was already recorded on {school_time(already, calendar)} and is still open: "
                                    "nothing new was added."))
     else:
-        body.append(TextBlock(text=f"Recorded on {school_time(recorded_at)}. From now on every "
+        body.append(TextBlock(text=f"Recorded on {school_time(recorded_at, calendar)}. From now on every "
                                    "**can I post this photo?** check says NO for this pupil."))
     if already is not None:
         pass  # the data admin was told when it was first recorded
@@ -259,14 +260,14 @@ class RequestView:
     note: str
 
 
-def _request_items(view: RequestView) -> list[Element]:
+def _request_items(view: RequestView, calendar: SchoolCalendar) -> list[Element]:
     who = (f"{_pupil_line(view.pupil)}" if view.pupil is not None
            else "A pupil no longer in the current register")
     pairs = [
         ("Pupil id", view.pupil_id),
         ("Class", view.pupil.class_label if view.pupil is not None else ""),
         ("Recorded by", view.recorded_by),
-        ("When", school_time(view.recorded_at)),
+        ("When", school_time(view.recorded_at, calendar)),
         ("Note", view.note),
     ]
     return [TextBlock(text=who, weight="Bolder"), _facts(pairs)]
@@ -279,13 +280,13 @@ def _clear_button(pupil_id: str, *, in_list: bool = False) -> ActionExecute:
     return _execute("Done: updated in the MIS", DO_NOT_PHOTOGRAPH_CLEAR_VERB, data, style="positive")
 
 
-def do_not_photograph_request_card(view: RequestView) -> AdaptiveCard:
+def do_not_photograph_request_card(view: RequestView, *, calendar: SchoolCalendar) -> AdaptiveCard:
     """Sent to the data admin's personal chat: a request to carry into the MIS, with the button that clears it."""
     return AdaptiveCard(
         fallback_text="A pupil asked not to be photographed or filmed: update the MIS.",
         body=[
             _heading("Do not photograph or film: " + _MIS),
-            *_request_items(view),
+            *_request_items(view, calendar),
             TextBlock(text="Every photo check already says NO for this pupil. Please update the MIS (the consent "
                            "register's source), then press **Done** so the request is closed."),
             TextBlock(text=f"The policy says: {_WISHES}", is_subtle=True),
@@ -295,23 +296,23 @@ def do_not_photograph_request_card(view: RequestView) -> AdaptiveCard:
 
 
 def do_not_photograph_cleared_card(view: RequestView | None, *, cleared_by: str, cleared_at: datetime,
-                                   pupil_id: str, already: bool) -> AdaptiveCard:
+                                   pupil_id: str, already: bool, calendar: SchoolCalendar) -> AdaptiveCard:
     """What replaces the data admin's card once the request is closed."""
     body: list[Element] = [_heading("Closed: updated in the MIS", color="Good")]
     if view is not None:
-        body += _request_items(view)
+        body += _request_items(view, calendar)
     else:
         body.append(TextBlock(text=f"Pupil id {escape_markdown(pupil_id)}"))
     if already:
         body.append(TextBlock(text="There was no open request for this pupil any more: someone closed it already."))
     else:
-        body.append(TextBlock(text=f"Closed by {escape_markdown(cleared_by)} on {school_time(cleared_at)}. Photo "
-                                   "checks now follow the register alone, so make sure the MIS export marks this "
+        body.append(TextBlock(text=f"Closed by {escape_markdown(cleared_by)} on {school_time(cleared_at, calendar)}. "
+                                   "Photo checks now follow the register alone, so make sure the MIS export marks this "
                                    "pupil before the next import."))
     return AdaptiveCard(fallback_text="Closed: updated in the MIS.", body=body)
 
 
-def photo_requests_card(views: Sequence[RequestView], *, can_clear: bool) -> AdaptiveCard:
+def photo_requests_card(views: Sequence[RequestView], *, can_clear: bool, calendar: SchoolCalendar) -> AdaptiveCard:
     """`photo requests`: the open requests, oldest first (data admin and DSL)."""
     body: list[Element] = [_heading("Do not photograph: open requests")]
     if not views:
@@ -320,7 +321,7 @@ def photo_requests_card(views: Sequence[RequestView], *, can_clear: bool) -> Ada
     body.append(TextBlock(text=f"{len(views)} open, oldest first. Every photo check says NO for these pupils until "
                                "the request is closed.", is_subtle=True, spacing="None"))
     for view in views:
-        items = _request_items(view)
+        items = _request_items(view, calendar)
         if can_clear:
             items.append(ActionSet(actions=[_clear_button(view.pupil_id, in_list=True)]))
         body.append(Container(items=items, separator=True, spacing="Medium"))
@@ -349,7 +350,8 @@ def _consent_words(entry: RegisterEntry, purpose: Purpose) -> str:
 
 
 def pupil_consent_card(entries: Sequence[RegisterEntry], purposes: Sequence[Purpose],
-                       requests: Sequence[RequestView], *, version: int, typed: str) -> AdaptiveCard:
+                       requests: Sequence[RequestView], *, version: int, typed: str,
+                       calendar: SchoolCalendar) -> AdaptiveCard:
     """`pupil consent <name>`: what the register holds for a pupil, with the do-not-publish reason and any open
     do-not-photograph request. For the data admin and the DSL only (checked by the caller); several entries when
     the name is shared."""
@@ -368,7 +370,8 @@ def pupil_consent_card(entries: Sequence[RegisterEntry], purposes: Sequence[Purp
         for view in (v for v in requests if v.pupil_id == pupil.pupil_id):
             items.append(TextBlock(
                 text=f"**Do not photograph** (open request): recorded by {escape_markdown(view.recorded_by)}, "
-                     f"{school_time(view.recorded_at)}" + (f": {escape_markdown(view.note)}" if view.note else ""),
+                     f"{school_time(view.recorded_at, calendar)}"
+                     + (f": {escape_markdown(view.note)}" if view.note else ""),
                 color="Attention", spacing="Small"))
         body.append(Container(items=items, separator=True, spacing="Medium"))
     body.append(TextBlock(
@@ -391,9 +394,9 @@ class VersionView:
     pupils_kept: bool
 
 
-def _version_line(view: VersionView) -> str:
+def _version_line(view: VersionView, calendar: SchoolCalendar) -> str:
     source = f", from {escape_markdown(view.source_name)}" if view.source_name else ""
-    return (f"version {view.version}: {view.pupil_count} pupils, imported {school_time(view.imported_at)} by "
+    return (f"version {view.version}: {view.pupil_count} pupils, imported {school_time(view.imported_at, calendar)} by "
             f"{escape_markdown(view.imported_by)}{source}")
 
 
@@ -402,7 +405,7 @@ def _activate_button(version: int, title: str) -> ActionExecute:
 
 
 def register_imported_card(current: VersionView, previous: VersionView | None,
-                           warnings: Sequence[str]) -> AdaptiveCard:
+                           warnings: Sequence[str], *, calendar: SchoolCalendar) -> AdaptiveCard:
     """A CSV import succeeded: it is the register now; the previous one is kept, with an undo button."""
     body: list[Element] = [
         _heading("Consent register imported", color="Good"),
@@ -410,7 +413,7 @@ def register_imported_card(current: VersionView, previous: VersionView | None,
                        "uses it from now on."),
     ]
     if previous is not None:
-        body.append(TextBlock(text=f"The previous register is kept: {_version_line(previous)}."))
+        body.append(TextBlock(text=f"The previous register is kept: {_version_line(previous, calendar)}."))
     if warnings:
         body.append(TextBlock(text="Warnings (imported anyway):", weight="Bolder"))
         body.append(TextBlock(text=_bullets([escape_markdown(w) for w in warnings[:PROBLEMS_SHOWN]])))
@@ -423,26 +426,28 @@ def register_imported_card(current: VersionView, previous: VersionView | None,
                         actions=actions)  # type: ignore[arg-type]
 
 
-def register_activated_card(current: VersionView, previous: VersionView | None) -> AdaptiveCard:
+def register_activated_card(current: VersionView, previous: VersionView | None, *,
+                            calendar: SchoolCalendar) -> AdaptiveCard:
     """An earlier version is current again; offer to go back."""
     body: list[Element] = [
         _heading("Consent register changed", color="Good"),
-        TextBlock(text=f"The current register is now {_version_line(current)}. Every photo check uses it from now "
-                       "on."),
+        TextBlock(text=f"The current register is now {_version_line(current, calendar)}. Every photo check uses it "
+                       "from now on."),
     ]
     if previous is not None:
-        body.append(TextBlock(text=f"Kept: {_version_line(previous)}."))
+        body.append(TextBlock(text=f"Kept: {_version_line(previous, calendar)}."))
     actions = [_activate_button(previous.version, f"Go back to version {previous.version}")] if previous else None
     return AdaptiveCard(fallback_text="Consent register changed.", body=body, actions=actions)  # type: ignore[arg-type]
 
 
-def register_rejected_card(file_name: str, rejected: ImportRejected, current: VersionView | None) -> AdaptiveCard:
+def register_rejected_card(file_name: str, rejected: ImportRejected, current: VersionView | None, *,
+                           calendar: SchoolCalendar) -> AdaptiveCard:
     """A CSV import was refused: nothing changed, the problems with their line numbers, what to do."""
     body: list[Element] = [
         _heading("Not imported: nothing changed", color="Attention"),
         TextBlock(text=f"**{escape_markdown(file_name)}** has {rejected.error_count} "
                        f"problem{'s' if rejected.error_count != 1 else ''}, so none of it was imported."),
-        TextBlock(text=(f"Photo checks still use the current register, {_version_line(current)}." if current
+        TextBlock(text=(f"Photo checks still use the current register, {_version_line(current, calendar)}." if current
                         else "There is still no consent register: every photo check says NO until one is imported.")),
     ]
     shown = list(rejected.errors[:PROBLEMS_SHOWN])
@@ -456,7 +461,7 @@ def register_rejected_card(file_name: str, rejected: ImportRejected, current: Ve
 
 
 def consent_register_card(current: VersionView | None, earlier: Sequence[VersionView], *, open_requests: int,
-                          can_activate: bool, source: str) -> AdaptiveCard:
+                          can_activate: bool, source: str, calendar: SchoolCalendar) -> AdaptiveCard:
     """`consent register`: the current version, open requests, earlier versions kept, and how to update it."""
     body: list[Element] = [_heading("Consent register")]
     if current is None:
@@ -464,7 +469,7 @@ def consent_register_card(current: VersionView | None, earlier: Sequence[Version
     else:
         body.append(_facts([
             ("Current", f"version {current.version}"),
-            ("Imported", school_time(current.imported_at)),
+            ("Imported", school_time(current.imported_at, calendar)),
             ("By", current.imported_by),
             ("From", current.source_name),
             ("Pupils", str(current.pupil_count)),
@@ -474,7 +479,7 @@ def consent_register_card(current: VersionView | None, earlier: Sequence[Version
     if kept:
         body.append(TextBlock(text="Earlier versions kept:", weight="Bolder", spacing="Medium"))
         for view in kept:
-            items: list[Element] = [TextBlock(text=_version_line(view))]
+            items: list[Element] = [TextBlock(text=_version_line(view, calendar))]
             if can_activate:
                 items.append(ActionSet(actions=[_activate_button(view.version, "Make this the current register")]))
             body.append(Container(items=items))

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from cards.base import (
     Action,
@@ -34,6 +33,7 @@ from cards.base import (
     TextBlock,
     escape_markdown,
 )
+from domain.calendar import SchoolCalendar
 from domain.incidents import (
     ACTION_TAKEN_TITLES,
     AGENCY_TITLES,
@@ -47,7 +47,6 @@ from domain.incidents import (
     OUTCOME_TITLES,
     PLATFORMS,
     ROUTING,
-    SCHOOL_TIMEZONE,
     STATUS_TITLES,
     URGENCY_TITLES,
     ActionTaken,
@@ -86,9 +85,9 @@ _MAX_WHY_SHOWN = 300
 _TITLE = "Report an incident"
 
 
-def school_time(moment: datetime, zone: str = SCHOOL_TIMEZONE) -> str:
-    """``Tue 24 Nov 2026, 10:42`` in the school's time zone."""
-    return moment.astimezone(ZoneInfo(zone)).strftime("%a %d %b %Y, %H:%M")
+def school_time(moment: datetime, calendar: SchoolCalendar) -> str:
+    """``Tue 24 Nov 2026, 10:42`` in the school's time zone (the day of the month always in two digits)."""
+    return calendar.local(moment).strftime("%a %d %b %Y, %H:%M")
 
 
 def _execute(title: str, verb: Verb, data: dict[str, Any], *, style: str | None = None) -> ActionExecute:
@@ -338,6 +337,7 @@ def receipt_card(
     emergency: bool = False,
     dsl_names: Sequence[str] = (),
     duplicate: bool = False,
+    calendar: SchoolCalendar,
 ) -> AdaptiveCard:
     """What the reporter sees once the report is saved: its reference and what happens next."""
     body: list[Element] = []
@@ -359,7 +359,7 @@ def receipt_card(
             Fact(title="Reference", value=reference),
             Fact(title="Category", value=rule.title),
             Fact(title="Urgency", value=URGENCY_TITLES[urgency]),
-            Fact(title="Received", value=school_time(received_at)),
+            Fact(title="Received", value=school_time(received_at, calendar)),
         ]),
         *_next_steps(rule, urgency, routed, escalation_minutes),
     ]
@@ -371,7 +371,8 @@ def receipt_card(
     return AdaptiveCard(fallback_text=f"Report received: {reference}", body=body)
 
 
-def my_reports_card(reports: Sequence[tuple[str, Category, datetime, Status]]) -> AdaptiveCard:
+def my_reports_card(reports: Sequence[tuple[str, Category, datetime, Status]], *,
+                    calendar: SchoolCalendar) -> AdaptiveCard:
     """The reporter's own reports: reference, category, when, status. Never anyone else's, never details."""
     body: list[Element] = [_heading("Your reports")]
     if not reports:
@@ -383,7 +384,8 @@ def my_reports_card(reports: Sequence[tuple[str, Category, datetime, Status]]) -
                 separator=True, spacing="Medium",
                 items=[
                     _para(f"**{reference}**: {ROUTING[category].title}"),
-                    _para(f"{school_time(received_at)} · {STATUS_TITLES[status]}", is_subtle=True, spacing="None"),
+                    _para(f"{school_time(received_at, calendar)} · {STATUS_TITLES[status]}", is_subtle=True,
+                          spacing="None"),
                 ],
             )
         )
@@ -480,16 +482,17 @@ def _handling_actions(incident_id: int, status: Status, *, view: bool) -> list[A
     return actions
 
 
-def _status_facts(status: Status, lead_name: str | None, closed_at: datetime | None) -> list[Fact]:
+def _status_facts(status: Status, lead_name: str | None, closed_at: datetime | None,
+                  calendar: SchoolCalendar) -> list[Fact]:
     facts = [Fact(title="Status", value=STATUS_TITLES[status])]
     if lead_name:
         facts.append(Fact(title="Lead", value=escape_markdown(lead_name)))
     if closed_at:
-        facts.append(Fact(title="Closed", value=school_time(closed_at)))
+        facts.append(Fact(title="Closed", value=school_time(closed_at, calendar)))
     return facts
 
 
-def channel_card(facts: ChannelFacts) -> AdaptiveCard:
+def channel_card(facts: ChannelFacts, *, calendar: SchoolCalendar) -> AdaptiveCard:
     """The SLT channel's card: minimal detail, or for restricted categories only that a report exists."""
     rule = ROUTING[facts.category]
     if rule.channel is ChannelView.NONE:
@@ -502,8 +505,8 @@ def channel_card(facts: ChannelFacts) -> AdaptiveCard:
                 _heading(f"Restricted report {facts.reference}"),
                 _para("A restricted report exists. Its details have gone privately to the people the policy names; "
                       "only they can open it."),
-                FactSet(facts=[Fact(title="Received", value=school_time(facts.received_at)),
-                               *_status_facts(facts.status, None, facts.closed_at)]),
+                FactSet(facts=[Fact(title="Received", value=school_time(facts.received_at, calendar)),
+                               *_status_facts(facts.status, None, facts.closed_at, calendar)]),
             ],
             actions=view_only,
         )
@@ -515,8 +518,8 @@ def channel_card(facts: ChannelFacts) -> AdaptiveCard:
         FactSet(facts=[
             Fact(title="Category", value=rule.title),
             Fact(title="Urgency", value=URGENCY_TITLES[facts.urgency]),
-            Fact(title="Received", value=school_time(facts.received_at)),
-            *_status_facts(facts.status, facts.lead_name, facts.closed_at),
+            Fact(title="Received", value=school_time(facts.received_at, calendar)),
+            *_status_facts(facts.status, facts.lead_name, facts.closed_at, calendar),
         ]),
         _para("Details go only to the people the policy names: **View details** checks your role and sends them "
               "to your personal chat.", is_subtle=True, size="Small"),
@@ -584,14 +587,15 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _chronology(entries: Sequence[ChronologyEntry]) -> list[Element]:
+def _chronology(entries: Sequence[ChronologyEntry], calendar: SchoolCalendar) -> list[Element]:
     shown = list(entries)[-_MAX_CHRONOLOGY_SHOWN:]
     items: list[Element] = [_para("**Chronology**", spacing="Medium", separator=True)]
     if len(entries) > len(shown):
         items.append(_para(f"{len(entries) - len(shown)} earlier entries are kept in the record.", is_subtle=True,
                            size="Small"))
     for entry in shown:
-        line = f"{school_time(entry.at)} · **{escape_markdown(entry.actor_name)}** · {escape_markdown(entry.what)}"
+        line = (f"{school_time(entry.at, calendar)} · **{escape_markdown(entry.actor_name)}** · "
+                f"{escape_markdown(entry.what)}")
         items.append(_para(line, size="Small", spacing="Small"))
         if entry.why:
             items.append(_para(escape_markdown(_short(entry.why, _MAX_WHY_SHOWN)), size="Small", is_subtle=True,
@@ -606,7 +610,8 @@ def _when(report: FullReport) -> str:
     return ", ".join(part for part in parts if part) or "Not given"
 
 
-def details_card(report: FullReport, *, banner: str | None = None, handling: bool = True) -> AdaptiveCard:
+def details_card(report: FullReport, *, calendar: SchoolCalendar, banner: str | None = None,
+                 handling: bool = True) -> AdaptiveCard:
     """The full report with its chronology and the handling actions, for permitted people in a personal chat."""
     rule = ROUTING[report.category]
     body: list[Element] = []
@@ -620,8 +625,8 @@ def details_card(report: FullReport, *, banner: str | None = None, handling: boo
     ]
     facts = [
         Fact(title="Urgency", value=URGENCY_TITLES[report.urgency]),
-        *_status_facts(report.status, report.lead_name, report.closed_at),
-        Fact(title="Received", value=school_time(report.received_at)),
+        *_status_facts(report.status, report.lead_name, report.closed_at, calendar),
+        Fact(title="Received", value=school_time(report.received_at, calendar)),
         Fact(title="Reported by", value=escape_markdown(report.reporter_name)),
         Fact(title="Anyone at immediate risk", value="Yes" if report.immediate_risk else "No"),
     ]
@@ -639,8 +644,8 @@ def details_card(report: FullReport, *, banner: str | None = None, handling: boo
         body.append(
             Container(
                 style="warning",
-                items=[_para(f"**ICO deadline: {school_time(ico_deadline(report.received_at))}** (72 hours after the "
-                             "school became aware) if the breach must be reported. The DPO decides.")],
+                items=[_para(f"**ICO deadline: {school_time(ico_deadline(report.received_at), calendar)}** (72 hours "
+                             "after the school became aware) if the breach must be reported. The DPO decides.")],
             )
         )
     body += [
@@ -664,7 +669,7 @@ def details_card(report: FullReport, *, banner: str | None = None, handling: boo
                      {"incident": report.incident_id, "attachment": shot.id})
             for index, shot in enumerate(report.screenshots, 1)
         ][:5]))
-    body += _chronology(report.chronology)
+    body += _chronology(report.chronology, calendar)
     actions = _handling_actions(report.incident_id, report.status, view=False) if handling else None
     return AdaptiveCard(fallback_text=f"{report.reference}: {rule.title}", body=body, actions=actions)
 

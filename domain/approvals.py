@@ -33,15 +33,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
 
-SCHOOL_TIMEZONE = ZoneInfo("Europe/London")  # the school's clock: "until Friday", school days, reminders
+from domain.calendar import SchoolCalendar
+
 MAX_COMMENT_LENGTH = 1000  # a reason or comment on a decision
 MAX_DELEGATION_DAYS = 120  # a delegation longer than about a term is a change of Head, not an absence
-REMINDER_FROM_HOUR = 8  # reminders go out in the school day, not at night (school time)
 
 
 class ApprovalKind(StrEnum):
@@ -183,10 +182,9 @@ class Delegation:
     def active_at(self, now: datetime) -> bool:
         return self.starts_at <= now < self.effective_end
 
-    @property
-    def until_date(self) -> date:
-        """The last day of the delegation, as the Head Teacher typed it."""
-        return (self.ends_at.astimezone(SCHOOL_TIMEZONE) - timedelta(days=1)).date()
+    def until_date(self, calendar: SchoolCalendar) -> date:
+        """The last day of the delegation, as the Head Teacher typed it (a school date)."""
+        return (calendar.local(self.ends_at) - timedelta(days=1)).date()
 
 
 class Capacity(StrEnum):
@@ -464,64 +462,30 @@ def parse_delegation(argument: str, today: date) -> DelegationRequest:
     return DelegationRequest(deputy_text=match["who"].strip(), until=until)
 
 
-def delegation_window(until: date, now: datetime) -> tuple[datetime, datetime]:
-    """From now until the end of ``until`` (school time), in UTC."""
-    end_local = datetime.combine(until + timedelta(days=1), time(0, 0), tzinfo=SCHOOL_TIMEZONE)
-    return now, end_local.astimezone(UTC)
+def delegation_window(until: date, now: datetime, calendar: SchoolCalendar) -> tuple[datetime, datetime]:
+    """From now until the end of ``until`` (a school date), in UTC."""
+    return now, calendar.start_of(until + timedelta(days=1))
 
 
-# --- school days and reminders -------------------------------------------------------------------------
+# --- reminders -----------------------------------------------------------------------------------------
 #
-# Term dates and bank holidays are NOT modelled: every weekday (Monday to Friday) counts as a school day.
-# A reminder can therefore arrive during a school holiday; the school can pause it by deciding or by
-# delegating. Modelling term dates would need the school's calendar as configuration.
+# School days and hours are the school calendar's (`domain.calendar`): by default Monday to Friday, from
+# 08:00. Term dates and bank holidays are NOT modelled, so a reminder can arrive during a school holiday; the
+# school can pause it by deciding or by delegating.
 
 
-def is_school_day(day: date) -> bool:
-    return day.weekday() < 5
-
-
-def add_school_days(start: datetime, days: int) -> datetime:
-    """``start`` moved on by ``days`` school days (weekdays), keeping the time of day (school time).
-
-    A start at a weekend counts from the Monday morning after it.
-    """
-    local = start.astimezone(SCHOOL_TIMEZONE)
-    if not is_school_day(local.date()):
-        while not is_school_day(local.date()):
-            local = datetime.combine(local.date() + timedelta(days=1), time(0, 0), tzinfo=SCHOOL_TIMEZONE)
-    day = local.date()
-    remaining = days
-    while remaining > 0:
-        day += timedelta(days=1)
-        if is_school_day(day):
-            remaining -= 1
-    return datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=SCHOOL_TIMEZONE).astimezone(UTC)
-
-
-def school_date(moment: datetime) -> date:
-    return moment.astimezone(SCHOOL_TIMEZONE).date()
-
-
-def reminder_due(pending_since: datetime, now: datetime, *, school_days: int, last_reminded_on: date | None) -> bool:
-    """A pending request is overdue after ``school_days`` school days; remind once a school day, from 8am.
+def reminder_due(
+    pending_since: datetime, now: datetime, *, school_days: int, last_reminded_on: date | None,
+    calendar: SchoolCalendar,
+) -> bool:
+    """A pending request is overdue after ``school_days`` school days; remind once a school day, from the start
+    of school hours (08:00 by default).
 
     Args:
         last_reminded_on: the school date of the last reminder, if any.
     """
-    local_now = now.astimezone(SCHOOL_TIMEZONE)
-    if not is_school_day(local_now.date()) or local_now.hour < REMINDER_FROM_HOUR:
+    if not calendar.school_day_started(now):
         return False
-    if now < add_school_days(pending_since, school_days):
+    if now < calendar.add_school_days(pending_since, school_days):
         return False
-    return last_reminded_on is None or last_reminded_on < local_now.date()
-
-
-def school_days_waiting(pending_since: datetime, now: datetime) -> int:
-    """Whole school days a request has waited (for the reminder's wording)."""
-    count = 0
-    while add_school_days(pending_since, count + 1) <= now:
-        count += 1
-        if count > 400:  # a request pending for more than a school year: stop counting
-            break
-    return count
+    return last_reminded_on is None or last_reminded_on < calendar.school_date(now)

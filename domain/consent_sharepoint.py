@@ -29,10 +29,10 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
+from domain.calendar import SchoolCalendar
 from domain.consent import DEFAULT_CONFIG, ConsentPolicyConfig
 from domain.consent_import import (
     DEFAULT_MAPPING,
@@ -46,7 +46,6 @@ from domain.consent_import import (
 
 SHAREPOINT_ENCODING = "sharepoint"  # what a register version records as its "encoding"
 MAX_LIST_ITEMS = 100_000  # twice a large trust; beyond this it is not the consent list
-_SCHOOL_ZONE = ZoneInfo("Europe/London")  # SharePoint sends a date column as UTC midnight of the school's day
 _HEADER_LINE = 1
 _FIRST_ROW_LINE = 2  # the rows follow the header, one line each
 _VALUE_SHOWN_CHARS = 40
@@ -140,8 +139,11 @@ class UnreadableValue(ValueError):
     """A field's value is not one a CSV cell could hold (several values, a lookup)."""
 
 
-def cell_text(value: object, mapping: ColumnMapping = DEFAULT_MAPPING) -> str:
+def cell_text(value: object, calendar: SchoolCalendar, mapping: ColumnMapping = DEFAULT_MAPPING) -> str:
     """A field's JSON value as the text a CSV cell would hold.
+
+    A date column arrives as a moment (SharePoint sends UTC midnight of the school's day): its school date is
+    written, in the school's time zone (``calendar``).
 
     Raises:
         UnreadableValue: several values (multiple choice) or a lookup/person value.
@@ -155,8 +157,8 @@ def cell_text(value: object, mapping: ColumnMapping = DEFAULT_MAPPING) -> str:
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else str(value)
     if isinstance(value, datetime):
-        moment = value if value.tzinfo is None else value.astimezone(_SCHOOL_ZONE)
-        return moment.date().strftime(mapping.date_formats[0])
+        day = value.date() if value.tzinfo is None else calendar.school_date(value)
+        return day.strftime(mapping.date_formats[0])
     if isinstance(value, date):
         return value.strftime(mapping.date_formats[0])
     if isinstance(value, list | tuple):
@@ -172,13 +174,16 @@ def parse_list_items(
     items: Sequence[ListItem],
     mapping: ColumnMapping = DEFAULT_MAPPING,
     config: ConsentPolicyConfig = DEFAULT_CONFIG,
+    *,
+    calendar: SchoolCalendar,
 ) -> ListReadResult:
     """Read every item of the list: a `ParsedRegister` (encoding "sharepoint"), or a `ListRejected`.
 
     `columns` are the list's columns (all of them: the ones to read are chosen here); `items` in the list's
-    order. Problems that reject the list are the CSV's (a missing or doubled column, an empty id or name, an
-    unknown consent or do-not-publish value, a withdrawal without a readable date, a value too long), plus: the
-    same pupil id in two items, a value that is not text, no items, or too many.
+    order; `calendar` reads date columns as school dates. Problems that reject the list are the CSV's (a missing
+    or doubled column, an empty id or name, an unknown consent or do-not-publish value, a withdrawal without a
+    readable date, a value too long), plus: the same pupil id in two items, a value that is not text, no items,
+    or too many.
     """
     if len(items) > MAX_LIST_ITEMS:
         return _rejected([ListProblem(item_id=None, row=None, message=f"the list has over {MAX_LIST_ITEMS:,} items: "
@@ -205,7 +210,7 @@ def parse_list_items(
         unreadable = False
         for column, header in zip(chosen, headers, strict=True):
             try:
-                cells.append(cell_text(item.fields.get(column.name), mapping))
+                cells.append(cell_text(item.fields.get(column.name), calendar, mapping))
             except UnreadableValue as error:
                 problems.append(ListProblem(item_id=item.item_id, row=row, column=header, message=str(error)))
                 unreadable = True

@@ -16,8 +16,8 @@ Rules kept here:
   what a card claims. A closed report can still be viewed and noted, nothing else.
 - **Chronology.** Every action is an ``EventKind`` entry with who, when, what and why; entries are only ever
   added (the store refuses updates and deletes).
-- **Escalation time** counts school hours only (``SchoolHours``; default 08:00-17:00 Monday-Friday,
-  Europe/London).
+- **Escalation time** counts school time only (the school calendar, ``domain.calendar.SchoolCalendar``:
+  by default 08:00-17:00 Monday-Friday, Europe/London).
 """
 
 from __future__ import annotations
@@ -25,16 +25,15 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from html.parser import HTMLParser
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from domain.calendar import SchoolCalendar
 from domain.roles import ROLE_TITLES, Role
 
-SCHOOL_TIMEZONE = "Europe/London"
 REFERENCE_PREFIX = "INC"
 ICO_REPORTING_WINDOW = timedelta(hours=72)  # UK GDPR Art. 33: a reportable breach, 72 h after becoming aware
 
@@ -561,64 +560,12 @@ def parse_reference(text: str) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-def school_now(now: datetime, zone: str = SCHOOL_TIMEZONE) -> datetime:
-    return now.astimezone(ZoneInfo(zone))
-
-
-def reference_year(received_at: datetime, zone: str = SCHOOL_TIMEZONE) -> int:
+def reference_year(received_at: datetime, calendar: SchoolCalendar) -> int:
     """References count per calendar year in the school's time zone."""
-    return school_now(received_at, zone).year
+    return calendar.school_date(received_at).year
 
 
-# --- school hours and the escalation clock ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SchoolHours:
-    """When the school day runs: the escalation clock only ticks inside it.
-
-    Bank holidays and school holidays are not modelled: the clock runs on every listed weekday.
-    """
-
-    start: time = time(8, 0)
-    end: time = time(17, 0)
-    weekdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})  # Monday = 0
-    zone: str = SCHOOL_TIMEZONE
-
-    def __post_init__(self) -> None:
-        if not self.start < self.end:
-            raise ValueError("school hours must start before they end")
-        if not self.weekdays or not self.weekdays <= set(range(7)):
-            raise ValueError("school days must be weekdays 0 (Monday) to 6 (Sunday)")
-
-    def is_open(self, moment: datetime) -> bool:
-        local = moment.astimezone(ZoneInfo(self.zone))
-        return local.weekday() in self.weekdays and self.start <= local.time() < self.end
-
-    def deadline(self, start: datetime, minutes: int) -> datetime:
-        """The moment ``minutes`` of school time have passed since ``start`` (UTC).
-
-        Time outside school hours does not count: a report at 16:50 on a Friday with 30 minutes is due at
-        08:20 on Monday.
-        """
-        if minutes < 0:
-            raise ValueError("minutes must not be negative")
-        zone = ZoneInfo(self.zone)
-        local = start.astimezone(zone)
-        remaining = timedelta(minutes=minutes)
-        day: date = local.date()
-        for _ in range(366 * 2):  # at most two years ahead: a guard, not a limit anyone reaches
-            if day.weekday() in self.weekdays:
-                opens = datetime.combine(day, self.start, zone)
-                closes = datetime.combine(day, self.end, zone)
-                begin = max(opens, local) if day == local.date() else opens
-                if begin < closes:
-                    available = closes - begin
-                    if remaining <= available:
-                        return (begin + remaining).astimezone(UTC)
-                    remaining -= available
-            day += timedelta(days=1)
-        raise ValueError("no school time found within two years")
+# --- deadlines (the escalation clock counts school time only: ``SchoolCalendar.add_school_minutes``) -----------
 
 
 def ico_deadline(aware_at: datetime) -> datetime:

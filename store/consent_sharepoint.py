@@ -36,6 +36,7 @@ from msgraph.generated.sites.item.lists.item.columns.columns_request_builder imp
 from msgraph.generated.sites.item.lists.item.items.items_request_builder import ItemsRequestBuilder
 
 from directory.graph import retry_after_seconds
+from domain.calendar import SchoolCalendar
 from domain.consent import DEFAULT_CONFIG, ConsentPolicyConfig
 from domain.consent_import import DEFAULT_MAPPING, ColumnMapping
 from domain.consent_sharepoint import ListColumn, ListItem, ListReadResult, columns_to_read, parse_list_items
@@ -90,6 +91,7 @@ class SharePointConsentReader:
         site_id: str,
         list_id: str,
         *,
+        calendar: SchoolCalendar,
         mapping: ColumnMapping = DEFAULT_MAPPING,
         config: ConsentPolicyConfig = DEFAULT_CONFIG,
         timeout_seconds: float = READ_TIMEOUT_S,
@@ -99,6 +101,7 @@ class SharePointConsentReader:
         self._client = client
         self.site_id = site_id
         self.list_id = list_id
+        self._calendar = calendar  # date columns are read as school dates
         self._mapping = mapping
         self._config = config
         self._timeout_s = timeout_seconds
@@ -136,7 +139,8 @@ class SharePointConsentReader:
             ) from error
         except AzureError as error:
             raise ConsentListUnavailable(f"no access token: {type(error).__name__}", FailureKind.UNREACHABLE) from error
-        return await asyncio.to_thread(parse_list_items, columns, items, self._mapping, self._config)
+        return await asyncio.to_thread(parse_list_items, columns, items, self._mapping, self._config,
+                                       calendar=self._calendar)
 
     async def aclose(self) -> None:
         """Release the HTTP client and credential given through `on_close` (once)."""

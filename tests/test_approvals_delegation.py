@@ -12,7 +12,8 @@ from bot.actions import CommandRequest
 from bot.features.accounts import AccountsWiring
 from cards.approvals import APPROVAL_DECIDE_VERB
 from domain.accounts import StaffMember, validate_form
-from domain.approvals import ApprovalKind, ApprovalState, Capacity, school_date
+from domain.approvals import ApprovalKind, ApprovalState, Capacity
+from domain.calendar import SchoolCalendar
 from store import approvals as store
 from store.base import utcnow
 from store.db import Database
@@ -181,7 +182,7 @@ async def test_delegate_typed_in_teams(sqlite_url: str, connector: FakeConnector
     async with accounts_bot(bot_settings(sqlite_url)) as (client, _):
         await say(client, connector.url, PRIYA, "hello")
         connector.clear()
-        until = (school_date(utcnow()) + timedelta(days=3)).isoformat()
+        until = (SchoolCalendar().school_date(utcnow()) + timedelta(days=3)).isoformat()
         await say(client, connector.url, ANNA, f"delegate to Priya Shah until {until}")
         text = " ".join(card_text(c) for c in connector.cards())
         assert "Approvals delegated" in text and "Priya Shah can decide approvals for you" in text

@@ -23,17 +23,17 @@ from domain.approvals import (
     Delegation,
     DelegationError,
     RefusalReason,
-    add_school_days,
     apply_transition,
     check_action,
     delegation_window,
     parse_delegation,
     parse_until,
     reminder_due,
-    school_days_waiting,
 )
+from domain.calendar import SchoolCalendar
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday
+LONDON = SchoolCalendar()  # the default school calendar: Europe/London, Monday to Friday, from 08:00
 REQUESTER = "sam"
 HEAD = "anna"
 DEPUTY = "priya"
@@ -228,17 +228,17 @@ def test_delegations_the_bot_cannot_act_on(typed: str) -> None:
 def test_a_delegation_lasts_to_the_end_of_its_last_day_school_time() -> None:
     wanted = parse_delegation("Priya Shah until Friday", TODAY)
     assert (wanted.deputy_text, wanted.until) == ("Priya Shah", date(2026, 11, 27))
-    starts, ends = delegation_window(wanted.until, NOW)
+    starts, ends = delegation_window(wanted.until, NOW, LONDON)
     delegation = Delegation(1, HEAD, "Anna Smith", DEPUTY, "Priya Shah", starts, ends)
     assert ends == datetime(2026, 11, 28, 0, 0, tzinfo=UTC)  # GMT in November
     assert delegation.active_at(NOW) and delegation.active_at(ends - timedelta(seconds=1))
-    assert not delegation.active_at(ends) and delegation.until_date == date(2026, 11, 27)
+    assert not delegation.active_at(ends) and delegation.until_date(LONDON) == date(2026, 11, 27)
     ended_early = Delegation(1, HEAD, "Anna Smith", DEPUTY, "Priya Shah", starts, ends, ended_at=NOW + timedelta(1))
     assert not ended_early.active_at(NOW + timedelta(days=2))
 
 
 def test_a_summer_delegation_ends_at_midnight_british_summer_time() -> None:
-    _, ends = delegation_window(date(2026, 7, 10), datetime(2026, 7, 6, 9, tzinfo=UTC))
+    _, ends = delegation_window(date(2026, 7, 10), datetime(2026, 7, 6, 9, tzinfo=UTC), LONDON)
     assert ends == datetime(2026, 7, 10, 23, 0, tzinfo=UTC)
 
 
@@ -247,10 +247,10 @@ def test_a_summer_delegation_ends_at_midnight_british_summer_time() -> None:
 
 def test_school_days_skip_weekends() -> None:
     friday_3pm = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
-    assert add_school_days(friday_3pm, 2) == datetime(2026, 12, 1, 15, 0, tzinfo=UTC)  # Tuesday
+    assert LONDON.add_school_days(friday_3pm, 2) == datetime(2026, 12, 1, 15, 0, tzinfo=UTC)  # Tuesday
     saturday = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
-    assert add_school_days(saturday, 2) == datetime(2026, 12, 2, 0, 0, tzinfo=UTC)  # from Monday morning
-    assert add_school_days(NOW, 0) == NOW
+    assert LONDON.add_school_days(saturday, 2) == datetime(2026, 12, 2, 0, 0, tzinfo=UTC)  # from Monday morning
+    assert LONDON.add_school_days(NOW, 0) == NOW
 
 
 def test_a_reminder_is_due_after_two_school_days_once_a_day_on_school_days() -> None:
@@ -258,14 +258,16 @@ def test_a_reminder_is_due_after_two_school_days_once_a_day_on_school_days() -> 
     monday = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
     tuesday_9am = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     tuesday_4pm = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
-    assert not reminder_due(submitted, monday, school_days=2, last_reminded_on=None)
-    assert not reminder_due(submitted, tuesday_9am, school_days=2, last_reminded_on=None)  # not 2 days yet
-    assert reminder_due(submitted, tuesday_4pm, school_days=2, last_reminded_on=None)
-    assert not reminder_due(submitted, tuesday_4pm, school_days=2, last_reminded_on=date(2026, 12, 1))
+    assert not reminder_due(submitted, monday, school_days=2, last_reminded_on=None, calendar=LONDON)
+    # not 2 days yet:
+    assert not reminder_due(submitted, tuesday_9am, school_days=2, last_reminded_on=None, calendar=LONDON)
+    assert reminder_due(submitted, tuesday_4pm, school_days=2, last_reminded_on=None, calendar=LONDON)
+    assert not reminder_due(submitted, tuesday_4pm, school_days=2, last_reminded_on=date(2026, 12, 1), calendar=LONDON)
     wednesday_7am = datetime(2026, 12, 2, 7, 0, tzinfo=UTC)
     wednesday_8am = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
-    assert not reminder_due(submitted, wednesday_7am, school_days=2, last_reminded_on=date(2026, 12, 1))
-    assert reminder_due(submitted, wednesday_8am, school_days=2, last_reminded_on=date(2026, 12, 1))
+    assert not reminder_due(submitted, wednesday_7am, school_days=2, last_reminded_on=date(2026, 12, 1),
+                            calendar=LONDON)
+    assert reminder_due(submitted, wednesday_8am, school_days=2, last_reminded_on=date(2026, 12, 1), calendar=LONDON)
     saturday = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
-    assert not reminder_due(submitted, saturday, school_days=2, last_reminded_on=date(2026, 12, 4))
-    assert school_days_waiting(submitted, wednesday_8am) == 2
+    assert not reminder_due(submitted, saturday, school_days=2, last_reminded_on=date(2026, 12, 4), calendar=LONDON)
+    assert LONDON.school_days_between(submitted, wednesday_8am) == 2

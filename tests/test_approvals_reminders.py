@@ -53,8 +53,9 @@ def clock() -> FakeClock:
     return FakeClock(FRIDAY_3PM)
 
 
-async def prepared(database: Database, clock: FakeClock, directory_: object = None) -> AccountsWiring:
-    built = wiring(database, clock, directory_=directory_)
+async def prepared(database: Database, clock: FakeClock, directory_: object = None,
+                   **setting_values: str) -> AccountsWiring:
+    built = wiring(database, clock, directory_=directory_, **setting_values)
     for person in (SAM, LEE, ANNA, PRIYA):
         await save_chat(built.desk._conversations, person, SERVICE_URL)  # noqa: SLF001 - test set-up
     await save_slt_channel(database, SERVICE_URL)
@@ -71,6 +72,31 @@ async def submit_case(built: AccountsWiring) -> int:
 async def reminders_to(database: Database, person: Person) -> list[str]:
     return [card_text(outbox_card(a)) for e, a, _ in await outbox_activities(database)
             if e.kind is OutboxKind.SEND_PERSONAL and e.lane == person.chat_id and "Reminder:" in card_text(a)]
+
+
+async def test_the_schools_time_zone_setting_decides_when_a_reminder_is_due(
+    database: Database, clock: FakeClock
+) -> None:
+    """POLICYBOT_SCHOOL_TIMEZONE=Pacific/Auckland (UTC+13 in November): sent at 04:00 on Saturday there (15:00 on
+    Friday in London), so the two school days run from Monday morning in Auckland, reminders go out from 08:00
+    Auckland time, and the cards show Auckland times."""
+    built = await prepared(database, clock, school_timezone="Pacific/Auckland")
+    assert built.desk.calendar.timezone_name == "Pacific/Auckland"
+    await submit_case(built)  # Friday 15:00 UTC
+    worker = ApprovalReminders(built.desk, built.accounts, school_days=2, clock=clock)
+
+    clock.current = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)  # London would remind now; Wednesday 05:00 in Auckland
+    assert (await worker.run_once()).reminded == 0
+    clock.current = datetime(2026, 12, 1, 19, 0, tzinfo=UTC)  # Wednesday 08:00 in Auckland
+    assert (await worker.run_once()).reminded == 1
+    [reminder] = await reminders_to(database, ANNA)
+    assert "Reminder: this request has waited 2 school days for a decision." in reminder
+    assert "Asked by Sam Teacher on Sat 28 Nov 2026, 04:00" in reminder
+
+    clock.current = datetime(2026, 12, 4, 20, 0, tzinfo=UTC)  # Friday evening in London: Saturday in Auckland
+    assert (await worker.run_once()).reminded == 0
+    clock.current = datetime(2026, 12, 6, 20, 0, tzinfo=UTC)  # Sunday evening in London: Monday 09:00 in Auckland
+    assert (await worker.run_once()).reminded == 1
 
 
 async def test_a_pending_request_reminds_after_two_school_days_once_a_day_across_restarts(

@@ -115,8 +115,10 @@ def directory() -> StaticRoleDirectory:
     return StaticRoleDirectory.from_file(ROLES_FILE)
 
 
-def wiring(database: Database, clock: FakeClock | None = None, *, directory_: Any = None) -> AccountsWiring:
-    settings = Settings(_env_file=None, dev_mode=True, database_url=database.url)  # type: ignore[call-arg]
+def wiring(database: Database, clock: FakeClock | None = None, *, directory_: Any = None,
+           **setting_values: Any) -> AccountsWiring:
+    settings = Settings(_env_file=None, dev_mode=True, database_url=database.url,  # type: ignore[call-arg]
+                        **setting_values)
     kwargs: dict[str, Any] = {"clock": clock} if clock is not None else {}
     return build_accounts(
         database=database, directory=directory_ or directory(), conversations=ConversationStore(database),

@@ -40,6 +40,7 @@ from bot.features.consent_sync import (
 )
 from bot.settings import Settings, SettingsError
 from directory.static import DirectoryEntry, StaticRoleDirectory
+from domain.calendar import SchoolCalendar
 from domain.consent import ConsentState
 from domain.consent_sharepoint import ListColumn, ListItem, ListRejected, parse_list_items
 from domain.roles import Role
@@ -54,6 +55,7 @@ SECRET = "not-a-real-secret-but-never-logged"
 JO = "00000000-0000-0000-0000-000000000204"  # data admin
 SAM = "00000000-0000-0000-0000-000000000101"  # staff
 CONSENT_REVISION = "0003_consent"
+LONDON = SchoolCalendar()
 
 # (internal name, display name); the order of the list in SharePoint
 COLUMNS: list[tuple[str, str]] = [
@@ -224,7 +226,7 @@ def directory() -> StaticRoleDirectory:
 
 def make_sync(database: Database, client: GraphServiceClient, *, interval_seconds: float = 0.0,
               timeout_seconds: float = 5.0, **extra: Any) -> ConsentSync:
-    reader = SharePointConsentReader(client, SITE, LIST, timeout_seconds=timeout_seconds)
+    reader = SharePointConsentReader(client, SITE, LIST, timeout_seconds=timeout_seconds, calendar=LONDON)
     return ConsentSync(ConsentStore(database), directory(), settings(**extra), reader=reader,
                        interval_seconds=interval_seconds)
 
@@ -379,7 +381,7 @@ def test_values_a_csv_cell_cannot_hold_reject_the_item() -> None:
     items[1] = ListItem(item_id="17", fields={**items[1].fields, "RegGroup": {"LookupId": 3, "LookupValue": "4C"}})
     items[4] = ListItem(item_id="30", fields={**items[4].fields, "Consent_x003a__x0020_Video": ["Granted", "Refused"]})
 
-    result = parse_list_items(columns, items)
+    result = parse_list_items(columns, items, calendar=LONDON)
 
     assert isinstance(result, ListRejected)
     assert [str(p) for p in result.problems] == [
@@ -392,7 +394,7 @@ def test_a_list_without_a_register_column_says_which_column_is_missing() -> None
     columns = [ListColumn(name=name, display_name=display) for name, display in COLUMNS if name != "Surname"]
     items = [ListItem(item_id="1", fields=school_list()[0])]
 
-    result = parse_list_items(columns, items)
+    result = parse_list_items(columns, items, calendar=LONDON)
 
     assert isinstance(result, ListRejected)
     assert str(result.problems[0]).startswith("the list: missing column: surname")
@@ -439,7 +441,7 @@ async def test_when_graph_fails_the_current_register_is_kept_and_the_answer_says
 async def test_a_list_that_does_not_exist_is_a_configuration_problem(
     sqlite_database: Database, graph_client: GraphServiceClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    reader = SharePointConsentReader(graph_client, SITE, "Photo consnet")
+    reader = SharePointConsentReader(graph_client, SITE, "Photo consnet", calendar=LONDON)
     sync = ConsentSync(ConsentStore(sqlite_database), directory(), settings(), reader=reader, interval_seconds=0)
     router = ActionRouter()
     sync.register(router)
@@ -459,7 +461,7 @@ async def test_only_the_data_admin_updates_the_register_and_only_in_the_personal
 ) -> None:
     router = ActionRouter()
     register_consent_sync(router, store=ConsentStore(sqlite_database), directory=directory(), settings=settings(),
-                          reader=SharePointConsentReader(graph_client, SITE, LIST), interval_seconds=0)
+                          reader=SharePointConsentReader(graph_client, SITE, LIST, calendar=LONDON), interval_seconds=0)
 
     refused = await update(router, who=SAM)
     in_channel = await update(router, kind="channel")
@@ -492,7 +494,7 @@ async def test_a_slow_list_is_answered_in_time_and_imported_when_it_arrives(
     sqlite_database: Database, graph_client: GraphServiceClient, sharepoint: FakeSharePoint
 ) -> None:
     sharepoint.delay_s = 0.1
-    reader = SharePointConsentReader(graph_client, SITE, LIST)
+    reader = SharePointConsentReader(graph_client, SITE, LIST, calendar=LONDON)
     sync = ConsentSync(ConsentStore(sqlite_database), directory(), settings(), reader=reader, interval_seconds=0,
                        command_wait_seconds=0.05)
     router = ActionRouter()
@@ -545,7 +547,7 @@ async def test_the_periodic_sync_runs_while_the_app_runs_and_stops_with_it(
 async def test_with_sync_minutes_0_the_list_is_read_only_when_asked(
     sqlite_database: Database, graph_client: GraphServiceClient, sharepoint: FakeSharePoint
 ) -> None:
-    reader = SharePointConsentReader(graph_client, SITE, LIST)
+    reader = SharePointConsentReader(graph_client, SITE, LIST, calendar=LONDON)
     sync = ConsentSync(ConsentStore(sqlite_database), directory(), settings(consent_sync_minutes=0), reader=reader)
     app = web.Application()
     app.cleanup_ctx.append(sync.cleanup_ctx)

@@ -26,6 +26,7 @@ from cards.incidents import (
     risk_question_card,
     screenshot_card,
 )
+from domain.calendar import SchoolCalendar
 from domain.incidents import (
     ROUTING,
     ActionTaken,
@@ -41,6 +42,7 @@ from domain.incidents import (
 from tests.support.cardcheck import assert_valid_cards
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+LONDON = SchoolCalendar()
 DRAFT = "0123456789abcdef0123456789abcdef"
 EVIL = "[click me](https://evil.example) **bold** # heading <at>Anna</at> ![img](https://evil.example/x.png)"
 TEAMS_CARD_LIMIT = 28 * 1024  # bytes Teams accepts for a card message
@@ -85,11 +87,12 @@ def every_card() -> list[dict]:
                           screenshot_minutes=30),
         receipt_card("INC-2026-0007", rule, Urgency.URGENT, NOW,
                      Routed(("Head Teacher (Anna Smith)",), ("Data Protection Officer (Jo Bell)",), True, True),
-                     escalation_minutes=30, screenshot_minutes=30, emergency=True, dsl_names=["Tom Reed"]),
+                     escalation_minutes=30, screenshot_minutes=30, emergency=True, dsl_names=["Tom Reed"],
+                     calendar=LONDON),
         receipt_card("INC-2026-0007", rule, Urgency.STANDARD, NOW, Routed(), escalation_minutes=30,
-                     screenshot_minutes=None, duplicate=True),
-        my_reports_card([("INC-2026-0007", Category.PRAISE, NOW, Status.OPEN)]),
-        my_reports_card([]),
+                     screenshot_minutes=None, duplicate=True, calendar=LONDON),
+        my_reports_card([("INC-2026-0007", Category.PRAISE, NOW, Status.OPEN)], calendar=LONDON),
+        my_reports_card([], calendar=LONDON),
         closed_notice_card("INC-2026-0007", Category.OTHER),
         screenshot_card("INC-2026-0007", 1, ScreenshotInfo(1, "a.png", "image/png", 70),
                         "data:image/png;base64,iVBORw0KGgo="),
@@ -100,9 +103,9 @@ def every_card() -> list[dict]:
     ]
     for category in Category:
         for status in Status:
-            cards.append(details_card(report(category, status=status), banner="Escalated to you"))
+            cards.append(details_card(report(category, status=status), banner="Escalated to you", calendar=LONDON))
             if ROUTING[category].channel.value != "none":
-                cards.append(channel_card(facts(category, status)))
+                cards.append(channel_card(facts(category, status), calendar=LONDON))
     return [card.to_dict() for card in cards]
 
 
@@ -125,7 +128,7 @@ def _texts(node: object) -> list[str]:
 
 
 def test_user_text_with_markdown_is_inert_in_every_card_that_shows_it() -> None:
-    card = details_card(report(status=Status.CLOSED)).to_dict()
+    card = details_card(report(status=Status.CLOSED), calendar=LONDON).to_dict()
     shown = "\n".join(_texts(card["body"]))
     assert "https://evil.example" in shown  # it is shown ...
     assert "[click me](" not in shown and "**bold**" not in shown and "![img]" not in shown  # ... never as markup
@@ -143,7 +146,7 @@ def test_inputs_keep_the_text_as_typed() -> None:
 
 @pytest.mark.parametrize("category", [c for c in Category if ROUTING[c].channel.value == "minimal"])
 def test_the_channel_card_shows_reference_category_urgency_time_status_only(category: Category) -> None:
-    card = channel_card(facts(category, Status.IN_PROGRESS, Urgency.URGENT)).to_dict()
+    card = channel_card(facts(category, Status.IN_PROGRESS, Urgency.URGENT), calendar=LONDON).to_dict()
     fact_titles = [fact["title"] for node in card["body"] if node["type"] == "FactSet" for fact in node["facts"]]
     assert fact_titles == ["Category", "Urgency", "Received", "Status", "Lead"]
     assert "INC-2026-0007" in json.dumps(card)
@@ -151,7 +154,7 @@ def test_the_channel_card_shows_reference_category_urgency_time_status_only(cate
 
 @pytest.mark.parametrize("category", [Category.EXTREMISM, Category.PUPIL_SAFETY])
 def test_a_restricted_report_shows_in_the_channel_only_as_existing(category: Category) -> None:
-    card = channel_card(facts(category, urgency=Urgency.URGENT)).to_dict()
+    card = channel_card(facts(category, urgency=Urgency.URGENT), calendar=LONDON).to_dict()
     text = json.dumps(card)
     assert "A restricted report exists" in text
     assert ROUTING[category].title not in text and "Urgent" not in text and "Prevent" not in text
@@ -162,12 +165,12 @@ def test_a_restricted_report_shows_in_the_channel_only_as_existing(category: Cat
                                       Category.ABOUT_HEAD_TEACHER])
 def test_allegations_have_no_channel_card_at_all(category: Category) -> None:
     with pytest.raises(ValueError):
-        channel_card(facts(category))
+        channel_card(facts(category), calendar=LONDON)
 
 
 def test_the_largest_details_card_fits_in_a_teams_message() -> None:
     longest = report(text="[x](y) *" * 375, chronology=40, why="_" * 1500)  # 3000 characters, all escaped
-    card = details_card(longest, banner="Escalated").to_dict()
+    card = details_card(longest, banner="Escalated", calendar=LONDON).to_dict()
     activity = {"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive",
                                                     "content": card}]}
     assert len(json.dumps(activity).encode("utf-8")) < TEAMS_CARD_LIMIT
@@ -176,7 +179,7 @@ def test_the_largest_details_card_fits_in_a_teams_message() -> None:
 
 def test_handling_buttons_follow_the_status() -> None:
     def titles(status: Status) -> list[str]:
-        return [a["title"] for a in details_card(report(status=status)).to_dict()["actions"]]
+        return [a["title"] for a in details_card(report(status=status), calendar=LONDON).to_dict()["actions"]]
 
     assert titles(Status.OPEN) == ["Take the lead", "Add a note", "Escalate", "Close"]
     assert titles(Status.IN_PROGRESS) == ["Add a note", "Escalate", "Close"]
@@ -184,9 +187,9 @@ def test_handling_buttons_follow_the_status() -> None:
 
 
 def test_the_data_breach_card_shows_the_ico_deadline() -> None:
-    text = json.dumps(details_card(report(Category.DATA_BREACH)).to_dict())
+    text = json.dumps(details_card(report(Category.DATA_BREACH), calendar=LONDON).to_dict())
     assert "ICO deadline: Fri 27 Nov 2026, 10:00" in text
-    assert "ICO deadline" not in json.dumps(details_card(report(Category.COPYRIGHT)).to_dict())
+    assert "ICO deadline" not in json.dumps(details_card(report(Category.COPYRIGHT), calendar=LONDON).to_dict())
 
 
 def test_emergency_steps_come_first_when_someone_is_at_risk() -> None:

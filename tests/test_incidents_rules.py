@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from domain.calendar import SchoolCalendar
 from domain.incidents import (
     ROUTING,
     ActionTaken,
@@ -18,7 +19,6 @@ from domain.incidents import (
     NotPermitted,
     Permission,
     ReportDetails,
-    SchoolHours,
     Status,
     Urgency,
     authorise,
@@ -201,15 +201,16 @@ def london(y: int, m: int, d: int, hh: int, mm: int = 0) -> datetime:
     ],
 )
 def test_escalation_counts_school_time_only(start: datetime, due: datetime) -> None:
-    assert SchoolHours().deadline(start.astimezone(UTC), 30) == due.astimezone(UTC)
+    assert SchoolCalendar().add_school_minutes(start.astimezone(UTC), 30) == due.astimezone(UTC)
 
 
 def test_school_hours_are_configurable() -> None:
-    hours = SchoolHours(start=time(7, 30), end=time(18, 0), weekdays=frozenset({0, 1, 2, 3, 4, 5}))
-    assert hours.deadline(london(2026, 11, 28, 17, 50).astimezone(UTC), 30) == london(2026, 11, 30, 7, 50)
-    assert hours.is_open(london(2026, 11, 28, 9, 0)) and not SchoolHours().is_open(london(2026, 11, 28, 9, 0))
+    hours = SchoolCalendar(day_starts=time(7, 30), day_ends=time(18, 0), weekdays=frozenset({0, 1, 2, 3, 4, 5}))
+    assert hours.add_school_minutes(london(2026, 11, 28, 17, 50).astimezone(UTC), 30) == london(2026, 11, 30, 7, 50)
+    assert hours.is_school_time(london(2026, 11, 28, 9, 0)) \
+        and not SchoolCalendar().is_school_time(london(2026, 11, 28, 9, 0))
     with pytest.raises(ValueError):
-        SchoolHours(start=time(17, 0), end=time(8, 0))
+        SchoolCalendar(day_starts=time(17, 0), day_ends=time(8, 0))
 
 
 def test_ico_deadline_is_72_hours() -> None:
@@ -226,8 +227,8 @@ def test_references() -> None:
     assert parse_reference(" inc-2026-0042 ") == (2026, 42)
     assert parse_reference("INC-26-1") is None
     # References count per year in the school's time zone (London is on UTC at new year).
-    assert reference_year(datetime(2026, 12, 31, 23, 59, tzinfo=UTC)) == 2026
-    assert reference_year(datetime(2027, 1, 1, 0, 1, tzinfo=UTC)) == 2027
+    assert reference_year(datetime(2026, 12, 31, 23, 59, tzinfo=UTC), SchoolCalendar()) == 2026
+    assert reference_year(datetime(2027, 1, 1, 0, 1, tzinfo=UTC), SchoolCalendar()) == 2027
 
 
 def test_report_details_are_checked() -> None:

@@ -74,9 +74,8 @@ from domain.approvals import (
     delegation_window,
     parse_delegation,
     reminder_due,
-    school_date,
-    school_days_waiting,
 )
+from domain.calendar import SchoolCalendar
 from domain.roles import DirectoryUnavailableError, Person, Role, RoleDirectory
 from store import approvals as store
 from store import card_copies
@@ -169,6 +168,7 @@ class ApprovalDesk:
         conversations: ConversationStore,
         school_settings: SchoolSettings,
         *,
+        calendar: SchoolCalendar,
         slt_channel_id: str = "",
         clock: Clock = utcnow,
     ) -> None:
@@ -178,6 +178,7 @@ class ApprovalDesk:
         self._school_settings = school_settings
         self._slt_channel_id = slt_channel_id
         self._clock = clock
+        self._calendar = calendar
         self._kinds: dict[ApprovalKind, KindHandler] = {}
 
     # --- wiring ---------------------------------------------------------------------------------------
@@ -200,6 +201,11 @@ class ApprovalDesk:
     @property
     def database(self) -> Database:
         return self._db
+
+    @property
+    def calendar(self) -> SchoolCalendar:
+        """The school calendar (school dates, school days, card times), built once from the settings."""
+        return self._calendar
 
     def summary(self, request: ApprovalRecord) -> RequestSummary:
         return self._kinds[request.kind].summary(request)
@@ -280,7 +286,8 @@ class ApprovalDesk:
             if routing is not None and aad in routing.authority.acting_deputies:
                 acting_for = next((d.head_name for d in routing.delegations
                                    if d.deputy_aad_object_id.lower() == aad.lower()), None)
-            card = decider_card(request, summary, refresh_user_ids=refresh_ids, acting_for=acting_for, banner=banner)
+            card = decider_card(request, summary, refresh_user_ids=refresh_ids, acting_for=acting_for, banner=banner,
+                                calendar=self._calendar)
             outbox_id = await enqueue(session, OutboxMessage.personal(
                 chat.reference,
                 card_message(card, banner or f"{KIND_TITLES[request.kind]} {request.reference} needs your decision"),
@@ -296,7 +303,7 @@ class ApprovalDesk:
             return
         key = f"{subject_of(request.id)}:slt"
         outbox_id = await enqueue(session, OutboxMessage.channel_post(
-            channel, card_message(slt_card(request, self.summary(request)),
+            channel, card_message(slt_card(request, self.summary(request), calendar=self._calendar),
                                   f"{KIND_TITLES[request.kind]} {request.reference}"),
             dedupe_key=key,
         ))
@@ -305,9 +312,10 @@ class ApprovalDesk:
     async def _update_copies(self, session: AsyncSession, request: ApprovalRecord, version: str,
                              notice: str | None = None) -> int:
         summary = self.summary(request)
-        decider_view = card_message(status_card(request, summary, notice=notice),
+        decider_view = card_message(status_card(request, summary, notice=notice, calendar=self._calendar),
                                     f"{request.reference}: {STATE_TITLES[request.state]}")
-        slt_view = card_message(slt_card(request, summary), f"{request.reference}: {STATE_TITLES[request.state]}")
+        slt_view = card_message(slt_card(request, summary, calendar=self._calendar),
+                                f"{request.reference}: {STATE_TITLES[request.state]}")
 
         def activity_for(copy: card_copies.CardCopyRow) -> dict[str, Any] | None:
             if copy.audience == SLT_AUDIENCE:
@@ -325,7 +333,7 @@ class ApprovalDesk:
         if chat is None or chat.stale:
             log.info("requester has no personal chat: not told", extra={"request": request.reference})
             return None
-        card = outcome_card(request, self.summary(request), next_steps)
+        card = outcome_card(request, self.summary(request), next_steps, calendar=self._calendar)
         await enqueue(session, OutboxMessage.personal(
             chat.reference, card_message(card, f"Your request {request.reference}: {STATE_TITLES[request.state]}"),
             dedupe_key=f"{subject_of(request.id)}:{version}:requester",
@@ -495,6 +503,7 @@ class ApprovalDesk:
                 ApprovalAction.REQUEST_CHANGES: "Sent back for changes"}[decision]
         return ActionResult(card=status_card(
             after, summary, notice=f"{done}. {after.requester_name} will be told, and SLT can see the decision.",
+            calendar=self._calendar,
         ))
 
     async def _refused(
@@ -510,17 +519,19 @@ class ApprovalDesk:
         if reason is RefusalReason.NOT_A_DECIDER:
             return ActionResult(card=status_card(current, summary, notice=(
                 "Only the Head Teacher, or a deputy while the Head Teacher has delegated approvals to them, can "
-                f"decide this request. {_NOTHING_CHANGED}")))
+                f"decide this request. {_NOTHING_CHANGED}"), calendar=self._calendar))
         if reason is RefusalReason.OWN_REQUEST:
             return ActionResult(card=status_card(current, summary, for_requester=True, notice=(
                 "You can't decide your own request. The policy does not say who decides a request from the Head "
-                f"Teacher: ask SLT. {_NOTHING_CHANGED}")))
+                f"Teacher: ask SLT. {_NOTHING_CHANGED}"), calendar=self._calendar))
         if reason is RefusalReason.NOT_PENDING:
-            return ActionResult(card=status_card(current, summary, notice=_already(current)))
+            return ActionResult(card=status_card(current, summary, notice=_already(current, self._calendar),
+                                                 calendar=self._calendar))
         if reason is RefusalReason.OUT_OF_DATE:
             return ActionResult(card=decider_card(
                 current, summary, acting_for=delegation.head_name if delegation else None,
                 banner=f"This request was changed and sent again. Here is the current version. {_NOTHING_CHANGED}",
+                calendar=self._calendar,
             ))
         if reason in (RefusalReason.COMMENT_REQUIRED, RefusalReason.COMMENT_TOO_LONG):
             decision = ApprovalAction(str(action.data.get("decision")))
@@ -531,11 +542,13 @@ class ApprovalDesk:
             return ActionResult(card=decider_card(
                 current, summary, refresh_user_ids=await self._teams_ids([action.actor.aad_object_id]),
                 acting_for=delegation.head_name if delegation else None, error=error, comment=comment,
+                calendar=self._calendar,
             ))
         if reason is RefusalReason.NOT_THE_REQUESTER:
             return ActionResult(message=f"Only the person who sent a request can change or withdraw it. "
                                         f"{_NOTHING_CHANGED}")
-        return ActionResult(card=status_card(current, summary, notice=f"That can't be done now. {_NOTHING_CHANGED}"))
+        return ActionResult(card=status_card(current, summary, notice=f"That can't be done now. {_NOTHING_CHANGED}",
+                                             calendar=self._calendar))
 
     async def refresh(self, action: CardAction) -> ActionResult:
         """Teams asks for the card as this user should see it (verb `approval_refresh`)."""
@@ -555,10 +568,12 @@ class ApprovalDesk:
             routing = await self._routing_within_budget(now)
             ids = await self._teams_ids(list(routing.authority.deciders)) if routing else []
             return ActionResult(card=decider_card(request, summary, refresh_user_ids=ids,
-                                                  acting_for=delegation.head_name if delegation else None))
+                                                  acting_for=delegation.head_name if delegation else None,
+                                                  calendar=self._calendar))
         return ActionResult(card=status_card(
             request, summary, for_requester=is_requester,
             refresh_user_ids=[action.actor.teams_user_id] if is_requester and not request.is_final else (),
+            calendar=self._calendar,
         ))
 
     async def withdraw(self, action: CardAction) -> ActionResult:
@@ -579,7 +594,8 @@ class ApprovalDesk:
             return await self._refused(action, refusal, request, Authority(head_teachers={}), None, "",
                                        what="withdraw")
         return ActionResult(card=status_card(after, self.summary(after), for_requester=True,
-                                             notice="Withdrawn. The Head Teacher's card shows it."))
+                                             notice="Withdrawn. The Head Teacher's card shows it.",
+                                             calendar=self._calendar))
 
     async def edit(self, action: CardAction) -> ActionResult:
         """The requester opens the form to change a request sent back for changes (verb `approval_edit`)."""
@@ -594,7 +610,8 @@ class ApprovalDesk:
             await self._audit(action.actor, request.id, RefusalReason.NOT_ALLOWED_NOW, {"action": "edit"})
             return ActionResult(card=status_card(request, self.summary(request), for_requester=True,
                                                  notice=f"This request is {STATE_TITLES[request.state].lower()}: it "
-                                                        "can only be changed after changes were asked for."))
+                                                        "can only be changed after changes were asked for.",
+                                                 calendar=self._calendar))
         return await self._kinds[request.kind].edit(action, request)
 
     # --- commands -------------------------------------------------------------------------------------
@@ -604,7 +621,8 @@ class ApprovalDesk:
             requests = await store.requests_of(session, command.actor.aad_object_id)
             draft = await store.get_draft(session, command.actor.aad_object_id)
         rows = [(request, self.summary(request)) for request in requests if request.kind in self._kinds]
-        return CommandReply(cards=[my_requests_card(rows, draft_saved=draft.updated_at if draft else None)])
+        return CommandReply(cards=[my_requests_card(rows, draft_saved=draft.updated_at if draft else None,
+                                                    calendar=self._calendar)])
 
     async def pending_for_decider(self, command: CommandRequest) -> CommandReply:
         """`approvals`: the requests waiting for this decider, each with its buttons."""
@@ -621,7 +639,8 @@ class ApprovalDesk:
             return CommandReply(texts=["Nothing is waiting for a decision."])
         ids = await self._teams_ids([command.actor.aad_object_id])
         cards = [decider_card(r, self.summary(r), refresh_user_ids=ids,
-                              acting_for=delegation.head_name if delegation else None) for r in pending[:10]]
+                              acting_for=delegation.head_name if delegation else None, calendar=self._calendar)
+                 for r in pending[:10]]
         more = [f"and {len(pending) - 10} more: decide these first."] if len(pending) > 10 else []
         return CommandReply(texts=[f"{len(pending)} request{'s' if len(pending) != 1 else ''} waiting:"] + more,
                             cards=cards)
@@ -635,7 +654,7 @@ class ApprovalDesk:
             return CommandReply(texts=["Only the Head Teacher can delegate approvals."])
         now = self._clock()
         try:
-            wanted = parse_delegation(command.argument, school_date(now))
+            wanted = parse_delegation(command.argument, self._calendar.school_date(now))
         except DelegationError as problem:
             return CommandReply(texts=[str(problem)])
         try:
@@ -648,7 +667,7 @@ class ApprovalDesk:
             return CommandReply(texts=[problem])
         if deputy.aad_object_id.lower() == actor.aad_object_id.lower():
             return CommandReply(texts=["You can't delegate to yourself."])
-        starts_at, ends_at = delegation_window(wanted.until, now)
+        starts_at, ends_at = delegation_window(wanted.until, now, self._calendar)
         async with self._db.transaction() as session:
             delegation, replaced = await store.create_delegation(
                 session, head_aad=actor.aad_object_id, head_name=actor.name, deputy_aad=deputy.aad_object_id,
@@ -660,7 +679,7 @@ class ApprovalDesk:
             chat = await self._conversations.personal_chat_of(deputy.aad_object_id)
             if chat is not None:
                 await enqueue(session, OutboxMessage.personal(
-                    chat.reference, card_message(delegation_notice_card(delegation),
+                    chat.reference, card_message(delegation_notice_card(delegation, calendar=self._calendar),
                                                  "You can decide approvals for the Head Teacher"),
                     dedupe_key=f"delegation:{delegation.id}:notice",
                 ))
@@ -669,7 +688,8 @@ class ApprovalDesk:
         if chat is None:
             texts.append(f"{deputy.name} has not opened the bot yet: requests will reach them as soon as they do.")
         log.info("approvals delegated", extra={"delegation": delegation.id, "routed": routed})
-        return CommandReply(cards=[delegation_card(delegation, pending=len(pending), replaced=replaced)], texts=texts)
+        return CommandReply(cards=[delegation_card(delegation, pending=len(pending), replaced=replaced,
+                                                   calendar=self._calendar)], texts=texts)
 
     async def end_delegation(self, command: CommandRequest) -> CommandReply:
         """`end delegation`: the Head Teacher is back; tells them what was decided meanwhile."""
@@ -692,7 +712,7 @@ class ApprovalDesk:
             session, delegation.deputy_aad_object_id, delegation.starts_at, delegation.effective_end)
         pending = [r for r in await store.pending_requests(session) if r.kind in self._kinds]
         return delegation_summary_card(delegation, [(r, self.summary(r)) for r in decided if r.kind in self._kinds],
-                                       still_pending=len(pending))
+                                       still_pending=len(pending), calendar=self._calendar)
 
     # --- background work (bot/reminders.py runs these) ------------------------------------------------
 
@@ -732,14 +752,15 @@ class ApprovalDesk:
         reminded = 0
         async with self._db.sessions() as session:
             last = {r.id: await store.last_reminded_on(session, r.id) for r in pending}
-        today = school_date(now)
+        today = self._calendar.school_date(now)
         for request in pending:
             if request.pending_since is None or not reminder_due(
-                request.pending_since, now, school_days=school_days, last_reminded_on=last[request.id]
+                request.pending_since, now, school_days=school_days, last_reminded_on=last[request.id],
+                calendar=self._calendar,
             ):
                 continue
             recipients = routing.recipients(request)
-            waited = school_days_waiting(request.pending_since, now)
+            waited = self._calendar.school_days_between(request.pending_since, now)
             async with self._db.transaction() as session:
                 if not await store.claim_reminder(session, request, today):
                     continue
@@ -777,13 +798,13 @@ class ApprovalDesk:
         return sent
 
 
-def _already(request: ApprovalRecord) -> str:
+def _already(request: ApprovalRecord, calendar: SchoolCalendar) -> str:
     """What the late one is told: who acted first, and when."""
     if request.state in (ApprovalState.APPROVED, ApprovalState.REJECTED, ApprovalState.CHANGES_REQUESTED):
         by = request.decided_by_name or "someone"
         acting = " (acting for the Head Teacher)" if request.decided_as is Capacity.ACTING_DEPUTY else ""
-        return (f"Already {STATE_TITLES[request.state].lower()} by {by}{acting} on {when(request.decided_at)}. "
-                f"{_NOTHING_CHANGED}")
+        return (f"Already {STATE_TITLES[request.state].lower()} by {by}{acting} on "
+                f"{when(request.decided_at, calendar)}. {_NOTHING_CHANGED}")
     if request.state is ApprovalState.WITHDRAWN:
         return f"{request.requester_name} withdrew this request. {_NOTHING_CHANGED}"
     return f"This request is {STATE_TITLES[request.state].lower()}. {_NOTHING_CHANGED}"

@@ -65,6 +65,7 @@ from domain.approvals import (
     RefusalReason,
     Transition,
 )
+from domain.calendar import SchoolCalendar
 from domain.flows import Flow
 from domain.roles import DirectoryUnavailableError, Role, RoleDirectory
 from store import approvals as store
@@ -135,6 +136,7 @@ class AccountsFeature:
         return ActionResult(card=account_form_card(
             values, await self.form_people(values, action.actor), draft_saved_at=draft.updated_at if draft else None,
             changing=(request.id, request.reference, request.decision_comment), form_id=_new_form_id(),
+            calendar=self._desk.calendar,
         ))
 
     # --- the form -------------------------------------------------------------------------------------
@@ -148,11 +150,12 @@ class AccountsFeature:
             draft = await store.get_draft(session, command.actor.aad_object_id)
         texts = []
         if draft is not None:
-            texts.append(f"Here is the draft you saved {when(draft.updated_at)}. Carry on, or press Discard draft to "
-                         "start again.")
+            texts.append(f"Here is the draft you saved {when(draft.updated_at, self._desk.calendar)}. Carry on, or "
+                         "press Discard draft to start again.")
         values = dict(draft.values) if draft else {}
         card = account_form_card(values, await self.form_people(values, command.actor),
-                                 draft_saved_at=draft.updated_at if draft else None, form_id=_new_form_id())
+                                 draft_saved_at=draft.updated_at if draft else None, form_id=_new_form_id(),
+                                 calendar=self._desk.calendar)
         return CommandReply(texts=texts, cards=[card])
 
     async def submit(self, action: CardAction) -> ActionResult:
@@ -168,7 +171,7 @@ class AccountsFeature:
                 await store.save_draft(session, actor.aad_object_id, values, now=self._clock(), for_request=request_id)
             return ActionResult(card=account_form_card(
                 values, await self.form_people(values, actor), errors=check.errors,
-                changing=await self._changing(request_id), form_id=form_id,
+                changing=await self._changing(request_id), form_id=form_id, calendar=self._desk.calendar,
             ))
         payload = check.case.model_dump(mode="json")
 
@@ -185,7 +188,7 @@ class AccountsFeature:
                                                 after_create=forget_draft)
         return ActionResult(card=status_card(
             submitted.request, self.summary(submitted.request), for_requester=True,
-            notice=_sent_notice(submitted), refresh_user_ids=[actor.teams_user_id],
+            notice=_sent_notice(submitted), refresh_user_ids=[actor.teams_user_id], calendar=self._desk.calendar,
         ))
 
     async def _resubmit_refused(self, refusal: ApprovalRefused, request_id: int) -> ActionResult:
@@ -195,7 +198,7 @@ class AccountsFeature:
         return ActionResult(card=status_card(
             request, self.summary(request), for_requester=True,
             notice=f"This request is {request.state.value.replace('_', ' ')} now, so it was not sent again. "
-                   "Nothing was changed.",
+                   "Nothing was changed.", calendar=self._desk.calendar,
         ))
 
     async def _changing(self, request_id: int | None) -> tuple[int, str, str | None] | None:
@@ -215,8 +218,9 @@ class AccountsFeature:
         resume = "press Change and resend again" if request_id is not None else "type **new account**"
         return ActionResult(card=account_form_card(
             values, await self.form_people(values, action.actor),
-            notice=f"Draft saved {when(now)}. To carry on later, {resume}.",
+            notice=f"Draft saved {when(now, self._desk.calendar)}. To carry on later, {resume}.",
             changing=await self._changing(request_id), form_id=_form_id(action.data.get("form_id")),
+            calendar=self._desk.calendar,
         ))
 
     async def discard_draft(self, action: CardAction) -> ActionResult:
@@ -323,7 +327,8 @@ class AccountsFeature:
             async with self._db.sessions() as session:
                 accounts = await store.registered_accounts(session)
             checks = [check_handover(a, [admin.aad_object_id for admin in a.administrators]) for a in accounts]
-        return CommandReply(cards=[account_register_card(checks, show_handover=show_handover)])
+        return CommandReply(cards=[account_register_card(checks, show_handover=show_handover,
+                                                         calendar=self._desk.calendar)])
 
     async def flag_handovers(self) -> int:
         """Post each account that needs a hand-over to the SLT channel, once per set of leavers."""
@@ -385,10 +390,16 @@ def build_accounts(
     conversations: ConversationStore,
     school_settings: SchoolSettings,
     settings: Any,
+    calendar: SchoolCalendar | None = None,
     clock: Clock = utcnow,
 ) -> AccountsWiring:
-    """The approval desk with the accounts kind on it (not yet registered with a router)."""
+    """The approval desk with the accounts kind on it (not yet registered with a router).
+
+    Args:
+        calendar: the school calendar the app built (``settings.school_calendar()`` when not given).
+    """
     desk = ApprovalDesk(database, directory, conversations, school_settings,
+                        calendar=calendar or settings.school_calendar(),
                         slt_channel_id=getattr(settings, "slt_channel_id", "") or "", clock=clock)
     accounts = AccountsFeature(desk, database, directory, clock=clock)
     desk.register_kind(accounts)
@@ -403,11 +414,12 @@ def register_accounts(
     conversations: ConversationStore,
     school_settings: SchoolSettings,
     settings: Any,
+    calendar: SchoolCalendar | None = None,
     clock: Clock = utcnow,
 ) -> AccountsWiring:
     """Build the approval desk and the accounts feature, and register their verbs, commands and flow."""
     wiring = build_accounts(database=database, directory=directory, conversations=conversations,
-                            school_settings=school_settings, settings=settings, clock=clock)
+                            school_settings=school_settings, settings=settings, calendar=calendar, clock=clock)
     wiring.desk.register(router)
     wiring.accounts.register(router)
     return wiring

@@ -37,7 +37,6 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,6 +76,7 @@ from domain.approvals import (
     RefusalReason,
     Transition,
 )
+from domain.calendar import SchoolCalendar
 from domain.consent import (
     DEFAULT_CONFIG,
     Q_PERSONAL_PHONES,
@@ -125,21 +125,21 @@ class DeviceExceptions:
     Args:
         days: calendar days after the decision (school time) that an authorised exception applies; 0 means
             the day of the decision only (`settings.device_exception_days`).
-        timezone: the school's time zone (`settings.school_timezone`).
+        calendar: the school calendar (school dates; the desk's, built once from the settings).
     """
 
     kind = ApprovalKind.PERSONAL_DEVICE_PHOTO
 
-    def __init__(self, database: Database, *, days: int, timezone: ZoneInfo, clock: Clock = utcnow) -> None:
+    def __init__(self, database: Database, *, days: int, calendar: SchoolCalendar, clock: Clock = utcnow) -> None:
         self._db = database
         self.days = days
-        self._tz = timezone
+        self.calendar = calendar
         self._clock = clock
 
     # --- how long an authorisation applies ------------------------------------------------------------
 
     def _school_date(self, moment: datetime) -> date:
-        return moment.astimezone(self._tz).date()
+        return self.calendar.school_date(moment)
 
     def applies_until(self, request: ApprovalRecord) -> date:
         """The last school date on which checks may use this authorisation."""
@@ -372,7 +372,7 @@ class PhotoChecks:
                                        case.model_dump(mode="json"), client_key=client_key)
         return ActionResult(card=status_card(
             sent.request, self.exceptions.summary(sent.request), for_requester=True, notice=_sent_notice(sent),
-            refresh_user_ids=[action.actor.teams_user_id],
+            refresh_user_ids=[action.actor.teams_user_id], calendar=self._desk.calendar,
         ))
 
     async def _own_request(self, action: CardAction, what: str) -> ApprovalRecord | str:
@@ -450,10 +450,11 @@ class PhotoChecks:
                 return ActionResult(message=f"Only the person who sent a request can change it. {_NOTHING_CHANGED}")
             return ActionResult(card=status_card(current, self.exceptions.summary(current), for_requester=True,
                                                  notice=f"This request is {STATE_TITLES[current.state].lower()} now, "
-                                                        f"so it was not sent again. {_NOTHING_CHANGED}"))
+                                                        f"so it was not sent again. {_NOTHING_CHANGED}",
+                                                 calendar=self._desk.calendar))
         return ActionResult(card=status_card(
             sent.request, self.exceptions.summary(sent.request), for_requester=True, notice=_sent_notice(sent),
-            refresh_user_ids=[action.actor.teams_user_id],
+            refresh_user_ids=[action.actor.teams_user_id], calendar=self._desk.calendar,
         ))
 
 
@@ -513,7 +514,7 @@ def register_consent(
     if desk is not None:
         exceptions = DeviceExceptions(
             database, days=int(getattr(settings, "device_exception_days", 7)),
-            timezone=ZoneInfo(str(getattr(settings, "school_timezone", "Europe/London") or "Europe/London")),
+            calendar=desk.calendar,
             clock=clock,
         )
         desk.register_kind(exceptions)

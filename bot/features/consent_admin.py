@@ -64,6 +64,7 @@ from cards.consent_admin import (
     register_imported_card,
     register_rejected_card,
 )
+from domain.calendar import SchoolCalendar
 from domain.consent import (
     ConsentRegister,
     NameResolution,
@@ -155,13 +156,14 @@ def _in_personal_chat(actor: Actor) -> bool:
 
 class ConsentAdmin:
     def __init__(self, database: Database, store: ConsentStore, directory: RoleDirectory,
-                 conversations: ConversationStore, settings: Any, *,
+                 conversations: ConversationStore, settings: Any, *, calendar: SchoolCalendar,
                  on_enqueued: Callable[[], None] | None = None, clock: Callable[[], Any] = utcnow) -> None:
         self._database = database
         self.store = store
         self._directory = directory
         self._conversations = conversations
         self._settings = settings
+        self._calendar = calendar
         self._on_enqueued = on_enqueued or (lambda: None)
         self._clock = clock
 
@@ -271,7 +273,8 @@ class ConsentAdmin:
 
         async def tell_data_admins(session: AsyncSession, request: DoNotPhotographRequest) -> None:
             card = do_not_photograph_request_card(RequestView(
-                request.id, pupil.pupil_id, pupil, recorder, request.recorded_at, request.note))
+                request.id, pupil.pupil_id, pupil, recorder, request.recorded_at, request.note,
+            ), calendar=self._calendar)
             for admin in reachable:
                 assert admin.reference is not None
                 outbox_id = await enqueue(session, OutboxMessage.personal(
@@ -291,7 +294,8 @@ class ConsentAdmin:
                         "name again.")
         if request.already_open:  # recorded before (or a moment ago): that one stands, nothing more is sent
             return do_not_photograph_recorded_card(pupil, recorded_at=request.recorded_at, told=(), not_told=(),
-                                                   directory_down=False, already=request.recorded_at)
+                                                   directory_down=False, already=request.recorded_at,
+                                                   calendar=self._calendar)
         if reachable:
             self._on_enqueued()
         log.info("do not photograph recorded", extra={"request": request.id, "told": len(reachable),
@@ -299,6 +303,7 @@ class ConsentAdmin:
         return do_not_photograph_recorded_card(
             pupil, recorded_at=request.recorded_at, told=[a.person.name for a in reachable],
             not_told=[a.person.name for a in admins if a.reference is None], directory_down=directory_down,
+            calendar=self._calendar,
         )
 
     # --- do not photograph: the data admin --------------------------------------------------------------
@@ -319,7 +324,8 @@ class ConsentAdmin:
                 "photograph requests. To record one, type **do not photograph** and the pupil's name."
             ])
         views = await self._views()
-        return CommandReply(cards=[photo_requests_card(views, can_clear=Role.DATA_ADMIN in roles)])
+        return CommandReply(cards=[photo_requests_card(views, can_clear=Role.DATA_ADMIN in roles,
+                                                       calendar=self._calendar)])
 
     async def on_clear(self, action: CardAction) -> ActionResult:
         if Role.DATA_ADMIN not in await self._roles(action.actor):
@@ -332,7 +338,8 @@ class ConsentAdmin:
         view = next((v for v in await self._views() if v.pupil_id == submitted.pupil_id), None)
         cleared_by, cleared_at = action.actor.name or "the data admin", self._clock()
         closed_card = do_not_photograph_cleared_card(view, cleared_by=cleared_by, cleared_at=cleared_at,
-                                                     pupil_id=submitted.pupil_id, already=False)
+                                                     pupil_id=submitted.pupil_id, already=False,
+                                                     calendar=self._calendar)
         updates = 0
 
         async def update_every_copy(session: AsyncSession, request_ids: list[int]) -> None:
@@ -348,9 +355,10 @@ class ConsentAdmin:
             self._on_enqueued()
         log.info("do not photograph cleared", extra={"count": cleared, "copies_updated": updates})
         card = closed_card if cleared else do_not_photograph_cleared_card(
-            view, cleared_by=cleared_by, cleared_at=cleared_at, pupil_id=submitted.pupil_id, already=True)
+            view, cleared_by=cleared_by, cleared_at=cleared_at, pupil_id=submitted.pupil_id, already=True,
+            calendar=self._calendar)
         if action.data.get("list"):
-            return ActionResult(card=photo_requests_card(await self._views(), can_clear=True),
+            return ActionResult(card=photo_requests_card(await self._views(), can_clear=True, calendar=self._calendar),
                                 extra_cards=[card])
         return ActionResult(card=card)
 
@@ -392,7 +400,8 @@ class ConsentAdmin:
         log.info("pupil consent record shown (restricted)",  # who looked, not whom: no pupil data in the log
                  extra={"by": request.actor.aad_object_id, "records": len(entries)})
         return CommandReply(cards=[pupil_consent_card(entries, register.purposes, await self._views(),
-                                                      version=register.version, typed=shown_as)])
+                                                      version=register.version, typed=shown_as,
+                                                      calendar=self._calendar)])
 
     # --- the register: versions ------------------------------------------------------------------------
 
@@ -420,7 +429,7 @@ class ConsentAdmin:
         open_requests = len(await self.store.open_do_not_photograph_requests())
         return CommandReply(cards=[consent_register_card(
             current, earlier, open_requests=open_requests, can_activate=Role.DATA_ADMIN in roles,
-            source=str(getattr(self._settings, "consent_source", "csv")),
+            source=str(getattr(self._settings, "consent_source", "csv")), calendar=self._calendar,
         )])
 
     async def on_activate(self, action: CardAction) -> ActionResult:
@@ -440,7 +449,8 @@ class ConsentAdmin:
         log.info("consent register version activated", extra={"version": result.id})
         _, kept = await self._current_and_kept()
         previous = kept.get(result.previous_version_id) if result.previous_version_id != result.id else None
-        return ActionResult(card=register_activated_card(await self._version_view(result), previous))
+        return ActionResult(card=register_activated_card(await self._version_view(result), previous,
+                                                         calendar=self._calendar))
 
     # --- the register: CSV sent in the personal chat ---------------------------------------------------
 
@@ -511,17 +521,21 @@ class ConsentAdmin:
         current, kept = await self._current_and_kept()
         if isinstance(result, ImportRejected):
             log.info("consent register import rejected", extra={"problems": result.error_count})
-            return CommandReply(texts=texts, cards=[register_rejected_card(candidate.file_name, result, current)])
+            return CommandReply(texts=texts, cards=[register_rejected_card(candidate.file_name, result, current,
+                                                                           calendar=self._calendar)])
         log.info("consent register imported", extra={"version": result.id, "pupils": result.pupil_count})
         previous = kept.get(result.previous_version_id) if result.previous_version_id else None
         return CommandReply(texts=texts, cards=[register_imported_card(
-            await self._version_view(result), previous, result.warnings)])
+            await self._version_view(result), previous, result.warnings, calendar=self._calendar)])
 
 
 def register_consent_admin(router: ActionRouter, *, database: Database, store: ConsentStore,
                            directory: RoleDirectory, conversations: ConversationStore, settings: Any,
+                           calendar: SchoolCalendar | None = None,
                            on_enqueued: Callable[[], None] | None = None,
                            clock: Callable[[], Any] = utcnow) -> ConsentAdmin:
-    admin = ConsentAdmin(database, store, directory, conversations, settings, on_enqueued=on_enqueued, clock=clock)
+    """Register the data admin's commands; ``calendar`` is the one the app built (else from ``settings``)."""
+    admin = ConsentAdmin(database, store, directory, conversations, settings,
+                         calendar=calendar or settings.school_calendar(), on_enqueued=on_enqueued, clock=clock)
     admin.register(router)
     return admin

@@ -43,6 +43,7 @@ from bot.settings import Settings, SettingsError
 from cards.base import escape_markdown
 from cards.incidents import school_time
 from directory.graph import create_graph_client
+from domain.calendar import SchoolCalendar
 from domain.consent import DEFAULT_CONFIG, ConsentPolicyConfig
 from domain.consent_import import DEFAULT_MAPPING, ColumnMapping, ParsedRegister
 from domain.consent_sharepoint import ListRejected, register_fingerprint
@@ -198,7 +199,7 @@ def mapping_from_settings(settings: Settings) -> ColumnMapping | None:
 
 
 def reader_from_settings(
-    settings: Settings, *, config: ConsentPolicyConfig = DEFAULT_CONFIG
+    settings: Settings, *, calendar: SchoolCalendar, config: ConsentPolicyConfig = DEFAULT_CONFIG
 ) -> SharePointConsentReader:
     """The real reader, over a Graph client built as the role directory builds its own.
 
@@ -210,8 +211,8 @@ def reader_from_settings(
     connection = create_graph_client(
         settings, timeout_seconds=REQUEST_TIMEOUT_S, needed_for="POLICYBOT_CONSENT_SOURCE is sharepoint"
     )
-    return SharePointConsentReader(connection.client, site_id, list_id, mapping=mapping, config=config,
-                                   on_close=connection.aclose)
+    return SharePointConsentReader(connection.client, site_id, list_id, calendar=calendar, mapping=mapping,
+                                   config=config, on_close=connection.aclose)
 
 
 # --- The sync ----------------------------------------------------------------------------------------------------
@@ -224,6 +225,7 @@ class ConsentSync:
         store: the app's one `ConsentStore`.
         directory: where the data admin's role is checked.
         settings: `consent_source`, the list's ids, `consent_sync_minutes`, the Graph credential.
+        calendar: the school calendar the app built (times shown, date columns read); from `settings` when None.
         reader: the list reader (tests pass one over a fake Graph); built from the settings when None.
         interval_seconds: overrides `consent_sync_minutes` (tests use a tiny one); 0 syncs only when asked.
         command_wait_seconds: how long `update consent register` waits for the sync before answering that it is
@@ -239,6 +241,7 @@ class ConsentSync:
         directory: RoleDirectory,
         settings: Settings,
         *,
+        calendar: SchoolCalendar | None = None,
         reader: SharePointConsentReader | None = None,
         interval_seconds: float | None = None,
         command_wait_seconds: float = _COMMAND_WAIT_S,
@@ -246,10 +249,12 @@ class ConsentSync:
         self.store = store
         self._directory = directory
         self._settings = settings
+        self._calendar = calendar or settings.school_calendar()
         self._reader: SharePointConsentReader | None = None
         if settings.consent_source == "sharepoint":
             sharepoint_list_from_settings(settings)
-            self._reader = reader if reader is not None else reader_from_settings(settings, config=store.config)
+            self._reader = reader if reader is not None else reader_from_settings(
+                settings, calendar=self._calendar, config=store.config)
         self._interval_s = (
             interval_seconds if interval_seconds is not None else settings.consent_sync_minutes * _SECONDS_PER_MINUTE
         )
@@ -283,19 +288,18 @@ class ConsentSync:
 
     async def status_line(self) -> str:
         """The register in a line for `status` (SLT): the version in use and, with SharePoint, the last read."""
-        zone = self._settings.school_timezone
         current = await self._current()
         if current is None:
             line = "empty: nothing imported yet, so every photo check says no"
         else:
-            imported = school_time(current.imported_at, zone)
+            imported = school_time(current.imported_at, self._calendar)
             line = f"version {current.id}, {current.pupil_count} pupils, imported {imported}"
         if not self.enabled:
             return line
         if self.last is None:
             return f"{line}; SharePoint list not read yet"
         at, outcome = self.last
-        return f"{line}; SharePoint list read {school_time(at, zone)}: {_outcome_in_brief(outcome)}"
+        return f"{line}; SharePoint list read {school_time(at, self._calendar)}: {_outcome_in_brief(outcome)}"
 
     async def _current(self) -> RegisterVersion | None:
         return next((version for version in await self.store.versions() if version.is_current), None)
@@ -401,7 +405,6 @@ class ConsentSync:
 
     def describe(self, outcome: SyncOutcome) -> str:
         """What the data admin is told: what happened, and what to do next."""
-        zone = self._settings.school_timezone
         if isinstance(outcome, Imported):
             version = outcome.version
             text = (f"Imported the consent register from the SharePoint list: **{version.pupil_count} pupils**, now "
@@ -416,14 +419,14 @@ class ConsentSync:
             version = outcome.version
             if outcome.current is not None:
                 return (f"The SharePoint list has not changed since version {version.id} was imported "
-                        f"({school_time(version.imported_at, zone)}), and version {outcome.current.id} "
+                        f"({school_time(version.imported_at, self._calendar)}), and version {outcome.current.id} "
                         f"({outcome.current.pupil_count} pupils) stays in use because it was made current with "
                         "**consent register**. The list is imported again as soon as it changes; to use version "
                         f"{version.id} now, make it current with **consent register**.")
             return (f"The SharePoint list has not changed since version {version.id} was imported "
-                    f"({school_time(version.imported_at, zone)}): the register is up to date, "
+                    f"({school_time(version.imported_at, self._calendar)}): the register is up to date, "
                     f"{version.pupil_count} pupils. Nothing to do.")
-        still = _still_used(outcome.current, zone)
+        still = _still_used(outcome.current, self._calendar)
         if isinstance(outcome, Rejected):
             rejected = outcome.rejected
             count = rejected.problem_count
@@ -458,11 +461,11 @@ class ConsentSync:
                 f"{still} What to do: try again in a few minutes; if it happens again, tell whoever runs Policy Bot.")
 
 
-def _still_used(current: RegisterVersion | None, zone: str) -> str:
+def _still_used(current: RegisterVersion | None, calendar: SchoolCalendar) -> str:
     if current is None:
         return "There is still no consent register: every photo check says NO until one is imported."
     return (f"Photo checks still use the current register, version {current.id} "
-            f"({current.pupil_count} pupils, imported {school_time(current.imported_at, zone)}).")
+            f"({current.pupil_count} pupils, imported {school_time(current.imported_at, calendar)}).")
 
 
 def _minutes(seconds: float) -> str:
@@ -471,13 +474,14 @@ def _minutes(seconds: float) -> str:
 
 
 def register_consent_sync(router: ActionRouter, *, store: ConsentStore, directory: RoleDirectory,
-                          settings: Settings, reader: SharePointConsentReader | None = None,
+                          settings: Settings, calendar: SchoolCalendar | None = None,
+                          reader: SharePointConsentReader | None = None,
                           interval_seconds: float | None = None) -> ConsentSync:
     """Build the sync, register `update consent register`, and return it (its `cleanup_ctx` runs the loop).
 
     Raises:
         SettingsError: the source is sharepoint and a setting it needs is missing or wrong.
     """
-    sync = ConsentSync(store, directory, settings, reader=reader, interval_seconds=interval_seconds)
+    sync = ConsentSync(store, directory, settings, calendar=calendar, reader=reader, interval_seconds=interval_seconds)
     sync.register(router)
     return sync

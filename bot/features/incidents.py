@@ -27,8 +27,8 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -59,11 +59,11 @@ from cards.incidents import (
     risk_question_card,
     screenshot_card,
 )
+from domain.calendar import SchoolCalendar
 from domain.flows import Flow
 from domain.incidents import (
     AGENCY_TITLES,
     OUTCOME_TITLES,
-    SCHOOL_TIMEZONE,
     SYSTEM_ACTOR,
     Agency,
     Category,
@@ -75,7 +75,6 @@ from domain.incidents import (
     OutcomeKind,
     Permission,
     ReportDetails,
-    SchoolHours,
     Source,
     Status,
     Urgency,
@@ -84,7 +83,6 @@ from domain.incidents import (
     plain_text_from_html,
     reference_year,
     rule_for,
-    school_now,
     urgency_for,
 )
 from domain.roles import ROLE_TITLES, DirectoryUnavailableError, Role, RoleDirectory
@@ -118,32 +116,16 @@ _SUBJECT = "incident:{}"
 # --- settings ------------------------------------------------------------------------------------------------
 
 
-_WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
-
-
-def _parse_time(value: object, default: time) -> time:
-    if isinstance(value, time):
-        return value
-    if isinstance(value, str) and value.strip():
-        return time.fromisoformat(value.strip())
-    return default
-
-
-def _parse_days(value: object) -> frozenset[int]:
-    if isinstance(value, str):
-        return frozenset(_WEEKDAYS[part.strip().lower()[:3]] for part in value.split(",") if part.strip())
-    if isinstance(value, Iterable):
-        return frozenset(_WEEKDAYS[str(part).strip().lower()[:3]] if not isinstance(part, int) else part
-                         for part in value)
-    return frozenset({0, 1, 2, 3, 4})
-
-
 @dataclass(frozen=True)
 class IncidentSettings:
-    """The feature's settings (read from ``bot.settings.Settings`` when it has them, else these defaults)."""
+    """The feature's settings (read from ``bot.settings.Settings`` when it has them, else these defaults).
+
+    ``calendar`` is the school calendar: the escalation clock counts its school time, references its year, and
+    cards show its times.
+    """
 
     escalation_minutes: int = 30
-    school_hours: SchoolHours = field(default_factory=SchoolHours)
+    calendar: SchoolCalendar = field(default_factory=SchoolCalendar)
     screenshot_minutes: int = 30
     screenshot_max_bytes: int = 5 * 1024 * 1024
     screenshot_inline_max_bytes: int = 20_000  # a data URI this big still fits Teams' ~28 KB card limit
@@ -151,18 +133,13 @@ class IncidentSettings:
     slt_channel_id: str = ""
 
     @classmethod
-    def from_settings(cls, settings: Any) -> IncidentSettings:
-        """Read ``POLICYBOT_INCIDENT_*`` and ``POLICYBOT_SCHOOL_*`` settings, with defaults while they are absent."""
+    def from_settings(cls, settings: Any, *, calendar: SchoolCalendar) -> IncidentSettings:
+        """Read ``POLICYBOT_INCIDENT_*`` settings, with defaults while they are absent; ``calendar`` is the school
+        calendar the app built from ``POLICYBOT_SCHOOL_*``."""
         defaults = cls()
-        hours = SchoolHours(
-            start=_parse_time(getattr(settings, "school_day_start", None), defaults.school_hours.start),
-            end=_parse_time(getattr(settings, "school_day_end", None), defaults.school_hours.end),
-            weekdays=_parse_days(getattr(settings, "school_days", "mon,tue,wed,thu,fri")),
-            zone=str(getattr(settings, "school_timezone", SCHOOL_TIMEZONE) or SCHOOL_TIMEZONE),
-        )
         return cls(
             escalation_minutes=int(getattr(settings, "incident_escalation_minutes", defaults.escalation_minutes)),
-            school_hours=hours,
+            calendar=calendar,
             screenshot_minutes=int(getattr(settings, "incident_screenshot_minutes", defaults.screenshot_minutes)),
             screenshot_max_bytes=int(
                 getattr(settings, "incident_screenshot_max_bytes", defaults.screenshot_max_bytes)
@@ -396,8 +373,12 @@ class Incidents:
     def now(self) -> datetime:
         return self._clock()
 
+    @property
+    def calendar(self) -> SchoolCalendar:
+        return self.settings.calendar
+
     def _today(self) -> date:
-        return school_now(self.now(), self.settings.school_hours.zone).date()
+        return self.calendar.school_date(self.now())
 
     # --- reporting: the questions -------------------------------------------------------------------------
 
@@ -477,7 +458,7 @@ class Incidents:
         now = self.now()
         urgency = urgency_for(details.category, details.immediate_risk)
         due = (
-            self.settings.school_hours.deadline(now, self.settings.escalation_minutes)
+            self.calendar.add_school_minutes(now, self.settings.escalation_minutes)
             if urgency is Urgency.URGENT else None
         )
         screenshots_until = now + timedelta(minutes=self.settings.screenshot_minutes)  # refused later if the rule says
@@ -488,7 +469,7 @@ class Incidents:
                 async with self._db.transaction() as session:
                     incident = await records.create_incident(
                         session, details=details, reporter=reporter, submission_key=submission_key,
-                        year=reference_year(now, self.settings.school_hours.zone), urgency=urgency, received_at=now,
+                        year=reference_year(now, self.calendar), urgency=urgency, received_at=now,
                         escalate_due_at=due, screenshots_until=screenshots_until,
                     )
                     await self._route(session, incident, plan, now)
@@ -525,7 +506,7 @@ class Incidents:
             incident.reference, incident.rule, incident.urgency, incident.received_at, routed,
             escalation_minutes=self.settings.escalation_minutes,
             screenshot_minutes=self.settings.screenshot_minutes if accepting and not duplicate else None,
-            emergency=emergency, duplicate=duplicate,
+            emergency=emergency, duplicate=duplicate, calendar=self.calendar,
         )
 
     async def _holder_names(self, role: Role) -> list[str]:
@@ -586,13 +567,13 @@ class Incidents:
         if plan.channel is not None and rule.channel is not ChannelView.NONE:
             facts = _channel_facts(incident)
             post_id = await enqueue(session, OutboxMessage.channel_post(
-                plan.channel, _activity(channel_card(facts), channel_summary(facts)),
+                plan.channel, _activity(channel_card(facts, calendar=self.calendar), channel_summary(facts)),
                 dedupe_key=f"{subject}:channel",
             ))
             await card_copies.record(session, subject, "slt_channel", post_id)
             sent_to.append("SLT channel (restricted notice)" if rule.restricted else "SLT channel (minimal card)")
         if plan.reachable:
-            card = details_card(await self._full_report(session, incident))
+            card = details_card(await self._full_report(session, incident), calendar=self.calendar)
             for recipient in plan.reachable:
                 assert recipient.reference is not None
                 message_id = await enqueue(session, OutboxMessage.personal(
@@ -681,7 +662,8 @@ class Incidents:
         reached = [r for r in recipients if r.reference is not None]
         for recipient in reached:
             assert recipient.reference is not None
-            activity = _activity(details_card(report, banner=banner), details_summary(incident.reference))
+            activity = _activity(details_card(report, banner=banner, calendar=self.calendar),
+                                 details_summary(incident.reference))
             message_id = await enqueue(session, OutboxMessage.personal(
                 recipient.reference, activity, dedupe_key=f"{subject}:escalated:{recipient.aad_object_id}",
             ))
@@ -737,7 +719,8 @@ class Incidents:
         """The sender's own reports only: reference, category, when, status."""
         async with self._db.sessions() as session:
             mine = await records.reported_by(session, request.actor.aad_object_id)
-        return CommandReply(cards=[my_reports_card([(i.reference, i.category, i.received_at, i.status) for i in mine])])
+        return CommandReply(cards=[my_reports_card([(i.reference, i.category, i.received_at, i.status) for i in mine],
+                                                   calendar=self.calendar)])
 
     # --- handling ------------------------------------------------------------------------------------------
 
@@ -771,9 +754,9 @@ class Incidents:
         assert incident is not None
         facts = _channel_facts(incident)
         report = await self._full_report(session, incident)
-        full = _activity(details_card(report), details_summary(incident.reference))
-        minimal = _activity(channel_card(facts), channel_summary(facts)) if incident.rule.channel is not \
-            ChannelView.NONE else None
+        full = _activity(details_card(report, calendar=self.calendar), details_summary(incident.reference))
+        minimal = _activity(channel_card(facts, calendar=self.calendar), channel_summary(facts)) \
+            if incident.rule.channel is not ChannelView.NONE else None
 
         def activity_for(copy: card_copies.CardCopyRow) -> dict[str, Any] | None:
             return minimal if copy.audience == "slt_channel" else full
@@ -786,10 +769,10 @@ class Incidents:
                 message: str | None = None) -> ActionResult:
         """The card that replaces the clicked one: minimal in a channel, full in a personal chat."""
         if action.actor.conversation_kind == "personal":
-            return ActionResult(card=details_card(report), message=message)
+            return ActionResult(card=details_card(report, calendar=self.calendar), message=message)
         if incident.rule.channel is ChannelView.NONE:
             return ActionResult(message=message or "Done.")
-        return ActionResult(card=channel_card(_channel_facts(incident)), message=message)
+        return ActionResult(card=channel_card(_channel_facts(incident), calendar=self.calendar), message=message)
 
     async def _change(self, action: CardAction, permission: Permission,
                       change: Callable[[Any, records.Incident, datetime], Awaitable[str | None]]) -> ActionResult:
@@ -830,12 +813,13 @@ class Incidents:
             if chat is not None:
                 subject = _SUBJECT.format(loaded.id)
                 message_id = await enqueue(session, OutboxMessage.personal(
-                    chat.reference, _activity(details_card(report), details_summary(loaded.reference)),
+                    chat.reference,
+                    _activity(details_card(report, calendar=self.calendar), details_summary(loaded.reference)),
                     dedupe_key=f"{subject}:view:{actor.aad_object_id}:v{loaded.version}",
                 ))
                 await card_copies.record(session, subject, "viewer", message_id, actor.aad_object_id)
         if chat is None:
-            return ActionResult(card=details_card(report))
+            return ActionResult(card=details_card(report, calendar=self.calendar))
         self._on_enqueued()
         return ActionResult(message="The details are on their way to your personal chat with Policy Bot.")
 
@@ -1069,6 +1053,7 @@ def register_incidents(
     directory: RoleDirectory,
     conversations: ConversationStore,
     settings: Any,
+    calendar: SchoolCalendar | None = None,
     school_settings: SchoolSettings | None = None,
     clock: Callable[[], datetime] | None = None,
     on_enqueued: Callable[[], None] | None = None,
@@ -1077,9 +1062,13 @@ def register_incidents(
 
     Args:
         settings: ``bot.settings.Settings`` (or an ``IncidentSettings``).
+        calendar: the school calendar the app built; else an ``IncidentSettings``' own, or the ``Settings``'.
         on_enqueued: called after a transaction that enqueued outbox messages (e.g. ``OutboxWorker.wake``).
     """
-    incident_settings = settings if isinstance(settings, IncidentSettings) else IncidentSettings.from_settings(settings)
+    if isinstance(settings, IncidentSettings):
+        incident_settings = settings if calendar is None else replace(settings, calendar=calendar)
+    else:
+        incident_settings = IncidentSettings.from_settings(settings, calendar=calendar or settings.school_calendar())
     incidents = Incidents(
         database=database, directory=directory, conversations=conversations, settings=incident_settings,
         school_settings=school_settings, clock=clock, on_enqueued=on_enqueued,
