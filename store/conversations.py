@@ -12,17 +12,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, String, Text, delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Boolean, Integer, String, Text, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, UtcDateTime, utcnow
-from store.db import Database, upsert
+from store.db import Database, is_sqlite, upsert
 
 
 class ConversationRefRow(Base):
@@ -88,61 +90,102 @@ def _stored(row: ConversationRefRow) -> StoredConversation:
     )
 
 
+def _conversation_values(conversation: StoredConversation) -> dict[str, Any]:
+    return dict(
+        conversation_id=conversation.conversation_id, kind=conversation.kind,
+        aad_object_id=conversation.aad_object_id, user_name=conversation.user_name,
+        teams_user_id=conversation.teams_user_id, tenant_id=conversation.tenant_id,
+        team_id=conversation.team_id, channel_id=conversation.channel_id,
+        service_url=conversation.service_url, reference=json.dumps(conversation.reference), stale=False,
+        updated_at=utcnow(),
+    )
+
+
+async def save_conversation(session: AsyncSession, conversation: StoredConversation) -> None:
+    """Insert or refresh a reference (a message from a conversation also clears its stale mark)."""
+    url = str(session.bind.url) if session.bind is not None else "sqlite://"
+    await session.execute(upsert(url, ConversationRefRow, _conversation_values(conversation), ["conversation_id"]))
+
+
+async def personal_chat_of(session: AsyncSession, aad_object_id: str) -> StoredConversation | None:
+    """The newest personal chat of a person with the bot (None: they have never opened it)."""
+    row = await session.scalar(
+        select(ConversationRefRow)
+        .where(ConversationRefRow.aad_object_id == aad_object_id, ConversationRefRow.kind == "personal")
+        .order_by(ConversationRefRow.updated_at.desc())
+        .limit(1)
+    )
+    return _stored(row) if row else None
+
+
+async def personal_chats_of(session: AsyncSession, aad_object_ids: Sequence[str]) -> dict[str, StoredConversation]:
+    """The newest personal chat of each person who has one, by AAD object id (one query)."""
+    if not aad_object_ids:
+        return {}
+    rows = await session.scalars(
+        select(ConversationRefRow)
+        .where(ConversationRefRow.aad_object_id.in_(list(aad_object_ids)), ConversationRefRow.kind == "personal")
+        .order_by(ConversationRefRow.updated_at.asc())
+    )
+    return {row.aad_object_id: _stored(row) for row in rows if row.aad_object_id}  # newest wins
+
+
+async def get_conversation(session: AsyncSession, conversation_id: str) -> StoredConversation | None:
+    row = await session.get(ConversationRefRow, conversation_id)
+    return _stored(row) if row else None
+
+
+async def channel_of(session: AsyncSession, channel_id: str) -> StoredConversation | None:
+    """The reference saved for a team channel (its root conversation, not a thread)."""
+    row = await session.scalar(
+        select(ConversationRefRow)
+        .where(ConversationRefRow.channel_id == channel_id, ConversationRefRow.kind == "channel")
+        .order_by(ConversationRefRow.updated_at.desc())
+        .limit(1)
+    )
+    return _stored(row) if row else None
+
+
+async def mark_stale(session: AsyncSession, conversation_id: str) -> None:
+    await session.execute(
+        update(ConversationRefRow).where(ConversationRefRow.conversation_id == conversation_id).values(stale=True)
+    )
+
+
+async def count_stale(session: AsyncSession) -> int:
+    return int(await session.scalar(
+        select(func.count()).select_from(ConversationRefRow).where(ConversationRefRow.stale)) or 0)
+
+
 class ConversationStore:
+    """The conversation references, each call its own unit of work (for callers outside any use case)."""
+
     def __init__(self, database: Database) -> None:
         self._db = database
 
     async def save(self, conversation: StoredConversation) -> None:
-        """Insert or refresh a reference (a message from a conversation also clears its stale mark)."""
-        values = dict(
-            conversation_id=conversation.conversation_id, kind=conversation.kind,
-            aad_object_id=conversation.aad_object_id, user_name=conversation.user_name,
-            teams_user_id=conversation.teams_user_id, tenant_id=conversation.tenant_id,
-            team_id=conversation.team_id, channel_id=conversation.channel_id,
-            service_url=conversation.service_url, reference=json.dumps(conversation.reference), stale=False,
-            updated_at=utcnow(),
-        )
         async with self._db.transaction() as session:
-            await session.execute(upsert(self._db.url, ConversationRefRow, values, ["conversation_id"]))
+            await save_conversation(session, conversation)
 
     async def personal_chat_of(self, aad_object_id: str) -> StoredConversation | None:
         async with self._db.sessions() as session:
-            row = await session.scalar(
-                select(ConversationRefRow)
-                .where(ConversationRefRow.aad_object_id == aad_object_id, ConversationRefRow.kind == "personal")
-                .order_by(ConversationRefRow.updated_at.desc())
-                .limit(1)
-            )
-            return _stored(row) if row else None
+            return await personal_chat_of(session, aad_object_id)
 
     async def get(self, conversation_id: str) -> StoredConversation | None:
         async with self._db.sessions() as session:
-            row = await session.get(ConversationRefRow, conversation_id)
-            return _stored(row) if row else None
+            return await get_conversation(session, conversation_id)
 
     async def channel(self, channel_id: str) -> StoredConversation | None:
-        """The reference saved for a team channel (its root conversation, not a thread)."""
         async with self._db.sessions() as session:
-            row = await session.scalar(
-                select(ConversationRefRow)
-                .where(ConversationRefRow.channel_id == channel_id, ConversationRefRow.kind == "channel")
-                .order_by(ConversationRefRow.updated_at.desc())
-                .limit(1)
-            )
-            return _stored(row) if row else None
+            return await channel_of(session, channel_id)
 
     async def mark_stale(self, conversation_id: str) -> None:
         async with self._db.transaction() as session:
-            await session.execute(
-                update(ConversationRefRow)
-                .where(ConversationRefRow.conversation_id == conversation_id)
-                .values(stale=True)
-            )
+            await mark_stale(session, conversation_id)
 
     async def count_stale(self) -> int:
         async with self._db.sessions() as session:
-            rows = await session.scalars(select(ConversationRefRow.conversation_id).where(ConversationRefRow.stale))
-            return len(list(rows))
+            return await count_stale(session)
 
 
 # --- duplicate deliveries -----------------------------------------------------------------------
@@ -166,42 +209,58 @@ def _claim_of(row: ProcessedActivityRow) -> Claim:
     return Claim(first=False, done=True, response_status=row.response_status, response_body=body)
 
 
+async def claim_activity(session: AsyncSession, key: str, *, now: datetime, takeover_after: timedelta) -> Claim:
+    """Claim an activity for processing, in the caller's unit of work (no statement fails on a duplicate, so the
+    transaction stays usable on PostgreSQL). A claim left 'processing' too long (a crash) is taken over."""
+    url = str(session.bind.url) if session.bind is not None else "sqlite://"
+    insert = sqlite_insert if is_sqlite(url) else pg_insert
+    inserted = await session.execute(
+        insert(ProcessedActivityRow).values(dedupe_key=key, state="processing", claimed_at=now)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    )
+    if inserted.rowcount == 1:  # type: ignore[attr-defined]
+        return Claim(first=True)
+    taken = await session.execute(
+        update(ProcessedActivityRow)
+        .where(
+            ProcessedActivityRow.dedupe_key == key,
+            ProcessedActivityRow.state == "processing",
+            ProcessedActivityRow.claimed_at < now - takeover_after,
+        )
+        .values(claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount == 1:  # type: ignore[attr-defined]
+        return Claim(first=True)
+    row = await session.get(ProcessedActivityRow, key)
+    return Claim(first=True) if row is None else _claim_of(row)
+
+
+async def finish_activity(session: AsyncSession, key: str, status: int | None, body: Any) -> None:
+    """Record the answer given to the first delivery (retries are answered with it)."""
+    await session.execute(
+        update(ProcessedActivityRow)
+        .where(ProcessedActivityRow.dedupe_key == key)
+        .values(state="done", response_status=status, response_body=json.dumps(body) if body else None)
+    )
+
+
+async def release_activity(session: AsyncSession, key: str) -> None:
+    """The turn failed: forget the claim so Teams' retry is processed."""
+    await session.execute(delete(ProcessedActivityRow).where(ProcessedActivityRow.dedupe_key == key))
+
+
 class ActivityLedger:
     """Remembers which activities were handled so Teams' retries are acted on once."""
 
     def __init__(self, database: Database, *, takeover_after: timedelta, keep_for: timedelta) -> None:
         self._db = database
-        self._takeover_after = takeover_after
+        self.takeover_after = takeover_after
         self._keep_for = keep_for
 
     async def claim(self, key: str) -> Claim:
-        """Claim an activity for processing. A claim left 'processing' too long (a crash) is taken over."""
-        now = utcnow()
-        try:
-            async with self._db.transaction() as session:
-                session.add(ProcessedActivityRow(dedupe_key=key, state="processing", claimed_at=now))
-            return Claim(first=True)
-        except IntegrityError:
-            pass
         async with self._db.transaction() as session:
-            # The conditional UPDATE comes first: on SQLite a read followed by a write in one
-            # transaction can fail with "database is locked" when another writer holds the lock.
-            taken = await session.execute(
-                update(ProcessedActivityRow)
-                .where(
-                    ProcessedActivityRow.dedupe_key == key,
-                    ProcessedActivityRow.state == "processing",
-                    ProcessedActivityRow.claimed_at < now - self._takeover_after,
-                )
-                .values(claimed_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            if taken.rowcount == 1:  # type: ignore[attr-defined]
-                return Claim(first=True)
-            row = await session.get(ProcessedActivityRow, key)
-        if row is None:  # released between our insert and now: claim again
-            return await self.claim(key)
-        return _claim_of(row)
+            return await claim_activity(session, key, now=utcnow(), takeover_after=self.takeover_after)
 
     async def peek(self, key: str) -> Claim:
         """The current state of a claim, without claiming."""
@@ -211,16 +270,11 @@ class ActivityLedger:
 
     async def finish(self, key: str, status: int | None, body: Any) -> None:
         async with self._db.transaction() as session:
-            await session.execute(
-                update(ProcessedActivityRow)
-                .where(ProcessedActivityRow.dedupe_key == key)
-                .values(state="done", response_status=status, response_body=json.dumps(body) if body else None)
-            )
+            await finish_activity(session, key, status, body)
 
     async def release(self, key: str) -> None:
-        """The turn failed: forget the claim so Teams' retry is processed."""
         async with self._db.transaction() as session:
-            await session.execute(delete(ProcessedActivityRow).where(ProcessedActivityRow.dedupe_key == key))
+            await release_activity(session, key)
 
     async def purge(self) -> int:
         async with self._db.transaction() as session:
@@ -238,6 +292,14 @@ async def get_setting(session: AsyncSession, key: str) -> str | None:
     return row.value if row else None
 
 
+async def set_setting(session: AsyncSession, key: str, value: str, updated_by: str | None) -> None:
+    row = await session.get(SchoolSettingRow, key)
+    if row is None:
+        session.add(SchoolSettingRow(key=key, value=value, updated_by=updated_by, updated_at=utcnow()))
+    else:
+        row.value, row.updated_by, row.updated_at = value, updated_by, utcnow()
+
+
 class SchoolSettings:
     SLT_CHANNEL = "slt_channel"
 
@@ -250,8 +312,4 @@ class SchoolSettings:
 
     async def set(self, key: str, value: str, updated_by: str | None) -> None:
         async with self._db.transaction() as session:
-            row = await session.get(SchoolSettingRow, key)
-            if row is None:
-                session.add(SchoolSettingRow(key=key, value=value, updated_by=updated_by, updated_at=utcnow()))
-            else:
-                row.value, row.updated_by, row.updated_at = value, updated_by, utcnow()
+            await set_setting(session, key, value, updated_by)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +15,27 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 _SQLITE_BUSY_TIMEOUT_MS = 10_000  # writers wait this long for the lock instead of failing at once
+_POOL_RECYCLE_S = 1800  # PostgreSQL: connections older than this are replaced (no ping per checkout)
+_BEGIN_OPTION = "policybot_sqlite_begin"  # execution option: how a SQLite transaction starts
+
+class NestedUnitOfWorkError(RuntimeError):
+    """A unit of work was opened inside another on the same database: a programming error.
+
+    Each use case runs in ONE unit of work. A second session inside the first would wait for the
+    first's write lock on SQLite (until the busy timeout) and take a second pooled connection on
+    PostgreSQL, which is how a crowd of clicks once exhausted the pool.
+    """
+
+
+_ACTIVE: ContextVar[frozenset[int]] = ContextVar("policybot_active_units_of_work", default=frozenset())
 
 
 def is_sqlite(url: str) -> bool:
@@ -34,12 +49,22 @@ def _prepare_sqlite_file(url: str) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # We emit BEGIN ourselves (see _sqlite_begin): the driver's own BEGIN comes only at the first write,
+    # so a transaction that read first could not take the write lock later ("database is locked" at once,
+    # without waiting for the busy timeout, whenever another writer committed in between).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """Writers take SQLite's write lock when they begin (waiting up to the busy timeout); readers don't."""
+    mode = connection.get_execution_options().get(_BEGIN_OPTION, "IMMEDIATE")
+    connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def alembic_config(url: str) -> Config:
@@ -50,25 +75,93 @@ def alembic_config(url: str) -> Config:
 
 
 class Database:
-    """The async engine and a session factory; one per application."""
+    """The async engine and its units of work; one per application.
+
+    Nothing else opens a session. ``unit_of_work()`` is one session in one transaction, committed when
+    the block ends and rolled back (connection returned, SQLite lock released) when it raises; opening
+    one inside another raises ``NestedUnitOfWorkError``.
+    """
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
+        self.is_sqlite = is_sqlite(url)
         kwargs: dict[str, Any] = {"echo": echo}
-        if is_sqlite(url):
+        if self.is_sqlite:
             _prepare_sqlite_file(url)
         else:
-            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+            # No pre-ping: it cost a round trip per checkout. A dropped connection is invalidated when it
+            # fails and the unit of work is retried once (``run``); old connections are recycled.
+            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=False, pool_recycle=_POOL_RECYCLE_S)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
-        if is_sqlite(url):
+        if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+            reader = self.engine.execution_options(**{_BEGIN_OPTION: "DEFERRED"})
+        else:
+            reader = self.engine
+        self._writer_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._reader_sessions = async_sessionmaker(reader, expire_on_commit=False)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error."""
-        async with self.sessions() as session, session.begin():
-            yield session
+    async def unit_of_work(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
+        """One session in one transaction: committed on success, rolled back on any error.
+
+        Args:
+            read_only: a reader (SQLite: a deferred transaction that takes SQLite's write lock only if it
+                writes, which a reader must not; PostgreSQL: the same as a writer).
+
+        Raises:
+            NestedUnitOfWorkError: a unit of work of this database is already open in this task.
+        """
+        active = _ACTIVE.get()
+        if id(self) in active:
+            raise NestedUnitOfWorkError("a unit of work is already open: pass its session instead")
+        token = _ACTIVE.set(active | {id(self)})
+        try:
+            session = await self._begin(self._reader_sessions if read_only else self._writer_sessions)
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            else:
+                transaction = session.get_transaction()
+                if transaction is not None and transaction.is_active:
+                    await session.commit()  # a reader's commit ends its snapshot; it wrote nothing
+                else:
+                    await session.rollback()  # a failed flush the work caught: nothing of it is kept
+            finally:
+                await session.close()
+        finally:
+            _ACTIVE.reset(token)
+
+    @staticmethod
+    async def _begin(factory: async_sessionmaker[AsyncSession]) -> AsyncSession:
+        """A session with its transaction begun on a checked-out connection. A connection found dead (the
+        server restarted) is replaced once: nothing had run on it, so nothing can happen twice."""
+        for attempt in (1, 2):
+            session = factory()
+            try:
+                await session.begin()
+                await session.connection()
+                return session
+            except DBAPIError as error:
+                await session.close()
+                if not error.connection_invalidated or attempt == 2:
+                    raise
+                log.warning("database connection dropped: beginning again on a new one")
+            except BaseException:
+                await session.close()
+                raise
+        raise AssertionError("unreachable")
+
+    def transaction(self) -> Any:
+        """A writing unit of work (see ``unit_of_work``)."""
+        return self.unit_of_work()
+
+    def sessions(self) -> Any:
+        """A reading unit of work (see ``unit_of_work``)."""
+        return self.unit_of_work(read_only=True)
 
     async def migrate(self) -> None:
         """Bring the schema to the newest migration (Alembic), creating the database file if needed."""

@@ -158,12 +158,12 @@ async def test_a_screenshot_sent_twice_is_stored_once(database: Database) -> Non
     async with database.transaction() as session:
         first, added = await records.add_attachment(session, incident.id, SAM, "a.png", "image/png", png, NOW)
         assert added
+    other = await create(database, "other")  # before: one unit of work never opens another
     async with database.transaction() as session:
         again, added_again = await records.add_attachment(session, incident.id, SAM, "a.png", "image/png", png, NOW)
         assert not added_again and again.id == first.id
         content = await records.attachment_content(session, incident.id, first.id)
         assert content is not None and content[1] == png and content[0].size == len(png)
-        other = await create(database, "other")
         assert await records.attachment_content(session, other.id, first.id) is None  # not another report's
 
 

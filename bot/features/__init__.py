@@ -78,7 +78,7 @@ from domain.approvals import (
 from domain.calendar import SchoolCalendar
 from domain.roles import DirectoryUnavailableError, Person, Role, RoleDirectory
 from store import approvals as store
-from store import card_copies
+from store import card_copies, conversations
 from store.base import utcnow
 from store.conversations import ConversationStore, SchoolSettings
 from store.db import Database
@@ -229,36 +229,33 @@ class ApprovalDesk:
                 acting[delegation.deputy_aad_object_id] = delegation.deputy_name
         return Routing(Authority(head_teachers=heads, acting_deputies=acting), delegations)
 
-    async def _authority_for(self, actor: Actor, now: datetime) -> tuple[Authority, Delegation | None]:
-        """What the actor may do, from their own roles (works even if listing role holders fails)."""
-        lookup = await self._directory.roles_of(actor.aad_object_id)
-        if Role.HEAD_TEACHER in lookup.roles:
+    async def _authority_for(
+        self, session: AsyncSession, actor: Actor, roles: frozenset[Role], now: datetime,
+    ) -> tuple[Authority, Delegation | None]:
+        """What the actor may do, from their own roles (read before the unit of work: works even if listing role
+        holders fails) and the delegations in force."""
+        if Role.HEAD_TEACHER in roles:
             return Authority(head_teachers={actor.aad_object_id: actor.name}), None
-        if Role.DEPUTY in lookup.roles:
-            async with self._db.sessions() as session:
-                delegations = await store.active_delegations(session, now)
+        if Role.DEPUTY in roles:
+            delegations = await store.active_delegations(session, now)
             for delegation in delegations:
                 if delegation.deputy_aad_object_id.lower() == actor.aad_object_id.lower():
                     return Authority(head_teachers={}, acting_deputies={actor.aad_object_id: actor.name}), delegation
         return Authority(head_teachers={}), None
 
-    async def _teams_ids(self, aad_ids: Sequence[str]) -> list[str]:
-        ids = []
-        for aad in aad_ids:
-            chat = await self._conversations.personal_chat_of(aad)
-            if chat is not None and chat.teams_user_id:
-                ids.append(chat.teams_user_id)
-        return ids
+    async def _teams_ids(self, session: AsyncSession, aad_ids: Sequence[str]) -> list[str]:
+        chats = await conversations.personal_chats_of(session, aad_ids)
+        return [chat.teams_user_id for aad in aad_ids if (chat := chats.get(aad)) is not None and chat.teams_user_id]
 
-    async def slt_channel(self) -> ChannelTarget | None:
+    async def slt_channel(self, session: AsyncSession) -> ChannelTarget | None:
         """Where SLT are reached: the channel SLT chose in Teams, else the configured channel id."""
-        raw = await self._school_settings.get(SchoolSettings.SLT_CHANNEL)
+        raw = await conversations.get_setting(session, SchoolSettings.SLT_CHANNEL)
         if raw:
             chosen = json.loads(raw)
             return ChannelTarget(service_url=chosen["service_url"], channel_id=chosen["channel_id"],
                                  tenant_id=chosen.get("tenant_id"), team_id=chosen.get("team_id"))
         if self._slt_channel_id:
-            channel = await self._conversations.channel(self._slt_channel_id)
+            channel = await conversations.channel_of(session, self._slt_channel_id)
             if channel is not None:
                 return ChannelTarget(service_url=channel.service_url, channel_id=self._slt_channel_id,
                                      tenant_id=channel.tenant_id, team_id=channel.team_id)
@@ -273,12 +270,12 @@ class ApprovalDesk:
         """Send the decider's card of this round to each recipient once. Returns (sent to, not reachable)."""
         sent, missing = [], []
         summary = self.summary(request)
-        refresh_ids = await self._teams_ids(list(routing.authority.deciders) if routing else list(recipients))
+        refresh_ids = await self._teams_ids(session, list(routing.authority.deciders) if routing else list(recipients))
         for aad, name in recipients.items():
             key = f"{subject_of(request.id)}:r{request.round}:decider:{aad.lower()}{key_suffix}"
             if await store.outbox_key_exists(session, key):
                 continue
-            chat = await self._conversations.personal_chat_of(aad)
+            chat = await conversations.personal_chat_of(session, aad)
             if chat is None or chat.stale:
                 missing.append(name)
                 continue
@@ -329,7 +326,7 @@ class ApprovalDesk:
     async def _tell_requester(self, session: AsyncSession, request: ApprovalRecord, version: str,
                               next_steps: Sequence[str]) -> dict[str, Any] | None:
         """Enqueue the outcome message; returns the requester's chat reference (None: they cannot be reached)."""
-        chat = await self._conversations.personal_chat_of(request.requester_aad_object_id)
+        chat = await conversations.personal_chat_of(session, request.requester_aad_object_id)
         if chat is None or chat.stale:
             log.info("requester has no personal chat: not told", extra={"request": request.reference})
             return None
@@ -368,9 +365,9 @@ class ApprovalDesk:
             if existing is not None:
                 return Submitted(existing, routed_to=(), waiting_for=(), new=False)
         routing = await self._routing_within_budget(now)
-        channel = await self.slt_channel()
         try:
             async with self._db.transaction() as session:
+                channel = await self.slt_channel(session)
                 request, _ = await store.create_request(
                     session, kind=kind, requester_aad=actor.aad_object_id, requester_name=actor.name or "Someone",
                     payload=payload, now=now, client_key=key,
@@ -432,70 +429,80 @@ class ApprovalDesk:
 
     # --- deciding -------------------------------------------------------------------------------------
 
-    async def _audit(self, actor: Actor, request_id: int | None, reason: RefusalReason,
-                     detail: Mapping[str, Any]) -> None:
+    async def _audit_in(self, session: AsyncSession, actor: Actor, request_id: int | None, reason: RefusalReason,
+                        detail: Mapping[str, Any]) -> None:
+        """Record a refused attempt in the unit of work that refused it."""
         if reason not in AUDITED_REFUSALS:
             return
         log.warning("approval action refused", extra={"reason": reason.value, "request_id": request_id, **detail})
-        async with self._db.transaction() as session:
-            await store.record_refusal(session, request_id=request_id, actor_aad=actor.aad_object_id,
-                                       actor_name=actor.name, reason=reason, now=self._clock(), detail=detail)
+        await store.record_refusal(session, request_id=request_id, actor_aad=actor.aad_object_id,
+                                   actor_name=actor.name, reason=reason, now=self._clock(), detail=detail)
 
-    async def load_request(self, action: CardAction, what: str) -> ApprovalRecord | ActionResult:
+    async def _audit(self, actor: Actor, request_id: int | None, reason: RefusalReason,
+                     detail: Mapping[str, Any]) -> None:
+        """Record a refused attempt in a unit of work of its own (for refusals found outside any)."""
+        if reason not in AUDITED_REFUSALS:
+            return
+        async with self._db.transaction() as session:
+            await self._audit_in(session, actor, request_id, reason, detail)
+
+    async def load_request_in(self, session: AsyncSession, action: CardAction,
+                              what: str) -> ApprovalRecord | ActionResult:
         """The request a button names, or the answer when it names none or the button is from another request's
-        card (both audited). Kinds use it for their own buttons too."""
+        card (both audited in ``session``)."""
         request_id = int_or_none(action.data.get("request_id"))
-        request = None
-        if request_id is not None:
-            async with self._db.sessions() as session:
-                request = await store.get_request(session, request_id)
+        request = await store.get_request(session, request_id) if request_id is not None else None
         if request is None or request.kind not in self._kinds:
-            await self._audit(action.actor, request_id, RefusalReason.NO_SUCH_REQUEST,
-                              {"action": what, "via_submit": action.via_submit})
+            await self._audit_in(session, action.actor, request_id, RefusalReason.NO_SUCH_REQUEST,
+                                 {"action": what, "via_submit": action.via_submit})
             return ActionResult(message=f"I can't find that request. {_NOTHING_CHANGED} Type **my requests** to see "
                                         "yours.")
         if action.card_activity_id:
-            async with self._db.sessions() as session:
-                subjects = await store.card_subjects_of_activity(session, action.card_activity_id)
+            subjects = await store.card_subjects_of_activity(session, action.card_activity_id)
             if subjects and subject_of(request.id) not in subjects:
-                await self._audit(action.actor, request.id, RefusalReason.WRONG_CARD,
-                                  {"action": what, "card_subjects": sorted(subjects)})
+                await self._audit_in(session, action.actor, request.id, RefusalReason.WRONG_CARD,
+                                     {"action": what, "card_subjects": sorted(subjects)})
                 return ActionResult(message=f"That button does not belong to request {request.reference}. "
                                             f"{_NOTHING_CHANGED}")
         return request
 
+    async def load_request(self, action: CardAction, what: str) -> ApprovalRecord | ActionResult:
+        """``load_request_in`` in a unit of work of its own. Kinds use it for their own buttons too."""
+        async with self._db.transaction() as session:
+            return await self.load_request_in(session, action, what)
+
     async def decide(self, action: CardAction) -> ActionResult:
-        """Approve, reject or ask for changes (verb `approval_decide`)."""
-        loaded = await self.load_request(action, "decide")
-        if isinstance(loaded, ActionResult):
-            return loaded
-        request = loaded
+        """Approve, reject or ask for changes (verb `approval_decide`): one unit of work, refusals audited in it."""
         try:
-            decision = ApprovalAction(str(action.data.get("decision")))
+            decision: ApprovalAction | None = ApprovalAction(str(action.data.get("decision")))
         except ValueError:
             decision = None
-        if decision not in DECIDER_ACTIONS:
-            return ActionResult(message=f"That button is out of date. {_NOTHING_CHANGED}")
-        assert decision is not None
         comment = str(action.data.get(COMMENT_INPUT) or "")
         now = self._clock()
-        authority, delegation = await self._authority_for(action.actor, now)
-        try:
-            transition = check_action(
-                request, decision, actor_aad_object_id=action.actor.aad_object_id, actor_name=action.actor.name,
-                authority=authority, comment=comment, card_round=int_or_none(action.data.get("round")),
-            )
-            async with self._db.transaction() as session:
+        roles = (await self._directory.roles_of(action.actor.aad_object_id)).roles  # before: may ask Graph
+        async with self._db.transaction() as session:
+            loaded = await self.load_request_in(session, action, "decide")
+            if isinstance(loaded, ActionResult):
+                return loaded
+            request = loaded
+            if decision is None or decision not in DECIDER_ACTIONS:
+                return ActionResult(message=f"That button is out of date. {_NOTHING_CHANGED}")
+            authority, delegation = await self._authority_for(session, action.actor, roles, now)
+            try:
+                transition = check_action(
+                    request, decision, actor_aad_object_id=action.actor.aad_object_id, actor_name=action.actor.name,
+                    authority=authority, comment=comment, card_round=int_or_none(action.data.get("round")),
+                )
                 after, event_id = await store.apply(session, request, transition, now=now)
-                next_steps = await self._kinds[after.kind].on_transition(session, after, transition, now)
-                version = f"event{event_id}"
-                await self._update_copies(session, after, version)
-                requester_chat = await self._tell_requester(session, after, version, next_steps)
-                kind = self._kinds[after.kind]
-                if requester_chat is not None and isinstance(kind, RequesterFollowUp):
-                    await kind.after_requester_told(session, after, requester_chat)
-        except ApprovalRefused as refusal:
-            return await self._refused(action, refusal, request, authority, delegation, comment, what="decide")
+            except ApprovalRefused as refusal:
+                return await self._refused(session, action, refusal, request, delegation, comment, what="decide")
+            next_steps = await self._kinds[after.kind].on_transition(session, after, transition, now)
+            version = f"event{event_id}"
+            await self._update_copies(session, after, version)
+            requester_chat = await self._tell_requester(session, after, version, next_steps)
+            kind = self._kinds[after.kind]
+            if requester_chat is not None and isinstance(kind, RequesterFollowUp):
+                await kind.after_requester_told(session, after, requester_chat)
         log.info("approval decided", extra={"request": after.reference, "decision": decision.value,
                                             "capacity": transition.capacity.value if transition.capacity else None})
         summary = self.summary(after)
@@ -507,13 +514,14 @@ class ApprovalDesk:
         ))
 
     async def _refused(
-        self, action: CardAction, refusal: ApprovalRefused, request: ApprovalRecord, authority: Authority,
+        self, session: AsyncSession, action: CardAction, refusal: ApprovalRefused, request: ApprovalRecord,
         delegation: Delegation | None, comment: str, *, what: str,
     ) -> ActionResult:
+        """The refused actor's answer; the refusal is audited in ``session`` (the action's unit of work)."""
         current = refusal.request or request
-        await self._audit(action.actor, current.id, refusal.reason,
-                          {"action": what, "decision": str(action.data.get("decision") or ""),
-                           "card_round": action.data.get("round"), "via_submit": action.via_submit})
+        await self._audit_in(session, action.actor, current.id, refusal.reason,
+                             {"action": what, "decision": str(action.data.get("decision") or ""),
+                              "card_round": action.data.get("round"), "via_submit": action.via_submit})
         summary = self.summary(current)
         reason = refusal.reason
         if reason is RefusalReason.NOT_A_DECIDER:
@@ -540,7 +548,7 @@ class ApprovalDesk:
                      "in the box, then press the button again."
                      if reason is RefusalReason.COMMENT_REQUIRED else "The comment is too long: shorten it.")
             return ActionResult(card=decider_card(
-                current, summary, refresh_user_ids=await self._teams_ids([action.actor.aad_object_id]),
+                current, summary, refresh_user_ids=await self._teams_ids(session, [action.actor.aad_object_id]),
                 acting_for=delegation.head_name if delegation else None, error=error, comment=comment,
                 calendar=self._calendar,
             ))
@@ -553,23 +561,22 @@ class ApprovalDesk:
     async def refresh(self, action: CardAction) -> ActionResult:
         """Teams asks for the card as this user should see it (verb `approval_refresh`)."""
         request_id = int_or_none(action.data.get("request_id"))
-        request = None
-        if request_id is not None:
-            async with self._db.sessions() as session:
-                request = await store.get_request(session, request_id)
-        if request is None or request.kind not in self._kinds:
-            return ActionResult(message="I can't find that request.")
-        summary = self.summary(request)
         now = self._clock()
-        authority, delegation = await self._authority_for(action.actor, now)
-        is_requester = action.actor.aad_object_id.lower() == request.requester_aad_object_id.lower()
-        if request.state is ApprovalState.PENDING and authority.may_decide(action.actor.aad_object_id) \
-                and not is_requester:
-            routing = await self._routing_within_budget(now)
-            ids = await self._teams_ids(list(routing.authority.deciders)) if routing else []
-            return ActionResult(card=decider_card(request, summary, refresh_user_ids=ids,
-                                                  acting_for=delegation.head_name if delegation else None,
-                                                  calendar=self._calendar))
+        roles = (await self._directory.roles_of(action.actor.aad_object_id)).roles
+        routing = await self._routing_within_budget(now) if roles & {Role.HEAD_TEACHER, Role.DEPUTY} else None
+        async with self._db.sessions() as session:
+            request = await store.get_request(session, request_id) if request_id is not None else None
+            if request is None or request.kind not in self._kinds:
+                return ActionResult(message="I can't find that request.")
+            summary = self.summary(request)
+            authority, delegation = await self._authority_for(session, action.actor, roles, now)
+            is_requester = action.actor.aad_object_id.lower() == request.requester_aad_object_id.lower()
+            if request.state is ApprovalState.PENDING and authority.may_decide(action.actor.aad_object_id) \
+                    and not is_requester:
+                ids = await self._teams_ids(session, list(routing.authority.deciders)) if routing else []
+                return ActionResult(card=decider_card(request, summary, refresh_user_ids=ids,
+                                                      acting_for=delegation.head_name if delegation else None,
+                                                      calendar=self._calendar))
         return ActionResult(card=status_card(
             request, summary, for_requester=is_requester,
             refresh_user_ids=[action.actor.teams_user_id] if is_requester and not request.is_final else (),
@@ -578,21 +585,21 @@ class ApprovalDesk:
 
     async def withdraw(self, action: CardAction) -> ActionResult:
         """The requester withdraws a request that is waiting (verb `approval_withdraw`)."""
-        loaded = await self.load_request(action, "withdraw")
-        if isinstance(loaded, ActionResult):
-            return loaded
-        request = loaded
         now = self._clock()
-        try:
-            transition = check_action(request, ApprovalAction.WITHDRAW, actor_aad_object_id=action.actor.aad_object_id,
-                                      actor_name=action.actor.name, authority=Authority(head_teachers={}))
-            async with self._db.transaction() as session:
+        async with self._db.transaction() as session:
+            loaded = await self.load_request_in(session, action, "withdraw")
+            if isinstance(loaded, ActionResult):
+                return loaded
+            request = loaded
+            try:
+                transition = check_action(
+                    request, ApprovalAction.WITHDRAW, actor_aad_object_id=action.actor.aad_object_id,
+                    actor_name=action.actor.name, authority=Authority(head_teachers={}))
                 after, event_id = await store.apply(session, request, transition, now=now)
-                await self._kinds[after.kind].on_transition(session, after, transition, now)
-                await self._update_copies(session, after, f"event{event_id}")
-        except ApprovalRefused as refusal:
-            return await self._refused(action, refusal, request, Authority(head_teachers={}), None, "",
-                                       what="withdraw")
+            except ApprovalRefused as refusal:
+                return await self._refused(session, action, refusal, request, None, "", what="withdraw")
+            await self._kinds[after.kind].on_transition(session, after, transition, now)
+            await self._update_copies(session, after, f"event{event_id}")
         return ActionResult(card=status_card(after, self.summary(after), for_requester=True,
                                              notice="Withdrawn. The Head Teacher's card shows it.",
                                              calendar=self._calendar))
@@ -627,17 +634,18 @@ class ApprovalDesk:
     async def pending_for_decider(self, command: CommandRequest) -> CommandReply:
         """`approvals`: the requests waiting for this decider, each with its buttons."""
         now = self._clock()
-        authority, delegation = await self._authority_for(command.actor, now)
-        if not authority.may_decide(command.actor.aad_object_id):
-            return CommandReply(texts=["Only the Head Teacher, or a deputy while approvals are delegated to them, "
-                                       "decides requests. Type **my requests** to see yours."])
+        roles = (await self._directory.roles_of(command.actor.aad_object_id)).roles
         async with self._db.sessions() as session:
+            authority, delegation = await self._authority_for(session, command.actor, roles, now)
+            if not authority.may_decide(command.actor.aad_object_id):
+                return CommandReply(texts=["Only the Head Teacher, or a deputy while approvals are delegated to "
+                                           "them, decides requests. Type **my requests** to see yours."])
             me = command.actor.aad_object_id.lower()
             pending = [r for r in await store.pending_requests(session)
                        if r.kind in self._kinds and r.requester_aad_object_id.lower() != me]
+            ids = await self._teams_ids(session, [command.actor.aad_object_id]) if pending else []
         if not pending:
             return CommandReply(texts=["Nothing is waiting for a decision."])
-        ids = await self._teams_ids([command.actor.aad_object_id])
         cards = [decider_card(r, self.summary(r), refresh_user_ids=ids,
                               acting_for=delegation.head_name if delegation else None, calendar=self._calendar)
                  for r in pending[:10]]
@@ -676,7 +684,7 @@ class ApprovalDesk:
             if replaced is not None:
                 await store.claim_summary(session, replaced.id, now)  # the new delegation carries on from it
             pending = [r for r in await store.pending_requests(session) if r.kind in self._kinds]
-            chat = await self._conversations.personal_chat_of(deputy.aad_object_id)
+            chat = await conversations.personal_chat_of(session, deputy.aad_object_id)
             if chat is not None:
                 await enqueue(session, OutboxMessage.personal(
                     chat.reference, card_message(delegation_notice_card(delegation, calendar=self._calendar),
@@ -783,10 +791,10 @@ class ApprovalDesk:
         async with self._db.sessions() as session:
             ended = await store.delegations_to_summarise(session, now)
         for delegation in ended:
-            chat = await self._conversations.personal_chat_of(delegation.head_aad_object_id)
-            if chat is None:
-                continue  # told once they open the bot
             async with self._db.transaction() as session:
+                chat = await conversations.personal_chat_of(session, delegation.head_aad_object_id)
+                if chat is None:
+                    continue  # told once they open the bot
                 if not await store.claim_summary(session, delegation.id, now):
                     continue
                 card = await self._summary_card(session, delegation)

@@ -332,7 +332,8 @@ class AccountsFeature:
 
     async def flag_handovers(self) -> int:
         """Post each account that needs a hand-over to the SLT channel, once per set of leavers."""
-        channel = await self._desk.slt_channel()
+        async with self._db.sessions() as session:
+            channel = await self._desk.slt_channel(session)
         if channel is None:
             return 0
         flagged = 0

@@ -75,7 +75,7 @@ from domain.consent import (
 )
 from domain.consent_import import DEFAULT_MAPPING, ColumnMapping, ImportRejected
 from domain.roles import DirectoryUnavailableError, Person, Role, RoleDirectory
-from store import card_copies
+from store import card_copies, conversations
 from store.base import utcnow
 from store.consent_store import (
     ConsentStore,
@@ -259,9 +259,11 @@ class ConsentAdmin:
             holders = await self._directory.holders_of(Role.DATA_ADMIN)
         except DirectoryUnavailableError:
             return [], True
+        async with self._database.sessions() as session:
+            chats = await conversations.personal_chats_of(session, [person.aad_object_id for person in holders])
         admins: list[_Admin] = []
         for person in holders:
-            chat = await self._conversations.personal_chat_of(person.aad_object_id)
+            chat = chats.get(person.aad_object_id)
             admins.append(_Admin(person, chat.reference if chat is not None and not chat.stale else None))
         return admins, False
 

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.actions import ActionResult, ActionRouter, Actor, CardAction, CommandReply, CommandRequest
 from cards.base import AdaptiveCard
@@ -67,6 +68,7 @@ from domain.incidents import (
     SYSTEM_ACTOR,
     Agency,
     Category,
+    CategoryRule,
     ChannelView,
     DslTold,
     EventKind,
@@ -85,8 +87,8 @@ from domain.incidents import (
     rule_for,
     urgency_for,
 )
-from domain.roles import ROLE_TITLES, DirectoryUnavailableError, Role, RoleDirectory
-from store import card_copies
+from domain.roles import ROLE_TITLES, DirectoryUnavailableError, Person, Role, RoleDirectory
+from store import card_copies, conversations
 from store import incidents as records
 from store.conversations import ConversationStore, SchoolSettings
 from store.db import Database
@@ -296,6 +298,15 @@ class RoutingPlan:
         return tuple(r for r in self.recipients if r.reference is None)
 
 
+Holders = dict[Role, tuple[Person, ...]]  # who holds each role, as the directory said before a unit of work
+
+
+def _possible_recipients(rule: CategoryRule) -> frozenset[Role]:
+    """Every role a report of this rule may go to personally, with or without an SLT channel (the directory is
+    asked for these before the unit of work that learns whether there is a channel)."""
+    return personal_recipients(rule, channel_available=True) | personal_recipients(rule, channel_available=False)
+
+
 def _activity(card: AdaptiveCard, summary: str) -> dict[str, Any]:
     return {"type": "message", "attachments": [card.attachment()], "summary": summary}
 
@@ -447,14 +458,7 @@ class Incidents:
         """Save the report with every notification it causes, then answer the reporter with the receipt."""
         submission_key = f"{actor.aad_object_id}:{draft}"
         rule = rule_for(details.category)
-        async with self._db.sessions() as session:
-            existing = await records.find_by_submission(session, submission_key)
-        if existing is not None:
-            log.info("incident report submitted again; the first record stands",
-                     extra={"incident": existing.reference})
-            return self._receipt(existing, Routed(), emergency=emergency, duplicate=True)
-
-        plan = await self._plan(details.category)
+        holders = await self._holders(_possible_recipients(rule))  # the directory first: never inside the work
         now = self.now()
         urgency = urgency_for(details.category, details.immediate_risk)
         due = (
@@ -467,6 +471,10 @@ class Incidents:
         for _attempt in range(_SUBMISSION_ATTEMPTS):
             try:
                 async with self._db.transaction() as session:
+                    existing = await records.find_by_submission(session, submission_key)
+                    if existing is not None:
+                        raise records.ExistingSubmission(existing)
+                    plan = await self._plan(session, details.category, holders)
                     incident = await records.create_incident(
                         session, details=details, reporter=reporter, submission_key=submission_key,
                         year=reference_year(now, self.calendar), urgency=urgency, received_at=now,
@@ -475,6 +483,8 @@ class Incidents:
                     await self._route(session, incident, plan, now)
                 break
             except records.ExistingSubmission as found:
+                log.info("incident report submitted again; the first record stands",
+                         extra={"incident": found.incident.reference})
                 return self._receipt(found.incident, Routed(), emergency=emergency, duplicate=True)
             except records.SubmissionRace:
                 continue
@@ -515,9 +525,9 @@ class Incidents:
         except DirectoryUnavailableError:
             return []
 
-    async def slt_channel(self) -> ChannelTarget | None:
+    async def slt_channel(self, session: AsyncSession) -> ChannelTarget | None:
         """The channel SLT chose in Teams, else the configured one (if the bot has heard from it)."""
-        chosen = await self._school_settings.get(SchoolSettings.SLT_CHANNEL)
+        chosen = await conversations.get_setting(session, SchoolSettings.SLT_CHANNEL)
         if chosen:
             try:
                 value = json.loads(chosen)
@@ -527,36 +537,46 @@ class Incidents:
                 log.error("the stored SLT channel setting cannot be read; incident cards go to SLT personally")
                 return None
         if self.settings.slt_channel_id:
-            stored = await self._conversations.channel(self.settings.slt_channel_id)
+            stored = await conversations.channel_of(session, self.settings.slt_channel_id)
             if stored is not None and not stored.stale:
                 return ChannelTarget(service_url=stored.service_url, channel_id=stored.channel_id or "",
                                      tenant_id=stored.tenant_id, team_id=stored.team_id)
         return None
 
-    async def _people(self, roles: Iterable[Role]) -> tuple[tuple[Recipient, ...], bool]:
-        recipients: dict[str, Recipient] = {}
-        pending = False
+    async def _holders(self, roles: Iterable[Role]) -> Holders:
+        """Who holds each role, from the directory (read before a unit of work, never inside one: it may be
+        Microsoft Graph). A role the directory cannot answer for is left out."""
+        found: dict[Role, tuple[Person, ...]] = {}
         for role in Role:
             if role not in roles:
                 continue
             try:
-                holders = await self._directory.holders_of(role)
+                found[role] = tuple(await self._directory.holders_of(role))
             except DirectoryUnavailableError:
-                pending = True
                 continue
-            for person in holders:
-                if person.aad_object_id in recipients:
-                    continue
-                chat = await self._conversations.personal_chat_of(person.aad_object_id)
-                reference = chat.reference if chat is not None and not chat.stale else None
-                recipients[person.aad_object_id] = Recipient(person.aad_object_id, person.name, role, reference)
+        return found
+
+    async def _people(self, session: AsyncSession, roles: Iterable[Role],
+                      holders: Holders) -> tuple[tuple[Recipient, ...], bool]:
+        """The recipients holding ``roles`` and their chats; True when the directory could not say for a role."""
+        wanted = [role for role in Role if role in roles]
+        pending = any(role not in holders for role in wanted)
+        people = [(person, role) for role in wanted for person in holders.get(role, ())]
+        chats = await conversations.personal_chats_of(session, [person.aad_object_id for person, _ in people])
+        recipients: dict[str, Recipient] = {}
+        for person, role in people:
+            if person.aad_object_id in recipients:
+                continue
+            chat = chats.get(person.aad_object_id)
+            reference = chat.reference if chat is not None and not chat.stale else None
+            recipients[person.aad_object_id] = Recipient(person.aad_object_id, person.name, role, reference)
         return tuple(recipients.values()), pending
 
-    async def _plan(self, category: Category) -> RoutingPlan:
+    async def _plan(self, session: AsyncSession, category: Category, holders: Holders) -> RoutingPlan:
         rule = rule_for(category)
-        channel = await self.slt_channel() if rule.channel is not ChannelView.NONE else None
+        channel = await self.slt_channel(session) if rule.channel is not ChannelView.NONE else None
         roles = personal_recipients(rule, channel_available=channel is not None)
-        recipients, pending = await self._people(roles)
+        recipients, pending = await self._people(session, roles, holders)
         return RoutingPlan(channel, recipients, pending)
 
     async def _route(self, session: Any, incident: records.Incident, plan: RoutingPlan, now: datetime) -> None:
@@ -600,19 +620,17 @@ class Incidents:
     async def route_pending(self) -> int:
         """Send the notifications a report could not prepare when it was made (the directory was down)."""
         async with self._db.sessions() as session:
-            waiting = await records.unrouted(session)
+            waiting = [incident for incident_id in await records.unrouted(session)
+                       if (incident := await records.get(session, incident_id)) is not None]
         routed = 0
-        for incident_id in waiting:
-            async with self._db.sessions() as session:
-                incident = await records.get(session, incident_id)
-            if incident is None:
-                continue
-            plan = await self._plan(incident.category)
-            if plan.pending:
-                continue
+        for waiting_incident in waiting:
+            holders = await self._holders(_possible_recipients(waiting_incident.rule))
             async with self._db.transaction() as session:
-                incident = await records.get(session, incident_id)
+                incident = await records.get(session, waiting_incident.id)
                 if incident is None or incident.routed_at is not None:
+                    continue
+                plan = await self._plan(session, incident.category, holders)
+                if plan.pending:
                     continue
                 await self._route(session, incident, plan, self.now())
             routed += 1
@@ -630,15 +648,16 @@ class Incidents:
         escalated = 0
         for incident_id in due:
             async with self._db.sessions() as session:
-                incident = await records.get(session, incident_id)
-            if incident is None:
+                found = await records.get(session, incident_id)
+            if found is None:
                 continue
-            recipients, pending = await self._people(incident.rule.escalate_to)
-            if pending:
-                log.warning("escalation waits: the directory cannot say who to escalate to",
-                            extra={"incident": incident.reference})
-                continue
+            holders = await self._holders(found.rule.escalate_to)
             async with self._db.transaction() as session:
+                recipients, pending = await self._people(session, found.rule.escalate_to, holders)
+                if pending:
+                    log.warning("escalation waits: the directory cannot say who to escalate to",
+                                extra={"incident": found.reference})
+                    continue
                 if not await records.claim_escalation(session, incident_id, now):
                     continue
                 incident = await records.get(session, incident_id)
@@ -706,11 +725,12 @@ class Incidents:
         """
         async with self._db.sessions() as session:
             missed = await records.unreachable_recipients(session)
+            chats = await conversations.personal_chats_of(session, sorted({aad for aad, _ in missed}))
         labels: dict[str, str] = {}
         for aad_object_id, label in missed:
             if aad_object_id in labels:
                 continue
-            chat = await self._conversations.personal_chat_of(aad_object_id)
+            chat = chats.get(aad_object_id)
             if chat is None or chat.stale:
                 labels[aad_object_id] = label
         return sorted(labels.values())
@@ -727,16 +747,16 @@ class Incidents:
     async def _roles(self, actor: Actor) -> frozenset[Role]:
         return (await self._directory.roles_of(actor.aad_object_id)).roles
 
-    async def _load_authorised(self, action: CardAction, permission: Permission) -> records.Incident | str:
-        """The report the action names, if the actor may act on it; else a sentence saying why not."""
+    async def _load_authorised(self, session: AsyncSession, action: CardAction, roles: frozenset[Role],
+                               permission: Permission) -> records.Incident | str:
+        """The report the action names, if the actor (with ``roles``, read before the unit of work) may act on it;
+        else a sentence saying why not."""
         incident_id = _incident_id(action.data)
         if incident_id is None:
             return "That button is out of date. Type help to start again."
-        async with self._db.sessions() as session:
-            incident = await records.get(session, incident_id)
+        incident = await records.get(session, incident_id)
         if incident is None:
             return "That report no longer exists."
-        roles = await self._roles(action.actor)
         try:
             authorise(permission, roles, incident.category, incident.status)
         except IncidentError as refusal:
@@ -776,12 +796,13 @@ class Incidents:
 
     async def _change(self, action: CardAction, permission: Permission,
                       change: Callable[[Any, records.Incident, datetime], Awaitable[str | None]]) -> ActionResult:
-        loaded = await self._load_authorised(action, permission)
-        if isinstance(loaded, str):
-            return ActionResult(message=loaded)
+        roles = await self._roles(action.actor)
         now = self.now()
         try:
             async with self._db.transaction() as session:
+                loaded = await self._load_authorised(session, action, roles, permission)
+                if isinstance(loaded, str):
+                    return ActionResult(message=loaded)
                 refusal = await change(session, loaded, now)
                 if refusal is not None:
                     raise _Refused(refusal)
@@ -795,18 +816,20 @@ class Incidents:
 
     async def on_view(self, action: CardAction) -> ActionResult:
         """Full details, privately: in a personal chat in place; from a channel, sent to the viewer's chat."""
-        loaded = await self._load_authorised(action, Permission.VIEW)
-        if isinstance(loaded, str):
-            return ActionResult(message=loaded)
         actor = action.actor
-        chat = None
-        if actor.conversation_kind != "personal":
-            chat = await self._conversations.personal_chat_of(actor.aad_object_id)
-            if chat is None or chat.stale:
-                return ActionResult(message="Open a chat with Policy Bot first (Chat, then New chat, then Policy Bot) "
-                                            "so it can send you the details privately, then press View details again.")
+        roles = await self._roles(actor)
         now = self.now()
         async with self._db.transaction() as session:
+            loaded = await self._load_authorised(session, action, roles, Permission.VIEW)
+            if isinstance(loaded, str):
+                return ActionResult(message=loaded)
+            chat = None
+            if actor.conversation_kind != "personal":
+                chat = await conversations.personal_chat_of(session, actor.aad_object_id)
+                if chat is None or chat.stale:
+                    return ActionResult(message="Open a chat with Policy Bot first (Chat, then New chat, then Policy "
+                                                "Bot) so it can send you the details privately, then press View "
+                                                "details again.")
             await records.append_event(session, loaded.id, EventKind.VIEWED, self._person(actor),
                                        "Opened the details", at=now)
             report = await self._full_report(session, loaded)
@@ -889,7 +912,7 @@ class Incidents:
 
     async def _tell_reporter(self, session: Any, incident: records.Incident, now: datetime) -> None:
         system = records.Person(None, SYSTEM_ACTOR)
-        chat = await self._conversations.personal_chat_of(incident.reporter_aad) if incident.reporter_aad else None
+        chat = await conversations.personal_chat_of(session, incident.reporter_aad) if incident.reporter_aad else None
         if chat is None or chat.stale:
             await records.append_event(session, incident.id, EventKind.NOT_REACHABLE, system,
                                        "The reporter has no chat with Policy Bot: not told it is closed", at=now)
@@ -905,14 +928,15 @@ class Incidents:
     async def on_show_screenshot(self, action: CardAction) -> ActionResult:
         if action.actor.conversation_kind != "personal":
             return ActionResult(message="Screenshots are shown only in your personal chat with Policy Bot.")
-        loaded = await self._load_authorised(action, Permission.SHOW_ATTACHMENT)
-        if isinstance(loaded, str):
-            return ActionResult(message=loaded)
         try:
             attachment_id = int(action.data.get("attachment"))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return ActionResult(message="That button is out of date.")
+        roles = await self._roles(action.actor)
         async with self._db.transaction() as session:
+            loaded = await self._load_authorised(session, action, roles, Permission.SHOW_ATTACHMENT)
+            if isinstance(loaded, str):
+                return ActionResult(message=loaded)
             found = await records.attachment_content(session, loaded.id, attachment_id)
             if found is None:
                 return ActionResult(message="That screenshot is not part of this report.")
