@@ -16,59 +16,15 @@ from cards.base import (
     TextBlock,
     escape_markdown,
 )
+from domain.commands import help_lines, role_lines
 from domain.flows import FLOW_SUMMARIES, FLOW_TITLES, Flow
 from domain.roles import Role
 
 START_FLOW_VERB = "start_flow"
 
-_COMMANDS: tuple[tuple[str, str], ...] = (
-    ("report", "report an incident"),
-    ("can I post this photo?", "check photo consent"),
-    ("do not photograph + name", "a pupil or parent asked: no photos or filming"),
-    ("new account", "propose a school social media account"),
-    ("ask + your question", "an answer quoted from the policy"),
-    ("my reports / my requests", "what you have sent and where it is"),
-    ("whoami", "your roles in the bot"),
-    ("cancel", "stop what you are doing"),
-)
-
-
-# What each role can type besides the commands everyone has (shown under "For your role" in `help`).
-ROLE_COMMANDS: dict[Role, tuple[tuple[str, str], ...]] = {
-    Role.HEAD_TEACHER: (
-        ("approvals", "requests waiting for your decision"),
-        ("delegate to + name", "let your deputy decide while you are away"),
-        ("end delegation", "decide again yourself"),
-    ),
-    Role.DEPUTY: (("approvals", "requests waiting for a decision while you act for the Head"),),
-    Role.SLT: (
-        ("status", "the bot's health, the incident channel and the consent register"),
-        ("@Policy Bot use this channel for incidents", "in a team channel: incident reports go there"),
-    ),
-    Role.DATA_ADMIN: (
-        ("photo requests", "do-not-photograph requests to carry into the MIS"),
-        ("pupil consent + name", "a pupil's consent record (restricted)"),
-        ("consent register", "the register's versions, and going back to one"),
-        ("send the MIS export (.csv) here", "import the consent register"),
-        ("update consent register", "read the SharePoint list now (when it is the source)"),
-    ),
-    Role.DSL: (
-        ("photo requests", "do-not-photograph requests"),
-        ("pupil consent + name", "a pupil's consent record (restricted)"),
-    ),
-    Role.DPO: (("consent register", "the consent register's versions"),),
-}
-
-
 def role_commands(roles: Iterable[Role]) -> list[tuple[str, str]]:
-    """The extra commands of these roles, each once, in the order of `ROLE_COMMANDS`."""
-    held = set(roles)
-    found: dict[str, str] = {}
-    for role, commands in ROLE_COMMANDS.items():
-        if role in held:
-            for command, meaning in commands:
-                found.setdefault(command, meaning)
-    return list(found.items())
+    """The extra commands of these roles (shown under "For your role"), from the one command table."""
+    return role_lines(roles)
 
 
 def start_flow_action(flow: Flow, title: str | None = None) -> ActionSubmit:
@@ -124,7 +80,7 @@ def help_card(bot_name: str, school_name: str, for_role: Sequence[tuple[str, str
                 spacing="Medium",
                 items=[
                     TextBlock(text="Or type", weight="Bolder", size="Small"),
-                    FactSet(facts=[Fact(title=command, value=meaning) for command, meaning in _COMMANDS]),
+                    FactSet(facts=[Fact(title=command, value=meaning) for command, meaning in help_lines()]),
                 ],
             ),
             *role_rows,

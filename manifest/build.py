@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.settings import Settings, SettingsError
+from domain.commands import Scope, menu
 from manifest.icons import color_icon, hex_to_rgb, outline_icon
 
 MANIFEST_VERSION = "1.30"
@@ -68,34 +69,14 @@ class BotCommand:
         return {"title": self.title, "description": self.description}
 
 
-_HELP = BotCommand("help", "What I can do for you, with a button for each task.")
-_REPORT = BotCommand("report", "Report a social media incident to the senior leadership team.")
-_PHOTO = BotCommand("can I post this photo?", "Check photo consent for each pupil before you post.")
-_DO_NOT_PHOTOGRAPH = BotCommand(
-    "do not photograph", "A pupil or parent asked for no photos or filming: record it at once, with the name."
-)
-_NEW_ACCOUNT = BotCommand("new account", "Propose a new school social media account to the Head Teacher.")
-_MY_REQUESTS = BotCommand("my requests", "Your account proposals and approval requests, and where they are.")
-_MY_REPORTS = BotCommand("my reports", "The incidents you have reported, and where they are.")
-_ASK = BotCommand("ask", "Ask a question about the policy, e.g. 'ask can I friend a parent?'.")
-_WHOAMI = BotCommand("whoami", "Your roles in the bot (staff, SLT, DSL, Head Teacher...).")
-_STATUS = BotCommand("status", "Whether the bot is working, and which channel gets incident reports.")
-_USE_CHANNEL = BotCommand("use this channel for incidents", "SLT only: send incident reports to this channel.")
+def _menu(scope: Scope) -> tuple[BotCommand, ...]:
+    """One scope's command menu, from the one command table (``domain/commands.py``)."""
+    return tuple(BotCommand(entry.title, entry.description) for entry in menu(scope))
 
-PERSONAL_COMMANDS: tuple[BotCommand, ...] = (
-    _HELP,
-    _REPORT,
-    _PHOTO,
-    _DO_NOT_PHOTOGRAPH,
-    _NEW_ACCOUNT,
-    _MY_REQUESTS,
-    _MY_REPORTS,
-    _ASK,
-    _WHOAMI,
-    _STATUS,
-)
-TEAM_COMMANDS: tuple[BotCommand, ...] = (_HELP, _REPORT, _ASK, _WHOAMI, _STATUS, _USE_CHANNEL)
-GROUP_CHAT_COMMANDS: tuple[BotCommand, ...] = (_HELP, _REPORT, _ASK, _WHOAMI, _STATUS)
+
+PERSONAL_COMMANDS: tuple[BotCommand, ...] = _menu(Scope.PERSONAL)
+TEAM_COMMANDS: tuple[BotCommand, ...] = _menu(Scope.TEAM)
+GROUP_CHAT_COMMANDS: tuple[BotCommand, ...] = _menu(Scope.GROUP_CHAT)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,187 @@
+"""Every command a person can type, listed once: its phrases, its line on the help card, its menu entry.
+
+The router matches the phrases (``dialogs/router.py``), the help card shows the lines (``cards/help.py``:
+everyone's commands, and the commands of the sender's roles), and the Teams app manifest's command menu
+is built from the menu entries (``manifest/build.py``). A new command is one entry here plus its handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from domain.roles import Role
+
+
+class Scope(StrEnum):
+    """Where a command appears in Teams' command menu (the manifest's ``commandLists`` scopes)."""
+
+    PERSONAL = "personal"
+    TEAM = "team"
+    GROUP_CHAT = "groupChat"
+
+
+_EVERYWHERE = (Scope.PERSONAL, Scope.TEAM, Scope.GROUP_CHAT)
+
+
+@dataclass(frozen=True)
+class MenuEntry:
+    """The command's entry in Teams' command menu (title typed into the compose box when chosen)."""
+
+    title: str
+    description: str
+    scopes: tuple[Scope, ...] = _EVERYWHERE
+
+
+@dataclass(frozen=True)
+class CommandInfo:
+    """One command.
+
+    Attributes:
+        name: stable key the dialogs register their handler under.
+        phrases: what a person types (matched at the start of the text; the longest phrase wins). Empty for
+            commands the edge reads itself (help, cancel) and flows started from their own phrases.
+        exact: the phrase must be the whole message (``status`` is a command, ``status of my report`` is not).
+        help_line: (what to type, what it does) on everyone's help card; None: not listed there.
+        role_lines: for these roles, a line under "For your role" in their help card, in this order.
+        menu: the entry in Teams' command menu (Teams allows at most 10 per scope); None: not in the menu.
+    """
+
+    name: str
+    phrases: tuple[str, ...] = ()
+    exact: bool = False
+    help_line: tuple[str, str] | None = None
+    role_lines: tuple[tuple[Role, str, str], ...] = ()
+    menu: MenuEntry | None = None
+
+
+COMMANDS: tuple[CommandInfo, ...] = (
+    CommandInfo("help", menu=MenuEntry("help", "What I can do for you, with a button for each task.")),
+    CommandInfo(
+        "report", help_line=("report", "report an incident"),
+        menu=MenuEntry("report", "Report a social media incident to the senior leadership team."),
+    ),
+    CommandInfo(
+        "check_photo", help_line=("can I post this photo?", "check photo consent"),
+        menu=MenuEntry("can I post this photo?", "Check photo consent for each pupil before you post.",
+                       (Scope.PERSONAL,)),
+    ),
+    CommandInfo(
+        "do_not_photograph",
+        phrases=("do not photograph", "do not film", "don't photograph", "don't film",
+                 "don\u2019t photograph", "don\u2019t film"),  # Teams on phones types a curly apostrophe
+        help_line=("do not photograph + name", "a pupil or parent asked: no photos or filming"),
+        menu=MenuEntry("do not photograph",
+                       "A pupil or parent asked for no photos or filming: record it at once, with the name.",
+                       (Scope.PERSONAL,)),
+    ),
+    CommandInfo(
+        "new_account", help_line=("new account", "propose a school social media account"),
+        menu=MenuEntry("new account", "Propose a new school social media account to the Head Teacher.",
+                       (Scope.PERSONAL,)),
+    ),
+    CommandInfo(
+        "my_requests", phrases=("my requests", "my request"),
+        menu=MenuEntry("my requests", "Your account proposals and approval requests, and where they are.",
+                       (Scope.PERSONAL,)),
+    ),
+    CommandInfo(
+        "my_reports", phrases=("my reports", "my report", "my incidents"),
+        menu=MenuEntry("my reports", "The incidents you have reported, and where they are.", (Scope.PERSONAL,)),
+    ),
+    CommandInfo(
+        "ask", help_line=("ask + your question", "an answer quoted from the policy"),
+        menu=MenuEntry("ask", "Ask a question about the policy, e.g. 'ask can I friend a parent?'."),
+    ),
+    CommandInfo("my_things", help_line=("my reports / my requests", "what you have sent and where it is")),
+    CommandInfo(
+        "whoami", phrases=("whoami", "who am i"), exact=True, help_line=("whoami", "your roles in the bot"),
+        menu=MenuEntry("whoami", "Your roles in the bot (staff, SLT, DSL, Head Teacher...)."),
+    ),
+    CommandInfo("cancel", help_line=("cancel", "stop what you are doing")),
+    CommandInfo(
+        "approvals", phrases=("approvals", "pending approvals"),
+        role_lines=((Role.HEAD_TEACHER, "approvals", "requests waiting for your decision"),
+                    (Role.DEPUTY, "approvals", "requests waiting for a decision while you act for the Head")),
+    ),
+    CommandInfo(
+        "delegate", phrases=("delegate to", "delegate approvals to"),
+        role_lines=((Role.HEAD_TEACHER, "delegate to + name", "let your deputy decide while you are away"),),
+    ),
+    CommandInfo(
+        "end_delegation", phrases=("end delegation", "stop delegation", "cancel delegation"),
+        role_lines=((Role.HEAD_TEACHER, "end delegation", "decide again yourself"),),
+    ),
+    CommandInfo(
+        "status", phrases=("status",), exact=True,
+        role_lines=((Role.SLT, "status", "the bot's health, the incident channel and the consent register"),),
+        menu=MenuEntry("status", "Whether the bot is working, and which channel gets incident reports."),
+    ),
+    CommandInfo(
+        "use_channel", phrases=("use this channel for incidents",), exact=True,
+        role_lines=((Role.SLT, "@Policy Bot use this channel for incidents",
+                     "in a team channel: incident reports go there"),),
+        menu=MenuEntry("use this channel for incidents", "SLT only: send incident reports to this channel.",
+                       (Scope.TEAM,)),
+    ),
+    CommandInfo(
+        "photo_requests", phrases=("photo requests",),
+        role_lines=((Role.DATA_ADMIN, "photo requests", "do-not-photograph requests to carry into the MIS"),
+                    (Role.DSL, "photo requests", "do-not-photograph requests")),
+    ),
+    CommandInfo(
+        "pupil_consent", phrases=("pupil consent", "consent for"),
+        role_lines=((Role.DATA_ADMIN, "pupil consent + name", "a pupil's consent record (restricted)"),
+                    (Role.DSL, "pupil consent + name", "a pupil's consent record (restricted)")),
+    ),
+    CommandInfo(
+        "consent_register", phrases=("consent register",),
+        role_lines=((Role.DATA_ADMIN, "consent register", "the register's versions, and going back to one"),
+                    (Role.DPO, "consent register", "the consent register's versions")),
+    ),
+    CommandInfo(
+        "consent_csv",
+        role_lines=((Role.DATA_ADMIN, "send the MIS export (.csv) here", "import the consent register"),),
+    ),
+    CommandInfo(
+        "update_consent_register", phrases=("update consent register", "update the consent register"),
+        role_lines=((Role.DATA_ADMIN, "update consent register",
+                     "read the SharePoint list now (when it is the source)"),),
+    ),
+    CommandInfo("accounts", phrases=("accounts", "account register", "school accounts")),
+)
+
+BY_NAME: dict[str, CommandInfo] = {command.name: command for command in COMMANDS}
+
+# The order roles' commands appear in under "For your role" (a person may hold several roles).
+_ROLE_ORDER: tuple[Role, ...] = (Role.HEAD_TEACHER, Role.DEPUTY, Role.SLT, Role.DATA_ADMIN, Role.DSL, Role.DPO)
+
+
+def command(name: str) -> CommandInfo:
+    """The command called ``name`` (a KeyError names a typo at start-up, not at a user's message)."""
+    return BY_NAME[name]
+
+
+def help_lines() -> list[tuple[str, str]]:
+    """Everyone's commands on the help card: (what to type, what it does)."""
+    return [c.help_line for c in COMMANDS if c.help_line is not None]
+
+
+def role_lines(roles: Iterable[Role]) -> list[tuple[str, str]]:
+    """The extra commands of these roles, each once: by role (Head Teacher first), then in table order."""
+    held = set(roles)
+    found: dict[str, str] = {}
+    for role in _ROLE_ORDER:
+        if role not in held:
+            continue
+        for entry in COMMANDS:
+            for line_role, typed, meaning in entry.role_lines:
+                if line_role is role:
+                    found.setdefault(typed, meaning)
+    return list(found.items())
+
+
+def menu(scope: Scope) -> list[MenuEntry]:
+    """Teams' command menu for one scope, in table order."""
+    return [c.menu for c in COMMANDS if c.menu is not None and scope in c.menu.scopes]
