@@ -22,15 +22,9 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 from botframework.connector.auth import BotFrameworkAuthentication, ServiceClientCredentialsFactory
 
-from bot.actions import ActionRouter
 from bot.auth import KeysUnavailable, Unauthenticated, authenticate, build_authentication
 from bot.connector import AsyncConnectorAuthentication
 from bot.escalations import EscalationWorker
-from bot.features.accounts import register_accounts
-from bot.features.consent import consent_config_from_settings, register_consent
-from bot.features.consent_admin import register_consent_admin
-from bot.features.consent_sync import register_consent_sync
-from bot.features.incidents import register_incidents
 from bot.handler import BotDeps, OutboxBacklog, PolicyBot, card_activity
 from bot.outbox_worker import BotFrameworkSender, OutboxWorker
 from bot.reminders import ApprovalReminders
@@ -39,9 +33,15 @@ from bot.storage import SqlStorage
 from cards.base import AdaptiveCard
 from cards.help import notice_card
 from cards.policy_help import policy_answer_card
+from dialogs.accounts import register_accounts
 from dialogs.ask import AnswerQuestion
+from dialogs.consent_admin import register_consent_admin, register_consent_sync
+from dialogs.incidents import register_incidents
+from dialogs.photo_check import register_consent
+from dialogs.router import Router
 from directory.factory import ClosableRoleDirectory, build_directory
 from domain.policy_help import PolicyLoadError, load_policy_index
+from services.photo_check import consent_config_from_settings
 from store.base import utcnow
 from store.consent_store import ConsentStore
 from store.conversations import ActivityLedger, Claim, ConversationStore, SchoolSettings
@@ -68,7 +68,7 @@ class BotServices:
     ledger: ActivityLedger
     conversations: ConversationStore
     directory: ClosableRoleDirectory
-    router: ActionRouter
+    router: Router
 
 
 SERVICES = web.AppKey("services", BotServices)
@@ -136,7 +136,7 @@ def create_app(
     adapter = CloudAdapter(authentication)
     conversations = ConversationStore(database)
     school_settings = SchoolSettings(database)
-    router = ActionRouter()
+    router = Router()
     role_directory = directory or build_directory(settings)
     ledger = ActivityLedger(database, takeover_after=_CLAIM_TAKEOVER, keep_for=_LEDGER_RETENTION)
     outbox = OutboxWorker(

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.features.incidents import Incidents
+from services.incidents import Incidents
 
 log = logging.getLogger(__name__)
 

@@ -26,26 +26,21 @@ from botbuilder.core.teams.teams_activity_extensions import teams_get_channel_da
 from botbuilder.dialogs import Dialog, DialogSet, DialogTurnStatus
 from botbuilder.schema import Activity, ChannelAccount
 
-from bot.actions import (
-    ActionResult,
-    ActionRouter,
-    Actor,
-    CardAction,
-    CommandReply,
-    CommandRequest,
-    UnknownVerb,
-)
 from bot.commands import Command, ParsedCommand, clean_text, parse
-from bot.features.consent_admin import ConsentAdmin
-from bot.features.incidents import Incidents, screenshot_candidates, teams_fetcher
 from bot.references import conversation_from_activity
 from bot.settings import Settings
 from cards.base import CARD_CONTENT_TYPE, AdaptiveCard
 from cards.help import START_FLOW_VERB, coming_soon_card, help_card, notice_card, role_commands, welcome_card
 from cards.platform import PlatformStatus, status_card, whoami_card
+from cards.replies import ActionResult, CommandReply
 from dialogs.ask import AnswerQuestion, AskDialog
+from dialogs.router import Router, UnknownVerb
+from domain.actors import Actor
 from domain.flows import Flow
 from domain.roles import Role, RoleDirectory, RoleLookup
+from services.consent_admin import ConsentAdmin
+from services.incidents import Incidents, screenshot_candidates, teams_fetcher
+from services.requests import CardAction, CommandRequest
 from store.conversations import ConversationStore, SchoolSettings
 
 log = logging.getLogger(__name__)
@@ -76,7 +71,7 @@ class BotDeps:
     conversations: ConversationStore
     school_settings: SchoolSettings
     outbox_backlog: Callable[[], Awaitable[OutboxBacklog]]
-    router: ActionRouter
+    router: Router
     incidents: Incidents | None = None
     consent_admin: ConsentAdmin | None = None  # the data admin's CSV sent in the personal chat
     consent_status: Callable[[], Awaitable[str]] | None = None  # the consent register's line in `status`

@@ -35,8 +35,8 @@ from datetime import date, datetime
 
 from aiohttp import web
 
-from bot.features import ApprovalDesk, Clock
-from bot.features.accounts import AccountsFeature
+from services.accounts import AccountsFeature
+from services.approvals import ApprovalDesk, Clock
 from store.base import utcnow
 
 log = logging.getLogger(__name__)

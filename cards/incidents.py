@@ -65,7 +65,7 @@ from domain.incidents import (
 
 
 class Verb(StrEnum):
-    """Card action verbs of the incident feature (registered by ``bot.features.incidents``)."""
+    """Card action verbs of the incident feature (registered by ``services.approvals.incidents``)."""
 
     RISK = "incident_risk"
     DSL_TOLD = "incident_dsl_told"

@@ -2,7 +2,7 @@
 
 `SharePointConsentReader.read()` reads the whole list and hands back what `domain.consent_sharepoint` makes of
 it: a `ParsedRegister` (ready for `ConsentStore.import_register`) or a `ListRejected` naming each unreadable
-item. Storing it is the sync's job (`bot.features.consent_sync`).
+item. Storing it is the sync's job (`services.consent_sync`).
 
 Requests made (app-only; the app registration needs `Sites.Read.All`, or `Sites.Selected` with read access
 granted to this one site):
@@ -82,7 +82,7 @@ class SharePointConsentReader:
     """Reads the consent list through an injected `GraphServiceClient` (tests pass one over a fake transport).
 
     The app builds the client with `directory.graph.create_graph_client`, as the role directory does
-    (`bot.features.consent_sync.reader_from_settings`).
+    (`services.consent_sync.reader_from_settings`).
     """
 
     def __init__(

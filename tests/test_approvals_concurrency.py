@@ -9,11 +9,11 @@ from datetime import timedelta
 
 import pytest
 
-from bot.actions import ActionResult
-from bot.features.accounts import AccountsWiring
 from cards.approvals import APPROVAL_DECIDE_VERB
+from cards.replies import ActionResult
 from domain.accounts import StaffMember, validate_form
 from domain.approvals import ApprovalKind, ApprovalState, HistoryEvent
+from services.accounts import AccountsWiring
 from store import approvals as store
 from store.db import Database
 from store.outbox import OutboxKind

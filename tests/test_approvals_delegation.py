@@ -8,12 +8,12 @@ from datetime import timedelta
 
 import pytest
 
-from bot.actions import CommandRequest
-from bot.features.accounts import AccountsWiring
 from cards.approvals import APPROVAL_DECIDE_VERB
 from domain.accounts import StaffMember, validate_form
 from domain.approvals import ApprovalKind, ApprovalState, Capacity
 from domain.calendar import SchoolCalendar
+from services.accounts import AccountsWiring
+from services.requests import CommandRequest
 from store import approvals as store
 from store.base import utcnow
 from store.db import Database

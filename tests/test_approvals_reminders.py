@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.features.accounts import AccountsWiring
 from bot.reminders import ApprovalReminders
 from cards.approvals import APPROVAL_DECIDE_VERB
 from directory.static import DirectoryEntry, StaticRoleDirectory
 from domain.accounts import StaffMember, validate_form
 from domain.approvals import ApprovalKind, HistoryEvent
 from domain.roles import Role
+from services.accounts import AccountsWiring
 from store import approvals as store
 from store.db import Database
 from store.outbox import OutboxKind
@@ -182,7 +182,7 @@ async def test_an_account_whose_administrators_left_is_flagged_to_slt_once(
 
 
 def _command(person: Person):  # type: ignore[no-untyped-def]
-    from bot.actions import CommandRequest
+    from services.requests import CommandRequest
 
     return CommandRequest(text="accounts", argument="", actor=person.actor())
 

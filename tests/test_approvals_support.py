@@ -13,12 +13,15 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from bot.actions import Actor, CardAction
-from bot.features.accounts import AccountsWiring, build_accounts
 from bot.outbox_worker import BotFrameworkSender, OutboxWorker
 from bot.settings import Settings
+from dialogs.accounts import register_account_routes
+from dialogs.approvals import register_approvals
 from directory.static import StaticRoleDirectory
 from domain.accounts import runner_field, training_field
+from domain.actors import Actor
+from services.accounts import AccountsWiring, build_accounts
+from services.requests import CardAction
 from store.conversations import ConversationStore, SchoolSettings, StoredConversation
 from store.db import Database
 from store.outbox import OutboxEntry, OutboxRow, list_entries
@@ -155,8 +158,8 @@ async def accounts_bot(settings: Settings) -> AsyncIterator[tuple[TestClient, Ac
                                conversations=services.conversations, school_settings=SchoolSettings(services.database),
                                settings=services.settings)
         if not services.router.handles(ACCOUNT_SUBMIT_VERB):
-            built.desk.register(services.router)
-            built.accounts.register(services.router)
+            register_approvals(services.router, built.desk)
+            register_account_routes(services.router, built.accounts)
         yield client, built
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from bot.actions import ActionResult, CardAction, CommandReply, CommandRequest
 from bot.app import SERVICES
 from bot.settings import Settings
 from cards.base import AdaptiveCard, TextBlock
+from cards.replies import ActionResult, CommandReply
+from domain.commands import CommandInfo
+from services.requests import CardAction, CommandRequest
 from tests.fakes.activities import personal_activity, user
 from tests.fakes.connector import FakeConnector
 from tests.http_helpers import running_bot
@@ -69,6 +71,6 @@ async def test_registered_command_is_routed_with_its_argument(
         return CommandReply(texts=[f"echo: {request.argument} by {request.actor.name}"])
 
     async with running_bot(dev_settings) as client:
-        client.app[SERVICES].router.on_command(("test echo",), handler)
+        client.app[SERVICES].router.on_command(CommandInfo("test_echo", phrases=("test echo",)), handler)
         await client.post("/api/messages", json=personal_activity(connector.url, text="Test echo Priya until 1 Dec"))
     assert connector.texts() == ["echo: Priya until 1 Dec by Sam Teacher"]

@@ -22,12 +22,15 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.actions import ActionRouter, Actor, CommandRequest
 from bot.app import SERVICES
-from bot.features.consent_admin import ConsentAdmin, CsvCandidate, register_consent_admin
-from bot.features.incidents import ScreenshotRefused, http_fetcher
 from bot.settings import Settings
+from dialogs.consent_admin import register_consent_admin
+from dialogs.router import Router
+from domain.actors import Actor
 from domain.roles import DirectoryUnavailableError, Person, Role, RoleLookup
+from services.consent_admin import ConsentAdmin, CsvCandidate
+from services.incidents import ScreenshotRefused, http_fetcher
+from services.requests import CommandRequest
 from store.consent_store import ConsentStore
 from store.outbox import OutboxStatus, list_entries
 from tests.fakes.activities import TENANT, personal_activity, user
@@ -120,7 +123,7 @@ class Bot:
         """A ConsentAdmin over the running app's database, directory and chats (for the CSV tests)."""
         services = self.client.app[SERVICES]
         return register_consent_admin(
-            ActionRouter(), database=services.database, store=ConsentStore(services.database),
+            Router(), database=services.database, store=ConsentStore(services.database),
             directory=services.directory, conversations=services.conversations,
             settings=services.settings.model_copy(update=settings),
         )
@@ -348,7 +351,7 @@ async def test_when_the_directory_is_down_the_request_is_recorded_and_staff_are_
     bot: Bot
 ) -> None:
     services = bot.client.app[SERVICES]
-    router = ActionRouter()
+    router = Router()
     register_consent_admin(router, database=services.database, store=ConsentStore(services.database),
                            directory=_DirectoryDown(), conversations=services.conversations,
                            settings=services.settings)

@@ -27,23 +27,18 @@ from alembic import command
 from kiota_abstractions.authentication import AnonymousAuthenticationProvider
 from msgraph import GraphRequestAdapter, GraphServiceClient
 
-from bot.actions import ActionRouter, Actor, CommandRequest
 from bot.app import create_app
-from bot.features.consent_sync import (
-    IMPORTED_BY,
-    ConsentSync,
-    Imported,
-    Rejected,
-    Unavailable,
-    Unchanged,
-    register_consent_sync,
-)
 from bot.settings import Settings, SettingsError
+from dialogs.consent_admin import register_consent_sync, register_consent_sync_routes
+from dialogs.router import Router
 from directory.static import DirectoryEntry, StaticRoleDirectory
+from domain.actors import Actor
 from domain.calendar import SchoolCalendar
 from domain.consent import ConsentState
 from domain.consent_sharepoint import ListColumn, ListItem, ListRejected, parse_list_items
 from domain.roles import Role
+from services.consent_sync import IMPORTED_BY, ConsentSync, Imported, Rejected, Unavailable, Unchanged
+from services.requests import CommandRequest
 from store.consent_sharepoint import SharePointConsentReader
 from store.consent_store import ConsentStore
 from store.db import Database, alembic_config
@@ -237,7 +232,7 @@ def say(text: str, who: str = JO, kind: str = "personal") -> CommandRequest:
     return CommandRequest(text=text, argument="", actor=actor)
 
 
-async def update(router: ActionRouter, who: str = JO, kind: str = "personal") -> str:
+async def update(router: Router, who: str = JO, kind: str = "personal") -> str:
     matched = router.match_command("update consent register")
     assert matched is not None
     reply = await matched[0](say("update consent register", who, kind))
@@ -251,7 +246,7 @@ async def update(router: ActionRouter, who: str = JO, kind: str = "personal") ->
 async def test_the_list_is_imported_over_every_page_with_consents_withdrawals_and_do_not_publish(
     database: Database, graph_client: GraphServiceClient, sharepoint: FakeSharePoint, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="bot.features.consent_sync")
+    caplog.set_level(logging.DEBUG, logger="services.consent_sync")
     caplog.set_level(logging.DEBUG, logger="store.consent_sharepoint")
     sync = make_sync(database, graph_client)
 
@@ -419,8 +414,8 @@ async def test_when_graph_fails_the_current_register_is_kept_and_the_answer_says
     caplog: pytest.LogCaptureFixture, failure: int | str, headers: dict[str, str], told: str,
 ) -> None:
     sync = make_sync(sqlite_database, graph_client, timeout_seconds=0.3, interval_seconds=60)
-    router = ActionRouter()
-    sync.register(router)
+    router = Router()
+    register_consent_sync_routes(router, sync)
     assert "Imported" in await update(router)
     sharepoint.failure, sharepoint.failure_headers = failure, headers
     sharepoint.items[0]["Surname"] = "Changed"
@@ -443,8 +438,8 @@ async def test_a_list_that_does_not_exist_is_a_configuration_problem(
 ) -> None:
     reader = SharePointConsentReader(graph_client, SITE, "Photo consnet", calendar=LONDON)
     sync = ConsentSync(ConsentStore(sqlite_database), directory(), settings(), reader=reader, interval_seconds=0)
-    router = ActionRouter()
-    sync.register(router)
+    router = Router()
+    register_consent_sync_routes(router, sync)
 
     text = await update(router)
 
@@ -459,7 +454,7 @@ async def test_a_list_that_does_not_exist_is_a_configuration_problem(
 async def test_only_the_data_admin_updates_the_register_and_only_in_the_personal_chat(
     sqlite_database: Database, graph_client: GraphServiceClient, sharepoint: FakeSharePoint
 ) -> None:
-    router = ActionRouter()
+    router = Router()
     register_consent_sync(router, store=ConsentStore(sqlite_database), directory=directory(), settings=settings(),
                           reader=SharePointConsentReader(graph_client, SITE, LIST, calendar=LONDON), interval_seconds=0)
 
@@ -479,7 +474,7 @@ async def test_only_the_data_admin_updates_the_register_and_only_in_the_personal
 
 
 async def test_with_the_csv_source_the_data_admin_is_asked_for_the_mis_export(sqlite_database: Database) -> None:
-    router = ActionRouter()
+    router = Router()
     sync = register_consent_sync(router, store=ConsentStore(sqlite_database), directory=directory(),
                                  settings=settings(consent_source="csv"))
 
@@ -497,8 +492,8 @@ async def test_a_slow_list_is_answered_in_time_and_imported_when_it_arrives(
     reader = SharePointConsentReader(graph_client, SITE, LIST, calendar=LONDON)
     sync = ConsentSync(ConsentStore(sqlite_database), directory(), settings(), reader=reader, interval_seconds=0,
                        command_wait_seconds=0.05)
-    router = ActionRouter()
-    sync.register(router)
+    router = Router()
+    register_consent_sync_routes(router, sync)
 
     text = await update(router)
 
@@ -576,14 +571,14 @@ def test_sharepoint_without_what_it_needs_is_a_settings_error_at_start_up(
     sqlite_url: str, missing: dict[str, Any], named: str
 ) -> None:
     with pytest.raises(SettingsError, match=re.escape(named)):
-        register_consent_sync(ActionRouter(), store=ConsentStore(Database(sqlite_url)), directory=directory(),
+        register_consent_sync(Router(), store=ConsentStore(Database(sqlite_url)), directory=directory(),
                               settings=settings(**missing))
 
 
 async def test_complete_settings_build_the_graph_reader_without_touching_the_network(sqlite_url: str) -> None:
     database = Database(sqlite_url)
     sync = register_consent_sync(
-        ActionRouter(), store=ConsentStore(database), directory=directory(),
+        Router(), store=ConsentStore(database), directory=directory(),
         settings=settings(graph_tenant_id="00000000-0000-0000-0000-0000000000aa", graph_client_id="app",
                           graph_client_secret=SECRET, consent_sync_minutes=0),
     )

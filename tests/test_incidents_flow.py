@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.actions import CommandRequest
 from bot.escalations import EscalationWorker
 from cards.incidents import Verb
 from domain.incidents import ROUTING, Category, ChannelView, EventKind, Status
 from domain.roles import DirectoryUnavailableError, Person, Role
+from services.requests import CommandRequest
 from store import incidents as records
 from store.conversations import StoredConversation
 from store.outbox import OutboxKind

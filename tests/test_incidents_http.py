@@ -19,10 +19,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.app import SERVICES
-from bot.features.incidents import Incidents, register_incidents
 from bot.outbox_worker import BotFrameworkSender, OutboxWorker
 from bot.settings import Settings
 from cards.incidents import Verb
+from dialogs.incidents import register_incidents
+from services.incidents import Incidents
 from store import incidents as records
 from store.conversations import SchoolSettings
 from store.outbox import OutboxStatus, list_entries

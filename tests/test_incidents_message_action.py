@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from bot.features.incidents import REPORT_MESSAGE_COMMAND_ID
 from domain.incidents import Source
 from manifest.build import REPORT_MESSAGE_COMMAND_ID as MANIFEST_COMMAND_ID
+from services.incidents import REPORT_MESSAGE_COMMAND_ID
 from store import incidents as records
 from tests.support.cardcheck import assert_valid_card
 from tests.test_incidents_world import LEE, SAM, School, actor, shown_text

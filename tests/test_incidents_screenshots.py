@@ -13,9 +13,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.features.incidents import IncidentSettings, http_fetcher, screenshot_candidates, sniff_image
 from cards.incidents import Verb
 from domain.incidents import EventKind
+from services.incidents import IncidentSettings, http_fetcher, screenshot_candidates, sniff_image
 from store import incidents as records
 from store.outbox import OutboxKind
 from tests.test_incidents_world import ANNA, LEE, SAM, TOM, School, actor, card_text, shown_text

@@ -118,7 +118,7 @@ async def test_a_screenshot_pasted_after_a_report_is_stored_with_it(
     async with running_bot(settings(sqlite_url)) as client:
         incidents = client.app[SERVICES].bot._deps.incidents  # type: ignore[attr-defined]
         assert incidents is not None
-        from bot.actions import Actor
+        from domain.actors import Actor
         from domain.incidents import ReportDetails
 
         await incidents.report(Actor(SAM["aadObjectId"], SAM["name"], SAM["id"], "a:personal-sam", "personal"),

@@ -15,10 +15,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.actions import ActionResult, ActionRouter, Actor, CardAction, CommandRequest
-from bot.features.incidents import Incidents, IncidentSettings, register_incidents
 from cards.incidents import Verb
+from cards.replies import ActionResult
+from dialogs.incidents import register_incidents
+from dialogs.router import Router
 from directory.static import StaticRoleDirectory
+from domain.actors import Actor
+from services.incidents import Incidents, IncidentSettings
+from services.requests import CardAction, CommandRequest
 from store.conversations import ConversationStore, SchoolSettings, StoredConversation
 from store.db import Database
 from store.outbox import OutboxEntry, OutboxKind, OutboxRow, list_entries
@@ -78,7 +82,7 @@ def reference_json(conversation_id: str) -> dict[str, Any]:
 @dataclass
 class School:
     database: Database
-    router: ActionRouter
+    router: Router
     incidents: Incidents
     conversations: ConversationStore
     clock: Clock
@@ -104,7 +108,7 @@ class School:
                 "service_url": SERVICE_URL, "tenant_id": "tenant",
             }), ANNA.aad)
         clock = clock or Clock()
-        router = ActionRouter()
+        router = Router()
         settings = settings or IncidentSettings()
         incidents = register_incidents(
             router, database=database, directory=StaticRoleDirectory.from_file(ROLES_FILE),

@@ -41,15 +41,11 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.actions import ActionResult, ActionRouter, Actor, CardAction, CommandReply, CommandRequest
-from bot.features import ApprovalDesk, Clock, Submitted, card_message, subject_of
 from bot.settings import Settings, SettingsError
 from cards.approvals import RequestSummary, status_card
 from cards.base import AdaptiveCard
 from cards.consent import (
     CIRCUMSTANCES_INPUT,
-    DEVICE_EXCEPTION_RESUBMIT_VERB,
-    EXCEPTION_RECHECK_VERB,
     MAX_CIRCUMSTANCES,
     PHOTO_CHECK_CHOOSE_VERB,
     PHOTO_CHECK_SUBMIT_VERB,
@@ -66,6 +62,8 @@ from cards.consent import (
     pupil_choice_card,
     verdict_card,
 )
+from cards.replies import ActionResult, CommandReply
+from domain.actors import Actor
 from domain.approvals import (
     STATE_TITLES,
     ApprovalKind,
@@ -86,7 +84,8 @@ from domain.consent import (
     Verdict,
     with_choices,
 )
-from domain.flows import Flow
+from services.approvals import ApprovalDesk, Clock, Submitted, card_message, subject_of
+from services.requests import CardAction, CommandRequest
 from store import approvals as approvals_store
 from store.approvals import registered_account_names
 from store.base import utcnow
@@ -498,31 +497,3 @@ def _first_problem(error: ValueError) -> str:
         where = ".".join(str(part) for part in first.get("loc", ()))
         return f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid"))
     return str(error).splitlines()[0]
-
-
-def register_consent(
-    router: ActionRouter,
-    *,
-    database: Database,
-    store: ConsentStore | None = None,
-    desk: ApprovalDesk | None = None,
-    settings: Any = None,
-    clock: Clock = utcnow,
-) -> PhotoChecks:
-    """Register the photo check and, with a desk, the personal-device exception kind on it."""
-    exceptions = None
-    if desk is not None:
-        exceptions = DeviceExceptions(
-            database, days=int(getattr(settings, "device_exception_days", 7)),
-            calendar=desk.calendar,
-            clock=clock,
-        )
-        desk.register_kind(exceptions)
-    checks = PhotoChecks(database, store or ConsentStore(database), desk=desk, exceptions=exceptions)
-    router.on_flow(Flow.CHECK_PHOTO.value, checks.start)
-    router.on_action(PHOTO_CHECK_SUBMIT_VERB, checks.submit)
-    router.on_action(PHOTO_CHECK_CHOOSE_VERB, checks.choose)
-    router.on_action(REQUEST_DEVICE_EXCEPTION_VERB, checks.request_exception)
-    router.on_action(DEVICE_EXCEPTION_RESUBMIT_VERB, checks.resubmit)
-    router.on_action(EXCEPTION_RECHECK_VERB, checks.recheck)
-    return checks

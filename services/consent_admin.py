@@ -33,9 +33,6 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.actions import ActionResult, ActionRouter, Actor, CardAction, CommandReply, CommandRequest
-from bot.features import card_message
-from bot.features.incidents import Fetch, ScreenshotRefused
 from cards.base import AdaptiveCard, escape_markdown
 from cards.consent_admin import (
     CONSENT_REGISTER_ACTIVATE_VERB,
@@ -64,6 +61,8 @@ from cards.consent_admin import (
     register_imported_card,
     register_rejected_card,
 )
+from cards.replies import ActionResult, CommandReply
+from domain.actors import Actor
 from domain.calendar import SchoolCalendar
 from domain.consent import (
     ConsentRegister,
@@ -75,6 +74,9 @@ from domain.consent import (
 )
 from domain.consent_import import DEFAULT_MAPPING, ColumnMapping, ImportRejected
 from domain.roles import DirectoryUnavailableError, Person, Role, RoleDirectory
+from services.approvals import card_message
+from services.incidents import Fetch, ScreenshotRefused
+from services.requests import CardAction, CommandRequest
 from store import card_copies, conversations
 from store.base import utcnow
 from store.consent_store import (
@@ -166,16 +168,6 @@ class ConsentAdmin:
         self._calendar = calendar
         self._on_enqueued = on_enqueued or (lambda: None)
         self._clock = clock
-
-    def register(self, router: ActionRouter) -> None:
-        router.on_command(DO_NOT_PHOTOGRAPH_PHRASES, self.do_not_photograph)
-        router.on_command(PHOTO_REQUESTS_PHRASES, self.photo_requests)
-        router.on_command(CONSENT_REGISTER_PHRASES, self.consent_register)
-        router.on_command(PUPIL_CONSENT_PHRASES, self.pupil_consent)
-        router.on_action(DO_NOT_PHOTOGRAPH_SUBMIT_VERB, self.on_submit)
-        router.on_action(DO_NOT_PHOTOGRAPH_CHOOSE_VERB, self.on_choose)
-        router.on_action(DO_NOT_PHOTOGRAPH_CLEAR_VERB, self.on_clear)
-        router.on_action(CONSENT_REGISTER_ACTIVATE_VERB, self.on_activate)
 
     async def _roles(self, actor: Actor) -> frozenset[Role]:
         return (await self._directory.roles_of(actor.aad_object_id)).roles
@@ -529,15 +521,3 @@ class ConsentAdmin:
         previous = kept.get(result.previous_version_id) if result.previous_version_id else None
         return CommandReply(texts=texts, cards=[register_imported_card(
             await self._version_view(result), previous, result.warnings, calendar=self._calendar)])
-
-
-def register_consent_admin(router: ActionRouter, *, database: Database, store: ConsentStore,
-                           directory: RoleDirectory, conversations: ConversationStore, settings: Any,
-                           calendar: SchoolCalendar | None = None,
-                           on_enqueued: Callable[[], None] | None = None,
-                           clock: Callable[[], Any] = utcnow) -> ConsentAdmin:
-    """Register the data admin's commands; ``calendar`` is the one the app built (else from ``settings``)."""
-    admin = ConsentAdmin(database, store, directory, conversations, settings,
-                         calendar=calendar or settings.school_calendar(), on_enqueued=on_enqueued, clock=clock)
-    admin.register(router)
-    return admin

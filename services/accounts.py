@@ -33,12 +33,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.actions import ActionResult, ActionRouter, Actor, CardAction, CommandReply, CommandRequest
-from bot.features import ApprovalDesk, Clock, Submitted, card_message, int_or_none
 from cards.accounts import (
-    ACCOUNT_DISCARD_DRAFT_VERB,
-    ACCOUNT_SAVE_DRAFT_VERB,
-    ACCOUNT_SUBMIT_VERB,
     account_form_card,
     account_register_card,
     account_summary,
@@ -46,6 +41,7 @@ from cards.accounts import (
     handover_alert_card,
 )
 from cards.approvals import RequestSummary, status_card, when
+from cards.replies import ActionResult, CommandReply
 from domain.accounts import (
     Q_PASSWORDS,
     Q_TRAINING,
@@ -57,6 +53,7 @@ from domain.accounts import (
     runner_ids,
     validate_form,
 )
+from domain.actors import Actor
 from domain.approvals import (
     ApprovalKind,
     ApprovalRecord,
@@ -66,8 +63,9 @@ from domain.approvals import (
     Transition,
 )
 from domain.calendar import SchoolCalendar
-from domain.flows import Flow
 from domain.roles import DirectoryUnavailableError, Role, RoleDirectory
+from services.approvals import ApprovalDesk, Clock, Submitted, card_message, int_or_none
+from services.requests import CardAction, CommandRequest
 from store import approvals as store
 from store.base import utcnow
 from store.conversations import ConversationRefRow, ConversationStore, SchoolSettings
@@ -91,13 +89,6 @@ class AccountsFeature:
         self._db = database
         self._directory = directory
         self._clock = clock
-
-    def register(self, router: ActionRouter) -> None:
-        router.on_flow(Flow.PROPOSE_ACCOUNT.value, self.start)
-        router.on_command(("accounts", "account register", "school accounts"), self.list_accounts)
-        router.on_action(ACCOUNT_SUBMIT_VERB, self.submit)
-        router.on_action(ACCOUNT_SAVE_DRAFT_VERB, self.save_draft)
-        router.on_action(ACCOUNT_DISCARD_DRAFT_VERB, self.discard_draft)
 
     # --- KindHandler ----------------------------------------------------------------------------------
 
@@ -405,22 +396,3 @@ def build_accounts(
     accounts = AccountsFeature(desk, database, directory, clock=clock)
     desk.register_kind(accounts)
     return AccountsWiring(desk=desk, accounts=accounts)
-
-
-def register_accounts(
-    router: ActionRouter,
-    *,
-    database: Database,
-    directory: RoleDirectory,
-    conversations: ConversationStore,
-    school_settings: SchoolSettings,
-    settings: Any,
-    calendar: SchoolCalendar | None = None,
-    clock: Clock = utcnow,
-) -> AccountsWiring:
-    """Build the approval desk and the accounts feature, and register their verbs, commands and flow."""
-    wiring = build_accounts(database=database, directory=directory, conversations=conversations,
-                            school_settings=school_settings, settings=settings, calendar=calendar, clock=clock)
-    wiring.desk.register(router)
-    wiring.accounts.register(router)
-    return wiring

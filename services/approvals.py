@@ -1,4 +1,4 @@
-"""Features wired into the `ActionRouter`, and the approval desk they share.
+"""Features wired into the `Router`, and the approval desk they share.
 
 `ApprovalDesk` runs the approval mechanism for every kind of approval (a new account now, a
 personal-device photo exception later): submitting, routing to the deciders, deciding, withdrawing,
@@ -34,12 +34,7 @@ from typing import Any, Protocol, runtime_checkable
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.actions import ActionResult, ActionRouter, Actor, CardAction, CommandReply, CommandRequest
 from cards.approvals import (
-    APPROVAL_DECIDE_VERB,
-    APPROVAL_EDIT_VERB,
-    APPROVAL_REFRESH_VERB,
-    APPROVAL_WITHDRAW_VERB,
     COMMENT_INPUT,
     DECISION_TITLES,
     RequestSummary,
@@ -54,6 +49,8 @@ from cards.approvals import (
     when,
 )
 from cards.base import AdaptiveCard
+from cards.replies import ActionResult, CommandReply
+from domain.actors import Actor
 from domain.approvals import (
     AUDITED_REFUSALS,
     DECIDER_ACTIONS,
@@ -77,6 +74,7 @@ from domain.approvals import (
 )
 from domain.calendar import SchoolCalendar
 from domain.roles import DirectoryUnavailableError, Person, Role, RoleDirectory
+from services.requests import CardAction, CommandRequest
 from store import approvals as store
 from store import card_copies, conversations
 from store.base import utcnow
@@ -159,7 +157,7 @@ class Submitted:
 
 
 class ApprovalDesk:
-    """The approval mechanism at the Teams edge (no Bot Framework types: `bot.actions` only)."""
+    """The approval mechanism: every kind of request, from submission to decision, reminders and delegation."""
 
     def __init__(
         self,
@@ -187,16 +185,6 @@ class ApprovalDesk:
         if handler.kind in self._kinds:
             raise ValueError(f"approval kind {handler.kind} is registered twice")
         self._kinds[handler.kind] = handler
-
-    def register(self, router: ActionRouter) -> None:
-        router.on_action(APPROVAL_DECIDE_VERB, self.decide)
-        router.on_action(APPROVAL_REFRESH_VERB, self.refresh)
-        router.on_action(APPROVAL_WITHDRAW_VERB, self.withdraw)
-        router.on_action(APPROVAL_EDIT_VERB, self.edit)
-        router.on_command(("my requests", "my request"), self.my_requests)
-        router.on_command(("delegate to", "delegate approvals to"), self.delegate)
-        router.on_command(("end delegation", "stop delegation", "cancel delegation"), self.end_delegation)
-        router.on_command(("approvals", "pending approvals"), self.pending_for_decider)
 
     @property
     def database(self) -> Database:

@@ -38,16 +38,17 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.actions import ActionRouter, CommandReply, CommandRequest
 from bot.settings import Settings, SettingsError
 from cards.base import escape_markdown
 from cards.incidents import school_time
+from cards.replies import CommandReply
 from directory.graph import create_graph_client
 from domain.calendar import SchoolCalendar
 from domain.consent import DEFAULT_CONFIG, ConsentPolicyConfig
 from domain.consent_import import DEFAULT_MAPPING, ColumnMapping, ParsedRegister
 from domain.consent_sharepoint import ListRejected, register_fingerprint
 from domain.roles import Role, RoleDirectory
+from services.requests import CommandRequest
 from store.base import utcnow
 from store.consent_sharepoint import (
     PERMISSION_HINT,
@@ -268,9 +269,6 @@ class ConsentSync:
     def enabled(self) -> bool:
         return self._reader is not None
 
-    def register(self, router: ActionRouter) -> None:
-        router.on_command(UPDATE_CONSENT_REGISTER_PHRASES, self.update_consent_register)
-
     # --- running ------------------------------------------------------------------------------------------------
 
     async def sync(self) -> SyncOutcome:
@@ -471,17 +469,3 @@ def _still_used(current: RegisterVersion | None, calendar: SchoolCalendar) -> st
 def _minutes(seconds: float) -> str:
     minutes = max(1, round(seconds / _SECONDS_PER_MINUTE))
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
-
-
-def register_consent_sync(router: ActionRouter, *, store: ConsentStore, directory: RoleDirectory,
-                          settings: Settings, calendar: SchoolCalendar | None = None,
-                          reader: SharePointConsentReader | None = None,
-                          interval_seconds: float | None = None) -> ConsentSync:
-    """Build the sync, register `update consent register`, and return it (its `cleanup_ctx` runs the loop).
-
-    Raises:
-        SettingsError: the source is sharepoint and a setting it needs is missing or wrong.
-    """
-    sync = ConsentSync(store, directory, settings, calendar=calendar, reader=reader, interval_seconds=interval_seconds)
-    sync.register(router)
-    return sync

@@ -1,6 +1,6 @@
 """Report an incident (issue 6): from a member of staff to the right people, with a chronology.
 
-``register_incidents(router, ...)`` wires the feature into the ``ActionRouter``:
+``register_incidents(router, ...)`` wires the feature into the ``Router``:
 
 - the flow ``Flow.REPORT_INCIDENT`` (typed ``report`` or the help card's button): is anyone at immediate risk?
   (yes: the emergency steps at once and "have you told the DSL verbally?"), the category with its guidance,
@@ -27,7 +27,7 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,7 +36,6 @@ import aiohttp
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.actions import ActionResult, ActionRouter, Actor, CardAction, CommandReply, CommandRequest
 from cards.base import AdaptiveCard
 from cards.incidents import (
     ChannelFacts,
@@ -44,7 +43,6 @@ from cards.incidents import (
     Prefill,
     Routed,
     ScreenshotInfo,
-    Verb,
     category_card,
     channel_card,
     channel_summary,
@@ -60,8 +58,9 @@ from cards.incidents import (
     risk_question_card,
     screenshot_card,
 )
+from cards.replies import ActionResult, CommandReply
+from domain.actors import Actor
 from domain.calendar import SchoolCalendar
-from domain.flows import Flow
 from domain.incidents import (
     AGENCY_TITLES,
     OUTCOME_TITLES,
@@ -88,6 +87,7 @@ from domain.incidents import (
     urgency_for,
 )
 from domain.roles import ROLE_TITLES, DirectoryUnavailableError, Person, Role, RoleDirectory
+from services.requests import CardAction, CommandRequest
 from store import card_copies, conversations
 from store import incidents as records
 from store.conversations import ConversationStore, SchoolSettings
@@ -1070,53 +1070,6 @@ def _task_message(text: str) -> dict[str, Any]:
     return {"task": {"type": "message", "value": text}}
 
 
-def register_incidents(
-    router: ActionRouter,
-    *,
-    database: Database,
-    directory: RoleDirectory,
-    conversations: ConversationStore,
-    settings: Any,
-    calendar: SchoolCalendar | None = None,
-    school_settings: SchoolSettings | None = None,
-    clock: Callable[[], datetime] | None = None,
-    on_enqueued: Callable[[], None] | None = None,
-) -> Incidents:
-    """Register the incident flow, ``my reports`` and the handling verbs; return the service for the edge.
-
-    Args:
-        settings: ``bot.settings.Settings`` (or an ``IncidentSettings``).
-        calendar: the school calendar the app built; else an ``IncidentSettings``' own, or the ``Settings``'.
-        on_enqueued: called after a transaction that enqueued outbox messages (e.g. ``OutboxWorker.wake``).
-    """
-    if isinstance(settings, IncidentSettings):
-        incident_settings = settings if calendar is None else replace(settings, calendar=calendar)
-    else:
-        incident_settings = IncidentSettings.from_settings(settings, calendar=calendar or settings.school_calendar())
-    incidents = Incidents(
-        database=database, directory=directory, conversations=conversations, settings=incident_settings,
-        school_settings=school_settings, clock=clock, on_enqueued=on_enqueued,
-    )
-    router.on_flow(Flow.REPORT_INCIDENT.value, incidents.start)
-    router.on_command(("my reports", "my report", "my incidents"), incidents.my_reports)
-    handlers: dict[Verb, Callable[[CardAction], Awaitable[ActionResult]]] = {
-        Verb.RISK: incidents.on_risk,
-        Verb.DSL_TOLD: incidents.on_dsl_told,
-        Verb.CHOOSE_CATEGORY: incidents.on_choose_category,
-        Verb.CATEGORY: incidents.on_category,
-        Verb.SUBMIT: incidents.on_submit,
-        Verb.VIEW: incidents.on_view,
-        Verb.TAKE_LEAD: incidents.on_take_lead,
-        Verb.NOTE: incidents.on_note,
-        Verb.ESCALATE: incidents.on_escalate,
-        Verb.CLOSE: incidents.on_close,
-        Verb.SHOW_SCREENSHOT: incidents.on_show_screenshot,
-    }
-    for verb, handler in handlers.items():
-        router.on_action(verb.value, handler)
-    return incidents
-
-
 __all__ = [
     "REPORT_MESSAGE_COMMAND_ID",
     "Fetch",
@@ -1125,7 +1078,6 @@ __all__ = [
     "ScreenshotCandidate",
     "ScreenshotRefused",
     "http_fetcher",
-    "register_incidents",
     "screenshot_candidates",
     "sniff_image",
     "teams_fetcher",

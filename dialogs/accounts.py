@@ -1,0 +1,45 @@
+"""Propose a school social media account: the business case form, its draft, and the account register."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cards.accounts import ACCOUNT_DISCARD_DRAFT_VERB, ACCOUNT_SAVE_DRAFT_VERB, ACCOUNT_SUBMIT_VERB
+from dialogs.approvals import register_approvals
+from dialogs.router import Router
+from domain.calendar import SchoolCalendar
+from domain.commands import command
+from domain.flows import Flow
+from domain.roles import RoleDirectory
+from services.accounts import AccountsFeature, AccountsWiring, build_accounts
+from services.approvals import Clock
+from store.base import utcnow
+from store.conversations import ConversationStore, SchoolSettings
+from store.db import Database
+
+
+def register_account_routes(router: Router, accounts: AccountsFeature) -> None:
+    router.on_flow(Flow.PROPOSE_ACCOUNT.value, accounts.start)
+    router.on_command(command("accounts"), accounts.list_accounts)
+    router.on_action(ACCOUNT_SUBMIT_VERB, accounts.submit)
+    router.on_action(ACCOUNT_SAVE_DRAFT_VERB, accounts.save_draft)
+    router.on_action(ACCOUNT_DISCARD_DRAFT_VERB, accounts.discard_draft)
+
+
+def register_accounts(
+    router: Router,
+    *,
+    database: Database,
+    directory: RoleDirectory,
+    conversations: ConversationStore,
+    school_settings: SchoolSettings,
+    settings: Any,
+    calendar: SchoolCalendar | None = None,
+    clock: Clock = utcnow,
+) -> AccountsWiring:
+    """Build the approval desk and the accounts feature, and register their verbs, commands and flow."""
+    wiring = build_accounts(database=database, directory=directory, conversations=conversations,
+                            school_settings=school_settings, settings=settings, calendar=calendar, clock=clock)
+    register_approvals(router, wiring.desk)
+    register_account_routes(router, wiring.accounts)
+    return wiring

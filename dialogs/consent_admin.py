@@ -1,0 +1,66 @@
+"""The consent register in Teams: do not photograph, the data admin's commands, and the SharePoint sync."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bot.settings import Settings
+from cards.consent_admin import (
+    CONSENT_REGISTER_ACTIVATE_VERB,
+    DO_NOT_PHOTOGRAPH_CHOOSE_VERB,
+    DO_NOT_PHOTOGRAPH_CLEAR_VERB,
+    DO_NOT_PHOTOGRAPH_SUBMIT_VERB,
+)
+from dialogs.router import Router
+from domain.calendar import SchoolCalendar
+from domain.commands import command
+from domain.roles import RoleDirectory
+from services.consent_admin import ConsentAdmin
+from services.consent_sync import ConsentSync
+from store.base import utcnow
+from store.consent_sharepoint import SharePointConsentReader
+from store.consent_store import ConsentStore
+from store.conversations import ConversationStore
+from store.db import Database
+
+
+def register_consent_admin_routes(router: Router, admin: ConsentAdmin) -> None:
+    router.on_command(command("do_not_photograph"), admin.do_not_photograph)
+    router.on_command(command("photo_requests"), admin.photo_requests)
+    router.on_command(command("consent_register"), admin.consent_register)
+    router.on_command(command("pupil_consent"), admin.pupil_consent)
+    router.on_action(DO_NOT_PHOTOGRAPH_SUBMIT_VERB, admin.on_submit)
+    router.on_action(DO_NOT_PHOTOGRAPH_CHOOSE_VERB, admin.on_choose)
+    router.on_action(DO_NOT_PHOTOGRAPH_CLEAR_VERB, admin.on_clear)
+    router.on_action(CONSENT_REGISTER_ACTIVATE_VERB, admin.on_activate)
+
+
+def register_consent_admin(router: Router, *, database: Database, store: ConsentStore,
+                           directory: RoleDirectory, conversations: ConversationStore, settings: Any,
+                           calendar: SchoolCalendar | None = None,
+                           on_enqueued: Callable[[], None] | None = None,
+                           clock: Callable[[], Any] = utcnow) -> ConsentAdmin:
+    """Register the data admin's commands; ``calendar`` is the one the app built (else from ``settings``)."""
+    admin = ConsentAdmin(database, store, directory, conversations, settings,
+                         calendar=calendar or settings.school_calendar(), on_enqueued=on_enqueued, clock=clock)
+    register_consent_admin_routes(router, admin)
+    return admin
+
+
+def register_consent_sync(router: Router, *, store: ConsentStore, directory: RoleDirectory,
+                          settings: Settings, calendar: SchoolCalendar | None = None,
+                          reader: SharePointConsentReader | None = None,
+                          interval_seconds: float | None = None) -> ConsentSync:
+    """Build the sync, register `update consent register`, and return it (its `cleanup_ctx` runs the loop).
+
+    Raises:
+        SettingsError: the source is sharepoint and a setting it needs is missing or wrong.
+    """
+    sync = ConsentSync(store, directory, settings, calendar=calendar, reader=reader, interval_seconds=interval_seconds)
+    register_consent_sync_routes(router, sync)
+    return sync
+
+
+def register_consent_sync_routes(router: Router, sync: ConsentSync) -> None:
+    router.on_command(command("update_consent_register"), sync.update_consent_register)

@@ -1,0 +1,49 @@
+"""Can I post this photo? The question card, choosing between pupils of one name, and the personal-device
+exception the Head Teacher decides (a kind of approval on the desk)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cards.consent import (
+    DEVICE_EXCEPTION_RESUBMIT_VERB,
+    EXCEPTION_RECHECK_VERB,
+    PHOTO_CHECK_CHOOSE_VERB,
+    PHOTO_CHECK_SUBMIT_VERB,
+    REQUEST_DEVICE_EXCEPTION_VERB,
+)
+from dialogs.router import Router
+from domain.flows import Flow
+from services.approvals import ApprovalDesk, Clock
+from services.photo_check import DeviceExceptions, PhotoChecks
+from store.base import utcnow
+from store.consent_store import ConsentStore
+from store.db import Database
+
+
+def register_consent(
+    router: Router,
+    *,
+    database: Database,
+    store: ConsentStore | None = None,
+    desk: ApprovalDesk | None = None,
+    settings: Any = None,
+    clock: Clock = utcnow,
+) -> PhotoChecks:
+    """Register the photo check and, with a desk, the personal-device exception kind on it."""
+    exceptions = None
+    if desk is not None:
+        exceptions = DeviceExceptions(
+            database, days=int(getattr(settings, "device_exception_days", 7)),
+            calendar=desk.calendar,
+            clock=clock,
+        )
+        desk.register_kind(exceptions)
+    checks = PhotoChecks(database, store or ConsentStore(database), desk=desk, exceptions=exceptions)
+    router.on_flow(Flow.CHECK_PHOTO.value, checks.start)
+    router.on_action(PHOTO_CHECK_SUBMIT_VERB, checks.submit)
+    router.on_action(PHOTO_CHECK_CHOOSE_VERB, checks.choose)
+    router.on_action(REQUEST_DEVICE_EXCEPTION_VERB, checks.request_exception)
+    router.on_action(DEVICE_EXCEPTION_RESUBMIT_VERB, checks.resubmit)
+    router.on_action(EXCEPTION_RECHECK_VERB, checks.recheck)
+    return checks
