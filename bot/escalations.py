@@ -3,7 +3,7 @@
 Wiring (in the app factory, after the database's cleanup context so it stops before the database closes)::
 
     escalations = EscalationWorker(incidents, poll_seconds=incidents.settings.escalation_poll_seconds)
-    app.cleanup_ctx.append(escalations.cleanup_ctx)
+    app.cleanup_ctx.append(Workers(outbox, reminders, escalations, ...).cleanup_ctx)
 
 Each round (``run_once``):
 
@@ -20,20 +20,15 @@ twice), and what it sends goes through the outbox in the same transaction as the
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from aiohttp import web
-from sqlalchemy.exc import SQLAlchemyError
-
+from bot.workers import PeriodicWorker
 from services.incidents import Incidents
 
 log = logging.getLogger(__name__)
 
 _ERROR_BACKOFF_CAP_S = 300.0  # the database is down: look again at most this slowly
-_STOP_TIMEOUT_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -42,63 +37,20 @@ class EscalationRound:
     routed: int = 0
 
 
-class EscalationWorker:
-    """Runs ``Incidents.escalate_due`` and ``Incidents.route_pending`` every ``poll_seconds``."""
+class EscalationWorker(PeriodicWorker):
+    """Runs ``Incidents.escalate_due`` and ``Incidents.route_pending`` every ``poll_seconds`` (``bot/workers.py``)."""
 
     def __init__(self, incidents: Incidents, *, poll_seconds: float = 30.0) -> None:
         if poll_seconds <= 0:
             raise ValueError("poll_seconds must be positive")
+        super().__init__("escalation-worker", every_seconds=poll_seconds, backoff_cap_seconds=_ERROR_BACKOFF_CAP_S)
         self._incidents = incidents
-        self._poll_seconds = poll_seconds
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     async def run_once(self) -> EscalationRound:
         escalated = await self._incidents.escalate_due()
         routed = await self._incidents.route_pending()
         return EscalationRound(escalated, routed)
 
-    async def run(self) -> None:
-        log.info("escalation worker started", extra={"poll_seconds": self._poll_seconds})
-        failures = 0
-        while not self._stopping.is_set():
-            try:
-                await self.run_once()
-                failures = 0
-                wait = self._poll_seconds
-            except (SQLAlchemyError, OSError) as exc:
-                failures += 1
-                wait = min(_ERROR_BACKOFF_CAP_S, self._poll_seconds * 2**failures)
-                log.warning("escalation round failed (%s); retrying in %.0f s", type(exc).__name__, wait)
-            except Exception:
-                failures += 1
-                wait = min(_ERROR_BACKOFF_CAP_S, self._poll_seconds * 2**failures)
-                log.exception("escalation round failed; retrying in %.0f s", wait)
-            try:
-                await asyncio.wait_for(self._stopping.wait(), timeout=wait)
-            except TimeoutError:
-                pass
-        log.info("escalation worker stopped")
-
-    def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._stopping.clear()
-            self._task = asyncio.create_task(self.run(), name="escalation-worker")
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        task, self._task = self._task, None
-        if task is None:
-            return
-        done, _ = await asyncio.wait({task}, timeout=_STOP_TIMEOUT_S)
-        if not done:
-            task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-    async def cleanup_ctx(self, _app: web.Application) -> AsyncIterator[None]:
-        """For ``app.cleanup_ctx``: runs the worker while the app runs."""
-        self.start()
-        try:
-            yield
-        finally:
-            await self.stop()
+    async def round(self) -> float | None:
+        await self.run_once()
+        return None

@@ -39,14 +39,14 @@ import math
 import random
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any, Protocol
 
 import requests
-from aiohttp import ClientError, web
+from aiohttp import ClientError
 from botbuilder.core import BotAdapter, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import (
@@ -61,6 +61,7 @@ from msrest.exceptions import ClientRequestError, DeserializationError, HttpOper
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.workers import PeriodicWorker
 from store.db import Database
 from store.outbox import (
     THREAD_SUFFIX,
@@ -443,7 +444,7 @@ class DrainReport:
 OnStale = Callable[[StaleTarget], Awaitable[None]]
 
 
-class OutboxWorker:
+class OutboxWorker(PeriodicWorker):
     """Claims due outbox messages and delivers them; ``run`` forever or ``drain`` what is due now.
 
     Args:
@@ -476,6 +477,7 @@ class OutboxWorker:
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        super().__init__("outbox-worker", every_seconds=poll_seconds, backoff_cap_seconds=_IDLE_ERROR_BACKOFF_CAP_S)
         self._db = database
         self._sender = sender
         self._poll_seconds = poll_seconds
@@ -486,72 +488,17 @@ class OutboxWorker:
         self._batch_size = batch_size
         self._limiter = rate_limiter or ConversationRateLimiter()
         self._rng = rng or random.Random()
-        self._wakeup = asyncio.Event()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
 
-    # -- life cycle --
-
-    def wake(self) -> None:
-        """Look for work now (call after committing a transaction that enqueued something)."""
-        self._wakeup.set()
-
-    def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._stopping = False
-            self._task = asyncio.create_task(self.run(), name="outbox-worker")
+    # -- life cycle (bot/workers.py runs the rounds) --
 
     async def stop(self, grace_seconds: float = _STOP_TIMEOUT_S) -> None:
         """Finish the round in flight (so sends are recorded), then stop; cancel only after ``grace_seconds``."""
-        self._stopping = True
-        self._wakeup.set()
-        task, self._task = self._task, None
-        if task is None:
-            return
-        done, _ = await asyncio.wait({task}, timeout=grace_seconds)
-        if not done:
-            log.warning("outbox worker did not stop in time; cancelling (a send in flight may be repeated)")
-            task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await super().stop(grace_seconds)
 
-    async def cleanup_ctx(self, _app: web.Application) -> AsyncIterator[None]:
-        """For ``app.cleanup_ctx``: runs the worker while the app runs."""
-        self.start()
-        try:
-            yield
-        finally:
-            await self.stop()
-
-    async def run(self) -> None:
-        """Deliver until ``stop()``: rounds back to back while there is work, else every ``poll_seconds``."""
-        log.info("outbox worker started")
-        failures = 0
-        while not self._stopping:
-            try:
-                report = await self._round()
-                failures = 0
-            except (SQLAlchemyError, OSError) as exc:
-                failures += 1
-                log.warning("outbox: cannot claim messages (%s); retrying", type(exc).__name__)
-                await self._idle(min(_IDLE_ERROR_BACKOFF_CAP_S, self._poll_seconds * 2**failures))
-                continue
-            except Exception:
-                failures += 1
-                log.exception("outbox round failed")
-                await self._idle(min(_IDLE_ERROR_BACKOFF_CAP_S, self._poll_seconds * 2**failures))
-                continue
-            if report.claimed == 0:
-                await self._idle(self._poll_seconds)
-        log.info("outbox worker stopped")
-
-    async def _idle(self, seconds: float) -> None:
-        if self._stopping:
-            return
-        try:
-            await asyncio.wait_for(self._wakeup.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
-        self._wakeup.clear()
+    async def round(self) -> float | None:
+        """Deliver what is due: rounds back to back while there is work, else every ``poll_seconds``."""
+        report = await self._round()
+        return 0 if report.claimed else None
 
     async def drain(self) -> DrainReport:
         """Deliver everything that is due now (rounds until nothing is claimable)."""

@@ -6,7 +6,7 @@ before the database closes)::
     reminders = ApprovalReminders(accounts.desk, accounts.accounts,
                                   school_days=settings.approval_reminder_school_days,
                                   check_seconds=settings.approval_check_seconds)
-    app.cleanup_ctx.append(reminders.cleanup_ctx)
+    app.cleanup_ctx.append(Workers(outbox, reminders, ...).cleanup_ctx)  # bot/workers.py
 
 Each round (every ``check_seconds``, and once at start-up):
 
@@ -26,15 +26,11 @@ Messages go through the outbox, like every other proactive message.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from aiohttp import web
-
+from bot.workers import PeriodicWorker
 from services.accounts import AccountsFeature
 from services.approvals import ApprovalDesk, Clock
 from store.base import utcnow
@@ -53,8 +49,8 @@ class RoundResult:
     handovers_flagged: int = 0
 
 
-class ApprovalReminders:
-    """Runs `run_once` every ``check_seconds`` for the life of the app."""
+class ApprovalReminders(PeriodicWorker):
+    """Runs `run_once` every ``check_seconds`` for the life of the app (``bot/workers.py``)."""
 
     def __init__(
         self,
@@ -69,13 +65,12 @@ class ApprovalReminders:
             raise ValueError("school_days cannot be negative")
         if check_seconds <= 0:
             raise ValueError("check_seconds must be positive")
+        super().__init__("approval-reminders", every_seconds=check_seconds)
         self._desk = desk
         self._accounts = accounts
         self._school_days = school_days
-        self._check_seconds = check_seconds
         self._clock = clock
         self._handover_checked_on: date | None = None
-        self._wake = asyncio.Event()
 
     async def run_once(self, now: datetime | None = None) -> RoundResult:
         """One round. Each step's failure is logged and does not stop the others."""
@@ -106,22 +101,6 @@ class ApprovalReminders:
                                                "handovers": flagged})
         return result
 
-    def wake(self) -> None:
-        """Run a round now (tests; a delegation could call it too)."""
-        self._wake.set()
-
-    async def run(self) -> None:
-        while True:
-            await self.run_once()
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._check_seconds)
-
-    async def cleanup_ctx(self, _app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(self.run(), name="approval-reminders")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async def round(self) -> float | None:
+        await self.run_once()
+        return None
