@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from cards.approvals import RequestSummary, when
+from cards.approvals import ButtonStyle, RequestSummary, when
 from cards.base import (
     ActionExecute,
     ActionSubmit,
@@ -66,10 +66,10 @@ NO_PASSWORDS = (
 FORM_TITLE = "Propose a school social media account"
 
 
-def _execute(title: str, verb: str, data: Mapping[str, object], style: str | None = None) -> ActionExecute:
+def _execute(title: str, verb: str, data: Mapping[str, object], style: ButtonStyle | None = None) -> ActionExecute:
     return ActionExecute(
-        title=title, verb=verb, data=dict(data), style=style,  # type: ignore[arg-type]
-        fallback=ActionSubmit(title=title, data={"verb": verb, **data}, style=style),  # type: ignore[arg-type]
+        title=title, verb=verb, data=dict(data), style=style,
+        fallback=ActionSubmit(title=title, data={"verb": verb, **data}, style=style),
     )
 
 

@@ -20,9 +20,10 @@ every card that shows one takes the school calendar (`domain.calendar.SchoolCale
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from cards.base import (
     MAX_REFRESH_USERS,
@@ -56,6 +57,8 @@ APPROVAL_REFRESH_VERB = "approval_refresh"
 APPROVAL_WITHDRAW_VERB = "approval_withdraw"
 APPROVAL_EDIT_VERB = "approval_edit"  # the requester changes a request after changes were asked for
 COMMENT_INPUT = "comment"
+
+ButtonStyle = Literal["default", "positive", "destructive"]
 
 DECISION_TITLES: dict[ApprovalAction, str] = {
     ApprovalAction.APPROVE: "Approve",
@@ -101,11 +104,11 @@ def _refresh(request: ApprovalRecord, user_ids: Sequence[str]) -> Refresh | None
     )
 
 
-def _execute(title: str, verb: str, data: dict[str, object], style: str | None = None) -> ActionExecute:
+def _execute(title: str, verb: str, data: Mapping[str, object], style: ButtonStyle | None = None) -> ActionExecute:
     """An Action.Execute with the same Action.Submit for clients without Universal Actions."""
     return ActionExecute(
-        title=title, verb=verb, data=data, style=style,  # type: ignore[arg-type]
-        fallback=ActionSubmit(title=title, data={"verb": verb, **data}, style=style),  # type: ignore[arg-type]
+        title=title, verb=verb, data=dict(data), style=style,
+        fallback=ActionSubmit(title=title, data={"verb": verb, **data}, style=style),
     )
 
 
@@ -126,7 +129,7 @@ def _header(request: ApprovalRecord, summary: RequestSummary, calendar: SchoolCa
 def _state_block(request: ApprovalRecord, calendar: SchoolCalendar, *, show_names: bool = True) -> Container:
     lines: list[Element] = [
         TextBlock(text=f"Status: {STATE_TITLES[request.state]}", weight="Bolder",
-                  color=_STATE_COLOURS[request.state]),  # type: ignore[arg-type]
+                  color=_STATE_COLOURS[request.state]),
     ]
     if request.decided_at and request.state in (
         ApprovalState.APPROVED, ApprovalState.REJECTED, ApprovalState.CHANGES_REQUESTED
@@ -259,7 +262,7 @@ def outcome_card(request: ApprovalRecord, summary: RequestSummary, next_steps: S
     body: list[Element] = [
         TextBlock(
             text=f"Your request {request.reference} {_OUTCOME_LINES.get(request.state, 'changed')}",
-            size="Medium", weight="Bolder", color=_STATE_COLOURS[request.state],  # type: ignore[arg-type]
+            size="Medium", weight="Bolder", color=_STATE_COLOURS[request.state],
         ),
         TextBlock(text=escape_markdown(summary.title), spacing="None"),
         _state_block(request, calendar),
@@ -291,7 +294,7 @@ def my_requests_card(rows: Sequence[tuple[ApprovalRecord, RequestSummary]], *, d
                 line += f" by {escape_markdown(request.decided_by_name)}"
         body.append(Container(separator=True, spacing="Medium", items=[
             TextBlock(text=f"**{request.reference}** · {escape_markdown(summary.title)}"),
-            TextBlock(text=line, spacing="None", color=_STATE_COLOURS[request.state]),  # type: ignore[arg-type]
+            TextBlock(text=line, spacing="None", color=_STATE_COLOURS[request.state]),
             *([TextBlock(text=escape_markdown(request.decision_comment), spacing="None", is_subtle=True)]
               if request.decision_comment else []),
         ]))

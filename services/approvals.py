@@ -360,7 +360,8 @@ class ApprovalDesk:
                     session, kind=kind, requester_aad=actor.aad_object_id, requester_name=actor.name or "Someone",
                     payload=payload, now=now, client_key=key,
                 )
-                sent, missing = ([], [])
+                sent: list[str] = []
+                missing: list[str] = []
                 if routing is not None:
                     sent, missing = await self._route(session, request, routing.recipients(request), routing)
                 await self._post_to_slt(session, request, channel)
@@ -405,7 +406,8 @@ class ApprovalDesk:
                 await self._update_copies(session, after, f"event{event_id}",
                                           notice=f"Changed and sent again (version {after.round}): the new version "
                                                  "is in a newer message.")
-                sent, missing = ([], [])
+                sent: list[str] = []
+                missing: list[str] = []
                 if routing is not None:
                     sent, missing = await self._route(session, after, routing.recipients(after), routing)
                 if after_change is not None:
@@ -651,8 +653,8 @@ class ApprovalDesk:
         now = self._clock()
         try:
             wanted = parse_delegation(command.argument, self._calendar.school_date(now))
-        except DelegationError as problem:
-            return CommandReply(texts=[str(problem)])
+        except DelegationError as error:
+            return CommandReply(texts=[str(error)])
         try:
             deputies = await self._directory.holders_of(Role.DEPUTY)
         except DirectoryUnavailableError:

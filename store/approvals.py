@@ -387,7 +387,7 @@ async def claim_reminder(session: AsyncSession, request: ApprovalRecord, today: 
         .values(last_reminded_on=today)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def last_reminded_on(session: AsyncSession, request_id: int) -> date | None:
@@ -482,7 +482,7 @@ async def claim_summary(session: AsyncSession, delegation_id: int, now: datetime
         .values(summary_sent_at=now)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 # --- drafts ----------------------------------------------------------------------------------------------

@@ -103,7 +103,7 @@ def _conversation_values(conversation: StoredConversation) -> dict[str, Any]:
 
 async def save_conversation(session: AsyncSession, conversation: StoredConversation) -> None:
     """Insert or refresh a reference (a message from a conversation also clears its stale mark)."""
-    url = str(session.bind.url) if session.bind is not None else "sqlite://"
+    url = str(session.get_bind().engine.url)
     await session.execute(upsert(url, ConversationRefRow, _conversation_values(conversation), ["conversation_id"]))
 
 
@@ -212,7 +212,7 @@ def _claim_of(row: ProcessedActivityRow) -> Claim:
 async def claim_activity(session: AsyncSession, key: str, *, now: datetime, takeover_after: timedelta) -> Claim:
     """Claim an activity for processing, in the caller's unit of work (no statement fails on a duplicate, so the
     transaction stays usable on PostgreSQL). A claim left 'processing' too long (a crash) is taken over."""
-    url = str(session.bind.url) if session.bind is not None else "sqlite://"
+    url = str(session.get_bind().engine.url)
     insert = sqlite_insert if is_sqlite(url) else pg_insert
     inserted = await session.execute(
         insert(ProcessedActivityRow).values(dedupe_key=key, state="processing", claimed_at=now)
@@ -281,7 +281,7 @@ class ActivityLedger:
             result = await session.execute(
                 delete(ProcessedActivityRow).where(ProcessedActivityRow.claimed_at < utcnow() - self._keep_for)
             )
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            return int(result.rowcount or 0)
 
 
 # --- school settings ----------------------------------------------------------------------------
