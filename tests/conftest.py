@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.settings import Settings
+from store.db import Database
 from tests.fakes.activities import TENANT
 from tests.fakes.connector import ConnectorServer, FakeConnector
 
@@ -68,6 +72,70 @@ async def database_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterato
         yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     finally:
         await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+T = TypeVar("T")
+
+
+def _in_a_thread(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` on its own event loop (session fixtures may be set up while a test's loop runs)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+async def _migrate(url: str) -> None:
+    database = Database(url)
+    try:
+        await database.migrate()
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to the newest schema once per run; each test gets a copy (``migrated_database_url``)."""
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+    _in_a_thread(_migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: str) -> Iterator[str]:
+    """A PostgreSQL database migrated once per run, the template each test's database is created from."""
+    name = f"policybot_template_{uuid.uuid4().hex[:12]}"
+    _in_a_thread(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        _in_a_thread(_migrate(make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)))
+        yield name
+    finally:
+        _in_a_thread(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def migrated_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A database already at the newest schema, copied from a template (much faster than migrating each)."""
+    if request.param == "sqlite":
+        target = tmp_path / "bot.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
+        yield f"sqlite+aiosqlite:///{target}"
+        return
+    template = request.getfixturevalue("postgres_template")
+    name = f"policybot_test_{uuid.uuid4().hex[:12]}"
+    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def database(migrated_database_url: str) -> AsyncIterator[Database]:
+    """A migrated database (SQLite, then PostgreSQL), disposed after the test."""
+    db = Database(migrated_database_url)
+    try:
+        yield db
+    finally:
+        await db.dispose()
 
 
 @pytest.fixture

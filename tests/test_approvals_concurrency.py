@@ -4,7 +4,6 @@ and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -35,14 +34,6 @@ from tests.test_approvals_support import (
 )
 
 SERVICE_URL = "http://127.0.0.1:9/connector"  # nothing is delivered in these tests
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url)
-    await db.migrate()
-    yield db
-    await db.dispose()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ account register's hand-over flags to SLT."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -38,14 +37,6 @@ from tests.test_approvals_support import (
 
 SERVICE_URL = "http://127.0.0.1:9/connector"
 FRIDAY_3PM = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url)
-    await db.migrate()
-    yield db
-    await db.dispose()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ under concurrency, drafts, delegations, reminders claimed once, the account regi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -37,14 +36,6 @@ MY_TABLES = {"approval_requests", "approval_events", "approval_delegations", "ac
              "account_administrators"}
 NOW = TUESDAY_10AM
 BOTH = Authority(head_teachers={ANNA.aad: ANNA.name}, acting_deputies={PRIYA.aad: PRIYA.name})
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url)
-    await db.migrate()
-    yield db
-    await db.dispose()
 
 
 def case() -> AccountCase:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,14 +17,6 @@ NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 SAM = records.Person("00000000-0000-0000-0000-000000000101", "Sam Teacher")
 ANNA = records.Person("00000000-0000-0000-0000-000000000201", "Anna Smith")
 TOM = records.Person("00000000-0000-0000-0000-000000000203", "Tom Reed")
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url)
-    await db.migrate()
-    yield db
-    await db.dispose()
 
 
 def details(category: Category = Category.OTHER, what: str = "Something happened.") -> ReportDetails:

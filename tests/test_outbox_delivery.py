@@ -11,7 +11,6 @@ import logging
 import random
 import socket
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from email.utils import format_datetime
 
@@ -39,14 +38,6 @@ from tests.test_outbox_support import (
     slt_channel,
     text_activity,
 )
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url)
-    await db.migrate()
-    yield db
-    await db.dispose()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ and the worker's pure parts (Retry-After, back-off, rate windows, error translat
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,14 +45,6 @@ from tests.test_outbox_support import (
 )
 
 SERVICE_URL = "https://smba.trafficmanager.net/uk/"
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url)
-    await db.migrate()
-    yield db
-    await db.dispose()
 
 
 async def _claim(database: Database, now: datetime, token: str = "t1", limit: int = 10) -> list[Any]:
