@@ -31,8 +31,8 @@ is an error on that line. A different layout is a JSON file of the `ColumnMappin
 Encodings: UTF-8, UTF-8 with a byte order mark (Excel's "CSV UTF-8"), UTF-16 with a byte order mark
 (Excel's "Unicode text") and Windows-1252 (Excel's plain "CSV" on a UK PC) are detected.
 
-The command line that stores a register lives in `store.consent_store` (`python -m domain.consent_import`
-runs it; see there).
+Pure: no I/O but `ColumnMapping.from_json_file`. The command line that stores a register is
+`python -m services.consent_import_cli`.
 """
 
 from __future__ import annotations
@@ -510,8 +510,3 @@ def _rejected(problems: list[ImportProblem], encoding: str | None = None) -> Imp
     ordered = sorted(problems, key=lambda p: (p.line is not None, p.line or 0))
     return ImportRejected(errors=tuple(ordered[:MAX_ERRORS_REPORTED]), error_count=len(problems), encoding=encoding)
 
-
-if __name__ == "__main__":  # python -m domain.consent_import FILE --database-url URL [--mapping FILE]
-    from store.consent_store import main  # the command line stores the register: it belongs to store/
-
-    raise SystemExit(main())

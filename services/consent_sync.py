@@ -193,7 +193,7 @@ def mapping_from_settings(settings: Settings) -> ColumnMapping | None:
         except (OSError, ValueError) as error:
             raise SettingsError(
                 f"{name} is {path}, which cannot be read as a consent column mapping ({type(error).__name__}): fix "
-                "the file (python -m domain.consent_import --print-default-mapping prints one to start from) or "
+                "the file (python -m services.consent_import_cli --print-default-mapping prints one to start from) or "
                 "unset it."
             ) from error
     return None

@@ -18,28 +18,14 @@ What the Teams dialog calls (collaborators through the constructor; one `Consent
 - The check log keeps who checked, which pupils (by id), for which purpose and the answer; never the
   photo, never the names typed.
 
-Command line (the data admin's import outside Teams)::
-
-    python -m domain.consent_import FILE --database-url URL [--mapping FILE] [--imported-by NAME]
-        [--purposes FILE] [--dry-run] [--migrate] [--if-empty]
-    python -m domain.consent_import --print-default-mapping
-
-``--if-empty`` imports only into a register that has no version yet (``scripts/dev`` uses it to load the
-Playground's sample register once, never over a register someone has imported since).
-
-Exit status 0 when imported (or, with --dry-run, readable), 1 when the file was rejected (each problem
-is printed with its line number; nothing changed), 2 for usage or database errors.
+The command line that imports a register outside Teams is `services.consent_import_cli`.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
-import sys
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -67,7 +53,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from domain.consent import (
     DEFAULT_CONFIG,
     ConsentPolicyConfig,
-    ConsentPurposesFile,
     ConsentRecord,
     ConsentRegister,
     ConsentState,
@@ -806,105 +791,3 @@ class ConsentStore:
                 ).scalar_one()
             )
 
-
-# --- Command line ----------------------------------------------------------------------------------------
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m domain.consent_import",
-        description="Import the photo-consent register from an MIS export (CSV). All or nothing: a file "
-        "with any unreadable row changes nothing, and every problem is listed with its line number.",
-    )
-    parser.add_argument("file", nargs="?", type=Path, help="the CSV export (UTF-8, UTF-8 with BOM or Windows-1252)")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL") or os.environ.get("POLICYBOT_DATABASE_URL"),
-        help="SQLAlchemy async URL (default: $DATABASE_URL)",
-    )
-    parser.add_argument("--mapping", type=Path, help="JSON column mapping (default: the documented default)")
-    purposes_file = os.environ.get("POLICYBOT_CONSENT_PURPOSES_FILE")
-    parser.add_argument(
-        "--purposes", type=Path, default=Path(purposes_file) if purposes_file else None,
-        help="JSON file of the school's consent purposes (default: $POLICYBOT_CONSENT_PURPOSES_FILE, else the "
-             "default purposes)",
-    )
-    parser.add_argument(
-        "--imported-by", default=os.environ.get("USER", "command line"), help="recorded with the version"
-    )
-    parser.add_argument("--dry-run", action="store_true", help="read and report only; store nothing")
-    parser.add_argument("--migrate", action="store_true", help="bring the database schema up to date first")
-    parser.add_argument(
-        "--if-empty", action="store_true", help="import only if the register has no version yet (else do nothing)"
-    )
-    parser.add_argument("--print-default-mapping", action="store_true", help="print the default mapping as JSON")
-    return parser
-
-
-async def _store(url: str, parsed: ParsedRegister, args: argparse.Namespace) -> RegisterVersion | None:
-    """Import ``parsed``; None when ``--if-empty`` was given and the register already has a version."""
-    database = Database(url)
-    try:
-        if args.migrate:
-            await database.migrate()
-        store = ConsentStore(database)
-        if args.if_empty and await store.versions():
-            return None
-        return await store.import_register(
-            parsed, imported_by=args.imported_by, source_name=args.file.name
-        )
-    finally:
-        await database.dispose()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """The data admin's import from the command line (see the module docstring)."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    out, err = sys.stdout, sys.stderr
-    if args.print_default_mapping:
-        out.write(DEFAULT_MAPPING.model_dump_json(indent=2) + "\n")
-        return 0
-    if args.file is None:
-        parser.print_usage(err)
-        err.write("error: give the CSV file to import\n")
-        return 2
-    if not args.dry_run and not args.database_url:
-        err.write("error: give --database-url (or set DATABASE_URL), or use --dry-run\n")
-        return 2
-    try:
-        mapping = ColumnMapping.from_json_file(args.mapping) if args.mapping else DEFAULT_MAPPING
-        config = ConsentPurposesFile.load(args.purposes) if args.purposes else DEFAULT_CONFIG
-        data = args.file.read_bytes()
-    except (OSError, ValueError) as error:
-        err.write(f"error: {error}\n")
-        return 2
-    parsed = parse_register_csv(data, mapping, config)
-    if isinstance(parsed, ImportRejected):
-        err.write(f"{args.file}: not imported, nothing changed ({parsed.error_count} problem(s)):\n")
-        for problem in parsed.errors:
-            err.write(f"  {problem}\n")
-        if parsed.error_count > len(parsed.errors):
-            err.write(f"  ... and {parsed.error_count - len(parsed.errors)} more\n")
-        return 1
-    for warning in parsed.warnings:
-        err.write(f"warning: {warning}\n")
-    if args.dry_run:
-        out.write(f"{args.file}: {len(parsed.entries)} pupils readable ({parsed.encoding}); nothing stored\n")
-        return 0
-    try:
-        version = asyncio.run(_store(args.database_url, parsed, args))
-    except (SQLAlchemyError, ConsentStoreError) as error:
-        cause = error.__cause__ or error
-        err.write(f"error: the database refused the import, nothing changed ({type(cause).__name__}: "
-                  f"{str(cause).splitlines()[0]}). Has it been migrated? Try --migrate.\n")
-        return 2
-    if version is None:
-        out.write(f"{args.file}: not imported: the register already has a version (--if-empty)\n")
-        return 0
-    kept = f"; version {version.previous_version_id} is kept" if version.previous_version_id else ""
-    out.write(
-        f"{args.file}: imported as register version {version.id}: {version.pupil_count} pupils "
-        f"({version.encoding}){kept}\n"
-    )
-    return 0

@@ -24,7 +24,7 @@ from domain.consent import (
     MediaKind,
 )
 from domain.consent_import import DEFAULT_MAPPING, ImportRejected, parse_register_csv
-from store.consent_store import main
+from services.consent_import_cli import main
 from tests.fakes.activities import TENANT, personal_activity
 from tests.fakes.connector import FakeConnector
 from tests.http_helpers import running_bot

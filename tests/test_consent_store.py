@@ -29,6 +29,7 @@ from domain.consent import (
     parse_pupil_names,
 )
 from domain.consent_import import ImportRejected, ParsedRegister, parse_register_csv
+from services.consent_import_cli import main
 from store.base import Base
 from store.consent_store import (
     ConsentCheckLogRow,
@@ -39,7 +40,6 @@ from store.consent_store import (
     RegisterImportError,
     UnknownPupilError,
     VersionNotAvailableError,
-    main,
 )
 from store.db import Database, alembic_config
 
@@ -393,7 +393,7 @@ def test_cli_on_an_unmigrated_database_says_so(tmp_path: Path, capsys: pytest.Ca
 
 def test_python_dash_m_runs_the_command_line() -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "domain.consent_import", str(DATA / "sims_export.csv"), "--dry-run"],
+        [sys.executable, "-m", "services.consent_import_cli", str(DATA / "sims_export.csv"), "--dry-run"],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -50,7 +50,7 @@ def register(e2e_stack: E2EStack) -> str:
     """The sample register, imported by the command line into the running bot's database (it is migrated)."""
     url = f"sqlite+aiosqlite:///{e2e_stack.bot.database_path}"
     done = subprocess.run(
-        [str(REPO_ROOT / ".venv" / "bin" / "python"), "-m", "domain.consent_import", str(REGISTER),
+        [str(REPO_ROOT / ".venv" / "bin" / "python"), "-m", "services.consent_import_cli", str(REGISTER),
          "--database-url", url, "--if-empty", "--imported-by", "e2e"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False,
     )
