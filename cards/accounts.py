@@ -6,7 +6,8 @@
   `Action.Execute` with an `Action.Submit` fallback. Runners are chosen with the Teams people picker
   (`choices.data` from `graph.microsoft.com/users`) and, where the picker is missing (older clients, the
   Agents Playground), from static choices of the staff the bot knows. Inputs are not marked required on
-  the client, so a half-finished form can be saved as a draft; the server checks everything.
+  the client, so a half-finished form can be saved as a draft; the server checks everything. What the
+  three buttons send back is `AccountFormButton`, validated by the router before the accounts service runs.
 - `account_summary`: the approval mechanism's `RequestSummary` for a business case.
 - `account_register_card`: `accounts`; `handover_alert_card`: an account with fewer than two
   administrators still at the school, for SLT.
@@ -18,8 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Annotated, Any
 
-from cards.approvals import ButtonStyle, RequestSummary, when
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from cards.approvals import ButtonStyle, RequestId, RequestSummary, digits_as_number, when
 from cards.base import (
     ActionExecute,
     ActionSubmit,
@@ -50,6 +54,7 @@ from domain.accounts import (
     FormField,
     HandoverCheck,
     Training,
+    form_values,
     runner_field,
     training_field,
 )
@@ -64,6 +69,32 @@ NO_PASSWORDS = (
     "store the login details securely, as the policy asks."
 )
 FORM_TITLE = "Propose a school social media account"
+FORM_ID_PATTERN = r"^[0-9a-f]{32}$"  # a form's id (uuid4 hex): names the sender's own form, nothing else
+MAX_INPUT_SENT = 20_000  # characters in one of the form's inputs; the check answers "too long" per field below this
+
+
+class AccountFormButton(BaseModel):
+    """What the form's buttons send (verbs `account_submit`, `account_save_draft`, `account_discard_draft`).
+
+    Attributes:
+        form_id: the form's id (every form the bot sends has one): sending the same form twice makes one request.
+        request_id: the request being changed ("Resend to the Head Teacher"); None for a new proposal.
+        values: the form's own inputs as text (``domain.accounts.form_values``): what the check reads and a
+            draft keeps. Other data the card carries is ignored.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    form_id: str = Field(pattern=FORM_ID_PATTERN)
+    request_id: Annotated[RequestId | None, BeforeValidator(digits_as_number)] = None
+    values: dict[str, Annotated[str, Field(max_length=MAX_INPUT_SENT)]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _the_forms_inputs(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            return {**data, "values": form_values(data)}
+        return data
 
 
 def _execute(title: str, verb: str, data: Mapping[str, object], style: ButtonStyle | None = None) -> ActionExecute:

@@ -14,8 +14,11 @@ the state, the people, the history and the buttons:
 - `my_requests_card`, `delegation_card`, `delegation_summary_card`, `reminder` via `decider_card(banner=...)`.
 
 Button data carries the request id and the round the card shows; the server checks both, and who is
-acting, on every click. All user text goes through `escape_markdown`. Times are shown on the school's clock:
-every card that shows one takes the school calendar (`domain.calendar.SchoolCalendar`).
+acting, on every click. What the buttons send back is typed here, beside the cards: `RequestButton` (Refresh,
+Withdraw, Change and resend) and `DecisionButton` (Approve, Reject, Ask for changes); the router validates
+a click's data against them before the approval desk runs. All user text goes through `escape_markdown`.
+Times are shown on the school's clock: every card that shows one takes the school calendar
+(`domain.calendar.SchoolCalendar`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, field_validator
 
 from cards.base import (
     MAX_REFRESH_USERS,
@@ -40,6 +45,7 @@ from cards.base import (
     escape_markdown,
 )
 from domain.approvals import (
+    DECIDER_ACTIONS,
     KIND_TITLES,
     MAX_COMMENT_LENGTH,
     STATE_TITLES,
@@ -59,6 +65,70 @@ APPROVAL_EDIT_VERB = "approval_edit"  # the requester changes a request after ch
 COMMENT_INPUT = "comment"
 
 ButtonStyle = Literal["default", "positive", "destructive"]
+
+MAX_REQUEST_ID = 2**31 - 1  # request ids are the database's integer keys
+MAX_ROUND = 1_000  # how often one request can have been changed and sent again, generously
+MAX_COMMENT_SENT = 20 * MAX_COMMENT_LENGTH  # the box allows MAX_COMMENT_LENGTH; up to this is answered "too long"
+
+
+# --- what the buttons send back (each verb's payload; the router validates it before the desk runs) -------
+
+
+def digits_as_number(value: object) -> object:
+    """A number sent as text (digits only, as some clients send Action.Submit data) is read as the number;
+    anything else is left for the field's type to accept or refuse."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())  # more than 4,300 digits raise ValueError: refused as not valid
+    return value
+
+
+def _text_names_no_request(value: object) -> object:
+    """Text that is not a number names no request (None): the desk answers "I can't find that request" and
+    records the attempt, as for an id that does not exist."""
+    value = digits_as_number(value)
+    return None if isinstance(value, str) else value
+
+
+RequestId = Annotated[int, Strict(), Field(ge=1, le=MAX_REQUEST_ID)]  # Strict: no booleans, no fractions
+CardRound = Annotated[int, Strict(), Field(ge=1, le=MAX_ROUND)]
+
+
+class RequestButton(BaseModel):
+    """A button on a request's card: which request, and the round the card shows (verbs `approval_refresh`,
+    `approval_withdraw`, `approval_edit`; a kind's own buttons on its requests send the same).
+
+    A request id that is missing, or text that is not a number, names no request: the desk answers "I can't
+    find that request" and records the attempt. A boolean, a fraction, a negative or huge number, or another
+    type is not valid data: refused before the desk runs. The card's input values ride along and are ignored.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    request_id: Annotated[RequestId | None, BeforeValidator(_text_names_no_request)] = None
+    round: Annotated[CardRound | None, BeforeValidator(digits_as_number)] = None
+
+
+class DecisionButton(RequestButton):
+    """Approve, Reject or Ask for changes (verb `approval_decide`), with the comment box's text.
+
+    The decision and the round are optional here so that a button naming no request is answered "I can't
+    find that request" first; the desk answers a found request's button without them as out of date.
+    """
+
+    decision: ApprovalAction | None = None
+    comment: str = Field(default="", max_length=MAX_COMMENT_SENT)
+
+    @field_validator("decision")
+    @classmethod
+    def _a_decision(cls, value: ApprovalAction | None) -> ApprovalAction | None:
+        if value is not None and value not in DECIDER_ACTIONS:
+            raise ValueError("not a decision a decider's button sends")
+        return value
+
+    @field_validator("comment", mode="before")
+    @classmethod
+    def _blank_comment(cls, value: Any) -> Any:
+        return "" if value is None else value
 
 DECISION_TITLES: dict[ApprovalAction, str] = {
     ApprovalAction.APPROVE: "Approve",

@@ -1,10 +1,19 @@
-"""Propose a school social media account: the business case form, its draft, and the account register."""
+"""Propose a school social media account: the business case form, its draft, and the account register.
+
+The form's three buttons send an ``AccountFormButton`` (``cards/accounts.py``), validated by the router before the
+accounts service (``services/accounts.py``) runs.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from cards.accounts import ACCOUNT_DISCARD_DRAFT_VERB, ACCOUNT_SAVE_DRAFT_VERB, ACCOUNT_SUBMIT_VERB
+from cards.accounts import (
+    ACCOUNT_DISCARD_DRAFT_VERB,
+    ACCOUNT_SAVE_DRAFT_VERB,
+    ACCOUNT_SUBMIT_VERB,
+    AccountFormButton,
+)
 from dialogs.approvals import register_approvals
 from dialogs.router import Router
 from domain.calendar import SchoolCalendar
@@ -21,9 +30,9 @@ from store.db import Database
 def register_account_routes(router: Router, accounts: AccountsFeature) -> None:
     router.on_flow(Flow.PROPOSE_ACCOUNT.value, accounts.start)
     router.on_command(command("accounts"), accounts.list_accounts)
-    router.on_action(ACCOUNT_SUBMIT_VERB, accounts.submit)
-    router.on_action(ACCOUNT_SAVE_DRAFT_VERB, accounts.save_draft)
-    router.on_action(ACCOUNT_DISCARD_DRAFT_VERB, accounts.discard_draft)
+    router.on_action(ACCOUNT_SUBMIT_VERB, accounts.submit, payload=AccountFormButton)
+    router.on_action(ACCOUNT_SAVE_DRAFT_VERB, accounts.save_draft, payload=AccountFormButton)
+    router.on_action(ACCOUNT_DISCARD_DRAFT_VERB, accounts.discard_draft, payload=AccountFormButton)
 
 
 def register_accounts(

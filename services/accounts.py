@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards.accounts import (
+    AccountFormButton,
     account_form_card,
     account_register_card,
     account_summary,
@@ -47,9 +47,9 @@ from domain.accounts import (
     Q_TRAINING,
     AccountCase,
     HandoverCheck,
+    RegisteredAccount,
     StaffMember,
     check_handover,
-    form_values,
     runner_ids,
     validate_form,
 )
@@ -63,12 +63,13 @@ from domain.approvals import (
     Transition,
 )
 from domain.calendar import SchoolCalendar
-from domain.roles import DirectoryUnavailableError, Role, RoleDirectory
-from services.approvals import ApprovalDesk, Clock, Submitted, card_message, int_or_none
+from domain.roles import DirectoryUnavailableError, Person, Role, RoleDirectory
+from services.approvals import ApprovalDesk, Clock, Submitted, button_payload, card_message
 from services.requests import CardAction, CommandRequest
 from store import approvals as store
+from store import conversations
 from store.base import utcnow
-from store.conversations import ConversationRefRow, ConversationStore, SchoolSettings
+from store.conversations import ChatPerson, ConversationStore, SchoolSettings
 from store.db import Database
 from store.outbox import OutboxMessage, enqueue
 
@@ -121,11 +122,15 @@ class AccountsFeature:
         return []
 
     async def edit(self, action: CardAction, request: ApprovalRecord) -> ActionResult:
+        """The form filled with the request (or the draft of its change), for the requester to change it."""
+        holders = await self._role_holders()  # the directory, before the database
         async with self._db.sessions() as session:
             draft = await store.get_draft(session, action.actor.aad_object_id, request.id)
+            chats = await conversations.people_with_personal_chats(session)
         values = dict(draft.values) if draft else AccountCase.model_validate(request.payload).to_form()
+        staff = _Staff.of(holders, chats, action.actor)
         return ActionResult(card=account_form_card(
-            values, await self.form_people(values, action.actor), draft_saved_at=draft.updated_at if draft else None,
+            values, await self._form_people(staff, values), draft_saved_at=draft.updated_at if draft else None,
             changing=(request.id, request.reference, request.decision_comment), form_id=_new_form_id(),
             calendar=self._desk.calendar,
         ))
@@ -137,32 +142,38 @@ class AccountsFeature:
         if command.actor.conversation_kind not in (None, "personal"):
             return CommandReply(texts=["Let's do this in a personal chat with me: open the bot's chat and type "
                                        "**new account**."])
+        holders = await self._role_holders()
         async with self._db.sessions() as session:
             draft = await store.get_draft(session, command.actor.aad_object_id)
+            chats = await conversations.people_with_personal_chats(session)
         texts = []
         if draft is not None:
             texts.append(f"Here is the draft you saved {when(draft.updated_at, self._desk.calendar)}. Carry on, or "
                          "press Discard draft to start again.")
         values = dict(draft.values) if draft else {}
-        card = account_form_card(values, await self.form_people(values, command.actor),
+        staff = _Staff.of(holders, chats, command.actor)
+        card = account_form_card(values, await self._form_people(staff, values),
                                  draft_saved_at=draft.updated_at if draft else None, form_id=_new_form_id(),
                                  calendar=self._desk.calendar)
         return CommandReply(texts=texts, cards=[card])
 
     async def submit(self, action: CardAction) -> ActionResult:
-        """`account_submit`: check the case; send it, or show what to fix (the draft is kept)."""
-        values = form_values(action.data)
-        request_id = int_or_none(action.data.get("request_id"))
-        form_id = _form_id(action.data.get("form_id"))
-        actor = action.actor
-        people = await self.resolve(runner_ids(values), actor)
+        """`account_submit`: check the case; send it, or show what to fix (the draft is kept).
+
+        Who the runners are is read first (directory, one reader); then one unit of work writes: the draft when
+        something needs fixing, else the request (the desk's submit or resubmit).
+        """
+        button = button_payload(action, AccountFormButton)
+        values, request_id, actor = dict(button.values), button.request_id, action.actor
+        staff, people = await self._people(values, actor)
         check = validate_form(values, people)
         if check.case is None:
             async with self._db.transaction() as session:
                 await store.save_draft(session, actor.aad_object_id, values, now=self._clock(), for_request=request_id)
+                changing = await _changing(session, request_id)
             return ActionResult(card=account_form_card(
-                values, await self.form_people(values, actor), errors=check.errors,
-                changing=await self._changing(request_id), form_id=form_id, calendar=self._desk.calendar,
+                values, self._choices(staff, people), errors=check.errors, changing=changing, form_id=button.form_id,
+                calendar=self._desk.calendar,
             ))
         payload = check.case.model_dump(mode="json")
 
@@ -171,11 +182,12 @@ class AccountsFeature:
 
         if request_id is not None:
             try:
-                submitted = await self._desk.resubmit(actor, request_id, payload, after_change=forget_draft)
+                submitted = await self._desk.resubmit(actor, request_id, payload, after_change=forget_draft,
+                                                      kind=self.kind)
             except ApprovalRefused as refusal:
                 return await self._resubmit_refused(refusal, request_id)
         else:
-            submitted = await self._desk.submit(self.kind, actor, payload, client_key=form_id,
+            submitted = await self._desk.submit(self.kind, actor, payload, client_key=button.form_id,
                                                 after_create=forget_draft)
         return ActionResult(card=status_card(
             submitted.request, self.summary(submitted.request), for_requester=True,
@@ -192,89 +204,66 @@ class AccountsFeature:
                    "Nothing was changed.", calendar=self._desk.calendar,
         ))
 
-    async def _changing(self, request_id: int | None) -> tuple[int, str, str | None] | None:
-        if request_id is None:
-            return None
-        async with self._db.sessions() as session:
-            request = await store.get_request(session, request_id)
-        return (request.id, request.reference, request.decision_comment) if request else None
-
     async def save_draft(self, action: CardAction) -> ActionResult:
         """`account_save_draft`: keep what was typed; `new account` brings it back."""
-        values = form_values(action.data)
-        request_id = int_or_none(action.data.get("request_id"))
+        button = button_payload(action, AccountFormButton)
+        values, request_id = dict(button.values), button.request_id
+        staff, people = await self._people(values, action.actor)
         now = self._clock()
         async with self._db.transaction() as session:
             await store.save_draft(session, action.actor.aad_object_id, values, now=now, for_request=request_id)
+            changing = await _changing(session, request_id)
         resume = "press Change and resend again" if request_id is not None else "type **new account**"
         return ActionResult(card=account_form_card(
-            values, await self.form_people(values, action.actor),
+            values, self._choices(staff, people),
             notice=f"Draft saved {when(now, self._desk.calendar)}. To carry on later, {resume}.",
-            changing=await self._changing(request_id), form_id=_form_id(action.data.get("form_id")),
-            calendar=self._desk.calendar,
+            changing=changing, form_id=button.form_id, calendar=self._desk.calendar,
         ))
 
     async def discard_draft(self, action: CardAction) -> ActionResult:
-        request_id = int_or_none(action.data.get("request_id"))
+        """`account_discard_draft`: forget the draft (of a new proposal, or of a request's change)."""
+        request_id = button_payload(action, AccountFormButton).request_id
         async with self._db.transaction() as session:
             await store.delete_draft(session, action.actor.aad_object_id, request_id)
         return ActionResult(card=form_closed_card("Draft discarded. Type new account to start again."))
 
     # --- people ---------------------------------------------------------------------------------------
+    # Asked of the directory before any unit of work; the personal chats read in one reader per use case.
 
-    async def known_staff(self) -> list[tuple[str, str]]:
-        """The staff the bot can name: everyone holding a role, and everyone who has chatted with the bot.
-
-        This is the runners' choice list where the Teams people picker is missing (the Agents Playground).
-        """
-        people: dict[str, tuple[str, str]] = {}
+    async def _role_holders(self) -> list[Person]:
+        """Everyone holding a role the directory can list now (a role it cannot list is left out)."""
+        holders: list[Person] = []
         for role in _ROLES_WITH_PEOPLE:
             try:
-                for person in await self._directory.holders_of(role):
-                    people.setdefault(person.aad_object_id.lower(), (person.aad_object_id, person.name))
+                holders += await self._directory.holders_of(role)
             except DirectoryUnavailableError:
                 continue
-        async with self._db.sessions() as session:
-            rows = await session.execute(
-                select(ConversationRefRow.aad_object_id, ConversationRefRow.user_name)
-                .where(ConversationRefRow.kind == "personal", ConversationRefRow.aad_object_id.is_not(None))
-            )
-            for aad, name in rows.all():
-                if aad and name:
-                    people.setdefault(aad.lower(), (aad, name))
-        return sorted(people.values(), key=lambda p: p[1].lower())
+        return holders
 
-    async def _chats_by_teams_id(self) -> dict[str, tuple[str, str]]:
-        """Teams user id → (Entra object id, name) of everyone who has a personal chat with the bot."""
+    async def _people(self, values: Mapping[str, str], actor: Actor) -> tuple[_Staff, dict[str, StaffMember]]:
+        """The staff the bot can name and who the runners chosen on the form are (directory, one reader,
+        directory: no unit of work is open while the directory is asked)."""
+        holders = await self._role_holders()
         async with self._db.sessions() as session:
-            rows = await session.execute(
-                select(ConversationRefRow.teams_user_id, ConversationRefRow.aad_object_id, ConversationRefRow.user_name)
-                .where(ConversationRefRow.kind == "personal", ConversationRefRow.teams_user_id.is_not(None),
-                       ConversationRefRow.aad_object_id.is_not(None))
-            )
-            return {teams_id.lower(): (aad, name or "") for teams_id, aad, name in rows.all() if teams_id and aad}
+            chats = await conversations.people_with_personal_chats(session)
+        staff = _Staff.of(holders, chats, actor)
+        return staff, await self._resolve(staff, runner_ids(values))
 
-    async def resolve(self, ids: Sequence[str], actor: Actor | None = None) -> dict[str, StaffMember]:
+    async def _resolve(self, staff: _Staff, ids: Sequence[str]) -> dict[str, StaffMember]:
         """Who the chosen runner values are, and whether they are still at the school.
 
         A value is an Entra object id (Teams' people picker, or the static choices) or a Teams user id (the
         Agents Playground's picker gives these), the latter known from the person's chat with the bot. An
         Entra object id the bot has no name for (someone who holds no role and has never used the bot) is
-        accepted if the directory still lists it. The person sending the form (``actor``) is named as Teams
-        names them in this very activity.
+        accepted if the directory still lists it. The person sending the form is named as Teams names them in
+        this very activity.
         """
-        known = {aad.lower(): name for aad, name in await self.known_staff()}
-        by_teams_id = await self._chats_by_teams_id()
-        if actor is not None and actor.name:
-            known[actor.aad_object_id.lower()] = actor.name
-            if actor.teams_user_id:
-                by_teams_id[actor.teams_user_id.lower()] = (actor.aad_object_id, actor.name)
         found: dict[str, StaffMember] = {}
         for given in ids:
-            aad, name = given, known.get(given.lower())
-            if name is None and given.lower() in by_teams_id:
-                aad, chat_name = by_teams_id[given.lower()]
-                name = known.get(aad.lower()) or chat_name or None
+            aad, name = given, staff.names.get(given.lower())
+            if name is None and given.lower() in staff.by_teams_id:
+                aad, chat_name = staff.by_teams_id[given.lower()]
+                name = staff.names.get(aad.lower()) or chat_name or None
             if name is None and not _GUID.match(given):
                 continue  # not a person the bot can identify: the form says so
             try:
@@ -285,18 +274,20 @@ class AccountsFeature:
                                        in_directory=present)
         return found
 
-    async def form_people(self, values: Mapping[str, str], actor: Actor | None = None) -> list[tuple[str, str]]:
+    async def _form_people(self, staff: _Staff, values: Mapping[str, str]) -> list[tuple[str, str]]:
+        return self._choices(staff, await self._resolve(staff, runner_ids(values)))
+
+    @staticmethod
+    def _choices(staff: _Staff, chosen: Mapping[str, StaffMember]) -> list[tuple[str, str]]:
         """The runners' static choices, plus each person already chosen under the value the form holds."""
-        people = await self.known_staff()
-        chosen = await self.resolve(runner_ids(values), actor)
-        return people + [(given, person.name) for given, person in chosen.items()
-                         if given.lower() not in {aad.lower() for aad, _ in people}]
+        known = {aad.lower() for aad, _ in staff.choices}
+        return list(staff.choices) + [(given, person.name) for given, person in chosen.items()
+                                      if given.lower() not in known]
 
     # --- the register ---------------------------------------------------------------------------------
 
-    async def handover_checks(self) -> list[HandoverCheck]:
-        async with self._db.sessions() as session:
-            accounts = await store.registered_accounts(session)
+    async def _handover_checks(self, accounts: Sequence[RegisteredAccount]) -> list[HandoverCheck]:
+        """Each account's administrators checked against the directory (asked outside any unit of work)."""
         checks = []
         for account in accounts:
             try:
@@ -312,27 +303,30 @@ class AccountsFeature:
         """`accounts`: the register; SLT and the Head Teacher also see which accounts need a hand-over."""
         lookup = await self._directory.roles_of(command.actor.aad_object_id)
         show_handover = bool(lookup.roles & {Role.SLT, Role.HEAD_TEACHER})
+        async with self._db.sessions() as session:
+            accounts = await store.registered_accounts(session)
         if show_handover:
-            checks = await self.handover_checks()
+            checks = await self._handover_checks(accounts)
         else:
-            async with self._db.sessions() as session:
-                accounts = await store.registered_accounts(session)
             checks = [check_handover(a, [admin.aad_object_id for admin in a.administrators]) for a in accounts]
         return CommandReply(cards=[account_register_card(checks, show_handover=show_handover,
                                                          calendar=self._desk.calendar)])
 
     async def flag_handovers(self) -> int:
-        """Post each account that needs a hand-over to the SLT channel, once per set of leavers."""
+        """Post each account that needs a hand-over to the SLT channel, once per set of leavers: one reader, the
+        directory, then one unit of work for every post (none when nothing needs one)."""
         async with self._db.sessions() as session:
             channel = await self._desk.slt_channel(session)
+            accounts = await store.registered_accounts(session) if channel is not None else []
         if channel is None:
             return 0
+        needing = [check for check in await self._handover_checks(accounts) if check.needs_handover]
+        if not needing:
+            return 0
         flagged = 0
-        for check in await self.handover_checks():
-            if not check.needs_handover:
-                continue
-            gone = ",".join(sorted(a.aad_object_id.lower() for a in check.gone))
-            async with self._db.transaction() as session:
+        async with self._db.transaction() as session:
+            for check in needing:
+                gone = ",".join(sorted(a.aad_object_id.lower() for a in check.gone))
                 key = f"account:{check.account.id}:handover:{gone}"
                 if await store.outbox_key_exists(session, key):
                     continue
@@ -341,8 +335,52 @@ class AccountsFeature:
                                           f"{check.account.account_name} needs a hand-over"),
                     dedupe_key=key,
                 ))
-            flagged += 1
+                flagged += 1
         return flagged
+
+
+@dataclass(frozen=True)
+class _Staff:
+    """The staff the bot can name, read once per use case: the directory's role holders and everyone who has a
+    personal chat with the bot (the runners' choice list where the Teams people picker is missing, e.g. the
+    Agents Playground).
+
+    Attributes:
+        choices: (Entra object id, name) of each, sorted by name.
+        names: Entra object id (lower case) → name, with the person acting named as Teams names them now.
+        by_teams_id: Teams user id (lower case) → (Entra object id, name) of everyone with a personal chat.
+    """
+
+    choices: tuple[tuple[str, str], ...]
+    names: Mapping[str, str]
+    by_teams_id: Mapping[str, tuple[str, str]]
+
+    @classmethod
+    def of(cls, holders: Sequence[Person], chats: Sequence[ChatPerson], actor: Actor | None) -> _Staff:
+        people: dict[str, tuple[str, str]] = {}
+        for person in holders:
+            people.setdefault(person.aad_object_id.lower(), (person.aad_object_id, person.name))
+        by_teams_id: dict[str, tuple[str, str]] = {}
+        for chat in chats:  # newest chat first: the name Teams gave most recently wins
+            if chat.name:
+                people.setdefault(chat.aad_object_id.lower(), (chat.aad_object_id, chat.name))
+            if chat.teams_user_id:
+                by_teams_id.setdefault(chat.teams_user_id.lower(), (chat.aad_object_id, chat.name or ""))
+        choices = tuple(sorted(people.values(), key=lambda p: p[1].lower()))
+        names = {aad.lower(): name for aad, name in choices}
+        if actor is not None and actor.name:
+            names[actor.aad_object_id.lower()] = actor.name
+            if actor.teams_user_id:
+                by_teams_id[actor.teams_user_id.lower()] = (actor.aad_object_id, actor.name)
+        return cls(choices=choices, names=names, by_teams_id=by_teams_id)
+
+
+async def _changing(session: AsyncSession, request_id: int | None) -> tuple[int, str, str | None] | None:
+    """The request a form changes, as the form names it (id, reference, the decider's comment)."""
+    if request_id is None:
+        return None
+    request = await store.get_request(session, request_id)
+    return (request.id, request.reference, request.decision_comment) if request else None
 
 
 def _sent_notice(submitted: Submitted) -> str:
@@ -359,12 +397,6 @@ def _sent_notice(submitted: Submitted) -> str:
 
 def _new_form_id() -> str:
     return uuid.uuid4().hex
-
-
-def _form_id(value: Any) -> str:
-    """The form's id from the card (only letters and digits; it only ever names the sender's own form)."""
-    text = str(value or "")
-    return text if re.fullmatch(r"[0-9a-f]{32}", text) else ""
 
 
 @dataclass

@@ -1,10 +1,22 @@
-"""Features wired into the `Router`, and the approval desk they share.
+"""The approval desk: the use cases of the approval mechanism, for every kind of approval.
 
-`ApprovalDesk` runs the approval mechanism for every kind of approval (a new account now, a
-personal-device photo exception later): submitting, routing to the deciders, deciding, withdrawing,
-resubmitting, delegation, reminders, `my requests`. A kind plugs in with a `KindHandler` (its summary for
-the cards, what happens when a request of that kind changes state, and its edit form); see
-`bot/features/accounts.py`.
+`ApprovalDesk` runs the approval mechanism for every kind of approval (a new account, a personal-device photo
+exception): submitting, routing to the deciders, deciding, withdrawing, resubmitting, delegation, reminders,
+`my requests`. A kind plugs in with a `KindHandler` (its summary for the cards, what happens when a request
+of that kind changes state, and its edit form); see `services/accounts.py`. The Teams half (verbs, commands)
+is `dialogs/approvals.py`; each verb's payload is a model from `cards/approvals.py`, validated by the router
+before a use case here runs.
+
+Units of work. Each use case opens at most one writing unit of work (`Database.transaction()`): what it
+needs from the directory (roles, who decides) is asked before it, never inside; reads it needs first are
+made in a reader before it or in the same session. A refusal is audited in the unit of work that found it.
+
+Events between kinds. What a kind does when one of its requests changes state is a hook called inside the
+decision's (or withdrawal's) unit of work, with its session: `KindHandler.on_transition` (e.g. the account
+register gains the approved account) and, when the requester can be reached, `RequesterFollowUp
+.after_requester_told` (e.g. the photo exception's button sent after the outcome). They run in the same
+transaction as the decision, its card updates and its outbox messages, so all commit together or none do;
+a hook must not open a unit of work of its own (`NestedUnitOfWorkError`) nor call the directory.
 
 Rules kept here (the domain rules are in `domain/approvals.py`):
 
@@ -29,14 +41,16 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards.approvals import (
-    COMMENT_INPUT,
     DECISION_TITLES,
+    DecisionButton,
+    RequestButton,
     RequestSummary,
     decider_card,
     delegation_card,
@@ -146,6 +160,19 @@ class Routing:
         """The deciders a request is sent to (never the requester: nobody decides their own request)."""
         return {aad: name for aad, name in self.authority.routed_to.items()
                 if aad.lower() != request.requester_aad_object_id.lower()}
+
+    def with_delegation(self, delegation: Delegation, now: datetime) -> Routing:
+        """This routing once ``delegation`` replaces whatever its Head Teacher had running (its deputy was chosen
+        from the directory's deputies, so holds the role)."""
+        head = delegation.head_aad_object_id.lower()
+        kept = [d for d in self.delegations if d.head_aad_object_id.lower() != head]
+        if delegation.active_at(now):
+            kept.append(delegation)
+        still_acting = {d.deputy_aad_object_id.lower() for d in kept}
+        acting = {aad: name for aad, name in self.authority.acting_deputies.items() if aad.lower() in still_acting}
+        if delegation.active_at(now):
+            acting[delegation.deputy_aad_object_id] = delegation.deputy_name
+        return Routing(Authority(head_teachers=dict(self.authority.head_teachers), acting_deputies=acting), kept)
 
 
 @dataclass(frozen=True)
@@ -381,28 +408,39 @@ class ApprovalDesk:
     async def resubmit(
         self, actor: Actor, request_id: int, payload: Mapping[str, Any],
         after_change: Callable[[AsyncSession, ApprovalRecord], Awaitable[None]] | None = None,
+        *, kind: ApprovalKind | None = None,
     ) -> Submitted:
         """The requester sends a request back after changes were asked for: a new round, sent again.
 
+        The request is read and checked first (a refusal is audited in a unit of work of its own); routing asks
+        the directory; then one unit of work applies the round, updates the cards and routes it (someone who
+        acted first in between is audited in it).
+
+        Args:
+            kind: the kind the payload is of; a request of another kind is answered as not found.
+
         Raises:
-            ApprovalRefused: not theirs, not waiting for changes, or someone acted first (audited).
+            ApprovalRefused: not found, not theirs, not waiting for changes, or someone acted first (audited).
         """
         now = self._clock()
         async with self._db.sessions() as session:
             request = await store.get_request(session, request_id)
-        if request is None:
-            await self._audit(actor, request_id, RefusalReason.NO_SUCH_REQUEST, {"action": "resubmit"})
-            raise ApprovalRefused(RefusalReason.NO_SUCH_REQUEST)
         try:
+            if request is None or request.kind not in self._kinds or (kind is not None and request.kind is not kind):
+                raise ApprovalRefused(RefusalReason.NO_SUCH_REQUEST)
             transition = check_action(request, ApprovalAction.RESUBMIT, actor_aad_object_id=actor.aad_object_id,
                                       actor_name=actor.name, authority=Authority(head_teachers={}))
         except ApprovalRefused as refusal:
             await self._audit(actor, request_id, refusal.reason, {"action": "resubmit"})
             raise
         routing = await self._routing_within_budget(now)
-        try:
-            async with self._db.transaction() as session:
+        async with self._db.transaction() as session:
+            try:
                 after, event_id = await store.apply(session, request, transition, now=now, payload=payload)
+            except ApprovalRefused as refusal:  # someone acted first: audited here, raised once this commits
+                await self._audit_in(session, actor, request_id, refusal.reason, {"action": "resubmit"})
+                refused = refusal
+            else:
                 await self._update_copies(session, after, f"event{event_id}",
                                           notice=f"Changed and sent again (version {after.round}): the new version "
                                                  "is in a newer message.")
@@ -412,10 +450,8 @@ class ApprovalDesk:
                     sent, missing = await self._route(session, after, routing.recipients(after), routing)
                 if after_change is not None:
                     await after_change(session, after)
-        except ApprovalRefused as refusal:
-            await self._audit(actor, request_id, refusal.reason, {"action": "resubmit"})
-            raise
-        return Submitted(after, routed_to=sent, waiting_for=missing)
+                return Submitted(after, routed_to=sent, waiting_for=missing)
+        raise refused
 
     # --- deciding -------------------------------------------------------------------------------------
 
@@ -436,11 +472,10 @@ class ApprovalDesk:
         async with self._db.transaction() as session:
             await self._audit_in(session, actor, request_id, reason, detail)
 
-    async def load_request_in(self, session: AsyncSession, action: CardAction,
-                              what: str) -> ApprovalRecord | ActionResult:
-        """The request a button names, or the answer when it names none or the button is from another request's
-        card (both audited in ``session``)."""
-        request_id = int_or_none(action.data.get("request_id"))
+    async def load_request_in(self, session: AsyncSession, action: CardAction, what: str,
+                              request_id: int | None) -> ApprovalRecord | ActionResult:
+        """The request a button names (``request_id``, from its typed payload), or the answer when it names none
+        or the button is from another request's card (both audited in ``session``)."""
         request = await store.get_request(session, request_id) if request_id is not None else None
         if request is None or request.kind not in self._kinds:
             await self._audit_in(session, action.actor, request_id, RefusalReason.NO_SUCH_REQUEST,
@@ -459,33 +494,32 @@ class ApprovalDesk:
     async def load_request(self, action: CardAction, what: str) -> ApprovalRecord | ActionResult:
         """``load_request_in`` in a unit of work of its own. Kinds use it for their own buttons too."""
         async with self._db.transaction() as session:
-            return await self.load_request_in(session, action, what)
+            return await self.load_request_in(session, action, what, request_id_of(action))
 
     async def decide(self, action: CardAction) -> ActionResult:
         """Approve, reject or ask for changes (verb `approval_decide`): one unit of work, refusals audited in it."""
-        try:
-            decision: ApprovalAction | None = ApprovalAction(str(action.data.get("decision")))
-        except ValueError:
-            decision = None
-        comment = str(action.data.get(COMMENT_INPUT) or "")
+        button = button_payload(action, DecisionButton)
+        comment = button.comment
         now = self._clock()
         roles = (await self._directory.roles_of(action.actor.aad_object_id)).roles  # before: may ask Graph
         async with self._db.transaction() as session:
-            loaded = await self.load_request_in(session, action, "decide")
+            loaded = await self.load_request_in(session, action, "decide", button.request_id)
             if isinstance(loaded, ActionResult):
                 return loaded
             request = loaded
-            if decision is None or decision not in DECIDER_ACTIONS:
+            decision = button.decision
+            if decision is None or decision not in DECIDER_ACTIONS or button.round is None:
                 return ActionResult(message=f"That button is out of date. {_NOTHING_CHANGED}")
             authority, delegation = await self._authority_for(session, action.actor, roles, now)
             try:
                 transition = check_action(
                     request, decision, actor_aad_object_id=action.actor.aad_object_id, actor_name=action.actor.name,
-                    authority=authority, comment=comment, card_round=int_or_none(action.data.get("round")),
+                    authority=authority, comment=comment, card_round=button.round,
                 )
                 after, event_id = await store.apply(session, request, transition, now=now)
             except ApprovalRefused as refusal:
-                return await self._refused(session, action, refusal, request, delegation, comment, what="decide")
+                return await self._refused(session, action, refusal, request, delegation, comment, what="decide",
+                                           decision=decision, card_round=button.round)
             next_steps = await self._kinds[after.kind].on_transition(session, after, transition, now)
             version = f"event{event_id}"
             await self._update_copies(session, after, version)
@@ -505,13 +539,14 @@ class ApprovalDesk:
 
     async def _refused(
         self, session: AsyncSession, action: CardAction, refusal: ApprovalRefused, request: ApprovalRecord,
-        delegation: Delegation | None, comment: str, *, what: str,
+        delegation: Delegation | None, comment: str, *, what: str, decision: ApprovalAction | None = None,
+        card_round: int | None = None,
     ) -> ActionResult:
         """The refused actor's answer; the refusal is audited in ``session`` (the action's unit of work)."""
         current = refusal.request or request
         await self._audit_in(session, action.actor, current.id, refusal.reason,
-                             {"action": what, "decision": str(action.data.get("decision") or ""),
-                              "card_round": action.data.get("round"), "via_submit": action.via_submit})
+                             {"action": what, "decision": decision.value if decision else "",
+                              "card_round": card_round, "via_submit": action.via_submit})
         summary = self.summary(current)
         reason = refusal.reason
         if reason is RefusalReason.NOT_A_DECIDER:
@@ -531,8 +566,7 @@ class ApprovalDesk:
                 banner=f"This request was changed and sent again. Here is the current version. {_NOTHING_CHANGED}",
                 calendar=self._calendar,
             ))
-        if reason in (RefusalReason.COMMENT_REQUIRED, RefusalReason.COMMENT_TOO_LONG):
-            decision = ApprovalAction(str(action.data.get("decision")))
+        if reason in (RefusalReason.COMMENT_REQUIRED, RefusalReason.COMMENT_TOO_LONG) and decision is not None:
             error = (f"To {DECISION_TITLES[decision].lower()}, write a "
                      f"{'reason' if decision is ApprovalAction.REJECT else 'comment saying what should change'} "
                      "in the box, then press the button again."
@@ -550,7 +584,7 @@ class ApprovalDesk:
 
     async def refresh(self, action: CardAction) -> ActionResult:
         """Teams asks for the card as this user should see it (verb `approval_refresh`)."""
-        request_id = int_or_none(action.data.get("request_id"))
+        request_id = button_payload(action, RequestButton).request_id
         now = self._clock()
         roles = (await self._directory.roles_of(action.actor.aad_object_id)).roles
         routing = await self._routing_within_budget(now) if roles & {Role.HEAD_TEACHER, Role.DEPUTY} else None
@@ -575,9 +609,10 @@ class ApprovalDesk:
 
     async def withdraw(self, action: CardAction) -> ActionResult:
         """The requester withdraws a request that is waiting (verb `approval_withdraw`)."""
+        button = button_payload(action, RequestButton)
         now = self._clock()
         async with self._db.transaction() as session:
-            loaded = await self.load_request_in(session, action, "withdraw")
+            loaded = await self.load_request_in(session, action, "withdraw", button.request_id)
             if isinstance(loaded, ActionResult):
                 return loaded
             request = loaded
@@ -595,20 +630,25 @@ class ApprovalDesk:
                                              calendar=self._calendar))
 
     async def edit(self, action: CardAction) -> ActionResult:
-        """The requester opens the form to change a request sent back for changes (verb `approval_edit`)."""
-        loaded = await self.load_request(action, "edit")
-        if isinstance(loaded, ActionResult):
-            return loaded
-        request = loaded
-        if action.actor.aad_object_id.lower() != request.requester_aad_object_id.lower():
-            await self._audit(action.actor, request.id, RefusalReason.NOT_THE_REQUESTER, {"action": "edit"})
-            return ActionResult(message=f"Only the person who sent a request can change it. {_NOTHING_CHANGED}")
-        if request.state is not ApprovalState.CHANGES_REQUESTED:
-            await self._audit(action.actor, request.id, RefusalReason.NOT_ALLOWED_NOW, {"action": "edit"})
-            return ActionResult(card=status_card(request, self.summary(request), for_requester=True,
-                                                 notice=f"This request is {STATE_TITLES[request.state].lower()}: it "
-                                                        "can only be changed after changes were asked for.",
-                                                 calendar=self._calendar))
+        """The requester opens the form to change a request sent back for changes (verb `approval_edit`): the
+        checks and any refusal in one unit of work, then the kind's form (which reads what it shows after it)."""
+        button = button_payload(action, RequestButton)
+        async with self._db.transaction() as session:
+            loaded = await self.load_request_in(session, action, "edit", button.request_id)
+            if isinstance(loaded, ActionResult):
+                return loaded
+            request = loaded
+            if action.actor.aad_object_id.lower() != request.requester_aad_object_id.lower():
+                await self._audit_in(session, action.actor, request.id, RefusalReason.NOT_THE_REQUESTER,
+                                     {"action": "edit"})
+                return ActionResult(message=f"Only the person who sent a request can change it. {_NOTHING_CHANGED}")
+            if request.state is not ApprovalState.CHANGES_REQUESTED:
+                await self._audit_in(session, action.actor, request.id, RefusalReason.NOT_ALLOWED_NOW,
+                                     {"action": "edit"})
+                return ActionResult(card=status_card(request, self.summary(request), for_requester=True,
+                                                     notice=f"This request is {STATE_TITLES[request.state].lower()}: "
+                                                            "it can only be changed after changes were asked for.",
+                                                     calendar=self._calendar))
         return await self._kinds[request.kind].edit(action, request)
 
     # --- commands -------------------------------------------------------------------------------------
@@ -666,6 +706,8 @@ class ApprovalDesk:
         if deputy.aad_object_id.lower() == actor.aad_object_id.lower():
             return CommandReply(texts=["You can't delegate to yourself."])
         starts_at, ends_at = delegation_window(wanted.until, now, self._calendar)
+        before = await self._routing_within_budget(now)  # the directory, before the unit of work
+        routed = 0
         async with self._db.transaction() as session:
             delegation, replaced = await store.create_delegation(
                 session, head_aad=actor.aad_object_id, head_name=actor.name, deputy_aad=deputy.aad_object_id,
@@ -673,7 +715,7 @@ class ApprovalDesk:
             )
             if replaced is not None:
                 await store.claim_summary(session, replaced.id, now)  # the new delegation carries on from it
-            pending = [r for r in await store.pending_requests(session) if r.kind in self._kinds]
+            pending = await self._pending(session)
             chat = await conversations.personal_chat_of(session, deputy.aad_object_id)
             if chat is not None:
                 await enqueue(session, OutboxMessage.personal(
@@ -681,7 +723,8 @@ class ApprovalDesk:
                                                  "You can decide approvals for the Head Teacher"),
                     dedupe_key=f"delegation:{delegation.id}:notice",
                 ))
-        routed = await self.route_pending(now)
+            if before is not None:  # else the reminders worker routes them
+                routed = await self._route_all(session, pending, before.with_delegation(delegation, now))
         texts = []
         if chat is None:
             texts.append(f"{deputy.name} has not opened the bot yet: requests will reach them as soon as they do.")
@@ -708,80 +751,85 @@ class ApprovalDesk:
     async def _summary_card(self, session: AsyncSession, delegation: Delegation) -> AdaptiveCard:
         decided = await store.decided_by_deputy_between(
             session, delegation.deputy_aad_object_id, delegation.starts_at, delegation.effective_end)
-        pending = [r for r in await store.pending_requests(session) if r.kind in self._kinds]
+        pending = await self._pending(session)
         return delegation_summary_card(delegation, [(r, self.summary(r)) for r in decided if r.kind in self._kinds],
                                        still_pending=len(pending), calendar=self._calendar)
 
     # --- background work (bot/reminders.py runs these) ------------------------------------------------
+    # Each reads the directory first, then does its writing in one unit of work (none when nothing is due).
 
-    async def _pending_with_routing(self, now: datetime, what: str) -> tuple[Routing, list[ApprovalRecord]] | None:
-        """Who decides now and the requests of the desk's kinds waiting for them; None when the directory is down
-        (``what`` names the work put off, for the log)."""
+    async def _pending(self, session: AsyncSession) -> list[ApprovalRecord]:
+        """The requests of the desk's kinds waiting for a decision."""
+        return [r for r in await store.pending_requests(session) if r.kind in self._kinds]
+
+    async def _route_all(self, session: AsyncSession, requests: Sequence[ApprovalRecord], routing: Routing) -> int:
+        """Send each request's card to every current decider who does not have it yet; how many were sent."""
+        sent_count = 0
+        for request in requests:
+            sent, _ = await self._route(session, request, routing.recipients(request), routing)
+            sent_count += len(sent)
+        return sent_count
+
+    async def _current_routing(self, now: datetime, what: str) -> Routing | None:
+        """Who decides now; None when the directory is down (``what`` names the work put off, for the log)."""
         try:
-            routing = await self.routing(now)
+            return await self.routing(now)
         except DirectoryUnavailableError:
             log.warning("directory unavailable: %s this time", what)
             return None
-        async with self._db.sessions() as session:
-            pending = [r for r in await store.pending_requests(session) if r.kind in self._kinds]
-        return routing, pending
 
     async def route_pending(self, now: datetime | None = None) -> int:
         """Send each pending request's card to every current decider who does not have it yet."""
         now = now or self._clock()
-        found = await self._pending_with_routing(now, "pending requests not routed")
-        if found is None:
+        routing = await self._current_routing(now, "pending requests not routed")
+        if routing is None:
             return 0
-        routing, pending = found
-        sent_count = 0
-        for request in pending:
-            async with self._db.transaction() as session:
-                sent, _ = await self._route(session, request, routing.recipients(request), routing)
-                sent_count += len(sent)
-        return sent_count
+        async with self._db.transaction() as session:
+            return await self._route_all(session, await self._pending(session), routing)
 
     async def send_reminders(self, now: datetime | None = None, *, school_days: int = 2) -> int:
         """Remind the deciders of each request pending longer than ``school_days`` school days, once a day."""
         now = now or self._clock()
-        found = await self._pending_with_routing(now, "reminders not sent")
-        if found is None:
+        routing = await self._current_routing(now, "reminders not sent")
+        if routing is None:
             return 0
-        routing, pending = found
-        reminded = 0
         async with self._db.sessions() as session:
-            last = {r.id: await store.last_reminded_on(session, r.id) for r in pending}
+            due = [request for request in await self._pending(session)
+                   if request.pending_since is not None and reminder_due(
+                       request.pending_since, now, school_days=school_days,
+                       last_reminded_on=await store.last_reminded_on(session, request.id), calendar=self._calendar)]
+        if not due:
+            return 0
         today = self._calendar.school_date(now)
-        for request in pending:
-            if request.pending_since is None or not reminder_due(
-                request.pending_since, now, school_days=school_days, last_reminded_on=last[request.id],
-                calendar=self._calendar,
-            ):
-                continue
-            recipients = routing.recipients(request)
-            waited = self._calendar.school_days_between(request.pending_since, now)
-            async with self._db.transaction() as session:
+        reminded = 0
+        async with self._db.transaction() as session:
+            for request in due:
                 if not await store.claim_reminder(session, request, today):
-                    continue
+                    continue  # reminded meanwhile, or no longer pending
+                waited = self._calendar.school_days_between(request.pending_since or now, now)
                 sent, missing = await self._route(
-                    session, request, recipients, routing, key_suffix=f":reminder:{today.isoformat()}",
+                    session, request, routing.recipients(request), routing,
+                    key_suffix=f":reminder:{today.isoformat()}",
                     banner=f"Reminder: this request has waited {waited} school day{'s' if waited != 1 else ''} "
                            "for a decision.",
                 )
                 await store.record_reminder(session, request, now=now, recipients=sent)
-            reminded += 1
-            if missing:
-                log.warning("reminder not deliverable to some deciders (never opened the bot)",
-                            extra={"request": request.reference, "missing": len(missing)})
+                reminded += 1
+                if missing:
+                    log.warning("reminder not deliverable to some deciders (never opened the bot)",
+                                extra={"request": request.reference, "missing": len(missing)})
         return reminded
 
     async def summarise_ended_delegations(self, now: datetime | None = None) -> int:
         """Tell each Head Teacher whose delegation is over what was decided while they were away."""
         now = now or self._clock()
-        sent = 0
         async with self._db.sessions() as session:
             ended = await store.delegations_to_summarise(session, now)
-        for delegation in ended:
-            async with self._db.transaction() as session:
+        if not ended:
+            return 0
+        sent = 0
+        async with self._db.transaction() as session:
+            for delegation in ended:
                 chat = await conversations.personal_chat_of(session, delegation.head_aad_object_id)
                 if chat is None:
                     continue  # told once they open the bot
@@ -792,7 +840,7 @@ class ApprovalDesk:
                     chat.reference, card_message(card, "Approvals decided while you were away"),
                     dedupe_key=f"delegation:{delegation.id}:summary",
                 ))
-            sent += 1
+                sent += 1
         return sent
 
 
@@ -808,15 +856,30 @@ def _already(request: ApprovalRecord, calendar: SchoolCalendar) -> str:
     return f"This request is {STATE_TITLES[request.state].lower()}. {_NOTHING_CHANGED}"
 
 
-def int_or_none(value: object) -> int | None:
-    """An id from card data (a number or a string of digits), or None."""
-    if isinstance(value, bool):
+_Payload = TypeVar("_Payload", bound=BaseModel)
+
+
+def button_payload(action: CardAction, model: type[_Payload]) -> _Payload:
+    """The verb's payload as the router validated it (``action.payload``), or validated here for a caller that
+    did not come through the router.
+
+    Raises:
+        ValidationError: the card data does not fit ``model`` (the router answers this before a handler runs).
+    """
+    if isinstance(action.payload, model):
+        return action.payload
+    return model.model_validate(action.data)
+
+
+def request_id_of(action: CardAction) -> int | None:
+    """The request a button names (None: none). A kind's own button whose payload is another model is read as a
+    ``RequestButton`` too: its data names the request the same way."""
+    if isinstance(action.payload, RequestButton):
+        return action.payload.request_id
+    try:
+        return RequestButton.model_validate(action.data).request_id
+    except ValidationError:
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
 
 
 def _match_person(typed: str, people: Sequence[Person]) -> tuple[Person | None, str]:

@@ -130,6 +130,27 @@ async def personal_chats_of(session: AsyncSession, aad_object_ids: Sequence[str]
     return {row.aad_object_id: _stored(row) for row in rows if row.aad_object_id}  # newest wins
 
 
+@dataclass(frozen=True)
+class ChatPerson:
+    """Someone who has a personal chat with the bot, as Teams named them in it."""
+
+    aad_object_id: str
+    name: str | None
+    teams_user_id: str | None  # 29:... (the Agents Playground's people picker gives these)
+
+
+async def people_with_personal_chats(session: AsyncSession) -> list[ChatPerson]:
+    """Everyone who has a personal chat with the bot, newest chat first (one query): the staff the bot can name
+    besides the directory's role holders, and who a Teams user id is."""
+    rows = await session.execute(
+        select(ConversationRefRow.aad_object_id, ConversationRefRow.user_name, ConversationRefRow.teams_user_id)
+        .where(ConversationRefRow.kind == "personal", ConversationRefRow.aad_object_id.is_not(None))
+        .order_by(ConversationRefRow.updated_at.desc())
+    )
+    return [ChatPerson(aad_object_id=aad, name=name, teams_user_id=teams_id) for aad, name, teams_id in rows.all()
+            if aad]
+
+
 async def get_conversation(session: AsyncSession, conversation_id: str) -> StoredConversation | None:
     row = await session.get(ConversationRefRow, conversation_id)
     return _stored(row) if row else None
