@@ -247,10 +247,10 @@ async def enqueue(session: AsyncSession, message: OutboxMessage, *, now: datetim
         status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, created_at=now, updated_at=now,
     )
     insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    statement = insert(OutboxRow).values(**values).returning(OutboxRow.id)
+    statement = insert(OutboxRow).values(**values)
     if message.dedupe_key is not None:
         statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
-    new_id = await session.scalar(statement)
+    new_id = await session.scalar(statement.returning(OutboxRow.id))
     if new_id is not None:
         return int(new_id)
     existing = await session.scalar(select(OutboxRow.id).where(OutboxRow.dedupe_key == message.dedupe_key))
