@@ -1,19 +1,19 @@
-"""Propose a school social media account: the business case form, drafts, the register (an edge module).
+"""Propose a school social media account: the business case form, drafts, the register (use cases).
 
-Wiring (in `create_app`)::
-
-    accounts = register_accounts(router, database=database, directory=role_directory,
-                                 conversations=conversations, school_settings=SchoolSettings(database),
-                                 settings=settings)
-
-`register_accounts` builds the shared `ApprovalDesk` (decide, withdraw, refresh, delegation, `my requests`,
-`approvals`) and the accounts kind on it, and registers:
+`build_accounts` builds the shared `ApprovalDesk` (decide, withdraw, refresh, delegation, `my requests`,
+`approvals`) and the accounts kind on it; `dialogs/accounts.py` (`register_accounts`) registers:
 
 - flow `propose_account` (the help card's button, `new account`, `propose an account`): the form, resuming
   the person's draft if they have one;
-- verbs `account_submit`, `account_save_draft`, `account_discard_draft`;
+- verbs `account_submit`, `account_save_draft`, `account_discard_draft`, each with an `AccountFormButton`
+  payload (`cards/accounts.py`) the router validates first;
 - command `accounts`: the account register (SLT and the Head Teacher also see which accounts need a
   hand-over).
+
+Units of work: who the runners are is asked of the directory first, then the personal chats are read in one
+reader (`store.conversations.people_with_personal_chats`); each use case then writes in at most one unit of
+work (the draft, or the request through the desk). The kind's hook `on_transition` runs inside the desk's
+decision, with its session (the account register gains an approved account in the same transaction).
 
 Policy: "Process for creating new accounts", "Roles & Responsibilities" and "Monitoring" (see
 `domain/accounts.py`). Where a check fails, the same card comes back with the values kept and what to fix

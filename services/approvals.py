@@ -127,12 +127,14 @@ class KindHandler(Protocol):
     async def on_transition(
         self, session: AsyncSession, after: ApprovalRecord, transition: Transition, now: datetime
     ) -> list[str]:
-        """Work of this kind in the decision's transaction (e.g. the account register); returns next steps
-        for the requester's message."""
+        """Work of this kind in the decision's (or withdrawal's) unit of work, through ``session`` (e.g. the
+        account register); returns next steps for the requester's message. Must not open a unit of work of its
+        own nor ask the directory: it runs inside the transaction."""
         ...
 
     async def edit(self, action: CardAction, request: ApprovalRecord) -> ActionResult:
-        """The requester's form to change a request that was sent back for changes."""
+        """The requester's form to change a request that was sent back for changes (called after the desk's
+        checks have committed: it may read, and ask the directory, for the form)."""
         ...
 
 
