@@ -7,25 +7,37 @@ network edge we cannot reach from here, a credentials factory).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from http import HTTPStatus
 from typing import Literal
 
 from aiohttp import web
-from botbuilder.core import ConversationState, TurnContext, UserState
+from botbuilder.core import ConversationState, InvokeResponse, TurnContext, UserState
 from botbuilder.core.serializer_helper import serializer_helper
 from botbuilder.core.teams.teams_activity_extensions import teams_get_channel_data
 from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import Activity
+from botbuilder.schema import Activity, ActivityTypes
 from botframework.connector.auth import BotFrameworkAuthentication, ServiceClientCredentialsFactory
 
 from bot.auth import KeysUnavailable, Unauthenticated, authenticate, build_authentication
 from bot.connector import AsyncConnectorAuthentication
 from bot.escalations import EscalationWorker
-from bot.handler import BotDeps, OutboxBacklog, PolicyBot, card_activity
+from bot.handler import (
+    CARD_ACTION_INVOKE,
+    BotDeps,
+    OutboxBacklog,
+    PolicyBot,
+    card_activity,
+    error_invoke_response,
+    failed_invoke_response,
+    unsupported_invoke_response,
+)
+from bot.inbound import activity_problem, card_action_problem
 from bot.outbox_worker import BotFrameworkSender, OutboxWorker
 from bot.reminders import ApprovalReminders
 from bot.settings import Settings, SettingsError
@@ -54,6 +66,9 @@ _MAX_BODY_BYTES = 256 * 1024  # Teams activities are far smaller; anything bigge
 _CLAIM_TAKEOVER = timedelta(seconds=60)  # a claim older than this was left by a crashed turn
 _LEDGER_RETENTION = timedelta(days=2)  # Teams retries within minutes; keep ids well beyond that
 _DUPLICATE_WAIT_S = 8.0  # a retried invoke waits this long for the first delivery's answer
+_MAX_DEDUPE_KEY = 600  # the ledger's key column; longer keys are hashed
+# Where CloudAdapter keeps a turn's invoke answer (botbuilder 4.17 is frozen: the name will not change).
+_INVOKE_RESPONSE_KEY = CloudAdapter._INVOKE_RESPONSE_KEY
 
 
 @dataclass
@@ -198,35 +213,7 @@ def create_app(
     )
     bot = PolicyBot(deps)
 
-    async def on_turn_error(turn_context: TurnContext, error: Exception) -> None:
-        log.exception(
-            "turn failed",
-            exc_info=error,
-            extra={"activity_id": turn_context.activity.id, "type": turn_context.activity.type},
-        )
-        await conversation_state.delete(turn_context)
-        if turn_context.activity.type != "message":
-            return
-        try:
-            await turn_context.send_activity(
-                card_activity(
-                    notice_card(
-                        "Sorry, something went wrong on my side",
-                        [
-                            "Anything you had already submitted is saved. What you were typing may need "
-                            "to be started again: type help.",
-                            "If it happens again, tell the school office so they can let IT know.",
-                        ],
-                        tone="error",
-                    )
-                )
-            )
-        except Exception:  # noqa: BLE001 - the connector itself may be what failed
-            log.warning(
-                "could not tell the user about the failed turn", extra={"activity_id": turn_context.activity.id}
-            )
-
-    adapter.on_turn_error = on_turn_error
+    adapter.on_turn_error = turn_error_handler(conversation_state)
     services = BotServices(settings, database, adapter, bot, storage, ledger, conversations, role_directory, router)
 
     app = web.Application(client_max_size=_MAX_BODY_BYTES)
@@ -243,6 +230,66 @@ def create_app(
     app.cleanup_ctx.append(escalations.cleanup_ctx)
     app.cleanup_ctx.append(consent_sync.cleanup_ctx)
     return app
+
+
+def turn_error_handler(conversation_state: ConversationState) -> Callable[[TurnContext, Exception], Awaitable[None]]:
+    """The adapter's ``on_turn_error``: never raises, logs the failure once, and answers it.
+
+    What the turn wrote is already rolled back (each unit of work rolls back when it raises) and its state is
+    not saved. A message's conversation state is cleared too, so a dialog stuck on the failing step starts
+    afresh; the sender gets the "Sorry" card. An invoke gets a proper error answer (Universal Actions error for
+    a card action, a dialog message for the message extension) unless the turn had already answered it.
+    """
+
+    async def on_turn_error(turn_context: TurnContext, error: Exception) -> None:
+        activity = turn_context.activity
+        try:
+            log.error(
+                "turn failed",
+                exc_info=error,
+                extra={"activity_id": activity.id, "type": activity.type, "invoke": str(activity.name or "")[:80]},
+            )
+        except Exception:  # noqa: BLE001 - logging must not turn a failed turn into a 500
+            pass
+        if activity.type == ActivityTypes.invoke:
+            await _answer_failed_invoke(turn_context)
+            return
+        if activity.type != ActivityTypes.message:
+            return
+        try:
+            await conversation_state.clear_state(turn_context)  # delete() expects the state loaded this turn
+            await conversation_state.delete(turn_context)
+        except Exception:  # noqa: BLE001 - the database may be what failed
+            log.warning("could not clear the failed turn's conversation state", extra={"activity_id": activity.id})
+        try:
+            await turn_context.send_activity(card_activity(_sorry_card()))
+        except Exception:  # noqa: BLE001 - the connector itself may be what failed
+            log.warning("could not tell the user about the failed turn", extra={"activity_id": activity.id})
+
+    return on_turn_error
+
+
+def _sorry_card() -> AdaptiveCard:
+    return notice_card(
+        "Sorry, something went wrong on my side",
+        [
+            "Anything you had already submitted is saved. What you were typing may need "
+            "to be started again: type help.",
+            "If it happens again, tell the school office so they can let IT know.",
+        ],
+        tone="error",
+    )
+
+
+async def _answer_failed_invoke(turn_context: TurnContext) -> None:
+    if turn_context.turn_state.get(_INVOKE_RESPONSE_KEY) is not None:
+        return  # the turn had answered (its work is committed); what failed came after
+    try:
+        await turn_context.send_activity(
+            Activity(type=ActivityTypes.invoke_response, value=failed_invoke_response(turn_context.activity.name))
+        )
+    except Exception:  # noqa: BLE001 - `messages` answers an invoke left without an answer
+        log.warning("could not answer the failed invoke", extra={"activity_id": turn_context.activity.id})
 
 
 async def _close_connector(app: web.Application) -> None:
@@ -265,7 +312,12 @@ def _problem(status: int, detail: str) -> web.Response:
 
 
 async def messages(request: web.Request) -> web.Response:
-    """`/api/messages`: authenticate, check the tenant, run the turn. Bad input gets 4xx, never 500."""
+    """`/api/messages`: authenticate, check the tenant, run the turn. Bad input gets 4xx, never 5xx.
+
+    Anything a client can send is answered: a body that is not an activity a turn can run on gets 400 (and an
+    unreadable card action a Universal Actions error) before the ledger, state or any feature sees it; a turn
+    that fails is answered by ``on_turn_error``. Only our own infrastructure failing gives 503 (retry later).
+    """
     services = request.app[SERVICES]
     if request.content_type != "application/json":
         return _problem(415, "expected application/json")
@@ -273,14 +325,18 @@ async def messages(request: web.Request) -> web.Response:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         return _problem(400, "the body is not JSON")
+    except RecursionError:
+        return _problem(400, "the activity is nested too deeply")
     if not isinstance(body, dict):
         return _problem(400, "the body is not an activity")
+    problem = activity_problem(body)
+    if problem:
+        log.info("request refused: malformed activity", extra={"reason": problem})
+        return _problem(400, problem)
     try:
         activity = Activity().deserialize(body)
     except Exception:  # noqa: BLE001 - msrest raises several types for malformed activities
         return _problem(400, "the body is not an activity")
-    if not activity.type or not activity.service_url:
-        return _problem(400, "the activity has no type or serviceUrl")
 
     try:
         auth_result = await authenticate(
@@ -300,17 +356,35 @@ async def messages(request: web.Request) -> web.Response:
         log.warning("request refused: tenant not allowed", extra={"tenant": tenant_of(activity)})
         return _problem(403, "this tenant is not served")
 
+    if activity.type == ActivityTypes.invoke:
+        refused = _refuse_invoke(services, activity)
+        if refused is not None:
+            return _invoke_answer(refused)
+
     key = _dedupe_key(activity)
     if key is not None:
-        claim = await services.ledger.claim(key)
+        try:
+            claim = await services.ledger.claim(key)
+        except Exception:  # noqa: BLE001 - the database is unavailable: nothing ran, a retry is safe
+            log.exception("could not record the activity; asking for a retry", extra={"activity_id": activity.id})
+            return _problem(503, "cannot take this activity right now; retry later")
         if not claim.first:
             return await _answer_duplicate(services, key, activity, claim)
     try:
         invoke_response = await services.adapter.process_activity(auth_result, activity, services.bot.on_turn)
+    except Exception:  # noqa: BLE001 - on_turn_error answers a failed turn; this is the adapter itself failing
+        log.exception("could not run the turn", extra={"activity_id": activity.id, "type": activity.type})
+        await _release(services, key)
+        if activity.type == ActivityTypes.invoke:
+            return _invoke_answer(failed_invoke_response(activity.name))
+        return _problem(503, "cannot process this activity right now; retry later")
     except BaseException:
-        if key is not None:
-            await services.ledger.release(key)  # let Teams' retry be processed
+        await _release(services, key)  # let Teams' retry be processed
         raise
+    if activity.type == ActivityTypes.invoke and (invoke_response is None or invoke_response.status >= 500):
+        # botbuilder answers an invoke left unanswered with 501: ours always get a proper answer
+        log.warning("an invoke was left without an answer", extra={"invoke": str(activity.name)[:80]})
+        invoke_response = failed_invoke_response(activity.name)
     status, body_out = 201, None
     if invoke_response:
         body_out = invoke_response.body
@@ -318,16 +392,48 @@ async def messages(request: web.Request) -> web.Response:
             body_out = serializer_helper(body_out)
         status = invoke_response.status
     if key is not None:
-        await services.ledger.finish(key, status, body_out)
+        try:
+            await services.ledger.finish(key, status, body_out)
+        except Exception:  # noqa: BLE001 - the turn's work is done: answer it; a retry waits, then takes over
+            log.exception("could not record the answer to the activity", extra={"activity_id": activity.id})
     if body_out is None and status == 201:
         return web.Response(status=201)
     return web.json_response(body_out, status=status)
 
 
+def _refuse_invoke(services: BotServices, activity: Activity) -> InvokeResponse | None:
+    """An invoke answered before anything runs: one this bot does not handle, or a card action it cannot read."""
+    if not services.bot.handles_invoke(activity.name):
+        log.info("invoke not handled", extra={"invoke": str(activity.name)[:80], "activity_id": activity.id})
+        return unsupported_invoke_response(activity.name)
+    if activity.name == CARD_ACTION_INVOKE:
+        problem = card_action_problem(activity.value)
+        if problem:
+            log.info("card action not readable", extra={"activity_id": activity.id})
+            return error_invoke_response(HTTPStatus.BAD_REQUEST, problem)
+    return None
+
+
+def _invoke_answer(response: InvokeResponse) -> web.Response:
+    return web.json_response(response.body, status=response.status)
+
+
+async def _release(services: BotServices, key: str | None) -> None:
+    if key is None:
+        return
+    try:
+        await services.ledger.release(key)
+    except Exception:  # noqa: BLE001 - the claim is taken over after _CLAIM_TAKEOVER anyway
+        log.warning("could not release the activity's claim", extra={"key": key[:200]})
+
+
 def _dedupe_key(activity: Activity) -> str | None:
     if not activity.id or not activity.conversation:
         return None
-    return f"{activity.channel_id}|{activity.conversation.id}|{activity.type}|{activity.id}"
+    key = f"{activity.channel_id}|{activity.conversation.id}|{activity.type}|{activity.id}"
+    if len(key) > _MAX_DEDUPE_KEY:
+        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    return key
 
 
 async def _answer_duplicate(services: BotServices, key: str, activity: Activity, claim: Claim) -> web.Response:

@@ -29,7 +29,7 @@ class ParsedCommand:
     argument: str = ""
 
 
-_MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
+_MENTION = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)  # linear: "<at>" repeated cannot backtrack
 _SPACES = re.compile(r"\s+")
 
 _EXACT: dict[str, Command] = {

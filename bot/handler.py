@@ -24,9 +24,10 @@ from botbuilder.core import (
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.core.teams.teams_activity_extensions import teams_get_channel_data
 from botbuilder.dialogs import Dialog, DialogSet, DialogTurnStatus
-from botbuilder.schema import Activity, ChannelAccount
+from botbuilder.schema import Activity
 
 from bot.commands import Command, ParsedCommand, clean_text, parse
+from bot.inbound import card_action_problem, message_extension_problem
 from bot.references import conversation_from_activity
 from bot.settings import Settings
 from cards.base import CARD_CONTENT_TYPE, AdaptiveCard
@@ -49,7 +50,14 @@ _NO_IDENTITY = (
     "I couldn't tell who you are from this message, so I can't do that. Please use the bot from Teams "
     "signed in with your school account."
 )
-
+CARD_ACTION_INVOKE = "adaptiveCard/action"
+MESSAGE_EXTENSION_INVOKES = frozenset({"composeExtension/fetchTask", "composeExtension/submitAction"})
+ERROR_CONTENT_TYPE = "application/vnd.microsoft.error"
+SORRY = (
+    "Sorry, something went wrong on my side. Anything you had already submitted is saved. Try again in a moment; "
+    "if it happens again, tell the school office so they can let IT know."
+)
+_KNOWN_CONVERSATIONS_KEPT = 10_000  # the cache of conversation fingerprints is cleared beyond this
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,37 @@ def message_invoke_response(text: str) -> InvokeResponse:
     )
 
 
+def error_invoke_response(status_code: HTTPStatus, message: str) -> InvokeResponse:
+    """An ``adaptiveCard/action`` error (Universal Actions): HTTP 200, the error's status in the body.
+
+    ``code`` is the status's name (``BadRequest``, ``InternalServerError``); Teams shows the message.
+    """
+    code = "".join(word.capitalize() for word in status_code.phrase.split())
+    return InvokeResponse(
+        status=HTTPStatus.OK,
+        body={"statusCode": int(status_code), "type": ERROR_CONTENT_TYPE, "value": {"code": code, "message": message}},
+    )
+
+
+def task_message_response(text: str) -> InvokeResponse:
+    """A message-extension (task module) answer that shows ``text`` in the dialog."""
+    return InvokeResponse(status=HTTPStatus.OK, body={"task": {"type": "message", "value": text}})
+
+
+def unsupported_invoke_response(name: object) -> InvokeResponse:
+    """An invoke this bot does not handle: 400 (botbuilder answers 501, a server error, for these)."""
+    shown = str(name)[:80] if name else ""
+    return InvokeResponse(status=HTTPStatus.BAD_REQUEST,
+                          body={"error": f"this bot does not handle the invoke {shown!r}"})
+
+
+def failed_invoke_response(name: object) -> InvokeResponse:
+    """The answer to an invoke whose turn failed on our side (never a 5xx: see ``on_turn_error``)."""
+    if name in MESSAGE_EXTENSION_INVOKES:
+        return task_message_response(SORRY)
+    return error_invoke_response(HTTPStatus.INTERNAL_SERVER_ERROR, SORRY)
+
+
 class PolicyBot(TeamsActivityHandler):
     """Routes messages, card submits and invokes; persists conversation and user state each turn."""
 
@@ -131,6 +170,12 @@ class PolicyBot(TeamsActivityHandler):
         self._flow_dialogs[flow] = dialog
 
     # --- turn ---------------------------------------------------------------------------------------
+
+    def handles_invoke(self, name: object) -> bool:
+        """Whether this bot answers an invoke of this name (others get 400 before any work)."""
+        if name == CARD_ACTION_INVOKE:
+            return True
+        return self._deps.incidents is not None and name in MESSAGE_EXTENSION_INVOKES
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         await self._remember_conversation(turn_context.activity)
@@ -302,6 +347,8 @@ class PolicyBot(TeamsActivityHandler):
         if self._known_conversations.get(conversation.conversation_id) == fingerprint:
             return
         await self._deps.conversations.save(conversation)
+        if len(self._known_conversations) >= _KNOWN_CONVERSATIONS_KEPT:
+            self._known_conversations.clear()  # bounded: unknown ids sent by a misbehaving client cost no memory
         self._known_conversations[conversation.conversation_id] = fingerprint
 
     async def _roles(self, turn_context: TurnContext) -> RoleLookup:
@@ -360,7 +407,10 @@ class PolicyBot(TeamsActivityHandler):
                 "they can contain sensitive information. Please ask a member of SLT."
             )
             return
-        channel_data = teams_get_channel_data(activity)
+        try:
+            channel_data = teams_get_channel_data(activity)
+        except Exception:  # noqa: BLE001 - malformed channelData: the channel's name is only shown
+            channel_data = None
         chosen = {
             "channel_id": conversation.channel_id,
             "channel_name": channel_data.channel.name if channel_data and channel_data.channel else None,
@@ -381,19 +431,25 @@ class PolicyBot(TeamsActivityHandler):
     # --- invokes ------------------------------------------------------------------------------------
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        """Card actions and the message extension; any other invoke is answered 400 (botbuilder: 501)."""
         name = turn_context.activity.name
-        if name == "adaptiveCard/action":
+        if name == CARD_ACTION_INVOKE:
             return await self._on_card_action(turn_context)
         incidents = self._deps.incidents
-        if incidents is not None and name in ("composeExtension/fetchTask", "composeExtension/submitAction"):
-            value = turn_context.activity.value if isinstance(turn_context.activity.value, dict) else {}
+        if incidents is not None and name in MESSAGE_EXTENSION_INVOKES:
+            value = turn_context.activity.value
+            problem = message_extension_problem(value)
+            if problem:
+                log.info("message extension invoke not readable", extra={"activity_id": turn_context.activity.id})
+                return task_message_response(problem)
             actor = self._actor(turn_context)
             if name == "composeExtension/fetchTask":
                 body = await incidents.message_extension_fetch_task(value, actor)
             else:
                 body = await incidents.message_extension_submit(value, actor)
             return InvokeResponse(status=HTTPStatus.OK, body=body)  # a dict: written as it is
-        return await super().on_invoke_activity(turn_context)
+        log.info("invoke not handled", extra={"invoke": str(name)[:80], "activity_id": turn_context.activity.id})
+        return unsupported_invoke_response(name)
 
     async def _consent_csv(self, turn_context: TurnContext) -> bool:
         """A CSV file sent in the personal chat is a consent register for the data admin (True: handled)."""
@@ -430,10 +486,14 @@ class PolicyBot(TeamsActivityHandler):
         return True
 
     async def _on_card_action(self, turn_context: TurnContext) -> InvokeResponse:
-        value = turn_context.activity.value or {}
-        action = value.get("action") or {}
-        verb = str(action.get("verb") or "")
-        data = action.get("data") if isinstance(action.get("data"), dict) else {}
+        value = turn_context.activity.value
+        problem = card_action_problem(value)
+        if problem:
+            log.info("card action not readable", extra={"activity_id": turn_context.activity.id})
+            return error_invoke_response(HTTPStatus.BAD_REQUEST, problem)
+        action = value["action"]
+        verb = action["verb"]
+        data = action.get("data") or {}
         log.info("card action", extra={"verb": verb, "activity_id": turn_context.activity.id})
         actor = self._actor(turn_context)
         if actor is None:
@@ -472,10 +532,9 @@ class PolicyBot(TeamsActivityHandler):
                 "to receive incident reports here."
             )
 
-    async def on_members_added_activity(
-        self, members_added: list[ChannelAccount], turn_context: TurnContext
-    ) -> None:
-        # The welcome is sent once, on installationUpdate; conversationUpdate is ignored here.
+    async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
+        # The welcome is sent once, on installationUpdate; conversationUpdate is ignored here (botbuilder's
+        # Teams dispatch would first look up every added member through the connector, for nothing).
         return
 
     # --- cards --------------------------------------------------------------------------------------
