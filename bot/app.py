@@ -17,7 +17,7 @@ from http import HTTPStatus
 from typing import Literal
 
 from aiohttp import web
-from botbuilder.core import ConversationState, InvokeResponse, TurnContext, UserState
+from botbuilder.core import ConversationState, InvokeResponse, TurnContext
 from botbuilder.core.serializer_helper import serializer_helper
 from botbuilder.core.teams.teams_activity_extensions import teams_get_channel_data
 from botbuilder.integration.aiohttp import CloudAdapter
@@ -42,6 +42,7 @@ from bot.outbox_worker import BotFrameworkSender, OutboxWorker
 from bot.reminders import ApprovalReminders
 from bot.settings import Settings, SettingsError
 from bot.storage import SqlStorage
+from bot.turns import TurnRecords
 from cards.base import AdaptiveCard
 from cards.help import notice_card
 from cards.policy_help import policy_answer_card
@@ -84,6 +85,7 @@ class BotServices:
     conversations: ConversationStore
     directory: ClosableRoleDirectory
     router: Router
+    turns: TurnRecords
 
 
 SERVICES = web.AppKey("services", BotServices)
@@ -143,7 +145,6 @@ def create_app(
     database = Database(settings.database_url)
     storage = SqlStorage(database)
     conversation_state = ConversationState(storage)
-    user_state = UserState(storage)
     authentication: BotFrameworkAuthentication = build_authentication(settings, credentials_factory)
     if connector_mode == "async":
         # Replies on one shared aiohttp session instead of msrest + requests on worker threads (bench/).
@@ -200,7 +201,6 @@ def create_app(
     deps = BotDeps(
         settings=settings,
         conversation_state=conversation_state,
-        user_state=user_state,
         answer_question=answer_question or policy_answerer(settings),
         directory=role_directory,
         conversations=conversations,
@@ -214,7 +214,9 @@ def create_app(
     bot = PolicyBot(deps)
 
     adapter.on_turn_error = turn_error_handler(conversation_state)
-    services = BotServices(settings, database, adapter, bot, storage, ledger, conversations, role_directory, router)
+    turns = TurnRecords(database, storage, takeover_after=_CLAIM_TAKEOVER)
+    services = BotServices(settings, database, adapter, bot, storage, ledger, conversations, role_directory, router,
+                           turns)
 
     app = web.Application(client_max_size=_MAX_BODY_BYTES)
     app[SERVICES] = services
@@ -362,16 +364,16 @@ async def messages(request: web.Request) -> web.Response:
             return _invoke_answer(refused)
 
     key = _dedupe_key(activity)
-    if key is not None:
-        try:
-            claim = await services.ledger.claim(key)
-        except Exception:  # noqa: BLE001 - the database is unavailable: nothing ran, a retry is safe
-            log.exception("could not record the activity; asking for a retry", extra={"activity_id": activity.id})
-            return _problem(503, "cannot take this activity right now; retry later")
-        if not claim.first:
-            return await _answer_duplicate(services, key, activity, claim)
+    try:  # the turn's first transaction: claim, remember the conversation, read its state (bot/turns.py)
+        begun = await services.turns.begin(activity, key)
+    except Exception:  # noqa: BLE001 - the database is unavailable: nothing ran, a retry is safe
+        log.exception("could not record the activity; asking for a retry", extra={"activity_id": activity.id})
+        return _problem(503, "cannot take this activity right now; retry later")
+    if key is not None and not begun.claim.first:
+        return await _answer_duplicate(services, key, activity, begun.claim)
     try:
-        invoke_response = await services.adapter.process_activity(auth_result, activity, services.bot.on_turn)
+        with services.storage.during(begun.state):
+            invoke_response = await services.adapter.process_activity(auth_result, activity, services.bot.on_turn)
     except Exception:  # noqa: BLE001 - on_turn_error answers a failed turn; this is the adapter itself failing
         log.exception("could not run the turn", extra={"activity_id": activity.id, "type": activity.type})
         await _release(services, key)
@@ -391,11 +393,10 @@ async def messages(request: web.Request) -> web.Response:
         if hasattr(body_out, "serialize"):
             body_out = serializer_helper(body_out)
         status = invoke_response.status
-    if key is not None:
-        try:
-            await services.ledger.finish(key, status, body_out)
-        except Exception:  # noqa: BLE001 - the turn's work is done: answer it; a retry waits, then takes over
-            log.exception("could not record the answer to the activity", extra={"activity_id": activity.id})
+    try:  # the turn's last transaction: the state it changed and its answer, together
+        await services.turns.finish(key, begun.state, status, body_out)
+    except Exception:  # noqa: BLE001 - the turn's work is done: answer it; a retry waits, then takes over
+        log.exception("could not record the answer to the activity", extra={"activity_id": activity.id})
     if body_out is None and status == 201:
         return web.Response(status=201)
     return web.json_response(body_out, status=status)
@@ -422,7 +423,7 @@ async def _release(services: BotServices, key: str | None) -> None:
     if key is None:
         return
     try:
-        await services.ledger.release(key)
+        await services.turns.release(key)
     except Exception:  # noqa: BLE001 - the claim is taken over after _CLAIM_TAKEOVER anyway
         log.warning("could not release the activity's claim", extra={"key": key[:200]})
 

@@ -19,7 +19,6 @@ from botbuilder.core import (
     InvokeResponse,
     MessageFactory,
     TurnContext,
-    UserState,
 )
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.core.teams.teams_activity_extensions import teams_get_channel_data
@@ -57,7 +56,6 @@ SORRY = (
     "Sorry, something went wrong on my side. Anything you had already submitted is saved. Try again in a moment; "
     "if it happens again, tell the school office so they can let IT know."
 )
-_KNOWN_CONVERSATIONS_KEPT = 10_000  # the cache of conversation fingerprints is cleared beyond this
 
 
 @dataclass(frozen=True)
@@ -73,7 +71,6 @@ class BotDeps:
 
     settings: Settings
     conversation_state: ConversationState
-    user_state: UserState
     answer_question: AnswerQuestion
     directory: RoleDirectory
     conversations: ConversationStore
@@ -155,11 +152,9 @@ class PolicyBot(TeamsActivityHandler):
         self._deps = deps
         self._settings = deps.settings
         self._conversation_state = deps.conversation_state
-        self._user_state = deps.user_state
         self._dialog_state = deps.conversation_state.create_property("DialogState")
         self._dialogs = DialogSet(self._dialog_state)
         self._flow_dialogs: dict[Flow, Dialog] = {}
-        self._known_conversations: dict[str, tuple[str, str | None, str | None]] = {}
         self.register_flow_dialog(Flow.ASK_POLICY, AskDialog(deps.answer_question))
 
     # --- wiring -------------------------------------------------------------------------------------
@@ -178,10 +173,8 @@ class PolicyBot(TeamsActivityHandler):
         return self._deps.incidents is not None and name in MESSAGE_EXTENSION_INVOKES
 
     async def on_turn(self, turn_context: TurnContext) -> None:
-        await self._remember_conversation(turn_context.activity)
         await super().on_turn(turn_context)
         await self._conversation_state.save_changes(turn_context)
-        await self._user_state.save_changes(turn_context)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -334,22 +327,6 @@ class PolicyBot(TeamsActivityHandler):
         )
 
     # --- platform commands --------------------------------------------------------------------------
-
-    async def _remember_conversation(self, activity: Activity) -> None:
-        """Keep a reference to every conversation the bot hears from (skipping unchanged repeats)."""
-        if activity.type not in ("message", "installationUpdate", "conversationUpdate", "invoke"):
-            return
-        conversation = conversation_from_activity(activity)
-        if conversation is None:
-            return
-        # The name is part of it: the Playground's install activity carries none, a later message does.
-        fingerprint = (conversation.service_url, conversation.aad_object_id, conversation.user_name)
-        if self._known_conversations.get(conversation.conversation_id) == fingerprint:
-            return
-        await self._deps.conversations.save(conversation)
-        if len(self._known_conversations) >= _KNOWN_CONVERSATIONS_KEPT:
-            self._known_conversations.clear()  # bounded: unknown ids sent by a misbehaving client cost no memory
-        self._known_conversations[conversation.conversation_id] = fingerprint
 
     async def _roles(self, turn_context: TurnContext) -> RoleLookup:
         """Roles of the authenticated sender (never of anyone a card or message names)."""

@@ -7,10 +7,15 @@ state survives a restart and is shared by several bot instances on PostgreSQL.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from botbuilder.core import Storage
 from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import state_codec
 from store.base import utcnow
@@ -36,56 +41,126 @@ def _without_etag(item: Any) -> Any:
     return item
 
 
+@dataclass
+class TurnState:
+    """One turn's conversation state: read with the turn's first transaction, written with its last.
+
+    While a turn runs (``SqlStorage.during``), botbuilder's reads are answered from what was prefetched and
+    its writes are kept here; the edge writes them in the transaction that also records the turn as done.
+    A turn that fails writes nothing.
+    """
+
+    loaded: dict[str, Any] = field(default_factory=dict)  # key -> stored document (absent: no row)
+    prefetched: frozenset[str] = frozenset()
+    writes: dict[str, Any] = field(default_factory=dict)
+    deletes: set[str] = field(default_factory=set)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.writes or self.deletes)
+
+
+_TURN: ContextVar[TurnState | None] = ContextVar("policybot_turn_state", default=None)
+
+
 class SqlStorage(Storage):
     """botbuilder ``Storage`` backed by SQLAlchemy (SQLite or PostgreSQL)."""
 
     def __init__(self, database: Database) -> None:
         self._db = database
 
+    # --- the turn's state, in the edge's transactions --------------------------------------------------
+
+    async def prefetch(self, session: AsyncSession, keys: list[str]) -> TurnState:
+        """Read the turn's state rows in the edge's first transaction."""
+        return TurnState(loaded=await self._read_in(session, keys), prefetched=frozenset(keys))
+
+    @contextmanager
+    def during(self, turn: TurnState) -> Iterator[TurnState]:
+        """Answer reads of the prefetched keys from ``turn`` and keep writes in it, for the block."""
+        token = _TURN.set(turn)
+        try:
+            yield turn
+        finally:
+            _TURN.reset(token)
+
+    async def flush(self, session: AsyncSession, turn: TurnState) -> None:
+        """Write what the turn changed, in the edge's last transaction."""
+        if turn.deletes:
+            await session.execute(delete(BotStateRow).where(BotStateRow.key.in_(sorted(turn.deletes))))
+        if turn.writes:
+            await self._write_in(session, turn.writes)
+
+    # --- botbuilder's Storage ---------------------------------------------------------------------------
+
     async def read(self, keys: list[str]) -> dict[str, Any]:
         if not keys:
             raise ValueError("Keys are required when reading")
+        turn = _TURN.get()
+        if turn is not None and set(keys) <= turn.prefetched:
+            found = {**turn.loaded, **turn.writes}
+            return {key: found[key] for key in keys if key in found and key not in turn.deletes}
         async with self._db.sessions() as session:
-            rows = (await session.execute(select(BotStateRow).where(BotStateRow.key.in_(keys)))).scalars()
-            result: dict[str, Any] = {}
-            for row in rows:
-                item = state_codec.decode(row.document)
-                if isinstance(item, dict):
-                    item["e_tag"] = row.etag
-                elif hasattr(item, "e_tag"):
-                    item.e_tag = row.etag
-                result[row.key] = item
-            return result
+            return await self._read_in(session, keys)
 
     async def write(self, changes: dict[str, Any]) -> None:
         if changes is None:
             raise ValueError("Changes are required when writing")
+        turn = _TURN.get()
+        if turn is not None and set(changes) <= turn.prefetched:
+            turn.writes.update(changes)
+            turn.deletes.difference_update(changes)
+            return
         async with self._db.transaction() as session:
-            for key, item in changes.items():
-                expected = _etag_of(item)
-                if expected == "":
-                    raise StateConflictError(f"state {key!r} has an empty e-tag")
-                document = state_codec.encode(_without_etag(item))
-                new_etag = uuid.uuid4().hex
-                if expected is None or expected == _ANY_ETAG:
-                    values = {"key": key, "etag": new_etag, "document": document, "updated_at": utcnow()}
-                    await session.execute(upsert(self._db.url, BotStateRow, values, ["key"]))
-                    continue
-                updated = await session.execute(
-                    update(BotStateRow)
-                    .where(BotStateRow.key == key, BotStateRow.etag == expected)
-                    .values(etag=new_etag, document=document, updated_at=utcnow())
-                )
-                if updated.rowcount == 1:  # type: ignore[attr-defined]
-                    continue
-                exists = await session.scalar(select(BotStateRow.key).where(BotStateRow.key == key))
-                if exists is not None:
-                    raise StateConflictError(
-                        f"state {key!r} was changed by another turn (e-tag {expected} is stale)"
-                    )
-                session.add(BotStateRow(key=key, etag=new_etag, document=document, updated_at=utcnow()))
-                await session.flush()
+            await self._write_in(session, changes)
 
     async def delete(self, keys: list[str]) -> None:
+        turn = _TURN.get()
+        if turn is not None and set(keys) <= turn.prefetched:
+            turn.deletes.update(keys)
+            for key in keys:
+                turn.writes.pop(key, None)
+            return
         async with self._db.transaction() as session:
             await session.execute(delete(BotStateRow).where(BotStateRow.key.in_(keys)))
+
+    # --- SQL --------------------------------------------------------------------------------------------
+
+    @staticmethod
+    async def _read_in(session: AsyncSession, keys: list[str]) -> dict[str, Any]:
+        rows = (await session.execute(select(BotStateRow).where(BotStateRow.key.in_(keys)))).scalars()
+        result: dict[str, Any] = {}
+        for row in rows:
+            item = state_codec.decode(row.document)
+            if isinstance(item, dict):
+                item["e_tag"] = row.etag
+            elif hasattr(item, "e_tag"):
+                item.e_tag = row.etag
+            result[row.key] = item
+        return result
+
+    async def _write_in(self, session: AsyncSession, changes: dict[str, Any]) -> None:
+        for key, item in changes.items():
+            expected = _etag_of(item)
+            if expected == "":
+                raise StateConflictError(f"state {key!r} has an empty e-tag")
+            document = state_codec.encode(_without_etag(item))
+            new_etag = uuid.uuid4().hex
+            if expected is None or expected == _ANY_ETAG:
+                values = {"key": key, "etag": new_etag, "document": document, "updated_at": utcnow()}
+                await session.execute(upsert(self._db.url, BotStateRow, values, ["key"]))
+                continue
+            updated = await session.execute(
+                update(BotStateRow)
+                .where(BotStateRow.key == key, BotStateRow.etag == expected)
+                .values(etag=new_etag, document=document, updated_at=utcnow())
+            )
+            if updated.rowcount == 1:  # type: ignore[attr-defined]
+                continue
+            exists = await session.scalar(select(BotStateRow.key).where(BotStateRow.key == key))
+            if exists is not None:
+                raise StateConflictError(
+                    f"state {key!r} was changed by another turn (e-tag {expected} is stale)"
+                )
+            session.add(BotStateRow(key=key, etag=new_etag, document=document, updated_at=utcnow()))
+            await session.flush()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -34,6 +34,8 @@ class NestedUnitOfWorkError(RuntimeError):
     PostgreSQL, which is how a crowd of clicks once exhausted the pool.
     """
 
+
+T = TypeVar("T")
 
 _ACTIVE: ContextVar[frozenset[int]] = ContextVar("policybot_active_units_of_work", default=frozenset())
 
@@ -89,8 +91,8 @@ class Database:
         if self.is_sqlite:
             _prepare_sqlite_file(url)
         else:
-            # No pre-ping: it cost a round trip per checkout. A dropped connection is invalidated when it
-            # fails and the unit of work is retried once (``run``); old connections are recycled.
+            # No pre-ping: it cost a round trip per checkout. A dropped connection fails at its first statement,
+            # which invalidates the pool's older connections; the edge runs its unit of work again (``run``).
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=False, pool_recycle=_POOL_RECYCLE_S)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
@@ -137,23 +139,33 @@ class Database:
 
     @staticmethod
     async def _begin(factory: async_sessionmaker[AsyncSession]) -> AsyncSession:
-        """A session with its transaction begun on a checked-out connection. A connection found dead (the
-        server restarted) is replaced once: nothing had run on it, so nothing can happen twice."""
-        for attempt in (1, 2):
-            session = factory()
-            try:
-                await session.begin()
-                await session.connection()
-                return session
-            except DBAPIError as error:
-                await session.close()
-                if not error.connection_invalidated or attempt == 2:
-                    raise
-                log.warning("database connection dropped: beginning again on a new one")
-            except BaseException:
-                await session.close()
+        """A session with its transaction begun on a checked-out connection."""
+        session = factory()
+        try:
+            await session.begin()
+            await session.connection()
+        except BaseException:
+            await session.close()
+            raise
+        return session
+
+    async def run(self, work: Callable[[AsyncSession], Awaitable[T]], *, read_only: bool = False) -> T:
+        """``work`` in one unit of work, run once more if the connection turned out dead (PostgreSQL restarted).
+
+        No ping per checkout: a dead connection shows itself at its first statement, which invalidates the
+        pool's older connections too, and ``work`` runs again on a new one. What failed was rolled back (the
+        server had already dropped it), so only work that is safe to repeat belongs here: the edge's claim
+        of an activity and its record of the answer.
+        """
+        try:
+            async with self.unit_of_work(read_only=read_only) as session:
+                return await work(session)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
                 raise
-        raise AssertionError("unreachable")
+            log.warning("database connection dropped: running the unit of work again on a new one")
+        async with self.unit_of_work(read_only=read_only) as session:
+            return await work(session)
 
     def transaction(self) -> Any:
         """A writing unit of work (see ``unit_of_work``)."""

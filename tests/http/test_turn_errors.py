@@ -49,9 +49,11 @@ def sorry_cards(connector: FakeConnector) -> list[dict[str, Any]]:
     return [card for card in connector.cards() if SORRY_TITLE in card_texts(card)]
 
 
-async def card_action(client: TestClient, connector: FakeConnector, verb: str, **extra: Any) -> Any:
+async def card_action(client: TestClient, connector: FakeConnector, verb: str,
+                      value_data: dict[str, Any] | None = None, **extra: Any) -> Any:
     activity = personal_activity(connector.url, type_="invoke", name="adaptiveCard/action",
-                                 value={"action": {"type": "Action.Execute", "verb": verb, "data": {}}}, **extra)
+                                 value={"action": {"type": "Action.Execute", "verb": verb, "data": value_data or {}}},
+                                 **extra)
     response = await client.post("/api/messages", json=activity)
     assert response.status == 200, await response.text()
     return await response.json()
@@ -100,20 +102,33 @@ async def test_a_failing_message_gets_the_sorry_card_and_its_stuck_dialog_is_cle
     assert unhandled(caplog) == []
 
 
+class BrokenDirectory:
+    """A role directory that fails with an unexpected error (not DirectoryUnavailableError): a bug, not an outage."""
+
+    async def roles_of(self, aad_object_id: str) -> Any:
+        raise Boom("the directory failed")
+
+    async def holders_of(self, role: Any) -> Any:
+        raise Boom("the directory failed")
+
+    async def is_in_directory(self, aad_object_id: str) -> bool:
+        raise Boom("the directory failed")
+
+    def describe(self) -> str:
+        return "broken"
+
+    async def aclose(self) -> None:
+        return None
+
+
 async def test_a_turn_failing_before_its_state_is_loaded_still_gets_an_answer(
     dev_settings: Settings, connector: FakeConnector, caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Was ``KeyError: 'Internal.ConversationState'`` from ``conversation_state.delete`` and a bare 500."""
-
-    async def save_fails(*_args: Any, **_kwargs: Any) -> None:
-        raise Boom("the conversation store failed")
-
-    async with running_bot(dev_settings) as client:
-        monkeypatch.setattr(client.app[SERVICES].conversations, "save", save_fails)
-        message = await client.post("/api/messages", json=personal_activity(connector.url, text="help"))
+    async with running_bot(dev_settings, directory=BrokenDirectory()) as client:
+        message = await client.post("/api/messages", json=personal_activity(connector.url, text="whoami"))
         assert message.status == 201
-        body = await card_action(client, connector, "incident_submit")
+        body = await card_action(client, connector, "incident_view", value_data={"incident": 1})
     assert len(sorry_cards(connector)) == 1
     assert body["type"] == "application/vnd.microsoft.error"
     assert len(turn_failures(caplog)) == 2
@@ -133,18 +148,22 @@ async def test_when_even_the_sorry_card_cannot_be_sent_the_answer_is_not_a_5xx(
 
 async def test_a_failing_message_extension_gets_a_dialog_message(
     dev_settings: Settings, connector: FakeConnector, caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def save_fails(*_args: Any, **_kwargs: Any) -> None:
-        raise Boom("the conversation store failed")
+    message = {"id": "m1", "body": {"contentType": "text", "content": "a nasty post"},
+               "from": {"user": {"displayName": "Lee Carter"}}}
 
-    async with running_bot(dev_settings) as client:
-        monkeypatch.setattr(client.app[SERVICES].conversations, "save", save_fails)
+    async def invoke(name: str, value: dict[str, Any]) -> Any:
         response = await client.post("/api/messages", json=personal_activity(
-            connector.url, type_="invoke", name="composeExtension/fetchTask",
-            value={"commandId": "reportMessage", "messagePayload": {}}))
+            connector.url, type_="invoke", name=name, value=value))
         assert response.status == 200
-        body = await response.json()
+        return await response.json()
+
+    async with running_bot(dev_settings, directory=BrokenDirectory()) as client:
+        fetched = await invoke("composeExtension/fetchTask", {"commandId": "reportMessage", "messagePayload": message})
+        data = {**fetched["task"]["value"]["card"]["content"]["actions"][0]["data"], "risk": "no",
+                "category": "negative_comment", "what_happened": "a nasty post"}
+        body = await invoke("composeExtension/submitAction", {
+            "commandId": "reportMessage", "commandContext": "message", "messagePayload": message, "data": data})
     assert body["task"]["type"] == "message"
     assert body["task"]["value"].startswith("Sorry, something went wrong on my side")
     assert len(turn_failures(caplog)) == 1
