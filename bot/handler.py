@@ -470,7 +470,7 @@ class PolicyBot(TeamsActivityHandler):
             return error_invoke_response(HTTPStatus.BAD_REQUEST, problem)
         action = value["action"]
         verb = action["verb"]
-        data = action.get("data") or {}
+        data = action["data"] if isinstance(action.get("data"), dict) else {}  # the verb's payload check answers
         log.info("card action", extra={"verb": verb, "activity_id": turn_context.activity.id})
         actor = self._actor(turn_context)
         if actor is None:

@@ -722,8 +722,7 @@ async def test_json_nested_beyond_the_parser_is_refused_400(edge_client: TestCli
 
 @pytest.mark.parametrize(
     "value",
-    [[1, 2], "incident_submit", 7, True, {"action": [1]}, {"action": {"verb": 5}},
-     {"action": {"verb": "incident_submit", "data": [1, 2]}}, {"action": {"data": {}}}],
+    [[1, 2], "incident_submit", 7, True, {"action": [1]}, {"action": {"verb": 5}}, {"action": {"data": {}}}],
 )
 async def test_an_unreadable_card_action_gets_a_universal_actions_bad_request(
     edge_client: TestClient, connector: FakeConnector, value: Any
@@ -745,3 +744,15 @@ async def test_a_message_of_repeated_mentions_is_read_in_linear_time(
     response = await edge_client.post("/api/messages", json=personal_activity(connector.url, text="<at>" * 60_000))
     assert response.status == 201
     assert time.perf_counter() - started < 5
+
+
+async def test_card_data_that_is_not_an_object_is_answered_by_the_verbs_own_check(
+    edge_client: TestClient, connector: FakeConnector
+) -> None:
+    """No data for the verb: it says what is missing (and a refusal is recorded where the verb records them)."""
+    activity = personal_activity(connector.url, type_="invoke", name=CARD_ACTION,
+                                 value={"action": {"verb": Verb.SUBMIT.value, "data": [1, 2]}})
+    response = await edge_client.post("/api/messages", json=activity)
+    assert response.status == 200
+    body = await response.json()
+    assert body["statusCode"] == 200 and body["type"] in INVOKE_BODY_TYPES
