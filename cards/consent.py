@@ -4,19 +4,21 @@ One function per card; each submit payload has its own model and verb:
 
 - `photo_check_question_card(accounts)` → submit `PhotoCheckSubmit` (verb `photo_check_submit`);
   `PhotoCheckSubmit.to_request()` gives the domain's `PhotoCheckRequest`.
-- `pupil_choice_card(verdict)` (when `verdict.needs_pupil_choice`) → submit `PupilChoiceSubmit` (verb
-  `photo_check_choose_pupils`); `domain.consent.with_choices(request.pupils, submit.choices())` then
-  check again.
+- `pupil_choice_card(verdict)` (when `verdict.needs_pupil_choice`) → submit `PhotoCheckChoiceSubmit` (verb
+  `photo_check_choose_pupils`: the question's answers, carried in the button's data, and `PupilChoiceSubmit`'s
+  choices); `domain.consent.with_choices(request.pupils, submit.choices())` then check again.
 - `verdict_card(verdict)`: the answer. A "no" whose one reason is the personal device carries "Ask the Head
   Teacher for an exception" (an `Action.ShowCard` asking for the exceptional circumstances) whose submit is
   `DeviceExceptionSubmit` (verb `request_device_exception`) for the approval mechanism. A verdict decided
   with an authorised exception names it (`AuthorisedException`: reference and date).
 - The exception request as stored (`DeviceExceptionCase`), its summary for the approval cards
   (`device_exception_summary`), the form to change it (`device_exception_edit_card`, verb
-  `device_exception_resubmit`) and the message after approval (`device_exception_approved_card`, verb
-  `photo_check_exception_recheck`).
+  `device_exception_resubmit`, `DeviceExceptionResubmit`) and the message after approval
+  (`device_exception_approved_card`, verb `photo_check_exception_recheck`, `ExceptionButton`).
 
-Nothing in a payload is trusted: the account is checked against the account register and a device
+The router (`dialogs/photo_check.py` registers each verb with its model) validates a payload before the handler
+runs: data of the wrong shape is answered as out of date and changes nothing. Nothing in a valid payload is
+trusted either: the account is checked against the account register and a device
 exception against the approvals, on the server. All pupil and user text is escaped for Markdown.
 """
 
@@ -26,12 +28,12 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from cards.approvals import RequestSummary
+from cards.approvals import RequestButton, RequestSummary
 from cards.base import (
     Action,
     ActionExecute,
@@ -77,10 +79,13 @@ DEVICE_EXCEPTION_RESUBMIT_VERB = "device_exception_resubmit"
 EXCEPTION_RECHECK_VERB = "photo_check_exception_recheck"
 CIRCUMSTANCES_INPUT = "circumstances"
 MAX_CIRCUMSTANCES = 1_000  # what the Head Teacher reads: a paragraph, not an essay
+MAX_CIRCUMSTANCES_SENT = 20 * MAX_CIRCUMSTANCES  # up to this the handler answers "too long"; more is not valid data
 
 _ACCOUNT_PREFIX = "account:"
 _NOT_LISTED = "not_listed"  # "none of these" on the choice card
 _MAX_PUPILS_TEXT = 2_000
+_MAX_POSITION_DIGITS = 3  # a photo names at most 100 pupils
+_DESTINATION_VALUES = frozenset(kind.value for kind in DestinationKind)
 _ALLOWED_NAMES_SHOWN = 40  # a whole-class photo lists this many allowed names, then "and N more"
 
 _DEVICE_TITLES: dict[Device, str] = {
@@ -204,13 +209,14 @@ def photo_check_question_card(
     )
 
 
-class PhotoCheckSubmit(_Payload):
-    """What the question card sends back."""
+class _PhotoQuestion(_Payload):
+    """The question card's answers. A field left unanswered is None here and makes `to_request` fail, so the
+    question is asked again; a value that cannot be one of the card's (an unknown destination or device) is not
+    valid data."""
 
-    verb: Literal["photo_check_submit"]
-    destination: str = Field(min_length=1, max_length=250)
+    destination: str | None = Field(default=None, min_length=1, max_length=250)
     pupils: str = Field(default="", max_length=_MAX_PUPILS_TEXT)
-    device: Device
+    device: Device | None = None
     media: MediaKind = MediaKind.PHOTO
     appropriately_dressed: bool = False
     nobody_ridiculed: bool = False
@@ -221,31 +227,51 @@ class PhotoCheckSubmit(_Payload):
     def _toggle(cls, value: Any) -> Any:
         return _as_bool(value)  # Input.Toggle sends "true" / "false"
 
+    @field_validator("destination", "device", mode="before")
+    @classmethod
+    def _blank_is_unanswered(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("destination")
     @classmethod
-    def _known_destination(cls, value: str) -> str:
+    def _known_destination(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if value.startswith(_ACCOUNT_PREFIX) and value[len(_ACCOUNT_PREFIX) :].strip():
             return value
         if value in {kind.value for kind in DestinationKind if kind is not DestinationKind.SCHOOL_ACCOUNT}:
             return value
         raise ValueError("unknown destination")
 
-    def destination_model(self) -> Destination:
+    def destination_model(self) -> Destination | None:
+        if self.destination is None:
+            return None
         if self.destination.startswith(_ACCOUNT_PREFIX):
             return Destination.school_account(self.destination[len(_ACCOUNT_PREFIX) :])
         return Destination.of(DestinationKind(self.destination))
 
     def to_request(self) -> PhotoCheckRequest:
-        """The domain request (raises pydantic's ValidationError if no pupil was named)."""
-        return PhotoCheckRequest(
-            destination=self.destination_model(),
-            pupils=tuple(parse_pupil_names(self.pupils)),
-            device=self.device,
-            media=self.media,
-            appropriately_dressed=self.appropriately_dressed,
-            nobody_ridiculed=self.nobody_ridiculed,
-            not_in_toilet_or_changing_area=self.not_in_toilet_or_changing_area,
-        )
+        """The domain request (raises pydantic's ValidationError if no pupil was named, or no destination or
+        device chosen)."""
+        return PhotoCheckRequest.model_validate({
+            "destination": self.destination_model(),
+            "pupils": tuple(parse_pupil_names(self.pupils)),
+            "device": self.device,
+            "media": self.media,
+            "appropriately_dressed": self.appropriately_dressed,
+            "nobody_ridiculed": self.nobody_ridiculed,
+            "not_in_toilet_or_changing_area": self.not_in_toilet_or_changing_area,
+        })
+
+    def answers(self) -> dict[str, Any]:
+        """The answers as the question card sent them, for a later card's button to carry."""
+        return self.model_dump(mode="json", by_alias=True, include=set(_PhotoQuestion.model_fields), exclude_none=True)
+
+
+class PhotoCheckSubmit(_PhotoQuestion):
+    """What the question card sends back (verb `photo_check_submit`)."""
+
+    verb: Literal["photo_check_submit"] | None = None  # in an Action.Submit's data (the edge takes it out)
 
 
 # --- Which pupil? ------------------------------------------------------------------------------------
@@ -305,45 +331,71 @@ def pupil_choice_card(verdict: Verdict) -> AdaptiveCard:
     )
 
 
+def _chosen(values: dict[str, Any]) -> dict[int, str]:
+    """`choice_<position>` → pupil id; "none of these", blanks and anything not a choice are left out."""
+    chosen: dict[int, str] = {}
+    for key, value in values.items():
+        if not key.startswith("choice_") or not isinstance(value, str):
+            continue
+        position = key.removeprefix("choice_")
+        if position.isdigit() and len(position) <= _MAX_POSITION_DIGITS and value and value != _NOT_LISTED:
+            chosen[int(position)] = value[:64]
+    return chosen
+
+
 class PupilChoiceSubmit(_Payload):
-    """What the choice card sends back: `choice_<position>` → pupil id (or "not_listed")."""
+    """The choice card's inputs: `choice_<position>` → pupil id (or "not_listed")."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    verb: Literal["photo_check_choose_pupils"]
+    verb: Literal["photo_check_choose_pupils"] | None = None
 
     def choices(self) -> dict[int, str]:
         """Position in the request's pupils → chosen pupil id (names left unchosen are not included)."""
-        chosen: dict[int, str] = {}
-        for key, value in (self.model_extra or {}).items():
-            if not key.startswith("choice_") or not isinstance(value, str):
-                continue
-            position = key.removeprefix("choice_")
-            if position.isdigit() and value and value != _NOT_LISTED:
-                chosen[int(position)] = value[:64]
-        return chosen
+        return _chosen(self.model_extra or {})
+
+
+class PhotoCheckChoiceSubmit(_PhotoQuestion):
+    """What the choice card's button sends (verb `photo_check_choose_pupils`): the question's answers, which its
+    data carries (nothing is kept between the two turns), and the choice of each pupil."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    verb: Literal["photo_check_choose_pupils"] | None = None
+
+    def choices(self) -> dict[int, str]:
+        """Position in the request's pupils → chosen pupil id (names left unchosen are not included)."""
+        return _chosen(self.model_extra or {})
 
 
 # --- The verdict -------------------------------------------------------------------------------------
 
 
-class DeviceExceptionSubmit(_Payload):
-    """The verdict card's "ask the Head Teacher" form: which photo (as the verdict saw it) and why.
+def _known_kind_or_none(value: Any) -> Any:
+    """A destination that is not one of ours (a forged or very old form) is read as none: the handler answers
+    that the card is out of date."""
+    return value if isinstance(value, str) and value in _DESTINATION_VALUES else None
 
-    Only a claim: the server checks it again on the current register before anything is sent.
+
+class DeviceExceptionSubmit(_Payload):
+    """The verdict card's "ask the Head Teacher" form: which photo (as the verdict saw it) and why
+    (verb `request_device_exception`).
+
+    Only a claim: the server checks it again on the current register before anything is sent. The circumstances
+    and the form's id are checked by the handler, which says what is wrong with them.
     """
 
-    verb: Literal["request_device_exception"]
-    destination: DestinationKind
+    verb: Literal["request_device_exception"] | None = None  # in the form's Action.Submit data
+    destination: Annotated[DestinationKind | None, BeforeValidator(_known_kind_or_none)] = None
     account_name: str | None = Field(default=None, max_length=200)
-    purposes: tuple[str, ...] = ()
+    purposes: tuple[Annotated[str, Field(max_length=64)], ...] = Field(default=(), max_length=20)
     media: MediaKind = MediaKind.PHOTO
-    pupil_ids: tuple[str, ...] = Field(default=(), max_length=100)
-    register_version: int = 0
+    pupil_ids: tuple[Annotated[str, Field(min_length=1, max_length=64)], ...] = Field(default=(), max_length=100)
+    register_version: int = Field(default=0, ge=0)
     appropriately_dressed: bool = False
     nobody_ridiculed: bool = False
     not_in_toilet_or_changing_area: bool = False
-    circumstances: str = Field(default="", max_length=20_000)  # the handler answers an over-long text clearly
+    circumstances: str = Field(default="", max_length=MAX_CIRCUMSTANCES_SENT)  # the handler answers "too long"
     form_id: str = Field(default="", max_length=64)
 
     @field_validator("appropriately_dressed", "nobody_ridiculed", "not_in_toilet_or_changing_area", mode="before")
@@ -352,11 +404,15 @@ class DeviceExceptionSubmit(_Payload):
         return _as_bool(value)
 
     def destination_model(self) -> Destination:
-        """The destination (raises pydantic's ValidationError for a school account without a name)."""
+        """The destination (raises ValueError without one, pydantic's ValidationError for a school account without
+        a name)."""
+        if self.destination is None:
+            raise ValueError("no destination")
         return _destination(self.destination, self.account_name)
 
     def to_request(self) -> PhotoCheckRequest:
-        """The photo as a domain request, each pupil pinned by id (raises ValidationError if none)."""
+        """The photo as a domain request, each pupil pinned by id (raises ValueError, or pydantic's ValidationError,
+        without a destination or a pupil)."""
         return PhotoCheckRequest(
             destination=self.destination_model(),
             pupils=tuple(TypedPupil(text=f"pupil id {pid}", pupil_id=pid) for pid in dict.fromkeys(self.pupil_ids)),
@@ -411,8 +467,8 @@ def _pupil_rows(verdict: Verdict) -> list[Element]:
         if not lines:  # a personal account: the photo's own reason already says no
             lines = ["not checked: the photo itself is a no (see About the photo)"]
         if pupil.status is ResolutionStatus.NOT_FOUND and pupil.candidates:
-            names = ", ".join(escape_markdown(c.display_name) for c in pupil.candidates)
-            lines.append(f"did you mean {names}?")
+            close = ", ".join(escape_markdown(c.display_name) for c in pupil.candidates)
+            lines.append(f"did you mean {close}?")
         rows.append(_marked_row("\u2716", "Attention", _pupil_name(pupil), _bullets(lines)))
     if allowed:
         purposes = ", ".join(escape_markdown(p.title) for p in verdict.purposes)
@@ -707,6 +763,20 @@ def device_exception_summary(
             f"{lasts}. Ask SLT if that should change.",
         ),
     )
+
+
+class ExceptionButton(RequestButton):
+    """"Check it again now" on the message sent after approval (verb `photo_check_exception_recheck`): which
+    exception request, read as the approval desk reads its own buttons (`RequestButton`: a missing id, or text that
+    is not a number, names no request; a boolean, fraction, negative or huge id, or another type is not valid)."""
+
+
+class DeviceExceptionResubmit(RequestButton):
+    """"Send it again" on the form to change a request (verb `device_exception_resubmit`): the request and the
+    round the form shows (as `RequestButton`), and the changed circumstances, checked by the handler, which says
+    what is wrong with them."""
+
+    circumstances: str = Field(default="", max_length=MAX_CIRCUMSTANCES_SENT)
 
 
 def device_exception_edit_card(

@@ -19,11 +19,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictBool
 from pydantic.alias_generators import to_camel
 
+from cards.approvals import digits_as_number
 from cards.base import (
     ActionExecute,
     ActionSet,
@@ -52,6 +53,8 @@ CONSENT_REGISTER_ACTIVATE_VERB = "consent_register_activate"
 NOT_LISTED = "not_listed"  # "none of these" on the choice card
 MAX_NAME = 200
 MAX_NOTE = 500
+MAX_SENT = 10  # a name or note up to this many times its limit is answered "too long"; longer is not valid data
+MAX_VERSION = 2**31 - 1  # register versions are the database's integer keys
 PROBLEMS_SHOWN = 20  # a rejected file lists this many problems, then "and N more"
 
 _WISHES = f"\u201c{escape_markdown(Q_RESPECT_WISHES.text)}\u201d ({Q_RESPECT_WISHES.section})"
@@ -65,37 +68,49 @@ class _Payload(BaseModel):
 
 
 class DoNotPhotographSubmit(_Payload):
-    verb: Literal["do_not_photograph_submit"]
-    pupil: str = Field(default="", max_length=MAX_NAME)
-    note: str = Field(default="", max_length=MAX_NOTE)
+    """The form (verb `do_not_photograph_submit`). A name or note longer than the form allows is answered by the
+    handler with the form again; far longer is not valid data."""
+
+    verb: Literal["do_not_photograph_submit"] | None = None  # in an Action.Submit fallback's data
+    pupil: str = Field(default="", max_length=MAX_SENT * MAX_NAME)
+    note: str = Field(default="", max_length=MAX_SENT * MAX_NOTE)
 
 
 class DoNotPhotographChoice(_Payload):
-    verb: Literal["do_not_photograph_choose"]
+    """The choice card (verb `do_not_photograph_choose`): the name as typed and the note (carried in the button's
+    data) and the pupil chosen, or "none of these"."""
+
+    verb: Literal["do_not_photograph_choose"] | None = None
     typed: str = Field(default="", max_length=MAX_NAME)
     note: str = Field(default="", max_length=MAX_NOTE)
     choice: str = Field(default="", max_length=64)
 
 
 class ClearSubmit(_Payload):
-    verb: Literal["do_not_photograph_clear"]
+    """"Done: updated in the MIS" (verb `do_not_photograph_clear`): the pupil, and whether the button was on the
+    list of requests (answer with the list again)."""
+
+    verb: Literal["do_not_photograph_clear"] | None = None
     pupil_id: str = Field(min_length=1, max_length=64)
+    in_list: StrictBool = Field(default=False, alias="list")
 
 
 class ActivateSubmit(_Payload):
-    verb: Literal["consent_register_activate"]
-    version: int = Field(ge=1)
+    """"Undo" / "Make this the current register" (verb `consent_register_activate`): the version to make current."""
+
+    verb: Literal["consent_register_activate"] | None = None
+    version: Annotated[int, Strict(), Field(ge=1, le=MAX_VERSION), BeforeValidator(digits_as_number)]
 
 
 def _execute(title: str, verb: str, data: dict[str, Any], *, style: str | None = None) -> ActionExecute:
     return ActionExecute(
-        title=title, verb=verb, data=data, style=style,  # type: ignore[arg-type]
-        fallback=ActionSubmit(title=title, data={"verb": verb, **data}, style=style),  # type: ignore[arg-type]
+        title=title, verb=verb, data=data, style=style,
+        fallback=ActionSubmit(title=title, data={"verb": verb, **data}, style=style),
     )
 
 
 def _heading(text: str, color: str | None = None) -> TextBlock:
-    return TextBlock(text=text, size="Large", weight="Bolder", style="heading", color=color)  # type: ignore[arg-type]
+    return TextBlock(text=text, size="Large", weight="Bolder", style="heading", color=color)
 
 
 def _facts(pairs: Sequence[tuple[str, str]]) -> FactSet:
@@ -423,7 +438,7 @@ def register_imported_card(current: VersionView, previous: VersionView | None,
                           is_subtle=True))
     actions = [_activate_button(previous.version, "Undo: go back to the previous register")] if previous else None
     return AdaptiveCard(fallback_text=f"Consent register imported: {current.pupil_count} pupils.", body=body,
-                        actions=actions)  # type: ignore[arg-type]
+                        actions=actions)
 
 
 def register_activated_card(current: VersionView, previous: VersionView | None, *,
@@ -437,7 +452,7 @@ def register_activated_card(current: VersionView, previous: VersionView | None, 
     if previous is not None:
         body.append(TextBlock(text=f"Kept: {_version_line(previous, calendar)}."))
     actions = [_activate_button(previous.version, f"Go back to version {previous.version}")] if previous else None
-    return AdaptiveCard(fallback_text="Consent register changed.", body=body, actions=actions)  # type: ignore[arg-type]
+    return AdaptiveCard(fallback_text="Consent register changed.", body=body, actions=actions)
 
 
 def register_rejected_card(file_name: str, rejected: ImportRejected, current: VersionView | None, *,

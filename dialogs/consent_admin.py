@@ -1,4 +1,8 @@
-"""The consent register in Teams: do not photograph, the data admin's commands, and the SharePoint sync."""
+"""The consent register in Teams: do not photograph, the data admin's commands, and the SharePoint sync.
+
+Each verb is registered with its payload model (``cards/consent_admin.py``): the router validates the card data
+before the use case (``services/consent_admin.py``) runs.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,10 @@ from cards.consent_admin import (
     DO_NOT_PHOTOGRAPH_CHOOSE_VERB,
     DO_NOT_PHOTOGRAPH_CLEAR_VERB,
     DO_NOT_PHOTOGRAPH_SUBMIT_VERB,
+    ActivateSubmit,
+    ClearSubmit,
+    DoNotPhotographChoice,
+    DoNotPhotographSubmit,
 )
 from dialogs.router import Router
 from domain.calendar import SchoolCalendar
@@ -30,19 +38,25 @@ def register_consent_admin_routes(router: Router, admin: ConsentAdmin) -> None:
     router.on_command(command("photo_requests"), admin.photo_requests)
     router.on_command(command("consent_register"), admin.consent_register)
     router.on_command(command("pupil_consent"), admin.pupil_consent)
-    router.on_action(DO_NOT_PHOTOGRAPH_SUBMIT_VERB, admin.on_submit)
-    router.on_action(DO_NOT_PHOTOGRAPH_CHOOSE_VERB, admin.on_choose)
-    router.on_action(DO_NOT_PHOTOGRAPH_CLEAR_VERB, admin.on_clear)
-    router.on_action(CONSENT_REGISTER_ACTIVATE_VERB, admin.on_activate)
+    router.on_action(DO_NOT_PHOTOGRAPH_SUBMIT_VERB, admin.on_submit, payload=DoNotPhotographSubmit)
+    router.on_action(DO_NOT_PHOTOGRAPH_CHOOSE_VERB, admin.on_choose, payload=DoNotPhotographChoice)
+    router.on_action(DO_NOT_PHOTOGRAPH_CLEAR_VERB, admin.on_clear, payload=ClearSubmit)
+    router.on_action(CONSENT_REGISTER_ACTIVATE_VERB, admin.on_activate, payload=ActivateSubmit)
 
 
 def register_consent_admin(router: Router, *, database: Database, store: ConsentStore,
-                           directory: RoleDirectory, conversations: ConversationStore, settings: Any,
+                           directory: RoleDirectory, settings: Any,
+                           conversations: ConversationStore | None = None,
                            calendar: SchoolCalendar | None = None,
                            on_enqueued: Callable[[], None] | None = None,
                            clock: Callable[[], Any] = utcnow) -> ConsentAdmin:
-    """Register the data admin's commands; ``calendar`` is the one the app built (else from ``settings``)."""
-    admin = ConsentAdmin(database, store, directory, conversations, settings,
+    """Register the data admin's commands; ``calendar`` is the one the app built (else from ``settings``).
+
+    ``conversations`` is no longer used (people's names are read in each use case's unit of work); it is accepted
+    until the app factory stops passing it.
+    """
+    del conversations
+    admin = ConsentAdmin(database, store, directory, settings,
                          calendar=calendar or settings.school_calendar(), on_enqueued=on_enqueued, clock=clock)
     register_consent_admin_routes(router, admin)
     return admin

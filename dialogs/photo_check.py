@@ -1,5 +1,9 @@
 """Can I post this photo? The question card, choosing between pupils of one name, and the personal-device
-exception the Head Teacher decides (a kind of approval on the desk)."""
+exception the Head Teacher decides (a kind of approval on the desk).
+
+Each verb is registered with its payload model (``cards/consent.py``): the router validates the card data before
+the use case (``services/photo_check.py``) runs.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,11 @@ from cards.consent import (
     PHOTO_CHECK_CHOOSE_VERB,
     PHOTO_CHECK_SUBMIT_VERB,
     REQUEST_DEVICE_EXCEPTION_VERB,
+    DeviceExceptionResubmit,
+    DeviceExceptionSubmit,
+    ExceptionButton,
+    PhotoCheckChoiceSubmit,
+    PhotoCheckSubmit,
 )
 from dialogs.router import Router
 from domain.flows import Flow
@@ -41,9 +50,9 @@ def register_consent(
         desk.register_kind(exceptions)
     checks = PhotoChecks(database, store or ConsentStore(database), desk=desk, exceptions=exceptions)
     router.on_flow(Flow.CHECK_PHOTO.value, checks.start)
-    router.on_action(PHOTO_CHECK_SUBMIT_VERB, checks.submit)
-    router.on_action(PHOTO_CHECK_CHOOSE_VERB, checks.choose)
-    router.on_action(REQUEST_DEVICE_EXCEPTION_VERB, checks.request_exception)
-    router.on_action(DEVICE_EXCEPTION_RESUBMIT_VERB, checks.resubmit)
-    router.on_action(EXCEPTION_RECHECK_VERB, checks.recheck)
+    router.on_action(PHOTO_CHECK_SUBMIT_VERB, checks.submit, payload=PhotoCheckSubmit)
+    router.on_action(PHOTO_CHECK_CHOOSE_VERB, checks.choose, payload=PhotoCheckChoiceSubmit)
+    router.on_action(REQUEST_DEVICE_EXCEPTION_VERB, checks.request_exception, payload=DeviceExceptionSubmit)
+    router.on_action(DEVICE_EXCEPTION_RESUBMIT_VERB, checks.resubmit, payload=DeviceExceptionResubmit)
+    router.on_action(EXCEPTION_RECHECK_VERB, checks.recheck, payload=ExceptionButton)
     return checks

@@ -891,9 +891,9 @@ def _pupil_verdict(
     if pupil.pupil_id in register.do_not_photograph:
         reasons.append(_REASON_DO_NOT_PHOTOGRAPH)
     for purpose in purposes:
-        reason = _consent_reason(entry.consent_for(purpose.key), purpose, config)
-        if reason is not None:
-            reasons.append(reason)
+        refused = _consent_reason(entry.consent_for(purpose.key), purpose, config)
+        if refused is not None:
+            reasons.append(refused)
     # No purpose (a personal account) can never be a yes for the pupil either.
     allowed = not reasons and bool(purposes)
     return PupilVerdict(

@@ -1,7 +1,8 @@
 """The consent register's keeping in Teams (issue 7): what the data admin and any member of staff do to it.
 
-``register_consent_admin(router, *, database, store, directory, conversations, settings, on_enqueued, clock)``
-registers, and returns the ``ConsentAdmin`` the Teams edge also calls:
+``dialogs.consent_admin.register_consent_admin(router, *, database, store, directory, settings, ...)`` registers
+the routes (each verb with its payload model from ``cards/consent_admin.py``, validated by the router before a
+handler runs) and returns the ``ConsentAdmin`` the Teams edge also calls:
 
 - ``do not photograph <pupil>`` / ``do not film <pupil>`` (any member of staff, personal chat only; no name: a
   form). Use of images: "If anyone asks not to be filmed or photographed then their wishes should be respected."
@@ -25,20 +26,16 @@ Every role is looked up on the server from the authenticated actor, on every com
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards.base import AdaptiveCard, escape_markdown
 from cards.consent_admin import (
-    CONSENT_REGISTER_ACTIVATE_VERB,
-    DO_NOT_PHOTOGRAPH_CHOOSE_VERB,
-    DO_NOT_PHOTOGRAPH_CLEAR_VERB,
-    DO_NOT_PHOTOGRAPH_SUBMIT_VERB,
+    MAX_NAME,
     MAX_NOTE,
     NOT_LISTED,
     ActivateSubmit,
@@ -74,7 +71,7 @@ from domain.consent import (
 )
 from domain.consent_import import DEFAULT_MAPPING, ColumnMapping, ImportRejected
 from domain.roles import DirectoryUnavailableError, Person, Role, RoleDirectory
-from services.approvals import card_message
+from services.approvals import button_payload, card_message
 from services.incidents import Fetch, ScreenshotRefused
 from services.requests import CardAction, CommandRequest
 from store import card_copies, conversations
@@ -87,7 +84,6 @@ from store.consent_store import (
     UnknownPupilError,
     VersionNotAvailableError,
 )
-from store.conversations import ConversationStore
 from store.db import Database
 from store.outbox import OutboxMessage, enqueue
 
@@ -156,14 +152,31 @@ def _in_personal_chat(actor: Actor) -> bool:
     return (actor.conversation_kind or "personal") == "personal"
 
 
+async def _names_in(session: AsyncSession, aad_object_ids: Iterable[str]) -> dict[str, str]:
+    """People's names as Teams last told us (one query), else what was stored (a command-line import keeps a name)."""
+    ids = sorted({aad for aad in aad_object_ids if aad})
+    chats = await conversations.personal_chats_of(session, ids)
+    return {aad: (chat.user_name if (chat := chats.get(aad)) is not None and chat.user_name else aad) for aad in ids}
+
+
+def _name(names: dict[str, str], aad_object_id: str) -> str:
+    return names.get(aad_object_id) or aad_object_id or "someone"
+
+
 class ConsentAdmin:
-    def __init__(self, database: Database, store: ConsentStore, directory: RoleDirectory,
-                 conversations: ConversationStore, settings: Any, *, calendar: SchoolCalendar,
-                 on_enqueued: Callable[[], None] | None = None, clock: Callable[[], Any] = utcnow) -> None:
+    """The consent register's use cases in Teams.
+
+    Each looks up roles in the directory first, reads what it needs in a reading unit of work, and writes in at
+    most one unit of work: the record with its outbox messages and card updates (do not photograph, clear,
+    activate). The CSV import is downloaded first, then stored by the store in one transaction.
+    """
+
+    def __init__(self, database: Database, store: ConsentStore, directory: RoleDirectory, settings: Any, *,
+                 calendar: SchoolCalendar, on_enqueued: Callable[[], None] | None = None,
+                 clock: Callable[[], Any] = utcnow) -> None:
         self._database = database
         self.store = store
         self._directory = directory
-        self._conversations = conversations
         self._settings = settings
         self._calendar = calendar
         self._on_enqueued = on_enqueued or (lambda: None)
@@ -171,13 +184,6 @@ class ConsentAdmin:
 
     async def _roles(self, actor: Actor) -> frozenset[Role]:
         return (await self._directory.roles_of(actor.aad_object_id)).roles
-
-    async def _name_of(self, aad_object_id: str) -> str:
-        """A person's name as Teams last told us, else what was stored (a command-line import keeps a name)."""
-        chat = await self._conversations.personal_chat_of(aad_object_id)
-        if chat is not None and chat.user_name:
-            return chat.user_name
-        return aad_object_id or "someone"
 
     # --- do not photograph: staff ---------------------------------------------------------------------
 
@@ -190,22 +196,21 @@ class ConsentAdmin:
         return CommandReply(cards=[await self._record_typed(request.actor, name, note.strip())])
 
     async def on_submit(self, action: CardAction) -> ActionResult:
+        """`do_not_photograph_submit`: the form."""
         if not _in_personal_chat(action.actor):
             return ActionResult(message=_PERSONAL_ONLY)
-        try:
-            submitted = DoNotPhotographSubmit.model_validate({**action.data, "verb": DO_NOT_PHOTOGRAPH_SUBMIT_VERB})
-        except ValidationError:
+        submitted = button_payload(action, DoNotPhotographSubmit)
+        if len(submitted.pupil) > MAX_NAME or len(submitted.note) > MAX_NOTE:
             return ActionResult(card=do_not_photograph_form_card(
-                problem="Type the pupil's name (at most 200 characters) and a note of at most 500 characters."))
+                problem=f"Type the pupil's name (at most {MAX_NAME} characters) and a note of at most {MAX_NOTE} "
+                        "characters."))
         return ActionResult(card=await self._record_typed(action.actor, submitted.pupil, submitted.note))
 
     async def on_choose(self, action: CardAction) -> ActionResult:
+        """`do_not_photograph_choose`: the pupil chosen on the choice card (or none of them)."""
         if not _in_personal_chat(action.actor):
             return ActionResult(message=_PERSONAL_ONLY)
-        try:
-            chosen = DoNotPhotographChoice.model_validate({**action.data, "verb": DO_NOT_PHOTOGRAPH_CHOOSE_VERB})
-        except ValidationError:
-            return ActionResult(message=_OUT_OF_DATE)
+        chosen = button_payload(action, DoNotPhotographChoice)
         if not chosen.choice or chosen.choice == NOT_LISTED:
             return ActionResult(card=do_not_photograph_not_found_card(chosen.typed or "That pupil",
                                                                       nobody_close=False))
@@ -217,17 +222,19 @@ class ConsentAdmin:
                 problem="The consent register has changed since that card: type the name again."))
         return ActionResult(card=await self._record(action.actor, entry.pupil, chosen.note))
 
-    async def _resolve_one(self, text: str) -> tuple[TypedPupil, ConsentRegister, NameResolution] | None:
+    async def _resolve_one_in(self, session: AsyncSession,
+                              text: str) -> tuple[TypedPupil, ConsentRegister, NameResolution] | None:
         """One typed pupil matched against the current register; None unless exactly one name was typed."""
         typed = parse_pupil_names(text.strip())
         if len(typed) != 1:
             return None
         pupil = TypedPupil(text=typed[0].text, class_hint=typed[0].class_hint)
-        register = await self.store.load_register()
+        register = await self.store.register_in(session)
         return pupil, register, register.resolve(pupil)
 
     async def _record_typed(self, actor: Actor, text: str, note: str) -> AdaptiveCard:
-        found = await self._resolve_one(text)
+        async with self._database.sessions() as session:
+            found = await self._resolve_one_in(session, text)
         if found is None:
             return do_not_photograph_form_card(
                 name=text.strip(), note=note,
@@ -260,28 +267,16 @@ class ConsentAdmin:
         return admins, False
 
     async def _record(self, actor: Actor, pupil: Pupil, note: str) -> AdaptiveCard:
+        """Record the request and send the data admins' cards in one transaction (the directory is asked before)."""
         note = note.strip()[:MAX_NOTE]
         admins, directory_down = await self._data_admins()
         reachable = [a for a in admins if a.reference is not None]
         recorder = actor.name or "A member of staff"
-
-        async def tell_data_admins(session: AsyncSession, request: DoNotPhotographRequest) -> None:
-            card = do_not_photograph_request_card(RequestView(
-                request.id, pupil.pupil_id, pupil, recorder, request.recorded_at, request.note,
-            ), calendar=self._calendar)
-            for admin in reachable:
-                assert admin.reference is not None
-                outbox_id = await enqueue(session, OutboxMessage.personal(
-                    admin.reference, card_message(card, "Do not photograph: update the MIS"),
-                    dedupe_key=f"do_not_photograph:{request.id}:{admin.person.aad_object_id}",
-                ))
-                # Remembered so that when one data admin closes it, every data admin's copy shows it closed.
-                await card_copies.record(session, _subject(request.id), "data_admin", outbox_id,
-                                         recipient=admin.person.aad_object_id)
-
         try:
-            request = await self.store.record_do_not_photograph(
-                pupil.pupil_id, requested_by=actor.aad_object_id, note=note, then=tell_data_admins)
+            async with self._database.transaction() as session:
+                request = await self.store.record_do_not_photograph_in(session, pupil, actor.aad_object_id, note)
+                if not request.already_open:
+                    await self._tell_data_admins_in(session, request, pupil, recorder, reachable)
         except UnknownPupilError:
             return do_not_photograph_form_card(
                 problem="The consent register changed a moment ago and that pupil is no longer in it: type the "
@@ -300,13 +295,33 @@ class ConsentAdmin:
             calendar=self._calendar,
         )
 
+    async def _tell_data_admins_in(self, session: AsyncSession, request: DoNotPhotographRequest, pupil: Pupil,
+                                   recorder: str, reachable: list[_Admin]) -> None:
+        card = do_not_photograph_request_card(RequestView(
+            request.id, pupil.pupil_id, pupil, recorder, request.recorded_at, request.note,
+        ), calendar=self._calendar)
+        for admin in reachable:
+            assert admin.reference is not None
+            outbox_id = await enqueue(session, OutboxMessage.personal(
+                admin.reference, card_message(card, "Do not photograph: update the MIS"),
+                dedupe_key=f"do_not_photograph:{request.id}:{admin.person.aad_object_id}",
+            ))
+            # Remembered so that when one data admin closes it, every data admin's copy shows it closed.
+            await card_copies.record(session, _subject(request.id), "data_admin", outbox_id,
+                                     recipient=admin.person.aad_object_id)
+
     # --- do not photograph: the data admin --------------------------------------------------------------
 
+    async def _views_in(self, session: AsyncSession) -> list[RequestView]:
+        """The open requests as the data admin sees them, with who recorded each (two queries)."""
+        requests = await self.store.open_requests_in(session)
+        names = await _names_in(session, (r.requested_by for r in requests))
+        return [RequestView(r.id, r.pupil_id, r.pupil, _name(names, r.requested_by), r.recorded_at, r.note)
+                for r in requests]
+
     async def _views(self) -> list[RequestView]:
-        return [
-            RequestView(r.id, r.pupil_id, r.pupil, await self._name_of(r.requested_by), r.recorded_at, r.note)
-            for r in await self.store.open_do_not_photograph_requests()
-        ]
+        async with self._database.sessions() as session:
+            return await self._views_in(session)
 
     async def photo_requests(self, request: CommandRequest) -> CommandReply:
         if not _in_personal_chat(request.actor):
@@ -322,37 +337,36 @@ class ConsentAdmin:
                                                        calendar=self._calendar)])
 
     async def on_clear(self, action: CardAction) -> ActionResult:
+        """`do_not_photograph_clear`: close a pupil's requests and update every data admin's copy, in one
+        transaction (and, from the list, answer with the list as it is after)."""
         if Role.DATA_ADMIN not in await self._roles(action.actor):
             log.warning("refused: do not photograph clear by someone not the data admin")
             return ActionResult(message=_ONLY_DATA_ADMIN_CLEARS)
-        try:
-            submitted = ClearSubmit.model_validate({**action.data, "verb": DO_NOT_PHOTOGRAPH_CLEAR_VERB})
-        except ValidationError:
-            return ActionResult(message=_OUT_OF_DATE)
+        submitted = button_payload(action, ClearSubmit)
         view = next((v for v in await self._views() if v.pupil_id == submitted.pupil_id), None)
         cleared_by, cleared_at = action.actor.name or "the data admin", self._clock()
         closed_card = do_not_photograph_cleared_card(view, cleared_by=cleared_by, cleared_at=cleared_at,
                                                      pupil_id=submitted.pupil_id, already=False,
                                                      calendar=self._calendar)
+        activity = card_message(closed_card, "Closed: updated in the MIS")
         updates = 0
-
-        async def update_every_copy(session: AsyncSession, request_ids: list[int]) -> None:
-            nonlocal updates
-            activity = card_message(closed_card, "Closed: updated in the MIS")
-            for request_id in request_ids:
+        after: list[RequestView] = []
+        async with self._database.transaction() as session:
+            cleared = await self.store.clear_do_not_photograph_in(session, submitted.pupil_id,
+                                                                  action.actor.aad_object_id)
+            for request_id in cleared:
                 updates += await card_copies.update_all(session, _subject(request_id), lambda _copy: activity,
                                                         version="closed")
-
-        cleared = await self.store.clear_do_not_photograph(submitted.pupil_id, cleared_by=action.actor.aad_object_id,
-                                                           then=update_every_copy)
+            if submitted.in_list:
+                after = await self._views_in(session)
         if updates:
             self._on_enqueued()
-        log.info("do not photograph cleared", extra={"count": cleared, "copies_updated": updates})
+        log.info("do not photograph cleared", extra={"count": len(cleared), "copies_updated": updates})
         card = closed_card if cleared else do_not_photograph_cleared_card(
             view, cleared_by=cleared_by, cleared_at=cleared_at, pupil_id=submitted.pupil_id, already=True,
             calendar=self._calendar)
-        if action.data.get("list"):
-            return ActionResult(card=photo_requests_card(await self._views(), can_clear=True, calendar=self._calendar),
+        if submitted.in_list:
+            return ActionResult(card=photo_requests_card(after, can_clear=True, calendar=self._calendar),
                                 extra_cards=[card])
         return ActionResult(card=card)
 
@@ -368,7 +382,9 @@ class ConsentAdmin:
                 "Only the data admin (school office) and the Designated Safeguarding Lead can see a pupil's consent "
                 "record. To check whether you may use a photo, type **can I post this photo?**"
             ])
-        found = await self._resolve_one(request.argument)
+        async with self._database.sessions() as session:
+            found = await self._resolve_one_in(session, request.argument)
+            views = await self._views_in(session) if found is not None else []
         if found is None:
             return CommandReply(texts=[
                 "Type **pupil consent** and one pupil's name, e.g. **pupil consent Amelia Hughes** (add the class in "
@@ -393,20 +409,28 @@ class ConsentAdmin:
         entries = [entry for pupil in pupils if (entry := register.get(pupil.pupil_id)) is not None]
         log.info("pupil consent record shown (restricted)",  # who looked, not whom: no pupil data in the log
                  extra={"by": request.actor.aad_object_id, "records": len(entries)})
-        return CommandReply(cards=[pupil_consent_card(entries, register.purposes, await self._views(),
+        return CommandReply(cards=[pupil_consent_card(entries, register.purposes, views,
                                                       version=register.version, typed=shown_as,
                                                       calendar=self._calendar)])
 
     # --- the register: versions ------------------------------------------------------------------------
 
-    async def _version_view(self, version: RegisterVersion) -> VersionView:
-        return VersionView(version.id, version.imported_at, await self._name_of(version.imported_by),
+    @staticmethod
+    def _version_view(version: RegisterVersion, names: dict[str, str]) -> VersionView:
+        return VersionView(version.id, version.imported_at, _name(names, version.imported_by),
                            version.source_name, version.pupil_count, version.pupils_kept)
 
-    async def _current_and_kept(self) -> tuple[VersionView | None, dict[int, VersionView]]:
-        versions = await self.store.versions()
+    async def _kept_in(self, session: AsyncSession,
+                       versions: list[RegisterVersion]) -> dict[int, VersionView]:
+        """The versions that keep their pupils, with who imported each (one query for the names)."""
+        kept = [v for v in versions if v.pupils_kept]
+        names = await _names_in(session, (v.imported_by for v in kept))
+        return {v.id: self._version_view(v, names) for v in kept}
+
+    async def _current_and_kept_in(self, session: AsyncSession) -> tuple[VersionView | None, dict[int, VersionView]]:
+        versions = await self.store.versions_in(session)
         current = next((v for v in versions if v.is_current), None)
-        kept = {v.id: await self._version_view(v) for v in versions if v.pupils_kept}
+        kept = await self._kept_in(session, versions)
         return (kept.get(current.id) if current else None), kept
 
     async def consent_register(self, request: CommandRequest) -> CommandReply:
@@ -418,32 +442,34 @@ class ConsentAdmin:
                 "Only the data admin (school office), the Designated Safeguarding Lead and the Data Protection "
                 "Officer can see the consent register's details. To check a photo, type **can I post this photo?**"
             ])
-        current, kept = await self._current_and_kept()
+        async with self._database.sessions() as session:
+            current, kept = await self._current_and_kept_in(session)
+            open_requests = len(await self.store.open_requests_in(session))
         earlier = [v for v_id, v in sorted(kept.items(), reverse=True) if current is None or v_id != current.version]
-        open_requests = len(await self.store.open_do_not_photograph_requests())
         return CommandReply(cards=[consent_register_card(
             current, earlier, open_requests=open_requests, can_activate=Role.DATA_ADMIN in roles,
             source=str(getattr(self._settings, "consent_source", "csv")), calendar=self._calendar,
         )])
 
     async def on_activate(self, action: CardAction) -> ActionResult:
+        """`consent_register_activate`: make a kept version current, in one transaction with what the card shows."""
         if Role.DATA_ADMIN not in await self._roles(action.actor):
             log.warning("refused: consent register activation by someone not the data admin")
             return ActionResult(message=_ONLY_DATA_ADMIN_ACTIVATES)
+        submitted = button_payload(action, ActivateSubmit)
         try:
-            submitted = ActivateSubmit.model_validate({**action.data, "verb": CONSENT_REGISTER_ACTIVATE_VERB})
-        except ValidationError:
-            return ActionResult(message=_OUT_OF_DATE)
-        try:
-            result = await self.store.activate_version(submitted.version)
+            async with self._database.transaction() as session:
+                result = await self.store.activate_version_in(session, submitted.version)
+                kept = await self._kept_in(session, await self.store.versions_in(session))
+                names = await _names_in(session, [result.imported_by])
         except VersionNotAvailableError:
             return ActionResult(message=f"Version {submitted.version} is no longer kept, so it cannot be made "
                                         "current. Nothing changed. Type **consent register** to see the versions "
                                         "kept, or send a new export.")
         log.info("consent register version activated", extra={"version": result.id})
-        _, kept = await self._current_and_kept()
-        previous = kept.get(result.previous_version_id) if result.previous_version_id != result.id else None
-        return ActionResult(card=register_activated_card(await self._version_view(result), previous,
+        previous_id = result.previous_version_id
+        previous = kept.get(previous_id) if previous_id is not None and previous_id != result.id else None
+        return ActionResult(card=register_activated_card(self._version_view(result, names), previous,
                                                          calendar=self._calendar))
 
     # --- the register: CSV sent in the personal chat ---------------------------------------------------
@@ -512,7 +538,9 @@ class ConsentAdmin:
             log.exception("the database refused a consent register import")
             return CommandReply(texts=["The database refused the import, so nothing changed. Try again in a few "
                                        "minutes; if it happens again, tell whoever runs Policy Bot."])
-        current, kept = await self._current_and_kept()
+        async with self._database.sessions() as session:  # what the answer shows, read after the import
+            current, kept = await self._current_and_kept_in(session)
+            names = await _names_in(session, [actor.aad_object_id])
         if isinstance(result, ImportRejected):
             log.info("consent register import rejected", extra={"problems": result.error_count})
             return CommandReply(texts=texts, cards=[register_rejected_card(candidate.file_name, result, current,
@@ -520,4 +548,4 @@ class ConsentAdmin:
         log.info("consent register imported", extra={"version": result.id, "pupils": result.pupil_count})
         previous = kept.get(result.previous_version_id) if result.previous_version_id else None
         return CommandReply(texts=texts, cards=[register_imported_card(
-            await self._version_view(result), previous, result.warnings, calendar=self._calendar)])
+            self._version_view(result, names), previous, result.warnings, calendar=self._calendar)])

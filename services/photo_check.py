@@ -1,12 +1,14 @@
 """Can I post this photo? (issue 7): the consent check in Teams.
 
-``register_consent(router, ...)`` wires:
+``dialogs.photo_check.register_consent(router, ...)`` wires (each verb with its payload model from
+``cards/consent.py``, validated by the router before a handler runs):
 
 - the flow ``Flow.CHECK_PHOTO`` (typed ``can I post this photo?`` or the help card): the question card, with
   the school's approved accounts from the account register as destinations;
-- ``photo_check_submit``: the check on the current register (``ConsentStore.check_photo``, which logs who
-  checked which pupils for which purpose, never the photo); names matching several pupils, or none, get the
-  choice card first;
+- ``photo_check_submit``: the check on the current register (read: the account register, the consent register
+  from the store's cache, the member of staff's approved exceptions), then its log entry (who checked which pupils
+  for which purpose, never the photo: the one write); names matching several pupils, or none, get the choice card
+  first;
 - ``photo_check_choose_pupils``: the check again with the chosen pupils pinned. The choice card carries the
   original answers in its button's data, so nothing is kept between the two turns.
 - the personal-device exception ("Use of images": "personal phones are not to be used unless there are
@@ -31,10 +33,9 @@ The SLT channel sees where the photo would go, how many pupils and who asked, ne
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -45,16 +46,14 @@ from bot.settings import Settings, SettingsError
 from cards.approvals import RequestSummary, status_card
 from cards.base import AdaptiveCard
 from cards.consent import (
-    CIRCUMSTANCES_INPUT,
     MAX_CIRCUMSTANCES,
-    PHOTO_CHECK_CHOOSE_VERB,
-    PHOTO_CHECK_SUBMIT_VERB,
-    REQUEST_DEVICE_EXCEPTION_VERB,
     AuthorisedException,
     DeviceExceptionCase,
+    DeviceExceptionResubmit,
     DeviceExceptionSubmit,
+    ExceptionButton,
+    PhotoCheckChoiceSubmit,
     PhotoCheckSubmit,
-    PupilChoiceSubmit,
     device_exception_approved_card,
     device_exception_edit_card,
     device_exception_summary,
@@ -81,10 +80,11 @@ from domain.consent import (
     ConsentPolicyConfig,
     ConsentPurposesFile,
     DestinationKind,
+    PhotoCheckRequest,
     Verdict,
     with_choices,
 )
-from services.approvals import ApprovalDesk, Clock, Submitted, card_message, subject_of
+from services.approvals import ApprovalDesk, Clock, Submitted, button_payload, card_message, subject_of
 from services.requests import CardAction, CommandRequest
 from store import approvals as approvals_store
 from store.approvals import registered_account_names
@@ -95,15 +95,9 @@ from store.outbox import OutboxMessage, enqueue
 
 log = logging.getLogger(__name__)
 
-_ORIGINAL_FIELDS = (
-    "destination", "pupils", "device", "media", "appropriatelyDressed", "nobodyRidiculed",
-    "notInToiletOrChangingArea",
-)
 _NOTHING_SENT = "Nothing was sent to the Head Teacher."
 _NOTHING_CHANGED = "Nothing was changed."
 _FORM_ID = re.compile(r"[0-9a-f]{32}")
-
-ExceptionLookup = Callable[[Verdict], Awaitable[bool]]
 
 
 def _account_key(name: str | None) -> str:
@@ -164,36 +158,22 @@ class DeviceExceptions:
             and set(verdict.pupil_ids) <= set(case.pupil_ids)
         )
 
-    async def find(self, actor_aad: str, verdict: Verdict, now: datetime) -> ApprovalRecord | None:
-        """The newest approved exception of this member of staff that covers the verdict's photo."""
+    async def covering_in(self, session: AsyncSession, actor_aad: str, verdict: Verdict, *,
+                          only: ApprovalRecord | None = None) -> ApprovalRecord | None:
+        """The newest approved exception of this member of staff that covers the verdict's photo (read in the
+        check's unit of work). With ``only``, just that request is considered (nothing is read)."""
+        now = self.now()
+        if only is not None:
+            return only if self.covers(only, actor_aad, verdict, now) else None
         since = now - timedelta(days=self.days + 2)  # a coarse bound; `in_force` decides in school time
-        async with self._db.sessions() as session:
-            approved = await approvals_store.approved_since(session, self.kind, actor_aad, since)
+        approved = await approvals_store.approved_since(session, self.kind, actor_aad, since)
         return next((request for request in approved if self.covers(request, actor_aad, verdict, now)), None)
 
-    def lookup(self, actor: Actor, found: list[ApprovalRecord], only: ApprovalRecord | None = None) -> ExceptionLookup:
-        """The callback `ConsentStore.check_photo` asks when the device is the one reason for no.
-
-        What it finds is appended to ``found`` (for the card). With ``only``, just that request is considered.
-        """
-
-        async def authorised(verdict: Verdict) -> bool:
-            now = self.now()
-            if only is not None:
-                request = only if self.covers(only, actor.aad_object_id, verdict, now) else None
-            else:
-                request = await self.find(actor.aad_object_id, verdict, now)
-            if request is not None:
-                found.append(request)
-            return request is not None
-
-        return authorised
-
-    def authorisation(self, verdict: Verdict, found: list[ApprovalRecord]) -> AuthorisedException | None:
+    def authorisation(self, verdict: Verdict, found: ApprovalRecord | None) -> AuthorisedException | None:
         """What the verdict card says about the exception it was decided with."""
-        if not verdict.device_exception_used or not found:
+        if not verdict.device_exception_used or found is None:
             return None
-        request = found[-1]
+        request = found
         by = request.decided_by_name
         if by and request.decided_as is Capacity.ACTING_DEPUTY:
             by = f"{by}, acting for the Head Teacher"
@@ -259,7 +239,23 @@ class DeviceExceptions:
         ))
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """A check decided on the register as read: the verdict, and the Head Teacher's exception it was decided with."""
+
+    verdict: Verdict
+    exception: AuthorisedException | None
+
+
 class PhotoChecks:
+    """The photo check's use cases.
+
+    Each reads what it needs (the account register, the consent register, the member of staff's approved
+    exceptions, the exception request a button names) in reading units of work, then writes in at most one: the
+    check's log entry, in the same transaction as the exception request when one is sent or sent again. A refusal
+    the approval desk records (a button naming no request) is the one write of its path.
+    """
+
     def __init__(self, database: Database, store: ConsentStore, *, desk: ApprovalDesk | None = None,
                  exceptions: DeviceExceptions | None = None) -> None:
         self._database = database
@@ -267,94 +263,122 @@ class PhotoChecks:
         self._desk = desk
         self.exceptions = exceptions
 
-    async def _accounts(self) -> list[str]:
-        async with self._database.sessions() as session:
-            return await registered_account_names(session)
-
     def _recorded(self) -> frozenset[DestinationKind]:
         """The destinations the school records consent for (the others are not offered)."""
         return frozenset(self.store.config.destination_purposes)
 
-    async def start(self, request: CommandRequest) -> CommandReply:
-        return CommandReply(cards=[photo_check_question_card(await self._accounts(),
-                                                             destinations_recorded=self._recorded())])
+    async def _question_card(self, *, pupils_text: str = "", problem: str | None = None) -> AdaptiveCard:
+        async with self._database.sessions() as session:
+            accounts = await registered_account_names(session)
+        return photo_check_question_card(accounts, destinations_recorded=self._recorded(), pupils_text=pupils_text,
+                                         problem=problem)
 
-    async def _check(self, request: Any, actor: Actor, accounts: list[str],
-                     only: ApprovalRecord | None = None) -> tuple[Verdict, AuthorisedException | None]:
-        """The check on the current register, with the actor's authorised exception if one covers it."""
-        found: list[ApprovalRecord] = []
-        lookup = self.exceptions.lookup(actor, found, only) if self.exceptions is not None else None
-        verdict = await self.store.check_photo(request, checked_by=actor.aad_object_id, school_accounts=accounts,
-                                               exception_authorised=lookup)
-        return verdict, self.exceptions.authorisation(verdict, found) if self.exceptions is not None else None
+    async def start(self, request: CommandRequest) -> CommandReply:
+        return CommandReply(cards=[await self._question_card()])
+
+    # --- the check: read, decide, then log --------------------------------------------------------------
+
+    async def _check_in(self, session: AsyncSession, request: PhotoCheckRequest, actor: Actor, *,
+                        only: ApprovalRecord | None = None) -> _Checked:
+        """The check on the current register, with the actor's authorised exception if one covers it (only
+        ``only``, if given). Reads; writes nothing."""
+        accounts = await registered_account_names(session)
+        register = await self.store.register_in(session)
+        verdict = self.store.decide(register, request, school_accounts=accounts)
+        found = None
+        if verdict.can_request_device_exception and self.exceptions is not None:
+            found = await self.exceptions.covering_in(session, actor.aad_object_id, verdict, only=only)
+            if found is not None:
+                verdict = self.store.decide(register, request, school_accounts=accounts,
+                                            device_exception_authorised=True)
+        exception = self.exceptions.authorisation(verdict, found) if self.exceptions is not None else None
+        return _Checked(verdict, exception)
+
+    async def _check(self, request: PhotoCheckRequest, actor: Actor, *,
+                     only: ApprovalRecord | None = None) -> _Checked:
+        async with self._database.sessions() as session:
+            return await self._check_in(session, request, actor, only=only)
+
+    async def _log(self, actor: Actor, verdict: Verdict) -> None:
+        """The check's log entry: the one write of a check answered on its own."""
+        async with self._database.transaction() as session:
+            await self.store.log_check_in(session, actor.aad_object_id, verdict)
+
+    async def _check_and_log(self, request: PhotoCheckRequest, actor: Actor, *,
+                             only: ApprovalRecord | None = None) -> _Checked:
+        checked = await self._check(request, actor, only=only)
+        await self._log(actor, checked.verdict)
+        return checked
 
     async def submit(self, action: CardAction) -> ActionResult:
-        accounts = await self._accounts()
+        """`photo_check_submit`: the question card's answers, checked (or the question again if one is missing)."""
+        submitted = button_payload(action, PhotoCheckSubmit)
         try:
-            submitted = PhotoCheckSubmit.model_validate({**action.data, "verb": PHOTO_CHECK_SUBMIT_VERB})
             request = submitted.to_request()
         except ValidationError:
-            return ActionResult(
-                card=photo_check_question_card(
-                    accounts,
-                    destinations_recorded=self._recorded(),
-                    pupils_text=str(action.data.get("pupils") or "")[:2000],
-                    problem="Please choose where it will go and which device took it, and type the name of "
-                    "every pupil in it (one per line, or separated by commas).",
-                )
-            )
-        verdict, exception = await self._check(request, action.actor, accounts)
-        return ActionResult(card=self._answer_card(verdict, action.data, exception))
+            return ActionResult(card=await self._question_card(
+                pupils_text=submitted.pupils,
+                problem="Please choose where it will go and which device took it, and type the name of every pupil "
+                        "in it (one per line, or separated by commas).",
+            ))
+        checked = await self._check_and_log(request, action.actor)
+        return ActionResult(card=self._answer_card(checked, submitted))
 
     async def choose(self, action: CardAction) -> ActionResult:
-        accounts = await self._accounts()
+        """`photo_check_choose_pupils`: the same question, with the pupils chosen on the choice card pinned."""
+        chosen = button_payload(action, PhotoCheckChoiceSubmit)
         try:
-            original = PhotoCheckSubmit.model_validate({**action.data, "verb": PHOTO_CHECK_SUBMIT_VERB})
-            choices = PupilChoiceSubmit.model_validate({**action.data, "verb": PHOTO_CHECK_CHOOSE_VERB}).choices()
-            request = original.to_request()
+            request = chosen.to_request()
         except ValidationError:
             return ActionResult(message="That card is out of date. Type **can I post this photo?** to start again.")
-        request = request.model_copy(update={"pupils": with_choices(request.pupils, choices)})
-        verdict, exception = await self._check(request, action.actor, accounts)
-        return ActionResult(card=self._answer_card(verdict, action.data, exception))
+        request = request.model_copy(update={"pupils": with_choices(request.pupils, chosen.choices())})
+        checked = await self._check_and_log(request, action.actor)
+        return ActionResult(card=self._answer_card(checked, chosen))
 
     @staticmethod
-    def _answer_card(verdict: Verdict, submitted: dict[str, Any],
-                     exception: AuthorisedException | None = None) -> AdaptiveCard:
+    def _answer_card(checked: _Checked, question: PhotoCheckSubmit | PhotoCheckChoiceSubmit) -> AdaptiveCard:
+        verdict = checked.verdict
         if not verdict.needs_pupil_choice:
-            return verdict_card(verdict, exception=exception)
+            return verdict_card(verdict, exception=checked.exception)
         card = pupil_choice_card(verdict)
-        original = {key: submitted[key] for key in _ORIGINAL_FIELDS if key in submitted}
+        answers = question.answers()  # the choice card's button carries the question: nothing is kept between turns
         for button in card.actions or []:
             data = getattr(button, "data", None)
             if isinstance(data, dict):
-                data.update(original)
+                data.update(answers)
         return card
 
     # --- the personal-device exception ----------------------------------------------------------------
 
     async def request_exception(self, action: CardAction) -> ActionResult:
-        """`request_device_exception`: check the photo again, then ask the Head Teacher (one request per form)."""
+        """`request_device_exception`: check the photo again, then ask the Head Teacher (one request per form).
+
+        The check's log entry is written with the request (the desk's transaction), or on its own when no request
+        is sent.
+        """
         if self._desk is None or self.exceptions is None:
             return ActionResult(message=f"Exceptions can't be requested here. {_NOTHING_SENT} Ask SLT.")
+        submitted = button_payload(action, DeviceExceptionSubmit)
         try:
-            submitted = DeviceExceptionSubmit.model_validate({**action.data, "verb": REQUEST_DEVICE_EXCEPTION_VERB})
             request = submitted.to_request()
-        except ValidationError:
+        except ValueError:  # no destination or no pupil (pydantic's ValidationError is a ValueError)
             return ActionResult(message=f"That card is out of date. {_NOTHING_SENT} Type **can I post this photo?** "
                                         "to check the photo again.")
         form_id = submitted.form_id if _FORM_ID.fullmatch(submitted.form_id) else ""
-        verdict, exception = await self._check(request, action.actor, await self._accounts())
+        checked = await self._check(request, action.actor)
+        verdict = checked.verdict
         if verdict.allowed:
-            return ActionResult(card=verdict_card(verdict, exception=exception, notice=(
+            await self._log(action.actor, verdict)
+            return ActionResult(card=verdict_card(verdict, exception=checked.exception, notice=(
                 f"The Head Teacher has already authorised the personal device for this photo. {_NOTHING_SENT}")))
         if not verdict.can_request_device_exception:
+            await self._log(action.actor, verdict)
             return ActionResult(card=verdict_card(verdict, notice=(
                 "I checked the photo again on the current consent register and account register: an exception for "
                 f"the personal device would not make the answer yes, so {_NOTHING_SENT[0].lower()}"
                 f"{_NOTHING_SENT[1:]} The reasons are below. Once they are sorted out, type can I post this photo? "
                 "to check it again.")))
-        circumstances = str(action.data.get(CIRCUMSTANCES_INPUT) or "").strip()
+        circumstances = submitted.circumstances.strip()
         problem = None
         if not circumstances:
             problem = ("Write what the exceptional circumstances are and why a personal device was used, then press "
@@ -363,35 +387,66 @@ class PhotoChecks:
             problem = (f"The exceptional circumstances can be at most {MAX_CIRCUMSTANCES:,} characters: shorten them, "
                        f"then press Send to the Head Teacher again. {_NOTHING_SENT}")
         if problem is not None:
+            await self._log(action.actor, verdict)
             return ActionResult(card=verdict_card(verdict, notice=problem, form_id=form_id or None))
         case = DeviceExceptionCase.from_verdict(verdict, circumstances)
         client_key = "pho-" + (form_id or hashlib.sha256(
-            json.dumps(action.data, sort_keys=True, default=str).encode()).hexdigest()[:32])
+            submitted.model_dump_json(exclude={"verb"}).encode()).hexdigest()[:32])
+
+        async def log_the_check(session: AsyncSession, _request: ApprovalRecord) -> None:
+            await self.store.log_check_in(session, action.actor.aad_object_id, verdict)
+
         sent = await self._desk.submit(ApprovalKind.PERSONAL_DEVICE_PHOTO, action.actor,
-                                       case.model_dump(mode="json"), client_key=client_key)
+                                       case.model_dump(mode="json"), client_key=client_key,
+                                       after_create=log_the_check)
+        if not sent.new:  # the form's earlier request: the desk wrote nothing this time
+            await self._log(action.actor, verdict)
         return ActionResult(card=status_card(
             sent.request, self.exceptions.summary(sent.request), for_requester=True, notice=_sent_notice(sent),
             refresh_user_ids=[action.actor.teams_user_id], calendar=self._desk.calendar,
         ))
 
-    async def _own_request(self, action: CardAction, what: str) -> ApprovalRecord | str:
-        """The exception request a button names, if it is the actor's own (else what to tell them)."""
-        loaded = await self._desk.load_request(action, what) if self._desk is not None else None
-        if not isinstance(loaded, ApprovalRecord) or loaded.kind is not ApprovalKind.PERSONAL_DEVICE_PHOTO:
+    async def _read_own_in(self, session: AsyncSession, action: CardAction,
+                           request_id: int | None) -> ApprovalRecord | None:
+        """The exception request a button names; None when it names none, a request of another kind, or one that
+        is not on the card the button is on."""
+        if request_id is None:
+            return None
+        request = await approvals_store.get_request(session, request_id)
+        if request is None or request.kind is not ApprovalKind.PERSONAL_DEVICE_PHOTO:
+            return None
+        if action.card_activity_id:
+            subjects = await approvals_store.card_subjects_of_activity(session, action.card_activity_id)
+            if subjects and subject_of(request.id) not in subjects:
+                return None
+        return request
+
+    async def _own_request(self, action: CardAction, request_id: int | None, what: str) -> ApprovalRecord | str:
+        """The exception request a button names, if it is the actor's own (else what to tell them).
+
+        Read first; a button naming no exception request is handed to the approval desk, which records the attempt
+        (the one write of that answer).
+        """
+        async with self._database.sessions() as session:
+            request = await self._read_own_in(session, action, request_id)
+        if request is None:
+            if self._desk is not None:
+                await self._desk.load_request(replace(action, data={"request_id": request_id}), what)
             log.warning("photo exception button names no exception request")
             return ("I can't find that exception request. Type **my requests** to see yours, or **can I post this "
                     "photo?** to check a photo.")
-        if loaded.requester_aad_object_id.lower() != action.actor.aad_object_id.lower():
-            log.warning("photo exception of someone else used", extra={"request": loaded.reference})
+        if request.requester_aad_object_id.lower() != action.actor.aad_object_id.lower():
+            log.warning("photo exception of someone else used", extra={"request": request.reference})
             return ("That exception was asked for by someone else: it does not apply to you or your photos. Type "
                     "**can I post this photo?** to check yours.")
-        return loaded
+        return request
 
     async def recheck(self, action: CardAction) -> ActionResult:
         """`photo_check_exception_recheck`: the approved photo, checked again on the current register."""
         if self.exceptions is None:
             return ActionResult(message="Type **can I post this photo?** to check the photo.")
-        loaded = await self._own_request(action, "exception recheck")
+        button = button_payload(action, ExceptionButton)
+        loaded = await self._own_request(action, button.request_id, "exception recheck")
         if isinstance(loaded, str):
             return ActionResult(message=loaded)
         request = loaded
@@ -409,14 +464,19 @@ class PhotoChecks:
         case = _case_of(request)
         if case is None:
             return ActionResult(message="I can't read that request. Type **can I post this photo?** to check it.")
-        verdict, exception = await self._check(case.to_request(), action.actor, await self._accounts(), only=request)
-        return ActionResult(card=verdict_card(verdict, exception=exception))
+        checked = await self._check_and_log(case.to_request(), action.actor, only=request)
+        return ActionResult(card=verdict_card(checked.verdict, exception=checked.exception))
 
     async def resubmit(self, action: CardAction) -> ActionResult:
-        """`device_exception_resubmit`: changed circumstances, after the photo is checked again."""
+        """`device_exception_resubmit`: changed circumstances, after the photo is checked again.
+
+        The check's log entry is written with the new round (the desk's transaction), or on its own when the
+        answer is that it would not help; a resubmission the desk refuses is recorded by the desk alone.
+        """
         if self._desk is None or self.exceptions is None:
             return ActionResult(message=f"Exceptions can't be changed here. {_NOTHING_CHANGED}")
-        loaded = await self._own_request(action, "exception resubmit")
+        submitted = button_payload(action, DeviceExceptionResubmit)
+        loaded = await self._own_request(action, submitted.request_id, "exception resubmit")
         if isinstance(loaded, str):
             return ActionResult(message=f"{_NOTHING_CHANGED} {loaded}")
         request = loaded
@@ -424,7 +484,7 @@ class PhotoChecks:
         if case is None:
             return ActionResult(message=f"I can't read that request. {_NOTHING_CHANGED} Withdraw it (type **my "
                                         "requests**) and check the photo again.")
-        circumstances = str(action.data.get(CIRCUMSTANCES_INPUT) or "").strip()
+        circumstances = submitted.circumstances.strip()
         problem = None
         if not circumstances:
             problem = "Write what the exceptional circumstances are and why a personal device was used."
@@ -434,15 +494,20 @@ class PhotoChecks:
             return ActionResult(card=device_exception_edit_card(
                 request.id, request.reference, request.round, circumstances or case.circumstances,
                 request.decision_comment, problem=f"{problem} {_NOTHING_CHANGED}"))
-        verdict, _ = await self._check(case.to_request(), action.actor, await self._accounts())
+        verdict = (await self._check(case.to_request(), action.actor)).verdict
         if not verdict.can_request_device_exception:
+            await self._log(action.actor, verdict)
             return ActionResult(card=verdict_card(verdict, notice=(
                 f"I checked the photo of {request.reference} again: an exception for the personal device would not "
                 f"make the answer yes now, so it was not sent again. {_NOTHING_CHANGED} Withdraw it (type my "
                 "requests), and check the photo again once the reasons below are sorted out.")))
+
+        async def log_the_check(session: AsyncSession, _after: ApprovalRecord) -> None:
+            await self.store.log_check_in(session, action.actor.aad_object_id, verdict)
+
         try:
             sent = await self._desk.resubmit(action.actor, request.id, DeviceExceptionCase.from_verdict(
-                verdict, circumstances).model_dump(mode="json"))
+                verdict, circumstances).model_dump(mode="json"), after_change=log_the_check)
         except ApprovalRefused as refusal:
             current = refusal.request or request
             if refusal.reason is RefusalReason.NOT_THE_REQUESTER:

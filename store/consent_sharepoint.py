@@ -31,9 +31,9 @@ import httpx
 from azure.core.exceptions import AzureError, ClientAuthenticationError
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.base_request_configuration import RequestConfiguration
-from msgraph import GraphServiceClient
 from msgraph.generated.sites.item.lists.item.columns.columns_request_builder import ColumnsRequestBuilder
 from msgraph.generated.sites.item.lists.item.items.items_request_builder import ItemsRequestBuilder
+from msgraph.graph_service_client import GraphServiceClient
 
 from directory.graph import retry_after_seconds
 from domain.calendar import SchoolCalendar

@@ -1,16 +1,20 @@
 """The photo-consent register in the database: versions, do-not-photograph requests and the check log.
 
-What the Teams dialog calls (collaborators through the constructor; one `ConsentStore` per app)::
+What the use cases call (collaborators through the constructor; one `ConsentStore` per app)::
 
     store = ConsentStore(database)
-    outcome = await store.import_csv(data, imported_by=aad_id, source_name="export.csv")  # data admin
-    verdict = await store.check_photo(request, checked_by=aad_id, school_accounts=names)  # any staff
-    await store.record_do_not_photograph(pupil_id, requested_by=aad_id, note="parent asked at the gate")
+    outcome = await store.import_csv(data, imported_by=aad_id, source_name="export.csv")  # one transaction
+    async with database.sessions() as session:                                 # a check: read ...
+        register = await store.register_in(session)
+    verdict = store.decide(register, request, school_accounts=names)            # ... decide in memory ...
+    async with database.transaction() as session:                              # ... and log (the one write)
+        await store.log_check_in(session, aad_id, verdict)
+        # or: await store.record_do_not_photograph_in(session, pupil, requested_by=aad_id, note="...")
 
 - An import replaces the current register in one transaction: either the whole new version becomes
   current or nothing changes. The previous version is kept (`keep_versions`, default 2, counting the
   current one) so the data admin can go back to it with `activate_version`.
-- `load_register()` keeps the register in memory, keyed by version: a check asks the database one
+- `register_in(session)` keeps the register in memory, keyed by version: a check asks the database one
   small question (has anything changed?) and decides in memory, so it stays fast on 50,000 pupils.
 - A "do not photograph" request is kept apart from the imported versions, so a re-import made before the
   MIS was updated does not lose it; it applies to every check from the moment it is recorded until the
@@ -77,6 +81,7 @@ from store.db import Database
 _STATE_ROW_ID = 1  # consent_state has exactly one row: the pointer to the current version
 _INSERT_CHUNK_ROWS = 5_000  # rows per executemany; keeps memory flat on a 50,000-pupil trust
 _STATE_CHECK_SQL = "state IN ('granted', 'refused', 'not_asked', 'withdrawn')"  # ConsentState's values
+_WROTE = "consent_store_wrote"  # session.info key: this unit of work changed consent data (nothing is cached from it)
 
 
 # --- Tables ------------------------------------------------------------------------------------------
@@ -335,7 +340,7 @@ async def _insert_rows(
         (ConsentPupilConsentRow.__table__, consents),
     ]
     if connection.dialect.name == "postgresql" and connection.dialect.driver == "asyncpg":
-        import asyncpg  # the driver in use here
+        import asyncpg  # type: ignore[import-untyped]  # the driver in use here (it has no type information)
 
         raw = await connection.get_raw_connection()
         driver: Any = raw.driver_connection
@@ -355,6 +360,18 @@ async def _insert_rows(
 class ConsentStore:
     """The consent register, do-not-photograph requests and the check log in one database.
 
+    A repository with a cache. Its methods come in two kinds:
+
+    - ``..._in(session, ...)`` run in the caller's unit of work: a use case opens one (``Database.unit_of_work``)
+      and reads and writes through them, so its record and its outbox messages commit together;
+    - the others open a unit of work of their own (the register import is one transaction; the rest are for the
+      command line, the SharePoint sync and tests). They must not be called inside another unit of work
+      (``NestedUnitOfWorkError``).
+
+    The register is cached in memory, stamped with the state row's (version, revision): every change bumps the
+    revision, so a reader sees a change by reading one small row. Nothing is cached from a session that wrote
+    consent data (it might still roll back).
+
     Args:
         database: the application's database (SQLite or PostgreSQL), migrated to include 0003_consent.
         config: purposes and destination→purpose mapping used for checks.
@@ -373,12 +390,12 @@ class ConsentStore:
         self._cached: tuple[tuple[int | None, int], ConsentRegister] | None = None  # (version, revision)
         self._lock = asyncio.Lock()
 
-    # --- Import --------------------------------------------------------------------------------------
-
     @property
     def config(self) -> ConsentPolicyConfig:
         """The purposes and the purpose each destination needs (the school's purposes file, or the default)."""
         return self._config
+
+    # --- Import (one transaction of its own) ---------------------------------------------------------------
 
     async def import_csv(
         self,
@@ -443,7 +460,7 @@ class ConsentStore:
             raise RegisterImportError(
                 f"the database refused the import ({type(error).__name__}); nothing changed"
             ) from error
-        self._cached = None
+        # Committed: the new version's pupils are known without reading them back.
         self._base = await asyncio.to_thread(
             ConsentRegister, parsed.entries, version=result.id, purposes=parsed.purposes
         )
@@ -452,10 +469,12 @@ class ConsentStore:
     async def _lock_state(self, session: AsyncSession) -> ConsentStateRow:
         """The pointer row, locked so that concurrent imports and requests queue up.
 
-        An UPDATE that changes nothing comes first: it locks the row on PostgreSQL and, on SQLite, begins the
-        write transaction (the driver begins one only at a write, and SQLite ignores ``FOR UPDATE``), so the
-        row read next is the latest and no other writer can change it before this transaction ends.
+        An UPDATE that changes nothing comes first: it locks the row on PostgreSQL and, on SQLite, takes the write
+        lock if the unit of work has not already, so the row read next is the latest and no other writer can change
+        it before this transaction ends. The session is marked as having written consent data (nothing read in it
+        afterwards is cached).
         """
+        session.info[_WROTE] = True
         await session.execute(
             update(ConsentStateRow).where(ConsentStateRow.id == _STATE_ROW_ID)
             .values(revision=ConsentStateRow.revision).execution_options(synchronize_session=False)
@@ -491,30 +510,40 @@ class ConsentStore:
             .values(pupils_pruned_at=utcnow())
         )
 
+    # --- Versions -------------------------------------------------------------------------------------------
+
+    async def activate_version_in(self, session: AsyncSession, version_id: int) -> RegisterVersion:
+        """Make a kept earlier version current again (the data admin undoing a wrong import).
+
+        Raises:
+            VersionNotAvailableError: no such version, or its pupils are no longer kept.
+        """
+        state = await self._lock_state(session)
+        version = await session.get(ConsentRegisterVersionRow, version_id)
+        if version is None or version.pupils_pruned_at is not None:
+            raise VersionNotAvailableError(version_id)
+        previous_id = state.current_version_id
+        state.current_version_id = version.id
+        state.revision += 1
+        return _version_model(version, version.id, previous_id)
+
     async def activate_version(self, version_id: int) -> RegisterVersion:
-        """Make a kept earlier version current again (the data admin undoing a wrong import)."""
+        """`activate_version_in`, in a unit of work of its own."""
         async with self._database.transaction() as session:
-            state = await self._lock_state(session)
-            version = await session.get(ConsentRegisterVersionRow, version_id)
-            if version is None or version.pupils_pruned_at is not None:
-                raise VersionNotAvailableError(version_id)
-            previous_id = state.current_version_id
-            state.current_version_id = version.id
-            state.revision += 1
-            result = _version_model(version, version.id, previous_id)
-        self._cached = None
-        return result
+            return await self.activate_version_in(session, version_id)
+
+    async def versions_in(self, session: AsyncSession) -> list[RegisterVersion]:
+        """Every import, newest first."""
+        current = await self._current_version_id(session)
+        rows = (
+            await session.execute(select(ConsentRegisterVersionRow).order_by(ConsentRegisterVersionRow.id.desc()))
+        ).scalars().all()
+        return [_version_model(row, current) for row in rows]
 
     async def versions(self) -> list[RegisterVersion]:
-        """Every import, newest first."""
-        async with self._database.transaction() as session:
-            current = await self._current_version_id(session)
-            rows = (
-                await session.execute(
-                    select(ConsentRegisterVersionRow).order_by(ConsentRegisterVersionRow.id.desc())
-                )
-            ).scalars().all()
-            return [_version_model(row, current) for row in rows]
+        """`versions_in`, in a reading unit of work of its own."""
+        async with self._database.sessions() as session:
+            return await self.versions_in(session)
 
     async def _current_version_id(self, session: AsyncSession) -> int | None:
         return (
@@ -523,52 +552,50 @@ class ConsentStore:
             )
         ).scalar_one_or_none()
 
-    # --- The register in memory ----------------------------------------------------------------------
+    # --- The register in memory ----------------------------------------------------------------------------
 
-    async def load_register(self) -> ConsentRegister:
+    async def register_in(self, session: AsyncSession) -> ConsentRegister:
         """The current register with open do-not-photograph requests, from memory unless it changed.
 
-        One small query per call (the version and revision); the pupils are read again only when another
-        version became current, the requests only when one was recorded or cleared.
+        One small query (the version and revision); the pupils are read again only when another version became
+        current, the requests only when one was recorded or cleared.
         """
-        stamp = await self._stamp()
+        stamp = await self._stamp_in(session)
         cached = self._cached
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        async with self._lock:
+        async with self._lock:  # one task reads a changed register; the others wait and use it
             cached = self._cached
             if cached is not None and cached[0] == stamp:
                 return cached[1]
-            async with self._database.transaction() as session:
-                row = (
-                    await session.execute(
-                        select(ConsentStateRow.current_version_id, ConsentStateRow.revision).where(
-                            ConsentStateRow.id == _STATE_ROW_ID
-                        )
-                    )
-                ).one_or_none()
-                stamp = (row[0], row[1]) if row is not None else (None, 0)
-                version_id = stamp[0]
-                if self._base is None or self._base.version != (version_id or 0):
-                    self._base = await self._read_version(session, version_id)
-                blocked = (
-                    await session.execute(
-                        select(ConsentDoNotPhotographRow.pupil_id).where(ConsentDoNotPhotographRow.cleared_at.is_(None))
-                    )
-                ).scalars().all()
-            register = self._base.with_do_not_photograph(blocked)
-            self._cached = (stamp, register)
+            version_id = stamp[0]
+            base = self._base
+            if base is None or base.version != (version_id or 0):
+                base = await self._read_version(session, version_id)
+            blocked = (
+                await session.execute(
+                    select(ConsentDoNotPhotographRow.pupil_id).where(ConsentDoNotPhotographRow.cleared_at.is_(None))
+                )
+            ).scalars().all()
+            register = base.with_do_not_photograph(blocked)
+            if not session.info.get(_WROTE):
+                self._base = base
+                self._cached = (stamp, register)
             return register
 
-    async def _stamp(self) -> tuple[int | None, int]:
+    async def load_register(self) -> ConsentRegister:
+        """`register_in`, in a reading unit of work of its own."""
         async with self._database.sessions() as session:
-            row = (
-                await session.execute(
-                    select(ConsentStateRow.current_version_id, ConsentStateRow.revision).where(
-                        ConsentStateRow.id == _STATE_ROW_ID
-                    )
+            return await self.register_in(session)
+
+    async def _stamp_in(self, session: AsyncSession) -> tuple[int | None, int]:
+        row = (
+            await session.execute(
+                select(ConsentStateRow.current_version_id, ConsentStateRow.revision).where(
+                    ConsentStateRow.id == _STATE_ROW_ID
                 )
-            ).one_or_none()
+            )
+        ).one_or_none()
         return (row[0], row[1]) if row is not None else (None, 0)
 
     async def _read_version(self, session: AsyncSession, version_id: int | None) -> ConsentRegister:
@@ -605,7 +632,24 @@ class ConsentStore:
             _build_register, version_id, purposes, [tuple(r) for r in pupil_rows], [tuple(r) for r in consent_rows]
         )
 
-    # --- Checks ----------------------------------------------------------------------------------------
+    # --- Checks ----------------------------------------------------------------------------------------------
+
+    def decide(
+        self,
+        register: ConsentRegister,
+        request: PhotoCheckRequest,
+        *,
+        school_accounts: Collection[str],
+        device_exception_authorised: bool = False,
+    ) -> Verdict:
+        """The verdict on ``register`` with the school's purposes (`domain.consent.check_photo`); no I/O."""
+        return check_photo(
+            register,
+            request,
+            school_accounts=school_accounts,
+            device_exception_authorised=device_exception_authorised,
+            config=self._config,
+        )
 
     async def check_photo(
         self,
@@ -616,7 +660,7 @@ class ConsentStore:
         device_exception_authorised: bool = False,
         exception_authorised: Callable[[Verdict], Awaitable[bool]] | None = None,
     ) -> Verdict:
-        """Decide on the current register and log the check (see `domain.consent.check_photo`).
+        """Decide on the current register and log the check: a read, then one write (the log).
 
         Args:
             exception_authorised: asked only when the personal device is the one reason for "no": whether
@@ -624,26 +668,18 @@ class ConsentStore:
                 has, the check is decided again with the exception; only that final verdict is logged.
         """
         register = await self.load_register()
-        verdict = check_photo(
-            register,
-            request,
-            school_accounts=school_accounts,
-            device_exception_authorised=device_exception_authorised,
-            config=self._config,
-        )
+        verdict = self.decide(register, request, school_accounts=school_accounts,
+                              device_exception_authorised=device_exception_authorised)
         if (
             exception_authorised is not None
             and verdict.can_request_device_exception
             and await exception_authorised(verdict)
         ):
-            verdict = check_photo(
-                register, request, school_accounts=school_accounts, device_exception_authorised=True,
-                config=self._config,
-            )
+            verdict = self.decide(register, request, school_accounts=school_accounts, device_exception_authorised=True)
         await self.log_check(checked_by, verdict)
         return verdict
 
-    async def log_check(self, checked_by: str, verdict: Verdict) -> int:
+    async def log_check_in(self, session: AsyncSession, checked_by: str, verdict: Verdict) -> int:
         """Record who checked which pupils for which purpose and the answer; returns the log id."""
         row = ConsentCheckLogRow(
             checked_by=checked_by,
@@ -658,13 +694,17 @@ class ConsentStore:
             reason_codes=sorted({reason.code.value for reason in verdict.all_reasons()}),
             register_version_id=verdict.register_version or None,
         )
+        session.add(row)
+        await session.flush()
+        return row.id
+
+    async def log_check(self, checked_by: str, verdict: Verdict) -> int:
+        """`log_check_in`, in a unit of work of its own."""
         async with self._database.transaction() as session:
-            session.add(row)
-            await session.flush()
-            return row.id
+            return await self.log_check_in(session, checked_by, verdict)
 
     async def recent_checks(self, limit: int = 100) -> list[CheckLogEntry]:
-        async with self._database.transaction() as session:
+        async with self._database.sessions() as session:
             rows = (
                 await session.execute(
                     select(ConsentCheckLogRow).order_by(ConsentCheckLogRow.id.desc()).limit(limit)
@@ -689,7 +729,40 @@ class ConsentStore:
                 for r in rows
             ]
 
-    # --- Do not photograph -----------------------------------------------------------------------------
+    # --- Do not photograph -----------------------------------------------------------------------------------
+
+    async def record_do_not_photograph_in(
+        self, session: AsyncSession, pupil: Pupil, requested_by: str, note: str = ""
+    ) -> DoNotPhotographRequest:
+        """Record at once that a pupil (or their parent) asked not to be photographed or filmed.
+
+        Any member of staff may do this. Every later check says no for the pupil until the data admin clears
+        the request (after updating the MIS). The caller tells the data admin in the same unit of work (e.g. its
+        card through the outbox), so the request and its notification are committed together or not at all. If
+        the pupil already has an open request (two people recording it at the same moment), that one is returned
+        with `already_open` and nothing is added: the caller sends nothing either.
+
+        Raises:
+            UnknownPupilError: the pupil is not in the current register (it changed since it was read).
+        """
+        state = await self._lock_state(session)  # requests queue up here: the look-ups below see the others
+        in_register = (await session.execute(
+            select(ConsentPupilRow.pupil_id).where(ConsentPupilRow.version_id == state.current_version_id,
+                                                   ConsentPupilRow.pupil_id == pupil.pupil_id)
+        )).scalar_one_or_none()
+        if in_register is None:
+            raise UnknownPupilError(pupil.pupil_id)
+        existing = (await session.execute(
+            select(ConsentDoNotPhotographRow).where(*_open_requests_of(pupil.pupil_id))
+            .order_by(ConsentDoNotPhotographRow.id).limit(1)
+        )).scalar_one_or_none()
+        if existing is not None:
+            return _request_model(existing, pupil, already_open=True)
+        row = ConsentDoNotPhotographRow(pupil_id=pupil.pupil_id, requested_by=requested_by, note=note[:2000])
+        session.add(row)
+        state.revision += 1
+        await session.flush()
+        return _request_model(row, pupil)
 
     async def record_do_not_photograph(
         self,
@@ -699,38 +772,36 @@ class ConsentStore:
         *,
         then: Callable[[AsyncSession, DoNotPhotographRequest], Awaitable[object]] | None = None,
     ) -> DoNotPhotographRequest:
-        """Record at once that a pupil (or their parent) asked not to be photographed or filmed.
-
-        Any member of staff may do this. Every later check says no for the pupil until the data admin clears
-        the request (after updating the MIS). The caller tells the data admin: `then(session, request)` runs in
-        the same transaction (e.g. to enqueue the data admin's card), so the request and its notification are
-        committed together or not at all. If the pupil already has an open request (two people recording it at
-        the same moment), that one is returned with `already_open` and nothing is added or sent.
+        """`record_do_not_photograph_in` for a pupil id of the current register, in a unit of work of its own;
+        ``then(session, request)`` runs in it for a new request.
 
         Raises:
             UnknownPupilError: the id is not in the current register.
         """
-        register = await self.load_register()
-        entry = register.get(pupil_id)
+        entry = (await self.load_register()).get(pupil_id)
         if entry is None:
             raise UnknownPupilError(pupil_id)
         async with self._database.transaction() as session:
-            state = await self._lock_state(session)  # requests queue up here: the look-up below sees the others
-            existing = (await session.execute(
-                select(ConsentDoNotPhotographRow).where(*_open_requests_of(pupil_id))
-                .order_by(ConsentDoNotPhotographRow.id).limit(1)
-            )).scalar_one_or_none()
-            if existing is not None:
-                return _request_model(existing, entry.pupil, already_open=True)
-            row = ConsentDoNotPhotographRow(pupil_id=pupil_id, requested_by=requested_by, note=note[:2000])
-            session.add(row)
-            state.revision += 1
-            await session.flush()
-            result = _request_model(row, entry.pupil)
-            if then is not None:
+            result = await self.record_do_not_photograph_in(session, entry.pupil, requested_by, note)
+            if then is not None and not result.already_open:
                 await then(session, result)
-        self._cached = None
         return result
+
+    async def clear_do_not_photograph_in(self, session: AsyncSession, pupil_id: str, cleared_by: str) -> list[int]:
+        """Close a pupil's open requests (the data admin, once the MIS says so); returns their ids, oldest first."""
+        state = await self._lock_state(session)
+        ids = list((await session.execute(
+            select(ConsentDoNotPhotographRow.id).where(*_open_requests_of(pupil_id))
+            .order_by(ConsentDoNotPhotographRow.id)
+        )).scalars().all())
+        if ids:
+            await session.execute(
+                update(ConsentDoNotPhotographRow)
+                .where(ConsentDoNotPhotographRow.id.in_(ids))
+                .values(cleared_at=utcnow(), cleared_by=cleared_by)
+            )
+            state.revision += 1
+        return ids
 
     async def clear_do_not_photograph(
         self,
@@ -739,47 +810,36 @@ class ConsentStore:
         *,
         then: Callable[[AsyncSession, list[int]], Awaitable[object]] | None = None,
     ) -> int:
-        """Close a pupil's open requests (the data admin, once the MIS says so); returns how many.
+        """`clear_do_not_photograph_in`, in a unit of work of its own; returns how many were closed.
 
-        `then(session, request_ids)` runs in the same transaction when something was closed (e.g. to update
-        every copy of the data admins' cards), so the closing and its notifications commit together.
+        ``then(session, request_ids)`` runs in it when something was closed.
         """
         async with self._database.transaction() as session:
-            state = await self._lock_state(session)
-            ids = list((await session.execute(
-                select(ConsentDoNotPhotographRow.id).where(*_open_requests_of(pupil_id))
-                .order_by(ConsentDoNotPhotographRow.id)
-            )).scalars().all())
-            if ids:
-                await session.execute(
-                    update(ConsentDoNotPhotographRow)
-                    .where(ConsentDoNotPhotographRow.id.in_(ids))
-                    .values(cleared_at=utcnow(), cleared_by=cleared_by)
-                )
-                state.revision += 1
-                if then is not None:
-                    await then(session, ids)
-        self._cached = None
+            ids = await self.clear_do_not_photograph_in(session, pupil_id, cleared_by)
+            if ids and then is not None:
+                await then(session, ids)
         return len(ids)
 
+    async def open_requests_in(self, session: AsyncSession) -> list[DoNotPhotographRequest]:
+        """The requests the data admin still has to carry into the MIS, oldest first (pupils from the current
+        register; None for one who has left it)."""
+        register = await self.register_in(session)
+        rows = (
+            await session.execute(
+                select(ConsentDoNotPhotographRow)
+                .where(ConsentDoNotPhotographRow.cleared_at.is_(None))
+                .order_by(ConsentDoNotPhotographRow.id)
+            )
+        ).scalars().all()
+        return [_request_model(r, entry.pupil if (entry := register.get(r.pupil_id)) else None) for r in rows]
+
     async def open_do_not_photograph_requests(self) -> list[DoNotPhotographRequest]:
-        """The requests the data admin still has to carry into the MIS, oldest first."""
-        register = await self.load_register()
-        async with self._database.transaction() as session:
-            rows = (
-                await session.execute(
-                    select(ConsentDoNotPhotographRow)
-                    .where(ConsentDoNotPhotographRow.cleared_at.is_(None))
-                    .order_by(ConsentDoNotPhotographRow.id)
-                )
-            ).scalars().all()
-            return [
-                _request_model(r, entry.pupil if (entry := register.get(r.pupil_id)) else None)
-                for r in rows
-            ]
+        """`open_requests_in`, in a reading unit of work of its own."""
+        async with self._database.sessions() as session:
+            return await self.open_requests_in(session)
 
     async def pupil_count(self) -> int:
-        async with self._database.transaction() as session:
+        async with self._database.sessions() as session:
             current = await self._current_version_id(session)
             if current is None:
                 return 0
@@ -790,4 +850,3 @@ class ConsentStore:
                     )
                 ).scalar_one()
             )
-
