@@ -21,13 +21,13 @@ from cards.consent_admin import (
     DoNotPhotographSubmit,
 )
 from dialogs.router import Router
+from directory.consent_sharepoint import SharePointConsentReader
 from domain.calendar import SchoolCalendar
 from domain.commands import command
 from domain.roles import RoleDirectory
 from services.consent_admin import ConsentAdmin
 from services.consent_sync import ConsentSync
 from store.base import utcnow
-from store.consent_sharepoint import SharePointConsentReader
 from store.consent_store import ConsentStore
 from store.conversations import ConversationStore
 from store.db import Database

@@ -1,8 +1,10 @@
-"""Who holds which role: the directories behind `domain.roles.RoleDirectory`.
+"""Who holds which role (the directories behind `domain.roles.RoleDirectory`), and the consent list in SharePoint.
 
 - `directory.static.StaticRoleDirectory`: people and roles listed in a JSON file (small schools, dev).
 - `directory.graph.GraphRoleDirectory`: Entra groups read through Microsoft Graph, cached briefly.
 - `directory.factory.build_directory`: picks one from the settings.
+- `directory.consent_sharepoint.SharePointConsentReader`: the consent register's SharePoint list, read through
+  the same Graph client (the school's other Microsoft Graph adapter).
 
 This module holds only what the others share, and imports none of them.
 """

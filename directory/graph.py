@@ -361,7 +361,7 @@ def create_graph_client(
     """A `GraphServiceClient` for `settings.graph_base_url`, authenticated with an azure-identity async credential.
 
     Shared by everything that reads Graph (roles here, the consent register's SharePoint list in
-    `store.consent_sharepoint`), so there is one way to authenticate and one set of settings.
+    `directory.consent_sharepoint`), so there is one way to authenticate and one set of settings.
 
     Args:
         settings: the `POLICYBOT_GRAPH_*` settings.

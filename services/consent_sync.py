@@ -6,7 +6,7 @@ the ``ConsentSync`` whose ``cleanup_ctx`` runs the periodic sync while the app r
 With ``POLICYBOT_CONSENT_SOURCE=sharepoint``:
 
 - at start-up and then every ``POLICYBOT_CONSENT_SYNC_MINUTES`` (0: only when the data admin asks) the list is
-  read whole (``store.consent_sharepoint``); if what it says differs from the current register, it is imported as
+  read whole (``directory.consent_sharepoint``); if what it says differs from the current register, it is imported as
   a new version in one transaction (``ConsentStore.import_register``, imported by "SharePoint sync"), the previous
   version kept. Whether it differs is told by a fingerprint of the register's content kept at the end of the
   version's source (``SharePoint list <list> (content <fingerprint>)``): an unchanged list adds no version. It is
@@ -42,6 +42,13 @@ from bot.settings import Settings, SettingsError
 from cards.base import escape_markdown
 from cards.incidents import school_time
 from cards.replies import CommandReply
+from directory.consent_sharepoint import (
+    PERMISSION_HINT,
+    REQUEST_TIMEOUT_S,
+    ConsentListUnavailable,
+    FailureKind,
+    SharePointConsentReader,
+)
 from directory.graph import create_graph_client
 from domain.calendar import SchoolCalendar
 from domain.consent import DEFAULT_CONFIG, ConsentPolicyConfig
@@ -50,13 +57,6 @@ from domain.consent_sharepoint import ListRejected, register_fingerprint
 from domain.roles import Role, RoleDirectory
 from services.requests import CommandRequest
 from store.base import utcnow
-from store.consent_sharepoint import (
-    PERMISSION_HINT,
-    REQUEST_TIMEOUT_S,
-    ConsentListUnavailable,
-    FailureKind,
-    SharePointConsentReader,
-)
 from store.consent_store import ConsentStore, RegisterImportError, RegisterVersion
 
 log = logging.getLogger(__name__)

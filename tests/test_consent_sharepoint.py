@@ -31,6 +31,7 @@ from bot.app import create_app
 from bot.settings import Settings, SettingsError
 from dialogs.consent_admin import register_consent_sync, register_consent_sync_routes
 from dialogs.router import Router
+from directory.consent_sharepoint import SharePointConsentReader
 from directory.static import DirectoryEntry, StaticRoleDirectory
 from domain.actors import Actor
 from domain.calendar import SchoolCalendar
@@ -39,7 +40,6 @@ from domain.consent_sharepoint import ListColumn, ListItem, ListRejected, parse_
 from domain.roles import Role
 from services.consent_sync import IMPORTED_BY, ConsentSync, Imported, Rejected, Unavailable, Unchanged
 from services.requests import CommandRequest
-from store.consent_sharepoint import SharePointConsentReader
 from store.consent_store import ConsentStore
 from store.db import Database, alembic_config
 
@@ -247,7 +247,7 @@ async def test_the_list_is_imported_over_every_page_with_consents_withdrawals_an
     database: Database, graph_client: GraphServiceClient, sharepoint: FakeSharePoint, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="services.consent_sync")
-    caplog.set_level(logging.DEBUG, logger="store.consent_sharepoint")
+    caplog.set_level(logging.DEBUG, logger="directory.consent_sharepoint")
     sync = make_sync(database, graph_client)
 
     outcome = await sync.sync()
