@@ -102,6 +102,7 @@ class Database:
         else:
             reader = self.engine
         self._writer_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._sqlite_writer = asyncio.Lock() if self.is_sqlite else None
         self._reader_sessions = async_sessionmaker(reader, expire_on_commit=False)
 
     @asynccontextmanager
@@ -120,22 +121,40 @@ class Database:
             raise NestedUnitOfWorkError("a unit of work is already open: pass its session instead")
         token = _ACTIVE.set(active | {id(self)})
         try:
-            session = await self._begin(self._reader_sessions if read_only else self._writer_sessions)
-            try:
-                yield session
-            except BaseException:
-                await session.rollback()
-                raise
-            else:
-                transaction = session.get_transaction()
-                if transaction is not None and transaction.is_active:
-                    await session.commit()  # a reader's commit ends its snapshot; it wrote nothing
-                else:
-                    await session.rollback()  # a failed flush the work caught: nothing of it is kept
-            finally:
-                await session.close()
+            async with self._writer_turn(read_only):
+                async with self._session(read_only) as session:
+                    yield session
         finally:
             _ACTIVE.reset(token)
+
+    @asynccontextmanager
+    async def _writer_turn(self, read_only: bool) -> AsyncIterator[None]:
+        """SQLite takes one writer at a time: writers of this process queue here, on the event loop, rather than
+        in SQLite's busy wait on a worker thread (where a failed statement's cursor, cleaned up later on the
+        loop, could wait for that thread and stall every request until the busy timeout)."""
+        if read_only or self._sqlite_writer is None:
+            yield
+            return
+        async with self._sqlite_writer:
+            yield
+
+    @asynccontextmanager
+    async def _session(self, read_only: bool) -> AsyncIterator[AsyncSession]:
+        """One session, its transaction committed if the block ends well, rolled back if it raises."""
+        session = await self._begin(self._reader_sessions if read_only else self._writer_sessions)
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            transaction = session.get_transaction()
+            if transaction is not None and transaction.is_active:
+                await session.commit()  # a reader's commit ends its snapshot; it wrote nothing
+            else:
+                await session.rollback()  # a failed flush the work caught: nothing of it is kept
+        finally:
+            await session.close()
 
     @staticmethod
     async def _begin(factory: async_sessionmaker[AsyncSession]) -> AsyncSession:
