@@ -37,7 +37,9 @@ from cards.consent_admin import (
     DO_NOT_PHOTOGRAPH_CLEAR_VERB,
     DO_NOT_PHOTOGRAPH_SUBMIT_VERB,
 )
+from dialogs.consent_admin import register_consent_admin
 from dialogs.router import Router
+from services.consent_admin import CsvCandidate
 from services.requests import CardAction, CommandRequest
 from store.approvals import ApprovalRequestRow
 from store.consent_store import ConsentCheckLogRow, ConsentStore
@@ -345,3 +347,28 @@ async def test_a_command_reads_without_writing(bot: TestClient, connector: FakeC
     for text in ("photo requests", "consent register", "pupil consent Amelia Hughes"):
         await run(text)
 
+
+
+async def test_a_csv_import_is_one_transaction_then_what_the_answer_shows(bot: TestClient) -> None:
+    services = bot.app[SERVICES]
+    database = services.database
+    admin = register_consent_admin(Router(), database=database, store=ConsentStore(database),
+                                   directory=services.directory, settings=services.settings)
+    original = database.unit_of_work
+    units: list[str] = []
+
+    def unit_of_work(*, read_only: bool = False) -> AbstractAsyncContextManager[AsyncSession]:
+        units.append("read" if read_only else "write")
+        return original(read_only=read_only)
+
+    async def download(url: str, max_bytes: int, with_token: bool) -> bytes:  # the file, already fetched
+        return (DATA / "sims_export.csv").read_bytes()
+
+    database.unit_of_work = unit_of_work  # type: ignore[method-assign]
+    try:
+        reply = await admin.receive_csv(JO.actor(), [CsvCandidate("https://school.sharepoint.com/r.csv", "r.csv")],
+                                        download)
+    finally:
+        del database.unit_of_work
+    assert "Imported **10 pupils** as version 3" in card_texts(reply.cards[0].to_dict())
+    assert units == ["write", "read"]
