@@ -34,12 +34,18 @@ from cards.help import START_FLOW_VERB, coming_soon_card, help_card, notice_card
 from cards.platform import PlatformStatus, status_card, whoami_card
 from cards.replies import ActionResult, CommandReply
 from dialogs.ask import AnswerQuestion, AskDialog
+from dialogs.incidents import (
+    message_extension_fetch_task,
+    message_extension_submit,
+    screenshot_candidates,
+    teams_fetcher,
+)
 from dialogs.router import Router, UnknownVerb
 from domain.actors import Actor
 from domain.flows import Flow
 from domain.roles import Role, RoleDirectory, RoleLookup
 from services.consent_admin import ConsentAdmin
-from services.incidents import Incidents, screenshot_candidates, teams_fetcher
+from services.incidents import Incidents
 from services.requests import CardAction, CommandRequest
 from store.conversations import ConversationStore, SchoolSettings
 
@@ -421,9 +427,9 @@ class PolicyBot(TeamsActivityHandler):
                 return task_message_response(problem)
             actor = self._actor(turn_context)
             if name == "composeExtension/fetchTask":
-                body = await incidents.message_extension_fetch_task(value, actor)
+                body = await message_extension_fetch_task(incidents, value, actor)
             else:
-                body = await incidents.message_extension_submit(value, actor)
+                body = await message_extension_submit(incidents, value, actor)
             return InvokeResponse(status=HTTPStatus.OK, body=body)  # a dict: written as it is
         log.info("invoke not handled", extra={"invoke": str(name)[:80], "activity_id": turn_context.activity.id})
         return unsupported_invoke_response(name)

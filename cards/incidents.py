@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from cards.base import (
     Action,
@@ -42,6 +44,7 @@ from domain.incidents import (
     MAX_INVOLVED,
     MAX_LINK,
     MAX_NOTE,
+    MAX_PLATFORM,
     MAX_WHAT_HAPPENED,
     MAX_WHEN_DETAIL,
     OUTCOME_TITLES,
@@ -57,15 +60,18 @@ from domain.incidents import (
     ChronologyEntry,
     DslTold,
     OutcomeKind,
+    ReportDetails,
     Source,
     Status,
     Urgency,
     ico_deadline,
 )
+from domain.roles import ROLE_TITLES, Role
 
 
 class Verb(StrEnum):
-    """Card action verbs of the incident feature (registered by ``services.approvals.incidents``)."""
+    """Card action verbs of the incident feature (registered by ``dialogs.incidents``); each has its payload
+    model below, beside the card that carries its button."""
 
     RISK = "incident_risk"
     DSL_TOLD = "incident_dsl_told"
@@ -85,6 +91,64 @@ _MAX_WHY_SHOWN = 300
 _TITLE = "Report an incident"
 
 
+# --- payloads: what each verb's button sends back ---------------------------------------------------------------
+#
+# The router validates a verb's data against its model before any service runs. Action.Execute data carries the
+# card's input values beside the button's own data (and the Action.Submit fallback a "verb" key): unknown keys
+# are ignored. A choice the person must make (the outcome, who it was escalated to ...) is optional here, so the
+# handler can answer with what to do instead of "out of date".
+
+MAX_RECORD_ID = 2**31 - 1  # incident and screenshot ids are INTEGER columns (PostgreSQL's int4)
+MAX_EXTERNAL_REFERENCE = 100
+_MAX_DATE_TEXT = 40  # an Input.Date sends YYYY-MM-DD; a longer text is still checked by the form ("not a date")
+_MAX_ACTIONS_TEXT = 400  # a multi-select sends its values comma-separated; all of them is well under this
+
+
+def _not_a_bool(value: object) -> object:
+    """JSON ``true`` is not an id (pydantic would read it as 1)."""
+    if isinstance(value, bool):
+        raise ValueError("an id is a number")
+    return value
+
+
+def _blank_is_none(value: object) -> object:
+    """A choice set nobody answered sends "" (or nothing)."""
+    return None if value == "" else value
+
+
+def _none_is_blank(value: object) -> object:
+    """An empty text input may come as null."""
+    return "" if value is None else value
+
+
+RecordId = Annotated[int, BeforeValidator(_not_a_bool), Field(ge=1, le=MAX_RECORD_ID)]
+Draft = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]  # the report's submission key (uuid4 hex)
+RiskAnswer = Literal["yes", "no"]
+_Text = Annotated[str, BeforeValidator(_none_is_blank)]
+_RiskChoice = Annotated[RiskAnswer | None, BeforeValidator(_blank_is_none)]
+_DslToldChoice = Annotated[DslTold | None, BeforeValidator(_blank_is_none)]
+_CategoryChoice = Annotated[Category | None, BeforeValidator(_blank_is_none)]
+_AgencyChoice = Annotated[Agency | None, BeforeValidator(_blank_is_none)]
+_OutcomeChoice = Annotated[OutcomeKind | None, BeforeValidator(_blank_is_none)]
+
+
+class _Payload(BaseModel):
+    """A button's data: snake_case as the cards send it; input values and Teams' own keys ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _FlowPayload(_Payload):
+    """Every step of the report form carries the draft (the submission key) and the answer about risk."""
+
+    draft: Draft
+    risk: RiskAnswer
+
+    @property
+    def at_risk(self) -> bool:
+        return self.risk == "yes"
+
+
 def school_time(moment: datetime, calendar: SchoolCalendar) -> str:
     """``Tue 24 Nov 2026, 10:42`` in the school's time zone (the day of the month always in two digits)."""
     return calendar.local(moment).strftime("%a %d %b %Y, %H:%M")
@@ -92,13 +156,13 @@ def school_time(moment: datetime, calendar: SchoolCalendar) -> str:
 
 def _execute(title: str, verb: Verb, data: dict[str, Any], *, style: str | None = None) -> ActionExecute:
     return ActionExecute(
-        title=title, verb=verb.value, data=data, style=style,  # type: ignore[arg-type]
-        fallback=ActionSubmit(title=title, data={"verb": verb.value, **data}, style=style),  # type: ignore[arg-type]
+        title=title, verb=verb.value, data=data, style=style,
+        fallback=ActionSubmit(title=title, data={"verb": verb.value, **data}, style=style),
     )
 
 
 def _heading(text: str, color: str | None = None) -> TextBlock:
-    return TextBlock(text=text, size="Large", weight="Bolder", style="heading", color=color)  # type: ignore[arg-type]
+    return TextBlock(text=text, size="Large", weight="Bolder", style="heading", color=color)
 
 
 def _para(text: str, **kwargs: Any) -> TextBlock:
@@ -116,6 +180,10 @@ def _required_text(input_id: str, label: str, error: str, *, multiline: bool = F
 # --- reporting: the questions ---------------------------------------------------------------------------------
 
 
+class RiskPayload(_FlowPayload):
+    """``incident_risk``: "Yes, someone is at risk" or "No" on ``risk_question_card``."""
+
+
 def risk_question_card(draft: str) -> AdaptiveCard:
     """The first question of every report: is anyone at immediate risk of harm?"""
     return AdaptiveCard(
@@ -131,6 +199,12 @@ def risk_question_card(draft: str) -> AdaptiveCard:
             _execute("No", Verb.RISK, {"draft": draft, "risk": "no"}),
         ],
     )
+
+
+class DslToldPayload(_FlowPayload):
+    """``incident_dsl_told``: "Continue the report" on ``emergency_card``, with the answer (None: not given)."""
+
+    dsl_told: _DslToldChoice = None
 
 
 def emergency_card(draft: str, dsl_names: Sequence[str]) -> AdaptiveCard:
@@ -166,6 +240,12 @@ def _flow_data(draft: str, risk: bool, dsl_told: DslTold | None) -> dict[str, An
     if dsl_told is not None:
         data["dsl_told"] = dsl_told.value
     return data
+
+
+class CategoryPayload(DslToldPayload):
+    """``incident_category``: "Next" on ``category_card``, with the chosen category (None: none chosen)."""
+
+    category: _CategoryChoice = None
 
 
 def category_card(draft: str, risk: bool, dsl_told: DslTold | None, *, problem: str | None = None) -> AdaptiveCard:
@@ -239,6 +319,57 @@ def _details_inputs(today: date, prefill: Prefill) -> list[Element]:
             choices=[Choice(title=ACTION_TAKEN_TITLES[action], value=action.value) for action in ActionTaken],
         ),
     ]
+
+
+class _ReportInputs(_Payload):
+    """The report form's inputs, typed and no longer than the inputs allow; ``ReportDetails`` checks the rest."""
+
+    what_happened: _Text = Field(default="", max_length=MAX_WHAT_HAPPENED)
+    platform: _Text = Field(default="", max_length=MAX_PLATFORM)
+    link: _Text = Field(default="", max_length=MAX_LINK)
+    when_date: _Text = Field(default="", max_length=_MAX_DATE_TEXT)
+    when_detail: _Text = Field(default="", max_length=MAX_WHEN_DETAIL)
+    involved: _Text = Field(default="", max_length=MAX_INVOLVED)
+    actions_taken: _Text = Field(default="", max_length=_MAX_ACTIONS_TEXT)
+
+    def inputs(self) -> dict[str, str]:
+        return self.model_dump(include=set(_ReportInputs.model_fields))
+
+
+class ChooseCategoryPayload(DslToldPayload):
+    """``incident_choose_category``: "Choose another category" on ``details_form_card``."""
+
+
+class ReportPayload(CategoryPayload, _ReportInputs):
+    """``incident_submit``: "Send report" on ``details_form_card``, with what was typed into the form."""
+
+    def details(self) -> ReportDetails:
+        """The report, checked.
+
+        Raises:
+            ValidationError: something in the form is missing or not valid (``form_problem`` says what).
+        """
+        return ReportDetails.model_validate({
+            **self.inputs(), "category": self.category, "immediate_risk": self.at_risk, "dsl_told": self.dsl_told,
+            "source": Source.CHAT,
+        })
+
+
+_FORM_PROBLEMS = {
+    "what_happened": "Say what happened.", "platform": "Choose a platform from the list.",
+    "link": "The link is too long.", "involved": "The list of people involved is too long.",
+    "when_date": "The date is not a date.", "when_detail": "The detail about when is too long.",
+    "actions_taken": "Choose what you have done from the list.", "category": "Choose a category.",
+}
+
+
+def form_problem(error: ValidationError) -> str:
+    """What to tell the reporter about the first problem of a report form that could not be read."""
+    for problem in error.errors():
+        field_name = str(problem["loc"][0]) if problem["loc"] else ""
+        if field_name in _FORM_PROBLEMS:
+            return _FORM_PROBLEMS[field_name]
+    return "Something in the form could not be read: check it and send it again."
 
 
 def details_form_card(
@@ -320,8 +451,6 @@ def _next_steps(rule: CategoryRule, urgency: Urgency, routed: Routed, escalation
 
 
 def _role_names(rule: CategoryRule) -> list[str]:
-    from domain.roles import ROLE_TITLES, Role
-
     return [ROLE_TITLES[role] for role in Role if role in rule.escalate_to]
 
 
@@ -422,6 +551,18 @@ class ChannelFacts:
     closed_at: datetime | None = None
 
 
+class IncidentPayload(_Payload):
+    """``incident_view`` and ``incident_take_lead``: a button naming the report."""
+
+    incident: RecordId
+
+
+class NotePayload(IncidentPayload):
+    """``incident_note``: "Save note" in the note form (an empty note: the handler asks for one)."""
+
+    note: _Text = Field(default="", max_length=MAX_NOTE)
+
+
 def _note_form(incident_id: int) -> ActionShowCard:
     return ActionShowCard(
         title="Add a note",
@@ -431,6 +572,14 @@ def _note_form(incident_id: int) -> ActionShowCard:
             actions=[_execute("Save note", Verb.NOTE, {"incident": incident_id}, style="positive")],
         ),
     )
+
+
+class EscalatePayload(IncidentPayload):
+    """``incident_escalate``: "Record escalation" in the escalation form."""
+
+    agency: _AgencyChoice = None
+    escalation_reason: _Text = Field(default="", max_length=MAX_NOTE)
+    external_reference: _Text = Field(default="", max_length=MAX_EXTERNAL_REFERENCE)
 
 
 def _escalate_form(incident_id: int) -> ActionShowCard:
@@ -445,11 +594,19 @@ def _escalate_form(incident_id: int) -> ActionShowCard:
                 ),
                 _required_text("escalation_reason", "Why", "Say why it was escalated.", multiline=True,
                                max_length=MAX_NOTE),
-                InputText(id="external_reference", label="Their reference (if any)", max_length=100),
+                InputText(id="external_reference", label="Their reference (if any)",
+                          max_length=MAX_EXTERNAL_REFERENCE),
             ],
             actions=[_execute("Record escalation", Verb.ESCALATE, {"incident": incident_id}, style="positive")],
         ),
     )
+
+
+class ClosePayload(IncidentPayload):
+    """``incident_close``: "Close report" in the close form."""
+
+    outcome_kind: _OutcomeChoice = None
+    outcome: _Text = Field(default="", max_length=MAX_NOTE)
 
 
 def _close_form(incident_id: int) -> ActionShowCard:
@@ -610,6 +767,12 @@ def _when(report: FullReport) -> str:
     return ", ".join(part for part in parts if part) or "Not given"
 
 
+class ScreenshotPayload(IncidentPayload):
+    """``incident_screenshot``: "Show screenshot N" on ``details_card``."""
+
+    attachment: RecordId
+
+
 def details_card(report: FullReport, *, calendar: SchoolCalendar, banner: str | None = None,
                  handling: bool = True) -> AdaptiveCard:
     """The full report with its chronology and the handling actions, for permitted people in a personal chat."""
@@ -695,6 +858,28 @@ def screenshot_card(reference: str, index: int, shot: ScreenshotInfo, data_uri: 
 
 
 # --- "Report to SLT" on a Teams message (message extension task module) -----------------------------------------
+
+
+class MessageReportPayload(_ReportInputs):
+    """What "Send report" on ``message_report_card`` submits (the task module's ``data``). The message's author
+    comes from Teams' own payload, never from here."""
+
+    draft: Draft
+    risk: _RiskChoice = None
+    dsl_told: _DslToldChoice = None
+    category: _CategoryChoice = None
+
+    def details(self, *, source_author: str) -> ReportDetails:
+        """The report, checked (whether the DSL was told counts only when someone is at risk).
+
+        Raises:
+            ValidationError: something in the form is missing or not valid (``form_problem`` says what).
+        """
+        at_risk = self.risk == "yes"
+        return ReportDetails.model_validate({
+            **self.inputs(), "category": self.category, "immediate_risk": at_risk,
+            "dsl_told": self.dsl_told if at_risk else None, "source": Source.MESSAGE, "source_author": source_author,
+        })
 
 
 def message_report_card(draft: str, *, author: str, text: str, link: str, today: date) -> AdaptiveCard:

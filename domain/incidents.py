@@ -41,6 +41,7 @@ ICO_REPORTING_WINDOW = timedelta(hours=72)  # UK GDPR Art. 33: a reportable brea
 MAX_WHAT_HAPPENED = 3000
 MAX_INVOLVED = 1000
 MAX_LINK = 500
+MAX_PLATFORM = 60
 MAX_WHEN_DETAIL = 200
 MAX_NOTE = 1500
 MAX_SOURCE_AUTHOR = 200
@@ -589,7 +590,7 @@ class ReportDetails(BaseModel):
     immediate_risk: bool = False
     dsl_told: DslTold | None = None
     what_happened: str = Field(min_length=1, max_length=MAX_WHAT_HAPPENED)
-    platform: str = Field(default="", max_length=60)
+    platform: str = Field(default="", max_length=MAX_PLATFORM)
     link: str = Field(default="", max_length=MAX_LINK)
     when_date: date | None = None
     when_detail: str = Field(default="", max_length=MAX_WHEN_DETAIL)

@@ -1,17 +1,21 @@
 """Report an incident (issue 6): from a member of staff to the right people, with a chronology.
 
-``register_incidents(router, ...)`` wires the feature into the ``Router``:
+The use cases behind ``dialogs/incidents.py`` (which registers them on the router, each verb with its payload
+model from ``cards/incidents.py``):
 
-- the flow ``Flow.REPORT_INCIDENT`` (typed ``report`` or the help card's button): is anyone at immediate risk?
-  (yes: the emergency steps at once and "have you told the DSL verbally?"), the category with its guidance,
-  then the report form; the answer is the reference and what happens next;
-- ``my reports``: the sender's own reports (reference, category, when, status);
+- the report form's steps (``start``, ``on_risk``, ``on_dsl_told``, ``on_category`` ...): is anyone at immediate
+  risk? (yes: the emergency steps at once and "have you told the DSL verbally?"), the category with its
+  guidance, then the report form; ``report`` saves it and answers with the reference and what happens next
+  (also for "Report to SLT" on a Teams message, which the dialog reads);
+- ``my_reports``: the sender's own reports (reference, category, when, status);
 - the handling verbs on the SLT channel card and the personal details card: view, take the lead, add a note,
-  escalate, close, show a screenshot. Every one checks the actor's roles on the server.
+  escalate, close, show a screenshot. Every one checks the actor's roles on the server;
+- ``receive_screenshots``: images pasted in the personal chat after a report (the dialog finds them in the
+  Teams message and hands over how to download them);
+- ``escalate_due`` and ``route_pending``, which ``bot.escalations.EscalationWorker`` drives.
 
-It returns the ``Incidents`` service, which the Teams edge also calls for the "Report to SLT" message action
-(``message_extension_fetch_task`` / ``message_extension_submit``) and for screenshots pasted in the personal
-chat (``receive_screenshots``), and which ``bot.escalations.EscalationWorker`` drives for the escalation clock.
+Each use case writes in at most one unit of work; whatever it needs from the directory (Microsoft Graph) or
+from Teams (a download) it gets before that unit of work, never inside it.
 
 Nothing is lost: a report is committed, with every notification it causes in the outbox, before the reporter
 is told it was received; a retried or repeated submission finds the report already made (one record, one
@@ -20,29 +24,36 @@ channel post).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
-import re
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards.base import AdaptiveCard
 from cards.incidents import (
+    CategoryPayload,
     ChannelFacts,
+    ChooseCategoryPayload,
+    ClosePayload,
+    DslToldPayload,
+    EscalatePayload,
     FullReport,
+    IncidentPayload,
+    NotePayload,
     Prefill,
+    ReportPayload,
+    RiskPayload,
     Routed,
     ScreenshotInfo,
+    ScreenshotPayload,
     category_card,
     channel_card,
     channel_summary,
@@ -51,9 +62,8 @@ from cards.incidents import (
     details_form_card,
     details_summary,
     emergency_card,
-    message_report_card,
+    form_problem,
     my_reports_card,
-    problem_card,
     receipt_card,
     risk_question_card,
     screenshot_card,
@@ -65,7 +75,6 @@ from domain.incidents import (
     AGENCY_TITLES,
     OUTCOME_TITLES,
     SYSTEM_ACTOR,
-    Agency,
     Category,
     CategoryRule,
     ChannelView,
@@ -73,15 +82,12 @@ from domain.incidents import (
     EventKind,
     IncidentError,
     LeadAlreadyTaken,
-    OutcomeKind,
     Permission,
     ReportDetails,
-    Source,
     Status,
     Urgency,
     authorise,
     personal_recipients,
-    plain_text_from_html,
     reference_year,
     rule_for,
     urgency_for,
@@ -90,17 +96,14 @@ from domain.roles import ROLE_TITLES, DirectoryUnavailableError, Person, Role, R
 from services.requests import CardAction, CommandRequest
 from store import card_copies, conversations
 from store import incidents as records
+from store.base import utcnow
 from store.conversations import ConversationStore, SchoolSettings
 from store.db import Database
 from store.outbox import ChannelTarget, OutboxMessage, enqueue
 
 log = logging.getLogger(__name__)
 
-REPORT_MESSAGE_COMMAND_ID = "reportMessage"  # manifest/build.py: the "Report to SLT" message action
-
-_DRAFT = re.compile(r"^[0-9a-f]{32}$")
 _SUBMISSION_ATTEMPTS = 3  # a concurrent duplicate submission rolls back and retries this often
-_MAX_SCREENSHOTS_PER_MESSAGE = 5
 _MAX_PREFILL = 1000  # what a refused form keeps of the text typed into it
 
 _IMAGE_SIGNATURES: tuple[tuple[bytes, str], ...] = (
@@ -109,9 +112,6 @@ _IMAGE_SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"GIF87a", "image/gif"),
     (b"GIF89a", "image/gif"),
 )
-_ALLOWED_FILE_TYPES = frozenset({"png", "jpg", "jpeg", "gif", "webp"})
-_FILE_DOWNLOAD_INFO = "application/vnd.microsoft.teams.file.download.info"
-_SHAREPOINT_HOSTS = (".sharepoint.com", ".sharepoint.us", ".sharepoint.de", ".sharepoint.cn")
 _SUBJECT = "incident:{}"
 
 
@@ -206,21 +206,6 @@ def _too_big(max_bytes: int) -> str:
     return f"It is larger than {max(1, max_bytes // 1024)} KB."
 
 
-def teams_fetcher(turn_context: Any) -> Fetch:
-    """A ``Fetch`` that sends the bot's own token (from the turn's connector client) to Teams' attachment URLs."""
-    from botbuilder.core import BotAdapter
-
-    connector = turn_context.turn_state.get(BotAdapter.BOT_CONNECTOR_CLIENT_KEY)
-    credentials = getattr(getattr(connector, "config", None), "credentials", None)
-
-    async def token() -> str | None:
-        if credentials is None or not getattr(credentials, "microsoft_app_id", None):
-            return None  # dev mode: no app id, no token
-        return await asyncio.to_thread(credentials.get_access_token)  # msal is synchronous
-
-    return http_fetcher(token)
-
-
 def sniff_image(content: bytes) -> str | None:
     """The image type from the bytes themselves (what the reporter's client claims is not trusted)."""
     for signature, content_type in _IMAGE_SIGNATURES:
@@ -231,41 +216,19 @@ def sniff_image(content: bytes) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class ScreenshotCandidate:
-    url: str
-    file_name: str
-    authenticated: bool  # Teams' own attachment URL (needs the bot's token); else a pre-authenticated link
+class RemoteImage(Protocol):
+    """An image someone sent, still to be downloaded (``dialogs.incidents.screenshot_candidates`` finds them in a
+    Teams message)."""
 
+    @property
+    def url(self) -> str: ...
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+    @property
+    def file_name(self) -> str: ...
 
-
-def screenshot_candidates(attachments: Iterable[dict[str, Any]], service_url: str) -> list[ScreenshotCandidate]:
-    """The images in a message's attachments that the bot will try to store.
-
-    - ``image/*`` with a ``contentUrl`` on the conversation's own service URL (an image pasted into the chat);
-    - ``file.download.info`` for an image file, with an https download link on SharePoint.
-    Anything else (the ``text/html`` copy of the message, links elsewhere) is ignored.
-    """
-    found: list[ScreenshotCandidate] = []
-    service = _origin(service_url)
-    for index, attachment in enumerate(attachments, 1):
-        content_type = str(attachment.get("contentType") or "")
-        if content_type.startswith("image/"):
-            url = str(attachment.get("contentUrl") or "")
-            if url and _origin(url) == service:
-                found.append(ScreenshotCandidate(url, str(attachment.get("name") or f"screenshot-{index}"), True))
-        elif content_type == _FILE_DOWNLOAD_INFO:
-            content = attachment.get("content") or {}
-            url = str(content.get("downloadUrl") or "")
-            scheme, host, _ = _origin(url)
-            file_type = str(content.get("fileType") or "").lower()
-            if scheme == "https" and host.endswith(_SHAREPOINT_HOSTS) and file_type in _ALLOWED_FILE_TYPES:
-                found.append(ScreenshotCandidate(url, str(attachment.get("name") or f"screenshot-{index}"), False))
-    return found[:_MAX_SCREENSHOTS_PER_MESSAGE]
+    @property
+    def authenticated(self) -> bool:  # Teams' own attachment URL (needs the bot's token); else a ready link
+        ...
 
 
 # --- routing a report ----------------------------------------------------------------------------------------
@@ -311,52 +274,24 @@ def _activity(card: AdaptiveCard, summary: str) -> dict[str, Any]:
     return {"type": "message", "attachments": [card.attachment()], "summary": summary}
 
 
-def _draft(data: dict[str, Any]) -> str:
-    value = str(data.get("draft") or "")
-    return value if _DRAFT.match(value) else uuid.uuid4().hex
+_P = TypeVar("_P", bound=BaseModel)
 
 
-def _risk(data: dict[str, Any]) -> bool:
-    return str(data.get("risk") or "").lower() == "yes"
+def payload_of(action: CardAction, model: type[_P]) -> _P:
+    """The verb's payload as the router validated it (``dialogs/router.py``).
+
+    Raises:
+        ValidationError: the action did not come through the router and its data is not a ``model``.
+    """
+    if isinstance(action.payload, model):
+        return action.payload
+    return model.model_validate(action.data)
 
 
-def _dsl_told(data: dict[str, Any]) -> DslTold | None:
-    try:
-        return DslTold(str(data.get("dsl_told") or ""))
-    except ValueError:
-        return None
-
-
-def _category(data: dict[str, Any]) -> Category | None:
-    try:
-        return Category(str(data.get("category") or ""))
-    except ValueError:
-        return None
-
-
-def _incident_id(data: dict[str, Any]) -> int | None:
-    value = data.get("incident")
-    if isinstance(value, bool):
-        return None
-    try:
-        number = int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if number > 0 else None
-
-
-def _first_problem(error: ValidationError) -> str:
-    names = {
-        "what_happened": "Say what happened.", "platform": "Choose a platform from the list.",
-        "link": "The link is too long.", "involved": "The list of people involved is too long.",
-        "when_date": "The date is not a date.", "when_detail": "The detail about when is too long.",
-        "actions_taken": "Choose what you have done from the list.", "category": "Choose a category.",
-    }
-    for problem in error.errors():
-        field_name = str(problem["loc"][0]) if problem["loc"] else ""
-        if field_name in names:
-            return names[field_name]
-    return "Something in the form could not be read: check it and send it again."
+def _could_route(rule: CategoryRule, holders: Holders) -> bool:
+    """Whether the directory has answered for every role a report of ``rule`` goes to (with or without a
+    channel): if not, routing it now would only find it still pending."""
+    return any(personal_recipients(rule, channel_available=channel) <= holders.keys() for channel in (True, False))
 
 
 class Incidents:
@@ -378,7 +313,7 @@ class Incidents:
         self._conversations = conversations
         self._school_settings = school_settings or SchoolSettings(database)
         self.settings = settings
-        self._clock = clock or records.utcnow
+        self._clock = clock or utcnow
         self._on_enqueued = on_enqueued or (lambda: None)
 
     def now(self) -> datetime:
@@ -388,7 +323,8 @@ class Incidents:
     def calendar(self) -> SchoolCalendar:
         return self.settings.calendar
 
-    def _today(self) -> date:
+    def today(self) -> date:
+        """Today in the school's calendar (what a report form's date starts at)."""
         return self.calendar.school_date(self.now())
 
     # --- reporting: the questions -------------------------------------------------------------------------
@@ -399,55 +335,50 @@ class Incidents:
         return CommandReply(cards=[risk_question_card(draft)])
 
     async def on_risk(self, action: CardAction) -> ActionResult:
-        draft = _draft(action.data)
-        if _risk(action.data):
+        answer = payload_of(action, RiskPayload)
+        if answer.at_risk:
             dsl = await self._holder_names(Role.DSL)
             log.info("incident report: someone at immediate risk; emergency steps shown")
-            return ActionResult(card=emergency_card(draft, dsl))
-        return ActionResult(card=category_card(draft, False, None))
+            return ActionResult(card=emergency_card(answer.draft, dsl))
+        return ActionResult(card=category_card(answer.draft, False, None))
 
     async def on_dsl_told(self, action: CardAction) -> ActionResult:
-        draft = _draft(action.data)
-        told = _dsl_told(action.data)
-        if told is None:
-            return ActionResult(card=emergency_card(draft, await self._holder_names(Role.DSL)))
-        return ActionResult(card=category_card(draft, True, told))
+        answer = payload_of(action, DslToldPayload)
+        if answer.dsl_told is None:
+            return ActionResult(card=emergency_card(answer.draft, await self._holder_names(Role.DSL)))
+        return ActionResult(card=category_card(answer.draft, True, answer.dsl_told))
 
     async def on_choose_category(self, action: CardAction) -> ActionResult:
-        return ActionResult(card=category_card(_draft(action.data), _risk(action.data), _dsl_told(action.data)))
+        answer = payload_of(action, ChooseCategoryPayload)
+        return ActionResult(card=category_card(answer.draft, answer.at_risk, answer.dsl_told))
 
     async def on_category(self, action: CardAction) -> ActionResult:
-        draft, risk, told = _draft(action.data), _risk(action.data), _dsl_told(action.data)
-        category = _category(action.data)
-        if category is None:
-            return ActionResult(card=category_card(draft, risk, told, problem="Choose what the report is about."))
-        return ActionResult(card=self._form(draft, category, risk, told))
+        answer = payload_of(action, CategoryPayload)
+        if answer.category is None:
+            return ActionResult(card=category_card(answer.draft, answer.at_risk, answer.dsl_told,
+                                                   problem="Choose what the report is about."))
+        return ActionResult(card=self._form(answer.draft, answer.category, answer.at_risk, answer.dsl_told))
 
     def _form(self, draft: str, category: Category, risk: bool, told: DslTold | None, *,
               prefill: Prefill | None = None, problem: str | None = None) -> AdaptiveCard:
         return details_form_card(
-            draft, rule_for(category), risk, told, today=self._today(),
+            draft, rule_for(category), risk, told, today=self.today(),
             screenshot_minutes=self.settings.screenshot_minutes, prefill=prefill, problem=problem,
         )
 
     async def on_submit(self, action: CardAction) -> ActionResult:
-        data = action.data
-        draft, risk, told = _draft(data), _risk(data), _dsl_told(data)
-        category = _category(data)
-        if category is None:
-            return ActionResult(card=category_card(draft, risk, told, problem="Choose what the report is about."))
+        form = payload_of(action, ReportPayload)
+        if form.category is None:
+            return ActionResult(card=category_card(form.draft, form.at_risk, form.dsl_told,
+                                                   problem="Choose what the report is about."))
         try:
-            details = ReportDetails.model_validate(
-                {**data, "category": category, "immediate_risk": risk, "dsl_told": told, "source": Source.CHAT}
-            )
+            details = form.details()
         except ValidationError as error:
-            prefill = Prefill(
-                what_happened=str(data.get("what_happened") or "")[:_MAX_PREFILL],
-                involved=str(data.get("involved") or "")[:_MAX_PREFILL], link=str(data.get("link") or "")[:500],
-            )
-            return ActionResult(card=self._form(draft, category, risk, told, prefill=prefill,
-                                                problem=_first_problem(error)))
-        receipt = await self.report(action.actor, details, draft)
+            prefill = Prefill(what_happened=form.what_happened[:_MAX_PREFILL], involved=form.involved[:_MAX_PREFILL],
+                              link=form.link)
+            return ActionResult(card=self._form(form.draft, form.category, form.at_risk, form.dsl_told,
+                                                prefill=prefill, problem=form_problem(error)))
+        receipt = await self.report(action.actor, details, form.draft)
         return ActionResult(card=receipt)
 
     # --- reporting: saving and routing -----------------------------------------------------------------------
@@ -618,22 +549,29 @@ class Incidents:
             await records.mark_routed(session, incident.id, now)
 
     async def route_pending(self) -> int:
-        """Send the notifications a report could not prepare when it was made (the directory was down)."""
+        """Send the notifications reports could not prepare when they were made (the directory was down), in one
+        unit of work for all of them."""
         async with self._db.sessions() as session:
             waiting = [incident for incident_id in await records.unrouted(session)
                        if (incident := await records.get(session, incident_id)) is not None]
+        if not waiting:
+            return 0
+        holders = await self._holders(frozenset().union(*(_possible_recipients(i.rule) for i in waiting)))
+        waiting = [incident for incident in waiting if _could_route(incident.rule, holders)]
+        if not waiting:
+            return 0  # the directory still cannot say: nothing to write
+        now = self.now()
         routed = 0
-        for waiting_incident in waiting:
-            holders = await self._holders(_possible_recipients(waiting_incident.rule))
-            async with self._db.transaction() as session:
+        async with self._db.transaction() as session:
+            for waiting_incident in waiting:
                 incident = await records.get(session, waiting_incident.id)
                 if incident is None or incident.routed_at is not None:
-                    continue
+                    continue  # routed meanwhile (another instance)
                 plan = await self._plan(session, incident.category, holders)
                 if plan.pending:
                     continue
-                await self._route(session, incident, plan, self.now())
-            routed += 1
+                await self._route(session, incident, plan, now)
+                routed += 1
         if routed:
             self._on_enqueued()
         return routed
@@ -641,34 +579,35 @@ class Incidents:
     # --- the escalation clock ------------------------------------------------------------------------------
 
     async def escalate_due(self) -> int:
-        """Escalate every urgent report nobody has taken the lead on within the school-time limit."""
+        """Escalate every urgent report nobody has taken the lead on within the school-time limit, in one unit of
+        work for all of them."""
         now = self.now()
         async with self._db.sessions() as session:
-            due = await records.due_for_escalation(session, now)
-        escalated = 0
-        for incident_id in due:
-            async with self._db.sessions() as session:
-                found = await records.get(session, incident_id)
-            if found is None:
-                continue
-            holders = await self._holders(found.rule.escalate_to)
-            async with self._db.transaction() as session:
+            due = [incident for incident_id in await records.due_for_escalation(session, now)
+                   if (incident := await records.get(session, incident_id)) is not None]
+        if not due:
+            return 0
+        holders = await self._holders(frozenset().union(*(incident.rule.escalate_to for incident in due)))
+        escalated: list[records.Incident] = []
+        async with self._db.transaction() as session:
+            for found in due:
                 recipients, pending = await self._people(session, found.rule.escalate_to, holders)
                 if pending:
                     log.warning("escalation waits: the directory cannot say who to escalate to",
                                 extra={"incident": found.reference})
                     continue
-                if not await records.claim_escalation(session, incident_id, now):
-                    continue
-                incident = await records.get(session, incident_id)
+                if not await records.claim_escalation(session, found.id, now):
+                    continue  # someone took the lead, or another instance escalated it
+                incident = await records.get(session, found.id)
                 assert incident is not None
                 await self._escalate(session, incident, recipients, now)
-            escalated += 1
+                escalated.append(incident)
+        for incident in escalated:
             log.warning("urgent incident escalated: nobody took the lead in time",
                         extra={"incident": incident.reference})
         if escalated:
             self._on_enqueued()
-        return escalated
+        return len(escalated)
 
     async def _escalate(self, session: Any, incident: records.Incident, recipients: tuple[Recipient, ...],
                         now: datetime) -> None:
@@ -751,9 +690,7 @@ class Incidents:
                                permission: Permission) -> records.Incident | str:
         """The report the action names, if the actor (with ``roles``, read before the unit of work) may act on it;
         else a sentence saying why not."""
-        incident_id = _incident_id(action.data)
-        if incident_id is None:
-            return "That button is out of date. Type help to start again."
+        incident_id = payload_of(action, IncidentPayload).incident
         incident = await records.get(session, incident_id)
         if incident is None:
             return "That report no longer exists."
@@ -860,28 +797,28 @@ class Incidents:
         return await self._change(action, Permission.TAKE_LEAD, change)
 
     async def on_note(self, action: CardAction) -> ActionResult:
-        note = str(action.data.get("note") or "").strip()
+        note = payload_of(action, NotePayload).note.strip()
         if not note:
             return ActionResult(message="Write the note first.")
 
         async def change(session: Any, incident: records.Incident, now: datetime) -> str | None:
-            await records.add_note(session, incident.id, self._person(action.actor), note[:1500], now)
+            await records.add_note(session, incident.id, self._person(action.actor), note, now)
             return None
 
         return await self._change(action, Permission.ADD_NOTE, change)
 
     async def on_escalate(self, action: CardAction) -> ActionResult:
-        try:
-            agency = Agency(str(action.data.get("agency") or ""))
-        except ValueError:
+        form = payload_of(action, EscalatePayload)
+        agency = form.agency
+        if agency is None:
             return ActionResult(message="Choose who it was escalated to.")
-        reason = str(action.data.get("escalation_reason") or "").strip()
+        reason = form.escalation_reason.strip()
         if not reason:
             return ActionResult(message="Say why it was escalated.")
-        external = str(action.data.get("external_reference") or "").strip()[:100]
+        external = form.external_reference.strip()
 
         async def change(session: Any, incident: records.Incident, now: datetime) -> str | None:
-            await records.record_escalation(session, incident.id, self._person(action.actor), agency, reason[:1500],
+            await records.record_escalation(session, incident.id, self._person(action.actor), agency, reason,
                                             external, now)
             return None
 
@@ -891,16 +828,16 @@ class Incidents:
         return result
 
     async def on_close(self, action: CardAction) -> ActionResult:
-        try:
-            kind = OutcomeKind(str(action.data.get("outcome_kind") or ""))
-        except ValueError:
+        form = payload_of(action, ClosePayload)
+        kind = form.outcome_kind
+        if kind is None:
             return ActionResult(message="Choose the outcome.")
-        outcome = str(action.data.get("outcome") or "").strip()
+        outcome = form.outcome.strip()
         if not outcome:
             return ActionResult(message="Say what was done.")
 
         async def change(session: Any, incident: records.Incident, now: datetime) -> str | None:
-            if not await records.close(session, incident.id, self._person(action.actor), kind, outcome[:1500], now):
+            if not await records.close(session, incident.id, self._person(action.actor), kind, outcome, now):
                 return "This report is already closed. Nothing was changed."
             await self._tell_reporter(session, incident, now)
             return None
@@ -928,10 +865,7 @@ class Incidents:
     async def on_show_screenshot(self, action: CardAction) -> ActionResult:
         if action.actor.conversation_kind != "personal":
             return ActionResult(message="Screenshots are shown only in your personal chat with Policy Bot.")
-        try:
-            attachment_id = int(action.data.get("attachment"))  # type: ignore[arg-type]
-        except (TypeError, ValueError, OverflowError):
-            return ActionResult(message="That button is out of date.")
+        attachment_id = payload_of(action, ScreenshotPayload).attachment
         roles = await self._roles(action.actor)
         async with self._db.transaction() as session:
             loaded = await self._load_authorised(session, action, roles, Permission.SHOW_ATTACHMENT)
@@ -955,9 +889,13 @@ class Incidents:
     # --- screenshots pasted in the personal chat -----------------------------------------------------------
 
     async def receive_screenshots(
-        self, actor: Actor, candidates: list[ScreenshotCandidate], fetch: Fetch
+        self, actor: Actor, candidates: Sequence[RemoteImage], fetch: Fetch
     ) -> CommandReply:
-        """Store images the reporter sent after a report, with that report (type and size checked)."""
+        """Store images the reporter sent after a report, with that report (type and size checked).
+
+        Everything is downloaded first (nothing is downloaded for a report that does not take screenshots), then
+        stored in one unit of work, with one update of the report's cards.
+        """
         now = self.now()
         async with self._db.sessions() as session:
             incident = await records.latest_accepting_screenshots(session, actor.aad_object_id, now)
@@ -970,7 +908,7 @@ class Incidents:
         if not incident.rule.accepts_screenshots:
             return CommandReply(texts=["Screenshots are not accepted for this kind of report: don't copy or forward "
                                        "the image; describe it instead. Nothing was stored."])
-        stored: list[str] = []
+        downloaded: list[tuple[str, str, bytes]] = []  # file name, image type, bytes
         refused: list[str] = []
         for candidate in candidates:
             try:
@@ -981,58 +919,28 @@ class Incidents:
             except ScreenshotRefused as refusal:
                 refused.append(f"{candidate.file_name}: {refusal}")
                 continue
+            downloaded.append((candidate.file_name, content_type, content))
+        if downloaded:
             async with self._db.transaction() as session:
-                _, added = await records.add_attachment(
-                    session, incident.id, self._person(actor), candidate.file_name[:200], content_type, content, now,
-                )
-                if added:
+                added_any = False
+                for file_name, content_type, content in downloaded:
+                    _, added = await records.add_attachment(
+                        session, incident.id, self._person(actor), file_name[:200], content_type, content, now,
+                    )
+                    added_any = added_any or added
+                if added_any:
                     await self._after_change(session, incident.id)
-            stored.append(candidate.file_name)
-        if stored:
             self._on_enqueued()
             log.info("screenshots stored with an incident", extra={"incident": incident.reference,
-                                                                   "count": len(stored)})
+                                                                   "count": len(downloaded)})
         texts = []
-        if stored:
-            texts.append(f"Added {len(stored)} screenshot{'s' if len(stored) != 1 else ''} to {incident.reference}. "
+        if downloaded:
+            count = len(downloaded)
+            texts.append(f"Added {count} screenshot{'s' if count != 1 else ''} to {incident.reference}. "
                          "Only the people handling it can see them.")
         if refused:
             texts.append("Not stored: " + "; ".join(refused))
         return CommandReply(texts=texts)
-
-    # --- "Report to SLT" on a Teams message ----------------------------------------------------------------
-
-    async def message_extension_fetch_task(self, value: dict[str, Any], actor: Actor | None) -> dict[str, Any]:
-        """``composeExtension/fetchTask``: the report form prefilled with the message (no database work: fast)."""
-        if str(value.get("commandId") or "") != REPORT_MESSAGE_COMMAND_ID:
-            return _task_message("That action is not one Policy Bot knows.")
-        if actor is None:
-            return _task_message("I couldn't tell who you are, so I can't take a report. Use Teams signed in with "
-                                 "your school account.")
-        payload = value.get("messagePayload") or {}
-        author, text, link = _message_parts(payload)
-        card = message_report_card(uuid.uuid4().hex, author=author, text=text, link=link, today=self._today())
-        return _task_card("Report to SLT", card)
-
-    async def message_extension_submit(self, value: dict[str, Any], actor: Actor | None) -> dict[str, Any]:
-        """``composeExtension/submitAction``: save the report; the dialog shows the receipt."""
-        if actor is None:
-            return _task_message("I couldn't tell who you are, so the report was not saved.")
-        data = value.get("data") if isinstance(value.get("data"), dict) else {}
-        payload = value.get("messagePayload") or {}
-        author, _text, _link = _message_parts(payload)
-        risk = _risk(data)
-        try:
-            details = ReportDetails.model_validate({
-                **data, "immediate_risk": risk, "dsl_told": _dsl_told(data) if risk else None,
-                "source": Source.MESSAGE, "source_author": author or "",
-            })
-        except ValidationError as error:
-            return _task_card("Report to SLT", problem_card("The report was not sent", [
-                _first_problem(error), "Close this window and choose Report to SLT on the message again.",
-            ]))
-        receipt = await self.report(actor, details, _draft(data), emergency=risk)
-        return _task_card("Report sent", receipt)
 
 
 class _Refused(Exception):
@@ -1047,38 +955,13 @@ def _channel_facts(incident: records.Incident) -> ChannelFacts:
     )
 
 
-def _message_parts(payload: dict[str, Any]) -> tuple[str, str, str]:
-    """Author, plain text and link of a Teams message payload (its body is HTML: sanitised to text)."""
-    sender = payload.get("from") or {}
-    author = str(((sender.get("user") or {}).get("displayName")) or ((sender.get("application") or {})
-                                                                       .get("displayName")) or "")
-    body = payload.get("body") or {}
-    content = str(body.get("content") or "")
-    text = plain_text_from_html(content) if str(body.get("contentType") or "html").lower() == "html" else content
-    link = str(payload.get("linkToMessage") or "")
-    if not link.startswith("https://"):
-        link = ""
-    return author[:200], text[:3000], link[:500]
-
-
-def _task_card(title: str, card: AdaptiveCard) -> dict[str, Any]:
-    return {"task": {"type": "continue", "value": {"title": title, "height": "large", "width": "medium",
-                                                   "card": card.attachment()}}}
-
-
-def _task_message(text: str) -> dict[str, Any]:
-    return {"task": {"type": "message", "value": text}}
-
-
 __all__ = [
-    "REPORT_MESSAGE_COMMAND_ID",
     "Fetch",
     "IncidentSettings",
     "Incidents",
-    "ScreenshotCandidate",
+    "RemoteImage",
     "ScreenshotRefused",
     "http_fetcher",
-    "screenshot_candidates",
+    "payload_of",
     "sniff_image",
-    "teams_fetcher",
 ]

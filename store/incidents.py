@@ -469,13 +469,14 @@ async def _repeat_of(
         update(IncidentRow).where(IncidentRow.id == incident_id).values(version=IncidentRow.version)
         .execution_options(synchronize_session=False)
     )
-    return await session.scalar(
+    found: int | None = await session.scalar(
         select(IncidentEventRow.id).where(
             IncidentEventRow.incident_id == incident_id, IncidentEventRow.kind == kind.value,
             IncidentEventRow.actor_aad == by.aad_object_id, IncidentEventRow.what == what,
             IncidentEventRow.why == why, IncidentEventRow.at >= now - _REPEAT_WINDOW,
         ).limit(1)
     )
+    return found
 
 
 async def add_note(session: AsyncSession, incident_id: int, by: Person, note: str, now: datetime) -> tuple[int, bool]:

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from dialogs.incidents import REPORT_MESSAGE_COMMAND_ID, message_extension_fetch_task, message_extension_submit
 from domain.incidents import Source
 from manifest.build import REPORT_MESSAGE_COMMAND_ID as MANIFEST_COMMAND_ID
-from services.incidents import REPORT_MESSAGE_COMMAND_ID
 from store import incidents as records
 from tests.support.cardcheck import assert_valid_card
 from tests.test_incidents_world import LEE, SAM, School, actor, shown_text
@@ -46,7 +46,7 @@ def test_the_command_id_is_the_one_the_manifest_declares() -> None:
 
 async def test_fetch_task_opens_the_report_prefilled_with_the_message_text_and_author(school: School) -> None:
     started = time.monotonic()
-    answer = await school.incidents.message_extension_fetch_task(fetch_value(), actor(SAM, "channel"))
+    answer = await message_extension_fetch_task(school.incidents, fetch_value(), actor(SAM, "channel"))
     assert time.monotonic() - started < 1.0  # Teams gives a task module 5 seconds; no database work here
     task = answer["task"]
     assert task["type"] == "continue" and task["value"]["title"] == "Report to SLT"
@@ -62,20 +62,20 @@ async def test_fetch_task_opens_the_report_prefilled_with_the_message_text_and_a
 
 
 async def test_fetch_task_refuses_unknown_commands_and_unknown_people(school: School) -> None:
-    unknown = await school.incidents.message_extension_fetch_task(fetch_value(commandId="other"), actor(SAM))
+    unknown = await message_extension_fetch_task(school.incidents, fetch_value(commandId="other"), actor(SAM))
     assert unknown["task"]["type"] == "message"
-    nobody = await school.incidents.message_extension_fetch_task(fetch_value(), None)
+    nobody = await message_extension_fetch_task(school.incidents, fetch_value(), None)
     assert nobody["task"]["type"] == "message" and "who you are" in nobody["task"]["value"]
 
 
 async def test_submit_saves_the_report_with_the_message_author_from_teams_not_from_the_form(school: School) -> None:
-    form = (await school.incidents.message_extension_fetch_task(fetch_value(), actor(SAM)))["task"]["value"]["card"]
+    form = (await message_extension_fetch_task(school.incidents, fetch_value(), actor(SAM)))["task"]["value"]["card"]
     data = {
         **form["content"]["actions"][0]["data"],
         "source_author": "Someone Else",  # what the form claims is ignored: Teams' payload says who wrote it
         "risk": "no", "category": "negative_comment", "what_happened": "A rude post about a colleague.",
     }
-    answer = await school.incidents.message_extension_submit(fetch_value(data=data), actor(SAM, "channel"))
+    answer = await message_extension_submit(school.incidents, fetch_value(data=data), actor(SAM, "channel"))
     receipt = answer["task"]["value"]["card"]["content"]
     assert_valid_card(receipt)
     assert "Report received: INC-2026-0001" in shown_text(receipt)
@@ -84,7 +84,7 @@ async def test_submit_saves_the_report_with_the_message_author_from_teams_not_fr
     assert saved.source is Source.MESSAGE and saved.source_author == LEE.name
     assert saved.reporter_aad == SAM.aad  # the reporter is whoever sent the invoke
 
-    again = await school.incidents.message_extension_submit(fetch_value(data=data), actor(SAM, "channel"))
+    again = await message_extension_submit(school.incidents, fetch_value(data=data), actor(SAM, "channel"))
     assert "already received" in shown_text(again["task"]["value"]["card"]["content"])
     assert len((await school.sent_to())["channel"]) == 1
 
@@ -92,7 +92,7 @@ async def test_submit_saves_the_report_with_the_message_author_from_teams_not_fr
 async def test_submit_with_someone_at_risk_shows_the_emergency_steps(school: School) -> None:
     data = {"draft": "a" * 32, "risk": "yes", "dsl_told": "could_not_reach", "category": "pupil_safety",
             "what_happened": "A pupil says they will be hurt tonight."}
-    answer = await school.incidents.message_extension_submit(fetch_value(data=data), actor(SAM))
+    answer = await message_extension_submit(school.incidents, fetch_value(data=data), actor(SAM))
     text = shown_text(answer["task"]["value"]["card"]["content"])
     assert "999" in text and "Tom Reed" in text and "INC-2026-0001" in text
     async with school.database.sessions() as session:
@@ -102,6 +102,6 @@ async def test_submit_with_someone_at_risk_shows_the_emergency_steps(school: Sch
 
 async def test_submit_with_a_problem_saves_nothing(school: School) -> None:
     data = {"draft": "b" * 32, "risk": "no", "category": "gossip", "what_happened": "x"}
-    answer = await school.incidents.message_extension_submit(fetch_value(data=data), actor(SAM))
+    answer = await message_extension_submit(school.incidents, fetch_value(data=data), actor(SAM))
     assert "The report was not sent" in shown_text(answer["task"]["value"]["card"]["content"])
     assert await school.outbox() == []

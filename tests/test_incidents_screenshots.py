@@ -14,8 +14,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from cards.incidents import Verb
+from dialogs.incidents import screenshot_candidates
 from domain.incidents import EventKind
-from services.incidents import IncidentSettings, http_fetcher, screenshot_candidates, sniff_image
+from services.incidents import IncidentSettings, http_fetcher, sniff_image
 from store import incidents as records
 from store.outbox import OutboxKind
 from tests.test_incidents_world import ANNA, LEE, SAM, TOM, School, actor, card_text, shown_text

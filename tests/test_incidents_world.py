@@ -21,11 +21,16 @@ from dialogs.incidents import register_incidents
 from dialogs.router import Router
 from directory.static import StaticRoleDirectory
 from domain.actors import Actor
+from domain.roles import RoleDirectory
 from services.incidents import Incidents, IncidentSettings
 from services.requests import CardAction, CommandRequest
+from store.card_copies import CardCopyRow
 from store.conversations import ConversationStore, SchoolSettings, StoredConversation
 from store.db import Database
+from store.incidents import IncidentAttachmentRow, IncidentEventRow, IncidentRow
 from store.outbox import OutboxEntry, OutboxKind, OutboxRow, list_entries
+
+_RECORD_TABLES = (IncidentRow, IncidentEventRow, IncidentAttachmentRow, OutboxRow, CardCopyRow)
 
 REPO = Path(__file__).resolve().parents[1]
 ROLES_FILE = REPO / "playground" / "roles.json"
@@ -92,8 +97,9 @@ class School:
     async def open(
         cls, url: str, *, chats: tuple[Who, ...] = EVERYONE, slt_channel: bool = True,
         settings: IncidentSettings | None = None, clock: Clock | None = None,
+        database_class: type[Database] = Database, directory: RoleDirectory | None = None,
     ) -> School:
-        database = Database(url)
+        database = database_class(url)
         await database.migrate()
         conversations = ConversationStore(database)
         for who in chats:
@@ -111,7 +117,7 @@ class School:
         router = Router()
         settings = settings or IncidentSettings()
         incidents = register_incidents(
-            router, database=database, directory=StaticRoleDirectory.from_file(ROLES_FILE),
+            router, database=database, directory=directory or StaticRoleDirectory.from_file(ROLES_FILE),
             conversations=conversations, settings=settings, clock=clock.now,
         )
         return cls(database, router, incidents, conversations, clock, settings)
@@ -137,6 +143,17 @@ class School:
         await self.act(who, Verb.CATEGORY, dict(data))
         form = {"what_happened": "Something happened online.", "platform": "Facebook", **fields}
         return await self.act(who, Verb.SUBMIT, {**data, **form})
+
+    async def records(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of the incident records, their chronology, screenshots, outbox and card copies (to show that
+        something changed nothing)."""
+        found: dict[str, list[tuple[Any, ...]]] = {}
+        async with self.database.sessions() as session:
+            for table in _RECORD_TABLES:
+                columns = list(table.__table__.columns)
+                rows = (await session.execute(select(*columns).order_by(*table.__table__.primary_key))).all()
+                found[table.__tablename__] = [tuple(row) for row in rows]
+        return found
 
     async def outbox(self) -> list[OutboxEntry]:
         async with self.database.sessions() as session:
