@@ -30,7 +30,6 @@ from bot.escalations import EscalationWorker
 from bot.handler import (
     CARD_ACTION_INVOKE,
     BotDeps,
-    OutboxBacklog,
     PolicyBot,
     card_activity,
     error_invoke_response,
@@ -43,6 +42,7 @@ from bot.reminders import ApprovalReminders
 from bot.settings import Settings, SettingsError
 from bot.storage import SqlStorage
 from bot.turns import TurnRecords
+from bot.workers import Workers
 from cards.base import AdaptiveCard
 from cards.help import notice_card
 from cards.policy_help import policy_answer_card
@@ -51,15 +51,16 @@ from dialogs.ask import AnswerQuestion
 from dialogs.consent_admin import register_consent_admin, register_consent_sync
 from dialogs.incidents import register_incidents
 from dialogs.photo_check import register_consent
+from dialogs.platform import register_platform
 from dialogs.router import Router
 from directory.factory import ClosableRoleDirectory, build_directory
 from domain.policy_help import PolicyLoadError, load_policy_index
+from services.incidents import Incidents
 from services.photo_check import consent_config_from_settings
-from store.base import utcnow
+from services.platform import Platform
 from store.consent_store import ConsentStore
 from store.conversations import ActivityLedger, Claim, ConversationStore, SchoolSettings
 from store.db import Database
-from store.outbox import backlog as outbox_backlog
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class BotServices:
     directory: ClosableRoleDirectory
     router: Router
     turns: TurnRecords
+    incidents: Incidents  # the incident service (tests start a report with it)
 
 
 SERVICES = web.AppKey("services", BotServices)
@@ -163,16 +165,6 @@ def create_app(
         on_stale=lambda stale: conversations.mark_stale(stale.conversation_id),
     )
 
-    async def backlog() -> OutboxBacklog:
-        async with database.sessions() as session:
-            summary = await outbox_backlog(session)
-        oldest = summary.oldest_pending_at
-        return OutboxBacklog(
-            pending=summary.pending,
-            oldest_pending_minutes=None if oldest is None else int((utcnow() - oldest).total_seconds() // 60),
-            failed=summary.failed + summary.stale,
-        )
-
     accounts = register_accounts(
         router, database=database, directory=role_directory, conversations=conversations,
         school_settings=school_settings, settings=settings, calendar=calendar,
@@ -191,32 +183,28 @@ def create_app(
     register_consent(
         router, database=database, store=consent_store, desk=accounts.desk, settings=settings,
     )
-    consent_admin = register_consent_admin(
+    register_consent_admin(
         router, database=database, store=consent_store, directory=role_directory, conversations=conversations,
         settings=settings, calendar=calendar, on_enqueued=outbox.wake,
     )
     consent_sync = register_consent_sync(router, store=consent_store, directory=role_directory, settings=settings,
                                          calendar=calendar)
     escalations = EscalationWorker(incidents, poll_seconds=settings.incident_escalation_poll_seconds)
+    register_platform(router, Platform(database, role_directory, bot_name=settings.bot_name,
+                                       slt_channel_id=settings.slt_channel_id, consent_status=consent_sync.status_line))
     deps = BotDeps(
         settings=settings,
         conversation_state=conversation_state,
         answer_question=answer_question or policy_answerer(settings),
         directory=role_directory,
-        conversations=conversations,
-        school_settings=school_settings,
-        outbox_backlog=backlog,
         router=router,
-        incidents=incidents,
-        consent_admin=consent_admin,
-        consent_status=consent_sync.status_line,
     )
     bot = PolicyBot(deps)
 
     adapter.on_turn_error = turn_error_handler(conversation_state)
     turns = TurnRecords(database, storage, takeover_after=_CLAIM_TAKEOVER)
     services = BotServices(settings, database, adapter, bot, storage, ledger, conversations, role_directory, router,
-                           turns)
+                           turns, incidents)
 
     app = web.Application(client_max_size=_MAX_BODY_BYTES)
     app[SERVICES] = services
@@ -227,9 +215,7 @@ def create_app(
     app.cleanup_ctx.append(_database_lifecycle)
     app.on_cleanup.append(_close_connector)
     # Registered after the database: these stop first, so work in flight is recorded before it closes.
-    app.cleanup_ctx.append(outbox.cleanup_ctx)
-    app.cleanup_ctx.append(reminders.cleanup_ctx)
-    app.cleanup_ctx.append(escalations.cleanup_ctx)
+    app.cleanup_ctx.append(Workers(outbox, reminders, escalations).cleanup_ctx)
     app.cleanup_ctx.append(consent_sync.cleanup_ctx)
     return app
 

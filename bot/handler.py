@@ -6,9 +6,7 @@ Thin by design: no policy rules live here. Every turn's acting user is the authe
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -25,36 +23,23 @@ from botbuilder.core.teams.teams_activity_extensions import teams_get_channel_da
 from botbuilder.dialogs import Dialog, DialogSet, DialogTurnStatus
 from botbuilder.schema import Activity
 
-from bot.commands import Command, ParsedCommand, clean_text, parse
 from bot.inbound import card_action_problem, message_extension_problem
 from bot.references import conversation_from_activity
 from bot.settings import Settings
 from cards.base import CARD_CONTENT_TYPE, AdaptiveCard
-from cards.help import START_FLOW_VERB, coming_soon_card, help_card, notice_card, role_commands, welcome_card
-from cards.platform import PlatformStatus, status_card, whoami_card
+from cards.help import START_FLOW_VERB, coming_soon_card, help_card, role_commands, welcome_card
 from cards.replies import ActionResult, CommandReply
 from dialogs.ask import AnswerQuestion, AskDialog
-from dialogs.incidents import (
-    message_extension_fetch_task,
-    message_extension_submit,
-    screenshot_candidates,
-    teams_fetcher,
-)
-from dialogs.router import Router, UnknownVerb
+from dialogs.incidents import teams_fetcher
+from dialogs.router import NO_IDENTITY, AttachmentsRequest, InvokeRequest, Router, TextKind, UnknownVerb
 from domain.actors import Actor
 from domain.flows import Flow
-from domain.roles import Role, RoleDirectory, RoleLookup
-from services.consent_admin import ConsentAdmin
-from services.incidents import Incidents
-from services.requests import CardAction, CommandRequest
-from store.conversations import ConversationStore, SchoolSettings
+from domain.roles import RoleDirectory, RoleLookup
+from services.requests import CardAction, ChannelInfo, CommandRequest
 
 log = logging.getLogger(__name__)
 
-_NO_IDENTITY = (
-    "I couldn't tell who you are from this message, so I can't do that. Please use the bot from Teams "
-    "signed in with your school account."
-)
+_NO_IDENTITY = NO_IDENTITY
 CARD_ACTION_INVOKE = "adaptiveCard/action"
 MESSAGE_EXTENSION_INVOKES = frozenset({"composeExtension/fetchTask", "composeExtension/submitAction"})
 ERROR_CONTENT_TYPE = "application/vnd.microsoft.error"
@@ -62,13 +47,6 @@ SORRY = (
     "Sorry, something went wrong on my side. Anything you had already submitted is saved. Try again in a moment; "
     "if it happens again, tell the school office so they can let IT know."
 )
-
-
-@dataclass(frozen=True)
-class OutboxBacklog:
-    pending: int = 0
-    oldest_pending_minutes: int | None = None
-    failed: int = 0
 
 
 @dataclass
@@ -79,13 +57,7 @@ class BotDeps:
     conversation_state: ConversationState
     answer_question: AnswerQuestion
     directory: RoleDirectory
-    conversations: ConversationStore
-    school_settings: SchoolSettings
-    outbox_backlog: Callable[[], Awaitable[OutboxBacklog]]
     router: Router
-    incidents: Incidents | None = None
-    consent_admin: ConsentAdmin | None = None  # the data admin's CSV sent in the personal chat
-    consent_status: Callable[[], Awaitable[str]] | None = None  # the consent register's line in `status`
 
 
 def _personal_chat_attachments(activity: Activity) -> list[dict[str, Any]]:
@@ -174,34 +146,36 @@ class PolicyBot(TeamsActivityHandler):
 
     def handles_invoke(self, name: object) -> bool:
         """Whether this bot answers an invoke of this name (others get 400 before any work)."""
-        if name == CARD_ACTION_INVOKE:
-            return True
-        return self._deps.incidents is not None and name in MESSAGE_EXTENSION_INVOKES
+        return name == CARD_ACTION_INVOKE or self._deps.router.handles_invoke(name)
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         await super().on_turn(turn_context)
         await self._conversation_state.save_changes(turn_context)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
+        """A card submit, files, or text: help and cancel here, everything else through the one router."""
         activity = turn_context.activity
         if isinstance(activity.value, dict) and activity.value.get("verb") and not (activity.text or "").strip():
             await self._on_card_submit(turn_context, activity.value)
             return
-        if await self._consent_csv(turn_context):
-            return
-        if await self._screenshots(turn_context):
-            return
-        parsed = parse(activity.text)
+        attachments = _personal_chat_attachments(activity)
+        if attachments:
+            reply = await self._deps.router.attachments(AttachmentsRequest(
+                self._actor(turn_context), attachments, activity.service_url or "", teams_fetcher(turn_context)))
+            if reply is not None:
+                await self._send_reply(turn_context, reply)
+                return
+        match = self._deps.router.match_text(activity.text)
         dialog_context = await self._dialogs.create_context(turn_context)
 
-        if parsed.command is Command.CANCEL:
+        if match.kind is TextKind.CANCEL:
             if dialog_context.active_dialog is not None:
                 await dialog_context.cancel_all_dialogs()
                 await turn_context.send_activity("Cancelled. Nothing was sent. Type **help** to see what I can do.")
             else:
                 await turn_context.send_activity("There is nothing to cancel. Type **help** to see what I can do.")
             return
-        if parsed.command is Command.HELP:
+        if match.kind is TextKind.HELP:
             await turn_context.send_activity(card_activity(await self._help(turn_context)))
             if dialog_context.active_dialog is not None:
                 await turn_context.send_activity("You can carry on where you were, or type **cancel** to stop.")
@@ -212,39 +186,21 @@ class PolicyBot(TeamsActivityHandler):
             if result.status != DialogTurnStatus.Empty:
                 return
 
-        matched = self._deps.router.match_command(clean_text(activity.text))
-        if matched is not None:
-            handler, argument = matched
+        if match.kind is TextKind.COMMAND and match.handler is not None:
             actor = self._actor(turn_context)
             if actor is None:
                 await turn_context.send_activity(_NO_IDENTITY)
                 return
-            await self._send_reply(
-                turn_context, await handler(CommandRequest(clean_text(activity.text), argument, actor))
-            )
+            request = CommandRequest(match.text, match.argument, actor, channel=_channel_info(activity))
+            await self._send_reply(turn_context, await match.handler(request))
             return
-        await self._run_command(turn_context, parsed)
-
-    async def _run_command(self, turn_context: TurnContext, parsed: ParsedCommand) -> None:
-        if parsed.command is Command.START_FLOW and parsed.flow is not None:
-            await self._start_flow(turn_context, parsed.flow, parsed.argument)
+        if match.kind is TextKind.FLOW and match.flow is not None:
+            await self._start_flow(turn_context, match.flow, match.argument)
             return
-        if parsed.command is Command.WHOAMI:
-            await self._whoami(turn_context)
-            return
-        if parsed.command is Command.STATUS:
-            await self._status(turn_context)
-            return
-        if parsed.command is Command.USE_CHANNEL:
-            await self._use_channel(turn_context)
-            return
-        if parsed.command is Command.UNKNOWN:
-            reply = card_activity(await self._help(turn_context))
-            if parsed.argument:
-                reply.text = "I didn't understand that. Here is what I can do:"
-            await turn_context.send_activity(reply)
-            return
-        await turn_context.send_activity(card_activity(coming_soon_notice(parsed.command)))
+        reply = card_activity(await self._help(turn_context))
+        if match.text:
+            reply.text = "I didn't understand that. Here is what I can do:"
+        await turn_context.send_activity(reply)
 
     async def _start_flow(self, turn_context: TurnContext, flow: Flow, argument: str = "") -> None:
         dialog = self._flow_dialogs.get(flow)
@@ -332,8 +288,6 @@ class PolicyBot(TeamsActivityHandler):
             conversation_kind=(conversation.conversation_type or "personal") if conversation else None,
         )
 
-    # --- platform commands --------------------------------------------------------------------------
-
     async def _roles(self, turn_context: TurnContext) -> RoleLookup:
         """Roles of the authenticated sender (never of anyone a card or message names)."""
         sender = turn_context.activity.from_property
@@ -341,132 +295,23 @@ class PolicyBot(TeamsActivityHandler):
             return RoleLookup(roles=frozenset(), source="no Entra identity on this message")
         return await self._deps.directory.roles_of(sender.aad_object_id)
 
-    async def _whoami(self, turn_context: TurnContext) -> None:
-        sender = turn_context.activity.from_property
-        lookup = await self._roles(turn_context)
-        await turn_context.send_activity(card_activity(whoami_card(sender.name or "you", lookup)))
-
-    async def _status(self, turn_context: TurnContext) -> None:
-        lookup = await self._roles(turn_context)
-        if not lookup.roles & {Role.SLT, Role.HEAD_TEACHER}:
-            await turn_context.send_activity(
-                "Only members of the Senior Leadership Team can see the bot's status. "
-                "Type **whoami** to see your roles."
-            )
-            return
-        channel = await self._deps.school_settings.get(SchoolSettings.SLT_CHANNEL)
-        channel_text = "not chosen yet: SLT can type @Policy Bot use this channel for incidents in a channel"
-        if channel:
-            chosen = json.loads(channel)
-            channel_text = f"{chosen.get('channel_name') or chosen['channel_id']} (chosen in Teams)"
-        elif self._settings.slt_channel_id:
-            channel_text = f"{self._settings.slt_channel_id} (from configuration)"
-        backlog = await self._deps.outbox_backlog()
-        status = PlatformStatus(
-            slt_channel=channel_text,
-            role_source=self._deps.directory.describe(),
-            outbox_pending=backlog.pending,
-            outbox_oldest_pending_minutes=backlog.oldest_pending_minutes,
-            outbox_failed=backlog.failed,
-            stale_conversations=await self._deps.conversations.count_stale(),
-            consent_register=await self._deps.consent_status() if self._deps.consent_status else None,
-        )
-        await turn_context.send_activity(card_activity(status_card(status)))
-
-    async def _use_channel(self, turn_context: TurnContext) -> None:
-        activity = turn_context.activity
-        conversation = conversation_from_activity(activity)
-        if conversation is None or conversation.kind != "channel" or not conversation.channel_id:
-            await turn_context.send_activity(
-                "Type this in the team channel where SLT should receive incident reports, mentioning me: "
-                f"**@{self._settings.bot_name} use this channel for incidents**."
-            )
-            return
-        lookup = await self._roles(turn_context)
-        if Role.SLT not in lookup.roles and Role.HEAD_TEACHER not in lookup.roles:
-            log.warning("refused: use channel by non-SLT", extra={"activity_id": activity.id})
-            await turn_context.send_activity(
-                "Only a member of the Senior Leadership Team can choose where incident reports go, because "
-                "they can contain sensitive information. Please ask a member of SLT."
-            )
-            return
-        try:
-            channel_data = teams_get_channel_data(activity)
-        except Exception:  # noqa: BLE001 - malformed channelData: the channel's name is only shown
-            channel_data = None
-        chosen = {
-            "channel_id": conversation.channel_id,
-            "channel_name": channel_data.channel.name if channel_data and channel_data.channel else None,
-            "team_id": conversation.team_id,
-            "conversation_id": conversation.conversation_id,
-            "service_url": conversation.service_url,
-            "tenant_id": conversation.tenant_id,
-        }
-        await self._deps.school_settings.set(
-            SchoolSettings.SLT_CHANNEL, json.dumps(chosen), activity.from_property.aad_object_id
-        )
-        await turn_context.send_activity(
-            "Done: incident reports will be posted in this channel, with minimal detail. "
-            "Restricted reports (allegations about staff, safeguarding) show here only as a notice; "
-            "their details go privately to the people the policy names."
-        )
-
     # --- invokes ------------------------------------------------------------------------------------
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
-        """Card actions and the message extension; any other invoke is answered 400 (botbuilder: 501)."""
+        """Card actions and the router's invokes (the message extension); any other is answered 400."""
         name = turn_context.activity.name
         if name == CARD_ACTION_INVOKE:
             return await self._on_card_action(turn_context)
-        incidents = self._deps.incidents
-        if incidents is not None and name in MESSAGE_EXTENSION_INVOKES:
+        if self._deps.router.handles_invoke(name):
             value = turn_context.activity.value
-            problem = message_extension_problem(value)
-            if problem:
-                log.info("message extension invoke not readable", extra={"activity_id": turn_context.activity.id})
-                return task_message_response(problem)
-            actor = self._actor(turn_context)
-            if name == "composeExtension/fetchTask":
-                body = await message_extension_fetch_task(incidents, value, actor)
-            else:
-                body = await message_extension_submit(incidents, value, actor)
+            problem = message_extension_problem(value) if name in MESSAGE_EXTENSION_INVOKES else None
+            if problem or not isinstance(value, dict):
+                log.info("invoke not readable", extra={"activity_id": turn_context.activity.id})
+                return task_message_response(problem or "That request could not be read.")
+            body = await self._deps.router.invoke(InvokeRequest(str(name), value, self._actor(turn_context)))
             return InvokeResponse(status=HTTPStatus.OK, body=body)  # a dict: written as it is
         log.info("invoke not handled", extra={"invoke": str(name)[:80], "activity_id": turn_context.activity.id})
         return unsupported_invoke_response(name)
-
-    async def _consent_csv(self, turn_context: TurnContext) -> bool:
-        """A CSV file sent in the personal chat is a consent register for the data admin (True: handled)."""
-        admin = self._deps.consent_admin
-        attachments = _personal_chat_attachments(turn_context.activity)
-        if admin is None or not attachments:
-            return False
-        candidates = admin.csv_candidates(attachments)
-        if not candidates:
-            return False
-        actor = self._actor(turn_context)
-        if actor is None:
-            await turn_context.send_activity(_NO_IDENTITY)
-            return True
-        await self._send_reply(turn_context, await admin.receive_csv(actor, candidates, teams_fetcher(turn_context)))
-        return True
-
-    async def _screenshots(self, turn_context: TurnContext) -> bool:
-        """Images pasted in the personal chat after a report are stored with it (True: handled)."""
-        incidents = self._deps.incidents
-        attachments = _personal_chat_attachments(turn_context.activity)
-        if incidents is None or not attachments:
-            return False
-        candidates = screenshot_candidates(attachments, turn_context.activity.service_url)
-        if not candidates:
-            return False
-        actor = self._actor(turn_context)
-        if actor is None:
-            await turn_context.send_activity(_NO_IDENTITY)
-            return True
-        await self._send_reply(
-            turn_context, await incidents.receive_screenshots(actor, candidates, teams_fetcher(turn_context))
-        )
-        return True
 
     async def _on_card_action(self, turn_context: TurnContext) -> InvokeResponse:
         value = turn_context.activity.value
@@ -534,8 +379,20 @@ class PolicyBot(TeamsActivityHandler):
         return welcome_card(self._settings.bot_name, self._settings.school_name)
 
 
-def coming_soon_notice(command: Command) -> AdaptiveCard:
-    return notice_card(
-        "Coming soon",
-        [f"'{command.value.replace('_', ' ')}' is not ready yet. Type help to see what I can do now."],
+def _channel_info(activity: Activity) -> ChannelInfo | None:
+    """The team channel a message was posted in (None in a personal or group chat)."""
+    conversation = conversation_from_activity(activity)
+    if conversation is None or conversation.kind != "channel" or not conversation.channel_id:
+        return None
+    try:
+        channel_data = teams_get_channel_data(activity)
+    except Exception:  # noqa: BLE001 - malformed channelData: the channel's name is only shown
+        channel_data = None
+    return ChannelInfo(
+        channel_id=conversation.channel_id,
+        channel_name=channel_data.channel.name if channel_data and channel_data.channel else None,
+        team_id=conversation.team_id,
+        conversation_id=conversation.conversation_id,
+        service_url=conversation.service_url,
+        tenant_id=conversation.tenant_id,
     )

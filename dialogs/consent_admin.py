@@ -20,7 +20,8 @@ from cards.consent_admin import (
     DoNotPhotographChoice,
     DoNotPhotographSubmit,
 )
-from dialogs.router import Router
+from cards.replies import CommandReply
+from dialogs.router import NO_IDENTITY, AttachmentsRequest, Router
 from directory.consent_sharepoint import SharePointConsentReader
 from domain.calendar import SchoolCalendar
 from domain.commands import command
@@ -42,6 +43,17 @@ def register_consent_admin_routes(router: Router, admin: ConsentAdmin) -> None:
     router.on_action(DO_NOT_PHOTOGRAPH_CHOOSE_VERB, admin.on_choose, payload=DoNotPhotographChoice)
     router.on_action(DO_NOT_PHOTOGRAPH_CLEAR_VERB, admin.on_clear, payload=ClearSubmit)
     router.on_action(CONSENT_REGISTER_ACTIVATE_VERB, admin.on_activate, payload=ActivateSubmit)
+
+    async def consent_csv(request: AttachmentsRequest) -> CommandReply | None:
+        """A CSV file sent in the personal chat is a consent register for the data admin."""
+        candidates = admin.csv_candidates(request.attachments)
+        if not candidates:
+            return None
+        if request.actor is None:
+            return CommandReply(texts=[NO_IDENTITY])
+        return await admin.receive_csv(request.actor, candidates, request.fetch)
+
+    router.on_attachments("consent register CSV", consent_csv)
 
 
 def register_consent_admin(router: Router, *, database: Database, store: ConsentStore,

@@ -37,8 +37,8 @@ from cards.incidents import (
     message_report_card,
     problem_card,
 )
-from cards.replies import ActionResult
-from dialogs.router import Router
+from cards.replies import ActionResult, CommandReply
+from dialogs.router import NO_IDENTITY, AttachmentsRequest, InvokeRequest, Router
 from domain.actors import Actor
 from domain.calendar import SchoolCalendar
 from domain.commands import command
@@ -108,6 +108,25 @@ def register_incidents(
     }
     for verb, (handler, payload) in routes.items():
         router.on_action(verb.value, handler, payload=payload, owner=__name__)
+
+    async def screenshots(request: AttachmentsRequest) -> CommandReply | None:
+        """Images pasted in the personal chat after a report are stored with it."""
+        candidates = screenshot_candidates(request.attachments, request.service_url)
+        if not candidates:
+            return None
+        if request.actor is None:
+            return CommandReply(texts=[NO_IDENTITY])
+        return await incidents.receive_screenshots(request.actor, candidates, request.fetch)
+
+    async def fetch_task(request: InvokeRequest) -> dict[str, Any]:
+        return await message_extension_fetch_task(incidents, request.value, request.actor)
+
+    async def submit_action(request: InvokeRequest) -> dict[str, Any]:
+        return await message_extension_submit(incidents, request.value, request.actor)
+
+    router.on_attachments("incident screenshots", screenshots)
+    router.on_invoke("composeExtension/fetchTask", fetch_task)
+    router.on_invoke("composeExtension/submitAction", submit_action)
     return incidents
 
 

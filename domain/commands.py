@@ -7,10 +7,12 @@ is built from the menu entries (``manifest/build.py``). A new command is one ent
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from domain.flows import Flow
 from domain.roles import Role
 
 
@@ -185,3 +187,33 @@ def role_lines(roles: Iterable[Role]) -> list[tuple[str, str]]:
 def menu(scope: Scope) -> list[MenuEntry]:
     """Teams' command menu for one scope, in table order."""
     return [c.menu for c in COMMANDS if c.menu is not None and scope in c.menu.scopes]
+
+
+# --- words the edge answers for every conversation, and the phrases that start a flow -----------------
+
+HELP_WORDS = frozenset({"help", "menu", "hi", "hello", "start", "?"})
+CANCEL_WORDS = frozenset({"cancel", "stop", "quit"})
+
+# A flow starts from its own phrases (with whatever follows), or from the help card's buttons.
+FLOW_PATTERNS: tuple[tuple[re.Pattern[str], Flow], ...] = (
+    (re.compile(r"^(report|report an incident|new report|incident)\b"), Flow.REPORT_INCIDENT),
+    (
+        re.compile(
+            r"^(can i (post|share|use) (this|a|the|my) (photo|picture|pic|image|video)"
+            r"|check (a |this )?photo|photo check)"
+        ),
+        Flow.CHECK_PHOTO,
+    ),
+    (re.compile(r"^(new account|propose (an |a )?account|propose a school account|request (a |an )?new account)"),
+     Flow.PROPOSE_ACCOUNT),
+)
+ASK_WORD = "ask"  # "ask <question>"; a message that reads as a question is asked too
+
+_QUESTION_START = re.compile(
+    r"^(can|could|may|should|am|is|are|do|does|did|what|how|who|when|where|why|which|if|i)\b"
+)
+
+
+def looks_like_question(lowered: str) -> bool:
+    """A question about the policy, typed without ``ask``."""
+    return lowered.endswith("?") or (bool(_QUESTION_START.match(lowered)) and len(lowered.split()) >= 4)

@@ -24,9 +24,22 @@ class CardAction:
 
 
 @dataclass(frozen=True)
+class ChannelInfo:
+    """The team channel a message came from (read by the edge from the activity's channel data)."""
+
+    channel_id: str
+    channel_name: str | None
+    team_id: str | None
+    conversation_id: str
+    service_url: str
+    tenant_id: str | None
+
+
+@dataclass(frozen=True)
 class CommandRequest:
     """A typed command: the whole text (mentions stripped) and what follows the command's own words."""
 
     text: str
     argument: str
     actor: Actor
+    channel: ChannelInfo | None = None  # set when the command was typed in a team channel

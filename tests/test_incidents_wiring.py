@@ -1,9 +1,6 @@
 """The incident feature as the app factory and the Teams handler wire it: the "Report to SLT" message action
-(``composeExtension/fetchTask`` and ``submitAction``) and screenshots pasted in the personal chat, over HTTP.
-
-These need the wiring snippets for ``bot/app.py`` and ``bot/handler.py`` (in the incident work's report); until
-they are applied the tests say so and are skipped.
-"""
+(``composeExtension/fetchTask`` and ``submitAction``) and screenshots pasted in the personal chat, over HTTP,
+both routed by the one router (``router.on_invoke``, ``router.on_attachments``)."""
 
 from __future__ import annotations
 
@@ -18,17 +15,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.app import SERVICES
-from bot.handler import BotDeps
 from bot.settings import Settings
 from store import incidents as records
 from tests.fakes.activities import TENANT, personal_activity, user
 from tests.http_helpers import running_bot
 from tests.test_incidents_world import shown_text
-
-pytestmark = pytest.mark.skipif(
-    "incidents" not in getattr(BotDeps, "__dataclass_fields__", {}),
-    reason="bot/handler.py does not route incidents yet: apply the incident wiring snippets",
-)
 
 ROLES = Path(__file__).resolve().parents[1] / "playground" / "roles.json"
 SAM = user("Sam Teacher", "00000000-0000-0000-0000-000000000101", "29:staff-sam")
@@ -116,7 +107,7 @@ async def test_a_screenshot_pasted_after_a_report_is_stored_with_it(
 ) -> None:
     fake, service_url = teams
     async with running_bot(settings(sqlite_url)) as client:
-        incidents = client.app[SERVICES].bot._deps.incidents  # type: ignore[attr-defined]
+        incidents = client.app[SERVICES].incidents
         assert incidents is not None
         from domain.actors import Actor
         from domain.incidents import ReportDetails

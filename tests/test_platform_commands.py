@@ -130,7 +130,7 @@ async def test_slt_member_chooses_the_incident_channel(settings: Settings, conne
             "/api/messages", json=channel_post(connector.url, "use this channel for incidents", PRIYA)
         )
         assert response.status == 201
-        stored = await client.app[SERVICES].bot._deps.school_settings.get(SchoolSettings.SLT_CHANNEL)
+        stored = await SchoolSettings(client.app[SERVICES].database).get(SchoolSettings.SLT_CHANNEL)
         channel = await client.app[SERVICES].conversations.channel("19:slt-incidents@thread.tacv2")
     assert "Done: incident reports will be posted in this channel" in connector.texts()[0]
     chosen = json.loads(stored or "{}")
@@ -143,7 +143,7 @@ async def test_slt_member_chooses_the_incident_channel(settings: Settings, conne
 async def test_staff_cannot_choose_the_incident_channel(settings: Settings, connector: FakeConnector) -> None:
     async with running_bot(settings) as client:
         await client.post("/api/messages", json=channel_post(connector.url, "use this channel for incidents", SAM))
-        stored = await client.app[SERVICES].bot._deps.school_settings.get(SchoolSettings.SLT_CHANNEL)
+        stored = await SchoolSettings(client.app[SERVICES].database).get(SchoolSettings.SLT_CHANNEL)
     assert stored is None
     assert "Only a member of the Senior Leadership Team can choose" in connector.texts()[0]
 

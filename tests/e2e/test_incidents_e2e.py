@@ -9,17 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.handler import BotDeps
 from tests.e2e.playground import REPO_ROOT, E2EStack, PlaygroundSession
 
-pytestmark = [
-    pytest.mark.playground,
-    pytest.mark.skipif(
-        "incidents" not in getattr(BotDeps, "__dataclass_fields__", {}),
-        reason="the app does not run the incident feature yet: apply the incident wiring snippets (bot/app.py, "
-        "bot/handler.py) and the outbox worker's",
-    ),
-]
+pytestmark = [pytest.mark.playground]
 
 SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 SLT_CHANNEL = "SLT Incidents"

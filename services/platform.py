@@ -1,0 +1,101 @@
+"""The bot's own commands: who am I, the bot's status (SLT), and choosing the SLT incident channel.
+
+Each runs in at most one unit of work; roles are read from the directory before it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from cards.platform import PlatformStatus, status_card, whoami_card
+from cards.replies import CommandReply
+from domain.actors import Actor
+from domain.roles import Role, RoleDirectory
+from services.requests import ChannelInfo
+from store import conversations
+from store.base import utcnow
+from store.conversations import SchoolSettings
+from store.db import Database
+from store.outbox import backlog
+
+log = logging.getLogger(__name__)
+
+_SLT = frozenset({Role.SLT, Role.HEAD_TEACHER})  # the Head Teacher leads SLT: she may do what SLT may
+
+
+class Platform:
+    """``whoami``, ``status`` and ``use this channel for incidents``."""
+
+    def __init__(self, database: Database, directory: RoleDirectory, *, bot_name: str, slt_channel_id: str = "",
+                 consent_status: Callable[[], Awaitable[str]] | None = None) -> None:
+        self._db = database
+        self._directory = directory
+        self._bot_name = bot_name
+        self._slt_channel_id = slt_channel_id
+        self._consent_status = consent_status
+
+    async def whoami(self, actor: Actor) -> CommandReply:
+        lookup = await self._directory.roles_of(actor.aad_object_id)
+        return CommandReply(cards=[whoami_card(actor.name or "you", lookup)])
+
+    async def status(self, actor: Actor) -> CommandReply:
+        """SLT's view of the bot: the incident channel, where roles come from, the outbox, the consent register."""
+        lookup = await self._directory.roles_of(actor.aad_object_id)
+        if not lookup.roles & _SLT:
+            log.warning("refused: status by someone not in SLT")
+            return CommandReply(texts=["Only members of the Senior Leadership Team can see the bot's status. "
+                                       "Type **whoami** to see your roles."])
+        consent_register = await self._consent_status() if self._consent_status else None  # its own reader
+        async with self._db.sessions() as session:
+            chosen = await conversations.get_setting(session, SchoolSettings.SLT_CHANNEL)
+            waiting = await backlog(session)
+            stale = await conversations.count_stale(session)
+        channel_text = "not chosen yet: SLT can type @Policy Bot use this channel for incidents in a channel"
+        if chosen:
+            value = json.loads(chosen)
+            channel_text = f"{value.get('channel_name') or value['channel_id']} (chosen in Teams)"
+        elif self._slt_channel_id:
+            channel_text = f"{self._slt_channel_id} (from configuration)"
+        oldest = waiting.oldest_pending_at
+        return CommandReply(cards=[status_card(PlatformStatus(
+            slt_channel=channel_text,
+            role_source=self._directory.describe(),
+            outbox_pending=waiting.pending,
+            outbox_oldest_pending_minutes=None if oldest is None else int((utcnow() - oldest).total_seconds() // 60),
+            outbox_failed=waiting.failed + waiting.stale,
+            stale_conversations=stale,
+            consent_register=consent_register,
+        ))])
+
+    async def use_channel(self, actor: Actor, channel: ChannelInfo | None) -> CommandReply:
+        """SLT choose the team channel where incident cards go."""
+        if channel is None:
+            return CommandReply(texts=[
+                "Type this in the team channel where SLT should receive incident reports, mentioning me: "
+                f"**@{self._bot_name} use this channel for incidents**."
+            ])
+        lookup = await self._directory.roles_of(actor.aad_object_id)
+        if not lookup.roles & _SLT:
+            log.warning("refused: use channel by someone not in SLT")
+            return CommandReply(texts=[
+                "Only a member of the Senior Leadership Team can choose where incident reports go, because "
+                "they can contain sensitive information. Please ask a member of SLT."
+            ])
+        chosen = {
+            "channel_id": channel.channel_id,
+            "channel_name": channel.channel_name,
+            "team_id": channel.team_id,
+            "conversation_id": channel.conversation_id,
+            "service_url": channel.service_url,
+            "tenant_id": channel.tenant_id,
+        }
+        async with self._db.transaction() as session:
+            await conversations.set_setting(session, SchoolSettings.SLT_CHANNEL, json.dumps(chosen),
+                                            actor.aad_object_id)
+        return CommandReply(texts=[
+            "Done: incident reports will be posted in this channel, with minimal detail. "
+            "Restricted reports (allegations about staff, safeguarding) show here only as a notice; "
+            "their details go privately to the people the policy names."
+        ])
