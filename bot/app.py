@@ -42,7 +42,7 @@ from bot.reminders import ApprovalReminders
 from bot.settings import Settings, SettingsError
 from bot.storage import SqlStorage
 from bot.turns import TurnRecords
-from bot.workers import Workers
+from bot.workers import ConsentSyncWorker, PeriodicWorker, Workers
 from cards.base import AdaptiveCard
 from cards.help import notice_card
 from cards.policy_help import policy_answer_card
@@ -215,8 +215,11 @@ def create_app(
     app.cleanup_ctx.append(_database_lifecycle)
     app.on_cleanup.append(_close_connector)
     # Registered after the database: these stop first, so work in flight is recorded before it closes.
-    app.cleanup_ctx.append(Workers(outbox, reminders, escalations).cleanup_ctx)
-    app.cleanup_ctx.append(consent_sync.cleanup_ctx)
+    app.cleanup_ctx.append(consent_sync.cleanup_ctx)  # closes the list's reader after the workers stopped
+    periodic: list[PeriodicWorker] = [outbox, reminders, escalations]
+    if consent_sync.runs_periodically:
+        periodic.append(ConsentSyncWorker(consent_sync))
+    app.cleanup_ctx.append(Workers(*periodic).cleanup_ctx)
     return app
 
 

@@ -20,6 +20,8 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from services.consent_sync import ConsentSync
+
 log = logging.getLogger(__name__)
 
 _DEFAULT_BACKOFF_CAP_S = 300.0  # after repeated failures, try at most this slowly
@@ -108,6 +110,19 @@ class PeriodicWorker(ABC):
             yield
         finally:
             await self.stop()
+
+
+class ConsentSyncWorker(PeriodicWorker):
+    """Reads the SharePoint consent list at start-up and every interval (longer when Graph asks: Retry-After)."""
+
+    def __init__(self, sync: ConsentSync) -> None:
+        super().__init__("consent-sharepoint-sync", every_seconds=sync.interval_seconds or 1.0)
+        self._sync = sync
+
+    async def round(self) -> float | None:
+        outcome = await self._sync.sync()  # never raises for Graph or the list's content
+        self._sync.rounds += 1
+        return self._sync.next_delay(outcome)
 
 
 class Workers:

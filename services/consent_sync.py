@@ -269,6 +269,15 @@ class ConsentSync:
     def enabled(self) -> bool:
         return self._reader is not None
 
+    @property
+    def runs_periodically(self) -> bool:
+        """Whether the app reads the list on its own (``bot/workers.py`` ``ConsentSyncWorker``)."""
+        return self._reader is not None and self._interval_s > 0
+
+    @property
+    def interval_seconds(self) -> float:
+        return self._interval_s
+
     # --- running ------------------------------------------------------------------------------------------------
 
     async def sync(self) -> SyncOutcome:
@@ -346,28 +355,19 @@ class ConsentSync:
             log.warning("consent register versions unreadable: %s", type(error).__name__)
             return None
 
-    def _next_delay(self, outcome: SyncOutcome) -> float:
+    def next_delay(self, outcome: SyncOutcome) -> float:
+        """How long the periodic sync waits after ``outcome``: the interval, or longer if Graph asked for it."""
         if isinstance(outcome, Unavailable):
             return max(self._interval_s, outcome.failure.retry_after)
         return self._interval_s
 
-    async def _run(self) -> None:
-        """Sync at start-up and every interval until cancelled (the app stopping)."""
-        while True:
-            outcome = await self.sync()
-            self.rounds += 1
-            await asyncio.sleep(self._next_delay(outcome))
-
     async def cleanup_ctx(self, app: web.Application) -> AsyncIterator[None]:
-        """aiohttp `cleanup_ctx`: the periodic sync runs while the app runs and stops with it."""
-        loop_task: asyncio.Task[None] | None = None
-        if self._reader is not None and self._interval_s > 0:
-            loop_task = asyncio.create_task(self._run(), name="consent-sharepoint-sync")
+        """aiohttp `cleanup_ctx`: when the app stops, a sync the data admin asked for is cancelled and the list's
+        reader closed (the periodic rounds are run, and stopped first, by the app's workers)."""
+        if self.runs_periodically:
             log.info("SharePoint consent sync: every %g s", self._interval_s)
         yield
         pending: list[asyncio.Task[Any]] = [*self._tasks]
-        if loop_task is not None:
-            pending.append(loop_task)
         for task in pending:
             task.cancel()
         for task in pending:

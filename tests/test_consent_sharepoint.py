@@ -29,6 +29,7 @@ from msgraph import GraphRequestAdapter, GraphServiceClient
 
 from bot.app import create_app
 from bot.settings import Settings, SettingsError
+from bot.workers import ConsentSyncWorker, Workers
 from dialogs.consent_admin import register_consent_sync, register_consent_sync_routes
 from dialogs.router import Router
 from directory.consent_sharepoint import SharePointConsentReader
@@ -510,10 +511,11 @@ async def test_a_slow_list_is_answered_in_time_and_imported_when_it_arrives(
 
 @contextlib.asynccontextmanager
 async def app_running(sync: ConsentSync, *, until_rounds: int) -> AsyncIterator[None]:
-    """An app running the sync's loop (its cleanup_ctx), entered once ``until_rounds`` rounds ran (2 s at most)
+    """An app running the sync's rounds (its worker), entered once ``until_rounds`` rounds ran (2 s at most)
     and stopped on leaving."""
     app = web.Application()
     app.cleanup_ctx.append(sync.cleanup_ctx)
+    app.cleanup_ctx.append(Workers(ConsentSyncWorker(sync)).cleanup_ctx)  # as the app factory runs it
     server = TestServer(app)
     await server.start_server()
     try:

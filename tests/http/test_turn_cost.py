@@ -18,7 +18,6 @@ from tests.fakes.activities import TENANT, personal_activity
 from tests.fakes.connector import FakeConnector
 from tests.http_helpers import running_bot
 
-
 _WORKERS = frozenset({"outbox-worker", "approval-reminders", "escalation-worker", "consent-sharepoint-sync"})
 
 
