@@ -1,0 +1,264 @@
+"""The outbox table and its rules, without HTTP: enqueue, de-duplication, lanes, claims, the migration;
+and the worker's pure parts (Retry-After, back-off, rate windows, error translation)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from msrest.exceptions import ClientRequestError
+from sqlalchemy import Table, inspect
+
+from bot.outbox_worker import (
+    ConversationRateLimiter,
+    DeliveryError,
+    delivery_error,
+    parse_retry_after,
+    retry_delay,
+)
+from store.base import Base
+from store.db import Database, alembic_config
+from store.outbox import (
+    ChannelTarget,
+    InvalidOutboxMessage,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    backlog,
+    claim_due,
+    enqueue,
+    list_entries,
+    mark_delivered,
+)
+from tests.support.outbox import (
+    SLT_CHANNEL,
+    card_activity,
+    personal_reference,
+    slt_channel,
+    text_activity,
+)
+
+SERVICE_URL = "https://smba.trafficmanager.net/uk/"
+
+
+async def _claim(database: Database, now: datetime, token: str = "t1", limit: int = 10) -> list[Any]:
+    async with database.transaction() as session:
+        return await claim_due(session, now=now, lease_until=now + timedelta(minutes=5), token=token, limit=limit)
+
+
+# --- enqueue -----------------------------------------------------------------------------------------
+
+
+async def test_enqueue_is_written_with_the_callers_transaction(database: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with database.transaction() as session:
+            await enqueue(session, OutboxMessage.personal(personal_reference(SERVICE_URL), text_activity("hi")))
+            raise RuntimeError("the record that caused it failed")
+    async with database.transaction() as session:
+        kept = await enqueue(session, OutboxMessage.personal(personal_reference(SERVICE_URL), text_activity("hi")))
+    async with database.sessions() as session:
+        assert [e.id for e in await list_entries(session)] == [kept]
+
+
+async def test_the_same_dedupe_key_twice_is_one_message(database: Database) -> None:
+    message = OutboxMessage.channel_post(slt_channel(SERVICE_URL), card_activity("INC-1"), dedupe_key="incident:1")
+    async with database.transaction() as session:
+        first = await enqueue(session, message)
+        again = await enqueue(session, message)
+    async with database.transaction() as session:  # and in a later transaction
+        later = await enqueue(session, message)
+    assert first == again == later
+    async with database.sessions() as session:
+        assert len(await list_entries(session)) == 1
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        OutboxMessage(OutboxKind.SEND_PERSONAL, {"type": "message"}, {"conversation": {"id": "a:1"}}),  # no serviceUrl
+        OutboxMessage.personal(personal_reference(SERVICE_URL), {"text": "no type"}),
+        OutboxMessage(OutboxKind.POST_TO_CHANNEL, {"type": "message"}, {"service_url": SERVICE_URL}),  # no channel
+        OutboxMessage(OutboxKind.UPDATE_ACTIVITY, {"type": "message"}),  # updates what?
+        OutboxMessage(OutboxKind.UPDATE_ACTIVITY, {"type": "message"}, personal_reference(SERVICE_URL),
+                      depends_on=1, activity_id="x"),  # both ways at once
+        OutboxMessage.update_of(999, {"type": "message"}),  # no such message
+    ],
+)
+async def test_malformed_messages_are_refused_at_enqueue(database: Database, message: OutboxMessage) -> None:
+    with pytest.raises(InvalidOutboxMessage):
+        async with database.transaction() as session:
+            await enqueue(session, message)
+
+
+async def test_lanes_are_conversations_and_threads_belong_to_their_channel(database: Database) -> None:
+    thread = personal_reference(SERVICE_URL, f"{SLT_CHANNEL};messageid=1700000000000")
+    async with database.transaction() as session:
+        post = await enqueue(session, OutboxMessage.channel_post(slt_channel(SERVICE_URL), card_activity("a")))
+        update_of_post = await enqueue(session, OutboxMessage.update_of(post, card_activity("b")))
+        thread_update = await enqueue(session, OutboxMessage.update(thread, "1700000000000", card_activity("c")))
+        personal = await enqueue(session, OutboxMessage.personal(personal_reference(SERVICE_URL), text_activity("d")))
+    async with database.sessions() as session:
+        lanes = {e.id: e.lane for e in await list_entries(session)}
+    assert lanes == {post: SLT_CHANNEL, update_of_post: SLT_CHANNEL, thread_update: SLT_CHANNEL,
+                     personal: "a:personal-sam"}
+
+
+# --- claims ------------------------------------------------------------------------------------------
+
+
+async def test_one_message_per_lane_is_claimed_and_a_lane_waits_for_its_earlier_message(database: Database) -> None:
+    now = datetime.now(UTC)
+    other = personal_reference(SERVICE_URL, "a:personal-kim")
+    async with database.transaction() as session:
+        first = await enqueue(session, OutboxMessage.personal(personal_reference(SERVICE_URL), text_activity("1")),
+                              now=now)
+        await enqueue(session, OutboxMessage.personal(personal_reference(SERVICE_URL), text_activity("2")), now=now)
+        kim = await enqueue(session, OutboxMessage.personal(other, text_activity("k")), now=now)
+    claimed = await _claim(database, now)
+    assert [m.id for m in claimed] == [first, kim]
+    assert all(m.attempts == 1 for m in claimed)
+    assert await _claim(database, now, token="t2") == []  # leased, and the second waits for the first
+    async with database.transaction() as session:
+        assert await mark_delivered(session, first, now=now, activity_id="x", conversation_id="a", reference={})
+    [second] = await _claim(database, now, token="t3")
+    assert second.activity == text_activity("2")
+
+
+async def test_an_expired_lease_is_taken_over(database: Database) -> None:
+    now = datetime.now(UTC)
+    async with database.transaction() as session:
+        await enqueue(session, OutboxMessage.personal(personal_reference(SERVICE_URL), text_activity("1")), now=now)
+    assert len(await _claim(database, now, token="crashed")) == 1
+    assert await _claim(database, now + timedelta(minutes=4), token="t2") == []
+    [taken] = await _claim(database, now + timedelta(minutes=5, seconds=1), token="t3")
+    assert taken.attempts == 2 and taken.claim_token == "t3"
+
+
+async def test_delivered_rows_keep_routing_but_not_content(database: Database) -> None:
+    now = datetime.now(UTC)
+    async with database.transaction() as session:
+        sent = await enqueue(session, OutboxMessage.personal(personal_reference(SERVICE_URL), text_activity("secret")))
+    await _claim(database, now + timedelta(seconds=1))
+    async with database.transaction() as session:
+        await mark_delivered(session, sent, now=now, activity_id="act-9", conversation_id="a:personal-sam",
+                             reference={"conversation": {"id": "a:personal-sam"}})
+        assert not await mark_delivered(session, sent, now=now, activity_id="again", conversation_id="a",
+                                        reference={})
+    async with database.sessions() as session:
+        [row] = await list_entries(session)
+        stored = (await session.execute(Base.metadata.tables["outbox"].select())).one()._mapping
+    assert row.status is OutboxStatus.DELIVERED and row.delivered_activity_id == "act-9"
+    assert stored["activity"] is None and "secret" not in repr(dict(stored))
+
+
+async def test_backlog_counts_what_waits_and_what_failed(database: Database) -> None:
+    now = datetime.now(UTC)
+    async with database.transaction() as session:
+        for n in range(3):
+            await enqueue(session, OutboxMessage.personal(personal_reference(SERVICE_URL, f"a:{n}"),
+                                                          text_activity("x")), now=now - timedelta(minutes=n))
+    async with database.sessions() as session:
+        summary = await backlog(session)
+    assert summary.pending == 3 and summary.failed == 0 and summary.stale == 0
+    assert summary.oldest_pending_at is not None
+    assert abs((summary.oldest_pending_at - (now - timedelta(minutes=2))).total_seconds()) < 1
+
+
+# --- the migration -----------------------------------------------------------------------------------
+
+
+def _table_of(diff: Any) -> str:
+    first = diff[0] if isinstance(diff, list) else diff
+    if first[0].startswith("modify_") or first[0] in ("add_column", "remove_column"):
+        return str(first[2])
+    thing = first[1]
+    return str(thing.name if isinstance(thing, Table) else thing.table.name)
+
+
+async def test_the_migration_creates_exactly_the_table_the_model_describes(database: Database) -> None:
+    def differences(sync_connection: Any) -> list[Any]:
+        context = MigrationContext.configure(sync_connection, opts={"compare_type": True})
+        return [d for d in compare_metadata(context, Base.metadata) if _table_of(d) == "outbox"]
+
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+
+
+async def test_the_migration_downgrades_cleanly(database: Database) -> None:
+    def downgrade(sync_connection: Any) -> list[str]:
+        config = alembic_config(str(sync_connection.engine.url))
+        config.attributes["connection"] = sync_connection
+        command.downgrade(config, "0001_bot_state")
+        return inspect(sync_connection).get_table_names()
+
+    async with database.engine.begin() as connection:
+        assert "outbox" not in await connection.run_sync(downgrade)
+
+
+# --- the worker's pure parts -------------------------------------------------------------------------
+
+
+NOW = datetime(2026, 11, 24, 10, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("7", 7.0),
+        (" 120 ", 120.0),
+        ("1.5", 1.5),
+        ("Tue, 24 Nov 2026 10:00:30 GMT", 30.0),
+        ("Tue, 24 Nov 2026 09:59:00 GMT", 0.0),  # in the past: no wait
+        ("-5", 0.0),
+        ("soon", None),
+        ("nan", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_retry_after_is_read_as_seconds_or_an_http_date(header: str | None, seconds: float | None) -> None:
+    assert parse_retry_after(header, NOW) == seconds
+
+
+def test_the_rate_limiter_keeps_every_window() -> None:
+    limiter = ConversationRateLimiter(((5, 1.0), (7, 2.0)))
+    assert [limiter.reserve("a", 0.0) for _ in range(5)] == [0.0] * 5
+    assert limiter.reserve("a", 0.1) == pytest.approx(0.9)  # 5 in the last second
+    assert limiter.reserve("b", 0.1) == 0.0  # other conversations are not held back
+    assert limiter.reserve("a", 1.0) == 0.0
+    assert limiter.reserve("a", 1.0) == 0.0  # 7 in the last 2 s now
+    assert limiter.reserve("a", 1.5) == pytest.approx(0.5)  # the 2 s window is full until 2.0
+    assert limiter.reserve("a", 2.0) == 0.0
+
+
+def test_back_off_doubles_with_jitter_and_honours_retry_after() -> None:
+    rng = random.Random(4)
+    for attempt in range(1, 14):
+        ceiling = min(15 * 60.0, 2.0 * 2 ** (attempt - 1))
+        delay = retry_delay(attempt, None, rng)
+        assert max(1.0, ceiling / 2) <= delay <= max(1.0, ceiling)
+    assert 30.0 <= retry_delay(1, 30.0, rng) <= 31.0
+    assert retry_delay(1, 0.0, rng) == 1.0  # never hammer
+    assert retry_delay(1, 10 * 3600.0, rng) <= 3600.0 + 1.0  # an absurd Retry-After is capped
+
+
+def test_errors_are_translated_without_message_text() -> None:
+    refused = ClientRequestError("Error occurred in request.", requests.ConnectionError("refused"))
+    translated = delivery_error(refused, NOW)
+    assert translated.status is None and translated.retryable
+    assert "ConnectionError" in translated.summary
+    already = DeliveryError(404, retryable=False, reason="ConversationNotFound")
+    assert delivery_error(already, NOW) is already
+    with pytest.raises(ZeroDivisionError):  # unknown errors are not hidden
+        delivery_error(ZeroDivisionError(), NOW)
+
+
+def test_a_channel_target_round_trips() -> None:
+    target = ChannelTarget(SERVICE_URL, SLT_CHANNEL, tenant_id="t", team_id=None)
+    assert ChannelTarget.from_json(target.to_json()) == target
