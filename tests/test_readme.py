@@ -24,3 +24,14 @@ def test_the_two_commands_exist_and_ci_runs_the_test_command() -> None:
     assert "`scripts/dev`" in README and "`scripts/test`" in README
     assert (root / "scripts" / "dev").stat().st_mode & 0o111
     assert "scripts/test" in (root / ".ci" / "run").read_text()
+
+
+def test_the_layout_table_names_every_folder_of_the_tree_and_no_other() -> None:
+    root = Path(__file__).resolve().parents[1]
+    table = README.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    listed = {line.split("`")[1].rstrip("/") for line in table.splitlines() if line.startswith("| `")}
+    tracked = {p.name for p in root.iterdir()
+               if p.is_dir() and not p.name.startswith(".") and p.name not in {"node_modules", "data", "build",
+                                                                                "test-results", "__pycache__"}
+               and not p.name.endswith(".egg-info")}
+    assert listed == tracked
