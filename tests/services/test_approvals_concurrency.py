@@ -28,9 +28,8 @@ from tests.support.approvals import (
     case_values,
     click,
     outbox_activities,
-    save_chat,
-    save_slt_channel,
-    wiring,
+    seeded,
+    submit_case,
 )
 
 SERVICE_URL = "http://127.0.0.1:9/connector"  # nothing is delivered in these tests
@@ -38,19 +37,7 @@ SERVICE_URL = "http://127.0.0.1:9/connector"  # nothing is delivered in these te
 
 @pytest.fixture
 async def desk_wiring(database: Database) -> AccountsWiring:
-    built = wiring(database, FakeClock(TUESDAY_10AM))
-    for person in (SAM, LEE, ANNA, PRIYA):
-        await save_chat(built.desk._conversations, person, SERVICE_URL)  # noqa: SLF001 - test set-up
-    await save_slt_channel(database, SERVICE_URL)
-    return built
-
-
-async def submit_case(built: AccountsWiring) -> int:
-    people = {p.aad: StaffMember(p.aad, p.name) for p in (SAM, LEE)}
-    case = validate_form(case_values(), people).case
-    assert case is not None
-    submitted = await built.desk.submit(ApprovalKind.NEW_ACCOUNT, SAM.actor(), case.model_dump(mode="json"))
-    return submitted.request.id
+    return await seeded(database, FakeClock(TUESDAY_10AM))
 
 
 async def race(built: AccountsWiring, clicks: list[tuple[Person, str]], request_id: int) -> list[ActionResult]:

@@ -11,8 +11,7 @@ import pytest
 from bot.reminders import ApprovalReminders
 from cards.approvals import APPROVAL_DECIDE_VERB
 from directory.static import DirectoryEntry, StaticRoleDirectory
-from domain.accounts import StaffMember, validate_form
-from domain.approvals import ApprovalKind, HistoryEvent
+from domain.approvals import HistoryEvent
 from domain.roles import Role
 from services.accounts import AccountsWiring
 from store import approvals as store
@@ -26,12 +25,11 @@ from tests.support.approvals import (
     FakeClock,
     Person,
     card_text,
-    case_values,
     click,
     outbox_activities,
     outbox_card,
-    save_chat,
-    save_slt_channel,
+    seeded,
+    submit_case,
     wiring,
 )
 
@@ -46,18 +44,7 @@ def clock() -> FakeClock:
 
 async def prepared(database: Database, clock: FakeClock, directory_: object = None,
                    **setting_values: str) -> AccountsWiring:
-    built = wiring(database, clock, directory_=directory_, **setting_values)
-    for person in (SAM, LEE, ANNA, PRIYA):
-        await save_chat(built.desk._conversations, person, SERVICE_URL)  # noqa: SLF001 - test set-up
-    await save_slt_channel(database, SERVICE_URL)
-    return built
-
-
-async def submit_case(built: AccountsWiring) -> int:
-    people = {p.aad: StaffMember(p.aad, p.name) for p in (SAM, LEE)}
-    case = validate_form(case_values(), people).case
-    assert case is not None
-    return (await built.desk.submit(ApprovalKind.NEW_ACCOUNT, SAM.actor(), case.model_dump(mode="json"))).request.id
+    return await seeded(database, clock, directory_=directory_, **setting_values)
 
 
 async def reminders_to(database: Database, person: Person) -> list[str]:

@@ -18,8 +18,9 @@ from bot.settings import Settings
 from dialogs.accounts import register_account_routes
 from dialogs.approvals import register_approvals
 from directory.static import StaticRoleDirectory
-from domain.accounts import runner_field, training_field
+from domain.accounts import StaffMember, runner_field, training_field, validate_form
 from domain.actors import Actor
+from domain.approvals import ApprovalKind
 from services.accounts import AccountsWiring, build_accounts
 from services.requests import CardAction
 from store.conversations import ConversationStore, SchoolSettings, StoredConversation
@@ -252,3 +253,24 @@ def delivery_worker(client: TestClient) -> OutboxWorker:
 
     services = client.app[SERVICES]
     return OutboxWorker(services.database, BotFrameworkSender(services.adapter, services.settings.app_id))
+
+
+NOWHERE = "http://127.0.0.1:9/connector"  # a service URL nothing listens on: tests that deliver nothing
+
+
+async def seeded(database: Database, clock: FakeClock | None = None, *, directory_: Any = None,
+                 **setting_values: str) -> AccountsWiring:
+    """The desk and accounts kind, with Sam, Lee, Anna and Priya's chats and an SLT channel saved."""
+    built = wiring(database, clock, directory_=directory_, **setting_values)
+    for person in (SAM, LEE, ANNA, PRIYA):
+        await save_chat(built.desk._conversations, person, NOWHERE)  # noqa: SLF001 - test set-up
+    await save_slt_channel(database, NOWHERE)
+    return built
+
+
+async def submit_case(built: AccountsWiring) -> int:
+    """Sam's account business case, submitted to the desk; its request id."""
+    people = {p.aad: StaffMember(p.aad, p.name) for p in (SAM, LEE)}
+    case = validate_form(case_values(), people).case
+    assert case is not None
+    return (await built.desk.submit(ApprovalKind.NEW_ACCOUNT, SAM.actor(), case.model_dump(mode="json"))).request.id
