@@ -53,7 +53,8 @@ from dialogs.incidents import register_incidents
 from dialogs.photo_check import register_consent
 from dialogs.platform import register_platform
 from dialogs.router import Router
-from directory.factory import ClosableRoleDirectory, build_directory
+from directory import ClosableRoleDirectory
+from directory.factory import build_directory
 from domain.policy_help import PolicyLoadError, load_policy_index
 from services.incidents import Incidents
 from services.photo_check import consent_config_from_settings
@@ -101,7 +102,8 @@ def tenant_of(activity: Activity) -> str | None:
     except Exception:  # noqa: BLE001 - malformed channelData means no tenant
         return None
     if channel_data and channel_data.tenant and channel_data.tenant.id:
-        return channel_data.tenant.id
+        tenant_id: str = channel_data.tenant.id
+        return tenant_id
     return None
 
 

@@ -34,8 +34,8 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping, MutableMapping
+from typing import Any, cast
 
 import aiohttp
 import jwt
@@ -57,9 +57,11 @@ from botframework.connector.skills import BotFrameworkClient
 from msrest import Serializer
 from msrest.authentication import Authentication
 from msrest.exceptions import ClientRequestError
-from msrest.pipeline import AsyncHTTPPolicy, AsyncHTTPSender, AsyncPipeline, Request, Response
+from msrest.pipeline import Request, Response
+from msrest.pipeline.async_abc import AsyncHTTPPolicy, AsyncHTTPSender, AsyncPipeline
 from msrest.pipeline.universal import RawDeserializer
-from msrest.universal_http import AsyncClientResponse, ClientRequest
+from msrest.universal_http import ClientRequest
+from msrest.universal_http.async_abc import AsyncClientResponse
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
@@ -99,13 +101,14 @@ class ConnectorResponse:
         return f"<ConnectorResponse [{self.status_code}]>"
 
 
-class _ReceivedResponse(AsyncClientResponse):  # type: ignore[misc]
+class _ReceivedResponse(AsyncClientResponse):
     """msrest's view of a fully read response (msrest deserialises from ``body()``/``text()``)."""
 
     def __init__(self, request: ClientRequest, answer: ConnectorResponse) -> None:
         super().__init__(request, answer)
         self.status_code = answer.status_code
-        self.headers = answer.headers
+        # msrest declares MutableMapping but only reads a response's headers; keep the case-insensitive view.
+        self.headers = cast(MutableMapping[str, str], answer.headers)
         self.reason = answer.reason
         self._body = answer.content
 
@@ -129,7 +132,13 @@ class _ReceivedResponse(AsyncClientResponse):  # type: ignore[misc]
         return chunks()
 
 
-class _SharedSessionSender(AsyncHTTPSender):  # type: ignore[misc]
+# The msrest pipeline as this module runs it: msrest's request in, the fully read response out.
+_PipelineRequest = Request[ClientRequest]
+_PipelineResponse = Response[ClientRequest, AsyncClientResponse]
+_Pipeline = AsyncPipeline[ClientRequest, AsyncClientResponse]
+
+
+class _SharedSessionSender(AsyncHTTPSender[ClientRequest, AsyncClientResponse]):
     """The end of the msrest pipeline: one request on the shared aiohttp session."""
 
     def __init__(self, session: Callable[[], aiohttp.ClientSession]) -> None:
@@ -141,7 +150,7 @@ class _SharedSessionSender(AsyncHTTPSender):  # type: ignore[misc]
     async def __aexit__(self, *exc_details: object) -> None:
         """The session belongs to ``AsyncConnectorAuthentication``: a client going away keeps it open."""
 
-    async def send(self, request: Request, **config: Any) -> Response:
+    async def send(self, request: _PipelineRequest, **config: Any) -> _PipelineResponse:
         outgoing: ClientRequest = request.http_request
         if outgoing.files:
             raise NotImplementedError("multipart uploads are not part of the Bot Connector API")
@@ -223,25 +232,26 @@ def _refresh_time(token: str) -> float:
     return float(expires) - _TOKEN_REFRESH_MARGIN_S
 
 
-class _BearerTokenPolicy(AsyncHTTPPolicy):  # type: ignore[misc]
+class _BearerTokenPolicy(AsyncHTTPPolicy[ClientRequest, AsyncClientResponse]):
     def __init__(self, credentials: Authentication | None) -> None:
         super().__init__()
         self._token = _OutboundToken(credentials)
 
-    async def send(self, request: Request, **kwargs: Any) -> Response:
+    async def send(self, request: _PipelineRequest, **kwargs: Any) -> _PipelineResponse:
         headers = request.http_request.headers
         authorization = await self._token.authorization()
         if authorization:
             headers["Authorization"] = authorization
         else:
             headers.pop("Authorization", None)
+        assert self.next is not None, "AsyncPipeline links every policy to the next before it sends"
         response = await self.next.send(request, **kwargs)
         if authorization and response.http_response.status_code == 401:
             self._token.forget()
         return response
 
 
-class _JsonSerializer(Serializer):  # type: ignore[misc]
+class _JsonSerializer(Serializer):
     """msrest's serializer, with a short path for the plain JSON inside ``object`` fields.
 
     An Adaptive Card is an attachment's ``content`` (type ``object``): msrest walks it node by node and
@@ -257,7 +267,8 @@ class _JsonSerializer(Serializer):  # type: ignore[misc]
         if kind is dict:
             serialized: dict[str, Any] = {}
             for key, value in attr.items():
-                name = key if type(key) is str else self.serialize_unicode(key)
+                # msrest's serialize_unicode is unannotated.
+                name = key if type(key) is str else self.serialize_unicode(key)  # type: ignore[no-untyped-call]
                 try:
                     serialized[name] = self.serialize_object(value, **kwargs)
                 except ValueError:  # as msrest: a value it cannot serialise becomes null
@@ -271,35 +282,38 @@ class _JsonSerializer(Serializer):  # type: ignore[misc]
                 except ValueError:  # as msrest: an item it cannot serialise is left out
                     pass
             return items
-        return super().serialize_object(attr, **kwargs)
+        return super().serialize_object(attr, **kwargs)  # type: ignore[no-untyped-call]  # msrest: unannotated
 
 
-class _SharedSessionConnectorClient(ConnectorClient):
+class _SharedSessionConnectorClient(ConnectorClient):  # type: ignore[misc]  # botbuilder is untyped
     """botbuilder's generated async ``ConnectorClient``, on the shared session, with the faster serializer."""
+
+    _serialize: Serializer  # set by ConnectorClient.__init__, replaced by ours below
 
     def __init__(
         self,
         credentials: Authentication | None,
         base_url: str,
-        pipeline: Callable[[BotFrameworkConnectorConfiguration], AsyncPipeline],
+        pipeline: Callable[[BotFrameworkConnectorConfiguration], _Pipeline],
     ) -> None:
         super().__init__(credentials, base_url=base_url, pipeline_type=pipeline)
         self.config.add_user_agent(_USER_AGENT)
         # The generated operations take their serializer when built: build them again with ours.
-        self._serialize = _JsonSerializer(self._serialize.dependencies)
+        # msrest's Serializer.__init__ is unannotated.
+        self._serialize = _JsonSerializer(self._serialize.dependencies)  # type: ignore[no-untyped-call]
         self.attachments = AttachmentsOperations(self._client, self.config, self._serialize, self._deserialize)
         self.conversations = ConversationsOperations(self._client, self.config, self._serialize, self._deserialize)
 
 
 def _app_id(claims_identity: ClaimsIdentity) -> str | None:
     """The bot's app id for a turn, read from the claims as botbuilder's own connector factory reads it."""
-    app_id = claims_identity.get_claim_value(AuthenticationConstants.AUDIENCE_CLAIM)
+    app_id: str | None = claims_identity.get_claim_value(AuthenticationConstants.AUDIENCE_CLAIM)
     if app_id is None:
         app_id = claims_identity.get_claim_value(AuthenticationConstants.APP_ID_CLAIM)
     return app_id
 
 
-class _AsyncConnectorFactory(ConnectorFactory):
+class _AsyncConnectorFactory(ConnectorFactory):  # type: ignore[misc]  # botbuilder is untyped
     """botbuilder's connector factory for one turn, answering with clients on the shared session."""
 
     def __init__(self, stock: ConnectorFactory, app_id: str | None, owner: AsyncConnectorAuthentication) -> None:
@@ -311,7 +325,7 @@ class _AsyncConnectorFactory(ConnectorFactory):
         return await self._owner._client_for(self._stock, self._app_id, service_url, audience)
 
 
-class AsyncConnectorAuthentication(BotFrameworkAuthentication):
+class AsyncConnectorAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]  # botbuilder is untyped
     """Wraps a ``BotFrameworkAuthentication`` so outbound Bot Connector calls use a shared aiohttp session.
 
     Inbound authentication, user token clients and skills are the wrapped object's, unchanged. Call
@@ -362,7 +376,7 @@ class AsyncConnectorAuthentication(BotFrameworkAuthentication):
             self._clients.popitem(last=False)
         return client
 
-    def _pipeline(self, config: BotFrameworkConnectorConfiguration) -> AsyncPipeline:
+    def _pipeline(self, config: BotFrameworkConnectorConfiguration) -> _Pipeline:
         return AsyncPipeline(
             [config.user_agent_policy, _BearerTokenPolicy(config.credentials), RawDeserializer()],
             self._sender,
@@ -406,7 +420,8 @@ class AsyncConnectorAuthentication(BotFrameworkAuthentication):
         return self._inner.create_bot_framework_client()
 
     def get_originating_audience(self) -> str:
-        return self._inner.get_originating_audience()
+        audience: str = self._inner.get_originating_audience()
+        return audience
 
     async def authenticate_channel_request(self, auth_header: str) -> ClaimsIdentity:
         return await self._inner.authenticate_channel_request(auth_header)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 from botbuilder.core import (
     CardFactory,
@@ -123,7 +123,7 @@ def failed_invoke_response(name: object) -> InvokeResponse:
     return error_invoke_response(HTTPStatus.INTERNAL_SERVER_ERROR, SORRY)
 
 
-class PolicyBot(TeamsActivityHandler):
+class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is untyped
     """Routes messages, card submits and invokes; persists conversation and user state each turn."""
 
     def __init__(self, deps: BotDeps) -> None:
@@ -221,7 +221,8 @@ class PolicyBot(TeamsActivityHandler):
         verb = value.get("verb")
         if verb == START_FLOW_VERB:
             try:
-                flow = Flow(value.get("flow"))
+                # A missing or non-string flow raises ValueError, as an unknown one does.
+                flow = Flow(cast(str, value.get("flow")))
             except ValueError:
                 await turn_context.send_activity("That button is out of date. Type **help** for the current menu.")
                 return

@@ -47,6 +47,7 @@ from typing import Any, Protocol
 
 import requests
 from aiohttp import ClientError
+from azure.core.exceptions import DeserializationError, SerializationError  # msrest raises (and re-exports) these
 from botbuilder.core import BotAdapter, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import (
@@ -57,7 +58,7 @@ from botbuilder.schema import (
     ErrorResponseException,
 )
 from botframework.connector import Channels
-from msrest.exceptions import ClientRequestError, DeserializationError, HttpOperationError, SerializationError
+from msrest.exceptions import ClientRequestError, HttpOperationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -347,7 +348,8 @@ def retry_delay(attempts: int, retry_after: float | None, rng: random.Random) ->
     if retry_after is not None:
         honoured = min(retry_after, _RETRY_AFTER_CAP_S)
         return max(_MIN_RETRY_S, honoured + rng.uniform(0, min(1.0, 0.1 * honoured)))
-    ceiling = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** (attempts - 1))
+    doubling: float = 2 ** (attempts - 1)  # int ** int is typed Any (a negative exponent gives a float)
+    ceiling = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * doubling)
     return max(_MIN_RETRY_S, ceiling / 2 + rng.uniform(0, ceiling / 2))
 
 

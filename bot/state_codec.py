@@ -12,7 +12,7 @@ import enum
 import importlib
 import json
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from msrest.serialization import Model as MsrestModel
 from pydantic import BaseModel
@@ -30,7 +30,7 @@ def _class_path(obj: object) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-def _load_class(path: str) -> type:
+def _load_class(path: str) -> type[Any]:
     module_name, _, qualname = path.partition(":")
     if not module_name.startswith(_ALLOWED_PREFIXES):
         raise StateCodecError(f"refusing to load state of type {path}")
@@ -60,7 +60,8 @@ def _to_json(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return {_TAG: "pydantic", "cls": _class_path(value), "v": value.model_dump(mode="json")}
     if isinstance(value, MsrestModel):
-        return {_TAG: "msrest", "cls": _class_path(value), "v": value.serialize(keep_readonly=True)}
+        serialized = value.serialize(keep_readonly=True)  # type: ignore[no-untyped-call]  # msrest: unannotated
+        return {_TAG: "msrest", "cls": _class_path(value), "v": serialized}
     if hasattr(value, "__dict__"):
         return {_TAG: "object", "cls": _class_path(value), "v": _to_json(vars(value))}
     raise StateCodecError(f"cannot store a value of type {type(value).__name__} in bot state")
@@ -84,11 +85,12 @@ def _from_json(value: Any) -> Any:
     if tag == "enum":
         return cls(_from_json(value["v"]))
     if tag == "pydantic":
-        return cls.model_validate(value["v"])  # type: ignore[attr-defined]
+        return cls.model_validate(value["v"])
     if tag == "msrest":
-        return cls.deserialize(value["v"])  # type: ignore[attr-defined]
+        return cls.deserialize(value["v"])
     if tag == "object":
-        instance = cls.__new__(cls)
+        # The class's own allocator, without __init__ (typeshed reads cls.__new__ as the metaclass's).
+        instance = cast(Any, cls).__new__(cls)
         instance.__dict__.update(_from_json(value["v"]))
         return instance
     raise StateCodecError(f"unknown state tag {tag!r}")

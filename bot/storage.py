@@ -63,7 +63,7 @@ class TurnState:
 _TURN: ContextVar[TurnState | None] = ContextVar("policybot_turn_state", default=None)
 
 
-class SqlStorage(Storage):
+class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder is untyped
     """botbuilder ``Storage`` backed by SQLAlchemy (SQLite or PostgreSQL)."""
 
     def __init__(self, database: Database) -> None:

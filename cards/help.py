@@ -113,7 +113,7 @@ def notice_card(title: str, lines: list[str], *, tone: str = "Default") -> Adapt
     return AdaptiveCard(
         fallback_text=title,
         body=[
-            TextBlock(text=escape_markdown(title), weight="Bolder", size="Medium", color=color),  # type: ignore[arg-type]
+            TextBlock(text=escape_markdown(title), weight="Bolder", size="Medium", color=color),
             *[TextBlock(text=escape_markdown(line)) for line in lines],
         ],
     )

@@ -25,7 +25,7 @@ AnswerQuestion = Callable[[str], AdaptiveCard]
 _MAX_QUESTION_CHARS = 500  # longer text is not a question; it is most likely a report
 
 
-class AskDialog(ComponentDialog):
+class AskDialog(ComponentDialog):  # type: ignore[misc]  # botbuilder is untyped
     """Asks for a question when none was given, then answers it."""
 
     ID = "ask_policy"

@@ -38,7 +38,6 @@ from kiota_abstractions.api_error import APIError
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_authentication_azure.azure_identity_authentication_provider import AzureIdentityAuthenticationProvider
 from kiota_http.middleware.options import RetryHandlerOption
-from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.groups.item.transitive_members.graph_user.graph_user_request_builder import (
     GraphUserRequestBuilder,
 )
@@ -46,7 +45,9 @@ from msgraph.generated.users.item.check_member_groups.check_member_groups_post_r
     CheckMemberGroupsPostRequestBody,
 )
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
-from msgraph_core import GraphClientFactory
+from msgraph.graph_request_adapter import GraphRequestAdapter
+from msgraph.graph_service_client import GraphServiceClient
+from msgraph_core import GraphClientFactory  # type: ignore[import-untyped]  # msgraph-core has no type information
 
 from bot.settings import Settings
 from directory import DirectoryConfigError
