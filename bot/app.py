@@ -200,6 +200,7 @@ def create_app(
         answer_question=answer_question or policy_answerer(settings),
         directory=role_directory,
         router=router,
+        share_card_json=connector_mode == "async",
     )
     bot = PolicyBot(deps)
 

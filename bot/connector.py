@@ -75,6 +75,20 @@ _TOKEN_REFRESH_MARGIN_S = 300.0  # fetch a new token this long before the old on
 _DOWNLOAD_CHUNK_BYTES = 10 * 1024  # chunk size of an attachment download, as msrest's
 
 
+class SentJson(dict[str, Any]):
+    """A card's JSON built for one reply and never changed after: copying it is sharing it.
+
+    botbuilder deep-copies every activity a turn sends (``TurnContext.send_activities``); for a card that
+    walked every node of its JSON, about a seventh of a help turn's CPU.
+    """
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SentJson:
+        return self
+
+    def __copy__(self) -> SentJson:
+        return self
+
+
 class ConnectorResponse:
     """The HTTP answer carried by ``ErrorResponseException.response``.
 
@@ -264,7 +278,7 @@ class _JsonSerializer(Serializer):
         kind = type(attr)
         if attr is None or kind is str or kind is int or kind is float or kind is bool:
             return attr
-        if kind is dict:
+        if kind is dict or kind is SentJson:
             serialized: dict[str, Any] = {}
             for key, value in attr.items():
                 # msrest's serialize_unicode is unannotated.

@@ -23,6 +23,7 @@ from botbuilder.core.teams.teams_activity_extensions import teams_get_channel_da
 from botbuilder.dialogs import Dialog, DialogSet, DialogTurnStatus
 from botbuilder.schema import Activity
 
+from bot.connector import SentJson
 from bot.inbound import card_action_problem, message_extension_problem
 from bot.references import conversation_from_activity
 from bot.settings import Settings
@@ -58,6 +59,7 @@ class BotDeps:
     answer_question: AnswerQuestion
     directory: RoleDirectory
     router: Router
+    share_card_json: bool = False  # the async connector sends cards without botbuilder's deep copy
 
 
 def _personal_chat_attachments(activity: Activity) -> list[dict[str, Any]]:
@@ -68,8 +70,11 @@ def _personal_chat_attachments(activity: Activity) -> list[dict[str, Any]]:
     return [attachment.serialize() for attachment in activity.attachments]
 
 
-def card_activity(card: AdaptiveCard) -> Activity:
-    return MessageFactory.attachment(CardFactory.adaptive_card(card.to_dict()))
+def card_activity(card: AdaptiveCard, *, share_json: bool = False) -> Activity:
+    """A message holding one card. ``share_json``: its JSON is shared rather than deep-copied when the turn
+    sends it (``SentJson``; only the async connector serialises it, msrest's would turn it into a string)."""
+    content = card.to_dict()
+    return MessageFactory.attachment(CardFactory.adaptive_card(SentJson(content) if share_json else content))
 
 
 def card_invoke_response(card: AdaptiveCard) -> InvokeResponse:
@@ -135,6 +140,9 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
         self._flow_dialogs: dict[Flow, Dialog] = {}
         self.register_flow_dialog(Flow.ASK_POLICY, AskDialog(deps.answer_question))
 
+    def _card_activity(self, card: AdaptiveCard) -> Activity:
+        return card_activity(card, share_json=self._deps.share_card_json)
+
     # --- wiring -------------------------------------------------------------------------------------
 
     def register_flow_dialog(self, flow: Flow, dialog: Dialog) -> None:
@@ -176,7 +184,7 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
                 await turn_context.send_activity("There is nothing to cancel. Type **help** to see what I can do.")
             return
         if match.kind is TextKind.HELP:
-            await turn_context.send_activity(card_activity(await self._help(turn_context)))
+            await turn_context.send_activity(self._card_activity(await self._help(turn_context)))
             if dialog_context.active_dialog is not None:
                 await turn_context.send_activity("You can carry on where you were, or type **cancel** to stop.")
             return
@@ -197,7 +205,7 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
         if match.kind is TextKind.FLOW and match.flow is not None:
             await self._start_flow(turn_context, match.flow, match.argument)
             return
-        reply = card_activity(await self._help(turn_context))
+        reply = self._card_activity(await self._help(turn_context))
         if match.text:
             reply.text = "I didn't understand that. Here is what I can do:"
         await turn_context.send_activity(reply)
@@ -208,7 +216,7 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
             starter = self._deps.router.flow_handler(flow.value)
             actor = self._actor(turn_context)
             if starter is None or actor is None:
-                await turn_context.send_activity(card_activity(coming_soon_card(flow)))
+                await turn_context.send_activity(self._card_activity(coming_soon_card(flow)))
                 return
             await self._send_reply(turn_context, await starter(CommandRequest(argument, argument, actor)))
             return
@@ -251,7 +259,7 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
     async def _deliver_submit_result(self, turn_context: TurnContext, result: ActionResult) -> None:
         """An Action.Submit cannot replace its card in the invoke answer: update it, or send anew."""
         if result.card is not None:
-            reply = card_activity(result.card)
+            reply = self._card_activity(result.card)
             replaced = False
             if turn_context.activity.reply_to_id:
                 reply.id = turn_context.activity.reply_to_id
@@ -266,13 +274,13 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
         if result.message:
             await turn_context.send_activity(result.message)
         for card in result.extra_cards:
-            await turn_context.send_activity(card_activity(card))
+            await turn_context.send_activity(self._card_activity(card))
 
     async def _send_reply(self, turn_context: TurnContext, reply: CommandReply) -> None:
         for text in reply.texts:
             await turn_context.send_activity(text)
         for card in reply.cards:
-            await turn_context.send_activity(card_activity(card))
+            await turn_context.send_activity(self._card_activity(card))
 
     def _actor(self, turn_context: TurnContext) -> Actor | None:
         """The authenticated sender. Card data naming someone else is ignored everywhere."""
@@ -344,7 +352,7 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
         else:
             response = message_invoke_response("Done.")
         for card in result.extra_cards:
-            await turn_context.send_activity(card_activity(card))
+            await turn_context.send_activity(self._card_activity(card))
         return response
 
     # --- installation -------------------------------------------------------------------------------
@@ -353,7 +361,7 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
         conversation = turn_context.activity.conversation
         conversation_type = conversation.conversation_type if conversation else None
         if conversation_type == "personal":
-            await turn_context.send_activity(card_activity(self._welcome()))
+            await turn_context.send_activity(self._card_activity(self._welcome()))
         else:
             await turn_context.send_activity(
                 f"Hello, I'm {self._settings.bot_name}. Staff talk to me in a personal chat. "

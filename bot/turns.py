@@ -48,6 +48,16 @@ def state_keys(activity: Activity) -> list[str]:
     return [f"{activity.channel_id}/conversations/{activity.conversation.id}"]
 
 
+def _raw_fingerprint(activity: Activity) -> tuple[str, ...] | None:
+    """What an activity says of its conversation, read without building a reference (cheap, every turn)."""
+    conversation, sender = activity.conversation, activity.from_property
+    if conversation is None or not conversation.id or not activity.service_url:
+        return None
+    return (conversation.id, activity.service_url, conversation.conversation_type or "",
+            (sender.aad_object_id or "") if sender else "", (sender.name or "") if sender else "",
+            (sender.id or "") if sender else "")
+
+
 class TurnRecords:
     """The ledger claim, the conversation reference and the conversation state of each turn."""
 
@@ -56,6 +66,7 @@ class TurnRecords:
         self._storage = storage
         self._takeover_after = takeover_after
         self._known: dict[str, tuple[str, str | None, str | None]] = {}
+        self._seen: dict[str, tuple[str, ...]] = {}  # conversation id -> what the activity said of it last time
 
     async def begin(self, activity: Activity, key: str | None) -> Begun:
         """Claim (``key``: None for an activity without an id), remember the conversation, read the state.
@@ -63,7 +74,11 @@ class TurnRecords:
         Raises:
             SQLAlchemyError: the database is unavailable (nothing was done: the caller answers 503).
         """
-        conversation = conversation_from_activity(activity) if activity.type in _REMEMBERED_TYPES else None
+        raw = _raw_fingerprint(activity)
+        seen = raw is not None and self._seen.get(raw[0]) == raw  # the same as last time: nothing to rebuild
+        conversation = None
+        if activity.type in _REMEMBERED_TYPES and not seen:
+            conversation = conversation_from_activity(activity)
         fingerprint = None
         if conversation is not None:
             # The name is part of it: the Playground's install activity carries none, a later message does.
@@ -89,6 +104,10 @@ class TurnRecords:
             if len(self._known) >= _KNOWN_CONVERSATIONS_KEPT:
                 self._known.clear()  # bounded: unknown ids sent by a misbehaving client cost no memory
             self._known[conversation.conversation_id] = fingerprint
+        if raw is not None and activity.type in _REMEMBERED_TYPES:
+            if len(self._seen) >= _KNOWN_CONVERSATIONS_KEPT:
+                self._seen.clear()
+            self._seen[raw[0]] = raw
         return begun
 
     async def finish(self, key: str | None, state: TurnState, status: int | None, body: Any) -> None:
