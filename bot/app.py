@@ -155,7 +155,7 @@ def create_app(
     school_settings = SchoolSettings(database)
     router = Router()
     role_directory = directory or build_directory(settings)
-    ledger = ActivityLedger(database, takeover_after=_CLAIM_TAKEOVER, keep_for=_LEDGER_RETENTION)
+    ledger = ActivityLedger(database, keep_for=_LEDGER_RETENTION)
     outbox = OutboxWorker(
         database,
         BotFrameworkSender(adapter, settings.app_id),

@@ -272,30 +272,18 @@ async def release_activity(session: AsyncSession, key: str) -> None:
 
 
 class ActivityLedger:
-    """Remembers which activities were handled so Teams' retries are acted on once."""
+    """Reads of the ledger outside a turn: a retry waiting for the first delivery's answer, and the purge of old
+    entries. A turn claims, answers and releases in its own transactions (``bot/turns.py``)."""
 
-    def __init__(self, database: Database, *, takeover_after: timedelta, keep_for: timedelta) -> None:
+    def __init__(self, database: Database, *, keep_for: timedelta) -> None:
         self._db = database
-        self.takeover_after = takeover_after
         self._keep_for = keep_for
-
-    async def claim(self, key: str) -> Claim:
-        async with self._db.transaction() as session:
-            return await claim_activity(session, key, now=utcnow(), takeover_after=self.takeover_after)
 
     async def peek(self, key: str) -> Claim:
         """The current state of a claim, without claiming."""
         async with self._db.sessions() as session:
             row = await session.get(ProcessedActivityRow, key)
             return Claim(first=False) if row is None else _claim_of(row)
-
-    async def finish(self, key: str, status: int | None, body: Any) -> None:
-        async with self._db.transaction() as session:
-            await finish_activity(session, key, status, body)
-
-    async def release(self, key: str) -> None:
-        async with self._db.transaction() as session:
-            await release_activity(session, key)
 
     async def purge(self) -> int:
         async with self._db.transaction() as session:
