@@ -2,6 +2,7 @@
 
 from store import (  # noqa: F401
     approvals,
+    audit,
     card_copies,
     consent_store,
     conversations,
