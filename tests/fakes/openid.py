@@ -7,6 +7,8 @@ Served by a plain threaded HTTP server, because botbuilder fetches keys with syn
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import threading
 import time
@@ -15,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 ISSUER = "https://api.botframework.com"
@@ -93,11 +96,38 @@ def sign_token(
     expires_in: int = 3600,
     kid: str | None = None,
     extra: dict[str, Any] | None = None,
+    omit: tuple[str, ...] = (),
+    algorithm: str = "RS256",
 ) -> str:
+    """A token signed with ``key`` (``algorithm``: any RSA one); ``extra`` overrides claims, ``omit`` drops them."""
     now = int(time.time())
     claims = {
         "iss": issuer, "aud": audience, "serviceurl": service_url,
         "nbf": now - 60, "iat": now - 60, "exp": now + expires_in,
     }
     claims.update(extra or {})
-    return jwt.encode(claims, key.private, algorithm="RS256", headers={"kid": kid or key.kid})
+    for name in omit:
+        claims.pop(name, None)
+    return jwt.encode(claims, key.private, algorithm=algorithm, headers={"kid": kid or key.kid})
+
+
+def forge_token(header: dict[str, Any], claims: dict[str, Any], secret: bytes | None) -> str:
+    """A token PyJWT would not sign: ``alg: none`` (``secret`` None: empty signature) or HMAC over ``secret``.
+
+    What an attacker sends: an unsigned token, or one "signed" with the published RSA public key as an HMAC secret.
+    """
+
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    signing_input = f"{part(json.dumps(header).encode())}.{part(json.dumps(claims).encode())}"
+    if secret is None:
+        return f"{signing_input}."
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{part(signature)}"
+
+
+def public_pem(key: SigningKey) -> bytes:
+    return key.private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
