@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from botbuilder.core import Storage
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import state_codec
@@ -23,6 +23,12 @@ from store.db import Database, upsert
 from store.tables import BotStateRow
 
 _ANY_ETAG = "*"
+_STATE = cast(Table, BotStateRow.__table__)
+# Read every turn: built once (SQLAlchemy keeps a statement's cache key), read as plain rows (no ORM objects).
+_READ_ONE = select(_STATE.c.key, _STATE.c.etag, _STATE.c.document).where(_STATE.c.key == bindparam("state_key"))
+_READ_MANY = select(_STATE.c.key, _STATE.c.etag, _STATE.c.document).where(
+    _STATE.c.key.in_(bindparam("state_keys", expanding=True))
+)
 
 
 class StateConflictError(Exception):
@@ -128,15 +134,18 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder is untyped
 
     @staticmethod
     async def _read_in(session: AsyncSession, keys: list[str]) -> dict[str, Any]:
-        rows = (await session.execute(select(BotStateRow).where(BotStateRow.key.in_(keys)))).scalars()
+        if len(keys) == 1:
+            rows = await session.execute(_READ_ONE, {"state_key": keys[0]})
+        else:
+            rows = await session.execute(_READ_MANY, {"state_keys": keys})
         result: dict[str, Any] = {}
-        for row in rows:
-            item = state_codec.decode(row.document)
+        for key, etag, document in rows:
+            item = state_codec.decode(document)
             if isinstance(item, dict):
-                item["e_tag"] = row.etag
+                item["e_tag"] = etag
             elif hasattr(item, "e_tag"):
-                item.e_tag = row.etag
-            result[row.key] = item
+                item.e_tag = etag
+            result[key] = item
         return result
 
     async def _write_in(self, session: AsyncSession, changes: dict[str, Any]) -> None:

@@ -15,16 +15,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Boolean, Integer, String, Text, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Boolean, Integer, String, Table, Text, bindparam, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, UtcDateTime, utcnow
-from store.db import Database, is_sqlite, upsert
+from store.db import Database, upsert
 
 
 class ConversationRefRow(Base):
@@ -52,6 +50,22 @@ class ProcessedActivityRow(Base):
     claimed_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[str | None] = mapped_column(Text)
+
+
+# Every turn claims and answers: these are built once, so SQLAlchemy neither builds them nor looks them up in
+# its compiled cache by a new cache key each turn (a statement object keeps its key). The claim is SQL text
+# because the dialects' INSERT ... ON CONFLICT constructs are not cacheable at all (SQLAlchemy compiled the claim
+# anew every turn); SQLite and PostgreSQL both take this form.
+_CLAIM = text(
+    "INSERT INTO processed_activities (dedupe_key, state, claimed_at) VALUES (:claim_key, 'processing', :claim_now) "
+    "ON CONFLICT (dedupe_key) DO NOTHING"
+).bindparams(bindparam("claim_key", type_=String()), bindparam("claim_now", type_=UtcDateTime))
+_LEDGER = cast(Table, ProcessedActivityRow.__table__)
+_FINISH = (
+    update(_LEDGER)
+    .where(_LEDGER.c.dedupe_key == bindparam("finish_key"))
+    .values(state="done", response_status=bindparam("finish_status"), response_body=bindparam("finish_body"))
+)
 
 
 class SchoolSettingRow(Base):
@@ -233,12 +247,7 @@ def _claim_of(row: ProcessedActivityRow) -> Claim:
 async def claim_activity(session: AsyncSession, key: str, *, now: datetime, takeover_after: timedelta) -> Claim:
     """Claim an activity for processing, in the caller's unit of work (no statement fails on a duplicate, so the
     transaction stays usable on PostgreSQL). A claim left 'processing' too long (a crash) is taken over."""
-    url = str(session.get_bind().engine.url)
-    insert = sqlite_insert if is_sqlite(url) else pg_insert
-    inserted = await session.execute(
-        insert(ProcessedActivityRow).values(dedupe_key=key, state="processing", claimed_at=now)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-    )
+    inserted = await session.execute(_CLAIM, {"claim_key": key, "claim_now": now})
     if inserted.rowcount == 1:  # type: ignore[attr-defined]
         return Claim(first=True)
     taken = await session.execute(
@@ -260,9 +269,7 @@ async def claim_activity(session: AsyncSession, key: str, *, now: datetime, take
 async def finish_activity(session: AsyncSession, key: str, status: int | None, body: Any) -> None:
     """Record the answer given to the first delivery (retries are answered with it)."""
     await session.execute(
-        update(ProcessedActivityRow)
-        .where(ProcessedActivityRow.dedupe_key == key)
-        .values(state="done", response_status=status, response_body=json.dumps(body) if body else None)
+        _FINISH, {"finish_key": key, "finish_status": status, "finish_body": json.dumps(body) if body else None}
     )
 
 
