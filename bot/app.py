@@ -36,6 +36,7 @@ from bot.handler import (
     unsupported_invoke_response,
 )
 from bot.inbound import activity_problem, card_action_problem
+from bot.logging_setup import quiet_libraries
 from bot.outbox_worker import BotFrameworkSender, OutboxWorker
 from bot.reminders import ApprovalReminders
 from bot.settings import Settings, SettingsError
@@ -206,6 +207,7 @@ def create_app(
     services = BotServices(settings, database, adapter, bot, storage, ledger, conversations, role_directory, router,
                            turns, incidents)
 
+    quiet_libraries()  # what libraries would log of a request or a statement's parameters stays out
     app = web.Application(client_max_size=_MAX_BODY_BYTES)
     app[SERVICES] = services
     app.router.add_post("/api/messages", messages)

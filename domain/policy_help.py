@@ -1151,7 +1151,9 @@ class PolicyIndex:
             or matched_idf < self._min_matched_idf
             or matched_terms < min(_MIN_MATCHED_TERMS, len(set(tokens)))
         ):
-            logger.debug("Not covered (confidence %.2f, matched idf %.2f): %r", confidence, matched_idf, tokens)
+            # The question's words are the member of staff's text: counted, never logged.
+            logger.debug("Not covered (confidence %.2f, matched idf %.2f, %d words)", confidence, matched_idf,
+                         len(tokens))
             return NotCovered(question=question, confidence=round(confidence, 3))
         chosen = [best]
         for i, score in ranked[1:]:

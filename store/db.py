@@ -87,7 +87,7 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.is_sqlite = is_sqlite(url)
-        kwargs: dict[str, Any] = {"echo": echo}
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}  # no SQL parameters in errors or logs
         if self.is_sqlite:
             _prepare_sqlite_file(url)
         else:
