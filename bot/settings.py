@@ -16,6 +16,7 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.calendar import SchoolCalendar, parse_clock_time, parse_timezone, parse_weekdays
+from domain.consent_import import DEFAULT_MAX_REGISTER_BYTES
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./data/policybot.db"
 
@@ -189,7 +190,9 @@ class Settings(BaseSettings):
         "defaults to display in school, website, school social media, newsletter/prospectus, press, video.",
     )
     consent_csv_max_bytes: int = Field(
-        default=20_971_520, ge=1, description="Largest consent register CSV the data admin may send in Teams."
+        default=DEFAULT_MAX_REGISTER_BYTES, ge=1,
+        description="Largest consent register accepted, the same on every path: a CSV sent in Teams, a file given "
+        "to the command-line import, the SharePoint list (as the CSV it is read as). Reading stops at it.",
     )
     device_exception_days: int = Field(
         default=7,

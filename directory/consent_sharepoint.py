@@ -15,6 +15,10 @@ granted to this one site):
 
 `{list-id}` may be the list's id (a GUID) or its display name, as Graph accepts both.
 
+The list may hold at most ``max_bytes`` of register (``POLICYBOT_CONSENT_CSV_MAX_BYTES``, the limit of a CSV file
+too), counted as the CSV it is read as while the pages arrive: past it, no further page is asked for and the list is
+rejected, nothing changed.
+
 When Graph cannot answer (network error, timeout, 429, 5xx, 401/403, 404) `read()` raises
 `ConsentListUnavailable`, whose message is safe to log: it names the HTTP status and what to check, never a
 value from the list.
@@ -38,8 +42,17 @@ from msgraph.graph_service_client import GraphServiceClient
 from directory.graph import retry_after_seconds
 from domain.calendar import SchoolCalendar
 from domain.consent import DEFAULT_CONFIG, ConsentPolicyConfig
-from domain.consent_import import DEFAULT_MAPPING, ColumnMapping
-from domain.consent_sharepoint import ListColumn, ListItem, ListReadResult, columns_to_read, parse_list_items
+from domain.consent_import import DEFAULT_MAPPING, ColumnMapping, RegisterTooLarge
+from domain.consent_sharepoint import (
+    ListColumn,
+    ListItem,
+    ListProblem,
+    ListReadResult,
+    ListRejected,
+    ListSize,
+    columns_to_read,
+    parse_list_items,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +91,17 @@ class ConsentListUnavailable(Exception):
         self.retry_after = retry_after
 
 
+class _ListTooLarge(Exception):
+    def __init__(self, max_bytes: int, items_read: int) -> None:
+        super().__init__("the list is over the register size limit")
+        self.rejected = ListRejected(
+            problems=(ListProblem(item_id=None, row=None, message=f"{RegisterTooLarge(max_bytes)}. Is it the consent "
+                                  "register? If it is, ask whoever runs Policy Bot to raise the limit"),),
+            problem_count=1,
+            item_count=items_read,
+        )
+
+
 class SharePointConsentReader:
     """Reads the consent list through an injected `GraphServiceClient` (tests pass one over a fake transport).
 
@@ -113,8 +137,12 @@ class SharePointConsentReader:
         """The list as the settings name it (shown in a version's source)."""
         return self.list_id
 
-    async def read(self) -> ListReadResult:
+    async def read(self, *, max_bytes: int) -> ListReadResult:
         """Every item of the list, read and checked: a `ParsedRegister` or a `ListRejected`.
+
+        Args:
+            max_bytes: the register size limit, counted as the CSV the list is read as (`ListSize`); the page that
+                passes it is the last one asked for, and the list is rejected.
 
         Raises:
             ConsentListUnavailable: Graph did not hand the list over (nothing was read).
@@ -123,7 +151,10 @@ class SharePointConsentReader:
             async with asyncio.timeout(self._timeout_s):
                 columns = await self._columns()
                 chosen = columns_to_read(columns, self._mapping)
-                items = await self._items(chosen) if chosen else []
+                size = ListSize(columns, self._calendar, self._mapping)
+                items = await self._items(chosen, size, max_bytes) if chosen else []
+        except _ListTooLarge as too_large:
+            return too_large.rejected
         except APIError as error:
             raise _unavailable(error) from error
         except TimeoutError as error:
@@ -167,7 +198,7 @@ class SharePointConsentReader:
             page = await builder.with_url(page.odata_next_link).get()
         return columns
 
-    async def _items(self, columns: list[ListColumn]) -> list[ListItem]:
+    async def _items(self, columns: list[ListColumn], size: ListSize, max_bytes: int) -> list[ListItem]:
         builder = self._client.sites.by_site_id(self.site_id).lists.by_list_id(self.list_id).items
         query = ItemsRequestBuilder.ItemsRequestBuilderGetQueryParameters(
             select=["id"],
@@ -180,6 +211,8 @@ class SharePointConsentReader:
             for item in page.value or []:
                 fields = dict(item.fields.additional_data) if item.fields is not None else {}
                 items.append(ListItem(item_id=str(item.id or "?"), fields=fields))
+                if size.add(items[-1]) > max_bytes:
+                    raise _ListTooLarge(max_bytes, len(items))
             if not page.odata_next_link:
                 break
             page = await builder.with_url(page.odata_next_link).get()

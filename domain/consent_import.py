@@ -31,6 +31,11 @@ is an error on that line. A different layout is a JSON file of the `ColumnMappin
 Encodings: UTF-8, UTF-8 with a byte order mark (Excel's "CSV UTF-8"), UTF-16 with a byte order mark
 (Excel's "Unicode text") and Windows-1252 (Excel's plain "CSV" on a UK PC) are detected.
 
+Size: one limit for every way a register comes in (``POLICYBOT_CONSENT_CSV_MAX_BYTES``, default
+`DEFAULT_MAX_REGISTER_BYTES`): a CSV sent in Teams, a file given to the command line, the SharePoint list (counted
+as the CSV it is read as). Each reader counts the bytes as they arrive and stops at the limit (`read_within`), so
+an oversized file is refused without being read whole.
+
 Pure: no I/O but `ColumnMapping.from_json_file`. The command line that stores a register is
 `python -m services.consent_import_cli`.
 """
@@ -41,7 +46,7 @@ import codecs
 import csv
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Self
@@ -64,13 +69,47 @@ from domain.consent import (
     RegisterEntry,
 )
 
-MAX_IMPORT_BYTES = 64 * 1024 * 1024  # a 50,000-pupil trust export is about 6 MB
+DEFAULT_MAX_REGISTER_BYTES = 20 * 1024 * 1024  # Teams' limit; a 50,000-pupil trust export is about 6 MB
 MAX_ERRORS_REPORTED = 200  # beyond this the file is clearly the wrong one; the count is still given
 _VALUE_SHOWN_CHARS = 40  # how much of a bad value an error message repeats
 
 
 def _norm(text: str) -> str:
     return " ".join(text.replace("\ufeff", "").casefold().split())
+
+
+def size_in_words(size: int) -> str:
+    """``20 MB``, ``64 KB``, ``100 bytes``: a size limit as a person reads it."""
+    if size >= 1024 * 1024:
+        return f"{round(size / (1024 * 1024), 2):g} MB"
+    if size >= 1024:
+        return f"{round(size / 1024, 2):g} KB"
+    return f"{size:,} bytes"
+
+
+class RegisterTooLarge(ValueError):
+    """A register over the size limit; ``str()`` is a sentence fit to show whoever sent it (no data from it)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        super().__init__(
+            f"it is larger than the {size_in_words(max_bytes)} a consent register may be "
+            "(POLICYBOT_CONSENT_CSV_MAX_BYTES), so it was not read further and nothing changed"
+        )
+
+
+def read_within(chunks: Iterable[bytes], max_bytes: int) -> bytes:
+    """The bytes of ``chunks`` joined, taken one chunk at a time: a chunk past the limit is the last one asked for.
+
+    Raises:
+        RegisterTooLarge: the chunks hold more than ``max_bytes``.
+    """
+    data = bytearray()
+    for chunk in chunks:
+        data += chunk
+        if len(data) > max_bytes:
+            raise RegisterTooLarge(max_bytes)
+    return bytes(data)
 
 
 class ColumnMapping(BaseModel):
@@ -441,9 +480,9 @@ def parse_register_csv(
     Problems that reject the file: an unreadable encoding, a malformed CSV, a missing or doubled column,
     a row with the wrong number of fields, an empty id or name, an unknown consent or do-not-publish value,
     a withdrawal without a readable date, the same pupil id twice, or no pupils at all.
+
+    The size limit is the reader's to keep (`read_within`), before the bytes are all in memory.
     """
-    if len(data) > MAX_IMPORT_BYTES:
-        return _rejected([ImportProblem(line=None, message=f"the file is over {MAX_IMPORT_BYTES // 2**20} MB")])
     encoding: str | None = None
     problems: list[ImportProblem] = []
     warnings: list[str] = []

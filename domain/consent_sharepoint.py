@@ -239,6 +239,40 @@ def parse_list_items(
     return parsed.model_copy(update={"encoding": SHAREPOINT_ENCODING})
 
 
+class ListSize:
+    """The bytes of the CSV text the list is read as (`parse_list_items` lays its items out as one), counted item by
+    item as they arrive: the register size limit (``POLICYBOT_CONSENT_CSV_MAX_BYTES``) means the same for the list as
+    for a file, and a reader can stop at it before asking for the next page.
+
+    An item with a value no cell can hold counts as empty there (it will be reported, not imported).
+    """
+
+    def __init__(self, columns: Sequence[ListColumn], calendar: SchoolCalendar,
+                 mapping: ColumnMapping = DEFAULT_MAPPING) -> None:
+        wanted = _headers(mapping)
+        self._chosen = columns_to_read(columns, mapping)
+        self._calendar = calendar
+        self._mapping = mapping
+        self.bytes = _csv_line_bytes([_header_of(column, wanted) for column in self._chosen], mapping.delimiter)
+
+    def add(self, item: ListItem) -> int:
+        """Count ``item``'s row; the total so far."""
+        cells: list[str] = []
+        for column in self._chosen:
+            try:
+                cells.append(cell_text(item.fields.get(column.name), self._calendar, self._mapping))
+            except UnreadableValue:
+                cells.append("")
+        self.bytes += _csv_line_bytes(cells, self._mapping.delimiter)
+        return self.bytes
+
+
+def _csv_line_bytes(row: Sequence[str], delimiter: str) -> int:
+    text = io.StringIO(newline="")
+    csv.writer(text, delimiter=delimiter, lineterminator="\n").writerow(row)
+    return len(text.getvalue().encode("utf-8"))
+
+
 def _as_csv(headers: Sequence[str], rows: Iterable[Sequence[str]], delimiter: str) -> bytes:
     text = io.StringIO(newline="")
     writer = csv.writer(text, delimiter=delimiter, lineterminator="\n")

@@ -69,7 +69,7 @@ from domain.consent import (
     TypedPupil,
     parse_pupil_names,
 )
-from domain.consent_import import DEFAULT_MAPPING, ColumnMapping, ImportRejected
+from domain.consent_import import DEFAULT_MAPPING, DEFAULT_MAX_REGISTER_BYTES, ColumnMapping, ImportRejected
 from domain.roles import DirectoryUnavailableError, Person, Role, RoleDirectory
 from services.approvals import button_payload, card_message
 from services.incidents import Fetch, ScreenshotRefused
@@ -521,7 +521,9 @@ class ConsentAdmin:
                 "The column mapping set for the consent register (POLICYBOT_CONSENT_MAPPING_FILE) cannot be read, "
                 "so nothing was imported and nothing changed. Ask whoever runs Policy Bot to fix it."
             ])
-        max_bytes = int(getattr(self._settings, "consent_csv_max_bytes", 20_971_520))
+        # The one register size limit (the command line and the SharePoint sync keep it too); the download stops
+        # reading as soon as it is passed.
+        max_bytes = int(getattr(self._settings, "consent_csv_max_bytes", DEFAULT_MAX_REGISTER_BYTES))
         try:
             data = await fetch(candidate.url, max_bytes, False)
             if len(data) > max_bytes:

@@ -12,8 +12,12 @@ number) and stored by `ConsentStore.import_register` in one transaction, the pre
 ``--if-empty`` imports only into a register that has no version yet (``scripts/dev`` uses it to load the
 Playground's sample register once, never over a register someone has imported since).
 
-Exit status 0 when imported (or, with --dry-run, readable), 1 when the file was rejected (each problem
-is printed with its line number; nothing changed), 2 for usage or database errors.
+The file may be at most ``POLICYBOT_CONSENT_CSV_MAX_BYTES`` (the bot's settings, from the environment or ``.env``:
+the limit Teams uploads and the SharePoint sync have too). It is read a megabyte at a time and refused as soon as
+it passes the limit, before the rest is read.
+
+Exit status 0 when imported (or, with --dry-run, readable), 1 when the file was rejected (too large, or each
+problem printed with its line number; nothing changed), 2 for usage, settings or database errors.
 """
 
 from __future__ import annotations
@@ -25,15 +29,26 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.settings import Settings
 from domain.consent import DEFAULT_CONFIG, ConsentPurposesFile
-from domain.consent_import import DEFAULT_MAPPING, ColumnMapping, ImportRejected, ParsedRegister, parse_register_csv
+from domain.consent_import import (
+    DEFAULT_MAPPING,
+    ColumnMapping,
+    ImportRejected,
+    ParsedRegister,
+    RegisterTooLarge,
+    parse_register_csv,
+    read_within,
+)
 from store.consent_store import ConsentStore, ConsentStoreError, RegisterVersion
 from store.db import Database
 
 PROG = "python -m services.consent_import_cli"
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+READ_CHUNK_BYTES = 1024 * 1024
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,8 +96,27 @@ async def _store(url: str, parsed: ParsedRegister, args: argparse.Namespace) -> 
         await database.dispose()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """The data admin's import from the command line (see the module docstring)."""
+def read_register_file(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes, read a chunk at a time and no further than the chunk that passes ``max_bytes``.
+
+    Raises:
+        RegisterTooLarge: the file holds more than ``max_bytes``.
+        OSError: the file cannot be read.
+    """
+    with path.open("rb") as file:
+        return read_within(iter(lambda: file.read(READ_CHUNK_BYTES), b""), max_bytes)
+
+
+def _max_bytes(settings: Settings | None) -> int:
+    """The register size limit from the bot's settings (read from the environment and ``.env`` unless given)."""
+    return (settings if settings is not None else Settings()).consent_csv_max_bytes
+
+
+def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None) -> int:
+    """The data admin's import from the command line (see the module docstring).
+
+    ``settings``: the bot's settings (for the size limit); read from the environment and ``.env`` when None.
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     out, err = sys.stdout, sys.stderr
@@ -97,9 +131,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.write("error: give --database-url (or set DATABASE_URL), or use --dry-run\n")
         return EXIT_USAGE
     try:
+        max_bytes = _max_bytes(settings)
+    except ValidationError as error:
+        names = ", ".join(sorted({str(problem["loc"][0]) for problem in error.errors() if problem["loc"]}))
+        err.write(f"error: the bot's settings cannot be read ({names}): correct the POLICYBOT_* environment or .env\n")
+        return EXIT_USAGE
+    try:
         mapping = ColumnMapping.from_json_file(args.mapping) if args.mapping else DEFAULT_MAPPING
         config = ConsentPurposesFile.load(args.purposes) if args.purposes else DEFAULT_CONFIG
-        data = args.file.read_bytes()
+        data = read_register_file(args.file, max_bytes)
+    except RegisterTooLarge as too_large:
+        err.write(f"{args.file}: not imported: {too_large}. Export only the columns the register needs.\n")
+        return EXIT_REJECTED
     except (OSError, ValueError) as error:
         err.write(f"error: {error}\n")
         return EXIT_USAGE

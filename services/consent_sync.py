@@ -14,6 +14,8 @@ With ``POLICYBOT_CONSENT_SOURCE=sharepoint``:
   (``consent register``) that choice stands until the list changes.
 - a list with any unreadable item changes nothing; the problems are logged as a count only (they hold pupil data)
   and shown to the data admin when she asks.
+- a list whose register is over ``POLICYBOT_CONSENT_CSV_MAX_BYTES`` (the limit of a CSV file too, counted as the CSV
+  the list is read as) is rejected the same way: no page is asked for after the one that passes it.
 - when Graph cannot answer (network, timeout, 429 with Retry-After, 5xx, 401/403, 404) the current register stays
   in use, a WARNING (ERROR for a permission or configuration problem) is logged with the HTTP status and what to
   check, never a secret or a pupil; the next round tries again (later, if Graph sent a longer Retry-After).
@@ -313,7 +315,7 @@ class ConsentSync:
 
     async def _sync(self, reader: SharePointConsentReader) -> SyncOutcome:
         try:
-            result = await reader.read()
+            result = await reader.read(max_bytes=self._settings.consent_csv_max_bytes)  # the one register size limit
         except ConsentListUnavailable as failure:
             level = logging.WARNING if failure.kind is FailureKind.UNREACHABLE else logging.ERROR
             log.log(level, "SharePoint consent list not read, the current register is kept: %s", failure.reason)

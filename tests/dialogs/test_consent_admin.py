@@ -494,8 +494,19 @@ class FakeSharePoint:
             return web.Response(status=404)
         return web.Response(body=self.files[name], content_type="text/csv")
 
+    async def endless(self, request: web.Request) -> web.StreamResponse:
+        """A file that never ends, sent without a length: only the reader's own count can stop it."""
+        self.downloads.append("endless")
+        response = web.StreamResponse(headers={"Content-Type": "text/csv"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        row = SIMS.read_bytes().splitlines(keepends=True)[1]
+        while True:
+            await response.write(row * 100)
+
     def app(self) -> web.Application:
         app = web.Application()
+        app.router.add_get("/download/endless.csv", self.endless)
         app.router.add_get("/download/{name}", self.handle)
         return app
 
@@ -605,6 +616,36 @@ async def test_an_oversize_csv_or_a_failed_download_changes_nothing(
     assert "Nothing changed" in reply.texts[0]
     missing = await empty_bot.admin().receive_csv(_actor(JO), [_file(url, "gone.csv")], http_fetcher())
     assert "HTTP 404" in missing.texts[0] and "Send the file again" in missing.texts[0]
+    assert await empty_bot.store.versions() == []
+
+
+async def test_a_csv_of_exactly_the_limit_is_imported_and_one_byte_more_is_not(
+    empty_bot: Bot, sharepoint: tuple[FakeSharePoint, str]
+) -> None:
+    _, url = sharepoint
+    size = SIMS.stat().st_size
+    over = await empty_bot.admin(consent_csv_max_bytes=size - 1).receive_csv(
+        _actor(JO), [_file(url, "sims_export.csv")], http_fetcher())
+    assert over.texts == ["I could not read sims_export.csv: It is larger than 1 KB. Nothing changed. Send the file "
+                          "again; if it is too large, export only the columns the register needs (ask IT if the limit "
+                          "must change)."]
+    assert await empty_bot.store.versions() == []
+    exact = await empty_bot.admin(consent_csv_max_bytes=size).receive_csv(
+        _actor(JO), [_file(url, "sims_export.csv")], http_fetcher())
+    assert exact.cards and "Consent register imported" in shown(exact.cards[0].to_dict())
+    assert len(await empty_bot.store.versions()) == 1
+
+
+async def test_a_download_is_read_no_further_than_the_limit(
+    empty_bot: Bot, sharepoint: tuple[FakeSharePoint, str]
+) -> None:
+    files, url = sharepoint
+    limit = 100_000
+    async with asyncio.timeout(5):  # read whole, it would never end (the download's own timeout is 10 s)
+        reply = await empty_bot.admin(consent_csv_max_bytes=limit).receive_csv(
+            _actor(JO), [_file(url, "endless.csv")], http_fetcher())
+    assert "It is larger than 97 KB" in reply.texts[0] and "Nothing changed" in reply.texts[0]
+    assert files.downloads == ["endless"]
     assert await empty_bot.store.versions() == []
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import codecs
+import itertools
 import json
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -23,7 +25,10 @@ from domain.consent_import import (
     ColumnMapping,
     ImportRejected,
     ParsedRegister,
+    RegisterTooLarge,
     parse_register_csv,
+    read_within,
+    size_in_words,
 )
 
 DATA = Path(__file__).parent.parent / "data" / "consent"
@@ -284,3 +289,36 @@ def test_custom_purposes_from_configuration() -> None:
 def test_sample_mapping_file_is_valid_json_of_the_model() -> None:
     raw = json.loads((DATA / "custom_mapping.json").read_text(encoding="utf-8"))
     assert set(raw) <= set(ColumnMapping.model_fields)
+
+
+# --- The size limit, kept while reading (issue 14) -------------------------------------------------------------
+
+
+def test_a_register_of_exactly_the_limit_is_read_and_one_byte_more_is_refused() -> None:
+    data = csv_bytes(ROW_OK)
+    pieces = [data[:50], data[50:]]
+    assert read_within(pieces, len(data)) == data
+    with pytest.raises(RegisterTooLarge) as refused:
+        read_within(pieces, len(data) - 1)
+    assert str(refused.value).startswith(f"it is larger than the {len(data) - 1} bytes a consent register may be")
+    assert "nothing changed" in str(refused.value)
+
+
+def test_no_piece_is_asked_for_after_the_one_that_passes_the_limit() -> None:
+    asked: list[int] = []
+
+    def endless() -> Iterator[bytes]:
+        for number in itertools.count():
+            asked.append(number)
+            yield b"x" * 10
+
+    with pytest.raises(RegisterTooLarge):
+        read_within(endless(), 95)
+    assert asked == list(range(10))  # 100 bytes: the tenth piece passed 95
+
+
+@pytest.mark.parametrize(("size", "words"), [
+    (20 * 1024 * 1024, "20 MB"), (1536 * 1024, "1.5 MB"), (64 * 1024, "64 KB"), (100, "100 bytes"),
+])
+def test_a_limit_is_said_in_words(size: int, words: str) -> None:
+    assert size_in_words(size) == words

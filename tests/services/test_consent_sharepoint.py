@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
+import io
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -37,6 +39,7 @@ from directory.static import DirectoryEntry, StaticRoleDirectory
 from domain.actors import Actor
 from domain.calendar import SchoolCalendar
 from domain.consent import ConsentState
+from domain.consent_import import size_in_words
 from domain.consent_sharepoint import ListColumn, ListItem, ListRejected, parse_list_items
 from domain.roles import Role
 from services.consent_sync import IMPORTED_BY, ConsentSync, Imported, Rejected, Unavailable, Unchanged
@@ -369,6 +372,57 @@ async def test_an_unreadable_item_changes_nothing_and_the_problem_names_the_item
     text = sync.describe(outcome)
     assert "not imported" in text and "nothing changed" in text
     assert f"version {first.version.id}" in text and "update consent register" in text
+
+
+# --- the register size limit, kept while the pages arrive (issue 14) ---------------------------------------------
+
+
+def _as_csv_text(items: list[dict[str, Any]]) -> bytes:
+    """The list as the CSV it is read as, written here from the fake's own items: the register's columns under
+    their display names, Yes/No for true/false, whole numbers without ".0", nothing for an empty field."""
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "Yes" if value else "No"
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+
+    register = [(name, display) for name, display in COLUMNS if name != "Notes"]
+    text = io.StringIO(newline="")
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow([display for _, display in register])
+    writer.writerows([cell(item.get(name)) for name, _ in register] for item in items)
+    return text.getvalue().encode("utf-8")
+
+
+async def test_a_list_of_exactly_the_limit_is_imported_and_one_byte_more_changes_nothing(
+    database: Database, graph_client: GraphServiceClient, sharepoint: FakeSharePoint
+) -> None:
+    size = len(_as_csv_text(sharepoint.items))
+    over = await make_sync(database, graph_client, consent_csv_max_bytes=size - 1).sync()
+    assert isinstance(over, Rejected)
+    [problem] = over.rejected.problems
+    assert str(problem) == (f"the list: it is larger than the {size_in_words(size - 1)} a consent register may be "
+                            "(POLICYBOT_CONSENT_CSV_MAX_BYTES), so it was not read further and nothing changed. Is it "
+                            "the consent register? If it is, ask whoever runs Policy Bot to raise the limit")
+    assert await ConsentStore(database).versions() == []
+    exact = await make_sync(database, graph_client, consent_csv_max_bytes=size).sync()
+    assert isinstance(exact, Imported) and exact.version.pupil_count == len(sharepoint.items)
+
+
+async def test_no_page_is_asked_for_after_the_one_that_passes_the_limit(
+    sqlite_database: Database, graph_client: GraphServiceClient, sharepoint: FakeSharePoint
+) -> None:
+    sharepoint.page_size = 2  # 5 items: 3 pages
+    first_item = len(_as_csv_text(sharepoint.items[:1]))
+    outcome = await make_sync(sqlite_database, graph_client, consent_csv_max_bytes=first_item).sync()
+    assert isinstance(outcome, Rejected)
+    assert outcome.rejected.item_count == 2  # the second item, on the first page, passed the limit
+    assert len(sharepoint.item_requests()) == 1
+    assert await ConsentStore(sqlite_database).versions() == []
 
 
 def test_values_a_csv_cell_cannot_hold_reject_the_item() -> None:
