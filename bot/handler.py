@@ -6,6 +6,7 @@ Thin by design: no policy rules live here. Every turn's acting user is the authe
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -39,6 +40,7 @@ from domain.roles import RoleDirectory, RoleLookup
 from services.requests import CardAction, ChannelInfo, CommandRequest
 
 log = logging.getLogger(__name__)
+_HELP_CARDS_KEPT = 64  # help cards kept built, one per set of role lines (a school has a handful)
 
 _NO_IDENTITY = NO_IDENTITY
 CARD_ACTION_INVOKE = "adaptiveCard/action"
@@ -138,6 +140,7 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
         self._dialog_state = deps.conversation_state.create_property("DialogState")
         self._dialogs = DialogSet(self._dialog_state)
         self._flow_dialogs: dict[Flow, Dialog] = {}
+        self._help_json: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}  # role lines -> the help card's JSON
         self.register_flow_dialog(Flow.ASK_POLICY, AskDialog(deps.answer_question))
 
     def _card_activity(self, card: AdaptiveCard) -> Activity:
@@ -184,7 +187,7 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
                 await turn_context.send_activity("There is nothing to cancel. Type **help** to see what I can do.")
             return
         if match.kind is TextKind.HELP:
-            await turn_context.send_activity(self._card_activity(await self._help(turn_context)))
+            await turn_context.send_activity(await self._help_activity(turn_context))
             if dialog_context.active_dialog is not None:
                 await turn_context.send_activity("You can carry on where you were, or type **cancel** to stop.")
             return
@@ -205,7 +208,7 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
         if match.kind is TextKind.FLOW and match.flow is not None:
             await self._start_flow(turn_context, match.flow, match.argument)
             return
-        reply = self._card_activity(await self._help(turn_context))
+        reply = await self._help_activity(turn_context)
         if match.text:
             reply.text = "I didn't understand that. Here is what I can do:"
         await turn_context.send_activity(reply)
@@ -376,13 +379,24 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
 
     # --- cards --------------------------------------------------------------------------------------
 
-    async def _help(self, turn_context: TurnContext) -> AdaptiveCard:
-        """The help card, with the sender's own commands in the personal chat (a channel sees everyone's help)."""
+    async def _help_activity(self, turn_context: TurnContext) -> Activity:
+        """The help card, with the sender's own commands in the personal chat (a channel sees everyone's help).
+
+        Its JSON depends only on those commands (and the settings), so it is built once for each set of them and
+        shared by every turn that sends it (never changed after: see ``SentJson``).
+        """
         conversation = turn_context.activity.conversation
-        if (conversation.conversation_type if conversation else None) not in (None, "personal"):
-            return help_card(self._settings.bot_name, self._settings.school_name)
-        lookup = await self._roles(turn_context)
-        return help_card(self._settings.bot_name, self._settings.school_name, role_commands(lookup.roles))
+        lines: tuple[tuple[str, str], ...] = ()
+        if (conversation.conversation_type if conversation else None) in (None, "personal"):
+            lines = tuple(role_commands((await self._roles(turn_context)).roles))
+        content = self._help_json.get(lines)
+        if content is None:
+            content = help_card(self._settings.bot_name, self._settings.school_name, lines).to_dict()
+            if len(self._help_json) >= _HELP_CARDS_KEPT:
+                self._help_json.clear()
+            self._help_json[lines] = content
+        shared = SentJson(content) if self._deps.share_card_json else copy.deepcopy(content)
+        return MessageFactory.attachment(CardFactory.adaptive_card(shared))
 
     def _welcome(self) -> AdaptiveCard:
         return welcome_card(self._settings.bot_name, self._settings.school_name)
