@@ -8,6 +8,7 @@ the columns they are stored in (PostgreSQL enforces them; SQLite would not).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +19,7 @@ _OPTIONAL_TEXT = ("text", "name", "locale", "action", "textFormat", "summary", "
 _OPTIONAL_LISTS = ("attachments", "entities", "membersAdded", "membersRemoved", "reactionsAdded",
                    "reactionsRemoved")
 _OPTIONAL_OBJECTS = ("recipient", "channelData", "relatesTo")
+_CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f]")  # C0 controls and DEL
 
 
 def _document_problem(document: Any) -> str | None:
@@ -52,7 +54,7 @@ def _text(body: dict[str, Any], key: str, limit: int, *, required: bool = False,
         return f"{key} is empty"
     if len(value) > limit:
         return f"{key} is too long"
-    if is_id and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if is_id and _CONTROL_CHARACTERS.search(value):
         return f"{key} holds control characters"  # ids end up in URL paths and headers when the bot replies
     return None
 

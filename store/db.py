@@ -18,6 +18,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import PoolResetState
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,20 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _sqlite_reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+    """A connection going back to the pool is rolled back only if it is still in a transaction.
+
+    SQLAlchemy's default reset rolls back every returned connection, even one whose transaction just committed:
+    on SQLite a no-op, but a round trip to the driver's thread, twice per help turn. SQLite itself says whether a
+    transaction is open (``in_transaction``: autocommit mode, we send BEGIN ourselves), so one left open by an
+    error or a cancelled task is still rolled back, as before.
+    """
+    if not state.asyncio_safe:
+        return  # as SQLAlchemy's own reset: a connection collected outside the event loop is not touched
+    if dbapi_connection.driver_connection.in_transaction:
+        dbapi_connection.rollback()
+
+
 def alembic_config(url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -90,6 +105,7 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}  # no SQL parameters in errors or logs
         if self.is_sqlite:
             _prepare_sqlite_file(url)
+            kwargs.update(pool_reset_on_return=None)  # _sqlite_reset instead
         else:
             # No pre-ping: it cost a round trip per checkout. A dropped connection fails at its first statement,
             # which invalidates the pool's older connections; the edge runs its unit of work again (``run``).
@@ -98,6 +114,7 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+            event.listen(self.engine.sync_engine, "reset", _sqlite_reset)
             reader = self.engine.execution_options(**{_BEGIN_OPTION: "DEFERRED"})
         else:
             reader = self.engine
