@@ -39,6 +39,7 @@ from bot.inbound import activity_problem, card_action_problem
 from bot.logging_setup import quiet_libraries
 from bot.outbox_worker import BotFrameworkSender, OutboxWorker
 from bot.reminders import ApprovalReminders
+from bot.retention import RetentionWorker
 from bot.settings import Settings, SettingsError
 from bot.storage import SqlStorage
 from bot.turns import TurnRecords
@@ -52,6 +53,7 @@ from dialogs.consent_admin import register_consent_admin, register_consent_sync
 from dialogs.incidents import register_incidents
 from dialogs.photo_check import register_consent
 from dialogs.platform import register_platform
+from dialogs.retention import register_retention
 from dialogs.router import Router
 from directory import ClosableRoleDirectory
 from directory.factory import build_directory
@@ -59,6 +61,7 @@ from domain.policy_help import PolicyLoadError, load_policy_index
 from services.incidents import Incidents
 from services.photo_check import consent_config_from_settings
 from services.platform import Platform
+from services.retention import Retention
 from store.consent_store import ConsentStore
 from store.conversations import ActivityLedger, Claim, ConversationStore, SchoolSettings
 from store.db import Database
@@ -144,6 +147,7 @@ def create_app(
     """
     settings.check_safe_to_serve()
     calendar = settings.school_calendar()  # the school's clock, built once: every feature that reads it gets this one
+    retention_schedule = settings.retention()  # an impossible period stops the bot here, saying which
     database = Database(settings.database_url)
     storage = SqlStorage(database)
     conversation_state = ConversationState(storage)
@@ -192,6 +196,9 @@ def create_app(
     escalations = EscalationWorker(incidents, poll_seconds=settings.incident_escalation_poll_seconds)
     register_platform(router, Platform(database, role_directory, bot_name=settings.bot_name,
                                        slt_channel_id=settings.slt_channel_id, consent_status=consent_sync.status_line))
+    retention = Retention(database, role_directory, schedule=retention_schedule, calendar=calendar,
+                          on_enqueued=outbox.wake)
+    register_retention(router, retention)
     deps = BotDeps(
         settings=settings,
         conversation_state=conversation_state,
@@ -218,7 +225,8 @@ def create_app(
     app.on_cleanup.append(_close_connector)
     # Registered after the database: these stop first, so work in flight is recorded before it closes.
     app.cleanup_ctx.append(consent_sync.cleanup_ctx)  # closes the list's reader after the workers stopped
-    periodic: list[PeriodicWorker] = [outbox, reminders, escalations]
+    periodic: list[PeriodicWorker] = [outbox, reminders, escalations,
+                                      RetentionWorker(retention, every_hours=settings.retention_run_hours)]
     if consent_sync.runs_periodically:
         periodic.append(ConsentSyncWorker(consent_sync))
     app.cleanup_ctx.append(Workers(*periodic).cleanup_ctx)

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.calendar import SchoolCalendar, parse_clock_time, parse_timezone, parse_weekdays
 from domain.consent_import import DEFAULT_MAX_REGISTER_BYTES
+from domain.retention import RetentionSchedule, RetentionScheduleError, build_schedule
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./data/policybot.db"
 
@@ -217,6 +218,16 @@ class Settings(BaseSettings):
         default=60, ge=0, description="How often the SharePoint consent list is read (0: only when asked)."
     )
 
+    # --- Retention (docs/privacy.md) --------------------------------------------------------------
+    retention_schedule: dict[str, str] = Field(
+        default_factory=dict,
+        description='Changes to the retention schedule, JSON kind → period, e.g. {"audit_trail": "3y", '
+        '"photo_check_log": "18m"}. Kinds and defaults with their sources: docs/privacy.md. Checked at start-up.',
+    )
+    retention_run_hours: float = Field(
+        default=24.0, gt=0, description="How often the retention job runs (it first runs 10 minutes after start-up)."
+    )
+
     @field_validator("allowed_tenant_ids", mode="before")
     @classmethod
     def _tenants_from_csv(cls, value: object) -> object:
@@ -245,6 +256,18 @@ class Settings(BaseSettings):
             return SchoolCalendar(zone=zone, day_starts=starts, day_ends=ends, weekdays=weekdays)
         except ValueError as problem:
             raise SettingsError(f"POLICYBOT_SCHOOL_DAY_START and POLICYBOT_SCHOOL_DAY_END: {problem}") from problem
+
+    def retention(self) -> RetentionSchedule:
+        """The retention schedule: the defaults with ``POLICYBOT_RETENTION_SCHEDULE`` applied.
+
+        Raises:
+            SettingsError: naming the kind and what to change (unknown kind, unreadable, zero or negative period,
+                shorter than the law's minimum).
+        """
+        try:
+            return build_schedule(self.retention_schedule)
+        except RetentionScheduleError as problem:
+            raise SettingsError(f"POLICYBOT_RETENTION_SCHEDULE: {problem}") from problem
 
     def check_safe_to_serve(self) -> None:
         """Refuse combinations that would serve the bot without authentication.

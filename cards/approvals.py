@@ -44,6 +44,7 @@ from cards.base import (
     TextBlock,
     escape_markdown,
 )
+from cards.retention import hold_marker
 from domain.approvals import (
     DECIDER_ACTIONS,
     KIND_TITLES,
@@ -183,7 +184,8 @@ def _execute(title: str, verb: str, data: Mapping[str, object], style: ButtonSty
 
 
 def _header(request: ApprovalRecord, summary: RequestSummary, calendar: SchoolCalendar) -> list[Element]:
-    items: list[Element] = [
+    items: list[Element] = [hold_marker()] if request.legal_hold else []
+    items += [
         TextBlock(text=f"{KIND_TITLES[request.kind]} · {request.reference}", size="Small", is_subtle=True),
         TextBlock(text=escape_markdown(summary.title), size="Large", weight="Bolder", style="heading",
                   spacing="None"),

@@ -35,6 +35,7 @@ from cards.base import (
     TextBlock,
     escape_markdown,
 )
+from cards.retention import hold_marker
 from domain.calendar import SchoolCalendar
 from domain.incidents import (
     ACTION_TAKEN_TITLES,
@@ -734,6 +735,7 @@ class FullReport:
     outcome: str | None
     chronology: tuple[ChronologyEntry, ...] = ()
     screenshots: tuple[ScreenshotInfo, ...] = ()
+    legal_hold: bool = False  # the DPO or Head Teacher placed a legal hold on it (or on a person it names)
 
 
 def _size(size: int) -> str:
@@ -780,6 +782,8 @@ def details_card(report: FullReport, *, calendar: SchoolCalendar, banner: str | 
     body: list[Element] = []
     if banner:
         body.append(Container(style="attention", items=[_para(escape_markdown(banner), weight="Bolder")]))
+    if report.legal_hold:
+        body.append(hold_marker())
     body += [
         _heading(f"{report.reference}: {rule.title}",
                  color="Attention" if report.urgency is Urgency.URGENT else None),

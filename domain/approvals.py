@@ -248,6 +248,7 @@ class ApprovalRecord:
     decided_by_name: str | None = None
     decision_comment: str | None = None
     decided_as: Capacity | None = None
+    legal_hold: bool = False  # under a legal hold (set where a view loads it: services/approvals.py)
 
     @property
     def is_final(self) -> bool:

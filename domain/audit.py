@@ -18,6 +18,7 @@ class AuditOutcome(StrEnum):
     REFUSED = "refused"  # the attempt changed nothing and showed nothing
     VIEWED = "viewed"  # restricted detail was shown to someone allowed to see it
     EXPORTED = "exported"  # restricted detail left the bot as a file
+    RECORDED = "recorded"  # a protective change was made (a legal hold placed or released)
 
 
 class RecordType(StrEnum):
@@ -32,6 +33,8 @@ class RecordType(StrEnum):
     DELEGATION = "delegation"
     AUDIT_TRAIL = "audit_trail"
     SETTINGS = "settings"
+    LEGAL_HOLD = "legal_hold"
+    RETENTION = "retention"
 
 
 @dataclass(frozen=True)

@@ -152,6 +152,27 @@ COMMANDS: tuple[CommandInfo, ...] = (
                      "read the SharePoint list now (when it is the source)"),),
     ),
     CommandInfo("accounts", phrases=("accounts", "account register", "school accounts")),
+    CommandInfo(
+        "retention_preview", phrases=("retention preview",), exact=True,
+        role_lines=((Role.DPO, "retention preview", "what the retention schedule's next run will remove"),),
+    ),
+    CommandInfo(
+        "legal_hold", phrases=("legal hold",),
+        role_lines=((Role.HEAD_TEACHER, "legal hold + reference or person + because + reason",
+                     "keep records from the retention schedule"),
+                    (Role.DPO, "legal hold + reference or person + because + reason",
+                     "keep records from the retention schedule")),
+    ),
+    CommandInfo(
+        "release_legal_hold", phrases=("release legal hold",),
+        role_lines=((Role.HEAD_TEACHER, "release legal hold + reference or person", "end a legal hold"),
+                    (Role.DPO, "release legal hold + reference or person", "end a legal hold")),
+    ),
+    CommandInfo(
+        "legal_holds", phrases=("legal holds",), exact=True,
+        role_lines=((Role.HEAD_TEACHER, "legal holds", "the legal holds in force"),
+                    (Role.DPO, "legal holds", "the legal holds in force")),
+    ),
 )
 
 BY_NAME: dict[str, CommandInfo] = {command.name: command for command in COMMANDS}

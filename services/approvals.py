@@ -39,7 +39,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -91,6 +91,7 @@ from domain.roles import DirectoryUnavailableError, Person, Role, RoleDirectory
 from services.requests import CardAction, CommandRequest
 from store import approvals as store
 from store import card_copies, conversations
+from store import retention as retention_records
 from store.base import utcnow
 from store.conversations import ConversationStore, SchoolSettings
 from store.db import Database
@@ -104,6 +105,14 @@ _ROUTING_BUDGET_S = 2.0  # directory look-ups inside an invoke; beyond this the 
 DECIDER_AUDIENCE = "decider"
 SLT_AUDIENCE = "slt_channel"
 _NOTHING_CHANGED = "Nothing was changed."
+
+
+async def marked_if_held(session: AsyncSession, request: ApprovalRecord) -> ApprovalRecord:
+    """The request, marked when a legal hold covers it (its reference, or a person it names): its cards say so."""
+    holds = await retention_records.holds_in_force(session)
+    held = holds.covers(request.reference, (request.requester_aad_object_id, request.decided_by_aad_object_id),
+                        (request.requester_name, request.decided_by_name))
+    return replace(request, legal_hold=True) if held else request
 
 
 def card_message(card: AdaptiveCard, summary: str) -> dict[str, Any]:
@@ -491,7 +500,7 @@ class ApprovalDesk:
                                      {"action": what, "card_subjects": sorted(subjects)})
                 return ActionResult(message=f"That button does not belong to request {request.reference}. "
                                             f"{_NOTHING_CHANGED}")
-        return request
+        return await marked_if_held(session, request)
 
     async def load_request(self, action: CardAction, what: str) -> ApprovalRecord | ActionResult:
         """``load_request_in`` in a unit of work of its own. Kinds use it for their own buttons too."""
@@ -592,6 +601,8 @@ class ApprovalDesk:
         routing = await self._routing_within_budget(now) if roles & {Role.HEAD_TEACHER, Role.DEPUTY} else None
         async with self._db.sessions() as session:
             request = await store.get_request(session, request_id) if request_id is not None else None
+            if request is not None:
+                request = await marked_if_held(session, request)
             if request is None or request.kind not in self._kinds:
                 return ActionResult(message="I can't find that request.")
             summary = self.summary(request)

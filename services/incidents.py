@@ -96,6 +96,7 @@ from domain.roles import ROLE_TITLES, DirectoryUnavailableError, Person, Role, R
 from services.requests import CardAction, CommandRequest
 from store import card_copies, conversations
 from store import incidents as records
+from store import retention as retention_records
 from store.base import utcnow
 from store.conversations import ConversationStore, SchoolSettings
 from store.db import Database
@@ -645,6 +646,9 @@ class Incidents:
     async def _full_report(self, session: Any, incident: records.Incident) -> FullReport:
         chronology = await records.events(session, incident.id)
         shots = await records.attachments(session, incident.id)
+        holds = await retention_records.holds_in_force(session)
+        held = holds.covers(incident.reference, (incident.reporter_aad, incident.lead_aad),
+                            (incident.reporter_name, incident.lead_name, incident.involved, incident.what_happened))
         return FullReport(
             incident_id=incident.id, reference=incident.reference, category=incident.category,
             urgency=incident.urgency, status=incident.status, received_at=incident.received_at,
@@ -655,6 +659,7 @@ class Incidents:
             lead_name=incident.lead_name, closed_at=incident.closed_at, outcome_kind=incident.outcome_kind,
             outcome=incident.outcome, chronology=tuple(chronology),
             screenshots=tuple(ScreenshotInfo(s.id, s.file_name, s.content_type, s.size) for s in shots),
+            legal_hold=held,
         )
 
     async def unreachable_people(self) -> list[str]:

@@ -8,5 +8,6 @@ from store import (  # noqa: F401
     conversations,
     incidents,
     outbox,
+    retention,
     tables,
 )
