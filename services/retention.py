@@ -206,6 +206,9 @@ class Retention:
                 # nobody known to tell (the directory could not say): flag at the next run instead
                 plan = RetentionPlan(tuple(i for i in plan.items if i.disposal is not Disposal.FLAG
                                            or i.category in told), plan.held, plan.more_to_do)
+            if plan.is_empty:  # another instance's run did it first
+                await store.finish_run(session, run_id, plan.counts())
+                return RunOutcome(plan, run_id)
             async with store.unlocked(session, run_id):
                 for item in plan.items:
                     await self._apply(session, item, run_id=run_id, now=now)

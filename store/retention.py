@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String, Text, delete, exists, func, or_, select, update
+from sqlalchemy import JSON, Index, Integer, String, Text, delete, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
@@ -201,7 +201,14 @@ async def flag(session: AsyncSession, kind: RecordKind, reference: str, why: str
 # --- runs, tombstones and the unlock -------------------------------------------------------------------------
 
 
+_RUN_LOCK = 0x52455445  # PostgreSQL advisory lock key: one retention run at a time across bot instances
+
+
 async def start_run(session: AsyncSession, now: datetime) -> int:
+    """Record a run as the transaction's first write. Runs of several bot instances queue here (PostgreSQL: an
+    advisory lock held until commit; SQLite: one writer), so the plan each computes next sees the other's work."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _RUN_LOCK})
     row = RetentionRunRow(started_at=now)
     session.add(row)
     await session.flush()

@@ -5,6 +5,7 @@ audited. On SQLite and PostgreSQL, with a settable clock."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -237,6 +238,17 @@ async def test_the_preview_is_exactly_what_the_run_then_does(school: School) -> 
         tombs = await retention_store.tombstones(session, run_id=outcome.run_id)
     assert {(t.record_kind, t.record_ref) for t in tombs} >= {
         (RecordKind.INCIDENT_GENERAL.value, general), (RecordKind.PHOTO_CHECK_LOG.value, None)}
+
+
+async def test_two_runs_at_once_remove_a_record_once(school: School) -> None:
+    reference = await closed_report(school)
+    school.clock.advance(days=7 * 365)
+    first, second = await asyncio.gather(retention_of(school).run(), retention_of(school).run())
+    async with school.database.sessions() as session:
+        assert len(await retention_store.tombstones(session, reference=reference)) == 1
+    assert sorted(len(outcome.plan.items) > 0 for outcome in (first, second)) == [False, True]
+    dpo_cards = [a for a in (await school.sent_to())[JO.name] if "Retention run" in read(a)]
+    assert len(dpo_cards) == 1  # the DPO hears once
 
 
 COMMANDS = ["retention preview", "legal hold INC-2026-0001 because the police asked",
