@@ -116,3 +116,14 @@ async def test_a_hold_is_placed_once_and_released_once(database: Database) -> No
         assert await store.release_hold(session, hold.id, by_aad="dpo", by_name="Jo Bell", now=NOW)
         assert not await store.release_hold(session, hold.id, by_aad="dpo", by_name="Jo Bell", now=NOW)
         assert await store.active_holds(session) == []
+
+
+async def test_postgresql_refuses_to_commit_a_transaction_that_leaves_the_unlock_behind(database: Database) -> None:
+    if database.url.startswith("sqlite"):
+        pytest.skip("SQLite has no deferred triggers; there the run's own code removes its unlock before commit")
+    with pytest.raises(DBAPIError, match="retention_unlock must be empty at commit"):
+        async with database.transaction() as session:
+            session.add(store.RetentionUnlockRow(run_id=1))
+            await session.flush()
+    async with database.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(store.RetentionUnlockRow)) == 0
