@@ -166,6 +166,8 @@ def create_app(
         BotFrameworkSender(adapter, settings.app_id),
         poll_seconds=settings.outbox_poll_seconds,
         max_attempts=settings.outbox_max_attempts,
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
+        renew=timedelta(seconds=settings.outbox_renew_seconds),
         on_stale=lambda stale: conversations.mark_stale(stale.conversation_id),
     )
 

@@ -4,14 +4,20 @@ Wiring (in the app factory)::
 
     outbox = OutboxWorker(database, BotFrameworkSender(adapter, settings.app_id),
                           poll_seconds=settings.outbox_poll_seconds, max_attempts=settings.outbox_max_attempts,
+                          lease=timedelta(seconds=settings.outbox_lease_seconds),
+                          renew=timedelta(seconds=settings.outbox_renew_seconds),
                           on_stale=lambda stale: conversations.mark_stale(stale.conversation_id))
     app.cleanup_ctx.append(outbox.cleanup_ctx)  # after the database's: stops before the database closes
 
 What happens to a message:
 
 1. **Claim** (one short transaction): due messages, the first pending one of each lane (conversation),
-   leased to this worker for ``lease`` (several bot instances never send the same message; a crashed
-   worker's leases expire and another worker resumes). The attempt is counted at the claim.
+   leased to this worker for ``lease`` (30 s; several bot instances never send the same message). The
+   attempt is counted at the claim. While the round's messages are being sent, a heartbeat renews their
+   claims every ``renew`` (10 s), so a slow send (a connector waiting out a 429, a 100 s timeout) keeps
+   its claim; a crashed worker's claims run out within one lease and another worker resumes its lanes.
+   A worker that finds a claim taken by another (it stalled past its lease) stops renewing it, does not
+   send it if it has not yet, and records nothing over the new holder.
 2. **Rate limit**: per conversation, a little under Teams' limits (7 per second, 8 per 2 s, 60 per 30 s,
    1800 per hour). A short wait is taken in place; a long one puts the message back without counting an
    attempt.
@@ -25,9 +31,12 @@ What happens to a message:
 Exactly once, and the window that remains: a message is marked delivered right after Teams accepts it,
 in its own transaction, retried a few times if the database fails, and a graceful stop waits for
 in-flight sends to be recorded. If the process dies after Teams accepted a send and before that commit,
-the lease expires and the message is sent again: at-least-once for that one message. (A connection lost
-after the request left, without a response, is the same window.) Teams' send API has no idempotency
-key, so this cannot be closed from our side; updates (PUT) are idempotent anyway.
+its lease runs out (within ``lease`` of the crash) and the message is sent again: at most the sends in
+flight at the crash (one per conversation) are repeated, once. (A connection lost after the request
+left, without a response, is the same window.) A repeated update (PUT of the same card to the same
+activity id) changes nothing. A repeated new message (a channel post, a personal message) shows twice:
+Teams' send API has no idempotency key, so this cannot be closed from our side; later updates of a
+repeated post change the copy whose id was recorded, the other keeps its first content.
 """
 
 from __future__ import annotations
@@ -73,6 +82,7 @@ from store.outbox import (
     claim_due,
     finish,
     mark_delivered,
+    renew_claims,
     schedule_retry,
 )
 
@@ -89,8 +99,10 @@ _BACKOFF_CAP_S = 15 * 60.0  # never wait longer than this between attempts (unle
 _RETRY_AFTER_CAP_S = 60 * 60.0  # a Retry-After beyond an hour is treated as an hour
 _MIN_RETRY_S = 1.0  # never retry sooner than this, whatever the server says
 
-_DEFAULT_LEASE = timedelta(minutes=5)  # far beyond a send's timeout: a live worker never loses its claim
-_CONNECTOR_TIMEOUT_S = 30.0  # one send to the connector; the lease is ten times this
+_DEFAULT_LEASE = timedelta(seconds=30)  # a claim runs out this long after its last renewal (after a crash)
+_DEFAULT_RENEW = timedelta(seconds=10)  # a live worker renews its claims this often while it sends
+_RENEWALS_PER_LEASE = 3  # the renew interval is at most a third of the lease: two renewals may fail
+_CONNECTOR_TIMEOUT_S = 30.0  # one send to the connector (the claim is renewed while it lasts)
 _STOP_TIMEOUT_S = _CONNECTOR_TIMEOUT_S + 10.0  # a graceful stop waits this long for in-flight sends
 _BATCH_SIZE = 16  # messages claimed (and sent concurrently, one per conversation) per round
 _RECORD_ATTEMPTS = 4  # a delivery result is written this many times before giving up (then: re-sent)
@@ -356,7 +368,11 @@ def retry_delay(attempts: int, retry_after: float | None, rng: random.Random) ->
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
-    async def sleep(self, seconds: float) -> None: ...
+    async def sleep(self, seconds: float) -> None:
+        """Wait in place (the worker itself waits: a rate limit, a record retried)."""
+
+    async def wait_until(self, moment: datetime) -> None:
+        """Return once ``now()`` has reached ``moment`` (a timer beside other work: the claims' heartbeat)."""
 
 
 class SystemClock:
@@ -365,6 +381,9 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+    async def wait_until(self, moment: datetime) -> None:
+        await asyncio.sleep(max(0.0, (moment - self.now()).total_seconds()))
 
 
 class ConversationRateLimiter:
@@ -446,6 +465,22 @@ class DrainReport:
 OnStale = Callable[[StaleTarget], Awaitable[None]]
 
 
+class _Heartbeat:
+    """Runs one round's claim renewals beside its sends; stopped when the sends are done. A renewal in
+    progress is let finish (cancelling a transaction half way helps nobody); a wait is cancelled."""
+
+    def __init__(self, renewals: Callable[[_Heartbeat], Awaitable[None]]) -> None:
+        self.renewing = False
+        self._task = asyncio.ensure_future(renewals(self))
+
+    async def stop(self) -> None:
+        if not self.renewing:
+            self._task.cancel()
+        results = await asyncio.gather(self._task, return_exceptions=True)
+        if isinstance(results[0], Exception):
+            log.error("outbox: the claims' heartbeat failed", exc_info=results[0])
+
+
 class OutboxWorker(PeriodicWorker):
     """Claims due outbox messages and delivers them; ``run`` forever or ``drain`` what is due now.
 
@@ -456,8 +491,10 @@ class OutboxWorker(PeriodicWorker):
         max_attempts: attempts before a retryable failure becomes ``failed``.
         clock: time and sleeping (tests pass a fake one).
         on_stale: called with the conversation Teams says is gone (403/404); errors in it are logged.
-        lease: how long a claim holds; must exceed the longest send (the stock transport is given a 30 s
-            timeout here; the shared-session transport in ``bot/connector.py`` has its own, 100 s).
+        lease: how long a claim holds without renewal: after a crash, how long its conversations wait.
+        renew: how often the claims of messages being sent are renewed; at most a third of ``lease``, so a
+            send longer than the lease (the stock transport's 30 s timeout, the shared-session transport's
+            100 s in ``bot/connector.py``) keeps its claim, even if a renewal or two fail.
         batch_size: messages claimed per round (one per conversation), sent concurrently.
         rate_limiter: per-conversation limits (default: a margin under Teams').
         rng: randomness for jitter (tests pass a seeded one).
@@ -473,12 +510,15 @@ class OutboxWorker(PeriodicWorker):
         clock: Clock | None = None,
         on_stale: OnStale | None = None,
         lease: timedelta = _DEFAULT_LEASE,
+        renew: timedelta = _DEFAULT_RENEW,
         batch_size: int = _BATCH_SIZE,
         rate_limiter: ConversationRateLimiter | None = None,
         rng: random.Random | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        if renew <= timedelta(0) or renew * _RENEWALS_PER_LEASE > lease:
+            raise ValueError(f"renew ({renew}) must be positive and at most a third of the lease ({lease})")
         super().__init__("outbox-worker", every_seconds=poll_seconds, backoff_cap_seconds=_IDLE_ERROR_BACKOFF_CAP_S)
         self._db = database
         self._sender = sender
@@ -487,9 +527,20 @@ class OutboxWorker(PeriodicWorker):
         self._clock: Clock = clock or SystemClock()
         self._on_stale = on_stale
         self._lease = lease
+        self._renew = renew
+        self._holding: dict[int, str] = {}  # message id -> claim token, while this worker relies on the claim
+        self._lost: set[int] = set()  # claims found taken by another worker (this one stalled past its lease)
         self._batch_size = batch_size
         self._limiter = rate_limiter or ConversationRateLimiter()
         self._rng = rng or random.Random()
+
+    @property
+    def lease(self) -> timedelta:
+        return self._lease
+
+    @property
+    def renew(self) -> timedelta:
+        return self._renew
 
     # -- life cycle (bot/workers.py runs the rounds) --
 
@@ -522,10 +573,47 @@ class OutboxWorker(PeriodicWorker):
             )
         report = DrainReport(claimed=len(claimed))
         if claimed:
-            outcomes = await asyncio.gather(*(self._deliver(message) for message in claimed))
+            self._holding.update((message.id, token) for message in claimed)
+            ids = [message.id for message in claimed]
+            heartbeat = _Heartbeat(lambda beat: self._keep_claims(token, ids, beat))
+            try:
+                outcomes = await asyncio.gather(*(self._deliver(message) for message in claimed))
+            finally:
+                await heartbeat.stop()
+                for message in claimed:
+                    self._holding.pop(message.id, None)
+                    self._lost.discard(message.id)
             for outcome in outcomes:
                 report.add(outcome)
         return report
+
+    async def _keep_claims(self, token: str, ids: list[int], heartbeat: _Heartbeat) -> None:
+        """Renew ``token``'s claims every ``renew`` while they are relied on; note those another worker took."""
+        due = self._clock.now() + self._renew
+        while True:
+            await self._clock.wait_until(due)
+            held = [message_id for message_id in ids if self._holding.get(message_id) == token]
+            if not held:
+                return
+            heartbeat.renewing = True
+            now = self._clock.now()
+            due = now + self._renew
+            try:
+                async with self._db.transaction() as session:
+                    renewal = await renew_claims(session, held, token=token, now=now, lease_until=now + self._lease)
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("outbox: claims not renewed (%s); trying again in %.0f s", type(exc).__name__,
+                            self._renew.total_seconds())
+                continue
+            finally:
+                heartbeat.renewing = False
+            for message_id in renewal.lost:
+                if self._holding.get(message_id) == token:
+                    self._lost.add(message_id)
+                    log.warning(
+                        "outbox: the claim was taken by another worker (this one stalled past its lease); "
+                        "nothing will be sent or recorded over it", extra={"outbox_id": message_id},
+                    )
 
     async def _deliver(self, message: ClaimedMessage) -> Outcome:
         try:
@@ -552,6 +640,9 @@ class OutboxWorker(PeriodicWorker):
         wait = await self._rate_limit(message.lane)
         if wait > 0:
             return await self._defer(message, wait)
+        if message.id in self._lost:  # another worker holds it now and sends it itself
+            log.warning("outbox: claim lost before sending; not sent", extra={"outbox_id": message.id})
+            return Outcome.LOST
 
         try:
             delivered = await self._send(message, reference, activity_id)
@@ -591,6 +682,7 @@ class OutboxWorker(PeriodicWorker):
         self, write: Callable[[AsyncSession], Awaitable[bool]], message: ClaimedMessage
     ) -> bool | None:
         """Run ``write`` in its own transaction, retrying database errors; None if it never succeeded."""
+        self._holding.pop(message.id, None)  # the write says whether the claim still holds: no renewing it now
         for attempt in range(1, _RECORD_ATTEMPTS + 1):
             try:
                 async with self._db.transaction() as session:
@@ -612,7 +704,7 @@ class OutboxWorker(PeriodicWorker):
         now = self._clock.now()
         recorded = await self._record(
             lambda session: mark_delivered(
-                session, message.id, now=now, activity_id=delivered.activity_id,
+                session, message.id, claim_token=message.claim_token, now=now, activity_id=delivered.activity_id,
                 conversation_id=delivered.conversation_id, reference=delivered.reference,
             ),
             message,
@@ -621,7 +713,8 @@ class OutboxWorker(PeriodicWorker):
             return Outcome.LOST
         if not recorded:
             log.warning(
-                "outbox message delivered, but another worker had recorded it first (its lease had expired)",
+                "outbox message delivered, but another worker holds or has recorded it (this one stalled past "
+                "its lease): not recorded over it; it may show twice",
                 extra={"outbox_id": message.id},
             )
             return Outcome.LOST

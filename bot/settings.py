@@ -145,6 +145,15 @@ class Settings(BaseSettings):
     )
     outbox_poll_seconds: float = Field(default=1.0, gt=0, description="How often the outbox looks for work.")
     outbox_max_attempts: int = Field(default=12, ge=1, description="Delivery attempts before giving up.")
+    outbox_lease_seconds: float = Field(
+        default=30.0, ge=1.0, le=60.0,
+        description="How long a worker's claim on a message holds without renewal: after a crash, delivery "
+        "resumes within this.",
+    )
+    outbox_renew_seconds: float = Field(
+        default=10.0, gt=0,
+        description="How often a worker renews its claims while sending; at most a third of the lease.",
+    )
 
     # --- Approvals ---------------------------------------------------------------------------------
     approval_reminder_school_days: int = Field(
@@ -237,6 +246,16 @@ class Settings(BaseSettings):
     def _resolve_defaults(self) -> Settings:
         if not self.allowed_tenant_ids and self.app_tenant_id:
             self.allowed_tenant_ids = [self.app_tenant_id]
+        return self
+
+    @model_validator(mode="after")
+    def _renewal_well_within_the_lease(self) -> Settings:
+        if self.outbox_renew_seconds * 3 > self.outbox_lease_seconds:
+            raise SettingsError(
+                f"POLICYBOT_OUTBOX_RENEW_SECONDS ({self.outbox_renew_seconds:g}) must be at most a third of "
+                f"POLICYBOT_OUTBOX_LEASE_SECONDS ({self.outbox_lease_seconds:g}), so that a live worker keeps its "
+                "claims even when a renewal fails."
+            )
         return self
 
     def school_calendar(self) -> SchoolCalendar:

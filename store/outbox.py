@@ -19,9 +19,13 @@ Rules kept here:
   earlier message of its lane is still pending. So two updates of one card can never land in the wrong
   order, an update never overtakes the post it updates, and a throttled conversation holds back its own
   messages only.
-- **Claims** are leases (`claimed_until`, `claim_token`) taken with one conditional UPDATE (and
+- **Claims** are short leases (`claimed_until`, `claim_token`) taken with one conditional UPDATE (and
   ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so several workers or bot instances never send the same
-  message at once, and a crashed worker's claims expire and are taken over.
+  message at once. A live worker renews its claims while it sends (``renew_claims``), so a slow send keeps
+  its claim; a crashed worker's claims run out within one lease and are taken over.
+- **Only the claim's holder records a result.** Taking a claim over gives the row a new token; the
+  worker that lost it can neither renew it nor record a delivery, a retry or a failure over the new
+  holder (a delivery may still be recorded when nobody holds the message any more).
 - **Delivered rows keep routing, not content**: the activity payload is cleared on delivery (the text
   lives in the record that caused the message); the delivered activity id and conversation reference
   stay so the message can be updated later.
@@ -30,6 +34,7 @@ Rules kept here:
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -342,22 +347,75 @@ def _short(error: str | None) -> str | None:
     return error[:_LAST_ERROR_MAX] if error else None
 
 
+@dataclass(frozen=True)
+class ClaimRenewal:
+    """What a renewal found: the claims extended, and those another worker holds now (or nobody does)."""
+
+    kept: frozenset[int]
+    lost: frozenset[int]
+
+
+async def renew_claims(
+    session: AsyncSession, ids: Iterable[int], *, token: str, now: datetime, lease_until: datetime
+) -> ClaimRenewal:
+    """Extend ``token``'s claims on ``ids`` to ``lease_until`` (the heartbeat of a worker still sending).
+
+    Only rows still pending and still claimed by ``token`` are extended. A pending row with another token
+    (or none: its new holder released it) is reported lost; a finished row is neither.
+    """
+    wanted = sorted(set(ids))
+    if not wanted:
+        return ClaimRenewal(frozenset(), frozenset())
+    kept = frozenset(
+        (
+            await session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(wanted), OutboxRow.claim_token == token,
+                       OutboxRow.status == OutboxStatus.PENDING)
+                .values(claimed_until=lease_until, updated_at=now)
+                .returning(OutboxRow.id)
+                .execution_options(synchronize_session=False)
+            )
+        ).scalars()
+    )
+    others = [message_id for message_id in wanted if message_id not in kept]
+    lost: frozenset[int] = frozenset()
+    if others:
+        lost = frozenset(
+            (
+                await session.scalars(
+                    select(OutboxRow.id).where(OutboxRow.id.in_(others), OutboxRow.status == OutboxStatus.PENDING)
+                )
+            ).all()
+        )
+    return ClaimRenewal(kept, lost)
+
+
 async def mark_delivered(
     session: AsyncSession,
     message_id: int,
     *,
+    claim_token: str,
     now: datetime,
     activity_id: str | None,
     conversation_id: str | None,
     reference: dict[str, Any] | None,
 ) -> bool:
-    """Record a delivery. Keyed on the row, not the claim: once Teams has it, nobody may send it again.
+    """Record a delivery by the worker holding claim ``claim_token``.
 
-    Returns False when the message was no longer pending (another worker recorded it first).
+    Recorded when the message is still pending and the claim is still this worker's, or nobody's (its
+    new holder gave it back, e.g. after a failed attempt: Teams has it all the same). Never over another
+    worker's claim: that worker is sending it again, and the conversation's next message must wait for it.
+
+    Returns False when nothing was recorded (another worker holds the message, or it was finished).
     """
     result = await session.execute(
         update(OutboxRow)
-        .where(OutboxRow.id == message_id, OutboxRow.status == OutboxStatus.PENDING)
+        .where(
+            OutboxRow.id == message_id,
+            OutboxRow.status == OutboxStatus.PENDING,
+            or_(OutboxRow.claim_token == claim_token, OutboxRow.claim_token.is_(None)),
+        )
         .values(
             status=OutboxStatus.DELIVERED, delivered_at=now, updated_at=now, delivered_activity_id=activity_id,
             delivered_conversation_id=conversation_id, delivered_reference=reference, activity=None,

@@ -3,8 +3,10 @@
 It runs its own event loop in a thread, because botbuilder's connector client sends with the
 synchronous ``requests`` library. Tests read what was delivered and can script failures
 (503, 429 with Retry-After, 403, 404) for the next N requests, or for the next N requests to one
-conversation. Creating a conversation in a channel (a new channel post) answers like Teams: the new
-thread's id is ``<channel id>;messageid=<activity id>``.
+conversation. It can also accept the next N requests and hold back their answers until released: the
+message is delivered, but the bot has not heard so yet (a crash, or a slow answer, in between).
+Creating a conversation in a channel (a new channel post) answers like Teams: the new thread's id is
+``<channel id>;messageid=<activity id>``.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class FakeConnector:
     attempts: int = 0
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _holds: int = 0
+    _held: list[threading.Event] = field(default_factory=list)
     url: str = ""
 
     def fail_next(
@@ -57,6 +61,32 @@ class FakeConnector:
         """Answer the next ``times`` requests (to ``conversation_id`` only, if given) with ``status``."""
         with self._lock:
             self.failures.extend(ScriptedFailure(status, retry_after, conversation_id) for _ in range(times))
+
+    def hold_next(self, times: int = 1) -> None:
+        """Accept the next ``times`` requests (they count as delivered) but answer each only when released."""
+        with self._lock:
+            self._holds += times
+
+    def held(self) -> int:
+        """Requests accepted and not answered yet."""
+        with self._lock:
+            return sum(1 for answer in self._held if not answer.is_set())
+
+    def release(self, count: int | None = None) -> None:
+        """Answer the ``count`` oldest held requests (all of them when None)."""
+        with self._lock:
+            waiting = [answer for answer in self._held if not answer.is_set()]
+            for answer in waiting if count is None else waiting[:count]:
+                answer.set()
+
+    async def _answer_if_held(self) -> None:
+        with self._lock:
+            if self._holds <= 0:
+                return
+            self._holds -= 1
+            answer = threading.Event()
+            self._held.append(answer)
+        await asyncio.to_thread(answer.wait)
 
     def _take_failure(self, conversation_id: str) -> ScriptedFailure | None:
         with self._lock:
@@ -108,6 +138,7 @@ class FakeConnector:
                 Delivery(request.method, request.path, conversation_id, activity_id, body,
                          request.headers.get("Authorization"))
             )
+        await self._answer_if_held()
         return web.json_response({"id": new_id})
 
     async def _create_conversation(self, request: web.Request) -> web.Response:
@@ -122,6 +153,7 @@ class FakeConnector:
             self.deliveries.append(
                 Delivery("POST", request.path, conversation_id, None, body, request.headers.get("Authorization"))
             )
+        await self._answer_if_held()
         return web.json_response({"id": conversation_id, "activityId": activity_id})
 
     def app(self) -> web.Application:
@@ -158,6 +190,7 @@ class ConnectorServer:
         return site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     def stop(self) -> None:
+        self.connector.release()  # a held answer must not keep the server from closing
         if self._runner is not None:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)

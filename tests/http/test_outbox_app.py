@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from pydantic import ValidationError
 
-from bot.app import SERVICES, create_app
+from bot.app import OUTBOX, SERVICES, create_app
 from bot.auth import BotFrameworkConfig
 from bot.outbox_worker import BotFrameworkSender, OutboxWorker, Outcome
 from bot.settings import Settings
@@ -25,6 +28,7 @@ from tests.support.outbox import (
     SLT_CHANNEL,
     FakeClock,
     card_activity,
+    dev_adapter,
     entries,
     next_attempt_in,
     personal_reference,
@@ -84,17 +88,63 @@ async def test_the_running_app_delivers_the_outbox_and_marks_gone_conversations_
             await enqueue(session, OutboxMessage.personal(personal_reference(connector.url), text_activity("hello")))
         worker.wake()
 
-        async def settled() -> bool:
-            return all(e.status is not OutboxStatus.PENDING for e in await entries(services.database))
+        async def settled() -> bool:  # the conversation is reported gone just after its message is recorded stale
+            stored = await services.conversations.get("a:personal-left")
+            return stored is not None and stored.stale and all(
+                e.status is not OutboxStatus.PENDING for e in await entries(services.database)
+            )
 
         await _eventually(settled)
-        stored = await services.conversations.get("a:personal-left")
-        assert stored is not None and stored.stale
         async with services.database.sessions() as session:
             summary = await backlog(session)
         assert (summary.pending, summary.stale, summary.failed) == (0, 1, 0)
     assert connector.texts() == ["hello"]
     # the app closed: the worker stopped first, then the database was disposed, without errors
+
+
+# --- claims: short leases, renewed while sending ---------------------------------------------------------
+
+
+def test_the_app_leases_outbox_claims_for_30_s_and_renews_them_every_10_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def worker_of(**values: object) -> OutboxWorker:
+        settings = Settings(_env_file=None, dev_mode=True,  # type: ignore[call-arg]
+                            database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", **values)
+        return create_app(settings)[OUTBOX]
+
+    default = worker_of()
+    assert (default.lease, default.renew) == (timedelta(seconds=30), timedelta(seconds=10))
+    monkeypatch.setenv("POLICYBOT_OUTBOX_LEASE_SECONDS", "45")
+    monkeypatch.setenv("POLICYBOT_OUTBOX_RENEW_SECONDS", "15")
+    configured = worker_of()
+    assert (configured.lease, configured.renew) == (timedelta(seconds=45), timedelta(seconds=15))
+
+
+@pytest.mark.parametrize(
+    ("lease", "renew", "problem"),
+    [
+        ("30", "20", "at most a third"),
+        ("30", "10.5", "at most a third"),
+        ("9", "10", "at most a third"),
+        ("30", "0", "greater than 0"),
+        ("120", "10", "less than or equal to 60"),  # a crashed worker's conversations would wait two minutes
+    ],
+)
+def test_a_lease_or_renew_interval_that_cannot_keep_claims_stops_the_bot_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, lease: str, renew: str, problem: str
+) -> None:
+    monkeypatch.setenv("POLICYBOT_OUTBOX_LEASE_SECONDS", lease)
+    monkeypatch.setenv("POLICYBOT_OUTBOX_RENEW_SECONDS", renew)
+    with pytest.raises(ValidationError, match=problem):
+        Settings(_env_file=None, dev_mode=True)  # type: ignore[call-arg]
+
+
+def test_a_worker_refuses_a_renew_interval_not_well_under_its_lease(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")  # never connected
+    with pytest.raises(ValueError, match="at most a third of the lease"):
+        OutboxWorker(database, BotFrameworkSender(dev_adapter(), ""),
+                     lease=timedelta(seconds=30), renew=timedelta(seconds=15))
 
 
 # --- the shared-session transport ---------------------------------------------------------------------

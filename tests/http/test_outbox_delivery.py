@@ -11,16 +11,23 @@ import logging
 import random
 import socket
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
 from sqlalchemy import update
 
-from bot.outbox_worker import BotFrameworkSender, ConversationRateLimiter, OutboxWorker, Outcome, StaleTarget
+from bot.outbox_worker import (
+    BotFrameworkSender,
+    ConversationRateLimiter,
+    DrainReport,
+    OutboxWorker,
+    Outcome,
+    StaleTarget,
+)
 from store.db import Database
 from store.outbox import ChannelTarget, OutboxMessage, OutboxRow, OutboxStatus, claim_due, enqueue
-from tests.fakes.connector import FakeConnector
+from tests.fakes.connector import Delivery, FakeConnector
 from tests.fakes.credentials import OUTBOUND_TOKEN
 from tests.support.outbox import (
     APP_ID,
@@ -29,6 +36,7 @@ from tests.support.outbox import (
     FakeClock,
     RecordingSender,
     card_activity,
+    claim_of,
     dev_adapter,
     entries,
     entry,
@@ -77,12 +85,43 @@ async def _deliver_all(worker: OutboxWorker, database: Database, clock: FakeCloc
     raise AssertionError("messages still pending")
 
 
-async def _until_sent(connector: FakeConnector, seconds: float = 10.0) -> None:
+async def _until_sent(connector: FakeConnector, seconds: float = 10.0, *, count: int = 1) -> None:
     for _ in range(int(seconds / 0.02)):
-        if connector.sent():
+        if len(connector.sent()) >= count:
             return
         await asyncio.sleep(0.02)
-    raise AssertionError("nothing was sent")
+    raise AssertionError(f"{len(connector.sent())} sent, not {count}")
+
+
+async def _until_claimed_until(database: Database, outbox_id: int, moment: datetime, seconds: float = 5.0) -> None:
+    """Wait (real time) until the message's claim runs to ``moment``: a heartbeat has renewed it."""
+    for _ in range(int(seconds / 0.02)):
+        if (await claim_of(database, outbox_id))[1] == moment:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the claim was not renewed to {moment}: {await claim_of(database, outbox_id)}")
+
+
+async def _eventually_logged(caplog: pytest.LogCaptureFixture, text: str, seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if any(text in record.getMessage() for record in caplog.records):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"never logged: {text}")
+
+
+async def _abandon(connector: FakeConnector, *tasks: asyncio.Task[DrainReport] | None) -> None:
+    """After a failed assertion: answer what the connector holds and stop the workers still running."""
+    connector.release()
+    for task in tasks:
+        if task is not None:
+            task.cancel()
+    await asyncio.gather(*(task for task in tasks if task is not None), return_exceptions=True)
+
+
+def _title(delivery: Delivery) -> str:
+    """The first line of the Adaptive Card a delivery carries."""
+    return str(delivery.activity["attachments"][0]["content"]["body"][0]["text"])
 
 
 def _texts(connector: FakeConnector) -> list[str]:
@@ -420,28 +459,147 @@ async def test_a_worker_killed_mid_claim_is_taken_over_when_its_lease_expires(
     assert _texts(connector) == ["x"]
 
 
-async def test_the_remaining_window_a_crash_after_teams_accepted_sends_again(
+async def test_after_a_crash_mid_send_the_lanes_resume_within_a_minute_and_only_the_sends_in_flight_repeat(
     database_url: str, clock: FakeClock, connector: FakeConnector
 ) -> None:
-    """Documents the one at-least-once case: the process dies after Teams accepted the message and before
-    the delivery was committed. Nothing on our side can tell that Teams has it."""
+    """Issue 14, item 8: the bot is killed after Teams accepted a post to the SLT channel and an update of
+    the Head's card, before it recorded them. A restarted bot resumes both conversations once the dead
+    worker's short lease has run out (not after five minutes); what was in flight is sent once more (a
+    second copy of the post; the update again, which changes nothing), everything after it exactly once,
+    in order."""
+    head = personal_reference(connector.url, "a:personal-head")
     first_life = Database(database_url)
     await first_life.migrate()
-    await _enqueue(first_life, clock, OutboxMessage.personal(personal_reference(connector.url), text_activity("x")))
-    dying = BlockingSender(BotFrameworkSender(dev_adapter(), ""), after_send=True)
-    draining = asyncio.create_task(OutboxWorker(first_life, dying, clock=clock).drain())
-    await dying.entered.wait()
-    draining.cancel()
+    post, _ = await _enqueue(
+        first_life, clock,
+        OutboxMessage.channel_post(slt_channel(connector.url), card_activity("INC-1 reported")),
+        OutboxMessage.update(head, "act-approval", card_activity("Request 4: approved")),
+    )
+    await _enqueue(
+        first_life, clock,
+        OutboxMessage.update_of(post, card_activity("INC-1: Ms Patel leads")),
+        OutboxMessage.channel_post(slt_channel(connector.url), card_activity("INC-2 reported")),
+        OutboxMessage.personal(head, text_activity("Request 5 waits for you")),
+    )
+    connector.hold_next(2)  # Teams accepts the first message of each conversation; the answers are slow
+    draining = asyncio.create_task(OutboxWorker(first_life, BotFrameworkSender(dev_adapter(), ""), clock=clock).drain())
+    await _until_sent(connector, count=2)
+    draining.cancel()  # killed before it heard back
     await asyncio.gather(draining, return_exceptions=True)
+    connector.release()
     await first_life.dispose()
 
     second_life = Database(database_url)
+    restarted = clock.now()
     try:
-        clock.advance(5 * 60 + 1)
-        await OutboxWorker(second_life, BotFrameworkSender(dev_adapter(), ""), clock=clock).drain()
+        worker = OutboxWorker(second_life, BotFrameworkSender(dev_adapter(), ""), clock=clock)
+        while await next_attempt_in(second_life, clock) is not None and clock.now() - restarted <= timedelta(
+            seconds=60
+        ):
+            await worker.drain()
+            clock.advance(1)
+        assert await next_attempt_in(second_life, clock) is None, "still pending a minute after the restart"
+        assert all(e.status is OutboxStatus.DELIVERED for e in await entries(second_life))
+        recorded_post = await entry(second_life, post)
     finally:
         await second_life.dispose()
-    assert _texts(connector) == ["x", "x"]
+
+    slt = [d for d in connector.sent() if d.conversation_id.startswith(SLT_CHANNEL)]
+    assert [(d.method, _title(d)) for d in slt] == [
+        ("POST", "INC-1 reported"), ("POST", "INC-1 reported"),  # the post in flight, twice
+        ("PUT", "INC-1: Ms Patel leads"), ("POST", "INC-2 reported"),
+    ]
+    assert slt[2].conversation_id == slt[1].conversation_id == recorded_post.delivered_conversation_id
+    # the copy sent before the crash is never updated: nobody learnt its id
+    head_chat = [d for d in connector.sent() if d.conversation_id == "a:personal-head"]
+    assert [d.method for d in head_chat] == ["PUT", "PUT", "POST"]
+    assert head_chat[0].activity_id == head_chat[1].activity_id == "act-approval"
+    # the update repeated is the same card: nothing changes
+    assert head_chat[0].body["attachments"] == head_chat[1].body["attachments"]
+    assert head_chat[2].body["text"] == "Request 5 waits for you"
+
+
+async def test_a_send_slower_than_the_lease_keeps_its_claim_and_no_other_worker_takes_it(
+    database_url: str, clock: FakeClock, connector: FakeConnector
+) -> None:
+    lease = timedelta(seconds=30)
+    sending, other = Database(database_url), Database(database_url)  # two bot instances
+    await sending.migrate()
+    draining = None
+    try:
+        first, _ = await _enqueue(
+            sending, clock, *[OutboxMessage.personal(personal_reference(connector.url), text_activity(text))
+                              for text in ("slow", "next")]
+        )
+        connector.hold_next(1)  # e.g. the connector retrying for a while before it answers
+        draining = asyncio.create_task(
+            OutboxWorker(sending, BotFrameworkSender(dev_adapter(), ""), clock=clock, lease=lease).drain()
+        )
+        await _until_sent(connector)
+        rival = OutboxWorker(other, BotFrameworkSender(dev_adapter(), ""), clock=clock, lease=lease)
+        for _ in range(12):  # two minutes: four leases
+            clock.advance(10)
+            await _until_claimed_until(sending, first, clock.now() + lease)  # renewed while it sends
+            assert (await rival.drain()).claimed == 0
+        connector.release()
+        report = await draining
+        assert report[Outcome.DELIVERED] == 2 and report[Outcome.LOST] == 0
+    finally:
+        await _abandon(connector, draining)
+        await sending.dispose()
+        await other.dispose()
+    assert _texts(connector) == ["slow", "next"]
+
+
+async def test_a_worker_that_lost_its_claim_neither_renews_nor_records_over_the_new_holder(
+    database_url: str, connector: FakeConnector, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Instance A stalls (its clock stops: a paused VM) longer than its lease while Teams holds its answer;
+    instance B takes the message over and sends it again. A must leave B's claim alone: no renewal over it,
+    no delivery recorded while B is still sending (that would also let the next message of the conversation
+    overtake B's copy)."""
+    lease = timedelta(seconds=30)
+    clock_a = FakeClock()
+    clock_b = FakeClock(clock_a.now() + lease + timedelta(seconds=1))
+    database_a, database_b = Database(database_url), Database(database_url)
+    await database_a.migrate()
+    draining_a = draining_b = None
+    try:
+        first, _ = await _enqueue(
+            database_a, clock_a, *[OutboxMessage.personal(personal_reference(connector.url), text_activity(text))
+                                   for text in ("x", "after x")]
+        )
+        connector.hold_next(2)
+        worker_a = OutboxWorker(database_a, BotFrameworkSender(dev_adapter(), ""), clock=clock_a, lease=lease)
+        worker_b = OutboxWorker(database_b, BotFrameworkSender(dev_adapter(), ""), clock=clock_b, lease=lease)
+        draining_a = asyncio.create_task(worker_a.drain())
+        await _until_sent(connector, count=1)
+        draining_b = asyncio.create_task(worker_b.drain())  # A's lease has run out on B's clock
+        await _until_sent(connector, count=2)
+        token_b, until_b = await claim_of(database_b, first)
+        assert token_b is not None and until_b == clock_b.now() + lease
+
+        with caplog.at_level(logging.WARNING, logger="bot.outbox_worker"):
+            clock_a.advance(10)  # A wakes up: its heartbeat finds the message taken
+            await _eventually_logged(caplog, "claim was taken by another worker")
+            assert await claim_of(database_b, first) == (token_b, until_b)
+            connector.release(1)  # A hears back from Teams
+            report_a = await draining_a
+        assert report_a[Outcome.DELIVERED] == 0 and report_a[Outcome.LOST] == 1
+        assert (await entry(database_b, first)).status is OutboxStatus.PENDING
+        assert await claim_of(database_b, first) == (token_b, until_b)
+        assert _texts(connector) == ["x", "x"]  # "after x" still waits behind B's send
+
+        connector.release()
+        report_b = await draining_b
+        assert report_b[Outcome.DELIVERED] == 2
+        recorded = await entry(database_b, first)
+        assert recorded.delivered_activity_id == "act-2"  # B's copy (the fake connector numbers what it accepts)
+    finally:
+        await _abandon(connector, draining_a, draining_b)
+        await database_a.dispose()
+        await database_b.dispose()
+    assert _texts(connector) == ["x", "x", "after x"]
 
 
 async def test_two_workers_draining_together_deliver_each_message_exactly_once(

@@ -13,7 +13,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from msrest.exceptions import ClientRequestError
-from sqlalchemy import Table, inspect
+from sqlalchemy import Table, inspect, select
 
 from bot.outbox_worker import (
     ConversationRateLimiter,
@@ -26,15 +26,19 @@ from store.base import Base
 from store.db import Database, alembic_config
 from store.outbox import (
     ChannelTarget,
+    ClaimRenewal,
     InvalidOutboxMessage,
     OutboxKind,
     OutboxMessage,
+    OutboxRow,
     OutboxStatus,
     backlog,
     claim_due,
     enqueue,
     list_entries,
     mark_delivered,
+    renew_claims,
+    schedule_retry,
 )
 from tests.support.outbox import (
     SLT_CHANNEL,
@@ -125,7 +129,8 @@ async def test_one_message_per_lane_is_claimed_and_a_lane_waits_for_its_earlier_
     assert all(m.attempts == 1 for m in claimed)
     assert await _claim(database, now, token="t2") == []  # leased, and the second waits for the first
     async with database.transaction() as session:
-        assert await mark_delivered(session, first, now=now, activity_id="x", conversation_id="a", reference={})
+        assert await mark_delivered(session, first, claim_token="t1", now=now, activity_id="x", conversation_id="a",
+                                    reference={})
     [second] = await _claim(database, now, token="t3")
     assert second.activity == text_activity("2")
 
@@ -140,16 +145,86 @@ async def test_an_expired_lease_is_taken_over(database: Database) -> None:
     assert taken.attempts == 2 and taken.claim_token == "t3"
 
 
+async def test_a_claim_is_renewed_only_by_its_holder_and_a_taken_one_is_reported_lost(database: Database) -> None:
+    now = datetime.now(UTC)
+    lease = timedelta(seconds=30)
+    async with database.transaction() as session:
+        sam = await enqueue(session, OutboxMessage.personal(personal_reference(SERVICE_URL), text_activity("1")),
+                            now=now)
+        kim = await enqueue(session, OutboxMessage.personal(personal_reference(SERVICE_URL, "a:personal-kim"),
+                                                            text_activity("k")), now=now)
+    async with database.transaction() as session:
+        assert len(await claim_due(session, now=now, lease_until=now + lease, token="t1", limit=10)) == 2
+
+    async def renew(token: str, at: datetime, *ids: int) -> ClaimRenewal:
+        async with database.transaction() as session:
+            return await renew_claims(session, ids, token=token, now=at, lease_until=at + lease)
+
+    assert await renew("t1", now + timedelta(seconds=20), sam, kim) == ClaimRenewal(frozenset({sam, kim}), frozenset())
+    assert await renew("t2", now + timedelta(seconds=20), sam) == ClaimRenewal(frozenset(), frozenset({sam}))
+    assert await _claim(database, now + timedelta(seconds=45), token="t2") == []  # renewed to now + 50 s
+    async with database.transaction() as session:
+        assert await mark_delivered(session, sam, claim_token="t1", now=now, activity_id="x", conversation_id="a",
+                                    reference={})
+    [taken] = await _claim(database, now + timedelta(seconds=51), token="t2")  # t1 stopped renewing kim
+    assert taken.id == kim
+    # t1 comes back: kim is another worker's now (lost); sam is finished (neither kept nor lost)
+    assert await renew("t1", now + timedelta(seconds=52), sam, kim) == ClaimRenewal(frozenset(), frozenset({kim}))
+    async with database.sessions() as session:
+        claim = (await session.execute(select(OutboxRow.claim_token, OutboxRow.claimed_until)
+                                       .where(OutboxRow.id == kim))).one()
+    assert tuple(claim) == ("t2", now + timedelta(seconds=51) + timedelta(minutes=5))  # t2's claim, untouched
+
+
+async def test_only_the_holder_of_the_claim_records_a_delivery(database: Database) -> None:
+    now = datetime.now(UTC)
+    async with database.transaction() as session:
+        sent = await enqueue(session, OutboxMessage.personal(personal_reference(SERVICE_URL), text_activity("1")),
+                             now=now)
+    [stalled] = await _claim(database, now, token="stalled")
+    [holder] = await _claim(database, now + timedelta(minutes=6), token="holder")  # the stalled claim ran out
+    async with database.transaction() as session:
+        assert not await mark_delivered(session, sent, claim_token="stalled", now=now, activity_id="act-1",
+                                        conversation_id="a", reference={})
+    async with database.sessions() as session:
+        [row] = await list_entries(session)
+    assert row.status is OutboxStatus.PENDING  # the holder is still sending it
+    async with database.transaction() as session:
+        assert await mark_delivered(session, sent, claim_token="holder", now=now, activity_id="act-2",
+                                    conversation_id="a", reference={})
+    async with database.sessions() as session:
+        [row] = await list_entries(session)
+    assert row.status is OutboxStatus.DELIVERED and row.delivered_activity_id == "act-2"
+
+
+async def test_a_delivery_is_recorded_when_the_new_holder_gave_the_message_back(database: Database) -> None:
+    """The stalled worker's send reached Teams; the worker that took over failed and released the claim:
+    the delivery is recorded rather than sent a third time."""
+    now = datetime.now(UTC)
+    async with database.transaction() as session:
+        sent = await enqueue(session, OutboxMessage.personal(personal_reference(SERVICE_URL), text_activity("1")),
+                             now=now)
+    await _claim(database, now, token="stalled")
+    [holder] = await _claim(database, now + timedelta(minutes=6), token="holder")
+    async with database.transaction() as session:
+        assert await schedule_retry(session, holder, now=now, at=now + timedelta(minutes=7), error="503")
+        assert await mark_delivered(session, sent, claim_token="stalled", now=now, activity_id="act-1",
+                                    conversation_id="a", reference={})
+    async with database.sessions() as session:
+        [row] = await list_entries(session)
+    assert row.status is OutboxStatus.DELIVERED and row.delivered_activity_id == "act-1"
+
+
 async def test_delivered_rows_keep_routing_but_not_content(database: Database) -> None:
     now = datetime.now(UTC)
     async with database.transaction() as session:
         sent = await enqueue(session, OutboxMessage.personal(personal_reference(SERVICE_URL), text_activity("secret")))
     await _claim(database, now + timedelta(seconds=1))
     async with database.transaction() as session:
-        await mark_delivered(session, sent, now=now, activity_id="act-9", conversation_id="a:personal-sam",
-                             reference={"conversation": {"id": "a:personal-sam"}})
-        assert not await mark_delivered(session, sent, now=now, activity_id="again", conversation_id="a",
-                                        reference={})
+        await mark_delivered(session, sent, claim_token="t1", now=now, activity_id="act-9",
+                             conversation_id="a:personal-sam", reference={"conversation": {"id": "a:personal-sam"}})
+        assert not await mark_delivered(session, sent, claim_token="t1", now=now, activity_id="again",
+                                        conversation_id="a", reference={})
     async with database.sessions() as session:
         [row] = await list_entries(session)
         stored = (await session.execute(Base.metadata.tables["outbox"].select())).one()._mapping

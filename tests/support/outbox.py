@@ -22,22 +22,43 @@ TEAM = "19:staff-team@thread.tacv2"
 
 
 class FakeClock:
-    """Time that moves only when told to (or when the worker sleeps)."""
+    """Time that moves only when told to (or when the worker sleeps).
+
+    ``sleep`` is the worker waiting in place (rate limit, a record retried): time moves on by that much.
+    ``wait_until`` is a timer beside other work (the claims' heartbeat): it fires once time has been
+    moved past its moment, by ``advance`` or by a ``sleep``, and never moves time itself.
+    """
 
     def __init__(self, start: datetime | None = None) -> None:
         self.current = (start or datetime.now(UTC)).replace(microsecond=0)
         self.slept: list[float] = []
+        self._timers: list[tuple[datetime, asyncio.Future[None]]] = []
 
     def now(self) -> datetime:
         return self.current
 
     async def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
-        self.current += timedelta(seconds=seconds)
+        self.advance(seconds)
         await asyncio.sleep(0)
+
+    async def wait_until(self, moment: datetime) -> None:
+        if moment <= self.current:
+            await asyncio.sleep(0)
+            return
+        timer = (moment, asyncio.get_running_loop().create_future())
+        self._timers.append(timer)
+        try:
+            await timer[1]
+        finally:
+            if timer in self._timers:
+                self._timers.remove(timer)
 
     def advance(self, seconds: float) -> None:
         self.current += timedelta(seconds=seconds)
+        for moment, fired in list(self._timers):
+            if moment <= self.current and not fired.done():
+                fired.set_result(None)
 
 
 def dev_adapter() -> CloudAdapter:
@@ -90,6 +111,14 @@ async def entries(database: Database) -> list[OutboxEntry]:
 
 async def entry(database: Database, outbox_id: int) -> OutboxEntry:
     return next(e for e in await entries(database) if e.id == outbox_id)
+
+
+async def claim_of(database: Database, outbox_id: int) -> tuple[str | None, datetime | None]:
+    """The message's claim as stored: (claim token, claimed until)."""
+    async with database.sessions() as session:
+        claim = select(OutboxRow.claim_token, OutboxRow.claimed_until).where(OutboxRow.id == outbox_id)
+        row = (await session.execute(claim)).one()
+    return row.claim_token, row.claimed_until
 
 
 async def next_attempt_in(database: Database, clock: FakeClock) -> float | None:
