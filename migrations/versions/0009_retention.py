@@ -9,7 +9,8 @@ sees it. On PostgreSQL a deferred constraint trigger also refuses to commit a tr
 there. TRUNCATE of ``incident_events`` stays refused.
 
 Revision ID: 0009_retention
-Revises: 0008_audit
+Revises: 0008_audit, 0005_approvals (it changes the approval history's triggers, so it also merges that branch:
+``depends_on`` alone would leave 0005 a head of the scripts but not of the database, and ``/readyz`` compares them)
 Create Date: 2026-12-06
 """
 
@@ -17,9 +18,9 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_retention"
-down_revision = "0008_audit"
+down_revision = ("0008_audit", "0005_approvals")
 branch_labels = None
-depends_on = ("0005_approvals",)  # changes the approval history's triggers
+depends_on = None
 
 _UNLOCKED = "EXISTS (SELECT 1 FROM retention_unlock)"
 _INCIDENT_MESSAGE = "incident_events is append-only: the chronology cannot be changed or deleted"
