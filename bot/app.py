@@ -49,6 +49,7 @@ from cards.help import notice_card
 from cards.policy_help import policy_answer_card
 from dialogs.accounts import register_accounts
 from dialogs.ask import AnswerQuestion
+from dialogs.audit import register_audit
 from dialogs.consent_admin import register_consent_admin, register_consent_sync
 from dialogs.incidents import register_incidents
 from dialogs.photo_check import register_consent
@@ -58,6 +59,7 @@ from dialogs.router import Router
 from directory import ClosableRoleDirectory
 from directory.factory import build_directory
 from domain.policy_help import PolicyLoadError, load_policy_index
+from services.audit import AuditTrail
 from services.incidents import Incidents
 from services.photo_check import consent_config_from_settings
 from services.platform import Platform
@@ -158,8 +160,9 @@ def create_app(
     adapter = CloudAdapter(authentication)
     conversations = ConversationStore(database)
     school_settings = SchoolSettings(database)
-    router = Router()
     role_directory = directory or build_directory(settings)
+    trail = AuditTrail(database)  # every refusal and view of restricted detail (the router's and the services')
+    router = Router(directory=role_directory, trail=trail)
     ledger = ActivityLedger(database, keep_for=_LEDGER_RETENTION)
     outbox = OutboxWorker(
         database,
@@ -198,6 +201,7 @@ def create_app(
     escalations = EscalationWorker(incidents, poll_seconds=settings.incident_escalation_poll_seconds)
     register_platform(router, Platform(database, role_directory, bot_name=settings.bot_name,
                                        slt_channel_id=settings.slt_channel_id, consent_status=consent_sync.status_line))
+    register_audit(router, database=database, trail=trail, directory=role_directory, calendar=calendar)
     retention = Retention(database, role_directory, schedule=retention_schedule, calendar=calendar,
                           on_enqueued=outbox.wake)
     register_retention(router, retention)

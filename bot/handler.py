@@ -200,7 +200,7 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
         if match.kind is TextKind.COMMAND and match.handler is not None:
             actor = self._actor(turn_context)
             if actor is None:
-                await turn_context.send_activity(_NO_IDENTITY)
+                await turn_context.send_activity(await self._deps.router.refuse_unidentified(match.name))
                 return
             request = CommandRequest(match.text, match.argument, actor, channel=_channel_info(activity))
             await self._send_reply(turn_context, await match.handler(request))
@@ -218,6 +218,9 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
         if dialog is None:
             starter = self._deps.router.flow_handler(flow.value)
             actor = self._actor(turn_context)
+            if starter is not None and actor is None:
+                await turn_context.send_activity(await self._deps.router.refuse_unidentified(flow.value))
+                return
             if starter is None or actor is None:
                 await turn_context.send_activity(self._card_activity(coming_soon_card(flow)))
                 return
@@ -242,7 +245,7 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
         if self._deps.router.handles(str(verb)):
             actor = self._actor(turn_context)
             if actor is None:
-                await turn_context.send_activity(_NO_IDENTITY)
+                await turn_context.send_activity(await self._deps.router.refuse_unidentified(str(verb)))
                 return
             data = {k: v for k, v in value.items() if k != "verb"}
             action = CardAction(
@@ -337,7 +340,9 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
         log.info("card action", extra={"verb": verb, "activity_id": turn_context.activity.id})
         actor = self._actor(turn_context)
         if actor is None:
-            return message_invoke_response(_NO_IDENTITY)
+            if not self._deps.router.handles(verb):
+                return message_invoke_response(_NO_IDENTITY)
+            return message_invoke_response(await self._deps.router.refuse_unidentified(verb))
         card_action = CardAction(
             verb=verb, data=data, actor=actor, activity_id=turn_context.activity.id,
             card_activity_id=turn_context.activity.reply_to_id,

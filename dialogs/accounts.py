@@ -16,6 +16,8 @@ from cards.accounts import (
 )
 from dialogs.approvals import register_approvals
 from dialogs.router import Router
+from domain.access import staff
+from domain.audit import RecordType
 from domain.calendar import SchoolCalendar
 from domain.commands import command
 from domain.flows import Flow
@@ -28,11 +30,14 @@ from store.db import Database
 
 
 def register_account_routes(router: Router, accounts: AccountsFeature) -> None:
-    router.on_flow(Flow.PROPOSE_ACCOUNT.value, accounts.start)
-    router.on_command(command("accounts"), accounts.list_accounts)
-    router.on_action(ACCOUNT_SUBMIT_VERB, accounts.submit, payload=AccountFormButton)
-    router.on_action(ACCOUNT_SAVE_DRAFT_VERB, accounts.save_draft, payload=AccountFormButton)
-    router.on_action(ACCOUNT_DISCARD_DRAFT_VERB, accounts.discard_draft, payload=AccountFormButton)
+    """Any member of staff may propose an account (in their personal chat) and read the register; a form's
+    buttons touch only the sender's own draft, or a request the desk checks is theirs."""
+    form = staff(personal_only=True, record=RecordType.APPROVAL_REQUEST, record_field="request_id")
+    router.on_flow(Flow.PROPOSE_ACCOUNT.value, accounts.start, access=staff(personal_only=True))
+    router.on_command(command("accounts"), accounts.list_accounts, access=staff(record=RecordType.ACCOUNT))
+    router.on_action(ACCOUNT_SUBMIT_VERB, accounts.submit, payload=AccountFormButton, access=form)
+    router.on_action(ACCOUNT_SAVE_DRAFT_VERB, accounts.save_draft, payload=AccountFormButton, access=form)
+    router.on_action(ACCOUNT_DISCARD_DRAFT_VERB, accounts.discard_draft, payload=AccountFormButton, access=form)
 
 
 def register_accounts(

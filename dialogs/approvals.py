@@ -16,17 +16,42 @@ from cards.approvals import (
     RequestButton,
 )
 from dialogs.router import Router
+from domain.access import only, staff
+from domain.audit import RecordType
 from domain.commands import command
+from domain.roles import Role
 from services.approvals import ApprovalDesk
+
+_DECIDERS = (Role.HEAD_TEACHER, Role.DEPUTY)  # a deputy decides only while a delegation is active (the desk checks)
+_ONLY_DECIDERS = ("Only the Head Teacher, or a deputy while approvals are delegated to them, decides requests. Type "
+                  "**my requests** to see yours.")
 
 
 def register_approvals(router: Router, desk: ApprovalDesk) -> None:
-    """The desk's verbs and commands (the kinds register their own: accounts, photo exceptions)."""
-    router.on_action(APPROVAL_DECIDE_VERB, desk.decide, payload=DecisionButton)
-    router.on_action(APPROVAL_REFRESH_VERB, desk.refresh, payload=RequestButton)
-    router.on_action(APPROVAL_WITHDRAW_VERB, desk.withdraw, payload=RequestButton)
-    router.on_action(APPROVAL_EDIT_VERB, desk.edit, payload=RequestButton)
-    router.on_command(command("my_requests"), desk.my_requests)
-    router.on_command(command("delegate"), desk.delegate)
-    router.on_command(command("end_delegation"), desk.end_delegation)
-    router.on_command(command("approvals"), desk.pending_for_decider)
+    """The desk's verbs and commands (the kinds register their own: accounts, photo exceptions).
+
+    A request's buttons are open to any member of staff at the router: who may see or act on *this* request (the
+    requester; the Head Teacher, or a deputy while a delegation is active, never on their own request or the Head's;
+    SLT for the kinds they may see) is the desk's check against the request and delegation it loads, with the
+    status card the person may see and the refusal in the audit trail.
+    """
+    request, field = RecordType.APPROVAL_REQUEST, "request_id"
+    router.on_action(APPROVAL_DECIDE_VERB, desk.decide, payload=DecisionButton,
+                     access=staff(record=request, record_field=field))
+    router.on_action(APPROVAL_REFRESH_VERB, desk.refresh, payload=RequestButton,
+                     access=staff(record=request, record_field=field))
+    router.on_action(APPROVAL_WITHDRAW_VERB, desk.withdraw, payload=RequestButton,
+                     access=staff(record=request, record_field=field))
+    router.on_action(APPROVAL_EDIT_VERB, desk.edit, payload=RequestButton,
+                     access=staff(record=request, record_field=field))
+    router.on_command(command("my_requests"), desk.my_requests,
+                      access=staff(personal_only=True, record=RecordType.APPROVAL_REQUEST))
+    router.on_command(command("delegate"), desk.delegate,
+                      access=only(Role.HEAD_TEACHER, personal_only=True, record=RecordType.DELEGATION,
+                                  refusal="Only the Head Teacher can delegate approvals."))
+    router.on_command(command("end_delegation"), desk.end_delegation,
+                      access=only(Role.HEAD_TEACHER, personal_only=True, record=RecordType.DELEGATION,
+                                  refusal="Only the Head Teacher can end a delegation of approvals."))
+    router.on_command(command("approvals"), desk.pending_for_decider,
+                      access=only(*_DECIDERS, personal_only=True, record=RecordType.APPROVAL_REQUEST,
+                                  refusal=_ONLY_DECIDERS))

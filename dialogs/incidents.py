@@ -38,13 +38,16 @@ from cards.incidents import (
     problem_card,
 )
 from cards.replies import ActionResult, CommandReply
-from dialogs.router import NO_IDENTITY, AttachmentsRequest, InvokeRequest, Router
+from dialogs.router import AttachmentsRequest, InvokeRequest, Router
+from domain.access import Access, only, staff
 from domain.actors import Actor
+from domain.audit import RecordType
 from domain.calendar import SchoolCalendar
 from domain.commands import command
 from domain.flows import Flow
-from domain.incidents import MAX_SOURCE_AUTHOR, MAX_WHAT_HAPPENED, plain_text_from_html
-from domain.roles import RoleDirectory
+from domain.incidents import MAX_SOURCE_AUTHOR, MAX_WHAT_HAPPENED, ROUTING, plain_text_from_html
+from domain.roles import Role, RoleDirectory
+from services.audit import AuditTrail
 from services.incidents import Fetch, Incidents, IncidentSettings, http_fetcher
 from services.requests import CardAction
 
@@ -63,6 +66,16 @@ _SHAREPOINT_HOSTS = (".sharepoint.com", ".sharepoint.us", ".sharepoint.de", ".sh
 
 _Handler = Callable[[CardAction], Awaitable[ActionResult]]
 
+# Everyone who handles some kind of report: the router admits them to the handling buttons; whether they handle
+# *this* report's category is checked (and a refusal audited) in the service against the report it loads.
+HANDLERS: frozenset[Role] = frozenset().union(*(rule.handlers for rule in ROUTING.values()))
+_NOT_A_HANDLER = ("Only the people the policy names for a kind of report can act on it. Nothing was changed or "
+                  "shown.")
+_HANDLING = only(*sorted(HANDLERS), record=RecordType.INCIDENT, record_field="incident", refusal=_NOT_A_HANDLER)
+_SCREENSHOT = only(*sorted(HANDLERS), personal_only=True, record=RecordType.INCIDENT, record_field="incident",
+                   refusal=_NOT_A_HANDLER)
+_REPORTING = staff()  # anyone in the school reports, wherever they start the form
+
 
 def register_incidents(
     router: Router,
@@ -75,6 +88,7 @@ def register_incidents(
     school_settings: SchoolSettings | None = None,
     clock: Callable[[], datetime] | None = None,
     on_enqueued: Callable[[], None] | None = None,
+    trail: AuditTrail | None = None,
 ) -> Incidents:
     """Register the incident flow, ``my reports`` and the handling verbs; return the service for the edge.
 
@@ -82,6 +96,7 @@ def register_incidents(
         settings: ``bot.settings.Settings`` (or an ``IncidentSettings``).
         calendar: the school calendar the app built; else an ``IncidentSettings``' own, or the ``Settings``'.
         on_enqueued: called after a transaction that enqueued outbox messages (e.g. ``OutboxWorker.wake``).
+        trail: the audit trail the handling verbs' refusals and views go to (else one on ``database``).
     """
     if isinstance(settings, IncidentSettings):
         incident_settings = settings if calendar is None else replace(settings, calendar=calendar)
@@ -89,34 +104,33 @@ def register_incidents(
         incident_settings = IncidentSettings.from_settings(settings, calendar=calendar or settings.school_calendar())
     incidents = Incidents(
         database=database, directory=directory, conversations=conversations, settings=incident_settings,
-        school_settings=school_settings, clock=clock, on_enqueued=on_enqueued,
+        school_settings=school_settings, clock=clock, on_enqueued=on_enqueued, trail=trail,
     )
-    router.on_flow(Flow.REPORT_INCIDENT.value, incidents.start)
-    router.on_command(command("my_reports"), incidents.my_reports)
-    routes: dict[Verb, tuple[_Handler, type[BaseModel]]] = {
-        Verb.RISK: (incidents.on_risk, RiskPayload),
-        Verb.DSL_TOLD: (incidents.on_dsl_told, DslToldPayload),
-        Verb.CHOOSE_CATEGORY: (incidents.on_choose_category, ChooseCategoryPayload),
-        Verb.CATEGORY: (incidents.on_category, CategoryPayload),
-        Verb.SUBMIT: (incidents.on_submit, ReportPayload),
-        Verb.VIEW: (incidents.on_view, IncidentPayload),
-        Verb.TAKE_LEAD: (incidents.on_take_lead, IncidentPayload),
-        Verb.NOTE: (incidents.on_note, NotePayload),
-        Verb.ESCALATE: (incidents.on_escalate, EscalatePayload),
-        Verb.CLOSE: (incidents.on_close, ClosePayload),
-        Verb.SHOW_SCREENSHOT: (incidents.on_show_screenshot, ScreenshotPayload),
+    router.on_flow(Flow.REPORT_INCIDENT.value, incidents.start, access=_REPORTING)
+    router.on_command(command("my_reports"), incidents.my_reports,
+                      access=staff(personal_only=True, record=RecordType.INCIDENT))
+    routes: dict[Verb, tuple[_Handler, type[BaseModel], Access]] = {
+        Verb.RISK: (incidents.on_risk, RiskPayload, _REPORTING),
+        Verb.DSL_TOLD: (incidents.on_dsl_told, DslToldPayload, _REPORTING),
+        Verb.CHOOSE_CATEGORY: (incidents.on_choose_category, ChooseCategoryPayload, _REPORTING),
+        Verb.CATEGORY: (incidents.on_category, CategoryPayload, _REPORTING),
+        Verb.SUBMIT: (incidents.on_submit, ReportPayload, _REPORTING),
+        Verb.VIEW: (incidents.on_view, IncidentPayload, _HANDLING),
+        Verb.TAKE_LEAD: (incidents.on_take_lead, IncidentPayload, _HANDLING),
+        Verb.NOTE: (incidents.on_note, NotePayload, _HANDLING),
+        Verb.ESCALATE: (incidents.on_escalate, EscalatePayload, _HANDLING),
+        Verb.CLOSE: (incidents.on_close, ClosePayload, _HANDLING),
+        Verb.SHOW_SCREENSHOT: (incidents.on_show_screenshot, ScreenshotPayload, _SCREENSHOT),
     }
-    for verb, (handler, payload) in routes.items():
-        router.on_action(verb.value, handler, payload=payload, owner=__name__)
+    for verb, (handler, payload, access) in routes.items():
+        router.on_action(verb.value, handler, payload=payload, access=access, owner=__name__)
 
     async def screenshots(request: AttachmentsRequest) -> CommandReply | None:
-        """Images pasted in the personal chat after a report are stored with it."""
-        candidates = screenshot_candidates(request.attachments, request.service_url)
-        if not candidates:
-            return None
-        if request.actor is None:
-            return CommandReply(texts=[NO_IDENTITY])
-        return await incidents.receive_screenshots(request.actor, candidates, request.fetch)
+        """Images pasted in the personal chat after a report are stored with it (the router has checked the
+        sender)."""
+        assert request.actor is not None  # the router refuses a message without an identity
+        return await incidents.receive_screenshots(
+            request.actor, screenshot_candidates(request.attachments, request.service_url), request.fetch)
 
     async def fetch_task(request: InvokeRequest) -> dict[str, Any]:
         return await message_extension_fetch_task(incidents, request.value, request.actor)
@@ -124,9 +138,12 @@ def register_incidents(
     async def submit_action(request: InvokeRequest) -> dict[str, Any]:
         return await message_extension_submit(incidents, request.value, request.actor)
 
-    router.on_attachments("incident screenshots", screenshots)
-    router.on_invoke("composeExtension/fetchTask", fetch_task)
-    router.on_invoke("composeExtension/submitAction", submit_action)
+    router.on_attachments(
+        "incident_screenshots", screenshots,
+        takes=lambda request: bool(screenshot_candidates(request.attachments, request.service_url)),
+        access=staff(personal_only=True, record=RecordType.INCIDENT))
+    router.on_invoke("composeExtension/fetchTask", fetch_task, access=_REPORTING)
+    router.on_invoke("composeExtension/submitAction", submit_action, access=_REPORTING)
     return incidents
 
 

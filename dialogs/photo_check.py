@@ -22,6 +22,8 @@ from cards.consent import (
     PhotoCheckSubmit,
 )
 from dialogs.router import Router
+from domain.access import staff
+from domain.audit import RecordType
 from domain.flows import Flow
 from services.approvals import ApprovalDesk, Clock
 from services.photo_check import DeviceExceptions, PhotoChecks
@@ -49,10 +51,15 @@ def register_consent(
         )
         desk.register_kind(exceptions)
     checks = PhotoChecks(database, store or ConsentStore(database), desk=desk, exceptions=exceptions)
-    router.on_flow(Flow.CHECK_PHOTO.value, checks.start)
-    router.on_action(PHOTO_CHECK_SUBMIT_VERB, checks.submit, payload=PhotoCheckSubmit)
-    router.on_action(PHOTO_CHECK_CHOOSE_VERB, checks.choose, payload=PhotoCheckChoiceSubmit)
-    router.on_action(REQUEST_DEVICE_EXCEPTION_VERB, checks.request_exception, payload=DeviceExceptionSubmit)
-    router.on_action(DEVICE_EXCEPTION_RESUBMIT_VERB, checks.resubmit, payload=DeviceExceptionResubmit)
-    router.on_action(EXCEPTION_RECHECK_VERB, checks.recheck, payload=ExceptionButton)
+    # Any member of staff, in their personal chat only: the question and the answer name pupils.
+    check = staff(personal_only=True)
+    own_exception = staff(personal_only=True, record=RecordType.APPROVAL_REQUEST, record_field="request_id")
+    router.on_flow(Flow.CHECK_PHOTO.value, checks.start, access=check)
+    router.on_action(PHOTO_CHECK_SUBMIT_VERB, checks.submit, payload=PhotoCheckSubmit, access=check)
+    router.on_action(PHOTO_CHECK_CHOOSE_VERB, checks.choose, payload=PhotoCheckChoiceSubmit, access=check)
+    router.on_action(REQUEST_DEVICE_EXCEPTION_VERB, checks.request_exception, payload=DeviceExceptionSubmit,
+                     access=check)
+    router.on_action(DEVICE_EXCEPTION_RESUBMIT_VERB, checks.resubmit, payload=DeviceExceptionResubmit,
+                     access=own_exception)
+    router.on_action(EXCEPTION_RECHECK_VERB, checks.recheck, payload=ExceptionButton, access=own_exception)
     return checks

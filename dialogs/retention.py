@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from cards.replies import CommandReply
 from dialogs.router import Router
+from domain.access import only
+from domain.audit import RecordType
 from domain.commands import command
+from domain.roles import Role
 from services.requests import CommandRequest
 from services.retention import Retention
 
@@ -24,7 +27,10 @@ def register_retention(router: Router, retention: Retention) -> None:
     async def holds(request: CommandRequest) -> CommandReply:
         return await retention.list_holds(request.actor)
 
-    router.on_command(command("retention_preview"), preview)
-    router.on_command(command("legal_hold"), hold)
-    router.on_command(command("release_legal_hold"), release)
-    router.on_command(command("legal_holds"), holds)
+    # The router's declarations (domain/access.py): its one check runs first; the service checks again.
+    holders = only(Role.DPO, Role.HEAD_TEACHER, personal_only=True, record=RecordType.LEGAL_HOLD)
+    router.on_command(command("retention_preview"), preview,
+                      access=only(Role.DPO, personal_only=True, record=RecordType.RETENTION))
+    router.on_command(command("legal_hold"), hold, access=holders)
+    router.on_command(command("release_legal_hold"), release, access=holders)
+    router.on_command(command("legal_holds"), holds, access=holders)

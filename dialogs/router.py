@@ -4,7 +4,15 @@ The Teams edge (``bot/handler.py``) turns an activity into an authenticated ``Ac
 ``CommandRequest`` and asks this router; each conversation in ``dialogs/`` registers its routes here when
 the app is built. Reading the table (``Router.describe()``) tells every way into the app and who may use
 it; the help card's role commands and the manifest's command menu come from the same ``COMMANDS`` table
-(``dialogs/commands.py``), so a command is listed once.
+(``domain/commands.py``), so a command is listed once.
+
+Every route is registered with its ``Access`` (``domain/access.py``): who may use it (roles, or any member of
+staff), whether only in a personal chat, and which record it touches. A registration without one fails. Before
+any service runs, the router checks the sender (their roles from the directory, never from the card) and the
+conversation; a refusal is answered (a short message, as every refusal of the bot is; a proper invoke answer)
+and written to the audit trail
+(``services/audit.py``) naming who, which route and which record. Whether the sender may act on *that* record
+is checked again inside the service, against the record loaded in its unit of work.
 
 A verb's payload is a pydantic model from ``cards/`` (beside the card that carries the button), validated
 here before any service runs: a payload of the wrong shape gets a clear answer and changes nothing.
@@ -15,16 +23,21 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from cards.replies import ActionResult, CommandReply
+from domain.access import NO_IDENTITY as NO_IDENTITY  # what the edge answers a message with no identity
+from domain.access import Access, RefusalReason
 from domain.actors import Actor
+from domain.audit import RecordType
 from domain.commands import ASK_WORD, CANCEL_WORDS, FLOW_PATTERNS, HELP_WORDS, CommandInfo, looks_like_question
 from domain.flows import Flow
+from domain.roles import RoleDirectory
+from services.audit import AuditTrail, refusal
 from services.incidents import Fetch
 from services.requests import CardAction, CommandRequest
 
@@ -33,10 +46,6 @@ log = logging.getLogger(__name__)
 ActionHandler = Callable[[CardAction], Awaitable[ActionResult]]
 CommandHandler = Callable[[CommandRequest], Awaitable[CommandReply]]
 
-NO_IDENTITY = (
-    "I couldn't tell who you are from this message, so I can't do that. Please use the bot from Teams "
-    "signed in with your school account."
-)
 
 _MENTION = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)  # linear: "<at>" repeated cannot backtrack
 _SPACES = re.compile(r"\s+")
@@ -58,6 +67,7 @@ class AttachmentsRequest:
 
 
 AttachmentHandler = Callable[[AttachmentsRequest], Awaitable[CommandReply | None]]  # None: not its kind
+AttachmentTest = Callable[[AttachmentsRequest], bool]  # whether the files are this handler's kind (no I/O)
 
 
 @dataclass(frozen=True)
@@ -87,14 +97,37 @@ class TextMatch:
     kind: TextKind
     text: str  # cleaned
     argument: str = ""
-    handler: CommandHandler | None = None
+    handler: CommandHandler | None = None  # a command's, guarded: the router's check runs first
     flow: Flow | None = None
+    name: str = ""  # the command's name
+
 
 _OUT_OF_DATE = "That button is out of date or its data is not valid. Nothing was changed. Type **help** to start again."
+_DIRECTORY_DOWN = ("I can't check your roles with the school's directory just now, so I can't do this. Nothing was "
+                   "changed. Try again in a few minutes.")
+_SAFE_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:#-]{0,63}")  # an id or reference, never free text
 
 
 class UnknownVerb(LookupError):
     """No route for this verb (an old card, or data that did not come from our cards)."""
+
+
+class RouteKind(StrEnum):
+    VERB = "verb"
+    COMMAND = "command"
+    FLOW = "flow"
+    ATTACHMENTS = "attachments"
+    INVOKE = "invoke"
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One way into the bot and its declaration (``Router.declarations()``: what the security tests walk)."""
+
+    kind: RouteKind
+    name: str  # the verb, the command's name, the flow, the attachment handler's or the invoke's name
+    access: Access
+    payload: type[BaseModel] | None = None  # a verb's payload model
 
 
 @dataclass(frozen=True)
@@ -103,36 +136,83 @@ class VerbRoute:
     handler: ActionHandler
     payload: type[BaseModel] | None  # validated before the handler runs
     owner: str  # the dialog module that registered it
+    access: Access
 
 
 @dataclass(frozen=True)
 class CommandRoute:
     command: CommandInfo
     phrases: tuple[str, ...]  # lower case
-    handler: CommandHandler
+    handler: CommandHandler  # guarded: the router's check runs first
     owner: str
+    access: Access
 
 
-@dataclass
+@dataclass(frozen=True)
+class _AttachmentRoute:
+    name: str
+    takes: AttachmentTest
+    handler: AttachmentHandler
+    access: Access
+
+
+@dataclass(frozen=True)
+class _InvokeRoute:
+    name: str
+    handler: InvokeHandler
+    access: Access
+
+
+def _declared(access: object, what: str) -> Access:
+    """The declaration, or a failed registration: no route without one."""
+    if not isinstance(access, Access):
+        raise TypeError(f"{what} is registered without an Access declaration (domain/access.py)")
+    return access
+
+
+def safe_reference(value: object) -> str | None:
+    """A record id or reference fit for the audit trail (a number, or a short token); None for anything else
+    (free text a card or an attacker put there is never recorded or logged)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and _SAFE_REFERENCE.fullmatch(value):
+        return value
+    return None
+
+
 class Router:
-    """Verb → handler (with its payload model); command phrase → handler; flow → starter."""
+    """Verb → handler (with its payload model); command phrase → handler; flow → starter; each with its ``Access``.
 
-    _verbs: dict[str, VerbRoute] = field(default_factory=dict)
-    _commands: list[CommandRoute] = field(default_factory=list)
-    _flows: dict[str, CommandHandler] = field(default_factory=dict)
-    _attachments: list[tuple[str, AttachmentHandler]] = field(default_factory=list)
-    _invokes: dict[str, InvokeHandler] = field(default_factory=dict)
+    Args:
+        directory: the sender's roles for the check (always the authenticated sender's, never the card's).
+        trail: where refusals are written.
+    """
+
+    def __init__(self, *, directory: RoleDirectory, trail: AuditTrail) -> None:
+        self._directory = directory
+        self._trail = trail
+        self._verbs: dict[str, VerbRoute] = {}
+        self._commands: list[CommandRoute] = []
+        self._flows: dict[str, tuple[CommandHandler, Access]] = {}
+        self._attachments: list[_AttachmentRoute] = []
+        self._invokes: dict[str, _InvokeRoute] = {}
 
     # --- registration ---------------------------------------------------------------------------------
 
-    def on_action(self, verb: str, handler: ActionHandler, *, payload: type[BaseModel] | None = None,
+    def on_action(self, verb: str, handler: ActionHandler, *, access: Access, payload: type[BaseModel] | None = None,
                   owner: str = "") -> None:
+        access = _declared(access, f"verb {verb!r}")
         if verb in self._verbs:
             raise ValueError(f"verb {verb!r} is registered twice")
-        self._verbs[verb] = VerbRoute(verb, handler, payload, owner or _owner_of(handler))
+        if access.record_field is not None and (payload is None or access.record_field not in payload.model_fields):
+            raise ValueError(f"verb {verb!r}: its payload has no field {access.record_field!r} naming the record")
+        self._verbs[verb] = VerbRoute(verb, handler, payload, owner or _owner_of(handler), access)
 
-    def on_command(self, command: CommandInfo, handler: CommandHandler, *, owner: str = "") -> None:
+    def on_command(self, command: CommandInfo, handler: CommandHandler, *, access: Access, owner: str = "") -> None:
         """Register the handler of a command of the table (``domain/commands.py``); the longest phrase wins."""
+        access = _declared(access, f"command {command.name!r}")
         if not command.phrases:
             raise ValueError(f"command {command.name!r} has no phrases to match")
         lowered = tuple(p.lower() for p in command.phrases)
@@ -140,30 +220,95 @@ class Router:
             clash = set(lowered) & set(route.phrases)
             if clash or route.command.name == command.name:
                 raise ValueError(f"command {command.name!r} (or one of its phrases) is registered twice")
-        self._commands.append(CommandRoute(command, lowered, handler, owner or _owner_of(handler)))
+        self._commands.append(CommandRoute(command, lowered, self._guard_command(command.name, handler, access),
+                                           owner or _owner_of(handler), access))
 
-    def on_flow(self, flow: str, handler: CommandHandler) -> None:
+    def on_flow(self, flow: str, handler: CommandHandler, *, access: Access) -> None:
         """What starts a flow from the help card or its command (e.g. the account request form)."""
+        access = _declared(access, f"flow {flow!r}")
         if flow in self._flows:
             raise ValueError(f"flow {flow!r} is registered twice")
-        self._flows[flow] = handler
+        self._flows[flow] = (self._guard_command(flow, handler, access), access)
 
-    def on_attachments(self, name: str, handler: AttachmentHandler) -> None:
-        """Files sent in the personal chat; handlers are asked in the order registered."""
-        self._attachments.append((name, handler))
+    def on_attachments(self, name: str, handler: AttachmentHandler, *, takes: AttachmentTest,
+                       access: Access) -> None:
+        """Files sent in the personal chat; the first handler whose ``takes`` says they are its kind answers."""
+        access = _declared(access, f"attachment handler {name!r}")
+        if any(route.name == name for route in self._attachments):
+            raise ValueError(f"attachment handler {name!r} is registered twice")
+        self._attachments.append(_AttachmentRoute(name, takes, handler, access))
 
-    def on_invoke(self, name: str, handler: InvokeHandler) -> None:
-        """An invoke by name (card actions are verbs: ``on_action``)."""
+    def on_invoke(self, name: str, handler: InvokeHandler, *, access: Access) -> None:
+        """An invoke by name (card actions are verbs: ``on_action``); answered as a task module (the message
+        extension's)."""
+        access = _declared(access, f"invoke {name!r}")
         if name in self._invokes:
             raise ValueError(f"invoke {name!r} is registered twice")
-        self._invokes[name] = handler
+        self._invokes[name] = _InvokeRoute(name, handler, access)
+
+    # --- the one check --------------------------------------------------------------------------------
+
+    async def refused(self, name: str, access: Access, actor: Actor | None,
+                      record_ref: str | None = None) -> str | None:
+        """None when ``actor`` may use the route ``name``; else what to tell them, the refusal already audited.
+
+        The sender's roles come from the directory (looked up only for a route that needs more than staff); the
+        conversation from the authenticated activity.
+        """
+        detail: dict[str, Any] = {}
+        degraded = False
+        if actor is None:
+            reason: RefusalReason | None = RefusalReason.NO_IDENTITY
+        else:
+            detail["conversation"] = actor.conversation_kind or "personal"
+            reason = None
+            if access.personal_only and not actor.in_personal_chat:
+                reason = RefusalReason.NOT_PERSONAL_CHAT  # known without asking the directory
+            elif not access.any_staff:
+                lookup = await self._directory.roles_of(actor.aad_object_id)
+                degraded = lookup.degraded
+                reason = access.refusal_reason(lookup.roles, actor.conversation_kind)
+                detail["roles"] = sorted(role.value for role in lookup.roles)
+                if degraded:
+                    detail["directory"] = "degraded"
+        if reason is None:
+            return None
+        await self._trail.record(refusal(actor, name, access.record, record_ref, reason.value, detail))
+        if degraded and reason is RefusalReason.ROLE:
+            return _DIRECTORY_DOWN
+        return access.refused_text(reason)
+
+    async def refuse_unidentified(self, name: str) -> str:
+        """An activity with no Entra identity asked for ``name`` (a verb, a command): audited, and the answer."""
+        access = self._access_of(name)
+        await self._trail.record(refusal(None, name, access.record if access else RecordType.NONE, None,
+                                         RefusalReason.NO_IDENTITY.value))
+        return NO_IDENTITY
+
+    def _access_of(self, name: str) -> Access | None:
+        if name in self._verbs:
+            return self._verbs[name].access
+        if name in self._flows:
+            return self._flows[name][1]
+        return next((route.access for route in self._commands if route.command.name == name), None)
+
+    def _guard_command(self, name: str, handler: CommandHandler, access: Access) -> CommandHandler:
+        async def guarded(request: CommandRequest) -> CommandReply:
+            refused = await self.refused(name, access, request.actor)
+            if refused is not None:
+                return CommandReply(texts=[refused])
+            return await handler(request)
+
+        guarded.__module__ = getattr(handler, "__module__", __name__)
+        return guarded
 
     # --- lookup ---------------------------------------------------------------------------------------
 
     def match_text(self, text: str | None) -> TextMatch:
         """What a message asks for: help, cancel, a command (longest phrase), a flow, a question, or nothing known.
 
-        Help and cancel are answered by the edge for every conversation; a question starts the ask flow.
+        Help and cancel are answered by the edge for every conversation; a question starts the ask flow. A
+        command's handler runs the router's check first.
         """
         cleaned = clean_text(text)
         lowered = cleaned.lower().rstrip(".!")
@@ -171,9 +316,11 @@ class Router:
             return TextMatch(TextKind.HELP, cleaned)
         if lowered in CANCEL_WORDS:
             return TextMatch(TextKind.CANCEL, cleaned)
-        matched = self.match_command(cleaned) or self.match_command(cleaned.rstrip(".!"))  # "whoami!" too
+        matched = self._match_route(cleaned) or self._match_route(cleaned.rstrip(".!"))  # "whoami!" too
         if matched is not None:
-            return TextMatch(TextKind.COMMAND, cleaned, argument=matched[1], handler=matched[0])
+            route, argument = matched
+            return TextMatch(TextKind.COMMAND, cleaned, argument=argument, handler=route.handler,
+                             name=route.command.name)
         if lowered == ASK_WORD or lowered.startswith(ASK_WORD + " "):
             return TextMatch(TextKind.FLOW, cleaned, argument=cleaned[len(ASK_WORD):].strip(), flow=Flow.ASK_POLICY)
         for pattern, flow in FLOW_PATTERNS:
@@ -184,9 +331,14 @@ class Router:
         return TextMatch(TextKind.UNKNOWN, cleaned, argument=cleaned)
 
     async def attachments(self, request: AttachmentsRequest) -> CommandReply | None:
-        """The answer of the first attachment handler that takes these files (None: none does)."""
-        for _name, handler in self._attachments:
-            reply = await handler(request)
+        """The answer of the first attachment handler whose kind these files are (None: none takes them)."""
+        for route in self._attachments:
+            if not route.takes(request):
+                continue
+            refused = await self.refused(route.name, route.access, request.actor)
+            if refused is not None:
+                return CommandReply(texts=[refused])
+            reply = await route.handler(request)
             if reply is not None:
                 return reply
         return None
@@ -195,15 +347,21 @@ class Router:
         return isinstance(name, str) and name in self._invokes
 
     async def invoke(self, request: InvokeRequest) -> dict[str, Any]:
-        """Run the invoke's handler.
+        """Run the invoke's handler after the check (a refusal is answered in the task module).
 
         Raises:
             KeyError: no handler for ``request.name`` (ask ``handles_invoke`` first).
         """
-        return await self._invokes[request.name](request)
+        route = self._invokes[request.name]
+        refused = await self.refused(route.name, route.access, request.actor)
+        if refused is not None:
+            return {"task": {"type": "message", "value": refused}}
+        return await route.handler(request)
 
     def flow_handler(self, flow: str) -> CommandHandler | None:
-        return self._flows.get(flow)
+        """The flow's starter, the router's check first."""
+        found = self._flows.get(flow)
+        return found[0] if found else None
 
     def handles(self, verb: str) -> bool:
         return verb in self._verbs
@@ -213,7 +371,7 @@ class Router:
         return route.payload if route else None
 
     async def dispatch(self, action: CardAction) -> ActionResult:
-        """Validate the verb's payload, then run its handler.
+        """Check the sender, validate the verb's payload, then run its handler.
 
         Raises:
             UnknownVerb: no route for ``action.verb``.
@@ -221,35 +379,81 @@ class Router:
         route = self._verbs.get(action.verb)
         if route is None:
             raise UnknownVerb(action.verb)
+        payload: BaseModel | None = None
+        problem: ValidationError | None = None
         if route.payload is not None:
             try:
                 payload = route.payload.model_validate(action.data)
             except ValidationError as error:
-                log.info("card payload refused", extra={"verb": action.verb, "errors": error.error_count()})
-                return ActionResult(message=_OUT_OF_DATE)
+                problem = error
+        refused = await self.refused(route.verb, route.access, action.actor,
+                                     _record_ref(route, payload, action.data))
+        if refused is not None:
+            return ActionResult(message=refused)
+        if problem is not None:
+            log.info("card payload refused", extra={"verb": action.verb, "errors": problem.error_count()})
+            return ActionResult(message=_OUT_OF_DATE)
+        if payload is not None:
             action = replace(action, payload=payload)
         return await route.handler(action)
 
     def match_command(self, text: str) -> tuple[CommandHandler, str] | None:
+        """The command ``text`` starts with (its guarded handler) and what follows its phrase."""
+        matched = self._match_route(text)
+        return (matched[0].handler, matched[1]) if matched else None
+
+    def _match_route(self, text: str) -> tuple[CommandRoute, str] | None:
         lowered = text.lower().strip()
-        best: tuple[int, CommandHandler, str] | None = None
+        best: tuple[int, CommandRoute, str] | None = None
         for route in self._commands:
             for phrase in route.phrases:
                 if lowered == phrase or (not route.command.exact and lowered.startswith(phrase + " ")):
                     if best is None or len(phrase) > best[0]:
-                        best = (len(phrase), route.handler, text.strip()[len(phrase):].strip())
+                        best = (len(phrase), route, text.strip()[len(phrase):].strip())
         return (best[1], best[2]) if best else None
 
+    def declarations(self) -> list[Declared]:
+        """Every route with its declaration, verbs first (by name), then commands, flows, files, invokes."""
+        found = [Declared(RouteKind.VERB, v.verb, v.access, v.payload)
+                 for v in sorted(self._verbs.values(), key=lambda r: r.verb)]
+        found += [Declared(RouteKind.COMMAND, c.command.name, c.access) for c in self._commands]
+        found += [Declared(RouteKind.FLOW, name, access) for name, (_, access) in sorted(self._flows.items())]
+        found += [Declared(RouteKind.ATTACHMENTS, a.name, a.access) for a in self._attachments]
+        found += [Declared(RouteKind.INVOKE, i.name, i.access) for i in sorted(self._invokes.values(),
+                                                                               key=lambda r: r.name)]
+        return found
+
     def describe(self) -> Mapping[str, Any]:
-        """The table, for people and tests: every verb (with its payload model) and command phrase, by owner."""
+        """The table, for people and tests: every verb (with its payload model) and command phrase, by owner, and
+        who may use each way in."""
         return {
-            "verbs": {v.verb: {"owner": v.owner, "payload": v.payload.__name__ if v.payload else None}
+            "verbs": {v.verb: {"owner": v.owner, "payload": v.payload.__name__ if v.payload else None,
+                               "access": _described(v.access)}
                       for v in sorted(self._verbs.values(), key=lambda r: r.verb)},
-            "commands": {c.command.name: {"owner": c.owner, "phrases": list(c.phrases)} for c in self._commands},
+            "commands": {c.command.name: {"owner": c.owner, "phrases": list(c.phrases), "access": _described(c.access)}
+                         for c in self._commands},
             "flows": sorted(self._flows),
-            "attachments": [name for name, _ in self._attachments],
+            "attachments": [route.name for route in self._attachments],
             "invokes": sorted(self._invokes),
+            "access": {f"{d.kind.value}:{d.name}": _described(d.access) for d in self.declarations()},
         }
+
+
+def _described(access: Access) -> dict[str, Any]:
+    return {"roles": sorted(role.value for role in access.roles), "personal_only": access.personal_only,
+            "record": access.record.value, "record_field": access.record_field}
+
+
+def _record_ref(route: VerbRoute, payload: BaseModel | None, data: Mapping[str, Any]) -> str | None:
+    """Which record the card data names (from the validated payload; else the raw field, if it is an id)."""
+    name = route.access.record_field
+    if name is None or not isinstance(data, Mapping):
+        return None
+    if payload is not None:
+        return safe_reference(getattr(payload, name, None))
+    info = route.payload.model_fields.get(name) if route.payload is not None else None
+    keys = [name] + ([info.alias] if info is not None and info.alias else [])
+    return next((ref for key in keys if (ref := safe_reference(data.get(key))) is not None), None)
 
 
 def _owner_of(handler: Callable[..., Any]) -> str:

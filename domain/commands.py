@@ -151,6 +151,11 @@ COMMANDS: tuple[CommandInfo, ...] = (
         role_lines=((Role.DATA_ADMIN, "update consent register",
                      "read the SharePoint list now (when it is the source)"),),
     ),
+    CommandInfo(  # not in the menu: two roles use it, and Teams allows 10 commands per scope
+        "audit", phrases=("audit",),
+        role_lines=((Role.HEAD_TEACHER, "audit + reference or name", "who was refused or saw restricted detail"),
+                    (Role.DPO, "audit + reference or name", "who was refused or saw restricted detail")),
+    ),
     CommandInfo("accounts", phrases=("accounts", "account register", "school accounts")),
     CommandInfo(
         "retention_preview", phrases=("retention preview",), exact=True,

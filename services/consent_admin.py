@@ -60,6 +60,7 @@ from cards.consent_admin import (
 )
 from cards.replies import ActionResult, CommandReply
 from domain.actors import Actor
+from domain.audit import RecordType
 from domain.calendar import SchoolCalendar
 from domain.consent import (
     ConsentRegister,
@@ -72,6 +73,8 @@ from domain.consent import (
 from domain.consent_import import DEFAULT_MAPPING, DEFAULT_MAX_REGISTER_BYTES, ColumnMapping, ImportRejected
 from domain.roles import DirectoryUnavailableError, Person, Role, RoleDirectory
 from services.approvals import button_payload, card_message
+from services.audit import AuditTrail
+from services.audit import view as audit_view
 from services.incidents import Fetch, ScreenshotRefused
 from services.requests import CardAction, CommandRequest
 from store import card_copies, conversations
@@ -173,7 +176,7 @@ class ConsentAdmin:
 
     def __init__(self, database: Database, store: ConsentStore, directory: RoleDirectory, settings: Any, *,
                  calendar: SchoolCalendar, on_enqueued: Callable[[], None] | None = None,
-                 clock: Callable[[], Any] = utcnow) -> None:
+                 clock: Callable[[], Any] = utcnow, trail: AuditTrail | None = None) -> None:
         self._database = database
         self.store = store
         self._directory = directory
@@ -181,6 +184,7 @@ class ConsentAdmin:
         self._calendar = calendar
         self._on_enqueued = on_enqueued or (lambda: None)
         self._clock = clock
+        self._trail = trail or AuditTrail(database, clock=clock)
 
     async def _roles(self, actor: Actor) -> frozenset[Role]:
         return (await self._directory.roles_of(actor.aad_object_id)).roles
@@ -382,33 +386,35 @@ class ConsentAdmin:
                 "Only the data admin (school office) and the Designated Safeguarding Lead can see a pupil's consent "
                 "record. To check whether you may use a photo, type **can I post this photo?**"
             ])
-        async with self._database.sessions() as session:
+        async with self._database.transaction() as session:  # the look is recorded with what it read
             found = await self._resolve_one_in(session, request.argument)
-            views = await self._views_in(session) if found is not None else []
-        if found is None:
-            return CommandReply(texts=[
-                "Type **pupil consent** and one pupil's name, e.g. **pupil consent Amelia Hughes** (add the class in "
-                "brackets if two pupils share the name)."
-            ])
-        typed, register, resolution = found
-        if len(register) == 0:
-            return CommandReply(cards=[do_not_photograph_empty_register_card()])
-        shown_as = _as_typed(typed)
-        if resolution.status is ResolutionStatus.MATCHED and resolution.pupil is not None:
-            pupils = [resolution.pupil]
-        elif resolution.status is ResolutionStatus.AMBIGUOUS:
-            pupils = list(resolution.candidates[:_MAX_RECORDS_SHOWN])
-        else:
-            close = ", ".join(f"**{escape_markdown(c.display_name)}** ({escape_markdown(c.class_label)})"
-                              for c in resolution.candidates)
-            return CommandReply(texts=[
-                f"**{escape_markdown(shown_as)}** is not in the consent register."
-                + (f" Did you mean {close}? Type **pupil consent** and the name." if close else
-                   " Check the spelling, or whether the MIS export has been imported since the pupil joined.")
-            ])
-        entries = [entry for pupil in pupils if (entry := register.get(pupil.pupil_id)) is not None]
-        log.info("pupil consent record shown (restricted)",  # who looked, not whom: no pupil data in the log
-                 extra={"by": request.actor.aad_object_id, "records": len(entries)})
+            if found is None:
+                return CommandReply(texts=[
+                    "Type **pupil consent** and one pupil's name, e.g. **pupil consent Amelia Hughes** (add the class "
+                    "in brackets if two pupils share the name)."
+                ])
+            typed, register, resolution = found
+            if len(register) == 0:
+                return CommandReply(cards=[do_not_photograph_empty_register_card()])
+            shown_as = _as_typed(typed)
+            if resolution.status is ResolutionStatus.MATCHED and resolution.pupil is not None:
+                pupils = [resolution.pupil]
+            elif resolution.status is ResolutionStatus.AMBIGUOUS:
+                pupils = list(resolution.candidates[:_MAX_RECORDS_SHOWN])
+            else:
+                close = ", ".join(f"**{escape_markdown(c.display_name)}** ({escape_markdown(c.class_label)})"
+                                  for c in resolution.candidates)
+                return CommandReply(texts=[
+                    f"**{escape_markdown(shown_as)}** is not in the consent register."
+                    + (f" Did you mean {close}? Type **pupil consent** and the name." if close else
+                       " Check the spelling, or whether the MIS export has been imported since the pupil joined.")
+                ])
+            entries = [entry for pupil in pupils if (entry := register.get(pupil.pupil_id)) is not None]
+            views = await self._views_in(session)
+            for entry in entries:  # one line of the audit trail per pupil's record shown
+                await self._trail.record_in(session, audit_view(
+                    request.actor, "pupil_consent", RecordType.CONSENT_RECORD, entry.pupil.pupil_id, "consent_record",
+                    {"register_version": register.version}))
         return CommandReply(cards=[pupil_consent_card(entries, register.purposes, views,
                                                       version=register.version, typed=shown_as,
                                                       calendar=self._calendar)])

@@ -70,11 +70,13 @@ from cards.incidents import (
 )
 from cards.replies import ActionResult, CommandReply
 from domain.actors import Actor
+from domain.audit import RecordType
 from domain.calendar import SchoolCalendar
 from domain.incidents import (
     AGENCY_TITLES,
     OUTCOME_TITLES,
     SYSTEM_ACTOR,
+    AlreadyClosed,
     Category,
     CategoryRule,
     ChannelView,
@@ -93,6 +95,9 @@ from domain.incidents import (
     urgency_for,
 )
 from domain.roles import ROLE_TITLES, DirectoryUnavailableError, Person, Role, RoleDirectory
+from services.audit import AuditTrail
+from services.audit import refusal as audit_refusal
+from services.audit import view as audit_view
 from services.requests import CardAction, CommandRequest
 from store import card_copies, conversations
 from store import incidents as records
@@ -308,6 +313,7 @@ class Incidents:
         school_settings: SchoolSettings | None = None,
         clock: Callable[[], datetime] | None = None,
         on_enqueued: Callable[[], None] | None = None,
+        trail: AuditTrail | None = None,
     ) -> None:
         self._db = database
         self._directory = directory
@@ -316,6 +322,7 @@ class Incidents:
         self.settings = settings
         self._clock = clock or utcnow
         self._on_enqueued = on_enqueued or (lambda: None)
+        self._trail = trail or AuditTrail(database, clock=self._clock)
 
     def now(self) -> datetime:
         return self._clock()
@@ -694,16 +701,22 @@ class Incidents:
     async def _load_authorised(self, session: AsyncSession, action: CardAction, roles: frozenset[Role],
                                permission: Permission) -> records.Incident | str:
         """The report the action names, if the actor (with ``roles``, read before the unit of work) may act on it;
-        else a sentence saying why not."""
+        else a sentence saying why not, the refusal written to the audit trail in ``session`` (the caller's unit of
+        work, which commits it with the answer)."""
         incident_id = payload_of(action, IncidentPayload).incident
         incident = await records.get(session, incident_id)
         if incident is None:
+            await self._trail.record_in(session, audit_refusal(
+                action.actor, action.verb, RecordType.INCIDENT, incident_id, "not_found",
+                {"permission": permission.value}))
             return "That report no longer exists."
         try:
             authorise(permission, roles, incident.category, incident.status)
         except IncidentError as refusal:
-            log.warning("incident action refused", extra={"incident": incident.reference, "verb": action.verb,
-                                                           "permission": permission.value})
+            reason = "closed" if isinstance(refusal, AlreadyClosed) else "not_permitted"
+            await self._trail.record_in(session, audit_refusal(
+                action.actor, action.verb, RecordType.INCIDENT, incident.reference, reason,
+                {"permission": permission.value, "roles": sorted(role.value for role in roles)}))
             return str(refusal)
         return incident
 
@@ -774,6 +787,8 @@ class Incidents:
                                                 "details again.")
             await records.append_event(session, loaded.id, EventKind.VIEWED, self._person(actor),
                                        "Opened the details", at=now)
+            await self._trail.record_in(session, audit_view(actor, action.verb, RecordType.INCIDENT, loaded.reference,
+                                                            "details"))
             report = await self._full_report(session, loaded)
             if chat is not None:
                 subject = _SUBJECT.format(loaded.id)
@@ -878,12 +893,18 @@ class Incidents:
                 return ActionResult(message=loaded)
             found = await records.attachment_content(session, loaded.id, attachment_id)
             if found is None:
+                await self._trail.record_in(session, audit_refusal(
+                    action.actor, action.verb, RecordType.INCIDENT, loaded.reference, "not_found",
+                    {"attachment": attachment_id}))
                 return ActionResult(message="That screenshot is not part of this report.")
             shot, content = found
             ids = [a.id for a in await records.attachments(session, loaded.id)]
             await records.append_event(session, loaded.id, EventKind.VIEWED, self._person(action.actor),
                                        f"Viewed screenshot {ids.index(shot.id) + 1}",
                                        at=self.now())
+            await self._trail.record_in(session, audit_view(action.actor, action.verb, RecordType.INCIDENT,
+                                                            loaded.reference, "screenshot",
+                                                            {"screenshot": ids.index(shot.id) + 1}))
         data_uri = None
         if shot.size <= self.settings.screenshot_inline_max_bytes:
             data_uri = f"data:{shot.content_type};base64,{base64.b64encode(content).decode('ascii')}"

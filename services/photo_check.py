@@ -73,6 +73,7 @@ from domain.approvals import (
     RefusalReason,
     Transition,
 )
+from domain.audit import RecordType
 from domain.calendar import SchoolCalendar
 from domain.consent import (
     DEFAULT_CONFIG,
@@ -85,6 +86,8 @@ from domain.consent import (
     with_choices,
 )
 from services.approvals import ApprovalDesk, Clock, Submitted, button_payload, card_message, subject_of
+from services.audit import AuditTrail
+from services.audit import refusal as audit_refusal
 from services.requests import CardAction, CommandRequest
 from store import approvals as approvals_store
 from store.approvals import registered_account_names
@@ -257,11 +260,12 @@ class PhotoChecks:
     """
 
     def __init__(self, database: Database, store: ConsentStore, *, desk: ApprovalDesk | None = None,
-                 exceptions: DeviceExceptions | None = None) -> None:
+                 exceptions: DeviceExceptions | None = None, trail: AuditTrail | None = None) -> None:
         self._database = database
         self.store = store
         self._desk = desk
         self.exceptions = exceptions
+        self._trail = trail or AuditTrail(database)
 
     def _recorded(self) -> frozenset[DestinationKind]:
         """The destinations the school records consent for (the others are not offered)."""
@@ -424,19 +428,26 @@ class PhotoChecks:
     async def _own_request(self, action: CardAction, request_id: int | None, what: str) -> ApprovalRecord | str:
         """The exception request a button names, if it is the actor's own (else what to tell them).
 
-        Read first; a button naming no exception request is handed to the approval desk, which records the attempt
-        (the one write of that answer).
+        Read first; a button naming no request is handed to the approval desk, which records the attempt; one naming
+        a request that is not this actor's exception is written to the audit trail (either is that answer's one
+        write).
         """
         async with self._database.sessions() as session:
             request = await self._read_own_in(session, action, request_id)
         if request is None:
+            recorded = False  # the desk records a button naming no request of its own
             if self._desk is not None:
-                await self._desk.load_request(replace(action, data={"request_id": request_id}), what)
-            log.warning("photo exception button names no exception request")
+                answer = await self._desk.load_request(replace(action, data={"request_id": request_id}), what)
+                recorded = isinstance(answer, ActionResult)
+            if not recorded:  # a request, but not an exception request (or not on this card): refused here
+                await self._trail.record(audit_refusal(action.actor, action.verb, RecordType.APPROVAL_REQUEST,
+                                                       request_id, "not_an_exception_request", {"what": what}))
             return ("I can't find that exception request. Type **my requests** to see yours, or **can I post this "
                     "photo?** to check a photo.")
         if request.requester_aad_object_id.lower() != action.actor.aad_object_id.lower():
-            log.warning("photo exception of someone else used", extra={"request": request.reference})
+            # Someone else's exception: the refusal is this answer's one write (the request was only read).
+            await self._trail.record(audit_refusal(action.actor, action.verb, RecordType.APPROVAL_REQUEST, request.id,
+                                                   "not_the_requester", {"what": what}))
             return ("That exception was asked for by someone else: it does not apply to you or your photos. Type "
                     "**can I post this photo?** to check yours.")
         return request

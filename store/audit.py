@@ -6,10 +6,11 @@ take the caller's session, so an entry commits with the unit of work that refuse
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String, or_, select
+from sqlalchemy import JSON, ColumnElement, Index, Integer, String, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -66,18 +67,38 @@ def _entry(row: AuditRow) -> AuditEntry:
 
 async def recent(
     session: AsyncSession, *, record_ref: str | None = None, actor_aad: str | None = None,
-    record_type: RecordType | None = None, limit: int = 50,
+    record_type: RecordType | None = None, about: Sequence[tuple[RecordType | None, str]] = (),
+    actor_aads: Sequence[str] = (), limit: int = 50,
 ) -> list[AuditEntry]:
-    """The most recent entries (newest first) about a record, by a person, or both (either matches)."""
+    """The most recent entries (newest first) about a record, by a person, or both (any one matches).
+
+    Args:
+        record_ref: a record's reference or id (with ``record_type``: of that kind only; else of any kind).
+        about: more records, each (kind or None for any, reference or id): a record's reference and its id.
+        actor_aads: people, by Entra object id (``actor_aad``: one of them).
+    """
+    records = [*([(record_type, record_ref)] if record_ref is not None else []), *about]
+    actors = [*([actor_aad] if actor_aad is not None else []), *actor_aads]
     query = select(AuditRow)
-    matches = []
-    if record_ref is not None:
-        matches.append(AuditRow.record_ref == record_ref)
-    if actor_aad is not None:
-        matches.append(AuditRow.actor_aad == actor_aad)
+    matches: list[ColumnElement[bool]] = []
+    for kind, ref in records:
+        matches.append(AuditRow.record_ref == ref if kind is None
+                       else and_(AuditRow.record_ref == ref, AuditRow.record_type == kind.value))
+    if actors:
+        matches.append(AuditRow.actor_aad.in_(sorted({*actors, *(aad.lower() for aad in actors)})))  # uses the index
     if matches:
         query = query.where(or_(*matches))
-    if record_type is not None:
+    elif record_type is not None:
         query = query.where(AuditRow.record_type == record_type.value)
     rows = await session.scalars(query.order_by(AuditRow.id.desc()).limit(limit))
     return [_entry(row) for row in rows]
+
+
+async def actors_named(session: AsyncSession, name: str) -> dict[str, str]:
+    """The people the trail has recorded under ``name`` (any case): Entra object id → name as recorded."""
+    rows = await session.execute(
+        select(AuditRow.actor_aad, AuditRow.actor_name)
+        .where(func.lower(AuditRow.actor_name) == name.strip().lower(), AuditRow.actor_aad.is_not(None))
+        .distinct()
+    )
+    return {aad: recorded for aad, recorded in rows.tuples() if aad is not None and recorded is not None}

@@ -6,6 +6,7 @@ from bot.app import SERVICES
 from bot.settings import Settings
 from cards.base import AdaptiveCard, TextBlock
 from cards.replies import ActionResult, CommandReply
+from domain.access import staff
 from domain.commands import CommandInfo
 from services.requests import CardAction, CommandRequest
 from tests.fakes.activities import personal_activity, user
@@ -34,7 +35,7 @@ async def test_execute_reaches_the_handler_with_the_authenticated_actor(
         return ActionResult(card=AdaptiveCard(body=[TextBlock(text="replaced")]))
 
     async with running_bot(dev_settings) as client:
-        client.app[SERVICES].router.on_action("test_verb", handler)
+        client.app[SERVICES].router.on_action("test_verb", handler, access=staff())
         response = await client.post(
             "/api/messages", json=invoke(connector.url, "test_verb", {"x": 1, "aadObjectId": "someone-else"})
         )
@@ -56,7 +57,7 @@ async def test_submit_fallback_updates_the_card_it_came_from(
     submit = personal_activity(connector.url, value={"verb": "test_verb", "x": 2})
     submit["replyToId"] = "card-message-7"
     async with running_bot(dev_settings) as client:
-        client.app[SERVICES].router.on_action("test_verb", handler)
+        client.app[SERVICES].router.on_action("test_verb", handler, access=staff())
         await client.post("/api/messages", json=submit)
     update, message = connector.sent()
     assert update.method == "PUT" and update.activity_id == "card-message-7"
@@ -71,6 +72,7 @@ async def test_registered_command_is_routed_with_its_argument(
         return CommandReply(texts=[f"echo: {request.argument} by {request.actor.name}"])
 
     async with running_bot(dev_settings) as client:
-        client.app[SERVICES].router.on_command(CommandInfo("test_echo", phrases=("test echo",)), handler)
+        client.app[SERVICES].router.on_command(CommandInfo("test_echo", phrases=("test echo",)), handler,
+                                                  access=staff())
         await client.post("/api/messages", json=personal_activity(connector.url, text="Test echo Priya until 1 Dec"))
     assert connector.texts() == ["echo: Priya until 1 Dec by Sam Teacher"]

@@ -28,6 +28,7 @@ from dialogs.consent_admin import register_consent_admin
 from dialogs.router import Router
 from domain.actors import Actor
 from domain.roles import DirectoryUnavailableError, Person, Role, RoleLookup
+from services.audit import AuditTrail
 from services.consent_admin import ConsentAdmin, CsvCandidate
 from services.incidents import ScreenshotRefused, http_fetcher
 from services.requests import CommandRequest
@@ -123,8 +124,8 @@ class Bot:
         """A ConsentAdmin over the running app's database, directory and chats (for the CSV tests)."""
         services = self.client.app[SERVICES]
         return register_consent_admin(
-            Router(), database=services.database, store=ConsentStore(services.database),
-            directory=services.directory, conversations=services.conversations,
+            Router(directory=services.directory, trail=AuditTrail(services.database)), database=services.database,
+            store=ConsentStore(services.database), directory=services.directory, conversations=services.conversations,
             settings=services.settings.model_copy(update=settings),
         )
 
@@ -351,7 +352,7 @@ async def test_when_the_directory_is_down_the_request_is_recorded_and_staff_are_
     bot: Bot
 ) -> None:
     services = bot.client.app[SERVICES]
-    router = Router()
+    router = Router(directory=_DirectoryDown(), trail=AuditTrail(services.database))
     register_consent_admin(router, database=services.database, store=ConsentStore(services.database),
                            directory=_DirectoryDown(), conversations=services.conversations,
                            settings=services.settings)

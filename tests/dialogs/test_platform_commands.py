@@ -75,8 +75,9 @@ async def test_help_adds_the_senders_own_commands_in_the_personal_chat_only(
     assert "For your role" not in _commands(sam)
     assert _commands(jo)["For your role"] == [
         "photo requests", "pupil consent + name", "consent register", "send the MIS export (.csv) here",
-        "update consent register", "retention preview", "legal hold + reference or person + because + reason",
-        "release legal hold + reference or person", "legal holds",  # Jo is the DPO too
+        "update consent register", "audit + reference or name", "retention preview",
+        "legal hold + reference or person + because + reason", "release legal hold + reference or person",
+        "legal holds",  # Jo is the DPO too
     ]
     assert _commands(priya)["For your role"] == [  # SLT and the deputy
         "approvals", "status", "@Policy Bot use this channel for incidents"]

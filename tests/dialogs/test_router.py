@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from bot.app import SERVICES, create_app
 from bot.settings import Settings
-from dialogs.router import Router, TextKind
-from domain.commands import COMMANDS
+from cards.incidents import IncidentPayload
+from cards.replies import ActionResult, CommandReply
+from dialogs.router import AttachmentsRequest, InvokeRequest, Router, TextKind
+from domain.access import only, staff
+from domain.audit import RecordType
+from domain.commands import COMMANDS, CommandInfo
 from domain.flows import Flow
+from domain.roles import Role
+from services.requests import CardAction, CommandRequest
 from tests.fakes.activities import TENANT
 
 
@@ -35,7 +42,7 @@ def test_every_command_of_the_table_with_phrases_is_routed_and_nothing_else(rout
 def test_the_flows_files_and_invokes_are_all_in_the_table(router: Router) -> None:
     table = router.describe()
     assert table["flows"] == sorted(f.value for f in (Flow.CHECK_PHOTO, Flow.PROPOSE_ACCOUNT, Flow.REPORT_INCIDENT))
-    assert table["attachments"] == ["incident screenshots", "consent register CSV"]
+    assert table["attachments"] == ["incident_screenshots", "consent_csv"]
     assert table["invokes"] == ["composeExtension/fetchTask", "composeExtension/submitAction"]
 
 
@@ -66,3 +73,85 @@ def test_what_a_message_asks_for(router: Router, text: str, kind: TextKind, deta
         assert match.handler is not None and match.argument == detail
     if kind is TextKind.FLOW:
         assert match.flow is detail
+
+
+# --- authorisation at one point ----------------------------------------------------------------------------
+
+
+async def _noop_action(action: CardAction) -> ActionResult:
+    return ActionResult(message="ran")
+
+
+async def _noop_command(request: CommandRequest) -> CommandReply:
+    return CommandReply(texts=["ran"])
+
+
+async def _noop_invoke(request: InvokeRequest) -> dict[str, Any]:
+    return {}
+
+
+async def _noop_files(request: AttachmentsRequest) -> CommandReply | None:
+    return None
+
+
+def test_a_route_registered_without_a_declaration_fails_at_registration(router: Router) -> None:
+    registrations: list[Callable[[], None]] = [
+        lambda: router.on_action("new_verb", _noop_action),  # type: ignore[call-arg]
+        lambda: router.on_action("new_verb", _noop_action, access=None),  # type: ignore[arg-type]
+        lambda: router.on_command(CommandInfo("new_command", phrases=("new command",)),
+                                  _noop_command),  # type: ignore[call-arg]
+        lambda: router.on_flow("new_flow", _noop_command),  # type: ignore[call-arg]
+        lambda: router.on_attachments("new_files", _noop_files, takes=lambda _r: True),  # type: ignore[call-arg]
+        lambda: router.on_invoke("new/invoke", _noop_invoke),  # type: ignore[call-arg]
+    ]
+    for register in registrations:
+        with pytest.raises(TypeError):
+            register()
+    assert not router.handles("new_verb") and router.flow_handler("new_flow") is None
+    assert router.match_command("new command") is None and not router.handles_invoke("new/invoke")
+
+
+def test_a_declaration_naming_a_field_its_payload_lacks_fails(router: Router) -> None:
+    with pytest.raises(ValueError, match="no field 'incident_id'"):
+        router.on_action("new_verb", _noop_action, payload=IncidentPayload,
+                         access=only(Role.SLT, record=RecordType.INCIDENT, record_field="incident_id"))
+    with pytest.raises(ValueError, match="which kind of record"):
+        staff(record_field="incident")
+
+
+def test_every_way_in_declares_who_may_use_it_and_which_record(router: Router) -> None:
+    table = router.describe()
+    declared = table["access"]
+    ways_in = ([f"verb:{verb}" for verb in table["verbs"]] + [f"command:{name}" for name in table["commands"]]
+               + [f"flow:{flow}" for flow in table["flows"]] + [f"attachments:{a}" for a in table["attachments"]]
+               + [f"invoke:{name}" for name in table["invokes"]])
+    assert sorted(declared) == sorted(ways_in)
+    for declaration in router.declarations():
+        access = declaration.access
+        assert access.roles, declaration
+        if access.record_field is not None:  # a verb naming its record: the payload has that field
+            assert declaration.payload is not None and access.record_field in declaration.payload.model_fields
+    restricted = {d.name for d in router.declarations() if not d.access.any_staff}
+    assert {"incident_view", "incident_close", "consent_register_activate", "do_not_photograph_clear", "status",
+            "use_channel", "pupil_consent", "photo_requests", "update_consent_register", "consent_csv", "audit",
+            "delegate", "end_delegation", "approvals"} <= restricted
+
+
+def test_every_command_on_a_roles_help_card_is_one_that_role_may_use(router: Router) -> None:
+    access = {d.name: d.access for d in router.declarations()}
+    for entry in COMMANDS:
+        if entry.name not in access:
+            continue  # answered by the edge (help, cancel) or a flow's own phrases
+        for role, _typed, _meaning in entry.role_lines:
+            assert access[entry.name].any_staff or role in access[entry.name].roles, (entry.name, role)
+
+
+def test_card_data_only_ever_says_which_record_never_who_acts(router: Router) -> None:
+    identity = {"aad", "aad_object_id", "aadobjectid", "actor", "user", "user_id", "from", "requester", "sender",
+                "decider", "lead", "by", "who", "roles", "role", "teams_user_id"}
+    for declaration in router.declarations():
+        if declaration.payload is None:
+            continue
+        fields = {name.lower() for name in declaration.payload.model_fields}
+        aliases = {(info.alias or "").lower() for info in declaration.payload.model_fields.values()}
+        assert not (fields | aliases) & identity, (declaration.name, (fields | aliases) & identity)

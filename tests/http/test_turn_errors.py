@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient
 from bot.app import SERVICES
 from bot.settings import Settings
 from cards.base import AdaptiveCard
+from domain.access import staff
 from tests.fakes.activities import personal_activity
 from tests.fakes.connector import FakeConnector
 from tests.http_helpers import running_bot, stored_state_rows
@@ -63,7 +64,7 @@ async def test_a_failing_card_action_gets_a_universal_actions_error_logged_once(
     dev_settings: Settings, connector: FakeConnector, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with running_bot(dev_settings) as client:
-        client.app[SERVICES].router.on_action("test_fails", fails)
+        client.app[SERVICES].router.on_action("test_fails", fails, access=staff())
         body = await card_action(client, connector, "test_fails")
     assert body["statusCode"] == 500
     assert body["type"] == "application/vnd.microsoft.error"
@@ -78,7 +79,7 @@ async def test_a_retry_of_a_failed_card_action_gets_the_same_answer_and_runs_not
     dev_settings: Settings, connector: FakeConnector, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with running_bot(dev_settings) as client:
-        client.app[SERVICES].router.on_action("test_fails", fails)
+        client.app[SERVICES].router.on_action("test_fails", fails, access=staff())
         first = await card_action(client, connector, "test_fails", activity_id="retried-1")
         again = await card_action(client, connector, "test_fails", activity_id="retried-1")
     assert again == first

@@ -42,6 +42,7 @@ from domain.consent import ConsentState
 from domain.consent_import import size_in_words
 from domain.consent_sharepoint import ListColumn, ListItem, ListRejected, parse_list_items
 from domain.roles import Role
+from services.audit import AuditTrail
 from services.consent_sync import IMPORTED_BY, ConsentSync, Imported, Rejected, Unavailable, Unchanged
 from services.requests import CommandRequest
 from store.consent_store import ConsentStore
@@ -54,6 +55,7 @@ SECRET = "not-a-real-secret-but-never-logged"
 JO = "00000000-0000-0000-0000-000000000204"  # data admin
 SAM = "00000000-0000-0000-0000-000000000101"  # staff
 CONSENT_REVISION = "0003_consent"
+AUDIT_REVISION = "0008_audit"
 LONDON = SchoolCalendar()
 
 # (internal name, display name); the order of the list in SharePoint
@@ -171,7 +173,8 @@ def _error(status: int, code: str, message: str) -> httpx.Response:
 def _upgrade_to_consent(sync_connection: Any) -> None:
     config = alembic_config(str(sync_connection.engine.url))
     config.attributes["connection"] = sync_connection
-    command.upgrade(config, CONSENT_REVISION)  # only the consent branch: other features' migrations are theirs
+    command.upgrade(config, CONSENT_REVISION)  # the consent branch, and the audit trail its refusals go to
+    command.upgrade(config, AUDIT_REVISION)
 
 
 async def _consent_database(url: str) -> AsyncIterator[Database]:
@@ -236,12 +239,19 @@ def say(text: str, who: str = JO, kind: str = "personal") -> CommandRequest:
     return CommandRequest(text=text, argument="", actor=actor)
 
 
+def routes(database: Database) -> Router:
+    """A router checking senders against ``directory()`` (its refusals audited in ``database``)."""
+    return Router(directory=directory(), trail=AuditTrail(database))
+
+
 async def update(router: Router, who: str = JO, kind: str = "personal") -> str:
+    """What the command answers (a refusal by the router comes as a card: its text)."""
     matched = router.match_command("update consent register")
     assert matched is not None
     reply = await matched[0](say("update consent register", who, kind))
-    assert not reply.cards
-    return "\n".join(reply.texts).replace("\\", "")
+    texts = [*reply.texts, *(block["text"] for card in reply.cards for block in card.to_dict()["body"]
+                             if block.get("type") == "TextBlock")]
+    return "\n".join(texts).replace("\\", "")
 
 
 # --- importing the list -----------------------------------------------------------------------------------
@@ -469,7 +479,7 @@ async def test_when_graph_fails_the_current_register_is_kept_and_the_answer_says
     caplog: pytest.LogCaptureFixture, failure: int | str, headers: dict[str, str], told: str,
 ) -> None:
     sync = make_sync(sqlite_database, graph_client, timeout_seconds=0.3, interval_seconds=60)
-    router = Router()
+    router = routes(sqlite_database)
     register_consent_sync_routes(router, sync)
     assert "Imported" in await update(router)
     sharepoint.failure, sharepoint.failure_headers = failure, headers
@@ -493,7 +503,7 @@ async def test_a_list_that_does_not_exist_is_a_configuration_problem(
 ) -> None:
     reader = SharePointConsentReader(graph_client, SITE, "Photo consnet", calendar=LONDON)
     sync = ConsentSync(ConsentStore(sqlite_database), directory(), settings(), reader=reader, interval_seconds=0)
-    router = Router()
+    router = routes(sqlite_database)
     register_consent_sync_routes(router, sync)
 
     text = await update(router)
@@ -509,7 +519,7 @@ async def test_a_list_that_does_not_exist_is_a_configuration_problem(
 async def test_only_the_data_admin_updates_the_register_and_only_in_the_personal_chat(
     sqlite_database: Database, graph_client: GraphServiceClient, sharepoint: FakeSharePoint
 ) -> None:
-    router = Router()
+    router = routes(sqlite_database)
     register_consent_sync(router, store=ConsentStore(sqlite_database), directory=directory(), settings=settings(),
                           reader=SharePointConsentReader(graph_client, SITE, LIST, calendar=LONDON), interval_seconds=0)
 
@@ -529,7 +539,7 @@ async def test_only_the_data_admin_updates_the_register_and_only_in_the_personal
 
 
 async def test_with_the_csv_source_the_data_admin_is_asked_for_the_mis_export(sqlite_database: Database) -> None:
-    router = Router()
+    router = routes(sqlite_database)
     sync = register_consent_sync(router, store=ConsentStore(sqlite_database), directory=directory(),
                                  settings=settings(consent_source="csv"))
 
@@ -547,7 +557,7 @@ async def test_a_slow_list_is_answered_in_time_and_imported_when_it_arrives(
     reader = SharePointConsentReader(graph_client, SITE, LIST, calendar=LONDON)
     sync = ConsentSync(ConsentStore(sqlite_database), directory(), settings(), reader=reader, interval_seconds=0,
                        command_wait_seconds=0.05)
-    router = Router()
+    router = routes(sqlite_database)
     register_consent_sync_routes(router, sync)
 
     text = await update(router)
@@ -626,15 +636,16 @@ async def test_with_sync_minutes_0_the_list_is_read_only_when_asked(
 def test_sharepoint_without_what_it_needs_is_a_settings_error_at_start_up(
     sqlite_url: str, missing: dict[str, Any], named: str
 ) -> None:
+    database = Database(sqlite_url)
     with pytest.raises(SettingsError, match=re.escape(named)):
-        register_consent_sync(Router(), store=ConsentStore(Database(sqlite_url)), directory=directory(),
+        register_consent_sync(routes(database), store=ConsentStore(database), directory=directory(),
                               settings=settings(**missing))
 
 
 async def test_complete_settings_build_the_graph_reader_without_touching_the_network(sqlite_url: str) -> None:
     database = Database(sqlite_url)
     sync = register_consent_sync(
-        Router(), store=ConsentStore(database), directory=directory(),
+        routes(database), store=ConsentStore(database), directory=directory(),
         settings=settings(graph_tenant_id="00000000-0000-0000-0000-0000000000aa", graph_client_id="app",
                           graph_client_secret=SECRET, consent_sync_minutes=0),
     )

@@ -154,7 +154,9 @@ async def test_a_held_report_is_kept_and_marked_until_the_hold_is_released(schoo
     assert "released" in await say(retention, ANNA, f"release legal hold {reference}")
     trail = await AuditTrail(school.database).recent(record_ref=reference)
     assert [(e.action, e.outcome, e.actor_name) for e in trail] == [
-        ("release_legal_hold", AuditOutcome.RECORDED, ANNA.name), ("legal_hold", AuditOutcome.RECORDED, JO.name)]
+        ("release_legal_hold", AuditOutcome.RECORDED, ANNA.name),
+        ("incident_view", AuditOutcome.VIEWED, ANNA.name),  # the Head Teacher opened the held report's details
+        ("legal_hold", AuditOutcome.RECORDED, JO.name)]
     assert all("LADO" not in str(e.detail) for e in trail)  # the typed reason stays in the hold, not the trail
     await retention.run()
     assert (await incident(school, reference)).involved == ""

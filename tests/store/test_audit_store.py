@@ -104,3 +104,21 @@ async def test_an_entry_commits_or_rolls_back_with_its_unit_of_work(database: Da
             await trail.record_in(session, refusal(LEE, "status", RecordType.NONE, None, "not_allowed"))
             raise RuntimeError("the use case failed")
     assert await trail.recent() == []
+
+
+async def test_a_record_is_found_by_its_reference_or_its_id_and_a_person_by_name(database: Database) -> None:
+    clock = iter(NOW + timedelta(minutes=m) for m in range(10))
+    trail = AuditTrail(database, clock=lambda: next(clock))
+    await trail.record(refusal(LEE, "incident_view", RecordType.INCIDENT, 4, "role_not_held"))  # the card's id
+    await trail.record(refusal(LEE, "incident_take_lead", RecordType.INCIDENT, "INC-2026-0004", "not_permitted"))
+    await trail.record(refusal(DPO, "approval_refresh", RecordType.APPROVAL_REQUEST, 4, "not_allowed_to_see"))
+
+    async with database.sessions() as session:
+        the_report = await store.recent(session, about=[(RecordType.INCIDENT, "INC-2026-0004"),
+                                                        (RecordType.INCIDENT, "4")])
+        any_kind = await store.recent(session, about=[(None, "4")])
+        named = await store.actors_named(session, "lee CARTER")
+
+    assert [e.action for e in the_report] == ["incident_take_lead", "incident_view"]
+    assert [e.action for e in any_kind] == ["approval_refresh", "incident_view"]
+    assert named == {"aad-lee": "Lee Carter"}

@@ -22,6 +22,7 @@ from dialogs.router import Router
 from directory.static import StaticRoleDirectory
 from domain.actors import Actor
 from domain.roles import RoleDirectory
+from services.audit import AuditTrail
 from services.incidents import Incidents, IncidentSettings
 from services.requests import CardAction, CommandRequest
 from store.card_copies import CardCopyRow
@@ -114,11 +115,13 @@ class School:
                 "service_url": SERVICE_URL, "tenant_id": "tenant",
             }), ANNA.aad)
         clock = clock or Clock()
-        router = Router()
+        directory = directory or StaticRoleDirectory.from_file(ROLES_FILE)
+        trail = AuditTrail(database, clock=clock.now)
+        router = Router(directory=directory, trail=trail)
         settings = settings or IncidentSettings()
         incidents = register_incidents(
-            router, database=database, directory=directory or StaticRoleDirectory.from_file(ROLES_FILE),
-            conversations=conversations, settings=settings, clock=clock.now,
+            router, database=database, directory=directory, conversations=conversations, settings=settings,
+            clock=clock.now, trail=trail,
         )
         return cls(database, router, incidents, conversations, clock, settings)
 
