@@ -926,3 +926,51 @@ def problem_card(title: str, lines: Sequence[str]) -> AdaptiveCard:
         fallback_text=title,
         body=[_heading(title), *[_para(escape_markdown(line)) for line in lines]],
     )
+
+
+@dataclass(frozen=True)
+class ListedReport:
+    """One line of ``open reports``: what the list shows, never the details (those are behind the button)."""
+
+    incident_id: int
+    reference: str
+    category: Category
+    urgency: Urgency
+    received_at: datetime
+    status: Status
+    lead_name: str | None
+
+
+def age_text(received_at: datetime, now: datetime) -> str:
+    """How long ago a report came in, in the largest whole unit ("45 min", "3 h", "2 days")."""
+    minutes = max(0, int((now - received_at).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // (24 * 60)} days"
+
+
+def open_reports_card(reports: Sequence[ListedReport], *, now: datetime) -> AdaptiveCard:
+    """``open reports`` for SLT, the Head Teacher and the DSL: the reports each may see, open first (urgent, then
+    the longest waiting), with urgency, age, status and lead, each with a button to its details."""
+    body: list[Element] = [_heading("Open reports")]
+    if not reports:
+        body.append(_para("There are no reports for you to see."))
+        return AdaptiveCard(fallback_text="Open reports: none", body=body)
+    waiting = sum(1 for report in reports if report.status is not Status.CLOSED)
+    body.append(_para(f"{waiting} open. Recently closed ones follow. **View details** checks your role again.",
+                      is_subtle=True))
+    for report in reports:
+        urgent = report.urgency is Urgency.URGENT and report.status is not Status.CLOSED
+        facts = [Fact(title="Urgency", value=URGENCY_TITLES[report.urgency]),
+                 Fact(title="Age", value=age_text(report.received_at, now)),
+                 Fact(title="Status", value=STATUS_TITLES[report.status])]
+        if report.lead_name:
+            facts.append(Fact(title="Lead", value=escape_markdown(report.lead_name)))
+        body.append(Container(separator=True, spacing="Medium", items=[
+            _heading(f"{report.reference}: {ROUTING[report.category].title}", color="Attention" if urgent else None),
+            FactSet(facts=facts),
+            ActionSet(actions=[_execute("View details", Verb.VIEW, {"incident": report.incident_id})]),
+        ]))
+    return AdaptiveCard(fallback_text=f"Open reports: {waiting}", body=body)

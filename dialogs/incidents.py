@@ -109,6 +109,9 @@ def register_incidents(
     router.on_flow(Flow.REPORT_INCIDENT.value, incidents.start, access=_REPORTING)
     router.on_command(command("my_reports"), incidents.my_reports,
                       access=staff(personal_only=True, record=RecordType.INCIDENT))
+    router.on_command(command("open_reports"), incidents.open_reports,
+                      access=only(Role.SLT, Role.HEAD_TEACHER, Role.DSL, personal_only=True,
+                                  record=RecordType.INCIDENT))
     routes: dict[Verb, tuple[_Handler, type[BaseModel], Access]] = {
         Verb.RISK: (incidents.on_risk, RiskPayload, _REPORTING),
         Verb.DSL_TOLD: (incidents.on_dsl_told, DslToldPayload, _REPORTING),

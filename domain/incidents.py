@@ -499,6 +499,12 @@ def may(permission: Permission, roles: frozenset[Role], category: Category) -> b
     return bool(roles & ROUTING[category].handlers)
 
 
+def visible_categories(roles: frozenset[Role]) -> frozenset[Category]:
+    """The categories whose reports someone with ``roles`` may see (``open reports``): the routing table's handlers,
+    so a restricted category only to the roles it names, and a report about the Head Teacher never to the Head."""
+    return frozenset(category for category in Category if may(Permission.VIEW, roles, category))
+
+
 def authorise(permission: Permission, roles: frozenset[Role], category: Category, status: Status) -> None:
     """Refuse what the rules do not allow.
 

@@ -47,6 +47,7 @@ from cards.incidents import (
     EscalatePayload,
     FullReport,
     IncidentPayload,
+    ListedReport,
     NotePayload,
     Prefill,
     ReportPayload,
@@ -64,6 +65,7 @@ from cards.incidents import (
     emergency_card,
     form_problem,
     my_reports_card,
+    open_reports_card,
     receipt_card,
     risk_question_card,
     screenshot_card,
@@ -93,6 +95,7 @@ from domain.incidents import (
     reference_year,
     rule_for,
     urgency_for,
+    visible_categories,
 )
 from domain.roles import ROLE_TITLES, DirectoryUnavailableError, Person, Role, RoleDirectory
 from services.audit import AuditTrail
@@ -692,6 +695,17 @@ class Incidents:
             mine = await records.reported_by(session, request.actor.aad_object_id)
         return CommandReply(cards=[my_reports_card([(i.reference, i.category, i.received_at, i.status) for i in mine],
                                                    calendar=self.calendar)])
+
+    async def open_reports(self, request: CommandRequest) -> CommandReply:
+        """``open reports`` / ``incidents``: the reports the sender's roles may see (the routing table's handlers:
+        a restricted category only to the roles it names), open first, each with a button to its details. The list
+        shows no detail of a report (the button checks again and records the view)."""
+        roles = await self._roles(request.actor)
+        async with self._db.sessions() as session:
+            found = await records.for_handlers(session, visible_categories(roles))
+        listed = [ListedReport(i.id, i.reference, i.category, i.urgency, i.received_at, i.status, i.lead_name)
+                  for i in found]
+        return CommandReply(cards=[open_reports_card(listed, now=self.now())])
 
     # --- handling ------------------------------------------------------------------------------------------
 

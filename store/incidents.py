@@ -36,6 +36,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    case,
     select,
     update,
 )
@@ -355,6 +356,25 @@ async def reported_by(session: AsyncSession, aad_object_id: str, *, limit: int =
         .order_by(IncidentRow.received_at.desc(), IncidentRow.id.desc()).limit(limit)
     )
     return [_incident(row) for row in rows]
+
+
+async def for_handlers(session: AsyncSession, categories: frozenset[Category], *, open_limit: int = 25,
+                       closed_limit: int = 5) -> list[Incident]:
+    """Reports of ``categories`` for ``open reports``: the open ones (urgent first, then the longest waiting),
+    then the most recently closed."""
+    if not categories:
+        return []
+    wanted = IncidentRow.category.in_(sorted(c.value for c in categories))
+    urgent_first = case((IncidentRow.urgency == Urgency.URGENT.value, 0), else_=1)
+    still_open = await session.scalars(
+        select(IncidentRow).where(wanted, IncidentRow.status != Status.CLOSED.value)
+        .order_by(urgent_first, IncidentRow.received_at, IncidentRow.id).limit(open_limit)
+    )
+    closed = await session.scalars(
+        select(IncidentRow).where(wanted, IncidentRow.status == Status.CLOSED.value)
+        .order_by(IncidentRow.closed_at.desc(), IncidentRow.id.desc()).limit(closed_limit)
+    )
+    return [_incident(row) for row in [*still_open, *closed]]
 
 
 async def latest_accepting_screenshots(session: AsyncSession, aad_object_id: str, now: datetime) -> Incident | None:

@@ -80,7 +80,7 @@ async def test_help_adds_the_senders_own_commands_in_the_personal_chat_only(
         "legal holds",  # Jo is the DPO too
     ]
     assert _commands(priya)["For your role"] == [  # SLT and the deputy
-        "approvals", "status", "@Policy Bot use this channel for incidents"]
+        "approvals", "open reports", "status", "@Policy Bot use this channel for incidents"]
     assert "For your role" not in _commands(in_channel)  # a channel sees the same help for everyone
 
 
