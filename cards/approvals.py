@@ -9,7 +9,8 @@ the state, the people, the history and the buttons:
   deciders see buttons and anyone else sees the status.
 - `status_card`: the request as it stands, for anyone (no decision buttons); the requester's copy offers
   Withdraw while pending, and "Change and resend" after changes were requested.
-- `slt_card`: for the SLT channel: the kind's minimal facts and the state, no other personal data.
+- `slt_card`: SLT's view (the SLT channel, a member of SLT's refresh): the kind's minimal facts and the state,
+  no other personal data; `refused_view_card`: for anyone who may see nothing of a request.
 - `outcome_card`: tells the requester the decision.
 - `my_requests_card`, `delegation_card`, `delegation_summary_card`, `reminder` via `decider_card(banner=...)`.
 
@@ -112,10 +113,13 @@ class RequestButton(BaseModel):
 class DecisionButton(RequestButton):
     """Approve, Reject or Ask for changes (verb `approval_decide`), with the comment box's text.
 
-    The decision and the round are optional here so that a button naming no request is answered "I can't
-    find that request" first; the desk answers a found request's button without them as out of date.
+    The round the card showed is required: a decision that names none is refused before the desk runs ("out of
+    date", nothing changed), and the desk checks it against the request's round. The decision is optional here so
+    that a button naming no request is answered "I can't find that request" first; the desk answers a found
+    request's button without one as out of date.
     """
 
+    round: Annotated[CardRound, BeforeValidator(digits_as_number)]
     decision: ApprovalAction | None = None
     comment: str = Field(default="", max_length=MAX_COMMENT_SENT)
 
@@ -305,11 +309,18 @@ def status_card(
     )
 
 
-def slt_card(request: ApprovalRecord, summary: RequestSummary, *, calendar: SchoolCalendar) -> AdaptiveCard:
-    """For the SLT channel: the kind's minimal facts and the state; nobody's name but the kind allows."""
+def slt_card(request: ApprovalRecord, summary: RequestSummary, *, calendar: SchoolCalendar,
+             notice: str | None = None) -> AdaptiveCard:
+    """SLT's view (the SLT channel's card, and a member of SLT's refresh): the kind's minimal facts and the state;
+    nobody's name but the kind allows, no decider's name or comment.
+
+    Args:
+        notice: a line at the top (e.g. why a member of SLT's click changed nothing).
+    """
     return AdaptiveCard(
         fallback_text=f"{KIND_TITLES[request.kind]} {request.reference}: {STATE_TITLES[request.state]}.",
         body=[
+            *([TextBlock(text=escape_markdown(notice), weight="Bolder", color="Accent")] if notice else []),
             TextBlock(text=f"{KIND_TITLES[request.kind]} · {request.reference}", size="Small", is_subtle=True),
             TextBlock(text=escape_markdown(summary.title), size="Medium", weight="Bolder", spacing="None"),
             TextBlock(text="For SLT to consider with the Head Teacher. Details are with the Head Teacher.",
@@ -317,6 +328,14 @@ def slt_card(request: ApprovalRecord, summary: RequestSummary, *, calendar: Scho
             _facts(summary.slt_facts),
             _state_block(request, calendar, show_names=False),
         ],
+    )
+
+
+def refused_view_card(reason: str) -> AdaptiveCard:
+    """For someone who may see nothing of a request: why, and nothing of the request (not even its reference)."""
+    return AdaptiveCard(
+        fallback_text="You can't see this request.",
+        body=[TextBlock(text=escape_markdown(reason), weight="Bolder")],
     )
 
 

@@ -22,8 +22,17 @@ decision; the late one is told who decided.
 
 Who may decide (the policy names the Head Teacher; that a deputy may act during the Head's absence is the
 school's choice, recorded as a delegation): the Head Teacher, or a deputy while a delegation to them is
-active. Nobody decides their own request (the policy is silent on this; it is a safeguard, and such a
-request waits for another decider).
+active. Nobody decides their own request, nor, acting under a delegation, a request made by the Head Teacher
+they act for: the authority is the Head's, so it cannot approve the Head's own request. The policy is silent
+on who decides a request the Head Teacher makes; the bot invents no rule, so such a request is routed to
+nobody and waits (the answer says so and points to SLT).
+
+Who may see a request, and which view (`view_of`): its requester (everything they sent, the state, the
+decision), whoever may decide it (everything, with the buttons while it waits), and SLT for the kinds they
+consider (`SLT_KINDS`: the kind's SLT facts and the state, never a pupil's name nor the decider's comment).
+Anyone else sees nothing.
+
+Every decider action names the round the card showed; an action that names none is out of date.
 
 Nothing here imports Bot Framework; times are timezone-aware UTC.
 """
@@ -31,7 +40,7 @@ Nothing here imports Bot Framework; times are timezone-aware UTC.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -59,6 +68,14 @@ KIND_TITLES: Mapping[ApprovalKind, str] = {
     ApprovalKind.NEW_ACCOUNT: "New school social media account",
     ApprovalKind.PERSONAL_DEVICE_PHOTO: "Photo on a personal device",
 }
+
+SLT_KINDS = frozenset({ApprovalKind.NEW_ACCOUNT, ApprovalKind.PERSONAL_DEVICE_PHOTO})
+"""The kinds SLT may see (their SLT view). New accounts: "Following consideration by the Head Teacher and SLT, an
+application will be approved or rejected". Personal-device exceptions: the policy gives SLT no part; the bot posts
+that one exists (where, how many pupils, who asked, never a name) to the SLT channel, and SLT see no more than that."""
+
+KINDS_WITH_PUPIL_NAMES = frozenset({ApprovalKind.PERSONAL_DEVICE_PHOTO})
+"""Kinds whose full view names pupils: each time it is shown to someone other than its requester is audited."""
 
 
 class ApprovalState(StrEnum):
@@ -142,6 +159,8 @@ class RefusalReason(StrEnum):
     NOT_ALLOWED_NOW = "not_allowed_now"  # e.g. resubmit while still pending
     COMMENT_REQUIRED = "comment_required"
     COMMENT_TOO_LONG = "comment_too_long"
+    ACTING_FOR_REQUESTER = "acting_for_requester"  # a deputy, acting for the Head, on the Head's own request
+    NOT_ALLOWED_TO_SEE = "not_allowed_to_see"  # neither the requester, a decider of it, nor SLT for its kind
 
 
 AUDITED_REFUSALS = frozenset(RefusalReason) - {RefusalReason.COMMENT_REQUIRED, RefusalReason.COMMENT_TOO_LONG}
@@ -199,10 +218,13 @@ class Authority:
     Attributes:
         head_teachers: Entra object id → name of each Head Teacher in the directory.
         acting_deputies: deputies with an active delegation who still hold the deputy role (id → name).
+        acting_for: deputy's Entra object id → the Head Teachers whose delegation they act under (ids); see
+            `acting_for_map`.
     """
 
     head_teachers: Mapping[str, str]
     acting_deputies: Mapping[str, str] = field(default_factory=dict)
+    acting_for: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def capacity_of(self, aad_object_id: str) -> Capacity | None:
         key = aad_object_id.lower()
@@ -215,6 +237,25 @@ class Authority:
     def may_decide(self, aad_object_id: str) -> bool:
         return self.capacity_of(aad_object_id) is not None
 
+    def principals_of(self, aad_object_id: str) -> frozenset[str]:
+        """The Head Teachers (ids, lower case) this person decides for under a delegation."""
+        return self.acting_for.get(aad_object_id.lower(), frozenset())
+
+    def conflict(self, aad_object_id: str, request: ApprovalRecord) -> RefusalReason | None:
+        """Why this person may not decide this very request although they may decide (None: they may): it is
+        their own, or, acting as deputy, the Head Teacher's they act for."""
+        requester = request.requester_aad_object_id.lower()
+        if aad_object_id.lower() == requester:
+            return RefusalReason.OWN_REQUEST
+        if self.capacity_of(aad_object_id) is Capacity.ACTING_DEPUTY and requester in self.principals_of(
+                aad_object_id):
+            return RefusalReason.ACTING_FOR_REQUESTER
+        return None
+
+    def may_decide_request(self, aad_object_id: str, request: ApprovalRecord) -> bool:
+        """Whether this person may decide this request: a decider, and no conflict with it."""
+        return self.may_decide(aad_object_id) and self.conflict(aad_object_id, request) is None
+
     @property
     def deciders(self) -> dict[str, str]:
         """Everyone who may decide now (id → name): the Head Teacher(s) and any acting deputy."""
@@ -224,6 +265,14 @@ class Authority:
     def routed_to(self) -> dict[str, str]:
         """Who new and pending requests go to: the acting deputy during a delegation, else the Head Teacher."""
         return dict(self.acting_deputies) if self.acting_deputies else dict(self.head_teachers)
+
+
+def acting_for_map(delegations: Iterable[Delegation]) -> dict[str, frozenset[str]]:
+    """Each deputy (id, lower case) → the Head Teachers (ids, lower case) whose delegations they hold."""
+    heads: dict[str, set[str]] = {}
+    for delegation in delegations:
+        heads.setdefault(delegation.deputy_aad_object_id.lower(), set()).add(delegation.head_aad_object_id.lower())
+    return {deputy: frozenset(ids) for deputy, ids in heads.items()}
 
 
 # --- a request and its transitions ---------------------------------------------------------------------
@@ -294,8 +343,8 @@ def check_action(
     """The transition ``action`` by this actor makes, or why it is refused.
 
     Args:
-        card_round: the round the actor's card showed (a decision on an earlier round of a request that
-            was changed and sent again is refused as out of date).
+        card_round: the round the actor's card showed. A decider action must name it: one that names none, or
+            an earlier round of a request that was changed and sent again, is refused as out of date.
 
     Raises:
         ApprovalRefused: not allowed (who, state, round, missing or over-long comment).
@@ -305,8 +354,9 @@ def check_action(
         capacity = authority.capacity_of(actor_aad_object_id)
         if capacity is None:
             raise ApprovalRefused(RefusalReason.NOT_A_DECIDER, request=request)
-        if _same(actor_aad_object_id, request.requester_aad_object_id):
-            raise ApprovalRefused(RefusalReason.OWN_REQUEST, request=request)
+        conflict = authority.conflict(actor_aad_object_id, request)
+        if conflict is not None:
+            raise ApprovalRefused(conflict, request=request)
     else:
         capacity = None
         if not _same(actor_aad_object_id, request.requester_aad_object_id):
@@ -316,8 +366,8 @@ def check_action(
         if request.is_final or (action in DECIDER_ACTIONS and request.state is ApprovalState.CHANGES_REQUESTED):
             raise ApprovalRefused(RefusalReason.NOT_PENDING, request=request)
         raise ApprovalRefused(RefusalReason.NOT_ALLOWED_NOW, request=request)
-    if card_round is not None and card_round != request.round:
-        raise ApprovalRefused(RefusalReason.OUT_OF_DATE, request=request)
+    if (action in DECIDER_ACTIONS or card_round is not None) and card_round != request.round:
+        raise ApprovalRefused(RefusalReason.OUT_OF_DATE, request=request)  # a decision naming no round included
     if action in COMMENT_REQUIRED and not comment:
         raise ApprovalRefused(RefusalReason.COMMENT_REQUIRED, request=request)
     if comment and len(comment) > MAX_COMMENT_LENGTH:
@@ -326,6 +376,40 @@ def check_action(
         action=action, from_state=request.state, to_state=to_state, round=request.round,
         actor_aad_object_id=actor_aad_object_id, actor_name=actor_name, comment=comment, capacity=capacity,
     )
+
+
+# --- who sees what ------------------------------------------------------------------------------------
+
+
+class RequestView(StrEnum):
+    """What one person may see of a request."""
+
+    REQUESTER = "requester"  # everything they sent, the state and the decision; Withdraw / Change and resend
+    DECIDER = "decider"  # everything, with the decision buttons while it waits
+    SLT = "slt"  # the kind's SLT facts and the state: no pupil's name, no decider's name or comment
+
+
+def view_of(request: ApprovalRecord, aad_object_id: str, authority: Authority, *, slt: bool) -> RequestView | None:
+    """The view this person may have of ``request``, or None: they may see nothing of it.
+
+    Args:
+        authority: what this person may decide (built on the server from their roles and delegations).
+        slt: whether they hold the SLT role (read from the directory, never from the card).
+    """
+    if _same(aad_object_id, request.requester_aad_object_id):
+        return RequestView.REQUESTER
+    if authority.may_decide_request(aad_object_id, request):
+        return RequestView.DECIDER
+    if slt and request.kind in SLT_KINDS:
+        return RequestView.SLT
+    return None
+
+
+def view_is_audited(request: ApprovalRecord, view: RequestView | None) -> bool:
+    """Whether showing ``request`` in ``view`` is written to the audit trail: its pupils' names shown to someone
+    other than the requester, who gave them (the requester's own card refreshes each time Teams shows it: an entry
+    for each would bury the views that matter)."""
+    return request.kind in KINDS_WITH_PUPIL_NAMES and view is RequestView.DECIDER
 
 
 def apply_transition(request: ApprovalRecord, transition: Transition, now: datetime) -> ApprovalRecord:

@@ -23,7 +23,12 @@ Rules kept here (the domain rules are in `domain/approvals.py`):
 - The actor is always the authenticated sender (`CardAction.actor`); ids in card data only say *which*
   request, and are checked: the request must exist, the button must sit on a card of that request (when
   Teams tells us which card), the round must be the one shown, the actor must be allowed, the state must
-  allow it. Anything else is answered clearly, changes nothing, and is written to the request's history.
+  allow it. Anything else is answered clearly, changes nothing, and is written to the request's history and
+  to the one audit trail (`services/audit.py`), in the unit of work that refused it.
+- Nobody sees a request that is not theirs to see (`domain.approvals.view_of`): each answer that shows a request
+  (a refresh, Teams' automatic refresh, `approvals`, a refused decision) shows the view the person may have, and
+  someone who may have none gets a card saying so, with nothing of the request, and the refusal audited. Each
+  time a request with pupils' names is shown to someone other than its requester, the audit trail records it.
 - A decision is applied with a conditional update (`store.approvals.apply`), then, in the same
   transaction, every stored copy of the request's card is updated and the requester and SLT are told,
   through the outbox: an invoke does database work only and answers at once.
@@ -58,6 +63,7 @@ from cards.approvals import (
     delegation_summary_card,
     my_requests_card,
     outcome_card,
+    refused_view_card,
     slt_card,
     status_card,
     when,
@@ -80,14 +86,21 @@ from domain.approvals import (
     Delegation,
     DelegationError,
     RefusalReason,
+    RequestView,
     Transition,
+    acting_for_map,
     check_action,
     delegation_window,
     parse_delegation,
     reminder_due,
+    view_is_audited,
+    view_of,
 )
+from domain.audit import RecordType
 from domain.calendar import SchoolCalendar
 from domain.roles import DirectoryUnavailableError, Person, Role, RoleDirectory
+from services import audit
+from services.audit import AuditTrail
 from services.requests import CardAction, CommandRequest
 from store import approvals as store
 from store import card_copies, conversations
@@ -168,9 +181,14 @@ class Routing:
     delegations: Sequence[Delegation]
 
     def recipients(self, request: ApprovalRecord) -> dict[str, str]:
-        """The deciders a request is sent to (never the requester: nobody decides their own request)."""
+        """The deciders a request is sent to: never the requester, nor a deputy acting for the requester (nobody
+        decides their own request, nor the Head Teacher's own through the Head's delegation)."""
         return {aad: name for aad, name in self.authority.routed_to.items()
-                if aad.lower() != request.requester_aad_object_id.lower()}
+                if self.authority.may_decide_request(aad, request)}
+
+    def deciders_of(self, request: ApprovalRecord) -> list[str]:
+        """Everyone who may decide this request now (ids): whose Teams ids its card's refresh lists."""
+        return [aad for aad in self.authority.deciders if self.authority.may_decide_request(aad, request)]
 
     def with_delegation(self, delegation: Delegation, now: datetime) -> Routing:
         """This routing once ``delegation`` replaces whatever its Head Teacher had running (its deputy was chosen
@@ -183,7 +201,8 @@ class Routing:
         acting = {aad: name for aad, name in self.authority.acting_deputies.items() if aad.lower() in still_acting}
         if delegation.active_at(now):
             acting[delegation.deputy_aad_object_id] = delegation.deputy_name
-        return Routing(Authority(head_teachers=dict(self.authority.head_teachers), acting_deputies=acting), kept)
+        return Routing(Authority(head_teachers=dict(self.authority.head_teachers), acting_deputies=acting,
+                                 acting_for=acting_for_map(kept)), kept)
 
 
 @dataclass(frozen=True)
@@ -207,8 +226,10 @@ class ApprovalDesk:
         calendar: SchoolCalendar,
         slt_channel_id: str = "",
         clock: Clock = utcnow,
+        audit_trail: AuditTrail | None = None,
     ) -> None:
         self._db = database
+        self._trail = audit_trail or AuditTrail(database, clock=clock)
         self._directory = directory
         self._conversations = conversations
         self._school_settings = school_settings
@@ -253,7 +274,8 @@ class ApprovalDesk:
             lookup = await self._directory.roles_of(delegation.deputy_aad_object_id)
             if Role.DEPUTY in lookup.roles:
                 acting[delegation.deputy_aad_object_id] = delegation.deputy_name
-        return Routing(Authority(head_teachers=heads, acting_deputies=acting), delegations)
+        return Routing(Authority(head_teachers=heads, acting_deputies=acting, acting_for=acting_for_map(delegations)),
+                       delegations)
 
     async def _authority_for(
         self, session: AsyncSession, actor: Actor, roles: frozenset[Role], now: datetime,
@@ -263,10 +285,11 @@ class ApprovalDesk:
         if Role.HEAD_TEACHER in roles:
             return Authority(head_teachers={actor.aad_object_id: actor.name}), None
         if Role.DEPUTY in roles:
-            delegations = await store.active_delegations(session, now)
-            for delegation in delegations:
-                if delegation.deputy_aad_object_id.lower() == actor.aad_object_id.lower():
-                    return Authority(head_teachers={}, acting_deputies={actor.aad_object_id: actor.name}), delegation
+            mine = [d for d in await store.active_delegations(session, now)
+                    if d.deputy_aad_object_id.lower() == actor.aad_object_id.lower()]
+            if mine:
+                return Authority(head_teachers={}, acting_deputies={actor.aad_object_id: actor.name},
+                                 acting_for=acting_for_map(mine)), mine[0]
         return Authority(head_teachers={}), None
 
     async def _teams_ids(self, session: AsyncSession, aad_ids: Sequence[str]) -> list[str]:
@@ -296,7 +319,7 @@ class ApprovalDesk:
         """Send the decider's card of this round to each recipient once. Returns (sent to, not reachable)."""
         sent, missing = [], []
         summary = self.summary(request)
-        refresh_ids = await self._teams_ids(session, list(routing.authority.deciders) if routing else list(recipients))
+        refresh_ids = await self._teams_ids(session, routing.deciders_of(request) if routing else list(recipients))
         for aad, name in recipients.items():
             key = f"{subject_of(request.id)}:r{request.round}:decider:{aad.lower()}{key_suffix}"
             if await store.outbox_key_exists(session, key):
@@ -442,14 +465,16 @@ class ApprovalDesk:
             transition = check_action(request, ApprovalAction.RESUBMIT, actor_aad_object_id=actor.aad_object_id,
                                       actor_name=actor.name, authority=Authority(head_teachers={}))
         except ApprovalRefused as refusal:
-            await self._audit(actor, request_id, refusal.reason, {"action": "resubmit"})
+            found = None if refusal.reason is RefusalReason.NO_SUCH_REQUEST else request
+            await self._audit(actor, request_id, refusal.reason, {"action": "resubmit"}, verb="resubmit", request=found)
             raise
         routing = await self._routing_within_budget(now)
         async with self._db.transaction() as session:
             try:
                 after, event_id = await store.apply(session, request, transition, now=now, payload=payload)
             except ApprovalRefused as refusal:  # someone acted first: audited here, raised once this commits
-                await self._audit_in(session, actor, request_id, refusal.reason, {"action": "resubmit"})
+                await self._audit_in(session, actor, request_id, refusal.reason, {"action": "resubmit"},
+                                     verb="resubmit", request=refusal.request or request)
                 refused = refusal
             else:
                 await self._update_copies(session, after, f"event{event_id}",
@@ -467,21 +492,53 @@ class ApprovalDesk:
     # --- deciding -------------------------------------------------------------------------------------
 
     async def _audit_in(self, session: AsyncSession, actor: Actor, request_id: int | None, reason: RefusalReason,
-                        detail: Mapping[str, Any]) -> None:
-        """Record a refused attempt in the unit of work that refused it."""
+                        detail: Mapping[str, Any], *, verb: str, request: ApprovalRecord | None = None) -> None:
+        """Record a refused attempt in the unit of work that refused it: in the request's history and in the audit
+        trail (the trail logs it, without names).
+
+        Args:
+            verb: the verb or command attempted (the trail's action).
+            request: the request as loaded; None when the attempt names none that exists (the trail then keeps the
+                id the card claimed).
+        """
         if reason not in AUDITED_REFUSALS:
             return
-        log.warning("approval action refused", extra={"reason": reason.value, "request_id": request_id, **detail})
         await store.record_refusal(session, request_id=request_id, actor_aad=actor.aad_object_id,
                                    actor_name=actor.name, reason=reason, now=self._clock(), detail=detail)
+        claimed = {"claimed_request_id": request_id} if request is None and request_id is not None else {}
+        await self._trail.record_in(session, audit.refusal(
+            actor, verb, RecordType.APPROVAL_REQUEST, request.reference if request else None, reason.value,
+            {**detail, **claimed}))
 
     async def _audit(self, actor: Actor, request_id: int | None, reason: RefusalReason,
-                     detail: Mapping[str, Any]) -> None:
+                     detail: Mapping[str, Any], *, verb: str, request: ApprovalRecord | None = None) -> None:
         """Record a refused attempt in a unit of work of its own (for refusals found outside any)."""
         if reason not in AUDITED_REFUSALS:
             return
         async with self._db.transaction() as session:
-            await self._audit_in(session, actor, request_id, reason, detail)
+            await self._audit_in(session, actor, request_id, reason, detail, verb=verb, request=request)
+
+    async def _record_view_in(self, session: AsyncSession, actor: Actor, request: ApprovalRecord,
+                              shown: RequestView | None, verb: str) -> None:
+        """Record in the audit trail that ``request`` was shown to ``actor`` in ``shown``, when that view is audited
+        (pupils' names shown to someone other than the requester: `domain.approvals.view_is_audited`)."""
+        if shown is not None and view_is_audited(request, shown):
+            await self._trail.record_in(session, audit.view(
+                actor, verb, RecordType.APPROVAL_REQUEST, request.reference, "pupil_names", {"view": shown.value}))
+
+    def _view_card(self, request: ApprovalRecord, shown: RequestView, actor: Actor, *, notice: str | None = None,
+                   refresh_ids: Sequence[str] = (), acting_for: str | None = None) -> AdaptiveCard:
+        """The card of ``request`` as ``actor`` may see it (``shown``, from `domain.approvals.view_of`)."""
+        summary = self.summary(request)
+        if shown is RequestView.REQUESTER:
+            return status_card(request, summary, for_requester=True, notice=notice, calendar=self._calendar,
+                               refresh_user_ids=[actor.teams_user_id] if not request.is_final else ())
+        if shown is RequestView.DECIDER:
+            if request.state is ApprovalState.PENDING:
+                return decider_card(request, summary, refresh_user_ids=refresh_ids, acting_for=acting_for,
+                                    banner=notice, calendar=self._calendar)
+            return status_card(request, summary, notice=notice, calendar=self._calendar)
+        return slt_card(request, summary, notice=notice, calendar=self._calendar)
 
     async def load_request_in(self, session: AsyncSession, action: CardAction, what: str,
                               request_id: int | None) -> ApprovalRecord | ActionResult:
@@ -490,16 +547,17 @@ class ApprovalDesk:
         request = await store.get_request(session, request_id) if request_id is not None else None
         if request is None or request.kind not in self._kinds:
             await self._audit_in(session, action.actor, request_id, RefusalReason.NO_SUCH_REQUEST,
-                                 {"action": what, "via_submit": action.via_submit})
+                                 {"action": what, "via_submit": action.via_submit}, verb=action.verb)
             return ActionResult(message=f"I can't find that request. {_NOTHING_CHANGED} Type **my requests** to see "
                                         "yours.")
         if action.card_activity_id:
             subjects = await store.card_subjects_of_activity(session, action.card_activity_id)
             if subjects and subject_of(request.id) not in subjects:
                 await self._audit_in(session, action.actor, request.id, RefusalReason.WRONG_CARD,
-                                     {"action": what, "card_subjects": sorted(subjects)})
-                return ActionResult(message=f"That button does not belong to request {request.reference}. "
-                                            f"{_NOTHING_CHANGED}")
+                                     {"action": what, "card_subjects": sorted(subjects)}, verb=action.verb,
+                                     request=request)
+                # The request it names is not named back: the data was not sent by this card.
+                return ActionResult(message=f"That button does not belong to the request it names. {_NOTHING_CHANGED}")
         return await marked_if_held(session, request)
 
     async def load_request(self, action: CardAction, what: str) -> ApprovalRecord | ActionResult:
@@ -519,7 +577,7 @@ class ApprovalDesk:
                 return loaded
             request = loaded
             decision = button.decision
-            if decision is None or decision not in DECIDER_ACTIONS or button.round is None:
+            if decision is None or decision not in DECIDER_ACTIONS:
                 return ActionResult(message=f"That button is out of date. {_NOTHING_CHANGED}")
             authority, delegation = await self._authority_for(session, action.actor, roles, now)
             try:
@@ -529,8 +587,10 @@ class ApprovalDesk:
                 )
                 after, event_id = await store.apply(session, request, transition, now=now)
             except ApprovalRefused as refusal:
-                return await self._refused(session, action, refusal, request, delegation, comment, what="decide",
-                                           decision=decision, card_round=button.round)
+                return await self._refused(session, action, refusal, request, authority, delegation, comment,
+                                           what="decide", decision=decision, card_round=button.round,
+                                           slt=Role.SLT in roles)
+            await self._record_view_in(session, action.actor, after, RequestView.DECIDER, action.verb)
             next_steps = await self._kinds[after.kind].on_transition(session, after, transition, now)
             version = f"event{event_id}"
             await self._update_copies(session, after, version)
@@ -550,75 +610,107 @@ class ApprovalDesk:
 
     async def _refused(
         self, session: AsyncSession, action: CardAction, refusal: ApprovalRefused, request: ApprovalRecord,
-        delegation: Delegation | None, comment: str, *, what: str, decision: ApprovalAction | None = None,
-        card_round: int | None = None,
+        authority: Authority, delegation: Delegation | None, comment: str, *, what: str,
+        decision: ApprovalAction | None = None, card_round: int | None = None, slt: bool = False,
     ) -> ActionResult:
-        """The refused actor's answer; the refusal is audited in ``session`` (the action's unit of work)."""
+        """The refused actor's answer; the refusal is audited in ``session`` (the action's unit of work).
+
+        The answer shows the request only in the view the actor may have of it (`view_of`: ``authority`` is what they
+        may decide, ``slt`` whether they hold the SLT role); someone who may have none is told why, with nothing of
+        the request.
+        """
         current = refusal.request or request
         await self._audit_in(session, action.actor, current.id, refusal.reason,
                              {"action": what, "decision": decision.value if decision else "",
-                              "card_round": card_round, "via_submit": action.via_submit})
-        summary = self.summary(current)
+                              "card_round": card_round, "via_submit": action.via_submit},
+                             verb=action.verb, request=current)
         reason = refusal.reason
+        if reason is RefusalReason.NOT_THE_REQUESTER:
+            return ActionResult(message=f"Only the person who sent a request can change or withdraw it. "
+                                        f"{_NOTHING_CHANGED}")
+        acting_for = delegation.head_name if delegation else None
+        shown = view_of(current, action.actor.aad_object_id, authority, slt=slt)
+        notice = f"That can't be done now. {_NOTHING_CHANGED}"
         if reason is RefusalReason.NOT_A_DECIDER:
-            return ActionResult(card=status_card(current, summary, notice=(
-                "Only the Head Teacher, or a deputy while the Head Teacher has delegated approvals to them, can "
-                f"decide this request. {_NOTHING_CHANGED}"), calendar=self._calendar))
-        if reason is RefusalReason.OWN_REQUEST:
-            return ActionResult(card=status_card(current, summary, for_requester=True, notice=(
-                "You can't decide your own request. The policy does not say who decides a request from the Head "
-                f"Teacher: ask SLT. {_NOTHING_CHANGED}"), calendar=self._calendar))
-        if reason is RefusalReason.NOT_PENDING:
-            return ActionResult(card=status_card(current, summary, notice=_already(current, self._calendar),
-                                                 calendar=self._calendar))
-        if reason is RefusalReason.OUT_OF_DATE:
-            return ActionResult(card=decider_card(
-                current, summary, acting_for=delegation.head_name if delegation else None,
-                banner=f"This request was changed and sent again. Here is the current version. {_NOTHING_CHANGED}",
-                calendar=self._calendar,
-            ))
-        if reason in (RefusalReason.COMMENT_REQUIRED, RefusalReason.COMMENT_TOO_LONG) and decision is not None:
+            notice = ("Only the Head Teacher, or a deputy while the Head Teacher has delegated approvals to them, can "
+                      f"decide this request. {_NOTHING_CHANGED}")
+        elif reason is RefusalReason.OWN_REQUEST:
+            notice = (f"You can't decide your own request: the Head Teacher decides it. {_NOTHING_CHANGED}"
+                      if delegation is not None else
+                      "You can't decide your own request. The policy does not say who decides a request from the Head "
+                      f"Teacher: ask SLT. {_NOTHING_CHANGED}")
+        elif reason is RefusalReason.ACTING_FOR_REQUESTER:
+            notice = (f"{acting_for or 'The Head Teacher'} made this request, and you decide approvals for them while "
+                      "they are away: nobody decides a request made by the person they act for. The policy does not "
+                      f"say who decides a request from the Head Teacher, so it waits: ask SLT. {_NOTHING_CHANGED}")
+        elif reason is RefusalReason.NOT_PENDING:
+            notice = _already(current, self._calendar)
+        if shown is None:
+            return ActionResult(card=refused_view_card(notice))
+        card: AdaptiveCard
+        if shown is RequestView.DECIDER and reason is RefusalReason.OUT_OF_DATE:
+            card = decider_card(
+                current, self.summary(current), acting_for=acting_for, calendar=self._calendar,
+                banner=(f"This request was changed and sent again. Here is the current version. {_NOTHING_CHANGED}"
+                        if card_round is not None and card_round < current.round else
+                        "That button does not say which version of this request it showed. Here is the current "
+                        f"version. {_NOTHING_CHANGED}"),
+            )
+        elif (shown is RequestView.DECIDER and decision is not None
+              and reason in (RefusalReason.COMMENT_REQUIRED, RefusalReason.COMMENT_TOO_LONG)):
             error = (f"To {DECISION_TITLES[decision].lower()}, write a "
                      f"{'reason' if decision is ApprovalAction.REJECT else 'comment saying what should change'} "
                      "in the box, then press the button again."
                      if reason is RefusalReason.COMMENT_REQUIRED else "The comment is too long: shorten it.")
-            return ActionResult(card=decider_card(
-                current, summary, refresh_user_ids=await self._teams_ids(session, [action.actor.aad_object_id]),
-                acting_for=delegation.head_name if delegation else None, error=error, comment=comment,
-                calendar=self._calendar,
-            ))
-        if reason is RefusalReason.NOT_THE_REQUESTER:
-            return ActionResult(message=f"Only the person who sent a request can change or withdraw it. "
-                                        f"{_NOTHING_CHANGED}")
-        return ActionResult(card=status_card(current, summary, notice=f"That can't be done now. {_NOTHING_CHANGED}",
-                                             calendar=self._calendar))
+            card = decider_card(
+                current, self.summary(current),
+                refresh_user_ids=await self._teams_ids(session, [action.actor.aad_object_id]),
+                acting_for=acting_for, error=error, comment=comment, calendar=self._calendar,
+            )
+        else:
+            card = self._view_card(current, shown, action.actor, notice=notice, acting_for=acting_for)
+        await self._record_view_in(session, action.actor, current, shown, action.verb)
+        return ActionResult(card=card)
 
     async def refresh(self, action: CardAction) -> ActionResult:
-        """Teams asks for the card as this user should see it (verb `approval_refresh`)."""
+        """The card as this user may see it (verb `approval_refresh`: the Refresh button, and Teams' automatic
+        refresh for the users a card's ``refresh.userIds`` lists).
+
+        The requester sees their request, a decider the buttons while it waits, SLT their view for the kinds they
+        may see (`domain.approvals.view_of`); anyone else is refused with nothing of the request, audited. Read in
+        one reader; a refusal, or a view of pupils' names, is then written in one unit of work.
+        """
         request_id = button_payload(action, RequestButton).request_id
         now = self._clock()
         roles = (await self._directory.roles_of(action.actor.aad_object_id)).roles
         routing = await self._routing_within_budget(now) if roles & {Role.HEAD_TEACHER, Role.DEPUTY} else None
+        shown: RequestView | None = None
+        delegation: Delegation | None = None
+        ids: list[str] = []
         async with self._db.sessions() as session:
             request = await store.get_request(session, request_id) if request_id is not None else None
             if request is not None:
                 request = await marked_if_held(session, request)
-            if request is None or request.kind not in self._kinds:
-                return ActionResult(message="I can't find that request.")
-            summary = self.summary(request)
-            authority, delegation = await self._authority_for(session, action.actor, roles, now)
-            is_requester = action.actor.aad_object_id.lower() == request.requester_aad_object_id.lower()
-            if request.state is ApprovalState.PENDING and authority.may_decide(action.actor.aad_object_id) \
-                    and not is_requester:
-                ids = await self._teams_ids(session, list(routing.authority.deciders)) if routing else []
-                return ActionResult(card=decider_card(request, summary, refresh_user_ids=ids,
-                                                      acting_for=delegation.head_name if delegation else None,
-                                                      calendar=self._calendar))
-        return ActionResult(card=status_card(
-            request, summary, for_requester=is_requester,
-            refresh_user_ids=[action.actor.teams_user_id] if is_requester and not request.is_final else (),
-            calendar=self._calendar,
-        ))
+            if request is not None and request.kind in self._kinds:
+                authority, delegation = await self._authority_for(session, action.actor, roles, now)
+                shown = view_of(request, action.actor.aad_object_id, authority, slt=Role.SLT in roles)
+                if shown is RequestView.DECIDER and request.state is ApprovalState.PENDING and routing is not None:
+                    ids = await self._teams_ids(session, routing.deciders_of(request))
+        if request is None or request.kind not in self._kinds:
+            await self._audit(action.actor, request_id, RefusalReason.NO_SUCH_REQUEST, {"action": "refresh"},
+                              verb=action.verb)
+            return ActionResult(message="I can't find that request.")
+        if shown is None:
+            await self._audit(action.actor, request.id, RefusalReason.NOT_ALLOWED_TO_SEE, {"action": "refresh"},
+                              verb=action.verb, request=request)
+            return ActionResult(card=refused_view_card(
+                "You can't see this request. Only the person who sent it, the Head Teacher (or a deputy deciding for "
+                "them) and SLT can see it."))
+        if view_is_audited(request, shown):
+            async with self._db.transaction() as session:
+                await self._record_view_in(session, action.actor, request, shown, action.verb)
+        return ActionResult(card=self._view_card(request, shown, action.actor, refresh_ids=ids,
+                                                 acting_for=delegation.head_name if delegation else None))
 
     async def withdraw(self, action: CardAction) -> ActionResult:
         """The requester withdraws a request that is waiting (verb `approval_withdraw`)."""
@@ -634,8 +726,9 @@ class ApprovalDesk:
                     request, ApprovalAction.WITHDRAW, actor_aad_object_id=action.actor.aad_object_id,
                     actor_name=action.actor.name, authority=Authority(head_teachers={}))
                 after, event_id = await store.apply(session, request, transition, now=now)
-            except ApprovalRefused as refusal:
-                return await self._refused(session, action, refusal, request, None, "", what="withdraw")
+            except ApprovalRefused as refusal:  # the requester's own view: no roles needed
+                return await self._refused(session, action, refusal, request, Authority(head_teachers={}), None, "",
+                                           what="withdraw")
             await self._kinds[after.kind].on_transition(session, after, transition, now)
             await self._update_copies(session, after, f"event{event_id}")
         return ActionResult(card=status_card(after, self.summary(after), for_requester=True,
@@ -653,11 +746,11 @@ class ApprovalDesk:
             request = loaded
             if action.actor.aad_object_id.lower() != request.requester_aad_object_id.lower():
                 await self._audit_in(session, action.actor, request.id, RefusalReason.NOT_THE_REQUESTER,
-                                     {"action": "edit"})
+                                     {"action": "edit"}, verb=action.verb, request=request)
                 return ActionResult(message=f"Only the person who sent a request can change it. {_NOTHING_CHANGED}")
             if request.state is not ApprovalState.CHANGES_REQUESTED:
                 await self._audit_in(session, action.actor, request.id, RefusalReason.NOT_ALLOWED_NOW,
-                                     {"action": "edit"})
+                                     {"action": "edit"}, verb=action.verb, request=request)
                 return ActionResult(card=status_card(request, self.summary(request), for_requester=True,
                                                      notice=f"This request is {STATE_TITLES[request.state].lower()}: "
                                                             "it can only be changed after changes were asked for.",
@@ -675,23 +768,34 @@ class ApprovalDesk:
                                                     calendar=self._calendar)])
 
     async def pending_for_decider(self, command: CommandRequest) -> CommandReply:
-        """`approvals`: the requests waiting for this decider, each with its buttons."""
+        """`approvals`: the requests waiting for this decider, each with its buttons (never their own, nor, acting
+        as deputy, the Head Teacher's they act for). Read in one reader; a refusal, or the pupils' names shown, is
+        then written in one unit of work."""
         now = self._clock()
-        roles = (await self._directory.roles_of(command.actor.aad_object_id)).roles
+        actor = command.actor
+        roles = (await self._directory.roles_of(actor.aad_object_id)).roles
         async with self._db.sessions() as session:
-            authority, delegation = await self._authority_for(session, command.actor, roles, now)
-            if not authority.may_decide(command.actor.aad_object_id):
-                return CommandReply(texts=["Only the Head Teacher, or a deputy while approvals are delegated to "
-                                           "them, decides requests. Type **my requests** to see yours."])
-            me = command.actor.aad_object_id.lower()
+            authority, delegation = await self._authority_for(session, actor, roles, now)
+            decider = authority.may_decide(actor.aad_object_id)
             pending = [r for r in await store.pending_requests(session)
-                       if r.kind in self._kinds and r.requester_aad_object_id.lower() != me]
-            ids = await self._teams_ids(session, [command.actor.aad_object_id]) if pending else []
+                       if r.kind in self._kinds and authority.may_decide_request(actor.aad_object_id, r)] \
+                if decider else []
+            ids = await self._teams_ids(session, [actor.aad_object_id]) if pending else []
+        if not decider:
+            await self._trail.record(audit.refusal(actor, "approvals", RecordType.NONE, None,
+                                                   RefusalReason.NOT_A_DECIDER.value))
+            return CommandReply(texts=["Only the Head Teacher, or a deputy while approvals are delegated to "
+                                       "them, decides requests. Type **my requests** to see yours."])
         if not pending:
             return CommandReply(texts=["Nothing is waiting for a decision."])
+        shown = pending[:10]
+        if any(view_is_audited(r, RequestView.DECIDER) for r in shown):
+            async with self._db.transaction() as session:
+                for request in shown:
+                    await self._record_view_in(session, actor, request, RequestView.DECIDER, "approvals")
         cards = [decider_card(r, self.summary(r), refresh_user_ids=ids,
                               acting_for=delegation.head_name if delegation else None, calendar=self._calendar)
-                 for r in pending[:10]]
+                 for r in shown]
         more = [f"and {len(pending) - 10} more: decide these first."] if len(pending) > 10 else []
         return CommandReply(texts=[f"{len(pending)} request{'s' if len(pending) != 1 else ''} waiting:"] + more,
                             cards=cards)
@@ -701,7 +805,7 @@ class ApprovalDesk:
         actor = command.actor
         lookup = await self._directory.roles_of(actor.aad_object_id)
         if Role.HEAD_TEACHER not in lookup.roles:
-            log.warning("refused: delegation by someone who is not the Head Teacher")
+            await self._trail.record(audit.refusal(actor, "delegate", RecordType.DELEGATION, None, "not_head_teacher"))
             return CommandReply(texts=["Only the Head Teacher can delegate approvals."])
         now = self._clock()
         try:
@@ -750,6 +854,8 @@ class ApprovalDesk:
         actor = command.actor
         lookup = await self._directory.roles_of(actor.aad_object_id)
         if Role.HEAD_TEACHER not in lookup.roles:
+            await self._trail.record(audit.refusal(actor, "end_delegation", RecordType.DELEGATION, None,
+                                                   "not_head_teacher"))
             return CommandReply(texts=["Only the Head Teacher can end a delegation of approvals."])
         now = self._clock()
         async with self._db.transaction() as session:

@@ -15,12 +15,16 @@ from cards.approvals import (
     APPROVAL_WITHDRAW_VERB,
 )
 from domain.approvals import ApprovalState, HistoryEvent
+from domain.audit import AuditOutcome
+from services.audit import AuditTrail
 from store import approvals as store
 from store.db import Database
 from store.outbox import OutboxKind
 from tests.fakes.connector import FakeConnector
 from tests.support.approvals import (
     ANNA,
+    EXCEPTION_CIRCUMSTANCES,
+    EXCEPTION_PUPILS,
     LEE,
     PRIYA,
     SAM,
@@ -36,6 +40,8 @@ from tests.support.approvals import (
     meet,
     outbox_activities,
     submit,
+    submit_photo_exception,
+    with_photo_exceptions,
 )
 
 
@@ -71,13 +77,17 @@ async def test_someone_who_is_not_a_decider_is_refused_and_audited(settings, con
         for person in (LEE, TOM, PRIYA):  # staff, SLT, a deputy without a delegation
             answer = await execute(client, connector.url, person, APPROVAL_DECIDE_VERB, decide(request_id))
             text = card_text(answer["value"])
-            assert "Only the Head Teacher, or a deputy while the Head Teacher has delegated" in text
-            assert "Nothing was changed." in text and not answer["value"].get("actions")
+            assert "Only the Head Teacher, or a deputy while" in text and "Nothing was changed." in text
+            assert isinstance(answer["value"], str) or not answer["value"].get("actions")
         state, refused = await state_and_refusals(wiring.desk.database, request_id)
         assert state is ApprovalState.PENDING
-        assert [(r["actor"], r["reason"], r["decision"]) for r in refused] == [
-            (LEE.name, "not_a_decider", "approve"), (TOM.name, "not_a_decider", "approve"),
-            (PRIYA.name, "not_a_decider", "approve")]
+        # Each refusal is in the audit trail, whether the router refused it (a role that can never decide) or the
+        # desk (no delegation to Priya); the desk's are in the request's history too.
+        trail = list(reversed(await AuditTrail(wiring.desk.database).recent()))
+        assert [(e.actor_name, e.action, e.outcome) for e in trail] == [
+            (person.name, APPROVAL_DECIDE_VERB, AuditOutcome.REFUSED) for person in (LEE, TOM, PRIYA)]
+        assert (PRIYA.name, "not_a_decider", "approve") in [(r["actor"], r["reason"], r["decision"]) for r in refused]
+        assert {r["reason"] for r in refused} == {"not_a_decider"}
 
 
 async def test_the_requester_cannot_decide_their_own_request(settings, connector: FakeConnector) -> None:
@@ -96,7 +106,8 @@ async def test_the_requester_cannot_decide_their_own_request(settings, connector
 
 async def test_a_request_id_that_does_not_exist_is_refused_and_audited(settings, connector: FakeConnector) -> None:
     async with accounts_bot(settings) as (client, wiring):
-        for data in (decide(424242), {"request_id": "'; drop table", "decision": "approve"}, {}):
+        for data in (decide(424242), {"request_id": "'; drop table", "decision": "approve", "round": 1},
+                     {"round": 1}):
             answer = await execute(client, connector.url, ANNA, APPROVAL_DECIDE_VERB, data)
             assert answer["type"] == "application/vnd.microsoft.activity.message"
             assert "I can't find that request. Nothing was changed." in answer["value"]
@@ -105,6 +116,9 @@ async def test_a_request_id_that_does_not_exist_is_refused_and_audited(settings,
         assert [(r.request_id, r.detail["reason"], r.actor_name) for r in refused] == [
             (None, "no_such_request", ANNA.name)] * 3
         assert refused[0].detail["claimed_request_id"] == 424242
+        # A decision must name the round its card showed: without one it is refused before the desk runs.
+        answer = await execute(client, connector.url, ANNA, APPROVAL_DECIDE_VERB, {})
+        assert answer["value"].startswith("That button is out of date or its data is not valid. Nothing was changed.")
 
 
 async def test_a_button_moved_onto_another_requests_card_is_refused(settings, connector: FakeConnector) -> None:
@@ -117,7 +131,7 @@ async def test_a_button_moved_onto_another_requests_card_is_refused(settings, co
         # The card Anna holds is the first request's; its button data is edited to name the second request.
         answer = await execute(client, connector.url, ANNA, APPROVAL_DECIDE_VERB, decide(second),
                                reply_to=await _delivered_id(wiring.desk.database, first_card.body))
-        assert "That button does not belong to request" in answer["value"]
+        assert "That button does not belong to the request it names. Nothing was changed." == answer["value"]
         state, refused = await state_and_refusals(wiring.desk.database, second)
         assert state is ApprovalState.PENDING and [r["reason"] for r in refused] == ["wrong_card"]
         assert refused[0]["card_subjects"] == [f"approval:{first}"]
@@ -213,10 +227,35 @@ async def test_refresh_shows_deciders_the_buttons_and_others_the_status(settings
         head = await execute(client, connector.url, ANNA, APPROVAL_REFRESH_VERB, {"request_id": request_id})
         assert [a["title"] for a in head["value"]["actions"]] == ["Approve", "Reject", "Ask for changes"]
         assert head["value"]["refresh"]["userIds"] == [ANNA.teams_id]
+        slt = await execute(client, connector.url, TOM, APPROVAL_REFRESH_VERB, {"request_id": request_id})
+        assert not slt["value"].get("actions") and "For SLT to consider" in card_text(slt["value"])
+        assert "Share Year 6 learning with families" not in card_text(slt["value"])  # the aim is the Head's to read
         other = await execute(client, connector.url, LEE, APPROVAL_REFRESH_VERB, {"request_id": request_id})
-        assert not other["value"].get("actions") and "Waiting for a decision" in card_text(other["value"])
+        assert not other["value"].get("actions") and "You can't see this request" in card_text(other["value"])
+        assert "Holy Trinity Year 6" not in card_text(other["value"])
         mine = await execute(client, connector.url, SAM, APPROVAL_REFRESH_VERB, {"request_id": request_id})
         assert [a["title"] for a in mine["value"]["actions"]] == ["Withdraw"]
+
+
+async def test_a_member_of_staff_cannot_read_a_photo_exception_by_its_id(settings, connector: FakeConnector) -> None:
+    """Issue 14, item 1: a plain member of staff sends approval_refresh with {"request_id": 1}."""
+    async with accounts_bot(settings) as (client, wiring):
+        await meet(client, connector.url, ANNA, SAM, LEE)
+        request = await submit_photo_exception(with_photo_exceptions(wiring))
+        assert request.id == 1
+        answer = await execute(client, connector.url, LEE, APPROVAL_REFRESH_VERB, {"request_id": 1})
+        text = card_text(answer["value"])
+        assert answer["type"] == "application/vnd.microsoft.card.adaptive" and "You can't see this request" in text
+        for secret in (*(name for _, name, _ in EXCEPTION_PUPILS), EXCEPTION_CIRCUMSTANCES, SAM.name,
+                       request.reference):
+            assert secret not in text
+        head = await execute(client, connector.url, ANNA, APPROVAL_REFRESH_VERB, {"request_id": 1})
+        assert EXCEPTION_PUPILS[0][1] in card_text(head["value"])
+        assert [a["title"] for a in head["value"]["actions"]] == ["Approve", "Reject", "Ask for changes"]
+        trail = list(reversed(await AuditTrail(wiring.desk.database).recent()))
+        assert [(e.actor_name, e.action, e.record_ref, e.outcome, e.reason) for e in trail] == [
+            (LEE.name, APPROVAL_REFRESH_VERB, request.reference, AuditOutcome.REFUSED, "not_allowed_to_see"),
+            (ANNA.name, APPROVAL_REFRESH_VERB, request.reference, AuditOutcome.VIEWED, "pupil_names")]
 
 
 async def test_the_submit_fallback_decides_and_updates_the_card_it_came_from(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from bot.app import SERVICES
 from cards.accounts import (
@@ -113,10 +114,16 @@ async def test_a_decision_missing_its_decision_or_round_changes_nothing(settings
         sent = await execute(client, connector.url, SAM, ACCOUNT_SUBMIT_VERB, {"form_id": FORM_ID, **case_values()})
         request_id = int(button(sent["value"], "Withdraw")["data"]["request_id"])
         before = await snapshot(wiring.desk.database, request_id)
-        for data in ({"request_id": request_id, "decision": "approve"}, {"request_id": request_id, "round": 1},
+        for data in ({"request_id": request_id, "round": 1},
                      {"request_id": request_id, "round": 1, "decision": None, "comment": None}):
             answer = await execute(client, connector.url, ANNA, APPROVAL_DECIDE_VERB, data)
             assert answer["value"] == "That button is out of date. Nothing was changed.", data
+        # A decision that names no round is out of date (issue 14, item 3): refused before the desk runs.
+        for data in ({"request_id": request_id, "decision": "approve"},
+                     {"request_id": request_id, "decision": "approve", "round": None},
+                     {"request_id": request_id, "decision": "reject", "comment": "No"}):
+            answer = await execute(client, connector.url, ANNA, APPROVAL_DECIDE_VERB, data)
+            assert answer["value"].startswith(NOT_VALID), data
         assert await snapshot(wiring.desk.database, request_id) == before
 
 
@@ -126,11 +133,14 @@ async def test_a_list_for_data_names_no_request(settings, connector: FakeConnect
         sent = await execute(client, connector.url, SAM, ACCOUNT_SUBMIT_VERB, {"form_id": FORM_ID, **case_values()})
         request_id = int(button(sent["value"], "Withdraw")["data"]["request_id"])
         before = await snapshot(wiring.desk.database, request_id)
-        for person, verb in ((ANNA, APPROVAL_DECIDE_VERB), (SAM, APPROVAL_WITHDRAW_VERB), (SAM, APPROVAL_EDIT_VERB)):
-            answer = await execute(client, connector.url, person, verb, [request_id, 1, "approve"])  # type: ignore[arg-type]
+        for verb in (APPROVAL_WITHDRAW_VERB, APPROVAL_EDIT_VERB):
+            answer = await execute(client, connector.url, SAM, verb, [request_id, 1, "approve"])  # type: ignore[arg-type]
             assert "I can't find that request. Nothing was changed." in answer["value"], verb
         answer = await execute(client, connector.url, ANNA, APPROVAL_REFRESH_VERB, [request_id])  # type: ignore[arg-type]
         assert answer["value"] == "I can't find that request."
+        # A decision names its round: data that is no object names none, and is refused before the desk runs.
+        answer = await execute(client, connector.url, ANNA, APPROVAL_DECIDE_VERB, [request_id, 1, "approve"])  # type: ignore[arg-type]
+        assert answer["value"].startswith(NOT_VALID)
         for verb in (ACCOUNT_SUBMIT_VERB, ACCOUNT_SAVE_DRAFT_VERB, ACCOUNT_DISCARD_DRAFT_VERB):
             answer = await execute(client, connector.url, SAM, verb, [FORM_ID])  # type: ignore[arg-type]
             assert answer["value"].startswith(NOT_VALID), verb  # a form's buttons always carry its id
@@ -220,6 +230,15 @@ def test_the_payload_models_read_what_the_cards_send() -> None:
     assert RequestButton.model_validate({"request_id": " 12 ", "round": "3"}) == RequestButton(request_id=12, round=3)
     assert RequestButton.model_validate({"request_id": "'; drop table"}).request_id is None
     assert RequestButton.model_validate({}).request_id is None
+
+
+def test_a_decision_must_name_the_round_its_card_showed() -> None:
+    """Issue 14, item 3: a decision with no round skipped the out-of-date check."""
+    for data in ({"request_id": 7, "decision": "approve"}, {"request_id": 7, "decision": "approve", "round": None},
+                 {"request_id": 7, "decision": "approve", "round": ""}):
+        with pytest.raises(ValidationError):
+            DecisionButton.model_validate(data)
+    assert DecisionButton.model_validate({"request_id": 7, "decision": "approve", "round": "2"}).round == 2
     form = AccountFormButton.model_validate({"form_id": FORM_ID, "request_id": "4", "aim": "Sport", "platform": 3,
                                              "runner_1": ["someone"], "values": {"injected": "x"}, "other": 1})
     assert (form.form_id, form.request_id, form.values) == (FORM_ID, 4, {"aim": "Sport", "platform": "3"})

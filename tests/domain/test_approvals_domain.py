@@ -23,12 +23,16 @@ from domain.approvals import (
     Delegation,
     DelegationError,
     RefusalReason,
+    RequestView,
+    acting_for_map,
     apply_transition,
     check_action,
     delegation_window,
     parse_delegation,
     parse_until,
     reminder_due,
+    view_is_audited,
+    view_of,
 )
 from domain.calendar import SchoolCalendar
 
@@ -52,8 +56,13 @@ def pending(**changes: object) -> ApprovalRecord:
     return ApprovalRecord(**{**base.__dict__, **changes})  # type: ignore[arg-type]
 
 
+SHOWN = -1  # act(): the card shows the request's current round
+
+
 def act(request: ApprovalRecord, action: ApprovalAction, actor: str, authority: Authority = AUTHORITY,
-        comment: str | None = None, card_round: int | None = None) -> ApprovalRecord:
+        comment: str | None = None, card_round: int | None = SHOWN) -> ApprovalRecord:
+    if card_round == SHOWN:
+        card_round = request.round if action in DECIDER_ACTIONS else None
     transition = check_action(request, action, actor_aad_object_id=actor, actor_name=NAMES[actor],
                               authority=authority, comment=comment, card_round=card_round)
     return apply_transition(request, transition, NOW)
@@ -102,6 +111,66 @@ def test_nobody_decides_their_own_request() -> None:
     assert refused.value.reason is RefusalReason.OWN_REQUEST
 
 
+def _delegation(head: str, deputy: str) -> Delegation:
+    return Delegation(id=1, head_aad_object_id=head, head_name=NAMES[head.lower()], deputy_aad_object_id=deputy,
+                      deputy_name=NAMES[deputy.lower()], starts_at=NOW, ends_at=NOW + timedelta(days=3))
+
+
+ACTING_FOR_HEAD = Authority(head_teachers={HEAD: "Anna Smith"}, acting_deputies={DEPUTY: "Priya Shah"},
+                            acting_for=acting_for_map([_delegation(HEAD, DEPUTY.upper())]))
+
+
+def test_a_deputy_acting_for_the_head_cannot_decide_the_heads_own_request() -> None:
+    heads_request = pending(requester_aad_object_id=HEAD.upper(), requester_name="Anna Smith")
+    for action, comment in ((ApprovalAction.APPROVE, None), (ApprovalAction.REJECT, "no"),
+                            (ApprovalAction.REQUEST_CHANGES, "more")):
+        with pytest.raises(ApprovalRefused) as refused:
+            act(heads_request, action, DEPUTY, ACTING_FOR_HEAD, comment=comment)
+        assert refused.value.reason is RefusalReason.ACTING_FOR_REQUESTER
+    assert not ACTING_FOR_HEAD.may_decide_request(DEPUTY, heads_request)
+    # The same deputy decides anyone else's request, and the Head decides the deputy's.
+    assert act(pending(), ApprovalAction.APPROVE, DEPUTY, ACTING_FOR_HEAD).decided_as is Capacity.ACTING_DEPUTY
+    deputys_request = pending(requester_aad_object_id=DEPUTY, requester_name="Priya Shah")
+    assert act(deputys_request, ApprovalAction.APPROVE, HEAD, ACTING_FOR_HEAD).state is ApprovalState.APPROVED
+
+
+def test_a_decision_that_names_no_round_is_out_of_date() -> None:
+    for action, comment in ((ApprovalAction.APPROVE, None), (ApprovalAction.REJECT, "no"),
+                            (ApprovalAction.REQUEST_CHANGES, "more")):
+        with pytest.raises(ApprovalRefused) as refused:
+            act(pending(), action, HEAD, comment=comment, card_round=None)
+        assert refused.value.reason is RefusalReason.OUT_OF_DATE
+    with pytest.raises(ApprovalRefused) as refused:  # a round the request has not reached is no better
+        act(pending(), ApprovalAction.APPROVE, HEAD, card_round=2)
+    assert refused.value.reason is RefusalReason.OUT_OF_DATE
+    # The requester's own actions name no round of a decision.
+    assert act(pending(), ApprovalAction.WITHDRAW, REQUESTER, card_round=None).state is ApprovalState.WITHDRAWN
+
+
+@pytest.mark.parametrize(("kind", "person", "slt", "expected"), [
+    (ApprovalKind.PERSONAL_DEVICE_PHOTO, REQUESTER, False, RequestView.REQUESTER),
+    (ApprovalKind.PERSONAL_DEVICE_PHOTO, HEAD, True, RequestView.DECIDER),
+    (ApprovalKind.PERSONAL_DEVICE_PHOTO, DEPUTY, False, RequestView.DECIDER),  # acting for the Head
+    (ApprovalKind.PERSONAL_DEVICE_PHOTO, "tom", True, RequestView.SLT),
+    (ApprovalKind.PERSONAL_DEVICE_PHOTO, OTHER, False, None),
+    (ApprovalKind.NEW_ACCOUNT, "tom", True, RequestView.SLT),
+    (ApprovalKind.NEW_ACCOUNT, OTHER, False, None),
+])
+def test_who_sees_which_view_of_a_request(kind: ApprovalKind, person: str, slt: bool,
+                                          expected: RequestView | None) -> None:
+    request = pending(kind=kind)
+    assert view_of(request, person, ACTING_FOR_HEAD if person == DEPUTY else AUTHORITY, slt=slt) is expected
+    assert view_is_audited(request, expected) is (kind is ApprovalKind.PERSONAL_DEVICE_PHOTO
+                                                  and expected is RequestView.DECIDER)
+
+
+def test_the_deputy_acting_for_the_head_sees_her_own_request_only_as_slt_do() -> None:
+    heads_request = pending(requester_aad_object_id=HEAD, requester_name="Anna Smith")
+    assert view_of(heads_request, HEAD, ACTING_FOR_HEAD, slt=True) is RequestView.REQUESTER
+    assert view_of(heads_request, DEPUTY, ACTING_FOR_HEAD, slt=True) is RequestView.SLT
+    assert view_of(heads_request, DEPUTY, ACTING_FOR_HEAD, slt=False) is None
+
+
 @pytest.mark.parametrize("state", sorted(FINAL_STATES | {ApprovalState.CHANGES_REQUESTED}))
 def test_a_request_no_longer_pending_cannot_be_decided(state: ApprovalState) -> None:
     with pytest.raises(ApprovalRefused) as refused:
@@ -139,9 +208,9 @@ def test_resubmitting_a_pending_request_is_not_allowed_now() -> None:
 def test_two_decisions_checked_against_the_same_state_apply_once() -> None:
     request = pending()
     first = check_action(request, ApprovalAction.APPROVE, actor_aad_object_id=HEAD, actor_name="Anna Smith",
-                         authority=WITH_DEPUTY)
+                         authority=WITH_DEPUTY, card_round=1)
     second = check_action(request, ApprovalAction.REJECT, actor_aad_object_id=DEPUTY, actor_name="Priya Shah",
-                          authority=WITH_DEPUTY, comment="no")
+                          authority=WITH_DEPUTY, comment="no", card_round=1)
     after = apply_transition(request, first, NOW)
     with pytest.raises(ApprovalRefused) as refused:
         apply_transition(after, second, NOW)
@@ -180,6 +249,7 @@ def test_any_sequence_leaves_at_most_one_decision_and_only_allowed_transitions(
         assert before.state not in FINAL_STATES  # nothing moves a final request
         if action in DECIDER_ACTIONS:
             assert authority.may_decide(actor) and actor != REQUESTER
+            assert card_round == before.round  # every decision names the round it was shown
             assert before.round not in decided_rounds  # one decider action per round
             decided_rounds.append(before.round)
             if action in (ApprovalAction.REJECT, ApprovalAction.REQUEST_CHANGES):

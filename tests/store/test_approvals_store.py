@@ -112,7 +112,7 @@ async def test_the_history_refuses_updates(database: Database) -> None:
 async def test_a_transition_is_recorded_with_who_when_and_the_comment(database: Database) -> None:
     request = await new_request(database)
     transition = check_action(request, ApprovalAction.REQUEST_CHANGES, actor_aad_object_id=ANNA.aad,
-                              actor_name=ANNA.name, authority=BOTH, comment="Who covers the holidays?")
+                              actor_name=ANNA.name, authority=BOTH, comment="Who covers the holidays?", card_round=1)
     async with database.transaction() as session:
         after, event_id = await store.apply(session, request, transition, now=NOW + timedelta(hours=1))
     async with database.sessions() as session:
@@ -157,7 +157,7 @@ async def test_concurrent_decisions_make_exactly_one(database: Database, contend
 
     async def decide(index: int, person: P) -> ApprovalRecord | ApprovalRefused:
         transition = check_action(request, actions[index % 3], actor_aad_object_id=person.aad,
-                                  actor_name=person.name, authority=BOTH, comment=f"comment {index}")
+                                  actor_name=person.name, authority=BOTH, comment=f"comment {index}", card_round=1)
         try:
             async with database.transaction() as session:
                 after, _ = await store.apply(session, request, transition, now=NOW)
@@ -240,7 +240,7 @@ async def test_a_new_delegation_replaces_the_running_one(database: Database) -> 
 async def test_an_approved_account_enters_the_register_once_with_its_administrators(database: Database) -> None:
     request = await new_request(database)
     transition = check_action(request, ApprovalAction.APPROVE, actor_aad_object_id=ANNA.aad, actor_name=ANNA.name,
-                              authority=BOTH)
+                              authority=BOTH, card_round=1)
     async with database.transaction() as session:
         after, _ = await store.apply(session, request, transition, now=NOW)
         first = await store.add_account(session, after, case(), now=NOW)

@@ -20,7 +20,7 @@ from dialogs.approvals import register_approvals
 from directory.static import StaticRoleDirectory
 from domain.accounts import StaffMember, runner_field, training_field, validate_form
 from domain.actors import Actor
-from domain.approvals import ApprovalKind
+from domain.approvals import ApprovalKind, ApprovalRecord
 from services.accounts import AccountsWiring, build_accounts
 from services.requests import CardAction
 from store.conversations import ConversationStore, SchoolSettings, StoredConversation
@@ -266,6 +266,34 @@ async def seeded(database: Database, clock: FakeClock | None = None, *, director
         await save_chat(built.desk._conversations, person, NOWHERE)  # noqa: SLF001 - test set-up
     await save_slt_channel(database, NOWHERE)
     return built
+
+
+EXCEPTION_PUPILS = (("P-1001", "Amelia Hughes", "3B"), ("P-1002", "Tobi Adeyemi-Clarke", "3B"))
+EXCEPTION_CIRCUMSTANCES = "The school tablet froze in the Year 3 assembly; my phone was the only camera in the hall."
+
+
+def with_photo_exceptions(built: AccountsWiring, clock: FakeClock | None = None) -> AccountsWiring:
+    """The desk with the personal-device photo exception kind registered too (as the app registers it)."""
+    from services.photo_check import DeviceExceptions
+
+    kwargs: dict[str, Any] = {"clock": clock} if clock is not None else {}
+    built.desk.register_kind(DeviceExceptions(built.desk.database, days=7, calendar=built.desk.calendar, **kwargs))
+    return built
+
+
+async def submit_photo_exception(built: AccountsWiring, requester: Person | None = None) -> ApprovalRecord:
+    """A personal-device photo exception naming two pupils (``EXCEPTION_PUPILS``), as the photo check sends it."""
+    from cards.consent import DeviceExceptionCase, ExceptionPupil
+    from domain.consent import DestinationKind
+
+    case = DeviceExceptionCase(
+        destination=DestinationKind.SCHOOL_WEBSITE, purposes=("school_website",),
+        purpose_titles=("the school website",), circumstances=EXCEPTION_CIRCUMSTANCES,
+        pupils=tuple(ExceptionPupil(pupil_id=i, name=name, class_label=label) for i, name, label in EXCEPTION_PUPILS),
+    )
+    sent = await built.desk.submit(ApprovalKind.PERSONAL_DEVICE_PHOTO, (requester or SAM).actor(),
+                                   case.model_dump(mode="json"))
+    return sent.request
 
 
 async def submit_case(built: AccountsWiring) -> int:
