@@ -26,6 +26,7 @@ from botframework.connector.auth import BotFrameworkAuthentication, ServiceClien
 from bot.auth import KeysUnavailable, Unauthenticated, authenticate, build_authentication
 from bot.connector import AsyncConnectorAuthentication
 from bot.escalations import EscalationWorker
+from bot.file_upload import put_file
 from bot.handler import (
     CARD_ACTION_INVOKE,
     BotDeps,
@@ -56,6 +57,7 @@ from dialogs.photo_check import register_consent
 from dialogs.platform import register_platform
 from dialogs.retention import register_retention
 from dialogs.router import Router
+from dialogs.subject_access import register_subject_access
 from directory import ClosableRoleDirectory
 from directory.factory import build_directory
 from domain.policy_help import PolicyLoadError, load_policy_index
@@ -64,6 +66,7 @@ from services.incidents import Incidents
 from services.photo_check import consent_config_from_settings
 from services.platform import Platform
 from services.retention import Retention
+from services.subject_access import SubjectAccess
 from store.consent_store import ConsentStore
 from store.conversations import ActivityLedger, Claim, ConversationStore, SchoolSettings
 from store.db import Database
@@ -205,6 +208,8 @@ def create_app(
     retention = Retention(database, role_directory, schedule=retention_schedule, calendar=calendar,
                           on_enqueued=outbox.wake)
     register_retention(router, retention)
+    register_subject_access(router, SubjectAccess(database, role_directory, audit=trail, uploader=put_file,
+                                                  loopback_uploads=settings.dev_mode))
     deps = BotDeps(
         settings=settings,
         conversation_state=conversation_state,

@@ -22,7 +22,7 @@ from botbuilder.core import (
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.core.teams.teams_activity_extensions import teams_get_channel_data
 from botbuilder.dialogs import Dialog, DialogSet, DialogTurnStatus
-from botbuilder.schema import Activity
+from botbuilder.schema import Activity, ActivityTypes, Attachment
 
 from bot.connector import SentJson
 from bot.inbound import card_action_problem, message_extension_problem
@@ -34,6 +34,7 @@ from cards.replies import ActionResult, CommandReply
 from dialogs.ask import AnswerQuestion, AskDialog
 from dialogs.incidents import teams_fetcher
 from dialogs.router import NO_IDENTITY, AttachmentsRequest, InvokeRequest, Router, TextKind, UnknownVerb
+from dialogs.subject_access import FILE_CONSENT_INVOKE
 from domain.actors import Actor
 from domain.flows import Flow
 from domain.roles import RoleDirectory, RoleLookup
@@ -287,6 +288,19 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
             await turn_context.send_activity(text)
         for card in reply.cards:
             await turn_context.send_activity(self._card_activity(card))
+        for attachment in reply.attachments:
+            await turn_context.send_activity(_attachment_activity(attachment))
+
+    async def _send_file_consent_result(self, turn_context: TurnContext, body: dict[str, Any]) -> None:
+        """The texts and file cards a ``fileConsent/invoke`` handler returned under ``send`` (a refusal by the
+        router comes back as a task message: its text is said in the chat)."""
+        send: dict[str, Any] = body["send"] if isinstance(body.get("send"), dict) else {}
+        task: dict[str, Any] = body["task"] if isinstance(body.get("task"), dict) else {}
+        texts = list(send.get("texts") or []) + ([task["value"]] if isinstance(task.get("value"), str) else [])
+        for text in texts:
+            await turn_context.send_activity(text)
+        for attachment in send.get("attachments") or []:
+            await turn_context.send_activity(_attachment_activity(attachment))
 
     def _actor(self, turn_context: TurnContext) -> Actor | None:
         """The authenticated sender. Card data naming someone else is ignored everywhere."""
@@ -324,6 +338,9 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
                 log.info("invoke not readable", extra={"activity_id": turn_context.activity.id})
                 return task_message_response(problem or "That request could not be read.")
             body = await self._deps.router.invoke(InvokeRequest(str(name), value, self._actor(turn_context)))
+            if name == FILE_CONSENT_INVOKE:  # answered 200; what follows is said in the chat
+                await self._send_file_consent_result(turn_context, body)
+                return InvokeResponse(status=HTTPStatus.OK)
             return InvokeResponse(status=HTTPStatus.OK, body=body)  # a dict: written as it is
         log.info("invoke not handled", extra={"invoke": str(name)[:80], "activity_id": turn_context.activity.id})
         return unsupported_invoke_response(name)
@@ -405,6 +422,13 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
 
     def _welcome(self) -> AdaptiveCard:
         return welcome_card(self._settings.bot_name, self._settings.school_name)
+
+
+def _attachment_activity(attachment: dict[str, Any]) -> Activity:
+    """A message carrying one attachment other than an Adaptive Card (Teams' file consent and file info cards)."""
+    return Activity(type=ActivityTypes.message, attachments=[Attachment(
+        content_type=attachment["contentType"], content_url=attachment.get("contentUrl"),
+        name=attachment.get("name"), content=attachment.get("content"))])
 
 
 def _channel_info(activity: Activity) -> ChannelInfo | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from cards.base import AdaptiveCard
 
@@ -22,3 +23,4 @@ class CommandReply:
 
     cards: list[AdaptiveCard] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
+    attachments: list[dict[str, Any]] = field(default_factory=list)  # other attachments (a file consent card)

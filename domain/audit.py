@@ -35,6 +35,7 @@ class RecordType(StrEnum):
     SETTINGS = "settings"
     LEGAL_HOLD = "legal_hold"
     RETENTION = "retention"
+    SUBJECT_ACCESS = "subject_access"
 
 
 @dataclass(frozen=True)

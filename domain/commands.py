@@ -180,6 +180,10 @@ COMMANDS: tuple[CommandInfo, ...] = (
                     (Role.DPO, "release legal hold + reference or person", "end a legal hold")),
     ),
     CommandInfo(
+        "subject_access", phrases=("subject access",),
+        role_lines=((Role.DPO, "subject access + person", "everything the bot holds about a person, as a file"),),
+    ),
+    CommandInfo(
         "legal_holds", phrases=("legal holds",), exact=True,
         role_lines=((Role.HEAD_TEACHER, "legal holds", "the legal holds in force"),
                     (Role.DPO, "legal holds", "the legal holds in force")),

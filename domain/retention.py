@@ -60,6 +60,7 @@ class RecordKind(StrEnum):
     ACTIVITY_LEDGER = "activity_ledger"
     LEGAL_HOLDS = "legal_holds"
     TOMBSTONES = "tombstones"
+    SUBJECT_ACCESS_EXPORTS = "subject_access_exports"
 
 
 class Disposal(StrEnum):
@@ -305,6 +306,13 @@ DEFAULT_RULES: tuple[RetentionRule, ...] = (
         RecordKind.LEGAL_HOLDS, "Legal holds once released (who placed them, on what, why)",
         Disposal.DELETE, Period(6, "y"), "the hold is released",
         f"{_SCHOOLS_CHOICE}; 6 years matches the time limit for most civil claims (Limitation Act 1980).",
+    ),
+    RetentionRule(
+        RecordKind.SUBJECT_ACCESS_EXPORTS, "Subject access exports waiting for the DPO to accept the file",
+        Disposal.DELETE, Period(1, "d"), "the export is prepared",
+        f"{_SCHOOLS_CHOICE}; the file is the DPO's once delivered (kept in their OneDrive, not here); an export "
+        "not accepted within a day is removed (the bot also refuses it after 24 hours).",
+        zero_allowed=True,
     ),
     RetentionRule(
         RecordKind.TOMBSTONES, "Tombstones (reference, kind, dates and why a record was removed; no names)",

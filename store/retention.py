@@ -33,6 +33,7 @@ from sqlalchemy.orm import Mapped, aliased, mapped_column
 from domain.approvals import ApprovalKind, ApprovalState
 from domain.incidents import Category, Status
 from domain.retention import HoldKind, Holds, LegalHold, RecordKind, hold_reference
+from store import exports
 from store.approvals import (
     AccountDraftRow,
     AccountRow,
@@ -481,6 +482,9 @@ async def old_rows(session: AsyncSession, kind: RecordKind, *, cutoff: datetime,
                                       .where(LegalHoldRow.released_at <= cutoff)
                                       .order_by(LegalHoldRow.id).limit(limit))
         return [Candidate(id=i, reference=None, first_at=at, last_at=released) for i, at, released in holds.all()]
+    if kind is RecordKind.SUBJECT_ACCESS_EXPORTS:
+        return [Candidate(id=i, reference=None, first_at=at, last_at=at)
+                for i, at in await exports.expired_exports(session, cutoff=cutoff, limit=limit)]
     raise ValueError(f"{kind.value} is not a high-volume kind")
 
 
@@ -535,5 +539,8 @@ async def delete_rows(session: AsyncSession, kind: RecordKind, ids: Sequence[int
         await session.execute(delete(ProcessedActivityRow).where(ProcessedActivityRow.dedupe_key.in_(ids)))
     elif kind is RecordKind.LEGAL_HOLDS:
         await session.execute(delete(LegalHoldRow).where(LegalHoldRow.id.in_(ids)))
+    elif kind is RecordKind.SUBJECT_ACCESS_EXPORTS:
+        for export_id in ids:
+            await exports.delete_export(session, str(export_id))
     else:
         raise ValueError(f"{kind.value} is not a high-volume kind")

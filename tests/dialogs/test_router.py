@@ -43,7 +43,7 @@ def test_the_flows_files_and_invokes_are_all_in_the_table(router: Router) -> Non
     table = router.describe()
     assert table["flows"] == sorted(f.value for f in (Flow.CHECK_PHOTO, Flow.PROPOSE_ACCOUNT, Flow.REPORT_INCIDENT))
     assert table["attachments"] == ["incident_screenshots", "consent_csv"]
-    assert table["invokes"] == ["composeExtension/fetchTask", "composeExtension/submitAction"]
+    assert table["invokes"] == ["composeExtension/fetchTask", "composeExtension/submitAction", "fileConsent/invoke"]
 
 
 @pytest.mark.parametrize(
