@@ -62,9 +62,12 @@ from domain.approvals import (
     RefusalReason,
     Transition,
 )
+from domain.audit import RecordType
 from domain.calendar import SchoolCalendar
 from domain.roles import DirectoryUnavailableError, Person, Role, RoleDirectory
 from services.approvals import ApprovalDesk, Clock, Submitted, button_payload, card_message
+from services.audit import AuditTrail
+from services.audit import refusal as audit_refusal
 from services.requests import CardAction, CommandRequest
 from store import approvals as store
 from store import conversations
@@ -85,11 +88,12 @@ class AccountsFeature:
     kind = ApprovalKind.NEW_ACCOUNT
 
     def __init__(self, desk: ApprovalDesk, database: Database, directory: RoleDirectory,
-                 *, clock: Clock = utcnow) -> None:
+                 *, clock: Clock = utcnow, trail: AuditTrail | None = None) -> None:
         self._desk = desk
         self._db = database
         self._directory = directory
         self._clock = clock
+        self._trail = trail or AuditTrail(database, clock=clock)
 
     # --- KindHandler ----------------------------------------------------------------------------------
 
@@ -169,6 +173,8 @@ class AccountsFeature:
         check = validate_form(values, people)
         if check.case is None:
             async with self._db.transaction() as session:
+                if await self._not_theirs_in(session, action, request_id):
+                    return ActionResult(message=_NOT_YOUR_REQUEST)
                 await store.save_draft(session, actor.aad_object_id, values, now=self._clock(), for_request=request_id)
                 changing = await _changing(session, request_id)
             return ActionResult(card=account_form_card(
@@ -211,6 +217,8 @@ class AccountsFeature:
         staff, people = await self._people(values, action.actor)
         now = self._clock()
         async with self._db.transaction() as session:
+            if await self._not_theirs_in(session, action, request_id):
+                return ActionResult(message=_NOT_YOUR_REQUEST)
             await store.save_draft(session, action.actor.aad_object_id, values, now=now, for_request=request_id)
             changing = await _changing(session, request_id)
         resume = "press Change and resend again" if request_id is not None else "type **new account**"
@@ -219,6 +227,21 @@ class AccountsFeature:
             notice=f"Draft saved {when(now, self._desk.calendar)}. To carry on later, {resume}.",
             changing=changing, form_id=button.form_id, calendar=self._desk.calendar,
         ))
+
+    async def _not_theirs_in(self, session: AsyncSession, action: CardAction, request_id: int | None) -> bool:
+        """Whether the form names a request that is not the sender's own account request (its draft would show that
+        request's reference and the decider's comment): the refusal is audited in ``session``."""
+        if request_id is None:
+            return False
+        request = await store.get_request(session, request_id)
+        if request is not None and request.kind is self.kind and \
+                request.requester_aad_object_id.lower() == action.actor.aad_object_id.lower():
+            return False
+        await self._trail.record_in(session, audit_refusal(
+            action.actor, action.verb, RecordType.APPROVAL_REQUEST,
+            request.reference if request is not None else request_id,
+            "not_the_requester" if request is not None else "no_such_request"))
+        return True
 
     async def discard_draft(self, action: CardAction) -> ActionResult:
         """`account_discard_draft`: forget the draft (of a new proposal, or of a request's change)."""
@@ -393,6 +416,10 @@ def _sent_notice(submitted: Submitted) -> str:
         notice += (f" {', '.join(submitted.waiting_for)} has not opened the bot yet: it will reach them as soon as "
                    "they do.")
     return notice
+
+
+_NOT_YOUR_REQUEST = ("That form changes a request you did not send, so nothing was saved. Type **new account** to "
+                     "propose one, or **my requests** to see yours.")
 
 
 def _new_form_id() -> str:

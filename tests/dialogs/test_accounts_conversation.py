@@ -11,6 +11,7 @@ from cards.help import START_FLOW_VERB
 from domain.accounts import runner_field
 from domain.approvals import ApprovalState
 from store import approvals as store
+from store import audit as audit_store
 from store.outbox import OutboxKind
 from tests.fakes.connector import FakeConnector
 from tests.support.approvals import (
@@ -207,6 +208,40 @@ async def test_changes_requested_then_resent_then_approved(settings, connector: 
             events = [e.event.value for e in await store.history(session, request_id)]
         assert final is not None and final.state is ApprovalState.APPROVED and final.round == 2
         assert events == ["submitted", "changes_requested", "resubmitted", "approved"]
+
+
+async def test_a_form_naming_someone_elses_request_saves_nothing_and_shows_nothing_of_it(
+    settings, connector: FakeConnector
+) -> None:
+    async with accounts_bot(settings) as (client, wiring):
+        database = wiring.desk.database
+        await meet(client, connector.url, ANNA, SAM, LEE)
+        sent = await execute(client, connector.url, SAM, ACCOUNT_SUBMIT_VERB, {"form_id": FORM_ID, **case_values()})
+        request_id = button(sent["value"], "Withdraw")["data"]["request_id"]
+        await execute(client, connector.url, ANNA, APPROVAL_DECIDE_VERB, {
+            "request_id": request_id, "round": 1, "decision": "request_changes", "comment": "Who checks it in August?"})
+
+        # Lee sends a form naming Sam's request: half filled (kept as a draft) or saved as a draft.
+        other = {"form_id": "f" * 32, "request_id": request_id, "platform": "instagram"}
+        answers = [await execute(client, connector.url, LEE, verb, other)
+                   for verb in (ACCOUNT_SUBMIT_VERB, ACCOUNT_SAVE_DRAFT_VERB)]
+
+        for answer in answers:  # a message, not the form: neither Sam's reference nor the Head's comment
+            assert answer["type"] == "application/vnd.microsoft.activity.message"
+            assert "did not send" in answer["value"] and "August" not in answer["value"]
+        async with database.sessions() as session:
+            assert await store.get_draft(session, LEE.aad, request_id) is None
+            refused = await audit_store.recent(session, actor_aad=LEE.aad)
+        reference = sent_reference(sent)
+        assert [(e.action, e.record_ref, e.reason) for e in refused] == [
+            (ACCOUNT_SAVE_DRAFT_VERB, reference, "not_the_requester"),
+            (ACCOUNT_SUBMIT_VERB, reference, "not_the_requester")]
+
+
+def sent_reference(sent: dict) -> str:  # type: ignore[type-arg]
+    """The request's reference, as the card that answered its sending shows it."""
+    text = card_text(sent["value"])
+    return next(word.strip(".,()") for word in text.split() if word.startswith("ACC-"))
 
 
 async def test_the_requester_can_withdraw_while_it_waits(settings, connector: FakeConnector) -> None:
