@@ -181,11 +181,17 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
         dialog_context = await self._dialogs.create_context(turn_context)
 
         if match.kind is TextKind.CANCEL:
+            actor = self._actor(turn_context)
+            stopped = await self._deps.router.cancel(actor) if actor is not None else []  # e.g. an open report form
             if dialog_context.active_dialog is not None:
                 await dialog_context.cancel_all_dialogs()
-                await turn_context.send_activity("Cancelled. Nothing was sent. Type **help** to see what I can do.")
-            else:
+                if not stopped:
+                    await turn_context.send_activity("Cancelled. Nothing was sent. Type **help** to see what I can "
+                                                     "do.")
+            elif not stopped:
                 await turn_context.send_activity("There is nothing to cancel. Type **help** to see what I can do.")
+            for said in stopped:
+                await turn_context.send_activity(said)
             return
         if match.kind is TextKind.HELP:
             await turn_context.send_activity(await self._help_activity(turn_context))

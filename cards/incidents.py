@@ -974,3 +974,13 @@ def open_reports_card(reports: Sequence[ListedReport], *, now: datetime) -> Adap
             ActionSet(actions=[_execute("View details", Verb.VIEW, {"incident": report.incident_id})]),
         ]))
     return AdaptiveCard(fallback_text=f"Open reports: {waiting}", body=body)
+
+
+def cancelled_form_card() -> AdaptiveCard:
+    """What replaces a report form sent (or a step of it answered) after its sender typed ``cancel``."""
+    return AdaptiveCard(
+        fallback_text="This report was cancelled: nothing was sent",
+        body=[_heading("This report was cancelled"),
+              _para("You typed **cancel**, so this form can no longer send the report. Nothing was sent or kept."),
+              _para("Type **report** to start a new one.", is_subtle=True)],
+    )

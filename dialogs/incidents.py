@@ -33,6 +33,7 @@ from cards.incidents import (
     RiskPayload,
     ScreenshotPayload,
     Verb,
+    cancelled_form_card,
     form_problem,
     message_report_card,
     problem_card,
@@ -48,7 +49,7 @@ from domain.flows import Flow
 from domain.incidents import MAX_SOURCE_AUTHOR, MAX_WHAT_HAPPENED, ROUTING, plain_text_from_html
 from domain.roles import Role, RoleDirectory
 from services.audit import AuditTrail
-from services.incidents import Fetch, Incidents, IncidentSettings, http_fetcher
+from services.incidents import Fetch, Incidents, IncidentSettings, ReportCancelled, http_fetcher
 from services.requests import CardAction
 
 if TYPE_CHECKING:
@@ -107,6 +108,7 @@ def register_incidents(
         school_settings=school_settings, clock=clock, on_enqueued=on_enqueued, trail=trail,
     )
     router.on_flow(Flow.REPORT_INCIDENT.value, incidents.start, access=_REPORTING)
+    router.on_cancel(incidents.cancel_forms)
     router.on_command(command("my_reports"), incidents.my_reports,
                       access=staff(personal_only=True, record=RecordType.INCIDENT))
     router.on_command(command("open_reports"), incidents.open_reports,
@@ -256,7 +258,10 @@ async def message_extension_submit(incidents: Incidents, value: Any, actor: Acto
         return _task_card("Report to SLT", problem_card("The report was not sent", [
             form_problem(error), "Close this window and choose Report to SLT on the message again.",
         ]))
-    receipt = await incidents.report(actor, details, form.draft, emergency=details.immediate_risk)
+    try:
+        receipt = await incidents.report(actor, details, form.draft, emergency=details.immediate_risk)
+    except ReportCancelled:
+        return _task_card("Report to SLT", cancelled_form_card())
     return _task_card("Report sent", receipt)
 
 

@@ -80,6 +80,7 @@ class InvokeRequest:
 
 
 InvokeHandler = Callable[[InvokeRequest], Awaitable[dict[str, Any]]]  # the invoke's response body
+CancelHook = Callable[[Actor], Awaitable[str | None]]  # stops what the sender has open; what to tell them (or None)
 
 
 class TextKind(StrEnum):
@@ -198,6 +199,7 @@ class Router:
         self._flows: dict[str, tuple[CommandHandler, Access]] = {}
         self._attachments: list[_AttachmentRoute] = []
         self._invokes: dict[str, _InvokeRoute] = {}
+        self._cancel_hooks: list[CancelHook] = []
 
     # --- registration ---------------------------------------------------------------------------------
 
@@ -245,6 +247,15 @@ class Router:
         if name in self._invokes:
             raise ValueError(f"invoke {name!r} is registered twice")
         self._invokes[name] = _InvokeRoute(name, handler, access)
+
+    def on_cancel(self, hook: CancelHook) -> None:
+        """What ``cancel`` stops besides the dialogs (e.g. an open report form). It acts only on the sender's own
+        things, so it needs no declaration: the edge calls it for whoever typed ``cancel``."""
+        self._cancel_hooks.append(hook)
+
+    async def cancel(self, actor: Actor) -> list[str]:
+        """Run every cancel hook for ``actor``: what each stopped, to tell them."""
+        return [said for hook in self._cancel_hooks if (said := await hook(actor)) is not None]
 
     # --- the one check --------------------------------------------------------------------------------
 

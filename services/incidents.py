@@ -55,6 +55,7 @@ from cards.incidents import (
     Routed,
     ScreenshotInfo,
     ScreenshotPayload,
+    cancelled_form_card,
     category_card,
     channel_card,
     channel_summary,
@@ -102,7 +103,7 @@ from services.audit import AuditTrail
 from services.audit import refusal as audit_refusal
 from services.audit import view as audit_view
 from services.requests import CardAction, CommandRequest
-from store import card_copies, conversations
+from store import card_copies, conversations, report_forms
 from store import incidents as records
 from store import retention as retention_records
 from store.base import utcnow
@@ -341,12 +342,34 @@ class Incidents:
     # --- reporting: the questions -------------------------------------------------------------------------
 
     async def start(self, request: CommandRequest) -> CommandReply:
-        """``report`` (or the help card): the first question."""
+        """``report`` (or the help card): the first question. The form's draft is kept as open for the sender, so
+        ``cancel`` can stop it (``store/report_forms.py``)."""
         draft = uuid.uuid4().hex
+        async with self._db.transaction() as session:
+            await report_forms.opened(session, request.actor.aad_object_id, draft, self.now())
         return CommandReply(cards=[risk_question_card(draft)])
+
+    async def cancel_forms(self, actor: Actor) -> str | None:
+        """``cancel``: every report form the sender has open can no longer send; what to tell them (None: none was
+        open)."""
+        async with self._db.transaction() as session:
+            count = await report_forms.cancel_open(session, actor.aad_object_id, self.now())
+        if not count:
+            return None
+        log.info("report forms cancelled", extra={"count": count})
+        return CANCELLED_REPORT
+
+    async def _cancelled(self, actor: Actor, draft: str) -> ActionResult | None:
+        """The answer to a step of a report form its sender cancelled (None: not cancelled)."""
+        async with self._db.sessions() as session:
+            if not await report_forms.is_cancelled(session, actor.aad_object_id, draft):
+                return None
+        return ActionResult(card=cancelled_form_card())
 
     async def on_risk(self, action: CardAction) -> ActionResult:
         answer = payload_of(action, RiskPayload)
+        if (cancelled := await self._cancelled(action.actor, answer.draft)) is not None:
+            return cancelled
         if answer.at_risk:
             dsl = await self._holder_names(Role.DSL)
             log.info("incident report: someone at immediate risk; emergency steps shown")
@@ -355,16 +378,22 @@ class Incidents:
 
     async def on_dsl_told(self, action: CardAction) -> ActionResult:
         answer = payload_of(action, DslToldPayload)
+        if (cancelled := await self._cancelled(action.actor, answer.draft)) is not None:
+            return cancelled
         if answer.dsl_told is None:
             return ActionResult(card=emergency_card(answer.draft, await self._holder_names(Role.DSL)))
         return ActionResult(card=category_card(answer.draft, True, answer.dsl_told))
 
     async def on_choose_category(self, action: CardAction) -> ActionResult:
         answer = payload_of(action, ChooseCategoryPayload)
+        if (cancelled := await self._cancelled(action.actor, answer.draft)) is not None:
+            return cancelled
         return ActionResult(card=category_card(answer.draft, answer.at_risk, answer.dsl_told))
 
     async def on_category(self, action: CardAction) -> ActionResult:
         answer = payload_of(action, CategoryPayload)
+        if (cancelled := await self._cancelled(action.actor, answer.draft)) is not None:
+            return cancelled
         if answer.category is None:
             return ActionResult(card=category_card(answer.draft, answer.at_risk, answer.dsl_told,
                                                    problem="Choose what the report is about."))
@@ -379,6 +408,8 @@ class Incidents:
 
     async def on_submit(self, action: CardAction) -> ActionResult:
         form = payload_of(action, ReportPayload)
+        if (cancelled := await self._cancelled(action.actor, form.draft)) is not None:
+            return cancelled
         if form.category is None:
             return ActionResult(card=category_card(form.draft, form.at_risk, form.dsl_told,
                                                    problem="Choose what the report is about."))
@@ -389,7 +420,10 @@ class Incidents:
                               link=form.link)
             return ActionResult(card=self._form(form.draft, form.category, form.at_risk, form.dsl_told,
                                                 prefill=prefill, problem=form_problem(error)))
-        receipt = await self.report(action.actor, details, form.draft)
+        try:
+            receipt = await self.report(action.actor, details, form.draft)
+        except ReportCancelled:
+            return ActionResult(card=cancelled_form_card())
         return ActionResult(card=receipt)
 
     # --- reporting: saving and routing -----------------------------------------------------------------------
@@ -416,6 +450,8 @@ class Incidents:
                     existing = await records.find_by_submission(session, submission_key)
                     if existing is not None:
                         raise records.ExistingSubmission(existing)
+                    if await report_forms.is_cancelled(session, actor.aad_object_id, draft):
+                        raise ReportCancelled(draft)
                     plan = await self._plan(session, details.category, holders)
                     incident = await records.create_incident(
                         session, details=details, reporter=reporter, submission_key=submission_key,
@@ -423,6 +459,7 @@ class Incidents:
                         escalate_due_at=due, screenshots_until=screenshots_until,
                     )
                     await self._route(session, incident, plan, now)
+                    await report_forms.sent(session, actor.aad_object_id, draft, now)
                 break
             except records.ExistingSubmission as found:
                 log.info("incident report submitted again; the first record stands",
@@ -987,6 +1024,14 @@ class _Refused(Exception):
     pass
 
 
+class ReportCancelled(Exception):
+    """The report form was cancelled (``cancel``) before it was sent: nothing is saved."""
+
+
+CANCELLED_REPORT = ("Your report was cancelled: nothing was sent, and the report form you had open can no longer "
+                    "send it. Type **report** to start again.")
+
+
 def _channel_facts(incident: records.Incident) -> ChannelFacts:
     return ChannelFacts(
         incident_id=incident.id, reference=incident.reference, category=incident.category, urgency=incident.urgency,
@@ -996,10 +1041,12 @@ def _channel_facts(incident: records.Incident) -> ChannelFacts:
 
 
 __all__ = [
+    "CANCELLED_REPORT",
     "Fetch",
     "IncidentSettings",
     "Incidents",
     "RemoteImage",
+    "ReportCancelled",
     "ScreenshotRefused",
     "http_fetcher",
     "payload_of",
