@@ -152,6 +152,8 @@ POLICY: dict[str, tuple[frozenset[Role], str]] = {
     "legal_hold": (_HOLDERS, "chat"),
     "release_legal_hold": (_HOLDERS, "chat"),
     "legal_holds": (_HOLDERS, "chat"),
+    "subject_access": (frozenset({Role.DPO}), "chat"),
+    "fileConsent/invoke": (frozenset({Role.DPO}), "chat"),
 }
 
 # Text typed for a command whose own answer depends on what follows it.
@@ -512,6 +514,7 @@ _ATTACHMENTS = {"consent_csv": _csv_file}
 _INVOKE_VALUES: dict[str, dict[str, Any]] = {  # what Teams sends with an invoke the router declares ({} otherwise)
     "composeExtension/fetchTask": {"commandId": "reportMessage", "commandContext": "message"},
     "composeExtension/submitAction": {"commandId": "reportMessage", "data": {}},
+    "fileConsent/invoke": {"type": "fileUpload", "action": "decline", "context": {"export": "none"}},
 }
 
 
