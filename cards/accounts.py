@@ -51,8 +51,10 @@ from domain.accounts import (
     TRAINING_TITLES,
     VISIBILITY_TITLES,
     AccountCase,
+    Administrator,
     FormField,
     HandoverCheck,
+    RegisteredAccount,
     Training,
     form_values,
     runner_field,
@@ -159,8 +161,10 @@ def account_form_card(
     chosen = [values.get(runner_field(slot), "") for slot in range(1, MAX_RUNNERS + 1)]
     choices = _people_choices(people, chosen)
     body: list[Element] = [
-        TextBlock(text=FORM_TITLE if changing is None else f"Change request {escape_markdown(changing[1])}",
-                  size="Large", weight="Bolder", style="heading"),
+        TextBlock(
+            text=FORM_TITLE if changing is None else f"Change request {escape_markdown(changing[1], one_line=True)}",
+            size="Large", weight="Bolder", style="heading",
+        ),
         TextBlock(text=(
             f"The policy: \u201c{Q_BUSINESS_CASE.text}\u201d. Fill in every field; the Head Teacher decides, and "
             "SLT see the request."
@@ -214,8 +218,9 @@ def account_form_card(
         optional = "" if slot <= MIN_RUNNERS else " (optional)"
         chosen_value = values.get(runner_field(slot)) or ""
         # Every client shows who is chosen (a people picker may not display a preset value).
+        chosen_name = names.get(chosen_value.lower(), "someone chosen in Teams")
         chosen_line: list[Element] = [TextBlock(
-            text=f"Chosen: {escape_markdown(names.get(chosen_value.lower(), 'someone chosen in Teams'))}",
+            text=f"Chosen: {escape_markdown(chosen_name, one_line=True)}",
             size="Small", is_subtle=True, spacing="None",
         )] if chosen_value else []
         body += [
@@ -271,6 +276,15 @@ def form_closed_card(message: str) -> AdaptiveCard:
     return AdaptiveCard(fallback_text=message, body=[TextBlock(text=escape_markdown(message))])
 
 
+def _account_title(account: RegisteredAccount) -> str:
+    return (f"**{escape_markdown(account.platform, one_line=True)}: "
+            f"{escape_markdown(account.account_name, one_line=True)}**")
+
+
+def _names(administrators: Sequence[Administrator]) -> str:
+    return ", ".join(escape_markdown(admin.name, one_line=True) for admin in administrators)
+
+
 def account_register_card(checks: Sequence[HandoverCheck], *, show_handover: bool,
                           calendar: SchoolCalendar) -> AdaptiveCard:
     """`accounts`: the register of approved school accounts and their administrators.
@@ -296,11 +310,12 @@ def account_register_card(checks: Sequence[HandoverCheck], *, show_handover: boo
     for check in checks:
         account = check.account
         admins = ", ".join(
-            escape_markdown(admin.name) + (" (training requested)" if admin.training is Training.REQUESTED else "")
+            escape_markdown(admin.name, one_line=True)
+            + (" (training requested)" if admin.training is Training.REQUESTED else "")
             for admin in account.administrators
         )
         items: list[Element] = [
-            TextBlock(text=f"**{escape_markdown(account.platform)}: {escape_markdown(account.account_name)}**"),
+            TextBlock(text=_account_title(account)),
             FactSet(facts=[
                 Fact(title="Administrators", value=admins or "none"),
                 Fact(title="Audience", value=escape_markdown(account.audience)),
@@ -309,7 +324,7 @@ def account_register_card(checks: Sequence[HandoverCheck], *, show_handover: boo
             ]),
         ]
         if show_handover and check.needs_handover:
-            gone = ", ".join(escape_markdown(admin.name) for admin in check.gone) or "none"
+            gone = _names(check.gone) or "none"
             items.append(TextBlock(
                 text=f"Needs a hand-over: no longer at the school: {gone}. Name another administrator or close the "
                      "account.", color="Attention", weight="Bolder",
@@ -324,17 +339,15 @@ def account_register_card(checks: Sequence[HandoverCheck], *, show_handover: boo
 def handover_alert_card(check: HandoverCheck) -> AdaptiveCard:
     """For SLT: an account whose administrators have left (the policy's hand-over rule)."""
     account = check.account
-    present = ", ".join(escape_markdown(a.name) for a in check.present) or "nobody"
+    present = _names(check.present) or "nobody"
     return AdaptiveCard(
         fallback_text=f"{account.platform}: {account.account_name} needs a hand-over.",
         body=[
             TextBlock(text="A school account needs a hand-over", size="Medium", weight="Bolder", color="Attention"),
-            TextBlock(text=f"**{escape_markdown(account.platform)}: {escape_markdown(account.account_name)}** "
-                           f"({account.approval_reference})"),
+            TextBlock(text=f"{_account_title(account)} ({account.approval_reference})"),
             FactSet(facts=[
                 Fact(title="Administrators still at the school", value=present),
-                Fact(title="Administrators who have left",
-                     value=", ".join(escape_markdown(a.name) for a in check.gone)),
+                Fact(title="Administrators who have left", value=_names(check.gone)),
             ]),
             TextBlock(text=(
                 "The policy asks administrators to \u201cControl the process for managing an account after the lead "

@@ -191,10 +191,11 @@ def _header(request: ApprovalRecord, summary: RequestSummary, calendar: SchoolCa
     items: list[Element] = [hold_marker()] if request.legal_hold else []
     items += [
         TextBlock(text=f"{KIND_TITLES[request.kind]} · {request.reference}", size="Small", is_subtle=True),
-        TextBlock(text=escape_markdown(summary.title), size="Large", weight="Bolder", style="heading",
-                  spacing="None"),
+        TextBlock(text=escape_markdown(summary.title, one_line=True), size="Large", weight="Bolder",
+                  style="heading", spacing="None"),
         TextBlock(
-            text=f"Asked by {escape_markdown(request.requester_name)} on {when(request.created_at, calendar)}"
+            text=f"Asked by {escape_markdown(request.requester_name, one_line=True)} on "
+            f"{when(request.created_at, calendar)}"
             + (f" · changed and sent again (version {request.round})" if request.round > 1 else ""),
             is_subtle=True, spacing="None",
         ),
@@ -212,10 +213,8 @@ def _state_block(request: ApprovalRecord, calendar: SchoolCalendar, *, show_name
     ):
         if show_names and request.decided_by_name:
             acting = " (acting for the Head Teacher)" if request.decided_as is Capacity.ACTING_DEPUTY else ""
-            lines.append(TextBlock(
-                text=f"By {escape_markdown(request.decided_by_name)}{acting} on {when(request.decided_at, calendar)}",
-                spacing="None",
-            ))
+            by = escape_markdown(request.decided_by_name, one_line=True)
+            lines.append(TextBlock(text=f"By {by}{acting} on {when(request.decided_at, calendar)}", spacing="None"))
         else:
             lines.append(TextBlock(text=f"On {when(request.decided_at, calendar)}", spacing="None"))
         if show_names and request.decision_comment:
@@ -247,7 +246,8 @@ def decider_card(
     body += _header(request, summary, calendar)
     if acting_for:
         body.append(TextBlock(
-            text=f"You are deciding for {escape_markdown(acting_for)}, the Head Teacher, while they are away.",
+            text=f"You are deciding for {escape_markdown(acting_for, one_line=True)}, the Head Teacher, while they "
+                 "are away.",
             color="Accent",
         ))
     body += [_facts(summary.facts), *_notes(summary)]
@@ -322,7 +322,8 @@ def slt_card(request: ApprovalRecord, summary: RequestSummary, *, calendar: Scho
         body=[
             *([TextBlock(text=escape_markdown(notice), weight="Bolder", color="Accent")] if notice else []),
             TextBlock(text=f"{KIND_TITLES[request.kind]} · {request.reference}", size="Small", is_subtle=True),
-            TextBlock(text=escape_markdown(summary.title), size="Medium", weight="Bolder", spacing="None"),
+            TextBlock(text=escape_markdown(summary.title, one_line=True), size="Medium", weight="Bolder",
+                      spacing="None"),
             TextBlock(text="For SLT to consider with the Head Teacher. Details are with the Head Teacher.",
                       is_subtle=True, spacing="None"),
             _facts(summary.slt_facts),
@@ -355,7 +356,7 @@ def outcome_card(request: ApprovalRecord, summary: RequestSummary, next_steps: S
             text=f"Your request {request.reference} {_OUTCOME_LINES.get(request.state, 'changed')}",
             size="Medium", weight="Bolder", color=_STATE_COLOURS[request.state],
         ),
-        TextBlock(text=escape_markdown(summary.title), spacing="None"),
+        TextBlock(text=escape_markdown(summary.title, one_line=True), spacing="None"),
         _state_block(request, calendar),
         *[TextBlock(text=escape_markdown(step)) for step in next_steps],
     ]
@@ -382,9 +383,9 @@ def my_requests_card(rows: Sequence[tuple[ApprovalRecord, RequestSummary]], *, d
         if request.decided_at and request.state is not ApprovalState.PENDING:
             line += f" on {when(request.decided_at, calendar)}"
             if request.decided_by_name:
-                line += f" by {escape_markdown(request.decided_by_name)}"
+                line += f" by {escape_markdown(request.decided_by_name, one_line=True)}"
         body.append(Container(separator=True, spacing="Medium", items=[
-            TextBlock(text=f"**{request.reference}** · {escape_markdown(summary.title)}"),
+            TextBlock(text=f"**{request.reference}** · {escape_markdown(summary.title, one_line=True)}"),
             TextBlock(text=line, spacing="None", color=_STATE_COLOURS[request.state]),
             *([TextBlock(text=escape_markdown(request.decision_comment), spacing="None", is_subtle=True)]
               if request.decision_comment else []),
@@ -405,7 +406,8 @@ def delegation_card(delegation: Delegation, *, pending: int, replaced: Delegatio
         TextBlock(text="Approvals delegated", size="Medium", weight="Bolder"),
         TextBlock(text=(
             f"Until the end of {long_date(delegation.until_date(calendar))}, "
-            f"{escape_markdown(delegation.deputy_name)} can decide approvals for you. New requests go to them, "
+            f"{escape_markdown(delegation.deputy_name, one_line=True)} can decide approvals for you. New requests go "
+            "to them, "
             f"and the {pending} request{'s' if pending != 1 else ''} waiting now "
             f"{'have' if pending != 1 else 'has'} been sent to them."
         )),
@@ -413,7 +415,8 @@ def delegation_card(delegation: Delegation, *, pending: int, replaced: Delegatio
                        "while you were away. Type **end delegation** to end it early.", is_subtle=True),
     ]
     if replaced is not None:
-        body.append(TextBlock(text=f"This replaces your delegation to {escape_markdown(replaced.deputy_name)}.",
+        deputy = escape_markdown(replaced.deputy_name, one_line=True)
+        body.append(TextBlock(text=f"This replaces your delegation to {deputy}.",
                               is_subtle=True))
     return AdaptiveCard(fallback_text="Approvals delegated.", body=body)
 
@@ -425,7 +428,8 @@ def delegation_notice_card(delegation: Delegation, *, calendar: SchoolCalendar) 
         body=[
             TextBlock(text="You are deciding approvals for the Head Teacher", size="Medium", weight="Bolder"),
             TextBlock(text=(
-                f"{escape_markdown(delegation.head_name)} has asked you to decide approvals until the end of "
+                f"{escape_markdown(delegation.head_name, one_line=True)} has asked you to decide approvals until the "
+                "end of "
                 f"{long_date(delegation.until_date(calendar))}. Requests waiting for a decision come to you here."
             )),
         ],
@@ -438,15 +442,16 @@ def delegation_summary_card(delegation: Delegation, decided: Sequence[tuple[Appr
     body: list[Element] = [
         TextBlock(text="Decided while you were away", size="Medium", weight="Bolder"),
         TextBlock(text=(
-            f"Your delegation to {escape_markdown(delegation.deputy_name)} ended on "
+            f"Your delegation to {escape_markdown(delegation.deputy_name, one_line=True)} ended on "
             f"{when(delegation.effective_end, calendar)}."
         ), is_subtle=True, spacing="None"),
     ]
     if not decided:
-        body.append(TextBlock(text=f"{escape_markdown(delegation.deputy_name)} decided nothing in that time."))
+        deputy = escape_markdown(delegation.deputy_name, one_line=True)
+        body.append(TextBlock(text=f"{deputy} decided nothing in that time."))
     for request, summary in decided:
         body.append(Container(separator=True, items=[
-            TextBlock(text=f"**{request.reference}** · {escape_markdown(summary.title)}"),
+            TextBlock(text=f"**{request.reference}** · {escape_markdown(summary.title, one_line=True)}"),
             TextBlock(text=f"{STATE_TITLES[request.state]} · {when(request.decided_at, calendar)}", spacing="None"),
             *([TextBlock(text=escape_markdown(request.decision_comment), is_subtle=True, spacing="None")]
               if request.decision_comment else []),

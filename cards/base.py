@@ -2,30 +2,42 @@
 
 One function per card elsewhere in `cards/` builds a tree of these models; `card.to_dict()` gives the
 JSON Teams receives. User text goes in as data (never by substitution into JSON text) and through
-`escape_markdown` first, because Teams renders every TextBlock as Markdown.
+`escape_markdown` first (`cards/text.py`: hidden characters made visible, links broken, Markdown escaped), because
+Teams renders every TextBlock and Fact as Markdown and links bare web addresses.
+
+The models hold the same line for the bot's own text, so a card that forgets cannot show a live address or a
+hidden character: every Markdown field (`MarkdownText`: TextBlock text, Fact title and value) and every plain text
+field shown to a person (`PlainText`: choices, labels, placeholders, button titles, alt text, the fallback text) is
+made inert when the model is built, and an input's value (`InputValue`) has its hidden characters made visible.
+The one live link a card may hold is an `Action.OpenUrl`, and only to an http or https address (`live_link`).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+# escape_markdown: the one function user text goes through before it enters a card (cards/text.py).
+from cards.text import escape_markdown as escape_markdown
+from cards.text import inert_markdown, inert_plain, live_link, visible_controls
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA_URL = "http://adaptivecards.io/schemas/adaptive-card.json"
 CARD_VERSION = "1.5"  # the highest version Teams renders; Action.Execute needs 1.4+
 
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]()#+\-!>|~<])")
+
+def _only_live_link(url: str) -> str:
+    if live_link(url) != url:
+        raise ValueError("an Action.OpenUrl opens only an http or https address with nothing hidden in it")
+    return url
 
 
-def escape_markdown(text: str) -> str:
-    """Make user text inert in a TextBlock: no links, emphasis, headings or lists.
-
-    Each Markdown control character gets a backslash. The text still reads the same to a person.
-    """
-    return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
+MarkdownText = Annotated[str, AfterValidator(inert_markdown)]
+PlainText = Annotated[str, AfterValidator(inert_plain)]
+InputValue = Annotated[str, AfterValidator(visible_controls)]
+LinkUrl = Annotated[str, AfterValidator(_only_live_link)]
 
 
 class CardModel(BaseModel):
@@ -42,7 +54,7 @@ class CardModel(BaseModel):
 
 class TextBlock(CardModel):
     type: Literal["TextBlock"] = "TextBlock"
-    text: str
+    text: MarkdownText
     wrap: bool = True
     size: Literal["Small", "Default", "Medium", "Large", "ExtraLarge"] | None = None
     weight: Literal["Lighter", "Default", "Bolder"] | None = None
@@ -56,8 +68,8 @@ class TextBlock(CardModel):
 
 
 class Fact(CardModel):
-    title: str
-    value: str
+    title: MarkdownText
+    value: MarkdownText
 
 
 class FactSet(CardModel):
@@ -70,25 +82,25 @@ class FactSet(CardModel):
 class Image(CardModel):
     type: Literal["Image"] = "Image"
     url: str
-    alt_text: str
+    alt_text: PlainText
     size: Literal["Auto", "Stretch", "Small", "Medium", "Large"] | None = None
 
 
 class Choice(CardModel):
-    title: str
+    title: PlainText
     value: str
 
 
 class InputText(CardModel):
     type: Literal["Input.Text"] = "Input.Text"
     id: str
-    label: str | None = None
-    placeholder: str | None = None
-    value: str | None = None
+    label: PlainText | None = None
+    placeholder: PlainText | None = None
+    value: InputValue | None = None
     is_multiline: bool | None = None
     max_length: int | None = None
     is_required: bool | None = None
-    error_message: str | None = None
+    error_message: PlainText | None = None
     regex: str | None = None
     style: Literal["text", "tel", "url", "email", "password"] | None = None
 
@@ -97,35 +109,35 @@ class InputChoiceSet(CardModel):
     type: Literal["Input.ChoiceSet"] = "Input.ChoiceSet"
     id: str
     choices: list[Choice]
-    label: str | None = None
+    label: PlainText | None = None
     value: str | None = None
     style: Literal["compact", "expanded", "filtered"] | None = None
     is_multi_select: bool | None = None
     is_required: bool | None = None
-    error_message: str | None = None
-    placeholder: str | None = None
+    error_message: PlainText | None = None
+    placeholder: PlainText | None = None
     choices_data: dict[str, Any] | None = Field(default=None, alias="choices.data")
 
 
 class InputToggle(CardModel):
     type: Literal["Input.Toggle"] = "Input.Toggle"
     id: str
-    title: str
-    label: str | None = None
+    title: PlainText
+    label: PlainText | None = None
     value: str | None = None
     value_on: str = "true"
     value_off: str = "false"
     is_required: bool | None = None
-    error_message: str | None = None
+    error_message: PlainText | None = None
 
 
 class InputDate(CardModel):
     type: Literal["Input.Date"] = "Input.Date"
     id: str
-    label: str | None = None
+    label: PlainText | None = None
     value: str | None = None
     is_required: bool | None = None
-    error_message: str | None = None
+    error_message: PlainText | None = None
 
 
 # --- Actions ------------------------------------------------------------------------------------
@@ -133,7 +145,7 @@ class InputDate(CardModel):
 
 class ActionSubmit(CardModel):
     type: Literal["Action.Submit"] = "Action.Submit"
-    title: str
+    title: PlainText
     data: dict[str, Any] | None = None
     style: Literal["default", "positive", "destructive"] | None = None
     associated_inputs: Literal["auto", "none"] | None = None
@@ -144,7 +156,7 @@ class ActionExecute(CardModel):
     """A Universal Action: Teams sends an `adaptiveCard/action` invoke with `verb` and `data`."""
 
     type: Literal["Action.Execute"] = "Action.Execute"
-    title: str
+    title: PlainText
     verb: str
     data: dict[str, Any] | None = None
     style: Literal["default", "positive", "destructive"] | None = None
@@ -155,13 +167,13 @@ class ActionExecute(CardModel):
 
 class ActionOpenUrl(CardModel):
     type: Literal["Action.OpenUrl"] = "Action.OpenUrl"
-    title: str
-    url: str
+    title: PlainText
+    url: LinkUrl
 
 
 class ActionShowCard(CardModel):
     type: Literal["Action.ShowCard"] = "Action.ShowCard"
-    title: str
+    title: PlainText
     card: AdaptiveCard
 
 
@@ -231,7 +243,7 @@ class AdaptiveCard(CardModel):
     body: list[Element]
     actions: list[Action] | None = None
     refresh: Refresh | None = None
-    fallback_text: str | None = None
+    fallback_text: PlainText | None = None
     msteams: dict[str, Any] | None = None
 
     def attachment(self) -> dict[str, Any]:

@@ -298,7 +298,7 @@ def pupil_choice_card(verdict: Verdict) -> AdaptiveCard:
     for pupil in verdict.pupils:
         if pupil.status is ResolutionStatus.MATCHED:
             continue
-        typed = escape_markdown(pupil.typed.text)
+        typed = escape_markdown(pupil.typed.text, one_line=True)
         if pupil.status is ResolutionStatus.AMBIGUOUS:
             question = f"More than one pupil is called **{typed}**."
         elif pupil.candidates:
@@ -437,8 +437,13 @@ def _reason_lines(reasons: Sequence[Reason]) -> list[str]:
 
 def _pupil_name(pupil: PupilVerdict) -> str:
     if pupil.pupil is not None:
-        return f"**{escape_markdown(pupil.pupil.display_name)}** ({escape_markdown(pupil.pupil.class_label)})"
-    return f"**{escape_markdown(pupil.typed.text)}**"
+        return _name_and_class(pupil.pupil)
+    return f"**{escape_markdown(pupil.typed.text, one_line=True)}**"
+
+
+def _name_and_class(pupil: Pupil) -> str:
+    name = escape_markdown(pupil.display_name, one_line=True)
+    return f"**{name}** ({escape_markdown(pupil.class_label, one_line=True)})"
 
 
 def _marked_row(mark: str, color: str, heading: str, detail: str, *, subtle: bool = False) -> ColumnSet:
@@ -467,11 +472,11 @@ def _pupil_rows(verdict: Verdict) -> list[Element]:
         if not lines:  # a personal account: the photo's own reason already says no
             lines = ["not checked: the photo itself is a no (see About the photo)"]
         if pupil.status is ResolutionStatus.NOT_FOUND and pupil.candidates:
-            close = ", ".join(escape_markdown(c.display_name) for c in pupil.candidates)
+            close = ", ".join(escape_markdown(c.display_name, one_line=True) for c in pupil.candidates)
             lines.append(f"did you mean {close}?")
         rows.append(_marked_row("\u2716", "Attention", _pupil_name(pupil), _bullets(lines)))
     if allowed:
-        purposes = ", ".join(escape_markdown(p.title) for p in verdict.purposes)
+        purposes = ", ".join(escape_markdown(p.title, one_line=True) for p in verdict.purposes)
         names = [_pupil_name(p) for p in allowed[:_ALLOWED_NAMES_SHOWN]]
         more = len(allowed) - len(names)
         text = ", ".join(names) + (f" and {more} more" if more else "")
@@ -551,20 +556,21 @@ def verdict_card(
     yes = verdict.answer is Answer.YES
     where = verdict.destination.label
     headline = (
-        f"You may post it to {escape_markdown(where)}."
+        f"You may post it to {escape_markdown(where, one_line=True)}."
         if yes
-        else f"Do not post it to {escape_markdown(where)}."
+        else f"Do not post it to {escape_markdown(where, one_line=True)}."
     )
     facts = [
-        Fact(title="Where", value=escape_markdown(where)),
+        Fact(title="Where", value=escape_markdown(where, one_line=True)),
         Fact(title="Consent needed for", value=escape_markdown(", ".join(p.title for p in verdict.purposes)) or "-"),
         Fact(title="Device", value=escape_markdown(_DEVICE_TITLES[verdict.device])),
     ]
     if verdict.device_exception_used:
         authorised = "Authorised by the Head Teacher"
         if exception is not None:
-            by = f" ({escape_markdown(exception.decided_by)})" if exception.decided_by else ""
-            authorised += f"{by} on {_format_day(exception.decided_on)}, {escape_markdown(exception.reference)}"
+            by = f" ({escape_markdown(exception.decided_by, one_line=True)})" if exception.decided_by else ""
+            reference = escape_markdown(exception.reference, one_line=True)
+            authorised += f"{by} on {_format_day(exception.decided_on)}, {reference}"
         facts.append(Fact(title="Exception", value=authorised))
     body: list[Element] = []
     if notice:
@@ -785,8 +791,8 @@ def device_exception_edit_card(
 ) -> AdaptiveCard:
     """The requester changes the circumstances after the Head Teacher asked for changes, then sends it again."""
     body: list[Element] = [
-        TextBlock(text=f"Change your request {escape_markdown(reference)}", size="Large", weight="Bolder",
-                  style="heading"),
+        TextBlock(text=f"Change your request {escape_markdown(reference, one_line=True)}", size="Large",
+                  weight="Bolder", style="heading"),
     ]
     if comment:
         body.append(TextBlock(text=f"The Head Teacher asked: \u201c{escape_markdown(comment)}\u201d"))
@@ -826,16 +832,16 @@ def device_exception_approved_card(
     return AdaptiveCard(
         fallback_text=f"The Head Teacher authorised {reference}: check the {media} again.",
         body=[
-            TextBlock(text=f"Exception authorised: {escape_markdown(reference)}", size="Medium", weight="Bolder",
-                      color="Good"),
+            TextBlock(text=f"Exception authorised: {escape_markdown(reference, one_line=True)}", size="Medium",
+                      weight="Bolder", color="Good"),
             TextBlock(
                 text=f"The Head Teacher authorised the personal device for this {media} of "
                 f"{len(case.pupils)} pupil{'s' if len(case.pupils) != 1 else ''} for "
-                f"{escape_markdown(case.destination_model().label)}. Check it again before you post it: the "
-                "consent register may have changed.",
+                f"{escape_markdown(case.destination_model().label, one_line=True)}. Check it again before you post "
+                "it: the consent register may have changed.",
             ),
             FactSet(facts=[
-                Fact(title="Pupils", value=escape_markdown(", ".join(p.name for p in case.pupils))),
+                Fact(title="Pupils", value=", ".join(escape_markdown(p.name, one_line=True) for p in case.pupils)),
                 Fact(title="Applies to checks until", value=_format_day(until)),
             ]),
         ],

@@ -118,7 +118,8 @@ def _facts(pairs: Sequence[tuple[str, str]]) -> FactSet:
 
 
 def _pupil_line(pupil: Pupil) -> str:
-    return f"**{escape_markdown(pupil.display_name)}** ({escape_markdown(pupil.class_label)})"
+    name = escape_markdown(pupil.display_name, one_line=True)
+    return f"**{name}** ({escape_markdown(pupil.class_label, one_line=True)})"
 
 
 def _bullets(lines: Sequence[str]) -> str:
@@ -163,7 +164,7 @@ def _choice_title(pupil: Pupil, twins: bool) -> str:
 def do_not_photograph_choice_card(typed: str, candidates: Sequence[Pupil], *, note: str = "",
                                   several: bool) -> AdaptiveCard:
     """A typed name matched several pupils (`several`) or none: choose, or say it is none of these."""
-    shown = escape_markdown(typed)
+    shown = escape_markdown(typed, one_line=True)
     question = (f"More than one pupil is called **{shown}**. Which one?" if several
                 else f"**{shown}** is not in the consent register. Did you mean:")
     titles = [_choice_title(c, False) for c in candidates]
@@ -187,7 +188,7 @@ def do_not_photograph_choice_card(typed: str, candidates: Sequence[Pupil], *, no
 
 def do_not_photograph_not_found_card(typed: str, *, nobody_close: bool) -> AdaptiveCard:
     """The name is not in the register: nothing recorded, and what to do instead."""
-    first = (f"**{escape_markdown(typed)}** is not in the consent register"
+    first = (f"**{escape_markdown(typed, one_line=True)}** is not in the consent register"
              + (", and nobody has a similar name." if nobody_close else "."))
     return AdaptiveCard(
         fallback_text="That name is not in the consent register: nothing was recorded.",
@@ -223,7 +224,7 @@ def do_not_photograph_recorded_card(pupil: Pupil, *, recorded_at: datetime, told
     """The member of staff's confirmation: recorded at once, and who was told."""
     body: list[Element] = [
         _heading("Recorded: do not photograph or film", color="Good"),
-        TextBlock(text=f"{_pupil_line(pupil)}, pupil id {escape_markdown(pupil.pupil_id)}"),
+        TextBlock(text=f"{_pupil_line(pupil)}, pupil id {escape_markdown(pupil.pupil_id, one_line=True)}"),
     ]
     if already is not None:
         body.append(TextBlock(text=f"This was already recorded on {school_time(already, calendar)} and is still open: "
@@ -234,7 +235,7 @@ def do_not_photograph_recorded_card(pupil: Pupil, *, recorded_at: datetime, told
     if already is not None:
         pass  # the data admin was told when it was first recorded
     elif told:
-        names = ", ".join(escape_markdown(n) for n in told)
+        names = ", ".join(escape_markdown(n, one_line=True) for n in told)
         body.append(TextBlock(text=f"The data admin has been told: {names}. They will update the MIS."))
     if directory_down:
         body.append(TextBlock(
@@ -244,7 +245,7 @@ def do_not_photograph_recorded_card(pupil: Pupil, *, recorded_at: datetime, told
                  "**photo requests**.",
         ))
     elif not_told:
-        names = ", ".join(escape_markdown(n) for n in not_told)
+        names = ", ".join(escape_markdown(n, one_line=True) for n in not_told)
         body.append(TextBlock(
             color="Warning",
             text=f"I could not tell {names}: they have not opened Policy Bot in Teams. Please tell the school "
@@ -317,13 +318,13 @@ def do_not_photograph_cleared_card(view: RequestView | None, *, cleared_by: str,
     if view is not None:
         body += _request_items(view, calendar)
     else:
-        body.append(TextBlock(text=f"Pupil id {escape_markdown(pupil_id)}"))
+        body.append(TextBlock(text=f"Pupil id {escape_markdown(pupil_id, one_line=True)}"))
     if already:
         body.append(TextBlock(text="There was no open request for this pupil any more: someone closed it already."))
     else:
-        body.append(TextBlock(text=f"Closed by {escape_markdown(cleared_by)} on {school_time(cleared_at, calendar)}. "
-                                   "Photo checks now follow the register alone, so make sure the MIS export marks this "
-                                   "pupil before the next import."))
+        body.append(TextBlock(text=f"Closed by {escape_markdown(cleared_by, one_line=True)} on "
+                                   f"{school_time(cleared_at, calendar)}. Photo checks now follow the register alone, "
+                                   "so make sure the MIS export marks this pupil before the next import."))
     return AdaptiveCard(fallback_text="Closed: updated in the MIS.", body=body)
 
 
@@ -372,7 +373,8 @@ def pupil_consent_card(entries: Sequence[RegisterEntry], purposes: Sequence[Purp
     the name is shared."""
     body: list[Element] = [_heading("Consent record")]
     if len(entries) > 1:
-        body.append(TextBlock(text=f"{len(entries)} pupils are called **{escape_markdown(typed)}**: each is below."))
+        called = escape_markdown(typed, one_line=True)
+        body.append(TextBlock(text=f"{len(entries)} pupils are called **{called}**: each is below."))
     for entry in entries:
         pupil = entry.pupil
         pairs = [("Pupil id", pupil.pupil_id)] + [(p.title.capitalize(), _consent_words(entry, p)) for p in purposes]
@@ -384,7 +386,8 @@ def pupil_consent_card(entries: Sequence[RegisterEntry], purposes: Sequence[Purp
         items: list[Element] = [TextBlock(text=_pupil_line(pupil), weight="Bolder"), _facts(pairs)]
         for view in (v for v in requests if v.pupil_id == pupil.pupil_id):
             items.append(TextBlock(
-                text=f"**Do not photograph** (open request): recorded by {escape_markdown(view.recorded_by)}, "
+                text="**Do not photograph** (open request): recorded by "
+                     f"{escape_markdown(view.recorded_by, one_line=True)}, "
                      f"{school_time(view.recorded_at, calendar)}"
                      + (f": {escape_markdown(view.note)}" if view.note else ""),
                 color="Attention", spacing="Small"))
@@ -410,9 +413,9 @@ class VersionView:
 
 
 def _version_line(view: VersionView, calendar: SchoolCalendar) -> str:
-    source = f", from {escape_markdown(view.source_name)}" if view.source_name else ""
+    source = f", from {escape_markdown(view.source_name, one_line=True)}" if view.source_name else ""
     return (f"version {view.version}: {view.pupil_count} pupils, imported {school_time(view.imported_at, calendar)} by "
-            f"{escape_markdown(view.imported_by)}{source}")
+            f"{escape_markdown(view.imported_by, one_line=True)}{source}")
 
 
 def _activate_button(version: int, title: str) -> ActionExecute:
@@ -460,7 +463,7 @@ def register_rejected_card(file_name: str, rejected: ImportRejected, current: Ve
     """A CSV import was refused: nothing changed, the problems with their line numbers, what to do."""
     body: list[Element] = [
         _heading("Not imported: nothing changed", color="Attention"),
-        TextBlock(text=f"**{escape_markdown(file_name)}** has {rejected.error_count} "
+        TextBlock(text=f"**{escape_markdown(file_name, one_line=True)}** has {rejected.error_count} "
                        f"problem{'s' if rejected.error_count != 1 else ''}, so none of it was imported."),
         TextBlock(text=(f"Photo checks still use the current register, {_version_line(current, calendar)}." if current
                         else "There is still no consent register: every photo check says NO until one is imported.")),

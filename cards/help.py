@@ -67,10 +67,10 @@ def help_card(bot_name: str, school_name: str, for_role: Sequence[tuple[str, str
     return AdaptiveCard(
         fallback_text=f"{bot_name}: report an incident, check a photo, propose an account, ask the policy.",
         body=[
-            TextBlock(text=f"How {escape_markdown(bot_name)} can help", size="Large", weight="Bolder",
+            TextBlock(text=f"How {escape_markdown(bot_name, one_line=True)} can help", size="Large", weight="Bolder",
                       style="heading"),
             TextBlock(
-                text=f"I help staff at {escape_markdown(school_name)} follow the Social Media Policy.",
+                text=f"I help staff at {escape_markdown(school_name, one_line=True)} follow the Social Media Policy.",
                 is_subtle=True,
                 spacing="None",
             ),
@@ -93,7 +93,7 @@ def welcome_card(bot_name: str, school_name: str) -> AdaptiveCard:
     """Shown once when the bot is installed."""
     card = help_card(bot_name, school_name)
     card.body[0] = TextBlock(
-        text=f"Welcome to {escape_markdown(bot_name)}", size="Large", weight="Bolder", style="heading"
+        text=f"Welcome to {escape_markdown(bot_name, one_line=True)}", size="Large", weight="Bolder", style="heading"
     )
     card.body.insert(
         2,

@@ -1,7 +1,10 @@
 """Cards for reporting and handling incidents: one function per card.
 
 Every piece of text a person typed (what happened, who is involved, links, notes, names) goes through
-``escape_markdown`` so that a Markdown link or emphasis in it is shown as typed, never rendered. The SLT
+``escape_markdown`` so that a Markdown link or emphasis in it is shown as typed, never rendered, and a web address
+in it cannot be clicked. The one exception is the report's own link: ``details_card``, the view for the people who
+may see the details, adds an "Open the reported link" button when it is an http or https address
+(``cards.text.live_link``); everywhere else, and for any other address, it is text. The SLT
 channel card (``channel_card``) is built from the reference, category, urgency, times and status only: it
 has no parameter through which a detail of the report could reach it.
 """
@@ -19,6 +22,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from cards.base import (
     Action,
     ActionExecute,
+    ActionOpenUrl,
     ActionSet,
     ActionShowCard,
     ActionSubmit,
@@ -36,6 +40,7 @@ from cards.base import (
     escape_markdown,
 )
 from cards.retention import hold_marker
+from cards.text import live_link
 from domain.calendar import SchoolCalendar
 from domain.incidents import (
     ACTION_TAKEN_TITLES,
@@ -210,7 +215,7 @@ class DslToldPayload(_FlowPayload):
 
 def emergency_card(draft: str, dsl_names: Sequence[str]) -> AdaptiveCard:
     """The emergency steps, shown at once when someone is at risk, then: have you told the DSL verbally?"""
-    who = ", ".join(escape_markdown(name) for name in dsl_names) if dsl_names else "the school's DSL"
+    who = ", ".join(escape_markdown(name, one_line=True) for name in dsl_names) if dsl_names else "the school's DSL"
     return AdaptiveCard(
         fallback_text="Someone is at risk: call 999 if they are in danger, follow the child protection procedure, "
         "contact the DSL now.",
@@ -419,7 +424,8 @@ class Routed:
 def _next_steps(rule: CategoryRule, urgency: Urgency, routed: Routed, escalation_minutes: int) -> list[Element]:
     lines: list[str] = []
     if routed.reached:
-        lines.append("Sent with the full details to: " + "; ".join(escape_markdown(r) for r in routed.reached) + ".")
+        reached = "; ".join(escape_markdown(r, one_line=True) for r in routed.reached)
+        lines.append(f"Sent with the full details to: {reached}.")
     if routed.channel and rule.channel is ChannelView.MINIMAL:
         lines.append("SLT's incident channel shows that a report was made (category and urgency only, no details).")
     elif routed.channel:
@@ -443,7 +449,7 @@ def _next_steps(rule: CategoryRule, urgency: Urgency, routed: Routed, escalation
                 style="warning",
                 items=[
                     _para("**Please also tell them in person:** "
-                          + "; ".join(escape_markdown(name) for name in routed.unreachable)
+                          + "; ".join(escape_markdown(name, one_line=True) for name in routed.unreachable)
                           + ". They have not opened Policy Bot in Teams yet, so it cannot reach them.")
                 ],
             )
@@ -472,7 +478,7 @@ def receipt_card(
     """What the reporter sees once the report is saved: its reference and what happens next."""
     body: list[Element] = []
     if emergency:
-        who = ", ".join(escape_markdown(name) for name in dsl_names) if dsl_names else "the school's DSL"
+        who = ", ".join(escape_markdown(name, one_line=True) for name in dsl_names) if dsl_names else "the school's DSL"
         body.append(
             Container(
                 style="attention",
@@ -644,7 +650,7 @@ def _status_facts(status: Status, lead_name: str | None, closed_at: datetime | N
                   calendar: SchoolCalendar) -> list[Fact]:
     facts = [Fact(title="Status", value=STATUS_TITLES[status])]
     if lead_name:
-        facts.append(Fact(title="Lead", value=escape_markdown(lead_name)))
+        facts.append(Fact(title="Lead", value=escape_markdown(lead_name, one_line=True)))
     if closed_at:
         facts.append(Fact(title="Closed", value=school_time(closed_at, calendar)))
     return facts
@@ -742,6 +748,12 @@ def _size(size: int) -> str:
     return f"{size / 1024:.0f} KB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB"
 
 
+def _screenshot_line_text(shot: ScreenshotInfo) -> str:
+    """A screenshot's file name and type as sent (both from the upload: inert), and its size."""
+    return (f"{escape_markdown(shot.file_name, one_line=True)} ({escape_markdown(shot.content_type, one_line=True)}, "
+            f"{_size(shot.size)})")
+
+
 def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -753,7 +765,7 @@ def _chronology(entries: Sequence[ChronologyEntry], calendar: SchoolCalendar) ->
         items.append(_para(f"{len(entries) - len(shown)} earlier entries are kept in the record.", is_subtle=True,
                            size="Small"))
     for entry in shown:
-        line = (f"{school_time(entry.at, calendar)} · **{escape_markdown(entry.actor_name)}** · "
+        line = (f"{school_time(entry.at, calendar)} · **{escape_markdown(entry.actor_name, one_line=True)}** · "
                 f"{escape_markdown(entry.what)}")
         items.append(_para(line, size="Small", spacing="Small"))
         if entry.why:
@@ -794,19 +806,23 @@ def details_card(report: FullReport, *, calendar: SchoolCalendar, banner: str | 
         Fact(title="Urgency", value=URGENCY_TITLES[report.urgency]),
         *_status_facts(report.status, report.lead_name, report.closed_at, calendar),
         Fact(title="Received", value=school_time(report.received_at, calendar)),
-        Fact(title="Reported by", value=escape_markdown(report.reporter_name)),
+        Fact(title="Reported by", value=escape_markdown(report.reporter_name, one_line=True)),
         Fact(title="Anyone at immediate risk", value="Yes" if report.immediate_risk else "No"),
     ]
     if report.dsl_told is not None:
         facts.append(Fact(title="DSL told verbally", value=DSL_TOLD_TITLES[report.dsl_told]))
     facts += [
-        Fact(title="Platform", value=escape_markdown(report.platform) or "Not given"),
-        Fact(title="Link", value=escape_markdown(report.link) or "None"),
+        Fact(title="Platform", value=escape_markdown(report.platform, one_line=True) or "Not given"),
+        Fact(title="Link", value=escape_markdown(report.link, one_line=True) or "None"),
         Fact(title="When", value=_when(report)),
     ]
     if report.source is Source.MESSAGE:
-        facts.append(Fact(title="From a Teams message by", value=escape_markdown(report.source_author) or "unknown"))
+        facts.append(Fact(title="From a Teams message by",
+                          value=escape_markdown(report.source_author, one_line=True) or "unknown"))
     body.append(FactSet(facts=facts))
+    link = live_link(report.link)
+    if link is not None:  # the one live link of any card: for the people who may see the details, http(s) only
+        body.append(ActionSet(actions=[ActionOpenUrl(title="Open the reported link", url=link)]))
     if rule.ico_clock:
         body.append(
             Container(
@@ -829,8 +845,7 @@ def details_card(report: FullReport, *, calendar: SchoolCalendar, banner: str | 
     if report.screenshots:
         body.append(_para(f"**Screenshots ({len(report.screenshots)})**", spacing="Medium"))
         for index, shot in enumerate(report.screenshots, 1):
-            body.append(_para(f"{index}. {escape_markdown(shot.file_name)} ({shot.content_type}, {_size(shot.size)})",
-                              size="Small", spacing="Small"))
+            body.append(_para(f"{index}. {_screenshot_line_text(shot)}", size="Small", spacing="Small"))
         body.append(ActionSet(actions=[
             _execute(f"Show screenshot {index}", Verb.SHOW_SCREENSHOT,
                      {"incident": report.incident_id, "attachment": shot.id})
@@ -850,8 +865,7 @@ def screenshot_card(reference: str, index: int, shot: ScreenshotInfo, data_uri: 
     """One screenshot for a permitted viewer (inline when it fits in a Teams message)."""
     body: list[Element] = [
         _heading(f"{reference}: screenshot {index}"),
-        _para(f"{escape_markdown(shot.file_name)} ({shot.content_type}, {_size(shot.size)})", is_subtle=True,
-              spacing="None"),
+        _para(_screenshot_line_text(shot), is_subtle=True, spacing="None"),
     ]
     if data_uri is not None:
         body.append(Image(url=data_uri, alt_text=f"Screenshot {index} of {reference}", size="Stretch"))
@@ -967,7 +981,7 @@ def open_reports_card(reports: Sequence[ListedReport], *, now: datetime) -> Adap
                  Fact(title="Age", value=age_text(report.received_at, now)),
                  Fact(title="Status", value=STATUS_TITLES[report.status])]
         if report.lead_name:
-            facts.append(Fact(title="Lead", value=escape_markdown(report.lead_name)))
+            facts.append(Fact(title="Lead", value=escape_markdown(report.lead_name, one_line=True)))
         body.append(Container(separator=True, spacing="Medium", items=[
             _heading(f"{report.reference}: {ROUTING[report.category].title}", color="Attention" if urgent else None),
             FactSet(facts=facts),

@@ -11,8 +11,9 @@ from domain.roles import ROLE_TITLES, Role, RoleLookup
 def whoami_card(name: str, lookup: RoleLookup) -> AdaptiveCard:
     titles = [ROLE_TITLES[role] for role in Role if role in lookup.roles]
     body = [
-        TextBlock(text=f"You are {escape_markdown(name)}", weight="Bolder", size="Medium"),
-        FactSet(facts=[Fact(title="Roles", value=", ".join(titles)), Fact(title="From", value=lookup.source)]),
+        TextBlock(text=f"You are {escape_markdown(name, one_line=True)}", weight="Bolder", size="Medium"),
+        FactSet(facts=[Fact(title="Roles", value=", ".join(titles)),
+                       Fact(title="From", value=escape_markdown(lookup.source, one_line=True))]),
     ]
     if lookup.degraded:
         body.append(
@@ -43,8 +44,8 @@ def status_card(status: PlatformStatus) -> AdaptiveCard:
         else f"oldest waiting {status.outbox_oldest_pending_minutes} min"
     )
     facts = [
-        Fact(title="Incident channel", value=status.slt_channel),
-        Fact(title="Roles from", value=status.role_source),
+        Fact(title="Incident channel", value=escape_markdown(status.slt_channel, one_line=True)),
+        Fact(title="Roles from", value=escape_markdown(status.role_source, one_line=True)),
         Fact(title="Messages waiting to be delivered", value=f"{status.outbox_pending} ({oldest})"),
         Fact(title="Messages that could not be delivered", value=str(status.outbox_failed)),
         Fact(title="Chats the bot can no longer reach", value=str(status.stale_conversations)),

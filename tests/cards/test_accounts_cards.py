@@ -173,7 +173,7 @@ def test_the_deciders_card_has_three_buttons_with_fallbacks_and_refreshes_for_de
 
 def test_user_text_cannot_inject_markdown() -> None:
     text = json.dumps(decider_card(REQUEST, SUMMARY, calendar=LONDON).to_dict())
-    assert "Year 6 \\\\*news\\\\* \\\\[click\\\\]\\\\(http://evil.example\\\\)" in text
+    assert "Year 6 \\\\*news\\\\* \\\\[click\\\\]\\\\(http\\\\[:\\\\]//evil\\\\[.\\\\]example\\\\)" in text
     assert "[click](http" not in text
 
 

@@ -128,7 +128,7 @@ async def test_routing_per_category_who_gets_what_and_what_the_channel_never_sho
     for name in expected_people:
         [details] = sent[name]
         assert "SECRETWHAT" in card_text(details) and "SECRETWHO" in card_text(details)
-        assert r"\[click\]\(https://evil.example\)" in shown_text(details)  # shown, inert
+        assert r"\[click\]\(https\[:\]//evil\[.\]example\)" in shown_text(details)  # shown, inert
         assert details["summary"] == "Incident report INC-2026-0001 for you"  # no detail in notifications
 
     if rule.channel is ChannelView.NONE:

@@ -176,7 +176,7 @@ async def test_report_over_http_then_delivery_through_an_outage_without_duplicat
     assert "INC-2026-0001" in channel_text and "Offensive or abusive content" in channel_text
     for hidden in ("SECRET", "Sam Teacher", "Facebook", "evil.example"):
         assert hidden not in channel_text
-    assert r"\[phishing\]\(https://evil.example\) \*\*now\*\*" in shown_text(head.body)
+    assert r"\[phishing\]\(https\[:\]//evil\[.\]example\) \*\*now\*\*" in shown_text(head.body)
     await asyncio.sleep(0.5)
     assert len(posts(bot.connector)) == 1 and len(personal_sends(bot.connector, ANNA)) == 1  # still once
 
