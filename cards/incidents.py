@@ -314,8 +314,10 @@ def _details_inputs(today: date, prefill: Prefill) -> list[Element]:
             value=prefill.platform or None, choices=[Choice(title=name, value=name) for name in PLATFORMS],
         ),
         InputText(id="link", label="Link (if there is one)", max_length=MAX_LINK, value=prefill.link or None),
-        InputDate(id="when_date", label="When did it happen, or when did you see it?", value=today.isoformat()),
-        InputText(id="when_detail", label="Time or more about when (optional)", max_length=MAX_WHEN_DETAIL),
+        InputDate(id="when_date", label=f"Date it happened or you saw it (today is {today.strftime('%a %d %b')}; "
+                                        "leave empty if your words below say when)"),
+        InputText(id="when_detail", label="When, in your own words (e.g. last night about 9pm)",
+                  max_length=MAX_WHEN_DETAIL),
         InputText(
             id="involved", label="Who is involved? (pupils, staff, parents: names or descriptions, several allowed)",
             is_multiline=True, max_length=MAX_INVOLVED, value=prefill.involved or None,

@@ -46,7 +46,7 @@ from domain.audit import RecordType
 from domain.calendar import SchoolCalendar
 from domain.commands import command
 from domain.flows import Flow
-from domain.incidents import MAX_SOURCE_AUTHOR, MAX_WHAT_HAPPENED, ROUTING, plain_text_from_html
+from domain.incidents import MAX_SOURCE_AUTHOR, MAX_WHAT_HAPPENED, ROUTING, WhenInFuture, plain_text_from_html
 from domain.roles import Role, RoleDirectory
 from services.audit import AuditTrail
 from services.incidents import Fetch, Incidents, IncidentSettings, ReportCancelled, http_fetcher
@@ -262,6 +262,10 @@ async def message_extension_submit(incidents: Incidents, value: Any, actor: Acto
         receipt = await incidents.report(actor, details, form.draft, emergency=details.immediate_risk)
     except ReportCancelled:
         return _task_card("Report to SLT", cancelled_form_card())
+    except WhenInFuture as problem:
+        return _task_card("Report to SLT", problem_card("The report was not sent", [
+            str(problem), "Close this window and choose Report to SLT on the message again.",
+        ]))
     return _task_card("Report sent", receipt)
 
 

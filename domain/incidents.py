@@ -635,6 +635,96 @@ class ReportDetails(BaseModel):
         return None if value in ("", None) else value
 
 
+# --- when it happened (issue 15, gap 6) ------------------------------------------------------------------------
+#
+# The reporter's words about when are kept as typed (``when_detail``); the date is what they chose, or else what
+# their words say, read in the school's time zone relative to the moment they send the report. A small explicit
+# reader of the phrases staff use ("last night", "yesterday", "this morning", "on Friday", "3 days ago", "about
+# 9pm"), so what each phrase means at 01:59 on a Sunday is written down here and tested, not left to a library's
+# guesses. A date is never in the future: a chosen one is refused, a read one is the latest that is not.
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_SMALL_HOURS_END = 6  # before 06:00, "tonight" and "last night" are the night still going on
+_YESTERDAY = re.compile(r"\b(yesterday|last night|last evening)\b")
+_TODAY = re.compile(r"\b(today|this morning|this afternoon|this evening|earlier|just now|lunchtime)\b")
+_TONIGHT = re.compile(r"\btonight\b")
+_DAYS_AGO = re.compile(r"\b(\d{1,2}|a|one|two|three|four|five|six) days? ago\b")
+_WEEKDAY = re.compile(r"\b(?:on |last )?(" + "|".join(_WEEKDAYS) + r")\b")
+_CLOCK = re.compile(r"\b(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?(?![\d:])")
+_NUMBERS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+
+
+class WhenInFuture(IncidentError):
+    """The date given is after today in the school's time zone."""
+
+
+def _clock_time(text: str) -> tuple[int, int] | None:
+    """The first time of day in ``text`` ("9pm", "about 9:30 pm", "21:00"); None when there is none."""
+    for match in _CLOCK.finditer(text):
+        hour, minute, half = int(match.group(1)), int(match.group(2) or 0), match.group(3)
+        if half is None and match.group(2) is None:
+            continue  # a bare number ("2 pupils") is not a time
+        if half is not None:
+            if not 1 <= hour <= 12:
+                continue
+            hour = hour % 12 + (12 if half.startswith("p") else 0)
+        if 0 <= hour <= 23 and 0 <= minute <= 59:
+            return hour, minute
+    return None
+
+
+def date_from_words(words: str, now: datetime, calendar: SchoolCalendar) -> date | None:
+    """The day the reporter's words about when point to, in the school's time zone; None when they name none.
+
+    "last night" / "yesterday" are the day before today ("last night" at 01:59 on Sunday is Saturday evening);
+    "tonight" in the small hours is the night still going on (yesterday's date); a time alone ("about 9pm") is
+    today if that time has passed, else yesterday.
+    """
+    text = words.lower()
+    local = now.astimezone(calendar.zone)
+    today = local.date()
+    clock = _clock_time(text)
+    if _YESTERDAY.search(text):
+        if "night" in text and clock is not None and clock[0] < _SMALL_HOURS_END and clock <= (local.hour,
+                                                                                                 local.minute):
+            return today  # "last night about 1am", said at 01:59: the small hours of today
+        return today - timedelta(days=1)
+    if _TONIGHT.search(text):
+        return today - timedelta(days=1) if local.hour < _SMALL_HOURS_END else today
+    if (ago := _DAYS_AGO.search(text)) is not None:
+        count = ago.group(1)
+        return today - timedelta(days=int(count) if count.isdigit() else _NUMBERS[count])
+    if (weekday := _WEEKDAY.search(text)) is not None:
+        back = (today.weekday() - _WEEKDAYS.index(weekday.group(1))) % 7
+        return today - timedelta(days=back)
+    if _TODAY.search(text):
+        return today
+    if clock is not None:
+        return today if clock <= (local.hour, local.minute) else today - timedelta(days=1)
+    return None
+
+
+def settle_when(details: ReportDetails, now: datetime, calendar: SchoolCalendar) -> ReportDetails:
+    """The report with its date settled: the date the reporter chose, else the one their words give; their words
+    kept as typed.
+
+    Raises:
+        WhenInFuture: the date chosen is after today in the school's time zone.
+    """
+    today = calendar.school_date(now)
+    if details.when_date is not None:
+        if details.when_date > today:
+            raise WhenInFuture(
+                f"The date you gave ({details.when_date.strftime('%a %d %b %Y')}) is in the future: today is "
+                f"{today.strftime('%a %d %b %Y')}. Give the day it happened or you saw it, or leave the date empty "
+                "and say when in your own words."
+            )
+        return details
+    if not details.when_detail:
+        return details
+    return details.model_copy(update={"when_date": date_from_words(details.when_detail, now, calendar)})
+
+
 # --- message text from Teams (the "Report to SLT" message action) ------------------------------------------
 
 

@@ -91,10 +91,12 @@ from domain.incidents import (
     ReportDetails,
     Status,
     Urgency,
+    WhenInFuture,
     authorise,
     personal_recipients,
     reference_year,
     rule_for,
+    settle_when,
     urgency_for,
     visible_categories,
 )
@@ -359,17 +361,8 @@ class Incidents:
         log.info("report forms cancelled", extra={"count": count})
         return CANCELLED_REPORT
 
-    async def _cancelled(self, actor: Actor, draft: str) -> ActionResult | None:
-        """The answer to a step of a report form its sender cancelled (None: not cancelled)."""
-        async with self._db.sessions() as session:
-            if not await report_forms.is_cancelled(session, actor.aad_object_id, draft):
-                return None
-        return ActionResult(card=cancelled_form_card())
-
     async def on_risk(self, action: CardAction) -> ActionResult:
         answer = payload_of(action, RiskPayload)
-        if (cancelled := await self._cancelled(action.actor, answer.draft)) is not None:
-            return cancelled
         if answer.at_risk:
             dsl = await self._holder_names(Role.DSL)
             log.info("incident report: someone at immediate risk; emergency steps shown")
@@ -378,22 +371,16 @@ class Incidents:
 
     async def on_dsl_told(self, action: CardAction) -> ActionResult:
         answer = payload_of(action, DslToldPayload)
-        if (cancelled := await self._cancelled(action.actor, answer.draft)) is not None:
-            return cancelled
         if answer.dsl_told is None:
             return ActionResult(card=emergency_card(answer.draft, await self._holder_names(Role.DSL)))
         return ActionResult(card=category_card(answer.draft, True, answer.dsl_told))
 
     async def on_choose_category(self, action: CardAction) -> ActionResult:
         answer = payload_of(action, ChooseCategoryPayload)
-        if (cancelled := await self._cancelled(action.actor, answer.draft)) is not None:
-            return cancelled
         return ActionResult(card=category_card(answer.draft, answer.at_risk, answer.dsl_told))
 
     async def on_category(self, action: CardAction) -> ActionResult:
         answer = payload_of(action, CategoryPayload)
-        if (cancelled := await self._cancelled(action.actor, answer.draft)) is not None:
-            return cancelled
         if answer.category is None:
             return ActionResult(card=category_card(answer.draft, answer.at_risk, answer.dsl_told,
                                                    problem="Choose what the report is about."))
@@ -408,8 +395,6 @@ class Incidents:
 
     async def on_submit(self, action: CardAction) -> ActionResult:
         form = payload_of(action, ReportPayload)
-        if (cancelled := await self._cancelled(action.actor, form.draft)) is not None:
-            return cancelled
         if form.category is None:
             return ActionResult(card=category_card(form.draft, form.at_risk, form.dsl_told,
                                                    problem="Choose what the report is about."))
@@ -424,6 +409,11 @@ class Incidents:
             receipt = await self.report(action.actor, details, form.draft)
         except ReportCancelled:
             return ActionResult(card=cancelled_form_card())
+        except WhenInFuture as problem:
+            prefill = Prefill(what_happened=form.what_happened[:_MAX_PREFILL], involved=form.involved[:_MAX_PREFILL],
+                              link=form.link)
+            return ActionResult(card=self._form(form.draft, form.category, form.at_risk, form.dsl_told,
+                                                prefill=prefill, problem=str(problem)))
         return ActionResult(card=receipt)
 
     # --- reporting: saving and routing -----------------------------------------------------------------------
@@ -431,11 +421,17 @@ class Incidents:
     async def report(
         self, actor: Actor, details: ReportDetails, draft: str, *, emergency: bool = False
     ) -> AdaptiveCard:
-        """Save the report with every notification it causes, then answer the reporter with the receipt."""
+        """Save the report with every notification it causes, then answer the reporter with the receipt.
+
+        Raises:
+            ReportCancelled: the sender cancelled this report form (``cancel``); nothing was saved.
+            WhenInFuture: the date given is after today (the school's); nothing was saved.
+        """
+        now = self.now()
+        details = settle_when(details, now, self.calendar)  # the words about when kept; the date never future
         submission_key = f"{actor.aad_object_id}:{draft}"
         rule = rule_for(details.category)
         holders = await self._holders(_possible_recipients(rule))  # the directory first: never inside the work
-        now = self.now()
         urgency = urgency_for(details.category, details.immediate_risk)
         due = (
             self.calendar.add_school_minutes(now, self.settings.escalation_minutes)

@@ -358,11 +358,13 @@ def test_pasted_image_parsing_ignores_what_is_not_a_teams_attachment() -> None:
 # --- one unit of work per use case -------------------------------------------------------------------------------
 
 
-async def test_the_report_form_steps_open_no_unit_of_work(school: School) -> None:
+async def test_the_report_form_steps_open_no_unit_of_work_and_report_opens_one(school: School) -> None:
     database = school.database
     assert isinstance(database, CountingDatabase)
     writers, readers = database.writers, database.readers
     await school.router.flow_handler("report_incident")(CommandRequest("report", "", actor(SAM)))  # type: ignore[misc]
+    writers, readers = writers + 1, readers  # ``report`` records the form as open, so ``cancel`` can stop it
+    assert (database.writers, database.readers) == (writers, readers)
     for verb, data in [(Verb.RISK, {"risk": "yes"}), (Verb.RISK, {"risk": "no"}), (Verb.DSL_TOLD, {"risk": "yes"}),
                        (Verb.DSL_TOLD, {"risk": "yes", "dsl_told": "yes"}), (Verb.CHOOSE_CATEGORY, {"risk": "no"}),
                        (Verb.CATEGORY, {"risk": "no"}), (Verb.CATEGORY, {"risk": "no", "category": "other"})]:
