@@ -31,6 +31,7 @@ from bot.settings import Settings
 from cards.base import CARD_CONTENT_TYPE, AdaptiveCard
 from cards.help import START_FLOW_VERB, coming_soon_card, help_card, role_commands, welcome_card
 from cards.replies import ActionResult, CommandReply
+from cards.report_offer import report_offer_card
 from dialogs.ask import AnswerQuestion, AskDialog
 from dialogs.incidents import teams_fetcher
 from dialogs.router import NO_IDENTITY, AttachmentsRequest, InvokeRequest, Router, TextKind, UnknownVerb
@@ -213,6 +214,8 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
             await self._send_reply(turn_context, await match.handler(request))
             return
         if match.kind is TextKind.FLOW and match.flow is not None:
+            if match.offer_report:  # reads like a report: the button first, before any policy quotes
+                await turn_context.send_activity(self._card_activity(report_offer_card()))
             await self._start_flow(turn_context, match.flow, match.argument)
             return
         reply = await self._help_activity(turn_context)

@@ -34,7 +34,15 @@ from domain.access import NO_IDENTITY as NO_IDENTITY  # what the edge answers a 
 from domain.access import Access, RefusalReason
 from domain.actors import Actor
 from domain.audit import RecordType
-from domain.commands import ASK_WORD, CANCEL_WORDS, FLOW_PATTERNS, HELP_WORDS, CommandInfo, looks_like_question
+from domain.commands import (
+    ASK_WORD,
+    CANCEL_WORDS,
+    FLOW_PATTERNS,
+    HELP_WORDS,
+    CommandInfo,
+    looks_like_question,
+    looks_like_report,
+)
 from domain.flows import Flow
 from domain.roles import RoleDirectory
 from services.audit import AuditTrail, refusal
@@ -101,6 +109,7 @@ class TextMatch:
     handler: CommandHandler | None = None  # a command's, guarded: the router's check runs first
     flow: Flow | None = None
     name: str = ""  # the command's name
+    offer_report: bool = False  # it reads like a report: offer the report button before anything else
 
 
 _OUT_OF_DATE = "That button is out of date or its data is not valid. Nothing was changed. Type **help** to start again."
@@ -332,13 +341,15 @@ class Router:
             route, argument = matched
             return TextMatch(TextKind.COMMAND, cleaned, argument=argument, handler=route.handler,
                              name=route.command.name)
+        offer = looks_like_report(lowered)
         if lowered == ASK_WORD or lowered.startswith(ASK_WORD + " "):
-            return TextMatch(TextKind.FLOW, cleaned, argument=cleaned[len(ASK_WORD):].strip(), flow=Flow.ASK_POLICY)
+            return TextMatch(TextKind.FLOW, cleaned, argument=cleaned[len(ASK_WORD):].strip(), flow=Flow.ASK_POLICY,
+                             offer_report=offer)
         for pattern, flow in FLOW_PATTERNS:
             if pattern.match(lowered):
                 return TextMatch(TextKind.FLOW, cleaned, argument=cleaned, flow=flow)
-        if looks_like_question(lowered):
-            return TextMatch(TextKind.FLOW, cleaned, argument=cleaned, flow=Flow.ASK_POLICY)
+        if offer or looks_like_question(lowered):  # a report in plain words: the button first, then the policy
+            return TextMatch(TextKind.FLOW, cleaned, argument=cleaned, flow=Flow.ASK_POLICY, offer_report=offer)
         return TextMatch(TextKind.UNKNOWN, cleaned, argument=cleaned)
 
     async def attachments(self, request: AttachmentsRequest) -> CommandReply | None:

@@ -250,6 +250,33 @@ _QUESTION_START = re.compile(
 )
 
 
+# A message that reads like a report (issue 15, gap 9): someone telling us something happened, not asking the policy.
+# The bot offers the report button first, then answers from the policy as before.
+_REPORT_WORDS = "nasty|abusive|offensive|rude|horrible|horrid|negative|inappropriate|threatening|racist|" \
+    "homophobic|sexist|worrying|concerning|fake|unkind|hateful|vile|disgusting|upsetting|damaging|extremist|explicit"
+_REPORT_LIKE = re.compile(
+    r"\b(i (need|want|have|must|would like|'d like|wish) to (report|flag|raise)"
+    r"|i('m| am) reporting|(can|could|may) i (report|flag)\b(?! (a |an )?(question|idea))"
+    r"|how do i report|where do i report|who do i report"
+    r"|report(ing)? (a|an|some|this|that|something|someone) "
+    r"|i('ve| have)? (just )?(seen|found|spotted|noticed|been sent|received|come across)\b"
+    r"|there('s| is| are| was| were|'re| has been| have been) (a |an |some )?(really |very )?(" + _REPORT_WORDS + r")"
+    r"|someone (has |is |just )?(posted|shared|uploaded|sent|posting|sharing|writing|wrote|said|commented|made)"
+    r"|(^|\b(a|another|one of our|one of my|our) )(parent|parnet|mum|dad|pupil|child|student|kid|teacher|colleague|"
+    r"member of staff|former pupil|ex pupil|governor)s? (has |have |is |are |just |keeps |keep )?(posted|shared|"
+    r"uploaded|sent|put|left|posting|sharing|putting|wrote|commented|being|been)"
+    r"|(is|are|was|were|being|been) (bullied|harassed|groomed|threatened|targeted|trolled)"
+    r"|(someone from|journalist|reporter|newspaper|the (local )?(paper|press|radio|news))\b[^.?!]{0,60}?"
+    r"\b(rang|rung|called|phoned|emailed|contacted|messaged|asked|asking|wants|turned up)\b"
+    r"|(" + _REPORT_WORDS + r") (post|comment|message|photo|picture|pic|video|tweet|page|group|account)s?\b)"
+)
+
+
+def looks_like_report(lowered: str) -> bool:
+    """A message telling us something happened (or that the sender wants to report): offer the report first."""
+    return bool(_REPORT_LIKE.search(lowered))
+
+
 def looks_like_question(lowered: str) -> bool:
     """A question about the policy, typed without ``ask``."""
     return lowered.endswith("?") or (bool(_QUESTION_START.match(lowered)) and len(lowered.split()) >= 4)
