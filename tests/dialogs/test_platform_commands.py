@@ -77,7 +77,7 @@ async def test_help_adds_the_senders_own_commands_in_the_personal_chat_only(
         "photo requests", "pupil consent + name", "consent register", "send the MIS export (.csv) here",
         "update consent register", "audit + reference or name", "retention preview",
         "legal hold + reference or person + because + reason", "release legal hold + reference or person",
-        "legal holds",  # Jo is the DPO too
+        "subject access + person", "legal holds",  # Jo is the DPO too
     ]
     assert _commands(priya)["For your role"] == [  # SLT and the deputy
         "approvals", "open reports", "status", "@Policy Bot use this channel for incidents"]
