@@ -65,7 +65,7 @@ def audit_trail_card(subject: str, entries: Sequence[AuditLine], *, calendar: Sc
         limit: how many entries are shown at most (the card says when there may be more).
     """
     body: list[Element] = [
-        TextBlock(text=f"Audit trail: {escape_markdown(subject)}", weight="Bolder", size="Medium"),
+        TextBlock(text=f"Audit trail: {escape_markdown(subject, one_line=True)}", weight="Bolder", size="Medium"),
     ]
     if not entries:
         body.append(TextBlock(text="Nothing is recorded about this: no refusals and no views of restricted detail.",
@@ -75,7 +75,9 @@ def audit_trail_card(subject: str, entries: Sequence[AuditLine], *, calendar: Sc
     body.append(TextBlock(text=f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, newest first{more}. "
                                "Refusals changed nothing; views showed restricted detail to someone allowed to see it.",
                           is_subtle=True))
-    body.append(FactSet(facts=[Fact(title=calendar.card_time(entry.at), value=escape_markdown(_line(entry)))
-                               for entry in entries]))
+    body.append(FactSet(facts=[
+        Fact(title=calendar.card_time(entry.at), value=escape_markdown(_line(entry), one_line=True))
+        for entry in entries
+    ]))
     body.append(TextBlock(text="This look at the trail is recorded in it too.", is_subtle=True, size="Small"))
     return AdaptiveCard(fallback_text="Audit trail", body=body)

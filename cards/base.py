@@ -7,8 +7,9 @@ Teams renders every TextBlock and Fact as Markdown and links bare web addresses.
 
 The models hold the same line for the bot's own text, so a card that forgets cannot show a live address or a
 hidden character: every Markdown field (`MarkdownText`: TextBlock text, Fact title and value) and every plain text
-field shown to a person (`PlainText`: choices, labels, placeholders, button titles, alt text, the fallback text) is
-made inert when the model is built, and an input's value (`InputValue`) has its hidden characters made visible.
+field shown to a person (`PlainText`: choices, labels, button titles, alt text, the fallback text, on one line;
+`PlainLines`: placeholders) is made inert when the model is built, and an input's value (`InputValue`) has its
+hidden characters made visible.
 The one live link a card may hold is an `Action.OpenUrl`, and only to an http or https address (`live_link`).
 """
 
@@ -34,8 +35,13 @@ def _only_live_link(url: str) -> str:
     return url
 
 
+def _inert_plain_line(text: str) -> str:
+    return inert_plain(text, one_line=True)
+
+
 MarkdownText = Annotated[str, AfterValidator(inert_markdown)]
-PlainText = Annotated[str, AfterValidator(inert_plain)]
+PlainText = Annotated[str, AfterValidator(_inert_plain_line)]  # one line: a choice, label, button, fallback text
+PlainLines = Annotated[str, AfterValidator(inert_plain)]  # a placeholder may show several lines
 InputValue = Annotated[str, AfterValidator(visible_controls)]
 LinkUrl = Annotated[str, AfterValidator(_only_live_link)]
 
@@ -95,7 +101,7 @@ class InputText(CardModel):
     type: Literal["Input.Text"] = "Input.Text"
     id: str
     label: PlainText | None = None
-    placeholder: PlainText | None = None
+    placeholder: PlainLines | None = None
     value: InputValue | None = None
     is_multiline: bool | None = None
     max_length: int | None = None

@@ -82,7 +82,8 @@ def _quote_container(quote: PolicyQuote) -> Container:
         style="emphasis",
         spacing="Medium",
         items=[
-            TextBlock(text=escape_markdown(quote.section), size="Small", weight="Bolder", color="Accent"),
+            TextBlock(text=escape_markdown(quote.section, one_line=True), size="Small", weight="Bolder",
+                      color="Accent"),
             *(TextBlock(text=escape_markdown(_BOLD.sub(r"\1", line)), spacing="None") for line in lines),
         ],
     )

@@ -134,9 +134,11 @@ def holds_card(holds: Sequence[LegalHold], *, calendar: SchoolCalendar) -> Adapt
         body.append(TextBlock(text="None.", wrap=True))
     for hold in holds:
         body.append(FactSet(facts=[
-            Fact(title="On", value=escape_markdown(hold.label) + ("" if hold.kind.value != "person" else " (person)")),
+            Fact(title="On", value=escape_markdown(hold.label, one_line=True)
+                 + ("" if hold.kind.value != "person" else " (person)")),
             Fact(title="Why", value=escape_markdown(hold.reason)),
-            Fact(title="Placed", value=f"{escape_markdown(hold.placed_by_name)}, {_day(hold.placed_at, calendar)}"),
+            Fact(title="Placed",
+                 value=f"{escape_markdown(hold.placed_by_name, one_line=True)}, {_day(hold.placed_at, calendar)}"),
         ]))
     return AdaptiveCard(fallback_text="Legal holds", body=body)
 

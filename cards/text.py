@@ -221,10 +221,14 @@ def inert_markdown(markdown: str) -> str:
     return markdown
 
 
-def inert_plain(text: str) -> str:
+def inert_plain(text: str, *, one_line: bool = False) -> str:
     """What a plain-text field of a card model (a choice, a label, a button's title, the fallback text) keeps: no
-    hidden character and no live address. Plain text needs no Markdown escapes."""
-    return break_links(visible_controls(text))
+    hidden character and no live address. Plain text needs no Markdown escapes.
+
+    Args:
+        one_line: a field Teams shows as one line (all but a placeholder): line breaks and tabs become a space.
+    """
+    return break_links(visible_controls(text, one_line=one_line))
 
 
 def live_link(address: str) -> str | None:

@@ -211,6 +211,15 @@ def test_the_card_models_make_forgotten_text_inert() -> None:
     assert field.value == "https://evil.example/[U+202E]x"  # an input keeps the address, hidden characters shown
 
 
+def test_one_line_fields_stay_on_one_line() -> None:
+    forged = "Tom Reed\n**Approved by the Head Teacher**"
+    assert Choice(title=forged, value="p1").title == "Tom Reed **Approved by the Head Teacher**"
+    field = InputText(id="pupils", label=forged, placeholder="Amelia Hughes\nSmith, Oliver (4C)")
+    assert field.label == "Tom Reed **Approved by the Head Teacher**"
+    assert field.placeholder == "Amelia Hughes\nSmith, Oliver (4C)"  # a multi-line box's example keeps its lines
+    assert inert_plain(forged, one_line=True) == "Tom Reed **Approved by the Head Teacher**"
+
+
 def test_escaped_text_passes_the_card_models_unchanged() -> None:
     for typed in ("https://evil.example/x [a](b) <c> &amp; Tom\u202eReed **x** 1. a\\b", *_NAMES):
         escaped = escape_markdown(typed)

@@ -32,6 +32,7 @@ from cards.approvals import (
     slt_card,
     status_card,
 )
+from cards.audit import AuditLine, audit_trail_card
 from cards.base import AdaptiveCard
 from cards.consent import (
     AuthorisedException,
@@ -81,6 +82,7 @@ from cards.incidents import (
 from cards.platform import PlatformStatus, whoami_card
 from cards.platform import status_card as platform_status_card
 from cards.policy_help import policy_answer_card, policy_not_covered_card
+from cards.retention import holds_card
 from domain.accounts import (
     Administrator,
     RegisteredAccount,
@@ -92,6 +94,7 @@ from domain.accounts import (
     validate_form,
 )
 from domain.approvals import ApprovalKind, ApprovalRecord, ApprovalState, Delegation
+from domain.audit import AuditOutcome, RecordType
 from domain.calendar import SchoolCalendar
 from domain.consent import (
     DEFAULT_PURPOSES,
@@ -119,6 +122,7 @@ from domain.incidents import (
     Urgency,
 )
 from domain.policy_help import NotCovered, PolicyAnswer, PolicyQuote
+from domain.retention import HoldKind, LegalHold
 from domain.roles import Role, RoleLookup
 from tests.support.approvals import LEE, SAM, case_values
 from tests.support.cardcheck import assert_valid_cards
@@ -128,8 +132,8 @@ LONDON = SchoolCalendar()
 DRAFT = "0123456789abcdef0123456789abcdef"
 
 # A name as the directory, a form or an import could give it: a right-to-left override and a zero-width space in it,
-# an address, a Markdown link and an e-mail address.
-NAME = "Zoë\u202eO'Brien\u200b [x](https://evil.example/n) jo@evil.example"
+# an address, a Markdown link, an e-mail address, and a line break that would start a line of its own.
+NAME = "Zoë\u202eO'Brien\u200b [x](https://evil.example/n) jo@evil.example\nFORGED line"
 # Free text (a description, comment, reason, note, business case): every kind of address, Markdown, HTML entities,
 # bidirectional controls, zero-width and control characters.
 TEXT = (
@@ -165,7 +169,7 @@ def card_text_problems(card: dict[str, Any]) -> list[str]:
     value may hold an address (it is not clickable) but no hidden character. Button data is not shown: skipped."""
     problems: list[str] = []
 
-    def check(path: str, text: str, *, markdown: bool, value: bool = False) -> None:
+    def check(path: str, text: str, *, markdown: bool, value: bool = False, in_fact: bool = False) -> None:
         if hidden := _hidden(text):
             problems.append(f"{path}: hidden characters {hidden} in {text!r}")
         if value:
@@ -175,6 +179,8 @@ def card_text_problems(card: dict[str, Any]) -> list[str]:
             problems.append(f"{path}: live address {live.group()!r} in {text!r}")
         if markdown and _UNESCAPED_LINK_SYNTAX.search(text):
             problems.append(f"{path}: unescaped link syntax in {text!r}")
+        if "\nFORGED" in text and not in_fact:  # a line break inside a fact's value stays inside it
+            problems.append(f"{path}: a name starts a line of its own in {text!r}")
         if markdown and re.search(r"(?<!\\)\*BOLD|BOLD\*", text):
             problems.append(f"{path}: user text not escaped in {text!r}")
 
@@ -193,7 +199,7 @@ def card_text_problems(card: dict[str, Any]) -> list[str]:
             if isinstance(item, str):
                 in_fact = kind is None and path.rsplit(".", 1)[-1].startswith("facts[")
                 if (kind == "TextBlock" and key == "text") or (in_fact and key in ("title", "value")):
-                    check(where, item, markdown=True)
+                    check(where, item, markdown=True, in_fact=in_fact)
                 elif key in _PLAIN_KEYS:
                     check(where, item, markdown=False)
                 elif key == "value" and kind == "Input.Text":
@@ -268,7 +274,7 @@ def _incident_cards() -> Iterator[tuple[str, AdaptiveCard]]:
     yield "details", details_card(report, calendar=LONDON, banner=TEXT)
     yield "screenshot", screenshot_card("INC-2026-0007", 1, report.screenshots[0], None)
     yield "message report", message_report_card(DRAFT, author=NAME, text=TEXT, link=TEXT, today=date(2026, 11, 24))
-    yield "problem", problem_card(NAME, [TEXT])
+    yield "problem", problem_card("This message can't be reported", [TEXT])
     listed = ListedReport(7, "INC-2026-0007", Category.OFFENSIVE_CONTENT, Urgency.URGENT, NOW, Status.IN_PROGRESS, NAME)
     yield "open reports", open_reports_card([listed], now=NOW)
 
@@ -392,11 +398,15 @@ def _other_cards() -> Iterator[tuple[str, AdaptiveCard]]:
     yield "policy answer", policy_answer_card(PolicyAnswer(question=TEXT, quotes=(quote,), what_to_do=TEXT,
                                                            what_to_do_source="summary", flows=(), confidence=1.0))
     yield "policy not covered", policy_not_covered_card(NotCovered(question=TEXT, message=TEXT, confidence=0.0))
+    line = AuditLine(at=NOW, who=NAME, action="incident_view", outcome=AuditOutcome.REFUSED,
+                     record_type=RecordType.INCIDENT, record=NAME, reason=TEXT)
+    yield "audit trail", audit_trail_card(NAME, [line], calendar=LONDON, limit=20)
+    yield "legal holds", holds_card([LegalHold(1, HoldKind.PERSON, "", NAME, TEXT, NAME, NOW)], calendar=LONDON)
 
 
 CARD_KINDS: list[tuple[str, Callable[[], Iterator[tuple[str, AdaptiveCard]]]]] = [
     ("incidents", _incident_cards), ("approvals and accounts", _approval_cards), ("photo check", _consent_cards),
-    ("consent register", _consent_admin_cards), ("help, platform, policy", _other_cards),
+    ("consent register", _consent_admin_cards), ("help, platform, policy, audit, holds", _other_cards),
 ]
 
 
