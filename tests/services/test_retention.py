@@ -23,6 +23,7 @@ from store import incidents as records
 from store import retention as retention_store
 from store.audit import AuditRow
 from store.consent_store import ConsentCheckLogRow
+from store.conversations import ProcessedActivityRow
 from store.incidents import IncidentAttachmentRow, IncidentEventRow, IncidentRow
 from tests.support.incidents_world import (
     ANNA,
@@ -317,3 +318,19 @@ async def test_when_nobody_can_be_told_a_report_is_flagged_at_the_next_run_inste
     again = await retention_of(school).run()
     assert [(i.reference, i.disposal) for i in again.plan.items] == [(reference, Disposal.FLAG)]
     assert again.reviewers_told == 1
+
+
+async def test_the_duplicate_activity_ledger_is_purged_after_two_days_and_recent_ids_are_kept(school: School) -> None:
+    async with school.database.transaction() as session:
+        session.add(ProcessedActivityRow(dedupe_key="old", state="done", claimed_at=school.clock.now()))
+    school.clock.advance(days=1)
+    async with school.database.transaction() as session:
+        session.add(ProcessedActivityRow(dedupe_key="recent", state="done", claimed_at=school.clock.now()))
+    retention = retention_of(school)
+
+    school.clock.advance(days=1, minutes=1)  # "old" is now past two days, "recent" is not
+    outcome = await retention.run()
+    assert [i.kind for i in outcome.plan.items if i.kind is RecordKind.ACTIVITY_LEDGER] != []
+    async with school.database.sessions() as session:
+        keys = set(await session.scalars(select(ProcessedActivityRow.dedupe_key)))
+    assert keys == {"recent"}
