@@ -8,10 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Table, inspect, text
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from domain.accounts import AccountCase, validate_form
@@ -27,10 +24,10 @@ from domain.approvals import (
     check_action,
 )
 from store import approvals as store
-from store.base import Base
-from store.db import Database, alembic_config
+from store.db import Database
 from tests.support.approvals import ANNA, LEE, PRIYA, SAM, TUESDAY_10AM, case_values
 from tests.support.approvals import Person as P
+from tests.support.migrations import schema_differences, tables_after_downgrade
 
 MY_TABLES = {"approval_requests", "approval_events", "approval_delegations", "account_drafts", "account_register",
              "account_administrators"}
@@ -59,32 +56,13 @@ async def new_request(database: Database) -> ApprovalRecord:
 # --- the migration -----------------------------------------------------------------------------------------
 
 
-def _table_of(diff: Any) -> str:
-    first = diff[0] if isinstance(diff, list) else diff
-    if first[0].startswith("modify_") or first[0] in ("add_column", "remove_column"):
-        return str(first[2])
-    thing = first[1]
-    return str(thing.name if isinstance(thing, Table) else thing.table.name)
-
 
 async def test_the_migration_creates_exactly_the_tables_the_models_describe(database: Database) -> None:
-    def differences(sync_connection: Any) -> list[Any]:
-        context = MigrationContext.configure(sync_connection, opts={"compare_type": True})
-        return [d for d in compare_metadata(context, Base.metadata) if _table_of(d) in MY_TABLES]
-
-    async with database.engine.connect() as connection:
-        assert await connection.run_sync(differences) == []
+    assert await schema_differences(database, MY_TABLES) == []
 
 
 async def test_the_migration_downgrades_cleanly(database: Database) -> None:
-    def downgrade(sync_connection: Any) -> list[str]:
-        config = alembic_config(str(sync_connection.engine.url))
-        config.attributes["connection"] = sync_connection
-        command.downgrade(config, "0005_approvals@0006_card_copies")
-        return inspect(sync_connection).get_table_names()
-
-    async with database.engine.begin() as connection:
-        assert not MY_TABLES & set(await connection.run_sync(downgrade))
+    assert not MY_TABLES & await tables_after_downgrade(database, "0005_approvals@0006_card_copies")
 
 
 # --- requests and their history ---------------------------------------------------------------------------

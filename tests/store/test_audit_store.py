@@ -3,51 +3,30 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Table, inspect, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from domain.actors import Actor
 from domain.audit import AuditOutcome, RecordType
 from services.audit import AuditTrail, refusal, view
 from store import audit as store
-from store.base import Base
-from store.db import Database, alembic_config
+from store.db import Database
+from tests.support.migrations import schema_differences, tables_after_downgrade
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 LEE = Actor(aad_object_id="aad-lee", name="Lee Carter", teams_user_id="29:lee")
 DPO = Actor(aad_object_id="aad-dpo", name="Dana Price", teams_user_id="29:dpo")
 
 
-def _table_of(difference: Any) -> str:
-    first = difference[0] if isinstance(difference, list) else difference
-    thing = first[1]
-    return str(thing.name if isinstance(thing, Table) else thing.table.name)
-
 
 async def test_the_migration_creates_exactly_the_table_the_model_describes(database: Database) -> None:
-    def differences(sync_connection: Any) -> list[Any]:
-        context = MigrationContext.configure(sync_connection, opts={"compare_type": True})
-        return [d for d in compare_metadata(context, Base.metadata) if _table_of(d) == "audit_events"]
-
-    async with database.engine.connect() as connection:
-        assert await connection.run_sync(differences) == []
+    assert await schema_differences(database, {"audit_events"}) == []
 
 
 async def test_the_migration_downgrades_cleanly(database: Database) -> None:
-    def downgrade(sync_connection: Any) -> list[str]:
-        config = alembic_config(str(sync_connection.engine.url))
-        config.attributes["connection"] = sync_connection
-        command.downgrade(config, "0007_incidents@0007_incidents")
-        return inspect(sync_connection).get_table_names()
-
-    async with database.engine.begin() as connection:
-        tables = set(await connection.run_sync(downgrade))
+    tables = await tables_after_downgrade(database, "0007_incidents@0007_incidents")
     assert "audit_events" not in tables and "incidents" in tables
 
 

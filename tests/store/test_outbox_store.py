@@ -9,11 +9,8 @@ from typing import Any
 
 import pytest
 import requests
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from msrest.exceptions import ClientRequestError
-from sqlalchemy import Table, inspect, select
+from sqlalchemy import select
 
 from bot.outbox_worker import (
     ConversationRateLimiter,
@@ -23,7 +20,7 @@ from bot.outbox_worker import (
     retry_delay,
 )
 from store.base import Base
-from store.db import Database, alembic_config
+from store.db import Database
 from store.outbox import (
     ChannelTarget,
     ClaimRenewal,
@@ -40,6 +37,7 @@ from store.outbox import (
     renew_claims,
     schedule_retry,
 )
+from tests.support.migrations import schema_differences, tables_after_downgrade
 from tests.support.outbox import (
     SLT_CHANNEL,
     card_activity,
@@ -248,32 +246,13 @@ async def test_backlog_counts_what_waits_and_what_failed(database: Database) -> 
 # --- the migration -----------------------------------------------------------------------------------
 
 
-def _table_of(diff: Any) -> str:
-    first = diff[0] if isinstance(diff, list) else diff
-    if first[0].startswith("modify_") or first[0] in ("add_column", "remove_column"):
-        return str(first[2])
-    thing = first[1]
-    return str(thing.name if isinstance(thing, Table) else thing.table.name)
-
 
 async def test_the_migration_creates_exactly_the_table_the_model_describes(database: Database) -> None:
-    def differences(sync_connection: Any) -> list[Any]:
-        context = MigrationContext.configure(sync_connection, opts={"compare_type": True})
-        return [d for d in compare_metadata(context, Base.metadata) if _table_of(d) == "outbox"]
-
-    async with database.engine.connect() as connection:
-        assert await connection.run_sync(differences) == []
+    assert await schema_differences(database, {"outbox"}) == []
 
 
 async def test_the_migration_downgrades_cleanly(database: Database) -> None:
-    def downgrade(sync_connection: Any) -> list[str]:
-        config = alembic_config(str(sync_connection.engine.url))
-        config.attributes["connection"] = sync_connection
-        command.downgrade(config, "0001_bot_state")
-        return inspect(sync_connection).get_table_names()
-
-    async with database.engine.begin() as connection:
-        assert "outbox" not in await connection.run_sync(downgrade)
+    assert "outbox" not in await tables_after_downgrade(database, "0001_bot_state")
 
 
 # --- the worker's pure parts -------------------------------------------------------------------------

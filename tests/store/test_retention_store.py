@@ -8,10 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Table, delete, func, inspect, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from domain.audit import AuditEntry, AuditOutcome, RecordType
@@ -22,19 +19,14 @@ from store import incidents as records
 from store import retention as store
 from store.approvals import ApprovalEventRow
 from store.audit import AuditRow
-from store.base import Base
-from store.db import Database, alembic_config
+from store.db import Database
 from store.incidents import IncidentEventRow
+from tests.support.migrations import schema_differences, tables_after_downgrade
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 SAM = records.Person("00000000-0000-0000-0000-000000000101", "Sam Teacher")
 _TABLES = {"legal_holds", "retention_reviews", "retention_tombstones", "retention_runs", "retention_unlock"}
 
-
-def _table_of(difference: Any) -> str:
-    first = difference[0] if isinstance(difference, list) else difference
-    thing = first[1]
-    return str(thing.name if isinstance(thing, Table) else thing.table.name)
 
 
 async def _history(database: Database) -> None:
@@ -52,23 +44,11 @@ async def _history(database: Database) -> None:
 
 
 async def test_the_migration_creates_exactly_the_tables_the_model_describes(database: Database) -> None:
-    def differences(sync_connection: Any) -> list[Any]:
-        context = MigrationContext.configure(sync_connection, opts={"compare_type": True})
-        return [d for d in compare_metadata(context, Base.metadata) if _table_of(d) in _TABLES]
-
-    async with database.engine.connect() as connection:
-        assert await connection.run_sync(differences) == []
+    assert await schema_differences(database, _TABLES) == []
 
 
 async def test_the_migration_downgrades_cleanly_and_the_chronology_stays_undeletable(database: Database) -> None:
-    def downgrade(sync_connection: Any) -> list[str]:
-        config = alembic_config(str(sync_connection.engine.url))
-        config.attributes["connection"] = sync_connection
-        command.downgrade(config, "0008_audit@0008_audit")
-        return inspect(sync_connection).get_table_names()
-
-    async with database.engine.begin() as connection:
-        tables = set(await connection.run_sync(downgrade))
+    tables = await tables_after_downgrade(database, "0008_audit@0008_audit")
     assert not tables & _TABLES and "audit_events" in tables
     await _history(database)
     with pytest.raises(DBAPIError, match="append-only"):
