@@ -6,33 +6,21 @@ state survives a restart and is shared by several bot instances on PostgreSQL.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from botbuilder.core import Storage
-from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import state_codec
-from store.base import utcnow
-from store.db import Database, upsert
-from store.tables import BotStateRow
+from store import bot_state
+from store.bot_state import StateConflictError
+from store.db import Database
 
-_ANY_ETAG = "*"
-_STATE = cast(Table, BotStateRow.__table__)
-# Read every turn: built once (SQLAlchemy keeps a statement's cache key), read as plain rows (no ORM objects).
-_READ_ONE = select(_STATE.c.key, _STATE.c.etag, _STATE.c.document).where(_STATE.c.key == bindparam("state_key"))
-_READ_MANY = select(_STATE.c.key, _STATE.c.etag, _STATE.c.document).where(
-    _STATE.c.key.in_(bindparam("state_keys", expanding=True))
-)
-
-
-class StateConflictError(Exception):
-    """Someone else saved this state since it was read (e-tag mismatch)."""
+__all__ = ["SqlStorage", "StateConflictError", "TurnState"]
 
 
 def _etag_of(item: Any) -> str | None:
@@ -93,7 +81,7 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder is untyped
     async def flush(self, session: AsyncSession, turn: TurnState) -> None:
         """Write what the turn changed, in the edge's last transaction."""
         if turn.deletes:
-            await session.execute(delete(BotStateRow).where(BotStateRow.key.in_(sorted(turn.deletes))))
+            await bot_state.delete_keys(session, turn.deletes)
         if turn.writes:
             await self._write_in(session, turn.writes)
 
@@ -128,18 +116,14 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder is untyped
                 turn.writes.pop(key, None)
             return
         async with self._db.transaction() as session:
-            await session.execute(delete(BotStateRow).where(BotStateRow.key.in_(keys)))
+            await bot_state.delete_keys(session, keys)
 
-    # --- SQL --------------------------------------------------------------------------------------------
+    # --- documents <-> rows (the SQL is in store/bot_state.py) ---------------------------------------------
 
     @staticmethod
     async def _read_in(session: AsyncSession, keys: list[str]) -> dict[str, Any]:
-        if len(keys) == 1:
-            rows = await session.execute(_READ_ONE, {"state_key": keys[0]})
-        else:
-            rows = await session.execute(_READ_MANY, {"state_keys": keys})
         result: dict[str, Any] = {}
-        for key, etag, document in rows:
+        for key, etag, document in await bot_state.read(session, keys):
             item = state_codec.decode(document)
             if isinstance(item, dict):
                 item["e_tag"] = etag
@@ -154,22 +138,4 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder is untyped
             if expected == "":
                 raise StateConflictError(f"state {key!r} has an empty e-tag")
             document = state_codec.encode(_without_etag(item))
-            new_etag = uuid.uuid4().hex
-            if expected is None or expected == _ANY_ETAG:
-                values = {"key": key, "etag": new_etag, "document": document, "updated_at": utcnow()}
-                await session.execute(upsert(self._db.url, BotStateRow, values, ["key"]))
-                continue
-            updated = await session.execute(
-                update(BotStateRow)
-                .where(BotStateRow.key == key, BotStateRow.etag == expected)
-                .values(etag=new_etag, document=document, updated_at=utcnow())
-            )
-            if updated.rowcount == 1:  # type: ignore[attr-defined]
-                continue
-            exists = await session.scalar(select(BotStateRow.key).where(BotStateRow.key == key))
-            if exists is not None:
-                raise StateConflictError(
-                    f"state {key!r} was changed by another turn (e-tag {expected} is stale)"
-                )
-            session.add(BotStateRow(key=key, etag=new_etag, document=document, updated_at=utcnow()))
-            await session.flush()
+            await bot_state.write(session, self._db.url, key, document, expected)

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 ISSUER = "https://api.botframework.com"
+APP_ID = "11111111-2222-3333-4444-555555555555"  # the bot's app id in tests that validate real tokens
 
 
 def _b64(number: int) -> str:

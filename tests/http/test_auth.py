@@ -6,44 +6,16 @@ Each refused request must be answered 401/403, store nothing and send nothing.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from bot.settings import Settings
-from tests.fakes.activities import OTHER_TENANT, TENANT, personal_activity
+from tests.fakes.activities import OTHER_TENANT, personal_activity
 from tests.fakes.connector import FakeConnector
 from tests.fakes.credentials import OUTBOUND_TOKEN, FixedTokenCredentialsFactory
-from tests.fakes.openid import ISSUER, OpenIdServer, SigningKey, forge_token, public_pem, sign_token
+from tests.fakes.openid import APP_ID, ISSUER, OpenIdServer, SigningKey, forge_token, public_pem, sign_token
 from tests.http_helpers import running_bot, stored_state_rows
-
-APP_ID = "11111111-2222-3333-4444-555555555555"
-
-
-@pytest.fixture
-def keys() -> list[SigningKey]:
-    return [SigningKey()]
-
-
-@pytest.fixture
-def openid(keys: list[SigningKey]) -> Iterator[OpenIdServer]:
-    server = OpenIdServer(keys).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def prod_settings(sqlite_url: str, openid: OpenIdServer) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        app_id=APP_ID,
-        app_password="not-used-in-tests",
-        app_type="SingleTenant",
-        app_tenant_id=TENANT,
-        database_url=sqlite_url,
-        openid_metadata_url=openid.metadata_url,
-    )
 
 
 async def _post(settings: Settings, connector: FakeConnector, activity: dict, token: str | None):  # type: ignore[no-untyped-def]

@@ -5,20 +5,18 @@ level. The app runs through its factory; every record is read, formatted as prod
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 from aiohttp import ClientSession
 
 from bot.logging_setup import JsonFormatter
 from bot.settings import Settings
-from tests.fakes.activities import TENANT, personal_activity
+from tests.fakes.activities import personal_activity
 from tests.fakes.connector import FakeConnector
 from tests.fakes.credentials import FixedTokenCredentialsFactory
-from tests.fakes.openid import OpenIdServer, SigningKey
+from tests.fakes.openid import APP_ID
 from tests.http_helpers import running_bot, stored_state_rows
 
-APP_ID = "11111111-2222-3333-4444-555555555555"
 MARKER = "Featherstonehaugh"  # a name nobody would log on purpose
 
 
@@ -26,26 +24,6 @@ def logged(caplog: pytest.LogCaptureFixture) -> str:
     """Every captured record as production writes it (message, extras, exception), one per line."""
     formatter = JsonFormatter()
     return "\n".join(formatter.format(record) for record in caplog.records)
-
-
-@pytest.fixture
-def openid() -> Iterator[OpenIdServer]:
-    server = OpenIdServer([SigningKey()]).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def prod_settings(sqlite_url: str, openid: OpenIdServer) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        app_id=APP_ID,
-        app_password="not-used-in-tests",
-        app_type="SingleTenant",
-        app_tenant_id=TENANT,
-        database_url=sqlite_url,
-        openid_metadata_url=openid.metadata_url,
-    )
 
 
 @pytest.mark.parametrize("length", [200, 5_000])
