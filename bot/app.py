@@ -193,7 +193,7 @@ def create_app(
     # one register cache shared by the check, the data admin and the sync
     consent_store = ConsentStore(database, config=consent_config_from_settings(settings))
     register_consent(
-        router, database=database, store=consent_store, desk=accounts.desk, settings=settings,
+        router, database=database, store=consent_store, desk=accounts.desk, settings=settings, directory=role_directory,
     )
     register_consent_admin(
         router, database=database, store=consent_store, directory=role_directory, conversations=conversations,

@@ -456,4 +456,5 @@ def _channel_info(activity: Activity) -> ChannelInfo | None:
         conversation_id=conversation.conversation_id,
         service_url=conversation.service_url,
         tenant_id=conversation.tenant_id,
+        team_name=channel_data.team.name if channel_data and channel_data.team else None,
     )

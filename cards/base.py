@@ -58,13 +58,28 @@ class CardModel(BaseModel):
 # --- Elements -----------------------------------------------------------------------------------
 
 
+# Text colours that meet WCAG AA contrast (4.5:1) in Teams' light, dark and high-contrast themes, against every
+# container style, measured on Teams' own host config (tests/cards/test_contrast.py,
+# tests/data/teams_host_colours.json):
+# "Good" (#92c353) on white is 2.1:1, "Warning" (#f8d22a) 1.5:1, "Attention" on the dark theme's grey 3.2:1, "Accent"
+# and "Attention" on the coloured containers of the dark theme below 3:1; only the default colour passes everywhere.
+# A colour a card asks for is therefore drawn as the default: a card says what it means in words and marks
+# (✔ ✖ ⚠️), never in colour alone (WCAG 1.4.1), and a coloured container may still frame it.
+AA_TEXT_COLOURS = frozenset({"Default"})
+TextColour = Literal["Default", "Dark", "Light", "Accent", "Good", "Warning", "Attention"]
+
+
+def _aa_text_colour(colour: TextColour | None) -> TextColour | None:
+    return colour if colour in AA_TEXT_COLOURS else None
+
+
 class TextBlock(CardModel):
     type: Literal["TextBlock"] = "TextBlock"
     text: MarkdownText
     wrap: bool = True
     size: Literal["Small", "Default", "Medium", "Large", "ExtraLarge"] | None = None
     weight: Literal["Lighter", "Default", "Bolder"] | None = None
-    color: Literal["Default", "Dark", "Light", "Accent", "Good", "Warning", "Attention"] | None = None
+    color: Annotated[TextColour | None, AfterValidator(_aa_text_colour)] = None  # see AA_TEXT_COLOURS
     is_subtle: bool | None = None
     spacing: Literal["None", "Small", "Default", "Medium", "Large", "ExtraLarge", "Padding"] | None = None
     separator: bool | None = None

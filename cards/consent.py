@@ -25,7 +25,7 @@ exception against the approvals, on the server. All pupil and user text is escap
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -37,6 +37,7 @@ from cards.approvals import RequestButton, RequestSummary
 from cards.base import (
     Action,
     ActionExecute,
+    ActionSet,
     ActionShowCard,
     ActionSubmit,
     AdaptiveCard,
@@ -53,6 +54,7 @@ from cards.base import (
     TextBlock,
     escape_markdown,
 )
+from domain.accounts import Q_BUSINESS_CASE, Q_HEAD_APPROVES
 from domain.consent import (
     DESTINATION_TITLES,
     Q_PERSONAL_PHONES,
@@ -83,6 +85,9 @@ MAX_CIRCUMSTANCES_SENT = 20 * MAX_CIRCUMSTANCES  # up to this the handler answer
 
 _ACCOUNT_PREFIX = "account:"
 _NOT_LISTED = "not_listed"  # "none of these" on the choice card
+_CHOICE_PREFIX = "choice_"  # choice_<position>: the pupil id chosen for a typed name
+_CORRECTION_PREFIX = "correct_"  # correct_<position>: the name typed again
+_MAX_CORRECTION = 200  # a typed pupil's longest name
 _MAX_PUPILS_TEXT = 2_000
 _MAX_POSITION_DIGITS = 3  # a photo names at most 100 pupils
 _DESTINATION_VALUES = frozenset(kind.value for kind in DestinationKind)
@@ -156,7 +161,9 @@ def photo_check_question_card(
         ),
     ]
     if problem:
-        body.append(TextBlock(text=escape_markdown(problem), color="Attention"))
+        body.append(TextBlock(text=f"\u26a0\ufe0f {escape_markdown(problem)}", weight="Bolder"))
+    if offered(DestinationKind.SCHOOL_ACCOUNT) and not accounts:
+        body.append(TextBlock(text=NO_SCHOOL_ACCOUNT_YET, size="Small", spacing="Small"))
     body += [
         InputChoiceSet(
             id="destination",
@@ -207,6 +214,15 @@ def photo_check_question_card(
         body=body,
         actions=[ActionSubmit(title="Check", style="positive", data={"verb": PHOTO_CHECK_SUBMIT_VERB})],
     )
+
+
+NO_SCHOOL_ACCOUNT_YET = (
+    "No school social media account has been approved in the bot yet, so none is offered here: pupils' photos may "
+    "go online only through school owned accounts (Use of images). An account gets into the register when a member "
+    "of staff sends its business case (type **new account**) and the Head Teacher approves it: "
+    f"\u201c{Q_BUSINESS_CASE.text}\u201d, \u201c{Q_HEAD_APPROVES.text}\u201d _(Process for creating new accounts; "
+    f"{Q_HEAD_APPROVES.section})_. Type **accounts** to see the register."
+)
 
 
 class _PhotoQuestion(_Payload):
@@ -282,65 +298,127 @@ def _pupil_title(pupil: Pupil, twins: bool) -> str:
     return f"{title} (pupil id {pupil.pupil_id})" if twins else title
 
 
-def pupil_choice_card(verdict: Verdict) -> AdaptiveCard:
-    """For each typed name that matched several pupils or none: choose the right pupil.
+def pupil_choice_card(
+    verdict: Verdict,
+    *,
+    carried: Mapping[str, Any] | None = None,
+    ask: str = "the school office",
+    notice: str | None = None,
+) -> AdaptiveCard:
+    """For each typed name that matched several pupils or none: choose the right pupil, or type the name again.
 
-    Choice titles are plain text in Teams (not Markdown), so names go in as they are.
+    A name two pupils share gets a choice between them. A name not in the register gets a button per close match
+    (name and class only: nothing about anyone's consent is shown before a pupil is chosen) and a box to type it
+    again, corrected; the card says the answer is NO until every pupil is identified, and whom to ask.
+    Choice and button titles are plain text in Teams (not Markdown), so names go in as they are.
+
+    Args:
+        carried: what every button sends back with its choice (the question's answers and the pupils already
+            chosen: nothing is kept between turns).
+        ask: who keeps the consent register (plain text), e.g. "Jo Bell (data administrator) or the school office".
+        notice: a line above the names (plain text), e.g. that the name typed again is still not in the register.
     """
+    data: dict[str, Any] = {**(carried or {}), "verb": PHOTO_CHECK_CHOOSE_VERB}
     body: list[Element] = [
         TextBlock(text="Which pupil did you mean?", size="Large", weight="Bolder", style="heading"),
         TextBlock(
-            text="Until each name is matched to one pupil of the consent register, the answer is no.",
-            is_subtle=True,
+            text="**The answer is NO until every pupil in the photo is identified in the consent register.** "
+            "Do not post it yet.",
             spacing="None",
         ),
     ]
+    if notice:
+        body.append(TextBlock(text=f"\u26a0\ufe0f {escape_markdown(notice)}", weight="Bolder"))
     for pupil in verdict.pupils:
         if pupil.status is ResolutionStatus.MATCHED:
             continue
         typed = escape_markdown(pupil.typed.text, one_line=True)
         if pupil.status is ResolutionStatus.AMBIGUOUS:
-            question = f"More than one pupil is called **{typed}**."
-        elif pupil.candidates:
-            question = f"**{typed}** is not in the register. Did you mean:"
+            body += _ambiguous_rows(pupil, typed)
         else:
-            question = f"**{typed}** is not in the register and nobody has a similar name."
-        body.append(TextBlock(text=question, spacing="Medium", separator=True))
-        if not pupil.candidates:
-            continue
-        titles = [_pupil_title(c, False) for c in pupil.candidates]
-        choices = [
-            Choice(title=_pupil_title(c, titles.count(title) > 1), value=c.pupil_id)
-            for c, title in zip(pupil.candidates, titles, strict=True)
-        ]
-        choices.append(Choice(title="None of these", value=_NOT_LISTED))
-        body.append(
-            InputChoiceSet(
-                id=f"choice_{pupil.position}",
-                label=f"Pupil for \u201c{pupil.typed.text}\u201d",
-                choices=choices,
-                style="expanded",
-                is_required=True,
-                error_message="Choose one, or None of these.",
-            )
+            body += _not_found_rows(pupil, typed, data)
+    body.append(
+        TextBlock(
+            text=f"Not in the register (new to the school, or known by another name)? Ask {escape_markdown(ask)}: "
+            "they keep the consent register. Until the pupil is identified, the answer stays NO.",
+            is_subtle=True,
+            size="Small",
+            spacing="Medium",
+            separator=True,
         )
-    return AdaptiveCard(
-        fallback_text="Which pupil did you mean?",
-        body=body,
-        actions=[ActionSubmit(title="Check again", style="positive", data={"verb": PHOTO_CHECK_CHOOSE_VERB})],
     )
+    return AdaptiveCard(
+        fallback_text="Which pupil did you mean? Until each pupil is identified, the answer is no.",
+        body=body,
+        actions=[ActionSubmit(title="Check again", style="positive", data=data)],
+    )
+
+
+def _candidate_titles(candidates: Sequence[Pupil]) -> list[str]:
+    titles = [_pupil_title(c, False) for c in candidates]
+    return [_pupil_title(c, titles.count(title) > 1) for c, title in zip(candidates, titles, strict=True)]
+
+
+def _ambiguous_rows(pupil: PupilVerdict, typed: str) -> list[Element]:
+    choices = [Choice(title=title, value=c.pupil_id)
+               for c, title in zip(pupil.candidates, _candidate_titles(pupil.candidates), strict=True)]
+    choices.append(Choice(title="None of these", value=_NOT_LISTED))
+    return [
+        TextBlock(text=f"More than one pupil is called **{typed}**.", spacing="Medium", separator=True),
+        InputChoiceSet(
+            id=f"choice_{pupil.position}",
+            label=f"Pupil for \u201c{pupil.typed.text}\u201d",
+            choices=choices,
+            style="expanded",
+            is_required=True,
+            error_message="Choose one, or None of these.",
+        ),
+    ]
+
+
+def _not_found_rows(pupil: PupilVerdict, typed: str, data: Mapping[str, Any]) -> list[Element]:
+    rows: list[Element] = [
+        TextBlock(text=f"**{typed}** is not in the consent register.", spacing="Medium", separator=True),
+    ]
+    if pupil.candidates:
+        rows.append(TextBlock(text="Close matches in the register (name and class). Is it one of these?",
+                              size="Small", spacing="None"))
+        rows += [
+            ActionSet(spacing="Small", actions=[ActionSubmit(
+                title=title, data={**data, f"{_CHOICE_PREFIX}{pupil.position}": candidate.pupil_id},
+                associated_inputs="none",  # one press chooses: the boxes below need not be filled
+            )])
+            for candidate, title in zip(pupil.candidates, _candidate_titles(pupil.candidates), strict=True)
+        ]
+    else:
+        rows.append(TextBlock(text="Nobody in the register has a similar name.", size="Small", spacing="None"))
+    rows.append(InputText(
+        id=f"{_CORRECTION_PREFIX}{pupil.position}",
+        label="Or type the name again, corrected" if pupil.candidates else "Type the name again, corrected",
+        placeholder="First name and surname, as in the register",
+        max_length=_MAX_CORRECTION,
+        is_required=True,
+        error_message="Type the name again, corrected, or choose a close match above.",
+    ))
+    return rows
 
 
 def _chosen(values: dict[str, Any]) -> dict[int, str]:
     """`choice_<position>` → pupil id; "none of these", blanks and anything not a choice are left out."""
-    chosen: dict[int, str] = {}
+    return {position: value[:64] for position, value in _numbered(values, _CHOICE_PREFIX).items()
+            if value != _NOT_LISTED}
+
+
+def _numbered(values: dict[str, Any], prefix: str) -> dict[int, str]:
+    """`<prefix><position>` → its text, stripped; blanks and anything that is not text are left out."""
+    found: dict[int, str] = {}
     for key, value in values.items():
-        if not key.startswith("choice_") or not isinstance(value, str):
+        if not key.startswith(prefix) or not isinstance(value, str):
             continue
-        position = key.removeprefix("choice_")
-        if position.isdigit() and len(position) <= _MAX_POSITION_DIGITS and value and value != _NOT_LISTED:
-            chosen[int(position)] = value[:64]
-    return chosen
+        position = key.removeprefix(prefix)
+        if position.isdigit() and len(position) <= _MAX_POSITION_DIGITS and value.strip():
+            found[int(position)] = value.strip()
+    return found
 
 
 class PupilChoiceSubmit(_Payload):
@@ -366,6 +444,17 @@ class PhotoCheckChoiceSubmit(_PhotoQuestion):
     def choices(self) -> dict[int, str]:
         """Position in the request's pupils → chosen pupil id (names left unchosen are not included)."""
         return _chosen(self.model_extra or {})
+
+    def corrections(self) -> dict[int, str]:
+        """Position in the request's pupils → the name typed again on the choice card (at most 200 characters
+        each: a longer one is cut, and the check answers for what is left)."""
+        return {position: text[:_MAX_CORRECTION]
+                for position, text in _numbered(self.model_extra or {}, _CORRECTION_PREFIX).items()}
+
+    def none_of_these(self) -> list[int]:
+        """Positions answered "None of these" on the choice card."""
+        return sorted(position for position, value in _numbered(self.model_extra or {}, _CHOICE_PREFIX).items()
+                      if value == _NOT_LISTED)
 
 
 # --- The verdict -------------------------------------------------------------------------------------
@@ -446,12 +535,13 @@ def _name_and_class(pupil: Pupil) -> str:
     return f"**{name}** ({escape_markdown(pupil.class_label, one_line=True)})"
 
 
-def _marked_row(mark: str, color: str, heading: str, detail: str, *, subtle: bool = False) -> ColumnSet:
-    """A line of the verdict: a mark (\u2716 or \u2714), then who, with the detail below in small print."""
+def _marked_row(mark: str, heading: str, detail: str, *, subtle: bool = False) -> ColumnSet:
+    """A line of the verdict: a mark (\u2716 or \u2714: the mark, not a colour, says which), then who, with the detail
+    below in small print."""
     return ColumnSet(
         spacing="Small",
         columns=[
-            Column(width="auto", items=[TextBlock(text=mark, color=color)]),
+            Column(width="auto", items=[TextBlock(text=mark)]),
             Column(
                 width="stretch",
                 items=[
@@ -474,13 +564,13 @@ def _pupil_rows(verdict: Verdict) -> list[Element]:
         if pupil.status is ResolutionStatus.NOT_FOUND and pupil.candidates:
             close = ", ".join(escape_markdown(c.display_name, one_line=True) for c in pupil.candidates)
             lines.append(f"did you mean {close}?")
-        rows.append(_marked_row("\u2716", "Attention", _pupil_name(pupil), _bullets(lines)))
+        rows.append(_marked_row("\u2716", _pupil_name(pupil), _bullets(lines)))
     if allowed:
         purposes = ", ".join(escape_markdown(p.title, one_line=True) for p in verdict.purposes)
         names = [_pupil_name(p) for p in allowed[:_ALLOWED_NAMES_SHOWN]]
         more = len(allowed) - len(names)
         text = ", ".join(names) + (f" and {more} more" if more else "")
-        rows.append(_marked_row("\u2714", "Good", text, f"consent granted for {purposes}", subtle=True))
+        rows.append(_marked_row("\u2714", text, f"consent granted for {purposes}", subtle=True))
     return rows
 
 
@@ -574,18 +664,13 @@ def verdict_card(
         facts.append(Fact(title="Exception", value=authorised))
     body: list[Element] = []
     if notice:
-        body.append(TextBlock(text=escape_markdown(notice), color="Attention", weight="Bolder"))
+        body.append(TextBlock(text=f"\u26a0\ufe0f {escape_markdown(notice)}", weight="Bolder"))
     body += [
         Container(
             style="good" if yes else "attention",
             bleed=True,
             items=[
-                TextBlock(
-                    text="YES" if yes else "NO",
-                    size="ExtraLarge",
-                    weight="Bolder",
-                    color="Good" if yes else "Attention",
-                ),
+                TextBlock(text="YES" if yes else "NO", size="ExtraLarge", weight="Bolder"),  # the word, not a colour
                 TextBlock(text=headline, weight="Bolder", spacing="None"),
             ],
         ),
@@ -797,7 +882,7 @@ def device_exception_edit_card(
     if comment:
         body.append(TextBlock(text=f"The Head Teacher asked: \u201c{escape_markdown(comment)}\u201d"))
     if problem:
-        body.append(TextBlock(text=escape_markdown(problem), color="Attention"))
+        body.append(TextBlock(text=f"\u26a0\ufe0f {escape_markdown(problem)}", weight="Bolder"))
     body.append(
         InputText(
             id=CIRCUMSTANCES_INPUT,
@@ -832,8 +917,8 @@ def device_exception_approved_card(
     return AdaptiveCard(
         fallback_text=f"The Head Teacher authorised {reference}: check the {media} again.",
         body=[
-            TextBlock(text=f"Exception authorised: {escape_markdown(reference, one_line=True)}", size="Medium",
-                      weight="Bolder", color="Good"),
+            TextBlock(text=f"\u2714 Exception authorised: {escape_markdown(reference, one_line=True)}", size="Medium",
+                      weight="Bolder"),
             TextBlock(
                 text=f"The Head Teacher authorised the personal device for this {media} of "
                 f"{len(case.pupils)} pupil{'s' if len(case.pupils) != 1 else ''} for "

@@ -7,20 +7,39 @@ from dataclasses import dataclass
 from cards.base import AdaptiveCard, Fact, FactSet, TextBlock, escape_markdown
 from domain.roles import ROLE_TITLES, Role, RoleLookup
 
+_STAFF_LIST = "the school's staff list"
+_ENTRA = "Microsoft Entra groups"
 
-def whoami_card(name: str, lookup: RoleLookup) -> AdaptiveCard:
+
+def role_source_words(lookup: RoleLookup) -> str:
+    """Where a person's roles come from, in people's words: the school's staff list (the roles file the bot is given)
+    or Microsoft Entra groups (through Microsoft Graph); never a file name or a setting."""
+    if not lookup.source.startswith("graph"):
+        return _STAFF_LIST
+    if lookup.degraded:
+        return f"{_ENTRA} (not reachable just now: the roles last known)"
+    return _ENTRA
+
+
+def whoami_card(name: str, lookup: RoleLookup, *, roles_from: str | None = None) -> AdaptiveCard:
+    """Who the sender is to the bot: their roles and where the roles come from.
+
+    Args:
+        roles_from: where the roles come from, in people's words (default: `role_source_words`).
+    """
     titles = [ROLE_TITLES[role] for role in Role if role in lookup.roles]
+    source = roles_from or role_source_words(lookup)
     body = [
         TextBlock(text=f"You are {escape_markdown(name, one_line=True)}", weight="Bolder", size="Medium"),
         FactSet(facts=[Fact(title="Roles", value=", ".join(titles)),
-                       Fact(title="From", value=escape_markdown(lookup.source, one_line=True))]),
+                       Fact(title="Roles from", value=escape_markdown(source, one_line=True))]),
     ]
     if lookup.degraded:
         body.append(
             TextBlock(
-                text="The school directory could not be reached just now, so these are the roles I last knew. "
-                "Nothing extra is granted while it is unreachable.",
-                color="Warning",
+                text="\u26a0\ufe0f The school directory could not be reached just now, so these are the roles I "
+                "last knew. Nothing extra is granted while it is unreachable.",
+                weight="Bolder",
             )
         )
     return AdaptiveCard(fallback_text="Your roles", body=body)
@@ -44,7 +63,7 @@ def status_card(status: PlatformStatus) -> AdaptiveCard:
         else f"oldest waiting {status.outbox_oldest_pending_minutes} min"
     )
     facts = [
-        Fact(title="Incident channel", value=escape_markdown(status.slt_channel, one_line=True)),
+        Fact(title="SLT incident channel", value=escape_markdown(status.slt_channel, one_line=True)),
         Fact(title="Roles from", value=escape_markdown(status.role_source, one_line=True)),
         Fact(title="Messages waiting to be delivered", value=f"{status.outbox_pending} ({oldest})"),
         Fact(title="Messages that could not be delivered", value=str(status.outbox_failed)),
@@ -56,9 +75,9 @@ def status_card(status: PlatformStatus) -> AdaptiveCard:
     if status.outbox_failed or status.stale_conversations:
         body.append(
             TextBlock(
-                text="Undelivered messages usually mean someone removed the app or left the school. "
+                text="\u26a0\ufe0f Undelivered messages usually mean someone removed the app or left the school. "
                 "Ask IT to check the bot's log for details.",
-                color="Warning",
+                weight="Bolder",
             )
         )
     return AdaptiveCard(fallback_text="Policy Bot status", body=body)

@@ -25,6 +25,7 @@ from dialogs.router import Router
 from domain.access import staff
 from domain.audit import RecordType
 from domain.flows import Flow
+from domain.roles import RoleDirectory
 from services.approvals import ApprovalDesk, Clock
 from services.photo_check import DeviceExceptions, PhotoChecks
 from store.base import utcnow
@@ -40,8 +41,12 @@ def register_consent(
     desk: ApprovalDesk | None = None,
     settings: Any = None,
     clock: Clock = utcnow,
+    directory: RoleDirectory | None = None,
 ) -> PhotoChecks:
-    """Register the photo check and, with a desk, the personal-device exception kind on it."""
+    """Register the photo check and, with a desk, the personal-device exception kind on it.
+
+    With a directory, a name not in the register is answered with the data administrators' names (who keep the
+    register); without one, with the school office."""
     exceptions = None
     if desk is not None:
         exceptions = DeviceExceptions(
@@ -50,7 +55,8 @@ def register_consent(
             clock=clock,
         )
         desk.register_kind(exceptions)
-    checks = PhotoChecks(database, store or ConsentStore(database), desk=desk, exceptions=exceptions)
+    checks = PhotoChecks(database, store or ConsentStore(database), desk=desk, exceptions=exceptions,
+                         directory=directory)
     # Any member of staff, in their personal chat only: the question and the answer name pupils.
     check = staff(personal_only=True)
     own_exception = staff(personal_only=True, record=RecordType.APPROVAL_REQUEST, record_field="request_id")

@@ -504,6 +504,23 @@ class NameResolution(_Frozen):
 
 _SUGGESTION_LIMIT = 5
 _SUGGESTION_MIN_RATIO = 0.6  # difflib ratio below which a name is too far off to offer
+_NICKNAME_SIMILARITY = 0.9  # "Ollie" for Oliver: as close as a one-letter typo
+_PREFIX_SIMILARITY = 0.85  # "Jay" for Jayden: a short form that starts the name
+_MIN_PREFIX = 3  # "Al" starts too many names to mean any of them
+# Short forms a school hears every day, to the names a register holds (a short form that starts the name, "Jay" for
+# Jayden, needs no entry: `_close_tokens` matches those). Only a suggestion: staff choose, nothing is assumed.
+NICKNAMES: dict[str, tuple[str, ...]] = {
+    "alfie": ("alfred",), "archie": ("archibald",), "bella": ("isabella", "isabelle", "annabella"),
+    "bill": ("william",), "billy": ("william",), "bobby": ("robert",), "charlie": ("charles", "charlotte"),
+    "ellie": ("eleanor", "elena", "ellen"), "evie": ("eve", "evelyn"), "freddie": ("frederick", "alfred"),
+    "harry": ("henry", "harrison", "harold"), "izzy": ("isabella", "isobel", "isabel"), "jack": ("john", "jackson"),
+    "jim": ("james",), "jimmy": ("james",), "katie": ("katherine", "catherine", "kate"), "kit": ("christopher",),
+    "lottie": ("charlotte",), "maddie": ("madison", "madeleine", "madeline"), "millie": ("amelia", "emily", "mildred"),
+    "molly": ("mary",), "nell": ("eleanor", "helen"), "ollie": ("oliver",), "olly": ("oliver",),
+    "rosie": ("rose", "rosalind"), "sam": ("samuel", "samantha"), "sammy": ("samuel", "samantha"),
+    "teddy": ("edward", "theodore"), "theo": ("theodore",), "tom": ("thomas",), "tommy": ("thomas",),
+    "will": ("william",), "zac": ("zachary",), "zach": ("zachary",),
+}
 _CLOSE_TOKEN_MIN_RATIO = 0.7
 _CLOSE_TOKEN_POOL = 8  # words sharing most trigrams with a typed word, compared with difflib
 _CLOSE_TOKEN_MIN_DICE = 0.25  # fewer shared trigrams than this: not worth comparing
@@ -633,11 +650,15 @@ class ConsentRegister:
     def suggest(self, typed_key: str, limit: int = _SUGGESTION_LIMIT) -> list[Pupil]:
         """Pupils whose names are close to a typed name (typos, swapped order, a missing letter).
 
-        Each typed word is matched to close words of the register (trigram index, then difflib); pupils
-        score the sum of their best word similarities; the best few are ranked by difflib on the whole name.
+        Each typed word is matched to close words of the register (trigram index, then difflib), to the names
+        a short form stands for ("Ollie": Oliver, `NICKNAMES`) and to names it starts ("Jay": Jayden); pupils
+        score the sum of their best word similarities; the best few are ranked by difflib on the whole name, or
+        by their word score when every typed word is close to one of their names. Names and classes only: a
+        suggestion says nothing about consent.
         """
         typed_key = normalise_name(typed_key)
-        closes = [close for close in (self._close_tokens(t) for t in typed_key.split()) if close]
+        typed_words = typed_key.split()
+        closes = [close for close in (self._close_tokens(t) for t in typed_words) if close]
         if not closes or not self._entries:
             return []
         matches = [set().union(*(self._by_token[word] for word in close)) for close in closes]
@@ -657,7 +678,13 @@ class ConsentRegister:
         matcher.set_seq2(typed_key)
         ranked: list[tuple[float, int]] = []
         for index in best:
-            ratio = _SUGGESTION_MIN_RATIO - 1e-9  # anything below is not worth offering
+            # Every typed word close to a word of the pupil's names ("Ollie Smyth" for Oliver Smith): as close as that.
+            words, _ = score(index)
+            every_word = all(any(w in close for w in self._tokens[index]) for close in closes)
+            ratio = words / len(closes) if every_word and len(closes) == len(typed_words) else 0.0
+            if len(typed_words) == 1 and ratio < _PREFIX_SIMILARITY:  # one word ("Smith"): only a near-certain word
+                ratio = 0.0
+            ratio = max(ratio, _SUGGESTION_MIN_RATIO - 1e-9)  # anything below is not worth offering
             for key in (self._keys[index], self._reversed_keys[index]):  # "Hughes Amelia" typed without a comma
                 matcher.set_seq1(key)
                 if matcher.real_quick_ratio() > ratio and matcher.quick_ratio() > ratio:
@@ -682,6 +709,13 @@ class ConsentRegister:
             counts.update(self._tokens_by_gram.get(gram, ()))
         dice = {word: 2 * shared / (len(grams) + self._gram_counts[word]) for word, shared in counts.items()}
         close: dict[str, float] = {token: 1.0} if token in self._by_token else {}
+        for formal in NICKNAMES.get(token, ()):  # "Ollie" for Oliver
+            if formal in self._by_token:
+                close.setdefault(formal, _NICKNAME_SIMILARITY)
+        if len(token) >= _MIN_PREFIX:  # "Jay" for Jayden, "Chris" for Christopher
+            for word in self._tokens_by_gram.get(f"^{token[:2]}", ()):
+                if word != token and word.startswith(token):
+                    close.setdefault(word, _PREFIX_SIMILARITY)
         matcher = difflib.SequenceMatcher(autojunk=False)
         matcher.set_seq2(token)
         cut = _CLOSE_TOKEN_MIN_RATIO
@@ -1096,3 +1130,38 @@ def with_choices(pupils: Sequence[TypedPupil], choices: Mapping[int, str]) -> tu
         typed.model_copy(update={"pupil_id": choices[index]}) if index in choices else typed
         for index, typed in enumerate(pupils)
     )
+
+
+def typed_line(typed: TypedPupil) -> str:
+    """A typed pupil as one line of the question's box again ("Smith, Oliver (4C)"): `parse_pupil_names` reads it back
+    as the same pupil."""
+    return f"{typed.text} ({typed.class_hint})" if typed.class_hint else typed.text
+
+
+def with_corrections(
+    pupils: Sequence[TypedPupil], choices: Mapping[int, str], corrections: Mapping[int, str]
+) -> tuple[tuple[TypedPupil, ...], dict[int, str]]:
+    """The typed pupils with names staff typed again (on the choice card) in place of the ones not found.
+
+    A correction replaces the pupil at its position by the names it holds (usually one; none: ignored) and wins over
+    a choice for the same position; the other choices follow their pupils to their new positions.
+
+    Args:
+        pupils: the typed pupils of the request, in order.
+        choices: position → chosen pupil id (as for `with_choices`).
+        corrections: position → the name typed again.
+
+    Returns:
+        The pupils and the choices, renumbered.
+    """
+    corrected: list[TypedPupil] = []
+    moved: dict[int, str] = {}
+    for index, typed in enumerate(pupils):
+        again = parse_pupil_names(corrections[index]) if index in corrections else []
+        if again:
+            corrected.extend(again)
+            continue
+        if index in choices:
+            moved[len(corrected)] = choices[index]
+        corrected.append(typed)
+    return tuple(corrected), moved

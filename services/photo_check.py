@@ -82,9 +82,14 @@ from domain.consent import (
     ConsentPurposesFile,
     DestinationKind,
     PhotoCheckRequest,
+    ResolutionStatus,
+    TypedPupil,
     Verdict,
+    typed_line,
     with_choices,
+    with_corrections,
 )
+from domain.roles import DirectoryUnavailableError, Role, RoleDirectory
 from services.approvals import ApprovalDesk, Clock, Submitted, button_payload, card_message, subject_of
 from services.audit import AuditTrail
 from services.audit import refusal as audit_refusal
@@ -100,6 +105,7 @@ log = logging.getLogger(__name__)
 
 _NOTHING_SENT = "Nothing was sent to the Head Teacher."
 _NOTHING_CHANGED = "Nothing was changed."
+_OFFICE = "the school office"
 _FORM_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -260,8 +266,10 @@ class PhotoChecks:
     """
 
     def __init__(self, database: Database, store: ConsentStore, *, desk: ApprovalDesk | None = None,
-                 exceptions: DeviceExceptions | None = None, trail: AuditTrail | None = None) -> None:
+                 exceptions: DeviceExceptions | None = None, trail: AuditTrail | None = None,
+                 directory: RoleDirectory | None = None) -> None:
         self._database = database
+        self._directory = directory  # who keeps the consent register, named on the choice card
         self.store = store
         self._desk = desk
         self.exceptions = exceptions
@@ -326,31 +334,53 @@ class PhotoChecks:
                         "in it (one per line, or separated by commas).",
             ))
         checked = await self._check_and_log(request, action.actor)
-        return ActionResult(card=self._answer_card(checked, submitted))
+        return ActionResult(card=await self._answer_card(checked, submitted, request))
 
     async def choose(self, action: CardAction) -> ActionResult:
-        """`photo_check_choose_pupils`: the same question, with the pupils chosen on the choice card pinned."""
+        """`photo_check_choose_pupils`: the same question, with the pupils chosen on the choice card pinned and the
+        names typed again in place of those not found.
+
+        The card that comes back is never the same card unchanged: a name still not found, or "None of these", is
+        said so above the names, with whom to ask.
+        """
         chosen = button_payload(action, PhotoCheckChoiceSubmit)
         try:
             request = chosen.to_request()
         except ValidationError:
             return ActionResult(message="That card is out of date. Type **can I post this photo?** to start again.")
-        request = request.model_copy(update={"pupils": with_choices(request.pupils, chosen.choices())})
+        corrections = {position: name for position, name in chosen.corrections().items()
+                       if position < len(request.pupils)}
+        pupils, choices = with_corrections(request.pupils, chosen.choices(), corrections)
+        request = request.model_copy(update={"pupils": with_choices(pupils, choices)})
         checked = await self._check_and_log(request, action.actor)
-        return ActionResult(card=self._answer_card(checked, chosen))
+        notice = _still_unresolved(checked.verdict, request.pupils, corrections, chosen.none_of_these())
+        return ActionResult(card=await self._answer_card(checked, chosen, request, notice=notice))
 
-    @staticmethod
-    def _answer_card(checked: _Checked, question: PhotoCheckSubmit | PhotoCheckChoiceSubmit) -> AdaptiveCard:
+    async def _answer_card(self, checked: _Checked, question: PhotoCheckSubmit | PhotoCheckChoiceSubmit,
+                           request: PhotoCheckRequest, *, notice: str | None = None) -> AdaptiveCard:
         verdict = checked.verdict
         if not verdict.needs_pupil_choice:
             return verdict_card(verdict, exception=checked.exception)
-        card = pupil_choice_card(verdict)
-        answers = question.answers()  # the choice card's button carries the question: nothing is kept between turns
-        for button in card.actions or []:
-            data = getattr(button, "data", None)
-            if isinstance(data, dict):
-                data.update(answers)
-        return card
+        # The choice card's buttons carry the question, with the names as checked and the pupils chosen so far:
+        # nothing is kept between turns.
+        carried = {**question.answers(), "pupils": "\n".join(typed_line(typed) for typed in request.pupils)}
+        carried.update({f"choice_{index}": typed.pupil_id for index, typed in enumerate(request.pupils)
+                        if typed.pupil_id is not None})
+        return pupil_choice_card(verdict, carried=carried, ask=await self._register_keepers(), notice=notice)
+
+    async def _register_keepers(self) -> str:
+        """Whom to ask about a pupil who is not in the register: the data administrators by name, and the office."""
+        if self._directory is None:
+            return _OFFICE
+        try:
+            keepers = await self._directory.holders_of(Role.DATA_ADMIN)
+        except DirectoryUnavailableError:
+            return _OFFICE
+        names = sorted({person.name.strip() for person in keepers if person.name.strip()})
+        if not names:
+            return _OFFICE
+        who = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+        return f"{who} (who keeps the consent register) or {_OFFICE}"
 
     # --- the personal-device exception ----------------------------------------------------------------
 
@@ -531,6 +561,22 @@ class PhotoChecks:
             sent.request, self.exceptions.summary(sent.request), for_requester=True, notice=_sent_notice(sent),
             refresh_user_ids=[action.actor.teams_user_id], calendar=self._desk.calendar,
         ))
+
+
+def _still_unresolved(verdict: Verdict, pupils: tuple[TypedPupil, ...], corrections: dict[int, str],
+                      none_of_these: list[int]) -> str | None:
+    """What the choice card says above the names when a name typed again is still not in the register, or "None of
+    these" was chosen: the answer stays no until the pupil is identified."""
+    if not verdict.needs_pupil_choice:
+        return None
+    unresolved = {pupil.position for pupil in verdict.pupils if pupil.status is not ResolutionStatus.MATCHED}
+    names = [pupils[position].text for position in sorted(unresolved)
+             if position in corrections or position in none_of_these]
+    if not names:
+        return None
+    listed = ", ".join(f"\u201c{name}\u201d" for name in names)
+    return (f"Still not identified: {listed}. The answer stays NO. Check the spelling with the class list, or ask "
+            "whoever keeps the consent register (below).")
 
 
 def _sent_notice(sent: Submitted) -> str:

@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from cards.platform import PlatformStatus, status_card, whoami_card
+from cards.platform import PlatformStatus, role_source_words, status_card, whoami_card
 from cards.replies import CommandReply
+from directory.static import StaticRoleDirectory
 from domain.actors import Actor
-from domain.roles import Role, RoleDirectory
+from domain.roles import DirectoryUnavailableError, Role, RoleDirectory, RoleLookup
 from services.requests import ChannelInfo
 from store import conversations
 from store.base import utcnow
@@ -23,6 +25,7 @@ from store.outbox import backlog
 log = logging.getLogger(__name__)
 
 _SLT = frozenset({Role.SLT, Role.HEAD_TEACHER})  # the Head Teacher leads SLT: she may do what SLT may
+_GENERAL = "General"  # Teams gives a team's General channel the team's own id, and sends no name for it
 
 
 class Platform:
@@ -38,7 +41,20 @@ class Platform:
 
     async def whoami(self, actor: Actor) -> CommandReply:
         lookup = await self._directory.roles_of(actor.aad_object_id)
-        return CommandReply(cards=[whoami_card(actor.name or "you", lookup)])
+        return CommandReply(cards=[whoami_card(actor.name or "you", lookup, roles_from=role_source_words(lookup))])
+
+    async def _roles_from(self, lookup: RoleLookup) -> str:
+        """Where roles come from, for ``status``, in people's words (never a file name or a setting)."""
+        words = role_source_words(lookup)
+        if isinstance(self._directory, StaticRoleDirectory):
+            try:
+                heads = await self._directory.holders_of(Role.HEAD_TEACHER)
+            except DirectoryUnavailableError:
+                heads = []
+            if not heads:
+                words += (": nobody in it holds the Head Teacher's role yet, so nothing can be approved. Ask IT to "
+                          "add the school's roles to it")
+        return words
 
     async def status(self, actor: Actor) -> CommandReply:
         """SLT's view of the bot: the incident channel, where roles come from, the outbox, the consent register."""
@@ -52,22 +68,34 @@ class Platform:
             chosen = await conversations.get_setting(session, SchoolSettings.SLT_CHANNEL)
             waiting = await backlog(session)
             stale = await conversations.count_stale(session)
-        channel_text = "not chosen yet: SLT can type @Policy Bot use this channel for incidents in a channel"
-        if chosen:
-            value = json.loads(chosen)
-            channel_text = f"{value.get('channel_name') or value['channel_id']} (chosen in Teams)"
-        elif self._slt_channel_id:
-            channel_text = f"{self._slt_channel_id} (from configuration)"
+        channel_text = self._channel_words(json.loads(chosen) if chosen else None)
         oldest = waiting.oldest_pending_at
         return CommandReply(cards=[status_card(PlatformStatus(
             slt_channel=channel_text,
-            role_source=self._directory.describe(),
+            role_source=await self._roles_from(lookup),
             outbox_pending=waiting.pending,
             outbox_oldest_pending_minutes=None if oldest is None else int((utcnow() - oldest).total_seconds() // 60),
             outbox_failed=waiting.failed + waiting.stale,
             stale_conversations=stale,
             consent_register=consent_register,
         ))])
+
+    def _channel_words(self, chosen: dict[str, Any] | None) -> str:
+        """The SLT channel as people know it: its name and its team's, never a Teams id."""
+        add_it = f"add the bot to the channel and type @{self._bot_name} use this channel for incidents there"
+        if chosen is None:
+            if self._slt_channel_id:
+                return f"the SLT channel set up by IT (name not known yet: {add_it})"
+            return f"not chosen yet: SLT can type @{self._bot_name} use this channel for incidents in a team channel"
+        channel = chosen.get("channel_name") or (
+            _GENERAL if chosen.get("channel_id") and chosen.get("channel_id") == chosen.get("team_id") else None)
+        team = chosen.get("team_name")
+        if channel and team:
+            return f"\u201c{channel}\u201d in the team \u201c{team}\u201d (chosen in Teams)"
+        if channel:
+            return (f"\u201c{channel}\u201d (chosen in Teams; its team's name is not known yet: type "
+                    f"@{self._bot_name} use this channel for incidents there again)")
+        return f"the SLT channel (name not known yet: {add_it})"
 
     async def use_channel(self, actor: Actor, channel: ChannelInfo | None) -> CommandReply:
         """SLT choose the team channel where incident cards go."""
@@ -87,6 +115,7 @@ class Platform:
             "channel_id": channel.channel_id,
             "channel_name": channel.channel_name,
             "team_id": channel.team_id,
+            "team_name": channel.team_name,
             "conversation_id": channel.conversation_id,
             "service_url": channel.service_url,
             "tenant_id": channel.tenant_id,

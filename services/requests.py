@@ -33,6 +33,7 @@ class ChannelInfo:
     conversation_id: str
     service_url: str
     tenant_id: str | None
+    team_name: str | None = None  # Teams' channel data names the team (shown in ``status``)
 
 
 @dataclass(frozen=True)

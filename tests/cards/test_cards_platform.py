@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cards.help import coming_soon_card, help_card, notice_card, welcome_card
-from cards.platform import PlatformStatus, status_card, whoami_card
+from cards.platform import PlatformStatus, role_source_words, status_card, whoami_card
 from domain.flows import Flow
 from domain.roles import Role, RoleLookup
 from tests.support.cardcheck import assert_valid_cards
@@ -34,3 +34,13 @@ def test_help_card_has_a_button_for_every_flow() -> None:
     card = help_card("Policy Bot", "Holy Trinity").to_dict()
     flows = [action["data"]["flow"] for action in card["actions"]]
     assert flows == [flow.value for flow in Flow]
+
+
+def test_where_roles_come_from_is_said_in_peoples_words() -> None:
+    assert role_source_words(RoleLookup(frozenset({Role.STAFF}), "config")) == "the school's staff list"
+    assert role_source_words(RoleLookup(frozenset({Role.STAFF}), "graph")) == "Microsoft Entra groups"
+    last_known = RoleLookup(frozenset({Role.SLT}), "graph (last known, Graph unreachable)", degraded=True)
+    assert role_source_words(last_known) == "Microsoft Entra groups (not reachable just now: the roles last known)"
+    card = whoami_card("Sam", RoleLookup(frozenset({Role.STAFF}), "config")).to_dict()
+    assert {fact["title"]: fact["value"] for fact in card["body"][1]["facts"]} == {
+        "Roles": "Staff", "Roles from": "the school's staff list"}

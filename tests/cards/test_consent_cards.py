@@ -120,11 +120,11 @@ def test_every_card_is_valid_for_teams() -> None:
     )
 
 
-def test_the_verdict_card_says_yes_big_and_green() -> None:
+def test_the_verdict_card_says_yes_big_on_green_in_the_default_text_colour() -> None:
     card = verdict_card(YES).to_dict()
     headline = card["body"][0]["items"][0]
-    assert headline == {"type": "TextBlock", "text": "YES", "wrap": True, "size": "ExtraLarge", "weight": "Bolder",
-                        "color": "Good"}
+    # Teams' green text on white fails WCAG AA (tests/cards/test_contrast.py): the word says it, the box is green.
+    assert headline == {"type": "TextBlock", "text": "YES", "wrap": True, "size": "ExtraLarge", "weight": "Bolder"}
     assert card["body"][0]["style"] == "good"
     assert "actions" not in card
     assert "Consider turning off tagging people in images where possible" in _texts(verdict_card(YES))
@@ -295,14 +295,26 @@ def test_a_missing_toggle_counts_as_not_confirmed() -> None:
 def test_the_choice_card_asks_only_about_unresolved_names_with_classes_and_ids_for_twins() -> None:
     card = pupil_choice_card(NO_MANY).to_dict()
     choice_sets = [element for element in card["body"] if element.get("type") == "Input.ChoiceSet"]
-    # Oliver Smith, Twin Same, Amelia Hughs and the typed "Bobby *Tables* [click]" (close to Bobby Tables)
-    assert [c["id"] for c in choice_sets] == ["choice_1", "choice_2", "choice_4", "choice_6"]
+    # Names two pupils share (Oliver Smith, Twin Same) are a choice; names not in the register (Amelia Hughs, the
+    # typed "Bobby *Tables* [click]", Nobody Known) get a button per close match and a box to type them again.
+    assert [c["id"] for c in choice_sets] == ["choice_1", "choice_2"]
+    buttons = [(action["title"], {k: v for k, v in action["data"].items() if k.startswith("choice_")})
+               for element in card["body"] if element.get("type") == "ActionSet" for action in element["actions"]]
+    assert buttons == [("Amelia Hughes, 3B", {"choice_4": "P1"}), ("Bobby Tables, 1_A", {"choice_6": "P6"})]
+    boxes = [element["id"] for element in card["body"] if element.get("type") == "Input.Text"]
+    assert boxes == ["correct_3", "correct_4", "correct_6"]
     oliver = [choice["title"] for choice in choice_sets[0]["choices"]]
     assert oliver == ["Oliver Smith, 4C", "Oliver Smith, 5A", "None of these"]
     twins = [choice["title"] for choice in choice_sets[1]["choices"]]
     assert twins[:2] == ["Twin Same, 2A (pupil id P4)", "Twin Same, 2A (pupil id P5)"]
     assert "Nobody Known" in _texts(pupil_choice_card(NO_MANY))  # said, with nothing to choose
     assert card["actions"][0]["data"] == {"verb": PHOTO_CHECK_CHOOSE_VERB}
+    text = _texts(pupil_choice_card(NO_MANY))
+    assert "The answer is NO until every pupil in the photo is identified" in text
+    assert "Ask the school office" in text
+    # Nothing about anyone's consent before a pupil is chosen: names and classes only.
+    for word in ("consent for", "granted", "refused", "withdrawn", "not asked", "must not be published", "Adoption"):
+        assert word not in text.lower().replace("consent register", "")
 
 
 def test_choices_pin_the_pupils_and_the_next_check_can_say_yes() -> None:

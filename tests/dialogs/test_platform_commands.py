@@ -77,10 +77,12 @@ async def test_help_adds_the_senders_own_commands_in_the_personal_chat_only(
         "photo requests", "pupil consent + name", "consent register", "send the MIS export (.csv) here",
         "update consent register", "audit + reference or name", "retention preview",
         "legal hold + reference or person + because + reason", "release legal hold + reference or person",
-        "subject access + person", "legal holds",  # Jo is the DPO too
+        "subject access + person", "erase + person + because + reason", "rectify + person",
+        "legal holds",  # Jo is the DPO too
     ]
     assert _commands(priya)["For your role"] == [  # SLT and the deputy
-        "approvals", "open reports", "status", "@Policy Bot use this channel for incidents"]
+        "approvals", "open reports", "status", "@Policy Bot use this channel for incidents",
+        "close account + name + because + reason", "transfer account + name + to + whom + because + reason"]
     assert "For your role" not in _commands(in_channel)  # a channel sees the same help for everyone
 
 
@@ -109,8 +111,8 @@ async def test_status_for_slt_shows_channel_roles_and_backlog(settings: Settings
         await client.post("/api/messages", json=personal_activity(connector.url, text="status", sender=PRIYA))
     [card] = connector.cards()
     facts = {fact["title"]: fact["value"] for fact in card["body"][1]["facts"]}
-    assert facts["Incident channel"].startswith("not chosen yet")
-    assert "roles.json" in facts["Roles from"]
+    assert facts["SLT incident channel"].startswith("not chosen yet")
+    assert facts["Roles from"] == "the school's staff list"  # people's words, not a file name
     assert facts["Messages waiting to be delivered"].startswith("0")
     assert facts["Photo consent register"].startswith("empty: nothing imported yet")  # CSV source: no list line
 
@@ -140,6 +142,39 @@ async def test_slt_member_chooses_the_incident_channel(settings: Settings, conne
     assert chosen["team_id"] == "19:team-general@thread.tacv2"
     assert channel is not None and channel.conversation_id == "19:slt-incidents@thread.tacv2"
     assert channel.reference["conversation"]["id"] == "19:slt-incidents@thread.tacv2"
+
+
+async def test_status_and_whoami_speak_in_peoples_words(settings: Settings, connector: FakeConnector) -> None:
+    """Issue 19, item 8: the channel and its team by name, where roles come from in plain words; never a Teams
+    id, a file name or "config"."""
+    async with running_bot(settings) as client:
+        await client.post("/api/messages", json=channel_post(connector.url, "use this channel for incidents", PRIYA))
+        await client.post("/api/messages", json=personal_activity(connector.url, text="status", sender=PRIYA))
+        await client.post("/api/messages", json=personal_activity(connector.url, text="whoami", sender=SAM))
+    status, whoami = connector.cards()
+    facts = {fact["title"]: fact["value"].replace("\\", "") for fact in status["body"][1]["facts"]}
+    assert facts["SLT incident channel"] == (
+        "\u201cSLT Incidents\u201d in the team \u201cHoly Trinity Staff\u201d (chosen in Teams)")
+    assert facts["Roles from"] == "the school's staff list"
+    mine = {fact["title"]: fact["value"] for fact in whoami["body"][1]["facts"]}
+    assert mine == {"Roles": "Staff", "Roles from": "the school's staff list"}
+    shown = json.dumps([status, whoami])
+    for machine in ("19:", "thread.tacv2", "roles.json", "config", "From config", "configuration file"):
+        assert machine not in shown, machine
+
+
+async def test_a_channel_set_by_it_but_never_seen_says_its_name_is_not_known(
+    sqlite_url: str, connector: FakeConnector
+) -> None:
+    settings = Settings(_env_file=None, dev_mode=True, database_url=sqlite_url,  # type: ignore[call-arg]
+                        allowed_tenant_ids=[TENANT], roles_file=ROLES_FILE,
+                        slt_channel_id="19:slt-incidents@thread.tacv2")
+    async with running_bot(settings) as client:
+        await client.post("/api/messages", json=personal_activity(connector.url, text="status", sender=PRIYA))
+    [card] = connector.cards()
+    facts = {fact["title"]: fact["value"].replace("\\", "") for fact in card["body"][1]["facts"]}
+    assert facts["SLT incident channel"].startswith("the SLT channel set up by IT (name not known yet: add the bot")
+    assert "19:" not in json.dumps(card)
 
 
 async def test_staff_cannot_choose_the_incident_channel(settings: Settings, connector: FakeConnector) -> None:
