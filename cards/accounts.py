@@ -300,7 +300,8 @@ def account_register_card(checks: Sequence[HandoverCheck], *, show_handover: boo
     ]
     if not checks:
         body.append(TextBlock(text="No accounts have been approved through the bot yet."))
-    flagged = [check for check in checks if check.needs_handover] if show_handover else []
+    flagged = [check for check in checks if check.needs_handover and check.account.closure is None] \
+        if show_handover else []  # a closed or transferred account needs no hand-over
     if flagged:
         body.append(Container(style="attention", items=[TextBlock(
             text=(f"{len(flagged)} account{'s' if len(flagged) != 1 else ''} need{'s' if len(flagged) == 1 else ''} "
@@ -309,6 +310,8 @@ def account_register_card(checks: Sequence[HandoverCheck], *, show_handover: boo
         )]))
     for check in checks:
         account = check.account
+        if account.closure is not None:
+            continue  # listed after the open ones
         admins = ", ".join(
             escape_markdown(admin.name, one_line=True)
             + (" (training requested)" if admin.training is Training.REQUESTED else "")
@@ -333,6 +336,24 @@ def account_register_card(checks: Sequence[HandoverCheck], *, show_handover: boo
             items.append(TextBlock(text="Could not check the administrators against the directory just now.",
                                    is_subtle=True, size="Small"))
         body.append(Container(separator=True, spacing="Medium", items=items))
+    ended = [check.account for check in checks if check.account.closure is not None]
+    if ended:
+        body.append(TextBlock(text="Closed or transferred", weight="Bolder", separator=True, spacing="Large"))
+    for account in ended:
+        closure = account.closure
+        assert closure is not None
+        how = "Closed" if closure.how == "closed" else \
+            f"Transferred to {escape_markdown(closure.transferred_to or '', one_line=True)}"
+        body.append(Container(separator=True, spacing="Small", items=[
+            TextBlock(text=f"{_account_title(account)}: {how.lower() if closure.how == 'closed' else how}",
+                      is_subtle=True),
+            FactSet(facts=[
+                Fact(title=how.split(' to ')[0], value=f"{closure.closed_on:%d %b %Y} (recorded by "
+                     f"{escape_markdown(closure.recorded_by_name, one_line=True)})"),
+                Fact(title="Why", value=escape_markdown(closure.reason)),
+                Fact(title="Approved", value=f"{when(account.approved_at, calendar)} ({account.approval_reference})"),
+            ]),
+        ]))
     return AdaptiveCard(fallback_text="The register of school social media accounts.", body=body)
 
 

@@ -435,6 +435,22 @@ class RegisteredAccount:
     approved_at: Any
     approved_by_name: str
     administrators: tuple[Administrator, ...]
+    closure: AccountClosure | None = None  # closed or transferred (domain/account_register.py): no longer in use
+
+    @property
+    def is_open(self) -> bool:
+        return self.closure is None
+
+
+@dataclass(frozen=True)
+class AccountClosure:
+    """How an account left the school's use (policy, Administrator / Moderator: "closing or transferring")."""
+
+    how: str  # "closed" | "transferred"
+    transferred_to: str | None
+    reason: str
+    closed_on: Any  # a date
+    recorded_by_name: str
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,8 @@ class RecordKind(StrEnum):
     LEGAL_HOLDS = "legal_holds"
     TOMBSTONES = "tombstones"
     SUBJECT_ACCESS_EXPORTS = "subject_access_exports"
+    CLOSED_ACCOUNTS = "closed_accounts"
+    DATA_RIGHTS_REQUESTS = "data_rights_requests"
 
 
 class Disposal(StrEnum):
@@ -253,8 +255,15 @@ DEFAULT_RULES: tuple[RetentionRule, ...] = (
     RetentionRule(
         RecordKind.ACCOUNT_REGISTER, "The register of the school's social media accounts and their administrators",
         Disposal.KEEP, None, "the account is open",
-        "Kept while the account exists (policy: Administrator / Moderator hand-over); SLT remove a closed account. "
-        "The school's choice.",
+        "Kept while the account is open (policy: Administrator / Moderator hand-over); once the Head Teacher or SLT "
+        "mark it closed or transferred it follows closed_accounts. The school's choice.",
+    ),
+    RetentionRule(
+        RecordKind.CLOSED_ACCOUNTS, "Closed or transferred accounts in the register (with their administrators and "
+        "the closure's reason)",
+        Disposal.DELETE, Period(6, "y"), "the account is closed or transferred",
+        f"{_SCHOOLS_CHOICE}; 6 years matches the time limit for most civil claims (Limitation Act 1980). Its "
+        "approved request then follows account_requests.",
     ),
     RetentionRule(
         RecordKind.DELEGATIONS, "The Head Teacher's delegations to a deputy",
@@ -313,6 +322,13 @@ DEFAULT_RULES: tuple[RetentionRule, ...] = (
         f"{_SCHOOLS_CHOICE}; the file is the DPO's once delivered (kept in their OneDrive, not here); an export "
         "not accepted within a day is removed (the bot also refuses it after 24 hours).",
         zero_allowed=True,
+    ),
+    RetentionRule(
+        RecordKind.DATA_RIGHTS_REQUESTS, "Erasure and rectification requests the DPO carried out (reference, the "
+        "DPO's reason, what was done in counts; the person's names only until it is done)",
+        Disposal.DELETE, Period(6, "y"), "the erasure or correction is done",
+        f"{_SCHOOLS_CHOICE}; UK GDPR Art. 5(2) asks the school to show it acted on the request; 6 years matches the "
+        "time limit for most civil claims (Limitation Act 1980). One not confirmed within a day is removed.",
     ),
     RetentionRule(
         RecordKind.TOMBSTONES, "Tombstones (reference, kind, dates and why a record was removed; no names)",

@@ -156,3 +156,27 @@ class FoundRecord:
     @property
     def label(self) -> str:
         return self.reference or f"{self.table} {self.key}"
+
+
+def _same_name(a: str, b: str) -> bool:
+    return " ".join(fold(a).split()) == " ".join(fold(b).split())
+
+
+def subject_named(typed: str, known: Iterable[KnownPerson], *, typed_is_id: bool) -> Subject:
+    """Everyone ``typed`` names among ``known`` (a name: every known person of that name, and the name itself for
+    text; an Entra object id or a pupil id: that person), with every name they are known by. Erasure and
+    rectification find their person this way, as ``subject access`` does."""
+    people = list(known)
+    lowered = typed.lower()
+    matches = [p for p in people if (p.aad_id and p.aad_id.lower() == lowered) or p.pupil_id == typed
+               or _same_name(p.name, typed)]
+    aad_ids = {p.aad_id.lower() for p in matches if p.aad_id}
+    if typed_is_id:
+        aad_ids.add(lowered)
+    pupil_ids = {p.pupil_id for p in matches if p.pupil_id}
+    names = {p.name for p in people if (p.aad_id and p.aad_id.lower() in aad_ids)
+             or (p.pupil_id and p.pupil_id in pupil_ids)}
+    if not typed_is_id:
+        names.add(typed)
+    label = next((p.name for p in matches), typed)
+    return Subject(label, frozenset(aad_ids), frozenset(names), frozenset(pupil_ids))

@@ -69,6 +69,7 @@ from services.approvals import ApprovalDesk, Clock, Submitted, button_payload, c
 from services.audit import AuditTrail
 from services.audit import refusal as audit_refusal
 from services.requests import CardAction, CommandRequest
+from store import account_register as register_store
 from store import approvals as store
 from store import conversations
 from store.base import utcnow
@@ -310,9 +311,13 @@ class AccountsFeature:
     # --- the register ---------------------------------------------------------------------------------
 
     async def _handover_checks(self, accounts: Sequence[RegisteredAccount]) -> list[HandoverCheck]:
-        """Each account's administrators checked against the directory (asked outside any unit of work)."""
+        """Each account's administrators checked against the directory (asked outside any unit of work); a closed
+        or transferred account needs no hand-over and is not checked."""
         checks = []
         for account in accounts:
+            if not account.is_open:
+                checks.append(check_handover(account, [a.aad_object_id for a in account.administrators]))
+                continue
             try:
                 here = [a.aad_object_id for a in account.administrators
                         if await self._directory.is_in_directory(a.aad_object_id)]
@@ -327,7 +332,7 @@ class AccountsFeature:
         lookup = await self._directory.roles_of(command.actor.aad_object_id)
         show_handover = bool(lookup.roles & {Role.SLT, Role.HEAD_TEACHER})
         async with self._db.sessions() as session:
-            accounts = await store.registered_accounts(session)
+            accounts = await register_store.accounts_with_closures(session)  # closed ones shown as closed
         if show_handover:
             checks = await self._handover_checks(accounts)
         else:
@@ -340,7 +345,8 @@ class AccountsFeature:
         directory, then one unit of work for every post (none when nothing needs one)."""
         async with self._db.sessions() as session:
             channel = await self._desk.slt_channel(session)
-            accounts = await store.registered_accounts(session) if channel is not None else []
+            accounts = [a for a in await register_store.accounts_with_closures(session) if a.is_open] \
+                if channel is not None else []
         if channel is None:
             return 0
         needing = [check for check in await self._handover_checks(accounts) if check.needs_handover]

@@ -70,7 +70,8 @@ _REQUEST_RULES = ((RecordKind.ACCOUNT_REQUESTS, ApprovalKind.NEW_ACCOUNT),
 _ROW_RULES = (RecordKind.PHOTO_CHECK_LOG, RecordKind.CONSENT_REGISTER_VERSIONS, RecordKind.DO_NOT_PHOTOGRAPH_REQUESTS,
               RecordKind.DELEGATIONS, RecordKind.ACCOUNT_DRAFTS, RecordKind.AUDIT_TRAIL, RecordKind.CONVERSATION_STATE,
               RecordKind.CONVERSATION_REFERENCES, RecordKind.OUTBOX_CONTENT, RecordKind.ACTIVITY_LEDGER,
-              RecordKind.LEGAL_HOLDS, RecordKind.SUBJECT_ACCESS_EXPORTS)
+              RecordKind.LEGAL_HOLDS, RecordKind.SUBJECT_ACCESS_EXPORTS, RecordKind.CLOSED_ACCOUNTS,
+              RecordKind.DATA_RIGHTS_REQUESTS)
 _HOLDERS = frozenset({Role.DPO, Role.HEAD_TEACHER})
 _PERSONAL_ONLY = "Please ask me this in our personal chat: what it shows is restricted."
 

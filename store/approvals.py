@@ -157,6 +157,22 @@ class AccountAdministratorRow(Base):
     training: Mapped[str] = mapped_column(String(16))
 
 
+class AccountClosureRow(Base):
+    """An account of the register closed or transferred (migration ``0014_erasure``; ``store/account_register.py``)."""
+
+    __tablename__ = "account_closures"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("account_register.id"), primary_key=True,
+                                            autoincrement=False)
+    how: Mapped[str] = mapped_column(String(16))  # closed | transferred
+    transferred_to: Mapped[str | None] = mapped_column(String(256))
+    reason: Mapped[str] = mapped_column(Text)
+    closed_on: Mapped[date] = mapped_column(Date)
+    recorded_by_aad: Mapped[str] = mapped_column(String(64))
+    recorded_by_name: Mapped[str] = mapped_column(String(256))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 # --- requests --------------------------------------------------------------------------------------------
 
 
@@ -580,5 +596,8 @@ async def outbox_key_exists(session: AsyncSession, dedupe_key: str) -> bool:
 
 
 async def registered_account_names(session: AsyncSession) -> list[str]:
-    """The names of the school's approved accounts (for the photo check's "a school account" destination)."""
-    return list(await session.scalars(select(AccountRow.account_name).order_by(AccountRow.account_name)))
+    """The names of the school's approved accounts still open (for the photo check's "a school account"
+    destination): a closed or transferred account is no longer offered."""
+    return list(await session.scalars(select(AccountRow.account_name)
+                                      .where(AccountRow.id.not_in(select(AccountClosureRow.account_id)))
+                                      .order_by(AccountRow.account_name)))

@@ -33,8 +33,10 @@ from sqlalchemy.orm import Mapped, aliased, mapped_column
 from domain.approvals import ApprovalKind, ApprovalState
 from domain.incidents import Category, Status
 from domain.retention import HoldKind, Holds, LegalHold, RecordKind, hold_reference
-from store import exports
+from store import account_register, erasure, exports
 from store.approvals import (
+    AccountAdministratorRow,
+    AccountClosureRow,
     AccountDraftRow,
     AccountRow,
     ApprovalEventRow,
@@ -485,6 +487,23 @@ async def old_rows(session: AsyncSession, kind: RecordKind, *, cutoff: datetime,
     if kind is RecordKind.SUBJECT_ACCESS_EXPORTS:
         return [Candidate(id=i, reference=None, first_at=at, last_at=at)
                 for i, at in await exports.expired_exports(session, cutoff=cutoff, limit=limit)]
+    if kind is RecordKind.CLOSED_ACCOUNTS:
+        closed = await session.execute(
+            select(AccountRow.id, AccountRow.approval_reference, AccountRow.created_at, AccountClosureRow.recorded_at,
+                   AccountClosureRow.reason)
+            .join(AccountClosureRow, AccountClosureRow.account_id == AccountRow.id)
+            .where(AccountClosureRow.closed_on <= cutoff.date()).order_by(AccountRow.id).limit(limit))
+        found_accounts = []
+        for account_id, reference, made, closed_at, reason in closed.all():
+            admins = (await session.execute(select(AccountAdministratorRow.aad_object_id, AccountAdministratorRow.name)
+                                            .where(AccountAdministratorRow.account_id == account_id))).all()
+            found_accounts.append(Candidate(id=account_id, reference=reference, first_at=made, last_at=closed_at,
+                                            people=tuple(a for a, _ in admins),
+                                            texts=(*(n for _, n in admins), reason)))
+        return found_accounts
+    if kind is RecordKind.DATA_RIGHTS_REQUESTS:
+        return [Candidate(id=i, reference=None, first_at=made, last_at=done)
+                for i, made, done in await erasure.done_before(session, cutoff, limit)]
     raise ValueError(f"{kind.value} is not a high-volume kind")
 
 
@@ -542,5 +561,9 @@ async def delete_rows(session: AsyncSession, kind: RecordKind, ids: Sequence[int
     elif kind is RecordKind.SUBJECT_ACCESS_EXPORTS:
         for export_id in ids:
             await exports.delete_export(session, str(export_id))
+    elif kind is RecordKind.CLOSED_ACCOUNTS:
+        await account_register.delete_closed(session, [int(i) for i in ids])
+    elif kind is RecordKind.DATA_RIGHTS_REQUESTS:
+        await erasure.delete_requests(session, ids)
     else:
         raise ValueError(f"{kind.value} is not a high-volume kind")

@@ -154,6 +154,9 @@ POLICY: dict[str, tuple[frozenset[Role], str]] = {
     "legal_holds": (_HOLDERS, "chat"),
     "subject_access": (frozenset({Role.DPO}), "chat"),
     "fileConsent/invoke": (frozenset({Role.DPO}), "chat"),
+    **{route: (frozenset({Role.DPO}), "chat") for route in ("erase", "rectify", "erase_confirm", "correct_confirm")},
+    "close_account": (frozenset({Role.HEAD_TEACHER, Role.SLT}), "chat"),
+    "transfer_account": (frozenset({Role.HEAD_TEACHER, Role.SLT}), "chat"),
 }
 
 # Text typed for a command whose own answer depends on what follows it.
@@ -164,6 +167,10 @@ ARGUMENTS: dict[str, str] = {
     "audit": "audit Max Staff",
     "legal_hold": "legal hold INC-2026-0001 because the police asked",
     "release_legal_hold": "release legal hold INC-2026-0001",
+    "erase": "erase Sam Teacher because they asked",
+    "rectify": "rectify Sam Teacher",
+    "close_account": "close account Holy Trinity Year 6 because it is no longer used",
+    "transfer_account": "transfer account Holy Trinity Year 6 to the PTA because the PTA runs it now",
 }
 
 
@@ -354,6 +361,8 @@ def _verb_data(verb: str, world: World, incident: Report | None = None) -> dict[
         "do_not_photograph_clear": {"pupilId": AMELIA},
         "do_not_photograph_choose": {"typed": "Amelia Hughes", "choice": AMELIA},
         "do_not_photograph_submit": {"pupil": "Amelia Hughes"},
+        "erase_confirm": {"request_id": 1},
+        "correct_confirm": {"request_id": 1, "reason": "misspelt", "f1": "Sam Teacher"},
     }
     return dict(data.get(verb, {}))
 
