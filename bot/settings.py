@@ -113,7 +113,8 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR.")
     policy_path: Path | None = Field(
         default=None,
-        description="The school's social media policy (plain text or Markdown). Defaults to the sample.",
+        description="The school's social media policy (plain text or Markdown). Defaults to the bundled sample: "
+        "every answer then says in its first line that it is a sample, and start-up logs a warning.",
     )
 
     # --- Roles (issue: platform services) -------------------------------------------------------

@@ -22,13 +22,24 @@ _FLOW_BUTTON_TITLES: Final[dict[SuggestedFlow, str]] = {
 }
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _FOOTNOTE: Final = "Quoted from the school's Social Media Policy. If you are unsure how it applies to you, ask SLT."
+# The first line of every answer while the bundled sample is in use: a sample must never pass as the school's.
+SAMPLE_WARNING: Final = (
+    "⚠️ SAMPLE POLICY, not your school's: this bot is not yet set up with the school's own Social Media "
+    "Policy (POLICYBOT_POLICY_PATH). Do not rely on this answer; ask SLT."
+)
+_SAMPLE_FOOTNOTE: Final = "Quoted from the bundled SAMPLE policy, not the school's own."
+
+
+def _sample_warning() -> TextBlock:
+    return TextBlock(text=escape_markdown(SAMPLE_WARNING), weight="Bolder", wrap=True)
 
 
 def policy_answer_card(answer: PolicyAnswer | NotCovered) -> AdaptiveCard:
     """The answer to a staff question: quotes with their sections, what to do, and flow buttons."""
     if isinstance(answer, NotCovered):
         return policy_not_covered_card(answer)
-    body: list[Element] = [
+    body: list[Element] = [_sample_warning()] if answer.from_sample else []
+    body += [
         TextBlock(text="What the policy says", size="Medium", weight="Bolder", style="heading"),
         _question_echo(answer.question),
     ]
@@ -36,7 +47,8 @@ def policy_answer_card(answer: PolicyAnswer | NotCovered) -> AdaptiveCard:
     if not _repeats_a_quote(answer):
         body.append(TextBlock(text="What to do", weight="Bolder", spacing="Medium"))
         body.append(TextBlock(text=escape_markdown(answer.what_to_do)))
-    body.append(TextBlock(text=_FOOTNOTE, size="Small", is_subtle=True, spacing="Medium"))
+    footnote = _SAMPLE_FOOTNOTE if answer.from_sample else _FOOTNOTE
+    body.append(TextBlock(text=escape_markdown(footnote), size="Small", is_subtle=True, spacing="Medium"))
     actions = [
         ActionSubmit(
             title=_FLOW_BUTTON_TITLES[flow],
@@ -55,6 +67,7 @@ def policy_not_covered_card(answer: NotCovered) -> AdaptiveCard:
     """The policy does not answer the question: say so plainly and point to SLT; suggest no rule."""
     return AdaptiveCard(
         body=[
+            *([_sample_warning()] if answer.from_sample else []),
             TextBlock(text="The policy doesn't say", size="Medium", weight="Bolder", style="heading"),
             _question_echo(answer.question),
             TextBlock(text=escape_markdown(answer.message)),
@@ -65,7 +78,7 @@ def policy_not_covered_card(answer: NotCovered) -> AdaptiveCard:
                 is_subtle=True,
             ),
         ],
-        fallback_text=answer.message,
+        fallback_text=(SAMPLE_WARNING + " " if answer.from_sample else "") + answer.message,
     )
 
 
@@ -96,4 +109,5 @@ def _repeats_a_quote(answer: PolicyAnswer) -> bool:
 
 def _fallback_text(answer: PolicyAnswer) -> str:
     quotes = " ".join(f"{q.section}: “{q.text}”" for q in answer.quotes)
-    return f"{quotes} What to do: {answer.what_to_do}"
+    warning = SAMPLE_WARNING + " " if answer.from_sample else ""
+    return f"{warning}{quotes} What to do: {answer.what_to_do}"

@@ -1,7 +1,9 @@
 """Ask the policy: a question in, an answer card quoted from the policy out.
 
 ``ask`` on its own asks for the question first (a two-turn dialog whose state is durable, so a
-restart between the two turns loses nothing).
+restart between the two turns loses nothing). A question that is really about posting a photo of a
+named pupil gets the photo check's button first, then the answer (issue 17); a message that reads like
+a report already had the report button first (bot/handler.py), so it does not get this one too.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from botbuilder.dialogs import (
 )
 
 from cards.base import AdaptiveCard
+from cards.photo_offer import photo_offer_card
+from domain.commands import looks_like_photo_check, looks_like_report
 
 AnswerQuestion = Callable[[str], AdaptiveCard]
 
@@ -59,5 +63,8 @@ class AskDialog(ComponentDialog):  # type: ignore[misc]  # botbuilder is untyped
             )
             return await step.end_dialog()
         card = self._answer(question)
+        if looks_like_photo_check(question) and not looks_like_report(question.lower()):
+            offer = photo_offer_card()
+            await step.context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(offer.to_dict())))
         await step.context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card.to_dict())))
         return await step.end_dialog()

@@ -184,29 +184,6 @@ COMMANDS: tuple[CommandInfo, ...] = (
         role_lines=((Role.DPO, "subject access + person", "everything the bot holds about a person, as a file"),),
     ),
     CommandInfo(
-        "erase", phrases=("erase",),
-        role_lines=((Role.DPO, "erase + person + because + reason",
-                     "erase a person's data where the law allows (UK GDPR Art. 17)"),),
-    ),
-    CommandInfo(
-        "rectify", phrases=("rectify", "correct data of", "correct data for"),
-        role_lines=((Role.DPO, "rectify + person", "correct the names the bot records for a person (Art. 16)"),),
-    ),
-    CommandInfo(
-        "close_account", phrases=("close account",),
-        role_lines=((Role.HEAD_TEACHER, "close account + name + because + reason",
-                     "mark a school account closed in the register"),
-                    (Role.SLT, "close account + name + because + reason",
-                     "mark a school account closed in the register")),
-    ),
-    CommandInfo(
-        "transfer_account", phrases=("transfer account",),
-        role_lines=((Role.HEAD_TEACHER, "transfer account + name + to + whom + because + reason",
-                     "mark a school account transferred"),
-                    (Role.SLT, "transfer account + name + to + whom + because + reason",
-                     "mark a school account transferred")),
-    ),
-    CommandInfo(
         "legal_holds", phrases=("legal holds",), exact=True,
         role_lines=((Role.HEAD_TEACHER, "legal holds", "the legal holds in force"),
                     (Role.DPO, "legal holds", "the legal holds in force")),
@@ -298,6 +275,35 @@ _REPORT_LIKE = re.compile(
 def looks_like_report(lowered: str) -> bool:
     """A message telling us something happened (or that the sender wants to report): offer the report first."""
     return bool(_REPORT_LIKE.search(lowered))
+
+
+# A question that is really about posting a photo of a pupil (issue 17): "can I put a photo of Amira from Year 3 on
+# the school page?" The photo check is offered first (button first), then the policy's consent rule. Typed text, not
+# lower-cased: a capitalised name after "photo of" is how staff name a pupil.
+_PHOTO = r"(photos?|photographs?|pics?|pictures?|images?|videos?|snaps?|footage)"
+_PHOTO_OF_A_NAME = re.compile(
+    r"\b" + _PHOTO + r"\b[^.?!]{0,25}?\b(of|with|showing|featuring)\s+(little\s+)?([A-Z][a-z]{2,})\b"
+)
+_NOT_A_PUPILS_NAME = frozenset(
+    "year reception class nursery sports christmas easter harvest september the our my their his her this that these "
+    "those some all every mr mrs miss ms dr facebook instagram twitter tiktok youtube whatsapp snapchat linkedin "
+    "holy trinity school parents staff".split()
+)
+_NAMED_PUPIL_PHOTO = re.compile(
+    r"\bnamed (pupils?|child|children|kids?|students?)\b|\b" + _PHOTO + r"\b[^.?!]{0,40}\b(with (their|his|her) names?|"
+    r"by name|names? (on|in) (it|the caption))\b"
+    r"|\b" + _PHOTO + r" of (?!(the|a|an|my|our|his|her|their|some|all|every|each|year|class|kids|children|pupils|"
+    r"everyone|them|us|me|staff|teachers|parents|families|both|two|three)\b)"
+    r"[a-z]{3,} (from|in) (year ?\d|y\d|class|reception|nursery)\b"
+)
+
+
+def looks_like_photo_check(text: str) -> bool:
+    """A question about a photo of a named pupil: offer the photo check before the policy's answer."""
+    for match in _PHOTO_OF_A_NAME.finditer(text):
+        if match.group(4).lower() not in _NOT_A_PUPILS_NAME:
+            return True
+    return bool(_NAMED_PUPIL_PHOTO.search(text.lower()))
 
 
 def looks_like_question(lowered: str) -> bool:

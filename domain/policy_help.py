@@ -45,6 +45,9 @@ logger = logging.getLogger(__name__)
 
 SAMPLE_POLICY_PATH: Final = Path(__file__).parent / "policy_text" / "sample-policy.md"
 SECTION_SEPARATOR: Final = " › "
+# The sample says so at its top; a copy of it elsewhere is still the sample.
+SAMPLE_MARKER: Final = "It is not the policy of any real school"
+_SAMPLE_MARKER_WITHIN: Final = 600
 
 # When the policy covers a question. Chosen on the development questions (tests/data), where every
 # answerable question matched two or more words and every out-of-scope one at most one.
@@ -132,6 +135,11 @@ class PolicyDocument(BaseModel):
     def passages(self) -> tuple[PolicyPassage, ...]:
         return tuple(p for s in self.sections for p in s.passages)
 
+    @property
+    def is_sample(self) -> bool:
+        """The bundled sample (or a copy of it): never to be taken for the school's own policy."""
+        return self.source == str(SAMPLE_POLICY_PATH) or SAMPLE_MARKER in self.text[:_SAMPLE_MARKER_WITHIN]
+
 
 class PolicyQuote(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -163,6 +171,7 @@ class PolicyAnswer(BaseModel):
     what_to_do_source: Literal["summary", "quote", "generic"]
     flows: tuple[SuggestedFlow, ...]
     confidence: float
+    from_sample: bool = False  # answered from the bundled sample, not the school's policy
 
     @property
     def section(self) -> str:
@@ -178,6 +187,7 @@ class NotCovered(BaseModel):
     question: str
     message: str = NOT_COVERED_MESSAGE
     confidence: float
+    from_sample: bool = False
 
 
 # --- Parsing ------------------------------------------------------------------------------------
@@ -432,6 +442,7 @@ _PHRASES: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
     (re.compile(pattern), replacement)
     for pattern, replacement in (
         (r"\bsocial (media|medias|network|networks|networking)\b", "socialmedia"),
+        (r"\b(car|lift|ride) ?shar(e|es|ing)\b", "carpool"),
         (r"\bfriend requests?\b", "friend"),
         (r"\badd(s|ed|ing)? (me|him|her|them|us|you)\b", "friend"),
         # "put it on Facebook", "put a picture of the team on my own Instagram": the verb means "post"
@@ -603,6 +614,23 @@ _CANONICAL: Final[dict[str, str]] = {
     _stem(member): concept for concept, members in _CONCEPTS.items() for member in members
 }
 _VOCABULARY_WORDS: Final = frozenset(m for members in _CONCEPTS.values() for m in members)
+_PHOTO_OF_NAME = re.compile(
+    r"\b(?:photos?|photographs?|pics?|pictures?|images?|videos?|snaps?|footage|film)\b[^.?!]{0,25}?"
+    r"\b(?:of|with|showing|featuring)\s+(?:little\s+)?([A-Z][a-z]{2,})\b"
+)
+_NOT_NAMES: Final = frozenset(
+    "year reception class sports christmas easter september monday tuesday wednesday thursday friday saturday "
+    "sunday the our my their his her a an this that these those some all every mr mrs miss ms dr".split()
+)
+# Misspellings that one edit would turn into the wrong word ("concent" is one edit from "content").
+_MISSPELLINGS: Final[dict[str, str]] = {
+    "concent": "consent", "consant": "consent", "chek": "check", "fone": "phone", "pix": "pictures",
+    "skool": "school", "scool": "school", "sum1": "someone", "b4": "before", "req": "request", "vid": "video",
+    "vids": "videos", "hav": "have", "wat": "what", "ur": "your", "u": "you", "pls": "please", "plz": "please",
+}
+_SITUATION_WEIGHT: Final = 2  # the policy words of a situation count twice: they say what the question means
+_NAMED_PUPIL_WORDS: Final = "photos pupils parental consent class register"
+
 _SYNONYM_RUN: Final = 3  # a conflated word repeated within this many tokens counts once
 _WORD_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _STANDALONE_X = re.compile(r"(?<![\w-])X(?![\w-])")  # "post it on X" (the platform), capital only
@@ -627,6 +655,15 @@ def _osa_distance(a: str, b: str, limit: int) -> int:
     return previous[-1]
 
 
+def _by_first_letter(words: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Words of four letters or more, grouped by their first letter (sorted, so repairs are deterministic)."""
+    groups: dict[str, list[str]] = {}
+    for word in sorted(words):
+        if len(word) >= 4:
+            groups.setdefault(word[0], []).append(word)
+    return {letter: tuple(group) for letter, group in groups.items()}
+
+
 def _max_typo_edits(word: str) -> int:
     if len(word) < 5:
         return 0  # short words are too easily turned into other words
@@ -639,17 +676,37 @@ class _Analyzer:
 
     known_words: Counter[str] = field(default_factory=Counter)  # surface words of the policy, counted
     _known_stems: set[str] = field(default_factory=set)
+    _candidates_short: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _candidates_long: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def learn(self, texts: Iterable[str]) -> None:
         for text in texts:
             self.known_words.update(self.words(text))
         self._known_stems = {_stem(w) for w in self.known_words} | set(_CANONICAL)
+        # Typo candidates by first letter (a repair keeps the first letter), so a repair looks at a few dozen.
+        self._candidates_short = _by_first_letter(_VOCABULARY_WORDS)
+        self._candidates_long = _by_first_letter(set(self.known_words) | _VOCABULARY_WORDS | _STOPWORDS)
 
     def tokens(self, text: str, *, repair_typos: bool = False) -> list[str]:
         words = self.words(text)
         if repair_typos:
             words = [self._repair(w) for w in words]
-        joined = " ".join(words)
+        return self._tokens_of(" ".join(words))
+
+    def question(self, text: str) -> tuple[list[str], list[str], list[frozenset[str]]]:
+        """A question's own tokens (typos repaired), the same with the policy words of the situations it
+        describes added, and those situation words, one set per situation."""
+        typed = " ".join(self.words(text))
+        repaired = " ".join(self._repair(w) for w in typed.split())
+        own = self._tokens_of(repaired)
+        found = _situation_words(repaired) + ([] if typed == repaired else _situation_words(typed))
+        if self.names_a_pupil(text):
+            found.append(_NAMED_PUPIL_WORDS)
+        groups = [frozenset(self._tokens_of(words)) for words in dict.fromkeys(found)]
+        expanded = own + [t for group in groups for t in sorted(group)] * _SITUATION_WEIGHT
+        return own, expanded, [g for g in groups if g]
+
+    def _tokens_of(self, joined: str) -> list[str]:
         for pattern, replacement in _PHRASES:
             joined = pattern.sub(replacement, joined)
         result: list[str] = []
@@ -665,6 +722,14 @@ class _Analyzer:
             result.append(token)
         return result
 
+    def names_a_pupil(self, text: str) -> bool:
+        """A photo "of Jake" or "with Amira": a capitalised name the policy never uses, after a photo word."""
+        for match in _PHOTO_OF_NAME.finditer(text):
+            name = match.group(1).lower()
+            if name not in self.known_words and name not in _VOCABULARY_WORDS and name not in _NOT_NAMES:
+                return True
+        return False
+
     @staticmethod
     def words(text: str) -> list[str]:
         text = unicodedata.normalize("NFKC", text).replace("’", "'").replace("‘", "'")
@@ -678,6 +743,8 @@ class _Analyzer:
 
     def _repair(self, word: str) -> str:
         """Replace an unknown word by the closest known one (same first letter, one or two edits)."""
+        if word in _MISSPELLINGS:
+            return _MISSPELLINGS[word]
         if (
             word in _STOPWORDS
             or word in self.known_words
@@ -692,9 +759,9 @@ class _Analyzer:
         best: tuple[int, int, int, str] | None = None
         # A five-letter word is one edit from many others ("choir" and "chair"): repair it only into the
         # school vocabulary ("mobil" -> "mobile"), longer ones into any word of the policy too.
-        candidates = _VOCABULARY_WORDS if len(word) < 6 else set(self.known_words) | _VOCABULARY_WORDS | _STOPWORDS
+        candidates = (self._candidates_short if len(word) < 6 else self._candidates_long).get(word[0], ())
         for candidate in candidates:
-            if candidate[0] != word[0] or len(candidate) < 4:
+            if abs(len(candidate) - len(word)) > limit:
                 continue
             distance = _osa_distance(word, candidate, limit)
             if distance > limit:
@@ -703,6 +770,453 @@ class _Analyzer:
             if best is None or rank < best:
                 best = rank
         return best[3] if best else word
+
+
+# --- Situations -------------------------------------------------------------------------------------
+#
+# Staff describe what happened ("a boy who left Year 6 last summer sent me a friend request, he's 12");
+# the policy states rules in its own words ("any minor who is, or was a pupil at the school"). Each
+# situation below recognises a way staff put a case and adds the policy's own words for it to the
+# question (never to the policy): the answer is still the passage those words find, quoted verbatim,
+# so a school whose policy lacks the words simply gets no match from them. Patterns run on the
+# question's lower-cased words after typo repair; `unless` stops a situation that would read the
+# question the wrong way round (a parent doing it, not the member of staff).
+
+
+@dataclass(frozen=True)
+class _Situation:
+    patterns: tuple[re.Pattern[str], ...]  # all must match
+    adds: str  # policy words added to the question
+    unless: re.Pattern[str] | None = None
+
+
+def _situation(adds: str, *patterns: str, unless: str | None = None) -> _Situation:
+    return _Situation(tuple(re.compile(p) for p in patterns), adds, re.compile(unless) if unless else None)
+
+
+_PUPIL_WORDS: Final = (
+    r"\b(pupils?|students?|child|children|kids?|boys?|girls?|learners?|year ?\d+s?|y\d|yr ?\d+s?|reception|"
+    r"classmates?|my class|the class|tutor group|son|daughter)\b"
+)
+_PARENT_WORDS: Final = r"\b(parents?|carers?|mums?|dads?|mother|father|guardians?|pta)\b"
+_STAFF_WORDS: Final = (
+    r"\b(colleagues?|teachers?|tas?|member of staff|members of staff|staff member|someone i work with|"
+    r"people i work with|coworkers?|head|deputy|senco|dinner lady|lunchtime supervisor)\b"
+)
+_SCHOOL_ACCOUNT: Final = (
+    r"\b(school|class|our|the|year ?\d+s?|club|pta) (\w+ )?(page|account|twitter|instagram|insta|facebook|fb|tiktok|"
+    r"youtube|blog|channel|feed|x)\b"
+)
+_PHOTO_WORDS: Final = (
+    r"\b(photos?|photographs?|pics?|pictures?|pix|images?|videos?|vids?|snaps?|selfies?|film|filmed|filming|footage|"
+    r"recording)\b"
+)
+_FIRST_PERSON_ASKS: Final = r"\b(can|could|may|should) (i|we)\b|\bis it ok\b|\bam i allowed\b|\bi want\b"
+_ABUSE_WORDS: Final = (
+    r"\b(picked on|picking on|digs?|troll\w*|horrible|nasty|bully\w*|bulied|harass\w*|abus\w*|threat\w*|mean|"
+    r"ganging up|slag\w*|badmouth\w*|rude|swore|swearing|racist|lies|insult\w*|make fun)\b"
+)
+
+_SITUATIONS: Final[tuple[_Situation, ...]] = (
+    # The press: "a bloke from the Gazette phoned", "a journo emailed me for a comment"
+    _situation(
+        "media enquiry inform slt not respond directly",
+        r"\b(journalists?|journos?|reporters?|press|newspapers?|papers?|gazette|bbc|itv|news|radio|tv|magazine|media)\b",
+        r"\b(rang|rung|ringing|phoned|called|calling|call|emailed|email|contacted|messaged|dmd|dm|got in touch|"
+        r"in touch|wants?|asking|asked|interview|quote|comment|reply|respond|enquiry)\b",
+        unless=r"\b(share|retweet|repost) (a |the )?news",
+    ),
+    # A former pupil, described rather than named
+    _situation(
+        "ex pupil minor was a pupil",
+        r"\b((kid|child|boy|girl|pupil|student|one)s? (i|we) (taught|used to teach|had)|i used to teach|"
+        r"(was|were) in my (class|form|group)|old (year|class|tutor|form) ?\w*|left (year|y|yr) ?6|leavers?|"
+        r"(class|tutor group|form|group) from last year|(taught|had) last year|now (at|in) (secondary|high school|"
+        r"year ?[7-9]|yr ?[7-9])|at secondary|(is|he s|she s|hes|shes|they re) (now )?(1[0-7]|[5-9])\b|"
+        r"(1[0-7]|[5-9]) ?(year old|yo|years old))",
+    ),
+    _situation("friend", r"\b(follow|follows|followed|following|add|adding|added|friend|friends)\b"
+               r" (me|back|him|her|them|each other)\b|\bfollow request|\bfriends? with\b|\bbe (my )?friends?\b"),
+    # Messaging pupils
+    _situation(
+        "contact communicate pupil",
+        r"\b(dm|dms|dmd|message|messages|messaged|messaging|text|texting|whatsapp|chat|snapchat|reply|answer)\b",
+        _PUPIL_WORDS + r"|\bex pupil\b",
+        unless=r"\b(messages? (from|by) (other|others|kids|children|pupils))\b|\bbull|horrible|nasty|threat|parent|"
+        r"ganging|picked on|mean\b",
+    ),
+    # Disclaimer on a personal account
+    _situation(
+        "disclaimer personal account naming school",
+        r"\b(bio|profile|says where i work|where i work|views are my own|my (own )?views|opinions?|employer|"
+        r"mention\w* (the school|holy trinity|where i work|work)|name school|holy trinity|i teach at|"
+        r"disclaimer|disclamer)\b",
+        r"\b(my|personal|own|private)\b",
+        unless=r"\b(logo|badge|crest|branding)\b",
+    ),
+    # Using social media too much at work
+    _situation(
+        "excessive use interfering duties disciplinary",
+        r"\b(a lot|lots|always on|all day|constantly|instead of (working|teaching|work)|too much|for hours|"
+        r"all the time|disciplined)\b",
+    ),
+    _situation(
+        "reasonable appropriate access private social media sites",
+        r"\b(lunch ?break|break ?time|my break|on break|staff ?room|scroll\w*|free period|ppa|in school|at work)\b",
+        r"\b(i|my|me)\b",
+        r"\b(scroll\w*|instagram|insta|facebook|fb|tiktok|twitter|social media|socialmedia|whatsapp|snapchat)\b",
+        unless=_PUPIL_WORDS + r"|\b(photo|pic|picture|post|posting|being|disciplin|trouble|lot|always)\b",
+    ),
+    # Abuse from a colleague
+    _situation("abuse colleague social networking head teacher", _STAFF_WORDS, _ABUSE_WORDS,
+               r"\b(me|i|i m|im|my|ta|colleague)\b",
+               unless=_PARENT_WORDS + r"|" + _PUPIL_WORDS + r"|\bsomeone(?! i work)|\bsomebody\b|\bcommunity\b|"
+               r"\breview\b|\bmums group\b"),
+    _situation("member family relation guardianship",
+               r"\b(niece|nephew|son|daughter|godchild|godson|goddaughter|grandchild|grandson|granddaughter|cousin|"
+               r"my own (child|kid)|related to)\b",
+               r"\b(friends?|follow\w*|add|contact|message)\b"),
+    _situation("parent carer offensive comments remove post refer head teacher",
+               _PARENT_WORDS, _ABUSE_WORDS + r"|\b(abusive|about me|about a teacher)\b",
+               unless=_PHOTO_WORDS + r"|\b(bullied|being sent)\b"),
+    _situation("parents carers complaints official school channels",
+               _PARENT_WORDS,
+               r"\b(moan\w*|complain\w*|whing\w*|grumbl\w*|criticis\w*|instead of (coming in|talking|using|asking)|"
+               r"proper way)\b"),
+    _situation("check senior leader publishing controversial implications",
+               r"\b(political|politics|controversial|sensitive|religio\w*|brexit|strikes?|election|vote)\b"),
+    # Pupils bullying pupils
+    _situation(
+        "online bullying pupil bullied take action",
+        _PUPIL_WORDS,
+        r"\b(picked on|ganging up|horrible messages|nasty messages|mean|threats?|threatening|bullied|bulied|"
+        r"bullying|left out|excluded|being sent|getting)\b",
+        unless=r"\bparent (says|said|told)\b(?!.*\b(son|daughter|child)\b)",
+    ),
+    _situation(
+        "pupil malicious fictitious comments behaviour policy",
+        r"\b(pupils?|child|kid|year ?\d+|y\d|one of my pupils|student)\b",
+        r"\b(posted|wrote|written|made|make fun|fake account|mean comment|lies|spreading)\b",
+        unless=_PARENT_WORDS + r"|\b(photo|pic|picture|video)\b",
+    ),
+    # Criticising the school, as staff
+    _situation(
+        "damage school reputation criticise grievances",
+        r"\b(rant\w*|moan\w*|complain\w*|slag\w*|badmouth\w*|disagree\w*|dispute|whinge|vent|criticis\w*|"
+        r"grievances?|negative about)\b",
+        _FIRST_PERSON_ASKS + r"|\bi m in\b|\bim in\b",
+        unless=_PARENT_WORDS,
+    ),
+    # Confidential information
+    _situation(
+        "disclose personal information confidential",
+        r"\b(ofsted|safeguarding|details|family situation|announced|secret|gossip|inspection|diagnosis|"
+        r"sen|private information|personal information|confidential|about a (pupil|child)|behaviour)\b",
+        r"\b(post|posting|share|sharing|tell|telling|story|whatsapp|facebook|friends)\b",
+        unless=r"\b(staff member|colleague|member of staff) (shares|shared|posted|posts)\b",
+    ),
+    # Other people's material
+    _situation(
+        "copyright permission share other peoples materials",
+        r"\b(songs?|music|track|found on google|from google|google images|someone else s|another school s|"
+        r"other schools|retweet|repost|article|meme|clip from|film clip|artwork)\b",
+    ),
+    _situation(
+        "school account personal gain",
+        r"\b(advertise|advertising|promote|promoting|sell|selling|my (own )?business|tutoring|etsy|shop|side hustle)\b",
+        unless=r"\b(promote the school|advertise the school|website)\b",
+    ),
+    # New accounts
+    _situation(
+        "create new account business case head teacher",
+        r"\b(get|getting|want|like|have|start|starting|set ?up|setup|setting|open|make|new)\b",
+        r"\b(a|an|new|our|own) (new )?(class|school|pta|club|year ?\d+s?|garden club)? ?(\w+ )?"
+        r"(twitter|instagram|insta|facebook page|fb page|facebook|tiktok|youtube channel|youtube|blog|account|page|"
+        r"channel)\b",
+        r"\b(how|process|before|get|getting|want|like|we d|wed|can i|can we|need to)\b",
+        unless=r"\b(personal|my own|private|photo|pic|picture|comment|post about|password|login|left|leaving|"
+        r"on my own|more than one|reporter|journalist|approve|sign|decides|who gives)\b",
+    ),
+    _situation(
+        "two staff members run account",
+        r"\b(on my own|by myself|alone|single|one admin|more than one|how many (people|staff|adults|admins)|just me)\b"
+        r"(?! (account|page|insta\w*|facebook|fb|twitter|tiktok|phone|profile))",
+    ),
+    _situation(
+        "approved head teacher slt approval account creation",
+        r"\b(signs? off|sign off|gives? the ok|say yes|decides?|green light|approves?|approved|approval|accepted|"
+        r"permission|who do i ask|authoris\w*)\b",
+        r"\b(account|page|twitter|instagram|insta|facebook|tiktok|youtube|channel|blog|proposal)\b",
+        unless=_PHOTO_WORDS,
+    ),
+    _situation(
+        "not directly employed volunteers parents running account",
+        r"\b(parents?|pta|student teacher|placement|volunteers?|governors?|trainee|chair)\b",
+        r"\b(run|running|help run|post on|posting on|admin|manage|managing)\b",
+        r"\b(school|class) (\w+ )?(page|account|facebook|instagram|twitter|fb|insta)\b|\bschool facebook\b",
+    ),
+    _situation(
+        "monitored regularly frequently holidays",
+        r"\b(how often|checks?|checked|checking|keep an eye|over christmas|over easter|holidays?|hols|summer|"
+        r"half term|weekends?)\b",
+        _SCHOOL_ACCOUNT,
+        unless=r"\b(personal|my own|photo|pic|picture|consent|check with|what i ve posted|what ive posted)\b",
+    ),
+    _situation(
+        "queries complaints school office",
+        _PARENT_WORDS,
+        r"\b(questions?|asking|ask|enquiry|query|queries|dinner money|messaged|dm|message)\b",
+        _SCHOOL_ACCOUNT + r"|\bclass page\b",
+    ),
+    # Photos
+    _situation(
+        "asks not filmed photographed wishes respected",
+        r"\b(don t want|dont want|doesn t want|doesnt want|hates?|refuses?|not be in|not to be|not be|asked not|"
+        r"leave (him|her|them) out|shy)\b",
+        _PHOTO_WORDS + r"|\b(photographed|picture taken)\b",
+    ),
+    _situation(
+        "inadvertently compromising picture delete immediately",
+        r"\b(skirt|ridden up|changing|getting changed|undress\w*|misread|misconstrued|look bad|looks bad|"
+        r"embarrassing|compromising|by mistake|accidentally|oops)\b",
+        _PHOTO_WORDS + r"|\btook\b",
+        unless=r"\b(wrong photo|posted)\b",
+    ),
+    _situation(
+        "appropriately dressed ridicule professional judgement",
+        r"\b(swimsuits?|swimming|swimwear|silly face|funny|pyjamas|costume|fancy dress|ok to share|decide if|"
+        r"appropriate)\b",
+        _PHOTO_WORDS,
+    ),
+    _situation(
+        "upload student pictures online school owned accounts",
+        r"\b(my own|my personal|personal|private|my)\b ?(\w+ )?(insta|instagram|fb|facebook|account|story|status|"
+        r"twitter|tiktok|page)\b",
+        _PHOTO_WORDS,
+        unless=r"\b(phone|mobile|iphone|fone|camera|ipad)\b",
+    ),
+    _situation(
+        "personal phones head teacher authorised own mobile phones images",
+        r"\b(my|own|personal)\b (\w+ )?(phone|mobile|iphone|fone|android|smartphone)\b",
+        _PHOTO_WORDS + r"|\b(photograph|snap|take)\b",
+    ),
+    _situation(
+        "parents post photographs video other pupils events",
+        _PARENT_WORDS,
+        r"\b(post\w*|upload\w*|put|film\w*|video\w*|photos?|pics?|vid)\b",
+        r"\b(other (kids|children|pupils)|all the kids|loads of other|nativity|sports day|school play|disco|"
+        r"christmas|concert|show)\b",
+    ),
+    _situation(
+        "events recorded video photographs full view",
+        r"\b(parents|mums|dads|families|grandparents)\b",
+        r"\b(film|video|photos?|record|pictures|take photos)\b",
+        r"\b(sports day|carol|nativity|play|concert|assembly|show|fete|performance|service)\b",
+        unless=r"\b(other (kids|children)|posted|uploaded|post)\b",
+    ),
+    _situation(
+        "website specific parental permission",
+        r"\b(website|prospectus|advertise the school|promote the school)\b",
+        _PHOTO_WORDS,
+    ),
+    _situation(
+        "september data collection permissions forms",
+        r"\b(when|where|how)\b",
+        r"\b(permission|consent)\b",
+        r"\b(collected|given|give|forms?|asked|sought|collect)\b",
+    ),
+    _situation(
+        "visitors phones outside building challenged photographing children",
+        r"\b(visitors?|strangers?|man|woman|someone|person|bloke)\b",
+        r"\b(photographing|taking photos|taking pictures|filming|camera|phones?)\b",
+        unless=r"\b(my|personal|parent)\b",
+    ),
+    _situation("school cameras kept securely authority", r"\b(school cameras?|camera home|the camera)\b"),
+    _situation(
+        "terrorist extremist material prevent",
+        r"\b(extremist|extremism|terrorist|terrorism|radical\w*|isis|far right|beheading|bombs?)\b",
+    ),
+    _situation(
+        "privacy settings personal information private",
+        r"\b(lock|locked|private|stop parents seeing|hide|privacy|who can see)\b",
+        r"\b(my|personal|own)\b",
+        unless=_PHOTO_WORDS + r"|\b(account is|personal account with nothing)\b",
+    ),
+    _situation(
+        "store account details passwords securely",
+        r"\b(login|log in|password|passwords|details)\b",
+        r"\b(share|give|tell|kept|keep|store|where)\b",
+        unless=r"\b(pupil|child|family)\b",
+    ),
+    _situation(
+        "lead staff member left account closing transferring",
+        r"\b(i m leaving|im leaving|i am leaving|i m moving on|when i leave|has left|have left|had left|is leaving|"
+        r"are leaving|retir\w*|moved on|moving on)\b"
+        r"|\b(teacher|staff|colleague|lead|who ran|who runs)\b[^.?!]{0,40}\bleft\b",
+        r"\b(account|twitter|page|instagram|insta|facebook|fb|tiktok|blog|channel|run|ran)\b",
+        unless=r"\b(confidential\w*|talk about|comments?)\b",
+    ),
+    _situation(
+        "slt investigating reported incidents initial assessment",
+        r"\b(deals? with|looks? into|investigat\w*|what happens after|once)\b",
+        r"\b(incidents?|reported)\b",
+    ),
+    _situation(
+        "anonymous make clear who posting",
+        r"\b(without saying who|who s posting|whos posting|who is posting|anonymous\w*|initials|who i am)\b",
+    ),
+    _situation(
+        "confidentiality maintained after leave employment",
+        r"\b(once i leave|after i leave|after i ve left|after ive left|when i leave|left the job|left the school|"
+        r"after leaving)\b",
+    ),
+    _situation(
+        "posted any time anywhere",
+        r"\b(weekends?|holiday|at night|evenings?|from home|outside school|out of hours|off duty|after school)\b",
+        r"\b(post|posts|posted|policy|cover|covers|count|apply)\b",
+        unless=r"\b(school (\w+ )?(account|twitter|instagram|facebook|page)|check\w*|holiday photos)\b",
+    ),
+    _situation(
+        "applies volunteers contractors agency workers",
+        r"\b(supply|contractors?|agency|volunteers?|casual|consultants?|student teachers?|governors?)\b",
+        r"\b(policy|covered|apply|applies|follow (this|the) policy)\b",
+    ),
+    _situation(
+        "report mistakes reporting process",
+        r"\b(wrong photo|by mistake|made a mistake|mistakes?|typo|error|wrong)\b",
+        r"\b(post|posted|tweet|tweeted|school)\b",
+    ),
+    _situation(
+        "unacceptable conduct reported head teacher",
+        _STAFF_WORDS,
+        r"\b(posted|shares|post|shared|posting|sharing)\b",
+        r"\b(discriminatory|confidential|racist|offensive|inappropriate|data|homophobic|sexist)\b",
+    ),
+    _situation(
+        "breaches appropriate action disciplinary",
+        r"\b(break the|breaking the|breach\w*|get in trouble|disciplined|sacked|fired|consequences)\b",
+    ),
+    _situation("illegal police", r"\b(illegal|crime|criminal|police|unlawful)\b"),
+    _situation(
+        "defame disparage third parties",
+        r"\b(name and shame|call out|calling out|expose|exposing|negative about another)\b",
+    ),
+    _situation(
+        "impersonate staff pupils",
+        r"\b(pretend\w*|pose as|posing as|catfish\w*|impersonat\w*)\b",
+    ),
+    _situation(
+        "doubt second opinion responding comments",
+        r"\b(not sure how|tricky|how to respond|how to reply|unsure|in doubt|difficult)\b",
+        r"\b(comments?|reply|respond|message)\b",
+    ),
+    _situation(
+        "personal communications not refer impact school outside scope",
+        r"\b(nothing (about|to do with) (the )?school|not about (the )?school|holiday photos|my own life|"
+        r"private life|nothing about school)\b",
+    ),
+    _situation(
+        "evidence achievements development records",
+        r"\b(learning journals?|evidence|records?|portfolio|tapestry|development|work)\b",
+        r"\b(photos?|photographs?|pics?|pictures?)\b",
+        unless=r"\b(my own|personal|own records)\b",
+    ),
+    _situation(
+        "school learning platform acceptable use",
+        r"\b(seesaw|class dojo|dojo|google classroom|learning platform|microsoft teams)\b",
+    ),
+    _situation(
+        "regularly monitoring updating managing content posted school accounts",
+        r"\b(what i ve posted|what ive posted|my posts|my old posts|i have posted|i posted)\b",
+        _SCHOOL_ACCOUNT,
+        unless=r"\b(wrong|mistake)\b",
+    ),
+    _situation(
+        "staff work monitored",
+        r"\b(check|monitor|monitored|watch|see|track)\b",
+        r"\b(what i do|my activity|what i post|my use)\b",
+    ),
+    _situation(
+        "broad term online platform social media elements",
+        r"\b(counts? as|count|is \w+ social media|what is social media|what counts|classed as|social media\?)\b",
+        unless=_PHOTO_WORDS,
+    ),
+    _situation(
+        "respond comments",
+        r"\b(reply to every|respond to|answer every|reply to all|replying to)\b",
+        r"\bcomments?\b",
+    ),
+    _situation(
+        "teach children safe internet etiquette curriculum",
+        r"\b(teach|teaching|lessons?|curriculum)\b",
+        r"\b(safe|safety|staying safe|e safety|online safety|etiquette)\b",
+    ),
+    _situation(
+        "internet blocking filtering harmful sites",
+        r"\b(blocked|filter|filtering|harmful sites|firewall)\b",
+        r"\b(sites?|websites?|internet|online|school)\b",
+        unless=r"\b(someone|user|person|parent)\b",
+    ),
+    _situation(
+        "tone engaging conversational informative audience professional",
+        r"\b(how formal|formal|chatty|emojis?|style|casual|jokey|voice|tone|friendly)\b",
+    ),
+    _situation(
+        "communicate learners school social media account teaching learning",
+        r"\b(talk to|interact with|chat with|communicate with|speak to|engage with)\b",
+        _PUPIL_WORDS,
+        _SCHOOL_ACCOUNT + r"|\bschool instagram\b",
+    ),
+    _situation(
+        "children images not published list",
+        r"\b(can t have their photos|cant have their photos|no photos?|not allowed (photos|pictures)|"
+        r"do not publish|dnp|can t be published|cant be published)\b",
+    ),
+    _situation(
+        "pupils access social network sites supervised class teacher",
+        _PUPIL_WORDS,
+        r"\b(go on|use|play|allowed on|access|on)\b",
+        r"\b(youtube|minecraft|tiktok|roblox|social media|instagram|snapchat|games?|in class|in school|wet play|"
+        r"lunchtime)\b",
+        unless=r"\b(i|my|me)\b.*\b(photo|pic|follow|friend|message|dm)\b|\b(bull\w*|nasty|mean|picked|posted|"
+        r"horrible|messages|ganging|threat\w*|fake)\b",
+    ),
+    _situation(
+        "pupils follow teacher ex teacher",
+        r"\b(pupils?|students?|children|kids)\b",
+        r"\b(allowed to|follow\w*)\b",
+        r"\b(follow\w*|staff|teachers?|me)\b",
+        unless=r"\b(former|ex|old|last year|used to)\b",
+    ),
+    _situation(
+        "report damaging negative comment school senior leadership",
+        r"\b(slag\w*|badmouth\w*|nasty review|bad review|negative|saying bad things|criticis\w*|reviews?|"
+        r"mums group|community (facebook )?page)\b",
+        unless=_FIRST_PERSON_ASKS + r"(?! (pass|report|tell))",
+    ),
+    _situation(
+        "praise positive comment welcome",
+        r"\b(lovely|nice|thank you|thanks|positive|kind|praise|compliments?|great)\b",
+        r"\b(post|posts|comments?|wrote|review|message)\b",
+    ),
+    # A photo of a named pupil: the consent rule (and the photo check)
+    _situation(
+        "photos pupils parental consent class register",
+        r"\b(photos?|pics?|pictures?|images?|videos?)\b (of|with) (\w+ )?(from|in) (year|class|reception|y\d)\b"
+        r"|\bnamed (pupils?|children|child|kids)\b|\bconsent\b|\bconcent\b|\bsaid yes to photos\b"
+        r"|\bagree before\b",
+    ),
+)
+
+
+def _situation_words(text: str) -> list[str]:
+    """The policy words of each situation a question describes (text: its lower-cased words, spaced)."""
+    return [
+        situation.adds
+        for situation in _SITUATIONS
+        if all(p.search(text) for p in situation.patterns)
+        and not (situation.unless is not None and situation.unless.search(text))
+    ]
 
 
 # --- What to do ---------------------------------------------------------------------------------
@@ -1010,6 +1524,50 @@ def _addressed_to_others(path_tokens: Sequence[str]) -> bool:
     return bool(_OTHER_AUDIENCE & set(path_tokens)) and "staff" not in path_tokens
 
 
+# "Can pupils ...", "are parents allowed to ...": the question is about what pupils or parents may do, so
+# the rules written for them answer it. Anything else comes from a member of staff about their own conduct.
+_ASKS_ABOUT: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
+    ("pupil", re.compile(
+        r"\b(are|can|could|may|should|must|do|does|is it ok for|are we letting|let) (the |our |my )?"
+        r"(pupils?|students?|children|kids|child|year ?\d+s?)\b(?! (i|we) )|\bpupils (even )?allowed\b"
+        r"|^(a|the|one of my|one of our|my) (pupil|student|child|kid|year ?\d+) (posted|wrote|made|put|shared)\b"
+    )),
+    ("parent", re.compile(
+        r"\b(are|can|could|may|should|must|do|does|is it ok for) (the |our )?(parents?|carers?|mums?|dads?|"
+        r"mums and dads|families)\b"
+        r"|^(a|the|one|my|our) (parent|carer|mum|dad|mother|father)s? (is|are|has|have|keeps?|wrote|posted|put|"
+        r"uploaded|shared|left)\b"
+    )),
+)
+
+
+def _asked_about(question: str) -> str | None:
+    """"pupil" or "parent" when the question asks what they may do; None for a staff member's own conduct."""
+    lowered = " ".join(_Analyzer.words(question[:_MAX_QUESTION_CHARS]))
+    for audience, pattern in _ASKS_ABOUT:
+        if pattern.search(lowered):
+            return audience
+    return None
+
+
+# The policy's subject: a question with none of these words (and no situation the policy covers) is not
+# about social media, photos or accounts, and gets "the policy doesn't say" however many of its other
+# words the policy happens to use ("can I bring my dog into school": "bring" is in "bring damage").
+_SUBJECT_TOKENS: Final = frozenset(
+    "socialmedia post photo account online internet comment friend contact media tag phone camera website blog "
+    "password disclaimer consent copyright gdpr bully extremist prevent logo privacy incident confidential "
+    "offensive email digital web app login disclos profile network tone follower anonymous terrorist "
+    "radicalisation filter safeguard publish tweet upload audience dos donts moderator administrator".split()
+)
+_SITUATION_MIN_SHARE: Final = 0.5  # a situation answers when the best passage holds this share of its words
+# A second passage is quoted only when it scores half the best one, a third three quarters of it ...
+_EXTRA_QUOTE_RATIO: Final = (0.5, 0.75)
+_EXTRA_QUOTE_GAIN: Final = 0.12  # ... and adds this share of the question's information not yet quoted
+_MAX_QUOTES: Final = 3
+_NOTE: Final = re.compile(r"^\W*(n\.?\s?b\.?|note|please note|important)\b\W", re.I)
+_NOTE_MIN_SHARED_TERMS: Final = 2
+
+
 class PolicyIndex:
     """The school's policy, indexed for questions. Build once at start-up; answering is read-only."""
 
@@ -1049,9 +1607,20 @@ class PolicyIndex:
             raise PolicyLoadError(f"The policy {document.source} has no passage long enough to quote.")
         self._passages = passages
         self._passage_terms = [frozenset(tokens) for tokens in token_lists]
+        self._notes: dict[tuple[str, ...], tuple[int, ...]] = {}
+        for i, passage in enumerate(passages):
+            if _NOTE.match(passage.text):
+                self._notes[passage.section] = (*self._notes.get(passage.section, ()), i)
         self._addressed_to_others = np.array(
             [_addressed_to_others(self._analyzer.tokens(" ".join(p.section))) for p in passages]
         )
+        self._addressed_to: dict[str, np.ndarray] = {
+            audience: np.array(
+                [audience in self._analyzer.tokens(" ".join(p.section)) and self._addressed_to_others[i]
+                 for i, p in enumerate(passages)]
+            )
+            for audience in _OTHER_AUDIENCE
+        }
         self._bm25 = bm25s.BM25(method="lucene", k1=_BM25_K1, b=_BM25_B)
         self._bm25.index(token_lists, show_progress=False)
         # Word pairs ("ex_pupil") in a second index, added with a small weight: they separate "former
@@ -1099,7 +1668,7 @@ class PolicyIndex:
 
     def question_tokens(self, question: str) -> list[str]:
         """The tokens a question is searched with (normalised, expanded, typos repaired)."""
-        return self._analyzer.tokens(question[:_MAX_QUESTION_CHARS], repair_typos=True)
+        return self._analyzer.question(question[:_MAX_QUESTION_CHARS])[1]
 
     def _ranked(self, question: str, tokens: Sequence[str]) -> list[tuple[int, float]]:
         if not tokens:
@@ -1108,12 +1677,44 @@ class PolicyIndex:
         pairs = _bigrams(tokens)
         if pairs:
             scores = scores + _PAIR_WEIGHT * self._bm25_pairs.get_scores(pairs)
-        if _asked_in_first_person(question):
+        about = _asked_about(question)
+        if about is not None:
+            # "Can pupils use TikTok in school?": the rules written for pupils answer it first.
+            scores = np.where(self._addressed_to[about], scores / _OTHER_AUDIENCE_WEIGHT, scores)
+        elif _asked_in_first_person(question):
             # The bot's users are staff: "can I ..." is about the rules for staff, not the mirror rule
             # written for pupils or parents.
             scores = np.where(self._addressed_to_others, scores * _OTHER_AUDIENCE_WEIGHT, scores)
         order = np.argsort(-scores, kind="stable")
         return [(int(i), float(scores[i])) for i in order if scores[i] > 0]
+
+    def _quotes(self, tokens: Sequence[str], ranked: list[tuple[int, float]]) -> list[int]:
+        """The best passage, then (up to three in all) passages scoring close to it that quote what it does
+        not: "who approves a new class Twitter?" needs SLT's approval and the Head Teacher's N.B."""
+        best, best_score = ranked[0]
+        weights = {t: self._idf[t] for t in set(tokens) if t in self._idf}  # words the policy uses
+        total = sum(weights.values()) or 1.0
+        quoted = set(self._passage_terms[best]) & set(weights)
+        chosen = [best]
+        for i, score in ranked[1:]:
+            if len(chosen) == _MAX_QUOTES or score < _EXTRA_QUOTE_RATIO[len(chosen) - 1] * best_score:
+                break
+            new = (self._passage_terms[i] & set(weights)) - quoted
+            if sum(weights[t] for t in new) >= _EXTRA_QUOTE_GAIN * total:
+                chosen.append(i)
+                quoted |= new
+        return self._with_notes(chosen, set(weights))
+
+    def _with_notes(self, chosen: list[int], question_terms: set[str]) -> list[int]:
+        """A note ("N.B. ...") qualifies the list it closes: quote it beside a passage of its section when it
+        is about the question too (two of the question's words), in place of the last extra quote if need be."""
+        for position, i in enumerate(list(chosen)):
+            for note in self._notes.get(self._passages[i].section, ()):
+                if note in chosen or len(self._passage_terms[note] & question_terms) < _NOTE_MIN_SHARED_TERMS:
+                    continue
+                chosen.insert(position + 1, note)
+                return chosen[:_MAX_QUOTES]
+        return chosen
 
     def search(self, question: str, *, limit: int = 3) -> list[SectionMatch]:
         """The sections that best answer a question, best first, each with its best passage."""
@@ -1138,34 +1739,44 @@ class PolicyIndex:
         matched = sum(found)
         return (matched / total if total else 0.0), matched, len(found)
 
+    def _situation_share(self, situations: list[frozenset[str]], passage_index: int) -> float:
+        """The largest share of one situation's words (by information) found in the passage; 0 for none."""
+        best = 0.0
+        for situation in situations:
+            weights = {t: self._idf.get(t, self._unknown_idf) for t in situation}
+            total = sum(weights.values())
+            found = sum(w for t, w in weights.items() if t in self._passage_terms[passage_index])
+            best = max(best, found / total if total else 0.0)
+        return best
+
     def answer(self, question: str) -> PolicyAnswer | NotCovered:
         """Answer a staff question from the policy, or say that the policy does not cover it."""
-        tokens = self.question_tokens(question)
+        text = question[:_MAX_QUESTION_CHARS]
+        typed, tokens, situation = self._analyzer.question(text)
         ranked = self._ranked(question, tokens)
-        if not ranked:
-            return NotCovered(question=question, confidence=0.0)
+        if not ranked or not (situation or _SUBJECT_TOKENS & set(typed)):
+            return NotCovered(question=question, confidence=0.0, from_sample=self.document.is_sample)
         best, best_score = ranked[0]
-        confidence, matched_idf, matched_terms = self._coverage(tokens, best)
-        if (
+        confidence, matched_idf, matched_terms = self._coverage(typed or tokens, best)
+        situation_share = self._situation_share(situation, best)
+        if situation_share >= _SITUATION_MIN_SHARE:
+            confidence = max(confidence, situation_share)
+        elif (
             confidence < self.min_confidence
             or matched_idf < self._min_matched_idf
-            or matched_terms < min(_MIN_MATCHED_TERMS, len(set(tokens)))
+            or matched_terms < min(_MIN_MATCHED_TERMS, len(set(typed)))
         ):
             # The question's words are the member of staff's text: counted, never logged.
             logger.debug("Not covered (confidence %.2f, matched idf %.2f, %d words)", confidence, matched_idf,
                          len(tokens))
-            return NotCovered(question=question, confidence=round(confidence, 3))
-        chosen = [best]
-        for i, score in ranked[1:]:
-            if score < _SECOND_QUOTE_RATIO * best_score:
-                break
-            if self._coverage(tokens, i)[0] >= self.min_confidence:
-                chosen.append(i)
-                break
+            return NotCovered(question=question, confidence=round(confidence, 3), from_sample=self.document.is_sample)
+        chosen = self._quotes(tokens, ranked)
+        scores = dict(ranked)
         quotes = tuple(
-            PolicyQuote(section=self._passages[i].section_name, text=self._passages[i].text, score=round(s, 3))
-            for i, s in ranked
-            if i in chosen
+            PolicyQuote(
+                section=self._passages[i].section_name, text=self._passages[i].text, score=round(scores.get(i, 0.0), 3)
+            )
+            for i in chosen
         )
         top = self._passages[best]
         what_to_do, source = _what_to_do(self._sections[top.section], top)
@@ -1185,6 +1796,7 @@ class PolicyIndex:
             what_to_do_source=source,
             flows=flows,
             confidence=round(confidence, 3),
+            from_sample=self.document.is_sample,
         )
 
 

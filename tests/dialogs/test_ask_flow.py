@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 
-from bot.app import create_app
+from bot.app import create_app, policy_answerer
 from bot.settings import Settings, SettingsError
 from tests.fakes.activities import personal_activity
 from tests.fakes.connector import FakeConnector
@@ -79,3 +80,51 @@ def test_an_unreadable_policy_stops_start_up_with_a_clear_message(tmp_path: Path
     )
     with pytest.raises(SettingsError, match="POLICYBOT_POLICY_PATH"):
         create_app(settings)
+
+
+async def test_a_question_about_a_photo_of_a_named_pupil_offers_the_photo_check_first(
+    dev_settings: Settings, connector: FakeConnector
+) -> None:
+    # ("can I post a photo ..." at the start of a message opens the photo check itself, with no quotes.)
+    question = "is it ok to put a photo of Amira from Year 3 on the school Facebook page?"
+    async with running_bot(dev_settings) as client:
+        await client.post("/api/messages", json=personal_activity(connector.url, text=question))
+    offer, answer = connector.cards()
+    assert_valid_card(offer)
+    assert offer["actions"][0]["data"] == {"verb": "start_flow", "flow": "check_photo"}
+    assert "Check a photo" == offer["actions"][0]["title"]
+    assert "Use of images" in _texts(answer)  # then the quotes: the consent rule
+
+
+async def test_a_photo_question_naming_nobody_gets_no_photo_offer(
+    dev_settings: Settings, connector: FakeConnector
+) -> None:
+    async with running_bot(dev_settings) as client:
+        await client.post(
+            "/api/messages", json=personal_activity(connector.url, text="can parents post photos of the nativity?")
+        )
+    [answer] = connector.cards()
+    assert "What the policy says" in _texts(answer)
+
+
+def test_the_start_up_log_warns_when_the_sample_policy_is_in_use(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(_env_file=None, dev_mode=True, database_url=sqlite_url)  # type: ignore[call-arg]
+    with caplog.at_level(logging.WARNING, logger="bot.app"):
+        answer = policy_answerer(settings)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "bot.app"]
+    assert any("SAMPLE policy" in w and "POLICYBOT_POLICY_PATH" in w for w in warnings)
+    card = answer("can I accept a friend request from a former pupil?").to_dict()
+    assert "SAMPLE POLICY" in card["body"][0]["text"]
+
+
+def test_the_start_up_log_does_not_warn_with_the_schools_policy(
+    tmp_path: Path, sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    policy = tmp_path / "our-policy.md"
+    policy.write_text("# Our policy\n\n## Trips\n\nStaff use the school camera on trips.\n", encoding="utf-8")
+    settings = Settings(_env_file=None, dev_mode=True, database_url=sqlite_url, policy_path=policy)  # type: ignore[call-arg]
+    with caplog.at_level(logging.WARNING, logger="bot.app"):
+        policy_answerer(settings)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING and r.name == "bot.app"]

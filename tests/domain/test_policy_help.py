@@ -1,7 +1,9 @@
 """Ask the policy: answers quoted from the school's own policy, and the cards that show them.
 
 The unit tests run on the bundled sample policy (always present). The accuracy tests run on the school's
-real policy in ../shared/reference/ and skip, saying why, where that file is absent.
+real policy, found as tests/support/school_policy.py says (POLICYBOT_POLICY_PATH, else ../shared/reference/),
+and skip, saying why, where it is absent. They read the question set's DEV half only: the held-out half is
+for bench/policy_help_bench.py alone (a test below checks that nothing else reads it).
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from typing import Any
 
 import pytest
 
+from tests.support.school_policy import missing_reason, school_policy_path
+
 from cards.base import parse_card
-from cards.policy_help import START_FLOW_VERB, policy_answer_card, policy_not_covered_card
+from cards.policy_help import SAMPLE_WARNING, START_FLOW_VERB, policy_answer_card, policy_not_covered_card
+from domain.commands import looks_like_photo_check
 from domain.policy_help import (
     NOT_COVERED_MESSAGE,
     SAMPLE_POLICY_PATH,
@@ -31,13 +36,14 @@ from domain.policy_help import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-REAL_POLICY = Path(__file__).resolve().parents[3] / "shared" / "reference" / "social-media-policy.txt"
-QUESTIONS = json.loads((Path(__file__).parent.parent / "data" / "policy_questions.json").read_text(encoding="utf-8"))
+DATA = Path(__file__).parent.parent / "data"
+REAL_POLICY = school_policy_path()
+# The earlier question set (issue 8), all of it seen while building: a regression set.
+QUESTIONS = json.loads((DATA / "policy_questions.json").read_text(encoding="utf-8"))
+# Issue 17's set: the dev half only (the held-out half is the benchmark's).
+DEV = json.loads((DATA / "policy_questions_dev.json").read_text(encoding="utf-8"))
 
-needs_real_policy = pytest.mark.skipif(
-    not REAL_POLICY.is_file(),
-    reason=f"the school's real policy is not here ({REAL_POLICY}); it sits beside the repository in shared/",
-)
+needs_real_policy = pytest.mark.skipif(REAL_POLICY is None, reason=missing_reason())
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +53,7 @@ def sample() -> PolicyIndex:
 
 @pytest.fixture(scope="module")
 def real() -> PolicyIndex:
+    assert REAL_POLICY is not None
     return PolicyIndex.from_path(REAL_POLICY)
 
 
@@ -204,7 +211,7 @@ def test_a_question_is_answered_from_the_section_that_covers_it(
 ) -> None:
     answer = _answered(sample.answer(question))
     assert answer.section == section
-    assert 1 <= len(answer.quotes) <= 2
+    assert 1 <= len(answer.quotes) <= 3
 
 
 @pytest.mark.parametrize(
@@ -322,7 +329,7 @@ def test_markdown_in_the_question_cannot_inject_into_the_card(sample: PolicyInde
 
 
 def test_markdown_in_the_policy_is_shown_as_text(sample: PolicyIndex) -> None:
-    answer = _answered(sample.answer("is this a sample policy of a real school"))
+    answer = _answered(sample.answer("is this sample policy the real social media policy of a school"))
     card = policy_answer_card(answer).to_dict()
     for text in _texts(card):
         assert not re.search(r"(?<!\\)[\[\]*_#<>]", text), text
@@ -437,9 +444,207 @@ def test_the_questions_from_the_issue(real: PolicyIndex, question: str, expected
 
 @needs_real_policy
 def test_every_quote_from_the_real_policy_is_verbatim(real: PolicyIndex) -> None:
+    assert REAL_POLICY is not None
     source = REAL_POLICY.read_text(encoding="utf-8")
-    for question in QUESTIONS["questions"]:
+    for question in QUESTIONS["questions"] + DEV["questions"] + DEV["out_of_scope"]:
         answer = real.answer(question["q"])
         if isinstance(answer, PolicyAnswer):
             for quote in answer.quotes:
                 assert quote.text in source
+
+
+# --- Issue 17: answers staff can rely on ------------------------------------------------------------
+
+
+def _normalised(text: str) -> str:
+    for a, b in (("’", "'"), ("‘", "'"), ("“", '"'), ("”", '"'), ("*", "")):
+        text = text.replace(a, b)
+    return " ".join(text.casefold().split())
+
+
+def _quoted(answer: PolicyAnswer) -> str:
+    return _normalised(" ".join(q.text for q in answer.quotes))
+
+
+@needs_real_policy
+@pytest.mark.parametrize(
+    "question",
+    [
+        "A journalist rang the office about our Facebook post",
+        "a newspaper reporter wants a quote from me about the school's tweet",
+        "someone from the local radio emailed asking about our instagram post",
+    ],
+)
+def test_a_journalist_described_in_other_words_is_a_media_enquiry(real: PolicyIndex, question: str) -> None:
+    answer = _answered(real.answer(question))
+    assert answer.section == "Behaviour"
+    assert "staff must inform slt and not respond directly" in _quoted(answer)
+
+
+@needs_real_policy
+def test_a_former_pupil_described_by_the_situation_is_the_friending_rule(real: PolicyIndex) -> None:
+    answer = _answered(real.answer("a boy who left Year 6 last summer sent me a friend request, he's 12"))
+    assert answer.section == "Personal use › Staff"
+    assert "minor who is, or was a pupil at the school" in _quoted(answer)
+
+
+@needs_real_policy
+@pytest.mark.parametrize("question", ["disclaimer on my personal Twitter", "do I need a disclaimer on my own twitter?"])
+def test_a_disclaimer_on_a_personal_account_is_answered_by_the_disclaimer_rule(
+    real: PolicyIndex, question: str
+) -> None:
+    answer = _answered(real.answer(question))
+    assert answer.section != "Objectives"
+    assert "disclaimer" in _normalised(answer.quotes[0].text)
+
+
+@needs_real_policy
+def test_who_approves_a_new_class_twitter_quotes_slt_and_the_head_teachers_note(real: PolicyIndex) -> None:
+    answer = _answered(real.answer("who approves a new class Twitter?"))
+    quoted = _quoted(answer)
+    assert "approval of social media account creation" in quoted
+    assert "all social media accounts must be approved by the head teacher in advance" in quoted
+    assert SuggestedFlow.PROPOSE_ACCOUNT in answer.flows
+
+
+@needs_real_policy
+@pytest.mark.parametrize(
+    "question",
+    [
+        "are smartwatches allowed in school?",
+        "can I wear my smartwatch in class",
+        "can i bring my dog into school",
+        "what's the policy on car sharing for school trips",
+    ],
+)
+def test_what_the_policy_never_mentions_gets_doesnt_say(real: PolicyIndex, question: str) -> None:
+    assert isinstance(real.answer(question), NotCovered)
+
+
+@needs_real_policy
+@pytest.mark.parametrize(
+    "question",
+    [
+        "can I post a photo of Amira from Year 3 on the school Facebook page?",
+        "can i put a pic of jake from year 2 on the class twitter",
+    ],
+)
+def test_a_photo_of_a_named_pupil_gets_the_consent_rule_and_the_photo_check(real: PolicyIndex, question: str) -> None:
+    answer = _answered(real.answer(question))
+    assert answer.section == "Use of images"  # the staff rule, not what parents must not do
+    assert "check the parental consented in the class register" in _quoted(answer)
+    assert SuggestedFlow.CHECK_PHOTO in answer.flows
+    assert looks_like_photo_check(question)
+
+
+@pytest.mark.parametrize(
+    ("text", "offered"),
+    [
+        ("can I post a photo of Amira from Year 3 on the school Facebook page?", True),
+        ("can i post a pic of amira from year 2", True),
+        ("can I put a photo of a named pupil on the website", True),
+        ("can I share photos of Year 4 on Facebook", False),
+        ("can parents post photos of the nativity", False),
+        ("can I accept a friend request from a former pupil?", False),
+    ],
+)
+def test_a_photo_of_a_named_pupil_is_offered_the_photo_check(text: str, offered: bool) -> None:
+    assert looks_like_photo_check(text) is offered
+
+
+@needs_real_policy
+def test_staff_asking_get_the_staff_rule_and_pupils_rules_answer_questions_about_pupils(real: PolicyIndex) -> None:
+    staff = _answered(real.answer("a kid i taught last year wants to follow me on insta, can i accept"))
+    assert staff.section == "Personal use › Staff"
+    pupils = _answered(real.answer("are pupils allowed to follow teachers on social media"))
+    assert pupils.section == "Personal use › Pupil/Students"
+
+
+def _dev_figures(index: PolicyIndex) -> tuple[float, float, float]:
+    right = quoted = 0
+    for question in DEV["questions"]:
+        answer = index.answer(question["q"])
+        if not isinstance(answer, PolicyAnswer):
+            continue
+        right += _in_section(answer.quotes[0].section, question["expected"])
+        text = _quoted(answer)
+        quoted += all(any(_normalised(p) in text for p in group) for group in question["must_quote"])
+    refused = sum(isinstance(index.answer(q["q"]), NotCovered) for q in DEV["out_of_scope"])
+    n = len(DEV["questions"])
+    return right / n, quoted / n, refused / len(DEV["out_of_scope"])
+
+
+@needs_real_policy
+def test_the_dev_half_of_the_question_set_meets_the_targets(real: PolicyIndex) -> None:
+    section, phrases, refused = _dev_figures(real)
+    assert section >= 0.9
+    assert phrases >= 0.9
+    assert refused >= 0.95
+
+
+@needs_real_policy
+def test_the_question_set_is_written_against_the_real_policy(real: PolicyIndex) -> None:
+    names = [s.name for s in real.document.sections]
+    policy = _normalised(real.document.text)
+    for question in DEV["questions"]:
+        for expected in question["expected"]:
+            assert any(_in_section(n, [expected]) for n in names), (question["id"], expected)
+        for group in question["must_quote"]:
+            assert any(_normalised(p) in policy for p in group), (question["id"], group)
+
+
+def test_the_question_set_has_two_disjoint_halves_of_the_agreed_size() -> None:
+    held_out = json.loads((DATA / ("policy_questions_" + "held_out.json")).read_text(encoding="utf-8"))
+    # Sizes and overlap only: this test never looks at what the held-out questions say or how they are answered.
+    assert len(DEV["questions"]) + len(held_out["questions"]) >= 200
+    assert len(DEV["out_of_scope"]) + len(held_out["out_of_scope"]) >= 40
+    assert DEV["seed"] == held_out["seed"]
+    dev_ids = {q["id"] for q in DEV["questions"] + DEV["out_of_scope"]}
+    held_ids = {q["id"] for q in held_out["questions"] + held_out["out_of_scope"]}
+    assert not dev_ids & held_ids
+    assert all(q["must_quote"] is not None and q["expected"] for q in DEV["questions"] + held_out["questions"])
+
+
+def test_only_the_benchmark_reads_the_held_out_half() -> None:
+    """Tuning code (the method, its tests, scripts) never opens the held-out questions: only the bench does."""
+    name = "policy_questions_" + "held_out"
+    readers = sorted(
+        str(path.relative_to(REPO))
+        for path in REPO.rglob("*.py")
+        if ".venv" not in path.parts and name in path.read_text(encoding="utf-8", errors="replace")
+    )
+    assert readers == ["bench/policy_help_bench.py"]
+
+
+# --- The sample policy never passes as the school's -------------------------------------------------
+
+
+def test_every_answer_from_the_sample_says_so_in_its_first_line(sample: PolicyIndex) -> None:
+    for question in ("can I accept a friend request from a former pupil?", "how many days of annual leave do I get"):
+        answer = sample.answer(question)
+        assert answer.from_sample
+        card = policy_answer_card(answer).to_dict()
+        first = card["body"][0]
+        assert first["type"] == "TextBlock" and "SAMPLE POLICY" in first["text"]
+        assert "not your school's" in first["text"]
+        assert card["fallbackText"].startswith(SAMPLE_WARNING)
+        assert parse_card(card).to_dict() == card
+
+
+def test_a_copy_of_the_sample_elsewhere_is_still_the_sample(tmp_path: Path) -> None:
+    copy = tmp_path / "our-policy.md"
+    copy.write_text(SAMPLE_POLICY_PATH.read_text(encoding="utf-8"), encoding="utf-8")
+    answer = PolicyIndex.from_path(copy).answer("can I accept a friend request from a former pupil?")
+    assert answer.from_sample
+    assert "SAMPLE POLICY" in policy_answer_card(answer).to_dict()["body"][0]["text"]
+
+
+def test_an_answer_from_the_schools_own_policy_has_no_sample_warning(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.md"
+    policy.write_text("# Our policy\n\n## Personal use\n\n- Staff never friend pupils on social media.\n",
+                      encoding="utf-8")
+    for question in ("can I friend a pupil on facebook", "how many days of annual leave do I get"):
+        answer = PolicyIndex.from_path(policy).answer(question)
+        assert not answer.from_sample
+        texts = " ".join(_texts(policy_answer_card(answer).to_dict()))
+        assert "SAMPLE" not in texts
