@@ -48,10 +48,12 @@ from bot.workers import ConsentSyncWorker, PeriodicWorker, Workers
 from cards.base import AdaptiveCard
 from cards.help import notice_card
 from cards.policy_help import policy_answer_card
+from dialogs.account_register import register_account_register
 from dialogs.accounts import register_accounts
 from dialogs.ask import AnswerQuestion
 from dialogs.audit import register_audit
 from dialogs.consent_admin import register_consent_admin, register_consent_sync
+from dialogs.erasure import register_erasure
 from dialogs.incidents import register_incidents
 from dialogs.photo_check import register_consent
 from dialogs.platform import register_platform
@@ -61,7 +63,9 @@ from dialogs.subject_access import register_subject_access
 from directory import ClosableRoleDirectory
 from directory.factory import build_directory
 from domain.policy_help import PolicyLoadError, load_policy_index
+from services.account_register import AccountRegister
 from services.audit import AuditTrail
+from services.erasure import Erasure
 from services.incidents import Incidents
 from services.photo_check import consent_config_from_settings
 from services.platform import Platform
@@ -199,7 +203,7 @@ def create_app(
     # one register cache shared by the check, the data admin and the sync
     consent_store = ConsentStore(database, config=consent_config_from_settings(settings))
     register_consent(
-        router, database=database, store=consent_store, desk=accounts.desk, settings=settings,
+        router, database=database, store=consent_store, desk=accounts.desk, settings=settings, directory=role_directory,
     )
     register_consent_admin(
         router, database=database, store=consent_store, directory=role_directory, conversations=conversations,
@@ -216,6 +220,8 @@ def create_app(
     register_retention(router, retention)
     register_subject_access(router, SubjectAccess(database, role_directory, audit=trail, uploader=put_file,
                                                   loopback_uploads=settings.dev_mode))
+    register_erasure(router, Erasure(database, role_directory, audit=trail))
+    register_account_register(router, AccountRegister(database, role_directory, audit=trail, calendar=calendar))
     deps = BotDeps(
         settings=settings,
         conversation_state=conversation_state,

@@ -184,6 +184,29 @@ COMMANDS: tuple[CommandInfo, ...] = (
         role_lines=((Role.DPO, "subject access + person", "everything the bot holds about a person, as a file"),),
     ),
     CommandInfo(
+        "erase", phrases=("erase",),
+        role_lines=((Role.DPO, "erase + person + because + reason",
+                     "erase a person's data where the law allows (UK GDPR Art. 17)"),),
+    ),
+    CommandInfo(
+        "rectify", phrases=("rectify", "correct data of", "correct data for"),
+        role_lines=((Role.DPO, "rectify + person", "correct the names the bot records for a person (Art. 16)"),),
+    ),
+    CommandInfo(
+        "close_account", phrases=("close account",),
+        role_lines=((Role.HEAD_TEACHER, "close account + name + because + reason",
+                     "mark a school account closed in the register"),
+                    (Role.SLT, "close account + name + because + reason",
+                     "mark a school account closed in the register")),
+    ),
+    CommandInfo(
+        "transfer_account", phrases=("transfer account",),
+        role_lines=((Role.HEAD_TEACHER, "transfer account + name + to + whom + because + reason",
+                     "mark a school account transferred"),
+                    (Role.SLT, "transfer account + name + to + whom + because + reason",
+                     "mark a school account transferred")),
+    ),
+    CommandInfo(
         "legal_holds", phrases=("legal holds",), exact=True,
         role_lines=((Role.HEAD_TEACHER, "legal holds", "the legal holds in force"),
                     (Role.DPO, "legal holds", "the legal holds in force")),
