@@ -3,11 +3,13 @@
 - `account_form_card`: the business case (policy, "Process for creating new accounts"), with what to fix
   under each field when a check failed and the values kept. Buttons: *Send to the Head Teacher* (verb
   `account_submit`), *Save draft* (`account_save_draft`), *Discard draft* (`account_discard_draft`), each an
-  `Action.Execute` with an `Action.Submit` fallback. Runners are chosen with the Teams people picker
-  (`choices.data` from `graph.microsoft.com/users`) and, where the picker is missing (older clients, the
-  Agents Playground), from static choices of the staff the bot knows. Inputs are not marked required on
-  the client, so a half-finished form can be saved as a draft; the server checks everything. What the
-  three buttons send back is `AccountFormButton`, validated by the router before the accounts service runs.
+  `Action.Execute` with an `Action.Submit` fallback. Runners are chosen by typing a name: the slot's typeahead
+  (`choices.data`, dataset `policybot.staff`) asks the bot (`application/search`, answered from the school's
+  directory: Graph, or the staff file), and the static choices list the staff the bot can name (a staff file's
+  people, role holders, people who use the bot, and whoever is chosen). Each slot says who is chosen in it, by
+  name; the server resolves every chosen id through the directory again when the form is sent. Inputs are not
+  marked required on the client, so a half-finished form can be saved as a draft; the server checks everything.
+  What the three buttons send back is `AccountFormButton`, validated by the router before the accounts service runs.
 - `account_summary`: the approval mechanism's `RequestSummary` for a business case.
 - `account_register_card`: `accounts`; `handover_alert_card`: an account with fewer than two
   administrators still at the school, for SLT.
@@ -65,7 +67,10 @@ from domain.calendar import SchoolCalendar
 ACCOUNT_SUBMIT_VERB = "account_submit"
 ACCOUNT_SAVE_DRAFT_VERB = "account_save_draft"
 ACCOUNT_DISCARD_DRAFT_VERB = "account_discard_draft"
-PEOPLE_PICKER = {"type": "Data.Query", "dataset": "graph.microsoft.com/users"}
+STAFF_DATASET = "policybot.staff"  # the bot's own typeahead: Teams sends `application/search` with this dataset
+STAFF_SEARCH = {"type": "Data.Query", "dataset": STAFF_DATASET, "count": 10}
+SEARCH_INVOKE = "application/search"
+MAX_SEARCH_TEXT = 100  # what a typeahead search may send; longer text is cut (a name is shorter)
 NO_PASSWORDS = (
     "Never type a password here. The bot does not ask for or keep passwords: the account's administrators "
     "store the login details securely, as the policy asks."
@@ -124,14 +129,40 @@ def _text_input(name: FormField, values: Mapping[str, str], errors: Mapping[str,
     ]
 
 
+NOT_ON_STAFF_LIST = "Not on the staff list"
+
+
 def _people_choices(people: Sequence[tuple[str, str]], chosen: Sequence[str]) -> list[Choice]:
-    """The staff the bot knows, plus anyone already chosen (e.g. through the people picker)."""
+    """The staff the bot can name (the directory's, and whoever was chosen, by name); a chosen value the server
+    could not resolve keeps its place under a title saying so (its slot shows why underneath)."""
     known = {aad.lower(): (aad, name) for aad, name in people}
     choices = [Choice(title=name, value=aad) for aad, name in sorted(known.values(), key=lambda p: p[1].lower())]
-    for aad in chosen:
+    for aad in dict.fromkeys(chosen):
         if aad and aad.lower() not in known:
-            choices.append(Choice(title="Chosen in Teams", value=aad))
+            choices.append(Choice(title=NOT_ON_STAFF_LIST, value=aad))
     return choices
+
+
+def search_response(people: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """The answer to Teams' `application/search` invoke (the runner slots' typeahead): (Entra object id, name)."""
+    return {"statusCode": 200, "type": "application/vnd.microsoft.search.searchResponse",
+            "value": {"results": [{"title": name, "value": aad} for aad, name in people]}}
+
+
+class StaffSearch(BaseModel):
+    """What the typeahead sends (`application/search`): the text typed; Teams names it ``queryText``, the Adaptive
+    Cards data query ``filter``. Anything else is ignored; a dataset other than the bot's gets no results."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    dataset: str = ""
+    query_text: str = Field(default="", alias="queryText")
+    filter: str = ""
+
+    @property
+    def text(self) -> str:
+        typed = self.query_text or self.filter
+        return typed[:MAX_SEARCH_TEXT] if self.dataset == STAFF_DATASET else ""
 
 
 def account_form_card(
@@ -218,15 +249,15 @@ def account_form_card(
         optional = "" if slot <= MIN_RUNNERS else " (optional)"
         chosen_value = values.get(runner_field(slot)) or ""
         # Every client shows who is chosen (a people picker may not display a preset value).
-        chosen_name = names.get(chosen_value.lower(), "someone chosen in Teams")
+        chosen_name = names.get(chosen_value.lower(), NOT_ON_STAFF_LIST)
         chosen_line: list[Element] = [TextBlock(
             text=f"Chosen: {escape_markdown(chosen_name, one_line=True)}",
             size="Small", is_subtle=True, spacing="None",
-        )] if chosen_value else []
+        )] if chosen_value and chosen_name != NOT_ON_STAFF_LIST else []
         body += [
             InputChoiceSet(
                 id=runner_field(slot), label=f"Runner {slot}{optional}", value=chosen_value or None,
-                placeholder="Type a name", choices=choices, choices_data=PEOPLE_PICKER,
+                placeholder="Type a name", choices=choices, choices_data=STAFF_SEARCH, style="filtered",
             ),
             *chosen_line,
             *_error(errors, runner_field(slot)),
@@ -268,7 +299,12 @@ def account_summary(case: AccountCase) -> RequestSummary:
     if case.training_requested:
         names = ", ".join(runner.name for runner in case.training_requested)
         notes.append(f"Training requested for {names}. The policy: \u201c{Q_TRAINING.text}\u201d")
-    return RequestSummary(title=case.title(), facts=case.facts(), slt_facts=case.slt_facts(), notes=tuple(notes))
+    short = [("Platform", case.platform_title), ("Account", case.account_name), ("Purpose", case.aim),
+             ("Runners", ", ".join(case.runner_names))]
+    if case.training_requested:
+        short.append(("Training", "requested for " + ", ".join(r.name for r in case.training_requested)))
+    return RequestSummary(title=case.title(), facts=case.facts(), slt_facts=case.slt_facts(), notes=tuple(notes),
+                          short_facts=tuple(short))
 
 
 def form_closed_card(message: str) -> AdaptiveCard:

@@ -34,6 +34,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, fiel
 from cards.base import (
     MAX_REFRESH_USERS,
     ActionExecute,
+    ActionShowCard,
     ActionSubmit,
     AdaptiveCard,
     Container,
@@ -152,12 +153,32 @@ _STATE_COLOURS = {
 
 @dataclass(frozen=True)
 class RequestSummary:
-    """What a kind of approval shows about one request."""
+    """What a kind of approval shows about one request.
+
+    Attributes:
+        short_facts: the few lines a decider reads first, before the buttons (a phone shows little more); the
+            rest is under "Show details". None: the first three of ``facts``.
+    """
 
     title: str  # e.g. "Facebook: Year 6 News"
     facts: Sequence[tuple[str, str]]  # everything the decider needs
     slt_facts: Sequence[tuple[str, str]]  # what the SLT channel may see
     notes: Sequence[str] = field(default_factory=tuple)  # e.g. training requested, policy quotes (plain text)
+    short_facts: Sequence[tuple[str, str]] | None = None
+
+    @property
+    def first_facts(self) -> Sequence[tuple[str, str]]:
+        return self.short_facts if self.short_facts is not None else self.facts[:3]
+
+
+SHORT_LINE = 90  # characters of a value in the short summary; the whole of it is under "Show details"
+DETAILS_TITLE = "Show details"
+
+
+def one_line(text: str, limit: int = SHORT_LINE) -> str:
+    """The first line of ``text``, cut to ``limit`` characters with an ellipsis (the short summary)."""
+    first = " ".join(text.split())
+    return first if len(first) <= limit else first[: limit - 1].rstrip() + "\u2026"
 
 
 def when(moment: datetime | None, calendar: SchoolCalendar) -> str:
@@ -167,6 +188,37 @@ def when(moment: datetime | None, calendar: SchoolCalendar) -> str:
 
 def _facts(pairs: Sequence[tuple[str, str]]) -> FactSet:
     return FactSet(facts=[Fact(title=title, value=escape_markdown(value)) for title, value in pairs])
+
+
+def _stacked(pairs: Sequence[tuple[str, str]], *, short: bool = False) -> Container:
+    """Label and value one under the other, wrapped (a phone's width squeezes two columns): the short summary
+    (``short``: one line per value, the label in bold before it) or the details."""
+    items: list[Element] = []
+    for title, value in pairs:
+        if short:
+            items.append(TextBlock(text=f"**{escape_markdown(title, one_line=True)}:** "
+                                        f"{escape_markdown(one_line(value), one_line=True)}", spacing="None"))
+        else:
+            items += [TextBlock(text=escape_markdown(title, one_line=True), weight="Bolder", size="Small",
+                                spacing="Small"),
+                      TextBlock(text=escape_markdown(value, one_line=True), spacing="None")]  # wraps; a name
+            # typed with a line break cannot start a line of its own (a forged line)
+    return Container(items=items, spacing="Small")
+
+
+def _details(summary: RequestSummary) -> ActionShowCard:
+    """Everything the request says, opened on request (the card itself shows the short summary)."""
+    return ActionShowCard(title=DETAILS_TITLE, card=AdaptiveCard(
+        fallback_text="The whole request.", body=[_stacked(summary.facts), *_notes(summary)]))
+
+
+def _changed_line(request: ApprovalRecord) -> list[Element]:
+    """What this version changed since the one before (a resubmitted request)."""
+    if request.round < 2 or not request.changed:
+        return []
+    return [TextBlock(text=f"Changed since version {request.round - 1}: "
+                           f"{escape_markdown(', '.join(request.changed), one_line=True)}",
+                      weight="Bolder", spacing="Small")]
 
 
 def _refresh(request: ApprovalRecord, user_ids: Sequence[str]) -> Refresh | None:
@@ -250,7 +302,7 @@ def decider_card(
                  "are away.",
             color="Accent",
         ))
-    body += [_facts(summary.facts), *_notes(summary)]
+    body += [*_changed_line(request), _stacked(summary.first_facts, short=True)]
     if error:
         body.append(Container(style="attention", items=[TextBlock(text=escape_markdown(error), weight="Bolder")]))
     body.append(InputText(
@@ -269,6 +321,7 @@ def decider_card(
                      {**data, "decision": ApprovalAction.REJECT.value}, "destructive"),
             _execute(DECISION_TITLES[ApprovalAction.REQUEST_CHANGES], APPROVAL_DECIDE_VERB,
                      {**data, "decision": ApprovalAction.REQUEST_CHANGES.value}),
+            _details(summary),
         ],
         refresh=_refresh(request, refresh_user_ids),
     )
@@ -294,19 +347,44 @@ def status_card(
     if notice:
         body.append(TextBlock(text=escape_markdown(notice), weight="Bolder", color="Accent"))
     body += _header(request, summary, calendar)
-    body += [_facts(summary.facts), *_notes(summary), _state_block(request, calendar)]
-    actions: list[ActionExecute] = []
+    body += [*_changed_line(request), _state_block(request, calendar),
+             _stacked(summary.first_facts, short=True)]
+    actions: list[ActionExecute | ActionShowCard] = []
     data = {"request_id": request.id, "round": request.round}
     if for_requester and request.state is ApprovalState.CHANGES_REQUESTED:
         actions.append(_execute("Change and resend", APPROVAL_EDIT_VERB, data, "positive"))
     if for_requester and request.state in (ApprovalState.PENDING, ApprovalState.CHANGES_REQUESTED):
         actions.append(_execute("Withdraw", APPROVAL_WITHDRAW_VERB, data, "destructive"))
+    actions.append(_details(summary))
     return AdaptiveCard(
         fallback_text=f"{KIND_TITLES[request.kind]} {request.reference}: {STATE_TITLES[request.state]}.",
         body=body,
-        actions=list(actions) or None,
+        actions=list(actions),
         refresh=_refresh(request, refresh_user_ids),
     )
+
+
+def superseded_card(request: ApprovalRecord, summary: RequestSummary, *, calendar: SchoolCalendar,
+                    version: int, notice: str | None = None) -> AdaptiveCard:
+    """A copy of an earlier version of a request that was changed and sent again: replaced, with no buttons.
+
+    Args:
+        version: the version this copy showed; ``request`` is the request as it stands now.
+        notice: a line at the top (e.g. why a click on it changed nothing).
+    """
+    body: list[Element] = [TextBlock(text=escape_markdown(notice), weight="Bolder")] if notice else []
+    body += [
+        TextBlock(text=f"{KIND_TITLES[request.kind]} · {request.reference} · version {version}", size="Small",
+                  is_subtle=True),
+        TextBlock(text=escape_markdown(summary.title, one_line=True), size="Medium", weight="Bolder",
+                  spacing="None"),
+        Container(style="emphasis", spacing="Medium", items=[
+            TextBlock(text=f"Replaced by version {request.round}", weight="Bolder"),
+            TextBlock(text=f"The current version is in a newer message. Status now: {STATE_TITLES[request.state]}.",
+                      spacing="None"),
+        ]),
+    ]
+    return AdaptiveCard(fallback_text=f"{request.reference}: replaced by version {request.round}.", body=body)
 
 
 def slt_card(request: ApprovalRecord, summary: RequestSummary, *, calendar: SchoolCalendar,

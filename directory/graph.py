@@ -11,6 +11,10 @@ Requests made:
 - `holders_of`: `GET /groups/{id}/transitiveMembers/graph.user`, following `@odata.nextLink`; disabled
   accounts are left out. Kept for `cache_seconds` per group.
 - `is_in_directory`: `GET /users/{id}?$select=id,accountEnabled`; not found or disabled means "has left".
+- `staff_member`: `GET /users/{id}?$select=id,displayName,accountEnabled,userType`: an enabled member of the
+  tenant (not a guest), with the name Entra gives them (a runner named on a business case).
+- `search_staff`: `GET /users?$filter=startswith(displayName,'…')&$select=...&$top=…`: the typeahead of the
+  business case's runner slots.
 
 When Graph cannot answer (network error, timeout, 429, 5xx, or a permissions problem) the directory answers
 from what it last knew, marks role lookups `degraded` and logs a WARNING (an ERROR for a configuration
@@ -41,10 +45,12 @@ from kiota_http.middleware.options import RetryHandlerOption
 from msgraph.generated.groups.item.transitive_members.graph_user.graph_user_request_builder import (
     GraphUserRequestBuilder,
 )
+from msgraph.generated.models.user import User
 from msgraph.generated.users.item.check_member_groups.check_member_groups_post_request_body import (
     CheckMemberGroupsPostRequestBody,
 )
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
+from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph.graph_service_client import GraphServiceClient
 from msgraph_core import GraphClientFactory  # type: ignore[import-untyped]  # msgraph-core has no type information
@@ -92,6 +98,8 @@ class _GraphDown(Exception):
 
 class GraphRoleDirectory:
     """A `RoleDirectory` over Entra groups, through an injected `GraphServiceClient`."""
+
+    lists_everyone = True  # Graph sees the whole tenant (domain.accounts.StaffDirectory)
 
     def __init__(
         self,
@@ -228,6 +236,41 @@ class GraphRoleDirectory:
         self._present[key] = _Kept(present, self._clock())
         return present
 
+    async def staff_member(self, aad_object_id: str) -> Person | None:
+        """The enabled member of the tenant (not a guest) with this Entra object id, named as Entra names them;
+        None when Graph does not know them, or they are disabled or a guest.
+
+        Raises:
+            DirectoryUnavailableError: Graph cannot answer.
+        """
+        key = _key(aad_object_id)
+        if key is None:
+            return None
+        try:
+            user = await self._ask_graph(lambda: self._user(key))
+        except _NotFound:
+            return None
+        except _GraphDown as down:
+            raise DirectoryUnavailableError(f"Graph cannot look up {key} ({down})") from down
+        if user is None or not user.id or user.account_enabled is False or (user.user_type or "Member") != "Member":
+            return None
+        return Person(aad_object_id=user.id, name=user.display_name or user.id)
+
+    async def search_staff(self, text: str, *, limit: int = 10) -> list[Person]:
+        """Enabled members of the tenant whose display name starts with ``text``.
+
+        Raises:
+            DirectoryUnavailableError: Graph cannot answer.
+        """
+        wanted = " ".join(text.split())[:64]
+        if not wanted:
+            return []
+        try:
+            users = await self._ask_graph(lambda: self._users_named(wanted, limit))
+        except (_NotFound, _GraphDown) as down:
+            raise DirectoryUnavailableError(f"Graph cannot search users ({down})") from down
+        return users
+
     def describe(self) -> str:
         roles = ", ".join(role.value for role in Role if role in self._group_of) or "no roles"
         text = f"Microsoft Graph: Entra groups for {roles} (kept {self._cache_seconds:g} s)"
@@ -276,6 +319,21 @@ class GraphRoleDirectory:
         query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=["id", "accountEnabled"])
         user = await self._client.users.by_user_id(user_id).get(RequestConfiguration(query_parameters=query))
         return user is not None and user.account_enabled is not False
+
+    async def _user(self, user_id: str) -> User | None:
+        query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
+            select=["id", "displayName", "accountEnabled", "userType"])
+        return await self._client.users.by_user_id(user_id).get(RequestConfiguration(query_parameters=query))
+
+    async def _users_named(self, text: str, limit: int) -> list[Person]:
+        quoted = text.replace("'", "''")  # OData string literal
+        query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
+            filter=f"startswith(displayName,'{quoted}')", select=["id", "displayName", "accountEnabled", "userType"],
+            top=max(1, min(limit, 25)))
+        page = await self._client.users.get(RequestConfiguration(query_parameters=query))
+        users = (page.value if page is not None else None) or []
+        return [Person(aad_object_id=user.id, name=user.display_name or user.id) for user in users
+                if user.id and user.account_enabled is not False and (user.user_type or "Member") == "Member"]
 
     async def _ask_graph(self, request: Callable[[], Awaitable[_T]]) -> _T:
         """Run one lookup against Graph within the timeout.

@@ -15,7 +15,7 @@ The file lists the people who hold a role (and, if the school likes, everyone el
 
 - `aadObjectId`: the person's Entra object id (a GUID; Teams sends it as `from.aadObjectId`).
 - `name`: how the bot names them on cards.
-- `roles`: any of `staff`, `head_teacher`, `deputy`, `slt`, `dsl`, `dpo`, `data_admin`,
+- `roles`: any of `staff`, `head_teacher`, `deputy`, `slt`, `dsl`, `deputy_dsl`, `dpo`, `data_admin`,
   `chair_of_governors` (default none). Every member of the school's tenant is `staff` whether listed or not,
   so `staff` may be left out. No role implies another: a Head Teacher who sits on SLT lists both.
 - `left` (default false): the person has left the school. They hold no roles (listing any is an error),
@@ -73,6 +73,8 @@ class DirectoryEntry:
 class StaticRoleDirectory:
     """A `RoleDirectory` over a fixed list of people, usually read from a JSON file (see the module docstring)."""
 
+    lists_everyone = False  # a file lists only whom the school wrote in it (domain.accounts.StaffDirectory)
+
     def __init__(self, entries: Iterable[DirectoryEntry], *, description: str) -> None:
         """Args:
         entries: the people listed; object ids are compared without regard to case.
@@ -127,6 +129,20 @@ class StaticRoleDirectory:
         """False only for people the file marks as having left (the file cannot see the tenant)."""
         entry = self._entries.get(_key(aad_object_id))
         return entry is None or not entry.left
+
+    async def staff_member(self, aad_object_id: str) -> Person | None:
+        """The listed member of staff with this Entra object id, or None: not listed, or has left (a
+        configuration file names the staff it knows; someone it does not list cannot be named on a form)."""
+        entry = self._entries.get(_key(aad_object_id))
+        return entry.person if entry is not None and not entry.left else None
+
+    async def search_staff(self, text: str, *, limit: int = 10) -> list[Person]:
+        """The listed staff (not leavers) whose name contains ``text`` (any case), those starting with it first;
+        everyone listed for an empty ``text`` (a file is small: the runner slots offer them all)."""
+        wanted = " ".join(text.split()).lower()
+        found = [entry.person for entry in self._entries.values() if not entry.left and wanted in entry.name.lower()]
+        found.sort(key=lambda p: (not p.name.lower().startswith(wanted), p.name.lower()))
+        return found[:limit]
 
     def describe(self) -> str:
         return self._description

@@ -25,9 +25,11 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from domain.roles import Person
 
 
 @dataclass(frozen=True)
@@ -269,6 +271,23 @@ class AccountCase(_Model):
         return f"{self.platform_title}: {self.account_name}"
 
 
+CHANGE_NAMES: Mapping[str, str] = {
+    "platform": "platform", "platform_other": "platform", "account_name": "account name", "aim": "aim",
+    "audience": "audience", "promotion": "promotion", "visibility": "open or private", "runners": "runners",
+    "monitoring_plan": "monitoring plan", "holiday_monitoring": "holiday monitoring",
+}
+
+
+def changed_fields(before: AccountCase, after: AccountCase) -> list[str]:
+    """What a resubmitted business case changed since the version before, in the form's words and order
+    (e.g. ``["aim", "runners"]``). A runner's training answer counts as a change of runners."""
+    changed: list[str] = []
+    for name in AccountCase.model_fields:
+        if getattr(before, name) != getattr(after, name) and CHANGE_NAMES[name] not in changed:
+            changed.append(CHANGE_NAMES[name])
+    return changed
+
+
 def training_summary(runners: Sequence[Runner]) -> str:
     requested = [runner.name for runner in runners if runner.training is Training.REQUESTED]
     if not requested:
@@ -281,11 +300,53 @@ def training_summary(runners: Sequence[Runner]) -> str:
 
 @dataclass(frozen=True)
 class StaffMember:
-    """A person a runner id resolves to (from the directory and the people the bot knows)."""
+    """A person a runner id resolves to (from the directory and the people the bot knows).
+
+    Attributes:
+        in_directory: still at the school (False: the directory says they have left).
+        checked: the directory answered (False: it could not be asked just now, and the bot knows no name).
+    """
 
     aad_object_id: str
     name: str
     in_directory: bool = True
+    checked: bool = True
+
+
+@runtime_checkable
+class StaffDirectory(Protocol):
+    """What the runner slots ask of the school's directory (``directory.static``, ``directory.graph``): anyone on
+    the staff list can be named, not only the people who have opened the bot.
+
+    Attributes:
+        lists_everyone: the directory sees the whole tenant (Graph), so someone it does not name as staff is not
+            staff; a configuration file lists only whom the school wrote in it.
+    """
+
+    lists_everyone: bool
+
+    async def staff_member(self, aad_object_id: str) -> Person | None:
+        """The member of staff with this Entra object id (with the name the directory gives them), or None: not
+        on the school's staff list (unknown, left, a guest).
+
+        Raises:
+            DirectoryUnavailableError: the directory cannot answer now.
+        """
+        ...
+
+    async def search_staff(self, text: str, *, limit: int = 10) -> list[Person]:
+        """Staff whose name matches ``text`` (the runner slot's typeahead).
+
+        Raises:
+            DirectoryUnavailableError: the directory cannot answer now.
+        """
+        ...
+
+
+NOT_STAFF_MESSAGE = ("This person is not on the school's staff list, so they can't be named to run a school account: "
+                     "choose a member of staff.")
+DIRECTORY_DOWN_MESSAGE = ("I can't check this person against the school's staff list just now: try again in a few "
+                          "minutes, or choose someone else.")
 
 
 @dataclass(frozen=True)
@@ -365,9 +426,10 @@ def validate_form(values: Mapping[str, Any], people: Mapping[str, StaffMember]) 
             continue
         seen[key] = slot
         if person is None:
-            errors[runner_field(slot)] = (
-                "I don't know this person yet: ask them to open Policy Bot in Teams once, then choose them again."
-            )
+            errors[runner_field(slot)] = NOT_STAFF_MESSAGE
+            continue
+        if not person.checked:
+            errors[runner_field(slot)] = DIRECTORY_DOWN_MESSAGE
             continue
         if not person.in_directory:
             errors[runner_field(slot)] = f"{person.name} is no longer in the school's directory: choose someone else."

@@ -298,6 +298,7 @@ class ApprovalRecord:
     decision_comment: str | None = None
     decided_as: Capacity | None = None
     legal_hold: bool = False  # under a legal hold (set where a view loads it: services/approvals.py)
+    changed: tuple[str, ...] = ()  # what this round changed since the one before (a resubmission), in plain words
 
     @property
     def is_final(self) -> bool:

@@ -41,15 +41,20 @@ from cards.accounts import (
     handover_alert_card,
 )
 from cards.approvals import RequestSummary, status_card, when
+from cards.base import AdaptiveCard
 from cards.replies import ActionResult, CommandReply
 from domain.accounts import (
+    MAX_RUNNERS,
     Q_PASSWORDS,
     Q_TRAINING,
     AccountCase,
     HandoverCheck,
     RegisteredAccount,
+    StaffDirectory,
     StaffMember,
+    changed_fields,
     check_handover,
+    runner_field,
     runner_ids,
     validate_form,
 )
@@ -81,6 +86,7 @@ log = logging.getLogger(__name__)
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ROLES_WITH_PEOPLE = tuple(role for role in Role if role is not Role.STAFF)
+_LISTED_STAFF = 200  # a staff file's people offered as the runners' static choices (more: type to search)
 
 
 class AccountsFeature:
@@ -100,6 +106,10 @@ class AccountsFeature:
 
     def summary(self, request: ApprovalRecord) -> RequestSummary:
         return account_summary(AccountCase.model_validate(request.payload))
+
+    def changes(self, before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+        """What a resubmitted business case changed (the desk's `ChangeSummary`): "aim, runners"."""
+        return changed_fields(AccountCase.model_validate(before), AccountCase.model_validate(after))
 
     async def on_transition(
         self, session: AsyncSession, after: ApprovalRecord, transition: Transition, now: datetime
@@ -172,6 +182,7 @@ class AccountsFeature:
         values, request_id, actor = dict(button.values), button.request_id, action.actor
         staff, people = await self._people(values, actor)
         check = validate_form(values, people)
+        values = _as_chosen(values, people)
         if check.case is None:
             async with self._db.transaction() as session:
                 if await self._not_theirs_in(session, action, request_id):
@@ -187,19 +198,24 @@ class AccountsFeature:
         async def forget_draft(session: AsyncSession, request: ApprovalRecord) -> None:
             await store.delete_draft(session, actor.aad_object_id, request_id)
 
+        def requester_card(submitted: Submitted) -> AdaptiveCard:
+            return status_card(
+                submitted.request, self.summary(submitted.request), for_requester=True,
+                notice=_sent_notice(submitted), refresh_user_ids=[actor.teams_user_id], calendar=self._desk.calendar,
+            )
+
         if request_id is not None:
             try:
                 submitted = await self._desk.resubmit(actor, request_id, payload, after_change=forget_draft,
-                                                      kind=self.kind)
+                                                      kind=self.kind, shown_in=action.card_activity_id,
+                                                      requester_card=requester_card)
             except ApprovalRefused as refusal:
                 return await self._resubmit_refused(refusal, request_id)
         else:
             submitted = await self._desk.submit(self.kind, actor, payload, client_key=button.form_id,
-                                                after_create=forget_draft)
-        return ActionResult(card=status_card(
-            submitted.request, self.summary(submitted.request), for_requester=True,
-            notice=_sent_notice(submitted), refresh_user_ids=[actor.teams_user_id], calendar=self._desk.calendar,
-        ))
+                                                after_create=forget_draft, shown_in=action.card_activity_id,
+                                                requester_card=requester_card)
+        return ActionResult(card=requester_card(submitted))
 
     async def _resubmit_refused(self, refusal: ApprovalRefused, request_id: int) -> ActionResult:
         request = refusal.request
@@ -216,6 +232,7 @@ class AccountsFeature:
         button = button_payload(action, AccountFormButton)
         values, request_id = dict(button.values), button.request_id
         staff, people = await self._people(values, action.actor)
+        values = _as_chosen(values, people)
         now = self._clock()
         async with self._db.transaction() as session:
             if await self._not_theirs_in(session, action, request_id):
@@ -255,13 +272,19 @@ class AccountsFeature:
     # Asked of the directory before any unit of work; the personal chats read in one reader per use case.
 
     async def _role_holders(self) -> list[Person]:
-        """Everyone holding a role the directory can list now (a role it cannot list is left out)."""
+        """Everyone holding a role the directory can list now (a role it cannot list is left out), and the staff
+        a staff list names (a configuration file lists them; Graph is asked as the person types instead)."""
         holders: list[Person] = []
         for role in _ROLES_WITH_PEOPLE:
             try:
                 holders += await self._directory.holders_of(role)
             except DirectoryUnavailableError:
                 continue
+        if isinstance(self._directory, StaffDirectory):
+            try:
+                holders += await self._directory.search_staff("", limit=_LISTED_STAFF)
+            except DirectoryUnavailableError:
+                pass
         return holders
 
     async def _people(self, values: Mapping[str, str], actor: Actor) -> tuple[_Staff, dict[str, StaffMember]]:
@@ -273,30 +296,71 @@ class AccountsFeature:
         staff = _Staff.of(holders, chats, actor)
         return staff, await self._resolve(staff, runner_ids(values))
 
-    async def _resolve(self, staff: _Staff, ids: Sequence[str]) -> dict[str, StaffMember]:
-        """Who the chosen runner values are, and whether they are still at the school.
+    async def search_staff(self, text: str, *, limit: int = 10) -> list[Person]:
+        """The runner slots' typeahead: staff whose name matches ``text``, from the school's directory (any member
+        of staff, not only the people who have opened the bot), and the people the bot knows from their chats.
+        Empty when the directory cannot answer and nobody the bot knows matches."""
+        wanted = " ".join(text.split())[:64]
+        found: dict[str, Person] = {}
+        if isinstance(self._directory, StaffDirectory) and wanted:
+            try:
+                for person in await self._directory.search_staff(wanted, limit=limit):
+                    found.setdefault(person.aad_object_id.lower(), person)
+            except DirectoryUnavailableError:
+                log.warning("directory unavailable: the runner search answers from the people the bot knows")
+        if len(found) < limit and wanted:
+            async with self._db.sessions() as session:
+                chats = await conversations.people_with_personal_chats(session)
+            for chat in chats:
+                if chat.name and wanted.lower() in chat.name.lower():
+                    found.setdefault(chat.aad_object_id.lower(), Person(chat.aad_object_id, chat.name))
+        return sorted(found.values(), key=lambda p: (not p.name.lower().startswith(wanted.lower()),
+                                                     p.name.lower()))[:limit]
 
-        A value is an Entra object id (Teams' people picker, or the static choices) or a Teams user id (the
-        Agents Playground's picker gives these), the latter known from the person's chat with the bot. An
-        Entra object id the bot has no name for (someone who holds no role and has never used the bot) is
-        accepted if the directory still lists it. The person sending the form is named as Teams names them in
-        this very activity.
+    async def _resolve(self, staff: _Staff, ids: Sequence[str]) -> dict[str, StaffMember]:
+        """Who the chosen runner values are, on the server, through the school's directory.
+
+        A value is an Entra object id (Teams' people picker, the bot's own typeahead, the static choices) or a
+        Teams user id (the Agents Playground's people picker gives these), the latter known from the person's chat
+        with the bot. Where the directory can say who is staff (``StaffDirectory``), it names them: anyone on the
+        staff list can run an account, whether or not they have opened the bot, and an id it does not list as staff
+        (unknown, a leaver, a guest) is refused, however it was chosen. A directory that cannot say (an older one)
+        is asked only whether the person is still there, for someone the bot knows by name. The person sending the
+        form is named as Teams names them in this very activity.
         """
         found: dict[str, StaffMember] = {}
         for given in ids:
-            aad, name = given, staff.names.get(given.lower())
-            if name is None and given.lower() in staff.by_teams_id:
+            aad, known_name = given, staff.names.get(given.lower())
+            if known_name is None and given.lower() in staff.by_teams_id:
                 aad, chat_name = staff.by_teams_id[given.lower()]
-                name = staff.names.get(aad.lower()) or chat_name or None
-            if name is None and not _GUID.match(given):
-                continue  # not a person the bot can identify: the form says so
-            try:
-                present = await self._directory.is_in_directory(aad)
-            except DirectoryUnavailableError:
-                present = True  # do not refuse a runner on a guess; the register's hand-over check runs later
-            found[given] = StaffMember(aad_object_id=aad, name=name or f"Colleague chosen in Teams ({aad[:8]})",
-                                       in_directory=present)
+                known_name = staff.names.get(aad.lower()) or chat_name or None
+            if not _GUID.match(aad):
+                continue  # not a person the bot can identify: the form says they are not on the staff list
+            if isinstance(self._directory, StaffDirectory):
+                try:
+                    person = await self._directory.staff_member(aad)
+                except DirectoryUnavailableError:
+                    found[given] = StaffMember(aad_object_id=aad, name=known_name or "", checked=known_name is not None)
+                    continue
+                if person is not None:
+                    found[given] = StaffMember(aad_object_id=person.aad_object_id, name=person.name)
+                elif known_name is not None and not self._directory.lists_everyone and await self._still_here(aad):
+                    # Someone the bot knows (they use it, or hold a role) but a staff file does not list: a
+                    # configuration file cannot see the whole tenant (directory/static.py).
+                    found[given] = StaffMember(aad_object_id=aad, name=known_name)
+                elif known_name is not None and not self._directory.lists_everyone:
+                    found[given] = StaffMember(aad_object_id=aad, name=known_name, in_directory=False)
+                continue
+            if known_name is None:
+                continue
+            found[given] = StaffMember(aad_object_id=aad, name=known_name, in_directory=await self._still_here(aad))
         return found
+
+    async def _still_here(self, aad: str) -> bool:
+        try:
+            return await self._directory.is_in_directory(aad)
+        except DirectoryUnavailableError:
+            return True  # do not refuse a runner on a guess; the register's hand-over check runs later
 
     async def _form_people(self, staff: _Staff, values: Mapping[str, str]) -> list[tuple[str, str]]:
         return self._choices(staff, await self._resolve(staff, runner_ids(values)))
@@ -305,8 +369,13 @@ class AccountsFeature:
     def _choices(staff: _Staff, chosen: Mapping[str, StaffMember]) -> list[tuple[str, str]]:
         """The runners' static choices, plus each person already chosen under the value the form holds."""
         known = {aad.lower() for aad, _ in staff.choices}
-        return list(staff.choices) + [(given, person.name) for given, person in chosen.items()
-                                      if given.lower() not in known]
+        extra: dict[str, tuple[str, str]] = {}
+        for given, person in chosen.items():
+            if person.name and person.aad_object_id.lower() not in known:
+                extra.setdefault(person.aad_object_id.lower(), (person.aad_object_id, person.name))
+            if person.name and given.lower() != person.aad_object_id.lower() and given.lower() not in known:
+                extra.setdefault(given.lower(), (given, person.name))  # a value the form may still hold
+        return list(staff.choices) + list(extra.values())
 
     # --- the register ---------------------------------------------------------------------------------
 
@@ -402,6 +471,19 @@ class _Staff:
             if actor.teams_user_id:
                 by_teams_id[actor.teams_user_id.lower()] = (actor.aad_object_id, actor.name)
         return cls(choices=choices, names=names, by_teams_id=by_teams_id)
+
+
+def _as_chosen(values: Mapping[str, str], people: Mapping[str, StaffMember]) -> dict[str, str]:
+    """The form's values with each runner slot holding the Entra object id of the person chosen in it (a Teams user
+    id from the Playground's picker becomes the person's object id), so each slot shows, and keeps, its own
+    person when the card comes back."""
+    out = dict(values)
+    for slot in range(1, MAX_RUNNERS + 1):
+        given = out.get(runner_field(slot), "")
+        person = people.get(given)
+        if person is not None and person.checked:
+            out[runner_field(slot)] = person.aad_object_id
+    return out
 
 
 async def _changing(session: AsyncSession, request_id: int | None) -> tuple[int, str, str | None] | None:

@@ -66,6 +66,7 @@ from cards.approvals import (
     refused_view_card,
     slt_card,
     status_card,
+    superseded_card,
     when,
 )
 from cards.base import AdaptiveCard
@@ -117,6 +118,7 @@ Clock = Callable[[], datetime]
 _ROUTING_BUDGET_S = 2.0  # directory look-ups inside an invoke; beyond this the worker routes it (Teams waits ~5 s)
 DECIDER_AUDIENCE = "decider"
 SLT_AUDIENCE = "slt_channel"
+REQUESTER_AUDIENCE = "requester"  # the requester's card (the form's message once sent) and the outcome message
 _NOTHING_CHANGED = "Nothing was changed."
 
 
@@ -157,6 +159,15 @@ class KindHandler(Protocol):
     async def edit(self, action: CardAction, request: ApprovalRecord) -> ActionResult:
         """The requester's form to change a request that was sent back for changes (called after the desk's
         checks have committed: it may read, and ask the directory, for the form)."""
+        ...
+
+
+@runtime_checkable
+class ChangeSummary(Protocol):
+    """Optional for a kind: what a resubmitted payload changed, in plain words, for the new version's cards."""
+
+    def changes(self, before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+        """E.g. ``["aim", "runners"]`` (empty: nothing the kind shows changed)."""
         ...
 
 
@@ -211,6 +222,9 @@ class Submitted:
     routed_to: Sequence[str]  # names of deciders who will get the card now
     waiting_for: Sequence[str]  # deciders who have never opened the bot: they get it when they do
     new: bool = True  # False: the same form was sent before (a double click)
+
+
+RequesterCard = Callable[[Submitted], AdaptiveCard]  # the card a kind answers the requester's form with
 
 
 class ApprovalDesk:
@@ -318,6 +332,7 @@ class ApprovalDesk:
     ) -> tuple[list[str], list[str]]:
         """Send the decider's card of this round to each recipient once. Returns (sent to, not reachable)."""
         sent, missing = [], []
+        request = await store.changes_of_round(session, request)
         summary = self.summary(request)
         refresh_ids = await self._teams_ids(session, routing.deciders_of(request) if routing else list(recipients))
         for aad, name in recipients.items():
@@ -339,7 +354,8 @@ class ApprovalDesk:
                 card_message(card, banner or f"{KIND_TITLES[request.kind]} {request.reference} needs your decision"),
                 dedupe_key=key,
             ))
-            await card_copies.record(session, subject_of(request.id), DECIDER_AUDIENCE, outbox_id, recipient=aad)
+            await card_copies.record(session, subject_of(request.id), DECIDER_AUDIENCE, outbox_id, recipient=aad,
+                                     round_=request.round)
             sent.append(name)
         return sent, missing
 
@@ -355,22 +371,57 @@ class ApprovalDesk:
         ))
         await card_copies.record(session, subject_of(request.id), SLT_AUDIENCE, outbox_id)
 
-    async def _update_copies(self, session: AsyncSession, request: ApprovalRecord, version: str,
-                             notice: str | None = None) -> int:
+    async def _update_copies(self, session: AsyncSession, request: ApprovalRecord, version: str) -> int:
+        """Bring every stored copy of the request's card to the request as it now stands, in ``session``: a copy of
+        an earlier version says "Replaced by version N" with no buttons; the requester's copies show the status with
+        what they may still do (Withdraw, Change and resend); the deciders' copies the status, without buttons (a
+        new round is sent to them as a new message); the SLT channel's copy its view."""
+        request = await store.changes_of_round(session, request)
         summary = self.summary(request)
-        decider_view = card_message(status_card(request, summary, notice=notice, calendar=self._calendar),
-                                    f"{request.reference}: {STATE_TITLES[request.state]}")
-        slt_view = card_message(slt_card(request, summary, calendar=self._calendar),
-                                f"{request.reference}: {STATE_TITLES[request.state]}")
+        title = f"{request.reference}: {STATE_TITLES[request.state]}"
+        decider_view = card_message(status_card(request, summary, calendar=self._calendar), title)
+        requester_view = card_message(status_card(request, summary, for_requester=True, calendar=self._calendar),
+                                      title)
+        slt_view = card_message(slt_card(request, summary, calendar=self._calendar), title)
+        replaced: dict[int, dict[str, Any]] = {}
 
         def activity_for(copy: card_copies.CardCopyRow) -> dict[str, Any] | None:
             if copy.audience == SLT_AUDIENCE:
                 return slt_view
+            if copy.round is not None and copy.round < request.round:
+                if copy.round not in replaced:
+                    replaced[copy.round] = card_message(
+                        superseded_card(request, summary, calendar=self._calendar, version=copy.round),
+                        f"{request.reference}: replaced by version {request.round}")
+                return replaced[copy.round]
             if copy.audience == DECIDER_AUDIENCE:
                 return decider_view
+            if copy.audience == REQUESTER_AUDIENCE:
+                return requester_view
             return None
 
         return await card_copies.update_all(session, subject_of(request.id), activity_for, version=version)
+
+    async def _track_requester_card(self, session: AsyncSession, request: ApprovalRecord, card_activity_id: str | None,
+                                    card: AdaptiveCard) -> None:
+        """Remember the message the requester's card now sits in (the form they sent, answered in place by
+        ``card``), so a later change updates it too: an update of that message to the very card it shows is queued
+        and stored as the requester's copy of this version. Copies stored earlier in the same message are forgotten
+        (the message shows this version now)."""
+        if not card_activity_id:
+            return
+        chat = await conversations.personal_chat_of(session, request.requester_aad_object_id)
+        if chat is None or chat.stale:
+            return
+        subject = subject_of(request.id)
+        await card_copies.forget_activity(session, subject, card_activity_id)
+        outbox_id = await enqueue(session, OutboxMessage.update(
+            chat.reference, card_activity_id,
+            card_message(card, f"{request.reference}: {STATE_TITLES[request.state]}"),
+            dedupe_key=f"{subject}:r{request.round}:requester-card:{card_activity_id}"[:255],
+        ))
+        await card_copies.record(session, subject, REQUESTER_AUDIENCE, outbox_id,
+                                 recipient=request.requester_aad_object_id, round_=request.round)
 
     async def _tell_requester(self, session: AsyncSession, request: ApprovalRecord, version: str,
                               next_steps: Sequence[str]) -> dict[str, Any] | None:
@@ -380,10 +431,13 @@ class ApprovalDesk:
             log.info("requester has no personal chat: not told", extra={"request": request.reference})
             return None
         card = outcome_card(request, self.summary(request), next_steps, calendar=self._calendar)
-        await enqueue(session, OutboxMessage.personal(
+        outbox_id = await enqueue(session, OutboxMessage.personal(
             chat.reference, card_message(card, f"Your request {request.reference}: {STATE_TITLES[request.state]}"),
             dedupe_key=f"{subject_of(request.id)}:{version}:requester",
         ))
+        if request.state is ApprovalState.CHANGES_REQUESTED:  # its buttons must not outlive the request's state
+            await card_copies.record(session, subject_of(request.id), REQUESTER_AUDIENCE, outbox_id,
+                                     recipient=request.requester_aad_object_id, round_=request.round)
         return chat.reference
 
     # --- submitting -----------------------------------------------------------------------------------
@@ -399,12 +453,15 @@ class ApprovalDesk:
     async def submit(
         self, kind: ApprovalKind, actor: Actor, payload: Mapping[str, Any], *, client_key: str | None = None,
         after_create: Callable[[AsyncSession, ApprovalRecord], Awaitable[None]] | None = None,
+        shown_in: str | None = None, requester_card: RequesterCard | None = None,
     ) -> Submitted:
         """A new request: stored, sent to the deciders, posted to SLT, all in one transaction.
 
         Args:
             client_key: the form's id; the same form sent twice makes one request.
             after_create: more work of the kind in the same transaction (e.g. delete the draft).
+            shown_in: the message the requester's card will sit in (the form's, answered in place), and
+                requester_card: that card: stored as the requester's copy, so later changes update it too.
         """
         now = self._clock()
         key = f"{actor.aad_object_id.lower()}:{client_key}" if client_key else None
@@ -428,6 +485,9 @@ class ApprovalDesk:
                 await self._post_to_slt(session, request, channel)
                 if after_create is not None:
                     await after_create(session, request)
+                if requester_card is not None:
+                    await self._track_requester_card(session, request, shown_in,
+                                                     requester_card(Submitted(request, sent, missing)))
         except IntegrityError:
             if key is None:
                 raise
@@ -442,7 +502,8 @@ class ApprovalDesk:
     async def resubmit(
         self, actor: Actor, request_id: int, payload: Mapping[str, Any],
         after_change: Callable[[AsyncSession, ApprovalRecord], Awaitable[None]] | None = None,
-        *, kind: ApprovalKind | None = None,
+        *, kind: ApprovalKind | None = None, shown_in: str | None = None,
+        requester_card: RequesterCard | None = None,
     ) -> Submitted:
         """The requester sends a request back after changes were asked for: a new round, sent again.
 
@@ -450,8 +511,12 @@ class ApprovalDesk:
         the directory; then one unit of work applies the round, updates the cards and routes it (someone who
         acted first in between is audited in it).
 
+        Every copy of the earlier version's card (the deciders', the requester's) then says "Replaced by version N";
+        the new version's cards say what changed since (the kind's `ChangeSummary`).
+
         Args:
             kind: the kind the payload is of; a request of another kind is answered as not found.
+            shown_in, requester_card: as for `submit` (the form the change was sent from).
 
         Raises:
             ApprovalRefused: not found, not theirs, not waiting for changes, or someone acted first (audited).
@@ -469,24 +534,30 @@ class ApprovalDesk:
             await self._audit(actor, request_id, refusal.reason, {"action": "resubmit"}, verb="resubmit", request=found)
             raise
         routing = await self._routing_within_budget(now)
+        handler = self._kinds[request.kind]
+        changed = handler.changes(request.payload, payload) if isinstance(handler, ChangeSummary) else []
         async with self._db.transaction() as session:
             try:
-                after, event_id = await store.apply(session, request, transition, now=now, payload=payload)
+                after, event_id = await store.apply(session, request, transition, now=now, payload=payload,
+                                                    changed=changed)
             except ApprovalRefused as refusal:  # someone acted first: audited here, raised once this commits
                 await self._audit_in(session, actor, request_id, refusal.reason, {"action": "resubmit"},
                                      verb="resubmit", request=refusal.request or request)
                 refused = refusal
             else:
-                await self._update_copies(session, after, f"event{event_id}",
-                                          notice=f"Changed and sent again (version {after.round}): the new version "
-                                                 "is in a newer message.")
+                if shown_in:  # the form's message shows the new version: no earlier copy of it is replaced
+                    await card_copies.forget_activity(session, subject_of(after.id), shown_in)
+                await self._update_copies(session, after, f"event{event_id}")
                 sent: list[str] = []
                 missing: list[str] = []
                 if routing is not None:
                     sent, missing = await self._route(session, after, routing.recipients(after), routing)
                 if after_change is not None:
                     await after_change(session, after)
-                return Submitted(after, routed_to=sent, waiting_for=missing)
+                submitted = Submitted(after, routed_to=sent, waiting_for=missing)
+                if requester_card is not None:
+                    await self._track_requester_card(session, after, shown_in, requester_card(submitted))
+                return submitted
         raise refused
 
     # --- deciding -------------------------------------------------------------------------------------
@@ -558,7 +629,7 @@ class ApprovalDesk:
                                      request=request)
                 # The request it names is not named back: the data was not sent by this card.
                 return ActionResult(message=f"That button does not belong to the request it names. {_NOTHING_CHANGED}")
-        return await marked_if_held(session, request)
+        return await store.changes_of_round(session, await marked_if_held(session, request))
 
     async def load_request(self, action: CardAction, what: str) -> ApprovalRecord | ActionResult:
         """``load_request_in`` in a unit of work of its own. Kinds use it for their own buttons too."""
@@ -648,7 +719,16 @@ class ApprovalDesk:
         if shown is None:
             return ActionResult(card=refused_view_card(notice))
         card: AdaptiveCard
-        if shown is RequestView.DECIDER and reason is RefusalReason.OUT_OF_DATE:
+        if (reason is RefusalReason.OUT_OF_DATE and card_round is not None and card_round < current.round
+                and shown in (RequestView.DECIDER, RequestView.REQUESTER)):
+            # A button of a version that was replaced: the card it sat on says so, with no buttons (the current
+            # version, with its buttons, is in a newer message).
+            card = superseded_card(
+                current, self.summary(current), calendar=self._calendar, version=card_round,
+                notice=(f"This version was replaced by version {current.round}: "
+                        + ("decide on the newer message, or type **approvals**. " if shown is RequestView.DECIDER
+                           else "the newer message shows it. ") + _NOTHING_CHANGED))
+        elif shown is RequestView.DECIDER and reason is RefusalReason.OUT_OF_DATE:
             card = decider_card(
                 current, self.summary(current), acting_for=acting_for, calendar=self._calendar,
                 banner=(f"This request was changed and sent again. Here is the current version. {_NOTHING_CHANGED}"
@@ -690,7 +770,7 @@ class ApprovalDesk:
         async with self._db.sessions() as session:
             request = await store.get_request(session, request_id) if request_id is not None else None
             if request is not None:
-                request = await marked_if_held(session, request)
+                request = await store.changes_of_round(session, await marked_if_held(session, request))
             if request is not None and request.kind in self._kinds:
                 authority, delegation = await self._authority_for(session, action.actor, roles, now)
                 shown = view_of(request, action.actor.aad_object_id, authority, slt=Role.SLT in roles)
@@ -724,11 +804,11 @@ class ApprovalDesk:
             try:
                 transition = check_action(
                     request, ApprovalAction.WITHDRAW, actor_aad_object_id=action.actor.aad_object_id,
-                    actor_name=action.actor.name, authority=Authority(head_teachers={}))
+                    actor_name=action.actor.name, authority=Authority(head_teachers={}), card_round=button.round)
                 after, event_id = await store.apply(session, request, transition, now=now)
             except ApprovalRefused as refusal:  # the requester's own view: no roles needed
                 return await self._refused(session, action, refusal, request, Authority(head_teachers={}), None, "",
-                                           what="withdraw")
+                                           what="withdraw", card_round=button.round)
             await self._kinds[after.kind].on_transition(session, after, transition, now)
             await self._update_copies(session, after, f"event{event_id}")
         return ActionResult(card=status_card(after, self.summary(after), for_requester=True,

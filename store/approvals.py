@@ -9,6 +9,7 @@ Tables (migration ``0005_approvals``):
 - ``account_drafts``: an unfinished business case per person (and per request being changed).
 - ``account_register`` and ``account_administrators``: approved accounts and their named administrators.
   No column for a password exists, by design.
+- ``request_counters`` (migration ``0015_request_counters``): each kind's numbers, per year (``next_number``).
 
 Concurrency: a transition is applied with one conditional UPDATE (``WHERE id = ? AND state = ? AND round
 = ?``) as the first statement of the caller's transaction. PostgreSQL makes a concurrent second UPDATE wait
@@ -41,6 +42,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -123,6 +126,16 @@ class DelegationRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class RequestCounterRow(Base):
+    """The last number given to a kind of request in a year (migration ``0015_request_counters``)."""
+
+    __tablename__ = "request_counters"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer)
+
+
 class AccountDraftRow(Base):
     __tablename__ = "account_drafts"
 
@@ -187,9 +200,23 @@ def _record(row: ApprovalRequestRow) -> ApprovalRecord:
     )
 
 
-def reference_for(kind: ApprovalKind, request_id: int, created_at: datetime) -> str:
-    """E.g. ``ACC-2026-0007``: the kind, the year and the request's number."""
-    return f"{KIND_PREFIXES[kind]}-{created_at.year}-{request_id:04d}"
+def reference_for(kind: ApprovalKind, number: int, created_at: datetime) -> str:
+    """E.g. ``ACC-2026-0007``: the kind, the year and the request's number among that kind's that year."""
+    return f"{KIND_PREFIXES[kind]}-{created_at.year}-{number:04d}"
+
+
+async def next_number(session: AsyncSession, kind: ApprovalKind, year: int) -> int:
+    """The next number of ``kind`` in ``year``: 1, 2, 3... for each kind on its own.
+
+    One upsert (``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``) in the caller's transaction: on PostgreSQL a
+    concurrent second one waits for the first to commit (the row lock) and then counts on from it; SQLite has a
+    single writer. A transaction that rolls back gives its number back, so the numbers have no gaps.
+    """
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    statement = insert(RequestCounterRow).values(kind=kind.value, year=year, last_number=1).on_conflict_do_update(
+        index_elements=["kind", "year"], set_={"last_number": RequestCounterRow.last_number + 1},
+    ).returning(RequestCounterRow.last_number)
+    return int((await session.execute(statement)).scalar_one())
 
 
 async def _event(
@@ -223,13 +250,16 @@ async def create_request(
         client_key: names the form that was sent (requester and form id), so sending the same form twice
             (a double click) makes one request: the caller looks it up first with `request_by_client_key`.
     """
+    while True:  # a number a request made before the counters took is skipped (the migration seeds past them)
+        reference = reference_for(kind, await next_number(session, kind, now.year), now)
+        if await session.scalar(select(ApprovalRequestRow.id).where(ApprovalRequestRow.reference == reference)) is None:
+            break
     row = ApprovalRequestRow(
-        client_key=client_key, kind=kind.value, state=ApprovalState.PENDING.value, round=1, requester_aad=requester_aad,
+        reference=reference, client_key=client_key, kind=kind.value, state=ApprovalState.PENDING.value, round=1,
+        requester_aad=requester_aad,
         requester_name=requester_name, payload=dict(payload), created_at=now, updated_at=now, pending_since=now,
     )
     session.add(row)
-    await session.flush()
-    row.reference = reference_for(kind, row.id, now)
     await session.flush()
     event_id = await _event(
         session, row.id, HistoryEvent.SUBMITTED, now=now, to_state=ApprovalState.PENDING, round_=1,
@@ -260,13 +290,15 @@ async def approved_since(
 
 async def apply(
     session: AsyncSession, before: ApprovalRecord, transition: Transition, *, now: datetime,
-    payload: Mapping[str, Any] | None = None,
+    payload: Mapping[str, Any] | None = None, changed: Sequence[str] = (),
 ) -> tuple[ApprovalRecord, int]:
     """Apply a checked transition, exactly once. Call it first in the transaction (see the module docstring).
 
     Args:
         before: the request the transition was checked against.
         payload: the changed payload, for a resubmission.
+        changed: for a resubmission, what changed since the version before (kept in its history entry, shown on
+            the new version's cards: `changes_of_round`).
 
     Returns:
         The request after the transition, and the id of its history entry.
@@ -305,11 +337,29 @@ async def apply(
         session, before.id, transition.event, now=now, from_state=transition.from_state,
         to_state=transition.to_state, round_=after.round, actor_aad=transition.actor_aad_object_id,
         actor_name=transition.actor_name, comment=transition.comment,
-        detail={"capacity": transition.capacity.value} if transition.capacity else None,
+        detail={"capacity": transition.capacity.value} if transition.capacity else
+        ({"changed": list(changed)} if transition.event is HistoryEvent.RESUBMITTED else None),
     )
     if payload is not None:
         after = replace(after, payload=dict(payload))
+    if transition.event is HistoryEvent.RESUBMITTED:
+        after = replace(after, changed=tuple(changed))
     return after, event_id
+
+
+async def changes_of_round(session: AsyncSession, request: ApprovalRecord) -> ApprovalRecord:
+    """The request with what its current round changed since the one before (from the resubmission's history
+    entry); a first round, or a request whose changes are known already, as it is."""
+    if request.round < 2 or request.changed:
+        return request
+    detail = await session.scalar(
+        select(ApprovalEventRow.detail).where(
+            ApprovalEventRow.request_id == request.id, ApprovalEventRow.event == HistoryEvent.RESUBMITTED.value,
+            ApprovalEventRow.round == request.round,
+        ).order_by(ApprovalEventRow.id.desc()).limit(1)
+    )
+    changed = (detail or {}).get("changed") if isinstance(detail, dict) else None
+    return replace(request, changed=tuple(str(c) for c in changed)) if isinstance(changed, list) else request
 
 
 async def record_refusal(

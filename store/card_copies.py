@@ -14,12 +14,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, select
+from sqlalchemy import ForeignKey, Integer, String, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, UtcDateTime, utcnow
-from store.outbox import OutboxMessage, enqueue
+from store.outbox import OutboxMessage, OutboxRow, enqueue
 
 
 class CardCopyRow(Base):
@@ -30,22 +30,40 @@ class CardCopyRow(Base):
     audience: Mapped[str] = mapped_column(String(64))  # e.g. "decider", "requester", "slt_channel"
     recipient: Mapped[str | None] = mapped_column(String(64))  # AAD object id for personal copies
     outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))
+    round: Mapped[int | None] = mapped_column(Integer)  # the request's version the copy shows (0015); None: unknown
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 async def record(
-    session: AsyncSession, subject: str, audience: str, outbox_id: int, recipient: str | None = None
+    session: AsyncSession, subject: str, audience: str, outbox_id: int, recipient: str | None = None,
+    *, round_: int | None = None,
 ) -> None:
-    """Remember that outbox message ``outbox_id`` posts a copy of ``subject``'s card."""
+    """Remember that outbox message ``outbox_id`` posts a copy of ``subject``'s card.
+
+    Args:
+        round_: the version of the record the copy shows (an approval request's round), so a later change can
+            tell a copy of an earlier version ("Replaced by version N") from one of the current version.
+    """
     existing = await session.scalar(
         select(CardCopyRow.id).where(CardCopyRow.subject == subject, CardCopyRow.outbox_id == outbox_id)
     )
     if existing is None:
         session.add(
             CardCopyRow(subject=subject, audience=audience, recipient=recipient, outbox_id=outbox_id,
-                        created_at=utcnow())
+                        round=round_, created_at=utcnow())
         )
         await session.flush()
+
+
+async def forget_activity(session: AsyncSession, subject: str, activity_id: str) -> int:
+    """Forget ``subject``'s copies that sit in the Teams message ``activity_id`` (a message that now shows another
+    card: e.g. the requester changed the request from it, and it shows the new version). Returns how many."""
+    in_message = select(OutboxRow.id).where(or_(OutboxRow.delivered_activity_id == activity_id,
+                                                OutboxRow.activity_id == activity_id))
+    result = await session.execute(
+        delete(CardCopyRow).where(CardCopyRow.subject == subject, CardCopyRow.outbox_id.in_(in_message))
+        .execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def copies(session: AsyncSession, subject: str) -> list[CardCopyRow]:

@@ -10,7 +10,8 @@ from typing import Any
 from cards.accounts import (
     ACCOUNT_SUBMIT_VERB,
     NO_PASSWORDS,
-    PEOPLE_PICKER,
+    NOT_ON_STAFF_LIST,
+    STAFF_SEARCH,
     account_form_card,
     account_register_card,
     account_summary,
@@ -123,16 +124,38 @@ def _actions(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {a["title"]: a for a in card.get("actions") or []}
 
 
-def test_runners_are_picked_with_the_people_picker_and_known_staff_as_the_fallback() -> None:
+def test_runners_are_picked_with_the_bots_staff_typeahead_and_the_staff_it_can_name_as_choices() -> None:
     card = account_form_card({runner_field(1): "11111111-2222-3333-4444-555555555555"}, PEOPLE,
                              calendar=LONDON).to_dict()
     runner = _inputs(card)[runner_field(1)]
-    assert runner["choices.data"] == PEOPLE_PICKER == {"type": "Data.Query", "dataset": "graph.microsoft.com/users"}
+    assert runner["choices.data"] == STAFF_SEARCH == {"type": "Data.Query", "dataset": "policybot.staff", "count": 10}
+    assert runner["style"] == "filtered"
     assert [c["title"] for c in runner["choices"]][:3] == ["Anna Smith", "Lee Carter", "Sam Teacher"]
-    assert runner["value"] == "11111111-2222-3333-4444-555555555555"  # someone picked in Teams is kept
-    assert {"title": "Chosen in Teams", "value": "11111111-2222-3333-4444-555555555555"} in runner["choices"]
+    assert runner["value"] == "11111111-2222-3333-4444-555555555555"  # kept in its slot, said to be unknown
+    assert {"title": NOT_ON_STAFF_LIST, "value": "11111111-2222-3333-4444-555555555555"} in runner["choices"]
+    assert "Chosen in Teams" not in json.dumps(card)
     for slot in (1, 2, 3, 4):
         assert {runner_field(slot), f"runner_{slot}_training"} <= set(_inputs(card))
+
+
+def test_each_runner_slot_says_by_name_who_is_chosen_in_it_and_keeps_them_when_the_card_comes_back() -> None:
+    values = {runner_field(1): PRIYA.aad, runner_field(2): LEE.aad, runner_field(3): SAM.aad}
+    people = [(PRIYA.aad, PRIYA.name), (LEE.aad, LEE.name), (SAM.aad, SAM.name)]
+    for _ in range(3):  # the card comes back (a check failed, a draft saved) again and again
+        card = account_form_card(values, people, calendar=LONDON).to_dict()
+        body = card["body"]
+        chosen = {}
+        for index, node in enumerate(body):
+            if node.get("type") == "Input.ChoiceSet" and node["id"].startswith("runner_") and \
+                    not node["id"].endswith("_training"):
+                line = body[index + 1]
+                chosen[node["id"]] = (node.get("value"), line["text"] if line.get("type") == "TextBlock" else None)
+        assert chosen == {runner_field(1): (PRIYA.aad, "Chosen: Priya Shah"),
+                          runner_field(2): (LEE.aad, "Chosen: Lee Carter"),
+                          runner_field(3): (SAM.aad, "Chosen: Sam Teacher"),
+                          runner_field(4): (None, None)}
+        values = {n["id"]: n["value"] for n in _walk(card) if n.get("type") == "Input.ChoiceSet"
+                  and n["id"].startswith("runner_") and n.get("value") and not n["id"].endswith("_training")}
 
 
 def test_the_form_says_it_never_wants_a_password_and_has_no_place_for_one() -> None:
@@ -161,7 +184,8 @@ def test_the_deciders_card_has_three_buttons_with_fallbacks_and_refreshes_for_de
     ids = [f"29:user-{n}" for n in range(70)]
     card = decider_card(REQUEST, SUMMARY, refresh_user_ids=ids, calendar=LONDON).to_dict()
     actions = _actions(card)
-    assert list(actions) == ["Approve", "Reject", "Ask for changes"]
+    assert list(actions) == ["Approve", "Reject", "Ask for changes", "Show details"]
+    assert actions.pop("Show details")["type"] == "Action.ShowCard"
     for action in actions.values():
         assert action["verb"] == APPROVAL_DECIDE_VERB and action["data"]["request_id"] == 7
         assert action["data"]["round"] == 1
@@ -180,12 +204,12 @@ def test_user_text_cannot_inject_markdown() -> None:
 def test_others_see_the_status_without_decision_buttons() -> None:
     for request in (REQUEST, APPROVED):
         card = status_card(request, SUMMARY, calendar=LONDON).to_dict()
-        assert not card.get("actions")
+        assert [a["type"] for a in card["actions"]] == ["Action.ShowCard"]  # the details only
     decided = json.dumps(status_card(APPROVED, SUMMARY, calendar=LONDON).to_dict())
     assert "Approved" in decided and "Priya Shah (acting for the Head Teacher)" in decided
-    assert list(_actions(status_card(REQUEST, SUMMARY, for_requester=True, calendar=LONDON).to_dict())) == ["Withdraw"]
+    assert list(_actions(status_card(REQUEST, SUMMARY, for_requester=True, calendar=LONDON).to_dict())) == ["Withdraw", "Show details"]
     assert list(_actions(status_card(CHANGES, SUMMARY, for_requester=True, calendar=LONDON).to_dict())) == [
-        "Change and resend", "Withdraw"]
+        "Change and resend", "Withdraw", "Show details"]
 
 
 def test_the_slt_channel_sees_the_account_and_the_runners_only() -> None:

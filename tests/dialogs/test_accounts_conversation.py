@@ -116,7 +116,7 @@ async def test_a_case_goes_to_the_head_teacher_who_approves_inline_and_everyone_
         confirmation = sent["value"]
         assert "Sent to Anna Smith for a decision" in card_text(confirmation)
         assert confirmation["refresh"]["userIds"] == [SAM.teams_id]
-        assert [a["title"] for a in confirmation["actions"]] == ["Withdraw"]
+        assert [a["title"] for a in confirmation["actions"]] == ["Withdraw", "Show details"]
 
         # A double click on Send makes no second request.
         again = await execute(client, connector.url, SAM, ACCOUNT_SUBMIT_VERB, {"form_id": FORM_ID, **case_values()})
@@ -130,7 +130,7 @@ async def test_a_case_goes_to_the_head_teacher_who_approves_inline_and_everyone_
         assert [(e.kind, e.lane) for e, _, _ in queued] == [
             (OutboxKind.SEND_PERSONAL, ANNA.chat_id), (OutboxKind.POST_TO_CHANNEL, "19:slt-incidents@thread.tacv2")]
         head_card = outbox_card(queued[0][1])
-        assert [a["title"] for a in head_card["actions"]] == ["Approve", "Reject", "Ask for changes"]
+        assert [a["title"] for a in head_card["actions"]] == ["Approve", "Reject", "Ask for changes", "Show details"]
         assert head_card["refresh"]["userIds"] == [ANNA.teams_id]
         slt = card_text(outbox_card(queued[1][1]))
         assert "Sam Teacher, Lee Carter" in slt and "Asked by" not in slt
@@ -149,7 +149,8 @@ async def test_a_case_goes_to_the_head_teacher_who_approves_inline_and_everyone_
                                 reply_to=delivered.delivered_activity_id)
         assert card_id
         after = card_text(decided["value"])
-        assert "Approved." in after and "By Anna Smith" in after and not decided["value"].get("actions")
+        assert "Approved." in after and "By Anna Smith" in after
+        assert [a["type"] for a in decided["value"]["actions"]] == ["Action.ShowCard"]  # no buttons but the details
 
         # Every copy is updated, the requester is told, the account is registered.
         connector.clear()
@@ -299,13 +300,13 @@ async def test_runners_picked_by_teams_id_are_resolved_to_the_people_they_are(
         again = await execute(client, connector.url, SAM, ACCOUNT_SUBMIT_VERB, {"form_id": "9" * 32, **same})
         assert "The same person is already runner 1" in card_text(again["value"])
         runner = next(i for i in again["value"]["body"] if i.get("id") == runner_field(1))
-        assert runner["value"] == SAM.teams_id  # kept as chosen, and named in the choices
-        assert {"title": SAM.name, "value": SAM.teams_id} in runner["choices"]
+        assert runner["value"] == SAM.aad  # kept in its slot as the person it is, and named in the choices
+        assert {"title": SAM.name, "value": SAM.aad} in runner["choices"]
         assert "Chosen: Sam Teacher" in card_text(again["value"])
 
         stranger = case_values(**{runner_field(2): "29:never-used-the-bot"})
         unknown = await execute(client, connector.url, SAM, ACCOUNT_SUBMIT_VERB, {"form_id": "8" * 32, **stranger})
-        assert "I don't know this person yet: ask them to open Policy Bot" in card_text(unknown["value"])
+        assert "This person is not on the school's staff list" in card_text(unknown["value"])
 
 
 async def test_people_whose_chat_has_no_name_are_named_from_the_directory_or_their_own_message(

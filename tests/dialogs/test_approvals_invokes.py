@@ -169,7 +169,7 @@ async def test_reject_and_ask_for_changes_need_a_comment_in_the_card(settings, c
         answer = await execute(client, connector.url, ANNA, APPROVAL_DECIDE_VERB, decide(request_id, "reject"))
         card = answer["value"]
         assert "To reject, write a reason in the box" in card_text(card)
-        assert [a["title"] for a in card["actions"]] == ["Approve", "Reject", "Ask for changes"]
+        assert [a["title"] for a in card["actions"]] == ["Approve", "Reject", "Ask for changes", "Show details"]
         answer = await execute(client, connector.url, ANNA, APPROVAL_DECIDE_VERB,
                                decide(request_id, "request_changes", comment="   "))
         assert "write a comment saying what should change" in card_text(answer["value"])
@@ -190,8 +190,9 @@ async def test_a_card_of_an_earlier_version_is_out_of_date(settings, connector: 
                       {"request_id": request_id, "form_id": "1" * 32, **case_values(aim="More detail here")})
         stale = await execute(client, connector.url, ANNA, APPROVAL_DECIDE_VERB, decide(request_id, round_=1))
         text = card_text(stale["value"])
-        assert "This request was changed and sent again" in text and "More detail here" in text
-        assert button(stale["value"], "Approve")["data"]["round"] == 2
+        # The card it sat on now says it was replaced, with no buttons: the current version is in a newer message.
+        assert "This version was replaced by version 2" in text and "Nothing was changed" in text
+        assert "Replaced by version 2" in text and not stale["value"].get("actions")
         state, refused = await state_and_refusals(wiring.desk.database, request_id)
         assert state is ApprovalState.PENDING and [r["reason"] for r in refused] == ["out_of_date"]
 
@@ -225,7 +226,7 @@ async def test_refresh_shows_deciders_the_buttons_and_others_the_status(settings
         await meet(client, connector.url, ANNA, SAM, LEE)
         request_id = await send_case(client, connector.url, "5" * 32)
         head = await execute(client, connector.url, ANNA, APPROVAL_REFRESH_VERB, {"request_id": request_id})
-        assert [a["title"] for a in head["value"]["actions"]] == ["Approve", "Reject", "Ask for changes"]
+        assert [a["title"] for a in head["value"]["actions"]] == ["Approve", "Reject", "Ask for changes", "Show details"]
         assert head["value"]["refresh"]["userIds"] == [ANNA.teams_id]
         slt = await execute(client, connector.url, TOM, APPROVAL_REFRESH_VERB, {"request_id": request_id})
         assert not slt["value"].get("actions") and "For SLT to consider" in card_text(slt["value"])
@@ -234,7 +235,7 @@ async def test_refresh_shows_deciders_the_buttons_and_others_the_status(settings
         assert not other["value"].get("actions") and "You can't see this request" in card_text(other["value"])
         assert "Holy Trinity Year 6" not in card_text(other["value"])
         mine = await execute(client, connector.url, SAM, APPROVAL_REFRESH_VERB, {"request_id": request_id})
-        assert [a["title"] for a in mine["value"]["actions"]] == ["Withdraw"]
+        assert [a["title"] for a in mine["value"]["actions"]] == ["Withdraw", "Show details"]
 
 
 async def test_a_member_of_staff_cannot_read_a_photo_exception_by_its_id(settings, connector: FakeConnector) -> None:
@@ -251,7 +252,7 @@ async def test_a_member_of_staff_cannot_read_a_photo_exception_by_its_id(setting
             assert secret not in text
         head = await execute(client, connector.url, ANNA, APPROVAL_REFRESH_VERB, {"request_id": 1})
         assert EXCEPTION_PUPILS[0][1] in card_text(head["value"])
-        assert [a["title"] for a in head["value"]["actions"]] == ["Approve", "Reject", "Ask for changes"]
+        assert [a["title"] for a in head["value"]["actions"]] == ["Approve", "Reject", "Ask for changes", "Show details"]
         trail = list(reversed(await AuditTrail(wiring.desk.database).recent()))
         assert [(e.actor_name, e.action, e.record_ref, e.outcome, e.reason) for e in trail] == [
             (LEE.name, APPROVAL_REFRESH_VERB, request.reference, AuditOutcome.REFUSED, "not_allowed_to_see"),

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from domain.accounts import (
+    DIRECTORY_DOWN_MESSAGE,
     MIN_RUNNERS,
+    NOT_STAFF_MESSAGE,
     TEXT_LIMITS,
     AccountCase,
     Administrator,
@@ -17,6 +19,7 @@ from domain.accounts import (
     StaffMember,
     Training,
     Visibility,
+    changed_fields,
     check_handover,
     form_values,
     runner_field,
@@ -93,7 +96,9 @@ def test_a_runner_who_left_or_is_unknown_is_refused() -> None:
     left = validate_form(complete(**{runner_field(2): RUTH.aad_object_id}), PEOPLE)
     assert "no longer in the school's directory" in left.errors[runner_field(2)]
     unknown = validate_form(complete(**{runner_field(2): "not-a-person"}), PEOPLE)
-    assert "I don't know this person yet" in unknown.errors[runner_field(2)]
+    assert unknown.errors[runner_field(2)] == NOT_STAFF_MESSAGE  # whoever they are, not on the staff list
+    down = validate_form(complete(**{runner_field(2): "x"}), {**PEOPLE, "x": StaffMember("x", "", checked=False)})
+    assert down.errors[runner_field(2)] == DIRECTORY_DOWN_MESSAGE
 
 
 @pytest.mark.parametrize("field", sorted(TEXT_LIMITS))
@@ -150,3 +155,11 @@ def test_an_account_needs_a_hand_over_when_fewer_than_two_administrators_remain(
 def test_nothing_is_flagged_when_the_directory_cannot_answer() -> None:
     check = check_handover(account(SAM, LEE), None)
     assert check.unknown and not check.needs_handover
+
+
+def test_a_resubmitted_case_says_what_changed_in_the_forms_words() -> None:
+    before = validate_form(complete(), PEOPLE).case
+    after = validate_form(complete(aim="A different aim", **{training_field(2): "confirmed"}), PEOPLE).case
+    assert before is not None and after is not None
+    assert changed_fields(before, after) == ["aim", "runners"]
+    assert changed_fields(before, before) == []

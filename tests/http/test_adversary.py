@@ -133,7 +133,7 @@ POLICY: dict[str, tuple[frozenset[Role], str]] = {
                                             "device_exception_resubmit", "photo_check_exception_recheck",
                                             "do_not_photograph", "do_not_photograph_submit",
                                             "do_not_photograph_choose", "my_requests", "my_reports",
-                                            "incident_screenshots")},
+                                            "incident_screenshots", "application/search")},
     "do_not_photograph_clear": (frozenset({Role.DATA_ADMIN}), "chat"),
     "consent_register_activate": (frozenset({Role.DATA_ADMIN}), "chat"),
     "consent_csv": (frozenset({Role.DATA_ADMIN}), "chat"),
@@ -524,6 +524,7 @@ _INVOKE_VALUES: dict[str, dict[str, Any]] = {  # what Teams sends with an invoke
     "composeExtension/fetchTask": {"commandId": "reportMessage", "commandContext": "message"},
     "composeExtension/submitAction": {"commandId": "reportMessage", "data": {}},
     "fileConsent/invoke": {"type": "fileUpload", "action": "decline", "context": {"export": "none"}},
+    "application/search": {"dataset": "policybot.staff", "queryText": "Lee", "queryOptions": {"skip": 0, "top": 10}},
 }
 
 
