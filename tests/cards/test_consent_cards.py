@@ -330,3 +330,22 @@ def test_choices_pin_the_pupils_and_the_next_check_can_say_yes() -> None:
     assert second.answer.value == "no" and second.pupil_ids == ("P3", "P1")  # "Nobody Known" still unresolved
     third = again.model_copy(update={"pupils": again.pupils[:2]})
     assert check_photo(REGISTER, third, school_accounts=ACCOUNTS).allowed
+
+
+def test_with_no_school_account_approved_the_question_says_why_none_is_offered_and_how_one_gets_in() -> None:
+    """Issue 19, item 7: "a school social media account" is not offered until one is approved, and the card says so,
+    with the policy's words on how an account gets into the register."""
+    card = photo_check_question_card([])
+    text = _texts(card)
+    assert "No school social media account has been approved in the bot yet" in text
+    assert "must present a business case to the Head Teacher" in text  # Process for creating new accounts
+    assert "must be approved by the Head Teacher in advance" in text  # Roles & Responsibilities (SLT)
+    assert "new account" in text and "accounts" in text  # what to type
+    destinations = next(e for e in card.to_dict()["body"] if e.get("id") == "destination")["choices"]
+    assert not any(choice["value"].startswith("account:") for choice in destinations)
+    # Once one is approved it is offered, and the explanation goes.
+    with_one = photo_check_question_card(ACCOUNTS)
+    assert "approved in the bot yet" not in _texts(with_one)
+    # A school that records no consent for school accounts is not told about them either.
+    elsewhere = photo_check_question_card([], destinations_recorded={DestinationKind.SCHOOL_WEBSITE})
+    assert "approved in the bot yet" not in _texts(elsewhere)
