@@ -106,6 +106,7 @@ log = logging.getLogger(__name__)
 _NOTHING_SENT = "Nothing was sent to the Head Teacher."
 _NOTHING_CHANGED = "Nothing was changed."
 _OFFICE = "the school office"
+_MAX_PUPILS = 100  # PhotoCheckRequest.pupils: a photo names at most this many
 _FORM_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -351,7 +352,12 @@ class PhotoChecks:
         corrections = {position: name for position, name in chosen.corrections().items()
                        if position < len(request.pupils)}
         pupils, choices = with_corrections(request.pupils, chosen.choices(), corrections)
-        request = request.model_copy(update={"pupils": with_choices(pupils, choices)})
+        try:  # validated again: names typed again may hold more pupils than a photo can name
+            request = PhotoCheckRequest.model_validate(
+                {**request.model_dump(), "pupils": [p.model_dump() for p in with_choices(pupils, choices)]})
+        except ValidationError:
+            return ActionResult(message=f"A photo can name at most {_MAX_PUPILS} pupils. Type **can I post this "
+                                        "photo?** to start again.")
         checked = await self._check_and_log(request, action.actor)
         notice = _still_unresolved(checked.verdict, request.pupils, corrections, chosen.none_of_these())
         return ActionResult(card=await self._answer_card(checked, chosen, request, notice=notice))

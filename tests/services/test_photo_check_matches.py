@@ -143,3 +143,17 @@ async def test_each_press_is_logged_as_a_check_without_the_names_typed(database:
     assert len(rows) == 2
     logged = json.dumps(rows, default=str)
     assert "Hughs" not in logged and "Amelia" not in logged
+
+
+async def test_names_typed_again_that_are_not_text_or_too_many_get_a_clear_answer(database: Database) -> None:
+    checks = await _checks(database)
+    card = await _submit(checks, "Jayden Smith")
+    data = card["actions"][0]["data"]
+    ignored = await _press(checks, {**data, "correct_0": 123, "correct_x": "Amelia Hughes", "correct_9999": "A B"})
+    assert "Jayden Smith is not in the consent register" in _text(ignored)  # nothing usable was typed again
+    flood = await checks.choose(_action(PHOTO_CHECK_CHOOSE_VERB, {**data, "correct_0": "A B; " * 49 + "A B"}))
+    assert flood.card is None or "Which pupil" in _text(flood.card.to_dict())  # 50 names: still a photo's worth
+    many = {**data, "pupils": "\n".join(f"Pupil{i} Name" for i in range(100))}
+    many.update({f"correct_{i}": "A B; C D" for i in range(100)})
+    too_many = await checks.choose(_action(PHOTO_CHECK_CHOOSE_VERB, many))
+    assert too_many.message is not None and "at most 100 pupils" in too_many.message
