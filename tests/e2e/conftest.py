@@ -4,8 +4,8 @@ Fixtures (all module-scoped: one bot, one database and one Playground per identi
 
 * ``e2e_stack``: the running bot + browser; ``e2e_stack.session("<identity>")`` opens any identity in
   ``playground/<identity>/``; ``e2e_stack.bot`` is the bot process (log, ``errors()``, ``wait_for_log``);
-* ``staff`` / ``head_teacher`` / ``data_admin``: ``PlaygroundSession`` for Sam Teacher, Anna Smith (Head
-  Teacher) and Jo Bell (data admin);
+* ``staff`` / ``head_teacher`` / ``data_admin`` / ``dpo``: ``PlaygroundSession`` for Sam Teacher, Anna Smith
+  (Head Teacher) and Jo Bell (data admin, and DPO: ``dpo`` is the same Playground);
 * ``e2e_bot_env``: extra environment for the bot; override it in a test module to change settings.
 
 The Playgrounds of the identity fixtures a module uses start together with the bot, and their pages start
@@ -52,7 +52,8 @@ def e2e_bot_env() -> dict[str, str]:
 
 
 # Session fixtures by the identity they open: started together with the bot when a module uses them.
-IDENTITY_FIXTURES = {"staff": "staff", "head_teacher": "head-teacher", "data_admin": "data-admin"}
+IDENTITY_FIXTURES = {"staff": "staff", "head_teacher": "head-teacher", "data_admin": "data-admin",
+                     "dpo": "data-admin"}  # Jo Bell is the data admin and the DPO (playground/roles.json)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,7 @@ def e2e_stack(
 ) -> Iterator[E2EStack]:
     _require_prerequisites()
     used = {name for item in request.session.items if item.module is request.module for name in item.fixturenames}
-    identities = [identity for fixture, identity in IDENTITY_FIXTURES.items() if fixture in used]
+    identities = list(dict.fromkeys(identity for fixture, identity in IDENTITY_FIXTURES.items() if fixture in used))
     stack = E2EStack(tmp_path_factory.mktemp("e2e"), e2e_bot_env)
     try:
         stack.start(identities)
@@ -85,6 +86,12 @@ def head_teacher(e2e_stack: E2EStack) -> PlaygroundSession:
 @pytest.fixture(scope="module")
 def data_admin(e2e_stack: E2EStack) -> PlaygroundSession:
     """Jo Bell, the data admin in the school office (playground/data-admin)."""
+    return e2e_stack.session("data-admin")
+
+
+@pytest.fixture(scope="module")
+def dpo(e2e_stack: E2EStack) -> PlaygroundSession:
+    """Jo Bell as the Data Protection Officer (the same Playground as ``data_admin``: she holds both roles)."""
     return e2e_stack.session("data-admin")
 
 
