@@ -77,6 +77,10 @@ KEEP_DO_NOT_PHOTOGRAPH = "An open request not to be photographed: erasing it wou
 KEEP_DELEGATION = "A delegation in force: the deputy decides under it now."
 KEEP_IMPORT = "Who imported a version of the consent register (UK GDPR Art. 5(2) accountability)."
 KEEP_UNDELIVERED = "A message not yet delivered; its content is cleared once delivered (outbox_content)."
+KEEP_REVIEW = ("A report's flag for review or its transfer to the safeguarding file (KCSIE record keeping; "
+               "Art. 17(3)(b)).")
+KEEP_RIGHTS_RECORD = ("The record of an earlier erasure or correction: the school shows it acted on the request "
+                      "(UK GDPR Art. 5(2)); the person's names in it are removed once it is done.")
 KEEP_UNKNOWN = "Not covered by erasure in the bot yet: ask whoever runs the bot's database, or keep it."
 KEEP_FOLLOWS = "Kept with its record: "
 
@@ -109,6 +113,12 @@ TABLE_TITLES: Mapping[str, str] = {
     "conversation_refs": "The bot's chats with them",
     "bot_state": "Conversations in progress",
     "outbox": "Messages sent",
+    "incident_subjects": "Who reports are about",
+    "incident_statements": "Reports' safeguarding record",
+    "incident_pupils": "Pupils named in reports",
+    "incident_media_enquiries": "Media enquiries",
+    "retention_reviews": "Reports flagged or transferred",
+    "data_rights_requests": "Erasure and correction requests",
 }
 
 TOMBSTONE_KINDS: Mapping[str, RecordKind] = {
@@ -267,7 +277,7 @@ def plan_erasure(subject: Subject, records: Sequence[FoundRecord], context: Eras
         if table == "incidents":
             info = context.incidents.get(_int(f.get("id")) or -1)
             action, why = _incident(info)
-        elif table in ("incident_events", "incident_attachments"):
+        elif "incident_id" in f:  # a report's chronology, screenshots, subjects, record, media enquiry ...
             info = context.incidents.get(_int(f.get("incident_id")) or -1)
             reference = info.reference if info else None
             action, why = _followed(*_incident(info), reference, _WITH_REPORT)
@@ -310,6 +320,10 @@ def plan_erasure(subject: Subject, records: Sequence[FoundRecord], context: Eras
             action, why = Action.KEEP, KEEP_AUDIT
         elif table == "legal_holds":
             action, why = Action.KEEP, KEEP_HOLD_RECORD
+        elif table == "retention_reviews":
+            action, why = Action.KEEP, KEEP_REVIEW
+        elif table == "data_rights_requests":
+            action, why = Action.KEEP, KEEP_RIGHTS_RECORD
         elif table == "outbox":
             finished = f.get("status") in ("delivered", "stale", "failed")
             action, why = (Action.DELETE, _DELETED) if finished else (Action.KEEP, KEEP_UNDELIVERED)

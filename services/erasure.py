@@ -123,7 +123,7 @@ class Erasure:
             subject = store.subject_of(row.subject)
             assert subject is not None and row.reference is not None
             run_id = await retention_store.start_run(session, now)
-            plan, context = await self._plan_in(session, subject, now)
+            plan, context = await self._plan_in(session, subject, now, this_request=row.id)
             acting = sorted(plan.acting(), key=lambda d: _ORDER.index(d.table) if d.table in _ORDER else -1)
             async with retention_store.unlocked(session, run_id):
                 for decision in acting:
@@ -290,11 +290,13 @@ class Erasure:
             return None, "That card has expired (24 hours). Type the command again. Nothing was changed."
         return row, ""
 
-    async def _plan_in(self, session: AsyncSession, subject: Subject, now: datetime) -> tuple[ErasurePlan,
-                                                                                            ErasureContext]:
-        found = await records.records_naming(session, subject, [])
+    async def _plan_in(self, session: AsyncSession, subject: Subject, now: datetime, *,
+                       this_request: int | None = None) -> tuple[ErasurePlan, ErasureContext]:
+        found = [r for r in await records.records_naming(session, subject, [])
+                 if not (r.table == "data_rights_requests" and r.key == str(this_request))]  # not the erasure itself
         incident_ids = [int(r.fields["id"]) for r in found if r.table == "incidents"] + [
-            int(r.fields["incident_id"]) for r in found if r.table in ("incident_events", "incident_attachments")]
+            int(r.fields["incident_id"]) for r in found
+            if r.table != "incidents" and isinstance(r.fields.get("incident_id"), int)]
         request_ids = [int(r.fields["id"]) for r in found if r.table == "approval_requests"] + [
             int(r.fields["request_id"]) for r in found
             if r.table == "approval_events" and r.fields.get("request_id") is not None]

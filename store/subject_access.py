@@ -35,6 +35,7 @@ from store.consent_store import (
     ConsentStateRow,
 )
 from store.conversations import ConversationRefRow
+from store.erasure import DataRightsRequestRow
 from store.incidents import IncidentAttachmentRow, IncidentEventRow, IncidentRow
 from store.outbox import OutboxRow
 from store.retention import LegalHoldRow
@@ -61,6 +62,7 @@ SEARCHED: tuple[tuple[type[Base], str | None], ...] = (
     (ConversationRefRow, None),
     (BotStateRow, None),
     (OutboxRow, None),
+    (DataRightsRequestRow, "reference"),  # an erasure or correction: the person's names until it is done
 )
 
 

@@ -23,8 +23,13 @@ from services.audit import AuditTrail
 from services.retention import Retention
 from store import account_register as register_store
 from store import audit as audit_store
-from store.approvals import AccountAdministratorRow, AccountClosureRow, AccountRow, ApprovalRequestRow
-from store.approvals import registered_account_names
+from store.approvals import (
+    AccountAdministratorRow,
+    AccountClosureRow,
+    AccountRow,
+    ApprovalRequestRow,
+    registered_account_names,
+)
 from store.db import Database
 from store.retention import TombstoneRow
 from tests.support.cardtext import card_texts

@@ -352,3 +352,17 @@ async def test_rectify_does_not_touch_safeguarding_reports_or_the_history(databa
 
 def _inputs(card: dict[str, Any]) -> list[dict[str, Any]]:
     return [e for e in card["body"] if e.get("type") == "Input.Text"]
+
+
+async def test_a_hold_placed_after_the_card_keeps_the_records_at_the_confirm(database: Database) -> None:
+    await seed(database)
+    request_id, _ = await prepared_erasure(database)
+    async with database.transaction() as session:
+        await retention_store.place_hold(session, kind=HoldKind.PERSON, target=SAM.aad, person_name=SAM.name,
+                                         reason="an allegation", by_aad=ANNA.aad, by_name=ANNA.name, now=NOW)
+    result = await service(database).confirm_erase(confirm(request_id))
+    assert result.card is not None and "On legal hold" in _texts(result.card.to_dict())
+    async with database.sessions() as session:
+        assert (await session.get(IncidentRow, 1)).reporter_name == SAM.name  # type: ignore[union-attr]
+        assert await session.get(ApprovalRequestRow, 6) is not None
+        assert await session.scalar(select(func.count()).select_from(TombstoneRow)) == 0
