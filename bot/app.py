@@ -53,6 +53,7 @@ from dialogs.accounts import register_accounts
 from dialogs.ask import AnswerQuestion
 from dialogs.audit import register_audit
 from dialogs.consent_admin import register_consent_admin, register_consent_sync
+from dialogs.dashboard import register_dashboard
 from dialogs.erasure import register_erasure
 from dialogs.incidents import register_incidents
 from dialogs.photo_check import register_consent
@@ -65,7 +66,9 @@ from directory.factory import build_directory
 from domain.policy_help import PolicyLoadError, load_policy_index
 from services.account_register import AccountRegister
 from services.audit import AuditTrail
+from services.dashboard import Dashboard
 from services.erasure import Erasure
+from services.governors_report import GovernorsReports
 from services.incidents import Incidents
 from services.photo_check import consent_config_from_settings
 from services.platform import Platform
@@ -220,6 +223,13 @@ def create_app(
     register_retention(router, retention)
     register_subject_access(router, SubjectAccess(database, role_directory, audit=trail, uploader=put_file,
                                                   loopback_uploads=settings.dev_mode))
+    terms = settings.school_terms()  # an unreadable term start stops the bot here, saying which
+    register_dashboard(router, Dashboard(database, role_directory, audit=trail, calendar=calendar, terms=terms),
+                       GovernorsReports(database, role_directory, audit=trail, uploader=put_file,
+                                        school_name=settings.school_name, calendar=calendar, terms=terms,
+                                        policy_approved_on=settings.policy_approved_on,
+                                        policy_review_due=settings.policy_review_due,
+                                        loopback_uploads=settings.dev_mode))
     register_erasure(router, Erasure(database, role_directory, audit=trail))
     register_account_register(router, AccountRegister(database, role_directory, audit=trail, calendar=calendar))
     deps = BotDeps(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
@@ -17,6 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.calendar import SchoolCalendar, parse_clock_time, parse_timezone, parse_weekdays
 from domain.consent_import import DEFAULT_MAX_REGISTER_BYTES
+from domain.dashboard import DEFAULT_TERM_STARTS, SchoolTerms, parse_term_starts
 from domain.retention import RetentionSchedule, RetentionScheduleError, build_schedule
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./data/policybot.db"
@@ -115,6 +117,17 @@ class Settings(BaseSettings):
         default=None,
         description="The school's social media policy (plain text or Markdown). Defaults to the bundled sample: "
         "every answer then says in its first line that it is a sample, and start-up logs a warning.",
+    )
+    policy_approved_on: date | None = Field(
+        default=None, description="When the governing body approved the social media policy (YYYY-MM-DD), for the "
+        "governors' report; empty: 'not recorded'.",
+    )
+    policy_review_due: date | None = Field(
+        default=None, description="When the policy is next due for review (YYYY-MM-DD); empty: 'not recorded'.",
+    )
+    term_starts: str = Field(
+        default=DEFAULT_TERM_STARTS, description="The first day of the autumn, spring and summer terms as MM-DD "
+        "(the dashboard's and the governors' report's periods).",
     )
 
     # --- Roles (issue: platform services) -------------------------------------------------------
@@ -276,6 +289,17 @@ class Settings(BaseSettings):
             return SchoolCalendar(zone=zone, day_starts=starts, day_ends=ends, weekdays=weekdays)
         except ValueError as problem:
             raise SettingsError(f"POLICYBOT_SCHOOL_DAY_START and POLICYBOT_SCHOOL_DAY_END: {problem}") from problem
+
+    def school_terms(self) -> SchoolTerms:
+        """The school's terms (``POLICYBOT_TERM_STARTS``) read with its calendar.
+
+        Raises:
+            SettingsError: the term starts cannot be read, or the policy's review comes before its approval.
+        """
+        starts = _read_setting("POLICYBOT_TERM_STARTS", parse_term_starts, self.term_starts)
+        if self.policy_approved_on and self.policy_review_due and self.policy_review_due <= self.policy_approved_on:
+            raise SettingsError("POLICYBOT_POLICY_REVIEW_DUE must come after POLICYBOT_POLICY_APPROVED_ON.")
+        return SchoolTerms(self.school_calendar(), starts)
 
     def retention(self) -> RetentionSchedule:
         """The retention schedule: the defaults with ``POLICYBOT_RETENTION_SCHEDULE`` applied.

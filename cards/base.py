@@ -233,6 +233,87 @@ class Container(CardModel):
     bleed: bool | None = None
 
 
+class TableCell(CardModel):
+    type: Literal["TableCell"] = "TableCell"
+    items: list[Element]
+
+
+class TableRow(CardModel):
+    type: Literal["TableRow"] = "TableRow"
+    cells: list[TableCell]
+    style: Literal["default", "emphasis", "accent"] | None = None
+
+
+class TableColumn(CardModel):
+    width: int
+
+
+class Table(CardModel):
+    """A table (card 1.5): the plain fallback of every chart, and what a client without charts shows."""
+
+    type: Literal["Table"] = "Table"
+    columns: list[TableColumn]
+    rows: list[TableRow]
+    first_row_as_header: bool | None = None
+    show_grid_lines: bool | None = None
+    spacing: str | None = None
+
+
+# --- Charts (Teams: Chart.VerticalBar, Chart.Donut, Chart.Line). A client that cannot draw them shows the fallback,
+# which is required here: the table of the same figures. -----------------------------------------------------------
+
+
+class BarDatum(CardModel):
+    x: PlainText
+    y: int
+
+
+class ChartVerticalBar(CardModel):
+    type: Literal["Chart.VerticalBar"] = "Chart.VerticalBar"
+    title: PlainText | None = None
+    x_axis_title: PlainText | None = None
+    y_axis_title: PlainText | None = None
+    color_set: Literal["categorical", "sequential", "diverging"] | None = None
+    show_bar_values: bool | None = None
+    data: list[BarDatum]
+    fallback: Table
+
+
+class DonutDatum(CardModel):
+    legend: PlainText
+    value: int
+
+
+class ChartDonut(CardModel):
+    type: Literal["Chart.Donut"] = "Chart.Donut"
+    title: PlainText | None = None
+    color_set: Literal["categorical", "sequential", "diverging"] | None = None
+    data: list[DonutDatum]
+    fallback: Table
+
+
+class LinePoint(CardModel):
+    x: PlainText
+    y: int
+
+
+class LineSeries(CardModel):
+    legend: PlainText
+    values: list[LinePoint]
+
+
+class ChartLine(CardModel):
+    type: Literal["Chart.Line"] = "Chart.Line"
+    title: PlainText | None = None
+    x_axis_title: PlainText | None = None
+    y_axis_title: PlainText | None = None
+    color_set: Literal["categorical", "sequential", "diverging"] | None = None
+    data: list[LineSeries]
+    fallback: Table
+
+
+CHART_TYPES = frozenset({"Chart.VerticalBar", "Chart.Donut", "Chart.Line"})
+
 Element = Annotated[
     Union[
         TextBlock,
@@ -245,6 +326,10 @@ Element = Annotated[
         ActionSet,
         ColumnSet,
         Container,
+        Table,
+        ChartVerticalBar,
+        ChartDonut,
+        ChartLine,
     ],
     Field(discriminator="type"),
 ]
@@ -275,6 +360,7 @@ class AdaptiveCard(CardModel):
 ActionShowCard.model_rebuild()
 Column.model_rebuild()
 Container.model_rebuild()
+TableCell.model_rebuild()
 AdaptiveCard.model_rebuild()
 
 MAX_REFRESH_USERS = 60  # Teams ignores refresh.userIds beyond this many

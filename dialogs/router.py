@@ -168,9 +168,10 @@ class _AttachmentRoute:
 
 @dataclass(frozen=True)
 class _InvokeRoute:
-    name: str
+    name: str  # the declared name: the invoke's, or ``invoke#context_key`` for one keyed by its context
     handler: InvokeHandler
     access: Access
+    context_key: str | None = None  # the key the invoke's ``value.context`` must hold (Teams' file consent)
 
 
 def _declared(access: object, what: str) -> Access:
@@ -249,13 +250,19 @@ class Router:
             raise ValueError(f"attachment handler {name!r} is registered twice")
         self._attachments.append(_AttachmentRoute(name, takes, handler, access))
 
-    def on_invoke(self, name: str, handler: InvokeHandler, *, access: Access) -> None:
+    def on_invoke(self, name: str, handler: InvokeHandler, *, access: Access, context_key: str | None = None) -> None:
         """An invoke by name (card actions are verbs: ``on_action``); answered as a task module (the message
-        extension's)."""
-        access = _declared(access, f"invoke {name!r}")
-        if name in self._invokes:
-            raise ValueError(f"invoke {name!r} is registered twice")
-        self._invokes[name] = _InvokeRoute(name, handler, access)
+        extension's).
+
+        ``context_key``: one of several handlers of the same invoke, chosen by the key its ``value.context`` holds
+        (Teams sends every file consent card's answer as ``fileConsent/invoke``, with the context the card carried);
+        declared, checked and audited as ``name#context_key``. An invoke whose context names no keyed handler goes
+        to the one registered without a key."""
+        declared = f"{name}#{context_key}" if context_key else name
+        access = _declared(access, f"invoke {declared!r}")
+        if declared in self._invokes:
+            raise ValueError(f"invoke {declared!r} is registered twice")
+        self._invokes[declared] = _InvokeRoute(declared, handler, access, context_key)
 
     def on_cancel(self, hook: CancelHook) -> None:
         """What ``cancel`` stops besides the dialogs (e.g. an open report form). It acts only on the sender's own
@@ -366,7 +373,18 @@ class Router:
         return None
 
     def handles_invoke(self, name: object) -> bool:
-        return isinstance(name, str) and name in self._invokes
+        return isinstance(name, str) and "#" not in name and any(
+            route.name.split("#")[0] == name for route in self._invokes.values())
+
+    def _invoke_route(self, request: InvokeRequest) -> _InvokeRoute:
+        context = request.value.get("context") if isinstance(request.value, Mapping) else None
+        keyed = [r for r in self._invokes.values() if r.context_key and r.name.split("#")[0] == request.name
+                 and isinstance(context, Mapping) and r.context_key in context]
+        if keyed:
+            return keyed[0]
+        if request.name in self._invokes:
+            return self._invokes[request.name]
+        return next(r for r in self._invokes.values() if r.name.split("#")[0] == request.name)
 
     async def invoke(self, request: InvokeRequest) -> dict[str, Any]:
         """Run the invoke's handler after the check (a refusal is answered in the task module).
@@ -374,7 +392,7 @@ class Router:
         Raises:
             KeyError: no handler for ``request.name`` (ask ``handles_invoke`` first).
         """
-        route = self._invokes[request.name]
+        route = self._invoke_route(request)
         refused = await self.refused(route.name, route.access, request.actor)
         if refused is not None:
             return {"task": {"type": "message", "value": refused}}

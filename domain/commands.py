@@ -211,6 +211,17 @@ COMMANDS: tuple[CommandInfo, ...] = (
         role_lines=((Role.HEAD_TEACHER, "legal holds", "the legal holds in force"),
                     (Role.DPO, "legal holds", "the legal holds in force")),
     ),
+    CommandInfo(  # not in the menu: three roles use it, and Teams allows 10 commands per scope
+        "dashboard", phrases=("dashboard",),
+        role_lines=((Role.HEAD_TEACHER, "dashboard", "reports, photo checks and account requests as charts"),
+                    (Role.SLT, "dashboard", "reports, photo checks and account requests as charts"),
+                    (Role.DSL, "dashboard", "reports, photo checks and account requests as charts")),
+    ),
+    CommandInfo(
+        "governors_report", phrases=("governors report", "governors' report", "report to governors"),
+        role_lines=((Role.HEAD_TEACHER, "governors report", "the termly report to governors, as a PDF"),
+                    (Role.CHAIR_OF_GOVERNORS, "governors report", "the termly report to governors, as a PDF")),
+    ),
 )
 
 BY_NAME: dict[str, CommandInfo] = {command.name: command for command in COMMANDS}

@@ -61,6 +61,7 @@ class RecordKind(StrEnum):
     LEGAL_HOLDS = "legal_holds"
     TOMBSTONES = "tombstones"
     SUBJECT_ACCESS_EXPORTS = "subject_access_exports"
+    GOVERNORS_REPORTS = "governors_reports"
     CLOSED_ACCOUNTS = "closed_accounts"
     DATA_RIGHTS_REQUESTS = "data_rights_requests"
 
@@ -329,6 +330,14 @@ DEFAULT_RULES: tuple[RetentionRule, ...] = (
         Disposal.DELETE, Period(6, "y"), "the erasure or correction is done",
         f"{_SCHOOLS_CHOICE}; UK GDPR Art. 5(2) asks the school to show it acted on the request; 6 years matches the "
         "time limit for most civil claims (Limitation Act 1980). One not confirmed within a day is removed.",
+    ),
+    RetentionRule(
+        RecordKind.GOVERNORS_REPORTS, "Termly reports to the governing body (figures only, no personal data; the "
+        "PDF and its figures)",
+        Disposal.KEEP, None, "the report is made",
+        "IRMS Information Management Toolkit for Schools (governing body): reports presented to the governing body "
+        "are kept for as long as the minutes they belong to, and the principal set of minutes permanently. They "
+        "hold no personal data, so the bot never removes them; the governing body decides.",
     ),
     RetentionRule(
         RecordKind.TOMBSTONES, "Tombstones (reference, kind, dates and why a record was removed; no names)",

@@ -6,6 +6,7 @@ from store import (  # noqa: F401
     card_copies,
     consent_store,
     conversations,
+    dashboard,
     erasure,
     exports,
     incidents,

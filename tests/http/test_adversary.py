@@ -154,6 +154,10 @@ POLICY: dict[str, tuple[frozenset[Role], str]] = {
     "legal_holds": (_HOLDERS, "chat"),
     "subject_access": (frozenset({Role.DPO}), "chat"),
     "fileConsent/invoke": (frozenset({Role.DPO}), "chat"),
+    **{route: (frozenset({Role.SLT, Role.HEAD_TEACHER, Role.DSL}), "chat") for route in ("dashboard",
+                                                                                       "dashboard_period")},
+    **{route: (frozenset({Role.HEAD_TEACHER, Role.CHAIR_OF_GOVERNORS}), "chat")
+       for route in ("governors_report", "fileConsent/invoke#governors_report")},
     **{route: (frozenset({Role.DPO}), "chat") for route in ("erase", "rectify", "erase_confirm", "correct_confirm")},
     "close_account": (frozenset({Role.HEAD_TEACHER, Role.SLT}), "chat"),
     "transfer_account": (frozenset({Role.HEAD_TEACHER, Role.SLT}), "chat"),
@@ -361,6 +365,7 @@ def _verb_data(verb: str, world: World, incident: Report | None = None) -> dict[
         "do_not_photograph_clear": {"pupilId": AMELIA},
         "do_not_photograph_choose": {"typed": "Amelia Hughes", "choice": AMELIA},
         "do_not_photograph_submit": {"pupil": "Amelia Hughes"},
+        "dashboard_period": {"period": "this_term"},
         "erase_confirm": {"request_id": 1},
         "correct_confirm": {"request_id": 1, "reason": "misspelt", "f1": "Sam Teacher"},
     }
@@ -507,8 +512,8 @@ async def attempt(bot: Adversary, case: Case) -> tuple[int, Any, list[dict[str, 
         activity = bot.activity(case.who, case.where, text="")
         activity["attachments"] = [_ATTACHMENTS[case.route](bot.connector.url)]
     else:
-        activity = bot.activity(case.who, case.where, type_="invoke", name=case.route,
-                                value=_INVOKE_VALUES.get(case.route, {}))
+        activity = bot.activity(case.who, case.where, type_="invoke", name=case.route.split("#")[0],
+                                value=_INVOKE_VALUES.get(case.route, {}))  # "invoke#key": keyed by its context
     status, body = await bot.post(activity)
     return status, body, bot.answers_to(activity["id"])
 
@@ -524,6 +529,8 @@ _INVOKE_VALUES: dict[str, dict[str, Any]] = {  # what Teams sends with an invoke
     "composeExtension/fetchTask": {"commandId": "reportMessage", "commandContext": "message"},
     "composeExtension/submitAction": {"commandId": "reportMessage", "data": {}},
     "fileConsent/invoke": {"type": "fileUpload", "action": "decline", "context": {"export": "none"}},
+    "fileConsent/invoke#governors_report": {"type": "fileUpload", "action": "decline",
+                                            "context": {"governors_report": 0}},
     "application/search": {"dataset": "policybot.staff", "queryText": "Lee", "queryOptions": {"skip": 0, "top": 10}},
 }
 

@@ -249,6 +249,8 @@ def _rule_problems(card: dict[str, Any]) -> list[str]:
         if len(user_ids) > MAX_REFRESH_USERS:
             problems.append(f"refresh.userIds lists {len(user_ids)} users; Teams refreshes at most {MAX_REFRESH_USERS}")
     for path, node in _walk(card):
+        if str(node.get("type", "")).startswith("Chart.") and not isinstance(node.get("fallback"), dict):
+            problems.append(f"{path}: a chart needs a fallback element for clients that cannot draw it")
         if node.get("type") != "Action.Execute":
             continue
         if not str(node.get("verb") or "").strip():
@@ -293,10 +295,18 @@ def _differences(before: Any, after: Any, path: str = "$") -> list[str]:
 def _exempt(event: ParserEvent, card: dict[str, Any]) -> bool:
     """Whether a parser event is a known difference between the reference parser and Teams.
 
+    Teams draws `Chart.*` elements (charts in Adaptive Cards); the reference parser does not know them, reports
+    each as `UnknownElementType` and parses its `fallback` instead, so the fallback (a table) is checked by the
+    parser like any element. The event is exempt only when every chart of that type in the card has a fallback.
+
     Teams supports `choices.data` (dynamic type-ahead, people picker) on `Input.ChoiceSet` as a Teams
     feature from card version 1.2, with an empty static `choices` list allowed; the reference parser
     ties `choices.data` to version 1.6 and wants at least one static choice.
     """
+    if event.event == "UnknownElementType":
+        charts = [node for _, node in _walk(card) if str(node.get("type", "")).startswith("Chart.")
+                  and f'"{node.get("type")}"' in event.message]
+        return bool(charts) and all(isinstance(node.get("fallback"), dict) for node in charts)
     if event.source_type != "Input.ChoiceSet":
         return False
     if event.event == "UnsupportedProperty":
