@@ -36,7 +36,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import NamedTuple, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -1138,9 +1138,17 @@ def typed_line(typed: TypedPupil) -> str:
     return f"{typed.text} ({typed.class_hint})" if typed.class_hint else typed.text
 
 
+class Corrected(NamedTuple):
+    """The typed pupils after names were typed again (`with_corrections`)."""
+
+    pupils: tuple[TypedPupil, ...]
+    choices: dict[int, str]  # new position → chosen pupil id
+    positions: dict[int, tuple[int, ...]]  # old position → its new positions (several if typed again as several)
+
+
 def with_corrections(
     pupils: Sequence[TypedPupil], choices: Mapping[int, str], corrections: Mapping[int, str]
-) -> tuple[tuple[TypedPupil, ...], dict[int, str]]:
+) -> Corrected:
     """The typed pupils with names staff typed again (on the choice card) in place of the ones not found.
 
     A correction replaces the pupil at its position by the names it holds (usually one; none: ignored) and wins over
@@ -1150,18 +1158,18 @@ def with_corrections(
         pupils: the typed pupils of the request, in order.
         choices: position → chosen pupil id (as for `with_choices`).
         corrections: position → the name typed again.
-
-    Returns:
-        The pupils and the choices, renumbered.
     """
     corrected: list[TypedPupil] = []
     moved: dict[int, str] = {}
+    positions: dict[int, tuple[int, ...]] = {}
     for index, typed in enumerate(pupils):
         again = parse_pupil_names(corrections[index]) if index in corrections else []
         if again:
+            positions[index] = tuple(range(len(corrected), len(corrected) + len(again)))
             corrected.extend(again)
             continue
         if index in choices:
             moved[len(corrected)] = choices[index]
+        positions[index] = (len(corrected),)
         corrected.append(typed)
-    return tuple(corrected), moved
+    return Corrected(tuple(corrected), moved, positions)

@@ -83,7 +83,6 @@ from domain.consent import (
     DestinationKind,
     PhotoCheckRequest,
     ResolutionStatus,
-    TypedPupil,
     Verdict,
     typed_line,
     with_choices,
@@ -351,15 +350,18 @@ class PhotoChecks:
             return ActionResult(message="That card is out of date. Type **can I post this photo?** to start again.")
         corrections = {position: name for position, name in chosen.corrections().items()
                        if position < len(request.pupils)}
-        pupils, choices = with_corrections(request.pupils, chosen.choices(), corrections)
+        corrected = with_corrections(request.pupils, chosen.choices(), corrections)
         try:  # validated again: names typed again may hold more pupils than a photo can name
-            request = PhotoCheckRequest.model_validate(
-                {**request.model_dump(), "pupils": [p.model_dump() for p in with_choices(pupils, choices)]})
+            request = PhotoCheckRequest.model_validate({**request.model_dump(), "pupils": [
+                p.model_dump() for p in with_choices(corrected.pupils, corrected.choices)]})
         except ValidationError:
             return ActionResult(message=f"A photo can name at most {_MAX_PUPILS} pupils. Type **can I post this "
                                         "photo?** to start again.")
         checked = await self._check_and_log(request, action.actor)
-        notice = _still_unresolved(checked.verdict, request.pupils, corrections, chosen.none_of_these())
+        # Where the names the member of staff acted on are now: typed again, or "None of these".
+        retyped = {new for old in corrections for new in corrected.positions.get(old, ())}
+        declined = {new for old in chosen.none_of_these() for new in corrected.positions.get(old, ())}
+        notice = _still_unresolved(checked.verdict, retyped, declined)
         return ActionResult(card=await self._answer_card(checked, chosen, request, notice=notice))
 
     async def _answer_card(self, checked: _Checked, question: PhotoCheckSubmit | PhotoCheckChoiceSubmit,
@@ -569,15 +571,13 @@ class PhotoChecks:
         ))
 
 
-def _still_unresolved(verdict: Verdict, pupils: tuple[TypedPupil, ...], corrections: dict[int, str],
-                      none_of_these: list[int]) -> str | None:
+def _still_unresolved(verdict: Verdict, retyped: set[int], declined: set[int]) -> str | None:
     """What the choice card says above the names when a name typed again is still not in the register, or "None of
-    these" was chosen: the answer stays no until the pupil is identified."""
-    if not verdict.needs_pupil_choice:
-        return None
-    unresolved = {pupil.position for pupil in verdict.pupils if pupil.status is not ResolutionStatus.MATCHED}
-    names = [pupils[position].text for position in sorted(unresolved)
-             if position in corrections or position in none_of_these]
+    these" was chosen: the answer stays no until the pupil is identified. (A name typed again that two pupils share
+    needs no line: the card now asks which of them.)"""
+    names = [pupil.typed.text for pupil in verdict.pupils
+             if (pupil.position in retyped and pupil.status is ResolutionStatus.NOT_FOUND)
+             or (pupil.position in declined and pupil.status is not ResolutionStatus.MATCHED)]
     if not names:
         return None
     listed = ", ".join(f"\u201c{name}\u201d" for name in names)
