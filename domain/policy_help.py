@@ -1688,7 +1688,7 @@ class PolicyIndex:
         order = np.argsort(-scores, kind="stable")
         return [(int(i), float(scores[i])) for i in order if scores[i] > 0]
 
-    def _quotes(self, tokens: Sequence[str], ranked: list[tuple[int, float]]) -> list[int]:
+    def _quotes(self, tokens: Sequence[str], ranked: list[tuple[int, float]], about: str | None) -> list[int]:
         """The best passage, then (up to three in all) passages scoring close to it that quote what it does
         not: "who approves a new class Twitter?" needs SLT's approval and the Head Teacher's N.B."""
         best, best_score = ranked[0]
@@ -1697,6 +1697,8 @@ class PolicyIndex:
         quoted = set(self._passage_terms[best]) & set(weights)
         chosen = [best]
         for i, score in ranked[1:]:
+            if self._addressed_to_others[i] and not (about is not None and self._addressed_to[about][i]):
+                continue  # a member of staff asking about their own conduct gets no rule written for others beside
             if len(chosen) == _MAX_QUOTES or score < _EXTRA_QUOTE_RATIO[len(chosen) - 1] * best_score:
                 break
             new = (self._passage_terms[i] & set(weights)) - quoted
@@ -1770,7 +1772,7 @@ class PolicyIndex:
             logger.debug("Not covered (confidence %.2f, matched idf %.2f, %d words)", confidence, matched_idf,
                          len(tokens))
             return NotCovered(question=question, confidence=round(confidence, 3), from_sample=self.document.is_sample)
-        chosen = self._quotes(tokens, ranked)
+        chosen = self._quotes(tokens, ranked, _asked_about(question))
         scores = dict(ranked)
         quotes = tuple(
             PolicyQuote(
