@@ -257,7 +257,11 @@ def account_form_card(
         body += [
             InputChoiceSet(
                 id=runner_field(slot), label=f"Runner {slot}{optional}", value=chosen_value or None,
-                placeholder="Type a name", choices=choices, choices_data=STAFF_SEARCH, style="filtered",
+                placeholder="Type a name", choices=choices, style="filtered",
+                # An empty slot searches the staff list as the person types; a slot holding someone offers the
+                # listed choices only, so every client shows that person's name in it (a search box with a value
+                # shows the raw id in some clients).
+                choices_data=None if chosen_value else STAFF_SEARCH,
             ),
             *chosen_line,
             *_error(errors, runner_field(slot)),

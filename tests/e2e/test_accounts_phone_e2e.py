@@ -1,0 +1,180 @@
+"""End to end in the Agents Playground (issue 19): runners who have never opened the bot, the Head Teacher's card
+on a phone, and old cards that follow the request.
+
+Sam proposes an account naming Lee Carter and Priya Shah, neither of whom has opened the bot: each runner slot is
+a typeahead over the school's staff list, says who is chosen in it by name, and keeps its person when the card
+comes back with something to fix. The Head Teacher reads the request in a 390 px wide view (a phone): the summary
+and the buttons come first, nothing is wider than the screen. She asks for changes: Sam's first card stops saying
+"Waiting for a decision" and loses its Withdraw button; Sam changes the aim and sends it again: every copy of the
+first version says "Replaced by version 2" with no buttons, and the new version says what changed. Request numbers
+count per kind (the first account request is ACC-…-0001).
+
+Screenshots: docs/screenshots/account-runners-chosen.png, account-request-phone.png, account-card-superseded.png.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.e2e.playground import REPO_ROOT, E2EStack, PlaygroundSession
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator
+
+pytestmark = pytest.mark.playground
+
+SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+FORM_TITLE = "Propose a school social media account"
+ACCOUNT_NAME = "Holy Trinity Choir"
+PHONE = {"width": 390, "height": 844}
+CARD = ".ac-adaptiveCard"
+
+
+@pytest.fixture(scope="module")
+def e2e_bot_env() -> dict[str, str]:
+    return {
+        "POLICYBOT_ROLES_FILE": str(REPO_ROOT / "playground" / "roles.json"),
+        "POLICYBOT_OUTBOX_POLL_SECONDS": "0.2",
+    }
+
+
+def runner_input(form: Locator, slot: int) -> Locator:
+    return form.locator(f"xpath=.//label[normalize-space(.)='Runner {slot}']/following-sibling::div//input").first
+
+
+def choose_runner(session: PlaygroundSession, form: Locator, slot: int, name: str) -> None:
+    """Type part of a name in the runner slot and pick the suggestion, as a person does."""
+    box = runner_input(form, slot)
+    box.click()
+    session.page.keyboard.type(name.split(" ")[0])
+    session.page.get_by_role("option").filter(has_text=name).first.click()
+
+
+def chosen_under(form: Locator, slot: int) -> str:
+    """The "Chosen: …" line right under a runner slot."""
+    label = form.locator(f"xpath=.//label[normalize-space(.)='Runner {slot}']")
+    line = label.locator("xpath=../following-sibling::*[1]")
+    return line.inner_text().strip()
+
+
+CARD_ON_PHONE = 358  # the width Teams' mobile client gives a card in a chat on a 390 px wide screen
+
+
+def as_on_a_phone(card: Locator) -> dict[str, float]:
+    """Give the card the width it has on a phone (the Playground's own page does not shrink below about 450 px,
+    so the card is narrowed in place), then measure: its scroll and client widths, how far the widest of its parts
+    overflows its box, and how many of its parts are wider than the card."""
+    return card.evaluate(
+        """(el, width) => {
+            el.style.width = width + 'px'; el.style.maxWidth = width + 'px'; el.style.minWidth = '0';
+            const nodes = [el, ...el.querySelectorAll('*')].filter(n => n.offsetParent !== null);
+            const box = el.getBoundingClientRect();
+            const widest = nodes.reduce((most, n) => Math.max(most, n.scrollWidth - n.clientWidth), 0);
+            const outside = nodes.filter(n => n.getBoundingClientRect().right > box.right + 1).length;
+            return {scrollWidth: el.scrollWidth, clientWidth: el.clientWidth, width: box.width,
+                    widestOverflow: widest, partsOutside: outside};
+        }""",
+        CARD_ON_PHONE,
+    )
+
+
+def fits(sizes: dict[str, float]) -> bool:
+    return (sizes["scrollWidth"] <= sizes["clientWidth"] and sizes["widestOverflow"] <= 1
+            and sizes["partsOutside"] == 0 and sizes["width"] <= CARD_ON_PHONE)
+
+
+def test_runners_from_the_staff_list_a_phone_sized_decision_and_old_cards_that_follow_the_request(
+    staff: PlaygroundSession, head_teacher: PlaygroundSession, e2e_stack: E2EStack
+) -> None:
+    head_teacher.open_personal_chat()
+    head_teacher.wait_for_activity("installationUpdate", to_bot=True)
+    staff.open_personal_chat()
+
+    # 1. Runners who have never opened the bot, chosen by name; a slot keeps its person when the card comes back.
+    staff.send("new account")
+    form = staff.card(FORM_TITLE)
+    staff.fill_card_input("Platform", "Facebook", card=form)
+    staff.fill_card_input("Proposed account name", ACCOUNT_NAME, card=form)
+    staff.fill_card_input("Aim of the account", "Share the choir's concerts with families", card=form)
+    staff.fill_card_input("Intended audience", "Parents and carers of choir members", card=form)
+    staff.fill_card_input("How it will be promoted", "Newsletter", card=form)
+    staff.fill_card_input("Open or private", "Private / closed (approved members only)", card=form)
+    choose_runner(staff, form, 1, "Lee Carter")
+    staff.fill_card_input("Runner 1: policy and training", "Has read the policy and been trained", card=form)
+    choose_runner(staff, form, 2, "Priya Shah")
+    staff.fill_card_input("Runner 2: policy and training", "Has read the policy and been trained", card=form)
+    staff.fill_card_input("Monitoring plan (term time)", "Lee checks it every school day", card=form)
+    staff.click_card_button("Send to the Head Teacher", card=form)  # the holiday cover is missing
+    staff.wait_for_text("Please fix 1 thing below")
+    form = staff.card("Please fix 1 thing below")
+    assert "I don't know this person yet" not in form.inner_text()
+    assert chosen_under(form, 1) == "Chosen: Lee Carter" and chosen_under(form, 2) == "Chosen: Priya Shah"
+    assert runner_input(form, 1).input_value() == "Lee Carter" and runner_input(form, 2).input_value() == "Priya Shah"
+    staff.screenshot(SCREENSHOTS / "account-runners-chosen.png", of=form)
+
+    staff.fill_card_input("Monitoring during school holidays", "Priya checks it every Monday", card=form)
+    staff.click_card_button("Send to the Head Teacher", card=form)
+    staff.wait_for_text("Sent to Anna Smith for a decision")
+    first = staff.card("Sent to Anna Smith for a decision")
+    reference = re.search(r"ACC-\d{4}-\d{4}", first.inner_text())
+    assert reference is not None and reference.group().endswith("-0001")  # each kind counts on its own
+
+    # 3. The Head Teacher's card on a phone: the decision and a short summary first, nothing wider than the screen.
+    head_teacher.page.set_viewport_size(PHONE)
+    try:
+        request = head_teacher.card(ACCOUNT_NAME, timeout=30)
+        request.scroll_into_view_if_needed()
+        for name in ("Approve", "Reject", "Ask for changes"):
+            assert request.get_by_role("button", name=name, exact=True).is_visible(), name
+        text = request.inner_text()
+        for line in ("Platform: Facebook", f"Account: {ACCOUNT_NAME}", "Purpose: Share the choir",
+                     "Runners: Lee Carter, Priya Shah"):
+            assert line in text, line
+        assert "Monitoring during school holidays" not in text  # the details open on request
+        sizes = as_on_a_phone(request)
+        assert fits(sizes), sizes
+        head_teacher.screenshot(SCREENSHOTS / "account-request-phone.png", of=request)
+        head_teacher.click_card_button("Show details", card=request, expect_activity=False)
+        assert request.get_by_text("Monitoring during school holidays", exact=True).first.is_visible()
+        sizes = as_on_a_phone(request)
+        assert fits(sizes), sizes
+        head_teacher.screenshot(SCREENSHOTS / "account-request-phone-details.png", of=request)
+
+        # 2. Old cards follow the request: she asks for changes.
+        request = head_teacher.pane.locator(CARD).filter(has_text="Reason or comment").last  # not the details' card
+        head_teacher.fill_card_input("Reason or comment (needed to reject or to ask for changes)",
+                                     "Please say who covers the summer holidays", card=request)
+        head_teacher.click_card_button("Ask for changes", card=request)
+        head_teacher.wait_for_text("Status: Changes requested")  # her answer, then her copy updated the same
+    finally:
+        head_teacher.page.set_viewport_size({"width": 1280, "height": 900})
+
+    told = staff.card("needs some changes", timeout=30)
+    staff.wait_for_text(re.compile("Status: Changes requested"), timeout=30)
+    first = staff.pane.locator(CARD).filter(has_text="Asked by Sam Teacher").first  # the form's message
+    first.get_by_text("Status: Changes requested").wait_for(timeout=30_000)  # updated in place
+    assert "Waiting for a decision" not in first.inner_text()
+    staff.screenshot(SCREENSHOTS / "account-requester-card-followed.png", of=first)
+    staff.click_card_button("Change and resend", card=told)
+    form = staff.card("Change request " + reference.group())
+    staff.fill_card_input("Monitoring during school holidays", "Priya checks it every Monday; Lee in August",
+                          card=form)
+    staff.click_card_button("Resend to the Head Teacher", card=form)
+    staff.wait_for_text("Sent again (version 2)")
+
+    # Every copy of version 1 says it was replaced, with no buttons; version 2 says what changed.
+    new = head_teacher.card("Changed since version 1: holiday monitoring", timeout=30)
+    assert new.get_by_role("button", name="Approve", exact=True).is_visible()
+    old = head_teacher.pane.locator(CARD).filter(has_text="Replaced by version 2")
+    old.first.wait_for(timeout=30_000)
+    assert old.first.get_by_role("button", name="Approve", exact=True).count() == 0
+    head_teacher.screenshot(SCREENSHOTS / "account-card-superseded.png", of=old.first)
+    mine = staff.pane.locator(CARD).filter(has_text="Replaced by version 2")
+    mine.first.wait_for(timeout=30_000)
+    assert mine.first.get_by_role("button", name="Withdraw", exact=True).count() == 0
+
+    assert staff.failed_activities() == [] and head_teacher.failed_activities() == []
+    assert e2e_stack.bot.errors() == []
