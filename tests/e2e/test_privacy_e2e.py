@@ -17,6 +17,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from store.approvals import AccountAdministratorRow, AccountRow, ApprovalRequestRow
+from store.incidents import IncidentRow
 from tests.e2e.playground import REPO_ROOT, E2EStack, PlaygroundSession
 
 pytestmark = [pytest.mark.playground]
@@ -54,12 +55,34 @@ def test_the_dpo_asks_for_a_subject_access_export(staff: PlaygroundSession, dpo:
     assert e2e_stack.bot.errors() == []
 
 
+def _seed_reports(database: str) -> None:
+    """Three closed reports Sam made last year: a general one, a safeguarding one and one the DPO will hold."""
+    engine = create_engine(f"sqlite:///{database}")
+    now = datetime.now(UTC)
+    with Session(engine) as session, session.begin():
+        for n, category in ((101, "negative_comment"), (102, "bullying_pupil"), (103, "offensive_content")):
+            session.add(IncidentRow(
+                reference=f"INC-2025-{n:04d}", year=2025, number=n, submission_key=f"e2e-privacy-{n}",
+                category=category, urgency="normal", status="closed", immediate_risk=False, dsl_told=None,
+                reporter_aad=SAM_AAD, reporter_name="Sam Teacher", what_happened="A post about the school.",
+                platform="facebook", link="", when_date=None, when_detail="", involved="", actions_taken=[],
+                source="form", source_author="", received_at=now - timedelta(days=300),
+                closed_at=now - timedelta(days=290), version=1))
+    engine.dispose()
+
+
 def test_the_dpo_erases_a_person_where_the_law_allows(dpo: PlaygroundSession, e2e_stack: E2EStack) -> None:
+    _seed_reports(str(e2e_stack.bot.database_path))
     dpo.open_personal_chat()
+    dpo.send("legal hold INC-2025-0103 because a claim is expected")
+    dpo.wait_for_text("is on legal hold")
     dpo.send("erase Sam Teacher because he asked on 3 December (UK GDPR Art. 17)")
     card = dpo.card("Erase Sam Teacher?")
     shown = card.inner_text()
-    assert "Erase: The bot's chats with them" in shown and "Keep: Audit trail" in shown and "Art. 5(2)" in shown
+    for expected in ("Anonymise: Incident reports", "INC-2025-0101", "Erase: The bot's chats with them",
+                     "Keep: Incident reports", "KCSIE", "INC-2025-0102", "On legal hold", "INC-2025-0103",
+                     "Keep: Audit trail", "Art. 5(2)"):
+        assert expected in shown, expected
     dpo.screenshot(SCREENSHOTS / "privacy-erase.png", of=card)
     original = dpo.page.viewport_size  # at a phone's width (the Playground's own minimum card width is 446 px)
     dpo.page.set_viewport_size(PHONE)
@@ -76,7 +99,9 @@ def test_the_dpo_erases_a_person_where_the_law_allows(dpo: PlaygroundSession, e2
     dpo.screenshot(SCREENSHOTS / "privacy-erased.png", of=done)
     dpo.send("erase Sam Teacher because checking what is left")  # only what the law keeps is left
     again = dpo.card("Erase Sam Teacher?")
-    assert "Erase: The bot's chats with them" not in again.inner_text()
+    left = again.inner_text()
+    assert "Erase: The bot's chats with them" not in left and "Anonymise: Incident reports" not in left
+    assert "INC-2025-0102" in left and "INC-2025-0103" in left  # only what the law keeps is left
     assert e2e_stack.bot.errors() == []
 
 
