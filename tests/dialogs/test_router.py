@@ -43,7 +43,8 @@ def test_the_flows_files_and_invokes_are_all_in_the_table(router: Router) -> Non
     table = router.describe()
     assert table["flows"] == sorted(f.value for f in (Flow.CHECK_PHOTO, Flow.PROPOSE_ACCOUNT, Flow.REPORT_INCIDENT))
     assert table["attachments"] == ["incident_screenshots", "consent_csv"]
-    assert table["invokes"] == ["composeExtension/fetchTask", "composeExtension/submitAction", "fileConsent/invoke"]
+    assert table["invokes"] == ["application/search", "composeExtension/fetchTask", "composeExtension/submitAction",
+                                "fileConsent/invoke", "fileConsent/invoke#governors_report"]
 
 
 @pytest.mark.parametrize(
@@ -155,3 +156,45 @@ def test_card_data_only_ever_says_which_record_never_who_acts(router: Router) ->
         fields = {name.lower() for name in declaration.payload.model_fields}
         aliases = {(info.alias or "").lower() for info in declaration.payload.model_fields.values()}
         assert not (fields | aliases) & identity, (declaration.name, (fields | aliases) & identity)
+
+
+async def test_one_invoke_can_have_handlers_keyed_by_its_context(database: Any) -> None:
+    """Teams sends every file consent card's answer as ``fileConsent/invoke``: each feature's handler is chosen by
+    the key of the context its card carried, declared and audited as ``name#key``; other contexts go to the one
+    registered without a key."""
+    from directory.static import DirectoryEntry, StaticRoleDirectory
+    from domain.actors import Actor
+    from services.audit import AuditTrail
+    from store import audit as trail
+
+    head = DirectoryEntry("00000000-0000-0000-0000-0000000000c1", "Hana Head", frozenset({Role.HEAD_TEACHER}))
+    dpo = DirectoryEntry("00000000-0000-0000-0000-0000000000c2", "Dora Protect", frozenset({Role.DPO}))
+    router = Router(directory=StaticRoleDirectory([head, dpo], description="test"), trail=AuditTrail(database))
+    seen: list[str] = []
+
+    def handler(label: str) -> Callable[[InvokeRequest], Any]:
+        async def handle(request: InvokeRequest) -> dict[str, Any]:
+            seen.append(label)
+            return {"handled": label}
+        return handle
+
+    router.on_invoke("test/consent", handler("plain"), access=only(Role.DPO))
+    router.on_invoke("test/consent", handler("keyed"), access=only(Role.HEAD_TEACHER), context_key="report")
+    with pytest.raises(ValueError, match="twice"):
+        router.on_invoke("test/consent", handler("again"), access=only(Role.HEAD_TEACHER), context_key="report")
+    assert router.handles_invoke("test/consent") and not router.handles_invoke("test/consent#report")
+    assert {d.name for d in router.declarations()} == {"test/consent", "test/consent#report"}
+
+    def actor(who: DirectoryEntry) -> Actor:
+        return Actor(who.aad_object_id, who.name, "29:x", "a:x", "personal")
+
+    assert await router.invoke(InvokeRequest("test/consent", {"context": {"report": 1}}, actor(head))) == {
+        "handled": "keyed"}
+    assert await router.invoke(InvokeRequest("test/consent", {"context": {"export": "x"}}, actor(dpo))) == {
+        "handled": "plain"}
+    refused = await router.invoke(InvokeRequest("test/consent", {"context": {"report": 1}}, actor(dpo)))
+    assert "task" in refused and seen == ["keyed", "plain"]
+    async with database.sessions() as session:
+        [entry] = [e for e in await trail.recent(session, limit=5) if e.outcome.value == "refused"]
+    assert (entry.action, entry.actor_aad, entry.reason) == ("test/consent#report", dpo.aad_object_id,
+                                                              "role_not_held")
