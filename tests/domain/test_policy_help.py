@@ -17,8 +17,6 @@ from typing import Any
 
 import pytest
 
-from tests.support.school_policy import missing_reason, school_policy_path
-
 from cards.base import parse_card
 from cards.policy_help import SAMPLE_WARNING, START_FLOW_VERB, policy_answer_card, policy_not_covered_card
 from domain.commands import looks_like_photo_check
@@ -34,6 +32,7 @@ from domain.policy_help import (
     load_policy_index,
     parse_policy,
 )
+from tests.support.school_policy import missing_reason, school_policy_path
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).parent.parent / "data"
