@@ -42,6 +42,7 @@ from domain.erasure import (
     ErasureCommandError,
     ErasureContext,
     ErasurePlan,
+    NameKind,
     clean_name,
     parse_erase,
     plan_erasure,
@@ -128,6 +129,10 @@ class Erasure:
             async with retention_store.unlocked(session, run_id):
                 for decision in acting:
                     await self._apply(session, decision, subject, now)
+            if any(d.table in ("consent_pupils", "consent_pupil_consents") for d in acting):
+                # a new current version: no bot instance keeps the pupil in its cached register
+                await store.reissue_register(session, made_by=actor.aad_object_id, note=f"after {row.reference}",
+                                             now=now)
             await self._tombstones(session, plan, context, run_id=run_id, reference=row.reference, now=now)
             counts = plan.counts()
             await retention_store.finish_run(session, run_id, {"erasure": row.reference, **counts})
@@ -243,6 +248,9 @@ class Erasure:
                 count = await store.correct(session, field, new)
                 changed.append((f"{NAME_TITLES[field.kind]} ({', '.join(field.where)})", count))
                 detail_fields.append({"kind": field.kind.value, "where": list(field.where), "records": count})
+            if any(field.kind is not NameKind.STAFF for field, _ in wanted):  # every cached register follows
+                await store.reissue_register(session, made_by=actor.aad_object_id, note=f"after {row.reference}",
+                                             now=now)
             row.reason = reason
             counts = {"names": len(changed), "records": sum(c for _, c in changed)}
             await store.finish(session, row.id, counts)

@@ -37,7 +37,13 @@ from store.approvals import (
     DelegationRow,
 )
 from store.base import Base, UtcDateTime
-from store.consent_store import ConsentCheckLogRow, ConsentPupilRow
+from store.consent_store import (
+    ConsentCheckLogRow,
+    ConsentPupilConsentRow,
+    ConsentPupilRow,
+    ConsentRegisterVersionRow,
+    ConsentStateRow,
+)
 from store.conversations import ConversationRefRow
 from store.incidents import IncidentRow
 
@@ -183,6 +189,39 @@ async def redact_check(session: AsyncSession, check_id: int, pupil_ids: list[str
     """A photo check keeps only these pupils' ids (the erased pupil's taken out)."""
     await session.execute(update(ConsentCheckLogRow).where(ConsentCheckLogRow.id == check_id)
                           .values(pupil_ids=pupil_ids))
+
+
+async def reissue_register(session: AsyncSession, *, made_by: str, note: str, now: datetime) -> int | None:
+    """Make a copy of the current consent register (as it is now, after an erasure or a correction) the current
+    version. Every bot instance's cached register follows a change of version only, so this is how a pupil
+    erased or renamed leaves each instance's memory at its next check. Returns the new version's id (None: no
+    register yet)."""
+    current = await session.scalar(select(ConsentStateRow.current_version_id))
+    old = await session.get(ConsentRegisterVersionRow, current) if current is not None else None
+    if old is None:
+        return None
+    pupils = list(await session.scalars(select(ConsentPupilRow).where(ConsentPupilRow.version_id == old.id)))
+    consents = list(await session.scalars(select(ConsentPupilConsentRow)
+                                          .where(ConsentPupilConsentRow.version_id == old.id)))
+    new = ConsentRegisterVersionRow(imported_at=now, imported_by=made_by[:200],
+                                    source_name=f"{old.source_name} ({note})"[:300], encoding=old.encoding,
+                                    pupil_count=len(pupils), purposes=old.purposes, warnings=[])
+    session.add(new)
+    await session.flush()
+    for pupil in pupils:
+        session.add(ConsentPupilRow(
+            version_id=new.id, pupil_id=pupil.pupil_id, first_name=pupil.first_name,
+            preferred_first_name=pupil.preferred_first_name, surname=pupil.surname, class_name=pupil.class_name,
+            year_group=pupil.year_group, do_not_publish=pupil.do_not_publish,
+            do_not_publish_reason=pupil.do_not_publish_reason))
+    await session.flush()
+    for consent in consents:
+        session.add(ConsentPupilConsentRow(version_id=new.id, pupil_id=consent.pupil_id, purpose=consent.purpose,
+                                           state=consent.state, withdrawn_on=consent.withdrawn_on))
+    await session.flush()
+    await session.execute(update(ConsentStateRow).values(current_version_id=new.id,
+                                                         revision=ConsentStateRow.revision + 1))
+    return new.id
 
 
 # --- rectification: the names recorded for a person -----------------------------------------------------------

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from cards.erasure import CORRECT_CONFIRM_VERB, ERASE_CONFIRM_VERB, CorrectionForm, EraseConfirm
 from directory.static import StaticRoleDirectory
@@ -30,7 +30,13 @@ from store import retention as retention_store
 from store import subject_access as records
 from store.approvals import AccountAdministratorRow, AccountDraftRow, AccountRow, ApprovalEventRow, ApprovalRequestRow
 from store.audit import AuditRow
-from store.consent_store import ConsentCheckLogRow, ConsentPupilRow, ConsentRegisterVersionRow, ConsentStateRow
+from store.consent_store import (
+    ConsentCheckLogRow,
+    ConsentPupilRow,
+    ConsentRegisterVersionRow,
+    ConsentStateRow,
+    ConsentStore,
+)
 from store.db import Database
 from store.erasure import DataRightsRequestRow
 from store.incidents import IncidentEventRow, IncidentRow
@@ -108,6 +114,8 @@ async def seed(database: Database) -> None:
                      record_ref=None, outcome="refused", reason="role_not_held", detail={}),
         ])
         await session.execute(ConsentStateRow.__table__.update().values(current_version_id=1))
+        if session.get_bind().dialect.name == "postgresql":  # the version was given its id: move the sequence on
+            await session.execute(text("SELECT setval(pg_get_serial_sequence('consent_register_versions', 'id'), 1)"))
         await retention_store.place_hold(session, kind=HoldKind.INCIDENT, target="INC-2026-0003", person_name=None,
                                          reason="a claim", by_aad=JO.aad, by_name=JO.name, now=NOW)
 
@@ -205,10 +213,16 @@ async def test_the_confirm_erases_leaves_tombstones_and_subject_access_finds_onl
 async def test_a_pupil_is_erased_from_the_register_and_redacted_from_checks_that_name_others(
         database: Database) -> None:
     await seed(database)
+    register = ConsentStore(database)  # a bot instance's cached register
+    async with database.sessions() as session:
+        assert (await register.register_in(session)).get("P001") is not None
     request_id, card = await prepared_erasure(database, "Zoe Bronte because her parents asked")
     assert "Redact: Photo check log" in _texts(card) and "MIS" in _texts(card)
     await service(database).confirm_erase(confirm(request_id))
     async with database.sessions() as session:
+        assert (await register.register_in(session)).get("P001") is None  # the cache reads the register again
+        current = await session.scalar(select(ConsentStateRow.current_version_id))
+        assert current != 1 and await session.get(ConsentPupilRow, (current, "P002")) is not None  # a new version
         assert await session.get(ConsentPupilRow, (1, "P001")) is None
         assert await session.get(ConsentPupilRow, (1, "P002")) is not None
         pupils = [list(p) for p in await session.scalars(select(ConsentCheckLogRow.pupil_ids))]
@@ -318,6 +332,9 @@ async def test_rectify_corrects_a_misspelt_name_everywhere_and_keeps_no_old_valu
 
 async def test_rectify_corrects_a_pupils_name_in_the_register(database: Database) -> None:
     await seed(database)
+    register = ConsentStore(database)  # a bot instance's cached register
+    async with database.sessions() as session:
+        assert (await register.register_in(session)).get("P001") is not None
     erasure = service(database)
     [card] = (await erasure.correct(actor(JO), "Zoe Bronte")).cards
     as_dict = card.to_dict()
@@ -330,6 +347,9 @@ async def test_rectify_corrects_a_pupils_name_in_the_register(database: Database
     async with database.sessions() as session:
         pupil = await session.get(ConsentPupilRow, (1, "P001"))
     assert pupil is not None and (pupil.first_name, pupil.surname) == ("Zoë", "Brontë")
+    async with database.sessions() as session:
+        cached = (await register.register_in(session)).get("P001")
+    assert cached is not None and (cached.pupil.first_name, cached.pupil.surname) == ("Zoë", "Brontë")
 
 
 async def test_rectify_does_not_touch_safeguarding_reports_or_the_history(database: Database) -> None:
