@@ -21,7 +21,6 @@ from domain.audit import RecordType
 from domain.calendar import SchoolCalendar
 from domain.dashboard import (
     DASHBOARD_ROLES,
-    PERIOD_TITLES,
     Figures,
     Period,
     PeriodChoice,
@@ -118,5 +117,4 @@ def _viewer_note(roles: frozenset[Role]) -> str:
     if not seen:
         return "Counts of the reports your role may see. No restricted category is counted for your role."
     return (f"Counts of the reports your role may see, with {len(seen)} restricted categor"
-            f"{'y' if len(seen) == 1 else 'ies'} as counts only. {PERIOD_TITLES[PeriodChoice.THIS_TERM]} runs "
-            "from the term's first day to now.")
+            f"{'y' if len(seen) == 1 else 'ies'} as counts only. This term and this school year run to now.")
