@@ -1,4 +1,4 @@
-"""The escalation clock: urgent reports nobody has taken the lead on go to the Head Teacher and the DSL.
+"""The safeguarding chain's clock: urgent reports nobody has taken the lead on go to whoever is next.
 
 Wiring (in the app factory, after the database's cleanup context so it stops before the database closes)::
 
@@ -7,15 +7,18 @@ Wiring (in the app factory, after the database's cleanup context so it stops bef
 
 Each round (``run_once``):
 
-1. escalates every urgent report whose school-time limit has passed with nobody leading it
-   (``Incidents.escalate_due``): the report's rule names who (Head Teacher and DSL; for allegations about
-   staff the Head Teacher only; about the Head Teacher the Chair of Governors only);
+1. moves on the safeguarding chain of every urgent report nobody leads (``Incidents.escalate_due``): when its
+   clock has run out (``POLICYBOT_INCIDENT_ESCALATION_MINUTES`` *real* minutes, day or night: urgent means now,
+   whatever the hour) or at once when Teams could not deliver the alert to anyone it was sent to. The report's route
+   (``domain/incident_routing.py``) names who is next: the school's chain (``POLICYBOT_SAFEGUARDING_CHAIN``) for a
+   safeguarding report, the Head Teacher for an allegation about staff, the Chair of Governors for a report about
+   the Head Teacher, never anyone the report is about; after the last step, everyone alerted is reminded once;
 2. sends the notifications of reports made while the school directory could not be reached
    (``Incidents.route_pending``).
 
-It survives restarts because it keeps nothing in memory: the due time is stored with each report when it is
-made, an escalation is claimed with a conditional update (so two bot instances never escalate one report
-twice), and what it sends goes through the outbox in the same transaction as the claim.
+It survives restarts because it keeps nothing in memory: the due time is stored with each report, each step is
+claimed with a conditional update of that time (so two bot instances never take one step twice), what it sends goes
+through the outbox in the same transaction as the claim, and the chronology records each step.
 """
 
 from __future__ import annotations

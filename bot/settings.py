@@ -8,6 +8,7 @@ beside the project's own `POLICYBOT_*` names.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -19,11 +20,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from domain.calendar import SchoolCalendar, parse_clock_time, parse_timezone, parse_weekdays
 from domain.consent_import import DEFAULT_MAX_REGISTER_BYTES
 from domain.dashboard import DEFAULT_TERM_STARTS, SchoolTerms, parse_term_starts
+from domain.incident_routing import ChainError, parse_chain
 from domain.retention import RetentionSchedule, RetentionScheduleError, build_schedule
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./data/policybot.db"
 
 _T = TypeVar("_T")
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{1,28}[0-9]$")
 
 
 class SettingsError(ValueError):
@@ -125,6 +128,21 @@ class Settings(BaseSettings):
     policy_review_due: date | None = Field(
         default=None, description="When the policy is next due for review (YYYY-MM-DD); empty: 'not recorded'.",
     )
+    policy_review_months: int = Field(
+        default=24, ge=1, le=120,
+        description="When POLICYBOT_POLICY_REVIEW_DUE is empty: the review is due this many months after "
+        "POLICYBOT_POLICY_APPROVED_ON (the Head Teacher is reminded once).",
+    )
+    policy_reminder_school_days: int = Field(
+        default=5, ge=1, le=60,
+        description="Remind a member of staff who has not confirmed reading the current policy after this many "
+        "school days, once per version of the policy.",
+    )
+    training_followup_school_days: int = Field(
+        default=5, ge=1, le=60,
+        description="Remind SLT every this many school days about a runner approved with training to follow, until "
+        "their training is recorded.",
+    )
     term_starts: str = Field(
         default=DEFAULT_TERM_STARTS, description="The first day of the autumn, spring and summer terms as MM-DD "
         "(the dashboard's and the governors' report's periods).",
@@ -179,8 +197,25 @@ class Settings(BaseSettings):
 
     # --- Incidents ---------------------------------------------------------------------------------
     incident_escalation_minutes: int = Field(
-        default=30, ge=1, description="School-time minutes before an urgent report nobody leads is escalated."
+        default=15, ge=1, le=240,
+        description="Real minutes (day or night) an urgent report may wait for someone to take the lead before the "
+        "next step of the safeguarding chain is alerted.",
     )
+    safeguarding_chain: str = Field(
+        default="dsl,deputy_dsl,head_teacher,deputy,chair_of_governors",
+        description="Who is next, in order, when nobody before could be reached or took the lead on an urgent "
+        "report: role names or Entra object ids, comma separated. Checked at start-up.",
+    )
+    safeguarding_phone_dsl: str = Field(default="", description="The DSL's phone number, shown when nobody can "
+                                        "be reached (empty: 'ask the school office').")
+    safeguarding_phone_deputy_dsl: str = Field(default="", description="The deputy DSL's phone number.")
+    safeguarding_phone_children_services: str = Field(
+        default="", description="The local authority's children's social care / MASH front door number."
+    )
+    safeguarding_phone_out_of_hours: str = Field(
+        default="", description="The local authority's out-of-hours (emergency duty) team's number."
+    )
+    safeguarding_phone_lado: str = Field(default="", description="The Local Authority Designated Officer's number.")
     school_day_start: str = Field(
         default="08:00", description="Start of school hours (HH:MM): the escalation clock, approval reminders."
     )
@@ -263,6 +298,21 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _safeguarding_contacts_readable(self) -> Settings:
+        try:
+            parse_chain(self.safeguarding_chain)
+        except ChainError as problem:
+            raise SettingsError(f"POLICYBOT_SAFEGUARDING_CHAIN: {problem}") from problem
+        for name in ("dsl", "deputy_dsl", "children_services", "out_of_hours", "lado"):
+            value = getattr(self, f"safeguarding_phone_{name}")
+            if value and not _PHONE.match(value):
+                raise SettingsError(
+                    f"POLICYBOT_SAFEGUARDING_PHONE_{name.upper()}: {value!r} is not a phone number (digits, spaces, "
+                    "+, ( ) and -, at most 30 characters)."
+                )
+        return self
+
+    @model_validator(mode="after")
     def _renewal_well_within_the_lease(self) -> Settings:
         if self.outbox_renew_seconds * 3 > self.outbox_lease_seconds:
             raise SettingsError(
@@ -271,6 +321,16 @@ class Settings(BaseSettings):
                 "claims even when a renewal fails."
             )
         return self
+
+    def policy_review_date(self) -> date | None:
+        """When the policy's review is due: POLICYBOT_POLICY_REVIEW_DUE, else the approval date plus
+        POLICYBOT_POLICY_REVIEW_MONTHS (None: neither is recorded)."""
+        if self.policy_review_due is not None or self.policy_approved_on is None:
+            return self.policy_review_due
+        months = self.policy_approved_on.month - 1 + self.policy_review_months
+        year, month = self.policy_approved_on.year + months // 12, months % 12 + 1
+        day = min(self.policy_approved_on.day, 28 if month == 2 else 30 if month in (4, 6, 9, 11) else 31)
+        return date(year, month, day)
 
     def school_calendar(self) -> SchoolCalendar:
         """The school's calendar (time zone, school days and hours) from ``POLICYBOT_SCHOOL_*``; an empty start or

@@ -11,6 +11,7 @@ has no parameter through which a detail of the report could reach it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -40,6 +41,7 @@ from cards.base import (
     escape_markdown,
 )
 from cards.retention import hold_marker
+from cards.safeguarding_record import RECORD_FORM_PROBLEMS, RecordInputs, record_actions, record_inputs, record_section
 from cards.text import live_link
 from domain.calendar import SchoolCalendar
 from domain.incidents import (
@@ -47,9 +49,12 @@ from domain.incidents import (
     AGENCY_TITLES,
     DSL_TOLD_TITLES,
     EMERGENCY_STEPS,
+    MAX_ABOUT_OTHERS,
+    MAX_ABOUT_STAFF,
     MAX_INVOLVED,
     MAX_LINK,
     MAX_NOTE,
+    MAX_PERSON_ID,
     MAX_PLATFORM,
     MAX_WHAT_HAPPENED,
     MAX_WHEN_DETAIL,
@@ -72,7 +77,9 @@ from domain.incidents import (
     Urgency,
     ico_deadline,
 )
+from domain.media_enquiry import MediaEnquiry
 from domain.roles import ROLE_TITLES, Role
+from domain.safeguarding_record import RecordExtras
 
 
 class Verb(StrEnum):
@@ -90,10 +97,13 @@ class Verb(StrEnum):
     ESCALATE = "incident_escalate"
     CLOSE = "incident_close"
     SHOW_SCREENSHOT = "incident_screenshot"
+    CONFIRM_SUBJECTS = "incident_subject_confirm"  # "is this report about them?" (cards/incident_subject.py)
+    TOPIC = "incident_topic"  # the chooser's first plain question (cards/incident_chooser.py)
+    MEDIA_ENQUIRY = "incident_media_enquiry"  # "Send to SLT" on the media enquiry form (cards/media_enquiry.py)
 
 
-_MAX_CHRONOLOGY_SHOWN = 10  # the card stays under Teams' ~28 KB; the full chronology is in the database
-_MAX_WHY_SHOWN = 300
+_MAX_CHRONOLOGY_SHOWN = 8  # the card stays under Teams' ~28 KB; the full chronology is in the database and the PDF
+_MAX_WHY_SHOWN = 160  # the whole reason is in the record and its PDF
 _TITLE = "Report an incident"
 
 
@@ -108,6 +118,7 @@ MAX_RECORD_ID = 2**31 - 1  # incident and screenshot ids are INTEGER columns (Po
 MAX_EXTERNAL_REFERENCE = 100
 _MAX_DATE_TEXT = 40  # an Input.Date sends YYYY-MM-DD; a longer text is still checked by the form ("not a date")
 _MAX_ACTIONS_TEXT = 400  # a multi-select sends its values comma-separated; all of them is well under this
+_MAX_PEOPLE_TEXT = MAX_ABOUT_STAFF * (MAX_PERSON_ID + 1)  # people chosen, comma separated
 
 
 def _not_a_bool(value: object) -> object:
@@ -160,10 +171,14 @@ def school_time(moment: datetime, calendar: SchoolCalendar) -> str:
     return calendar.local(moment).strftime("%a %d %b %Y, %H:%M")
 
 
-def _execute(title: str, verb: Verb, data: dict[str, Any], *, style: str | None = None) -> ActionExecute:
+def _execute(title: str, verb: Verb, data: dict[str, Any], *, style: str | None = None,
+             send_inputs: bool = True) -> ActionExecute:
+    """A Universal Action with its Action.Submit fallback; ``send_inputs=False``: a button that goes back, which
+    neither checks nor sends the card's inputs (a required one left empty must not stop it)."""
+    inputs = None if send_inputs else "none"
     return ActionExecute(
-        title=title, verb=verb.value, data=data, style=style,
-        fallback=ActionSubmit(title=title, data={"verb": verb.value, **data}, style=style),
+        title=title, verb=verb.value, data=data, style=style, associated_inputs=inputs,
+        fallback=ActionSubmit(title=title, data={"verb": verb.value, **data}, style=style, associated_inputs=inputs),
     )
 
 
@@ -255,24 +270,11 @@ class CategoryPayload(DslToldPayload):
 
 
 def category_card(draft: str, risk: bool, dsl_told: DslTold | None, *, problem: str | None = None) -> AdaptiveCard:
-    """What the report is about (each category has its own guidance and routing)."""
-    body: list[Element] = [_heading(_TITLE)]
-    if risk:
-        body.append(_para("Someone is at risk: this report is marked **urgent**.", color="Attention"))
-    if problem:
-        body.append(_para(escape_markdown(problem), color="Attention"))
-    body.append(
-        InputChoiceSet(
-            id="category", label="What is it about?", style="expanded", is_required=True,
-            error_message="Choose what the report is about.",
-            choices=[Choice(title=rule.title, value=rule.category.value) for rule in ROUTING.values()],
-        )
-    )
-    return AdaptiveCard(
-        fallback_text="Report an incident: what is it about?",
-        body=body,
-        actions=[_execute("Next", Verb.CATEGORY, _flow_data(draft, risk, dsl_told), style="positive")],
-    )
+    """What the report is about: the first plain question of the chooser (``cards/incident_chooser.py``), whose
+    answers end on exactly one category (each with its own guidance and routing)."""
+    from cards.incident_chooser import topic_card  # the chooser builds on this module's payloads and buttons
+
+    return topic_card(draft, risk, dsl_told, problem=problem)
 
 
 @dataclass(frozen=True)
@@ -283,6 +285,11 @@ class Prefill:
     involved: str = ""
     platform: str = ""
     link: str = ""
+    # who it is about (cards/incident_subject.py): the staff chosen (ids, comma separated), anyone else as typed, and
+    # the staff the bot knows (Entra object id, name) as the picker's choices where Teams has no people picker
+    about_staff: str = ""
+    about_others: str = ""
+    staff_choices: tuple[tuple[str, str], ...] = ()
 
 
 def _guidance(rule: CategoryRule) -> Container:
@@ -307,8 +314,9 @@ def _details_inputs(today: date, prefill: Prefill) -> list[Element]:
     return [
         _required_text(
             "what_happened", "What happened?", "Say what happened.", multiline=True, max_length=MAX_WHAT_HAPPENED,
-            value=prefill.what_happened, placeholder="What you saw or were told, in your own words",
+            value=prefill.what_happened, placeholder="The facts: what you saw or were told, in your own words",
         ),
+        *record_inputs(),  # KCSIE: the child's words, the view apart from the facts, the pupils
         InputChoiceSet(
             id="platform", label="Where? (platform)", style="compact", placeholder="Choose a platform",
             value=prefill.platform or None, choices=[Choice(title=name, value=name) for name in PLATFORMS],
@@ -322,6 +330,7 @@ def _details_inputs(today: date, prefill: Prefill) -> list[Element]:
             id="involved", label="Who is involved? (pupils, staff, parents: names or descriptions, several allowed)",
             is_multiline=True, max_length=MAX_INVOLVED, value=prefill.involved or None,
         ),
+        *_subject_inputs(prefill),
         InputChoiceSet(
             id="actions_taken", label="What have you already done?", style="expanded", is_multi_select=True,
             choices=[Choice(title=ACTION_TAKEN_TITLES[action], value=action.value) for action in ActionTaken],
@@ -329,7 +338,14 @@ def _details_inputs(today: date, prefill: Prefill) -> list[Element]:
     ]
 
 
-class _ReportInputs(_Payload):
+def _subject_inputs(prefill: Prefill) -> list[Element]:
+    """Who the report is about (issue 15, gap 2): the people picker and the text for anyone else."""
+    from cards.incident_subject import subject_inputs  # that module builds on this one's payloads and buttons
+
+    return subject_inputs(prefill.about_staff, prefill.about_others, prefill.staff_choices)
+
+
+class _ReportInputs(RecordInputs, _Payload):
     """The report form's inputs, typed and no longer than the inputs allow; ``ReportDetails`` checks the rest."""
 
     what_happened: _Text = Field(default="", max_length=MAX_WHAT_HAPPENED)
@@ -339,6 +355,10 @@ class _ReportInputs(_Payload):
     when_detail: _Text = Field(default="", max_length=MAX_WHEN_DETAIL)
     involved: _Text = Field(default="", max_length=MAX_INVOLVED)
     actions_taken: _Text = Field(default="", max_length=_MAX_ACTIONS_TEXT)
+    about_staff: _Text = Field(default="", max_length=_MAX_PEOPLE_TEXT)  # who it is about (incident_subject.py)
+    not_about: _Text = Field(default="", max_length=_MAX_PEOPLE_TEXT)
+    confirmed_about: _Text = Field(default="", max_length=_MAX_PEOPLE_TEXT)
+    about_others: _Text = Field(default="", max_length=MAX_ABOUT_OTHERS)
 
     def inputs(self) -> dict[str, str]:
         return self.model_dump(include=set(_ReportInputs.model_fields))
@@ -364,10 +384,13 @@ class ReportPayload(CategoryPayload, _ReportInputs):
 
 
 _FORM_PROBLEMS = {
+    **RECORD_FORM_PROBLEMS,  # the safeguarding record's block (cards/safeguarding_record.py)
     "what_happened": "Say what happened.", "platform": "Choose a platform from the list.",
     "link": "The link is too long.", "involved": "The list of people involved is too long.",
     "when_date": "The date is not a date.", "when_detail": "The detail about when is too long.",
     "actions_taken": "Choose what you have done from the list.", "category": "Choose a category.",
+    "about_staff": "Choose at most 8 members of staff it is about.", "not_about": "Answer the question again.",
+    "about_others": "What you typed about anyone else it is about is too long.",
 }
 
 
@@ -405,7 +428,8 @@ def details_form_card(
         body=body,
         actions=[
             _execute("Send report", Verb.SUBMIT, data, style="positive"),
-            _execute("Choose another category", Verb.CHOOSE_CATEGORY, _flow_data(draft, risk, dsl_told)),
+            _execute("Choose another category", Verb.CHOOSE_CATEGORY, _flow_data(draft, risk, dsl_told),
+                     send_inputs=False),
         ],
     )
 
@@ -418,45 +442,79 @@ class Routed:
     """Who a report reached, for the reporter's receipt (role titles and names, never the details)."""
 
     reached: tuple[str, ...] = ()  # e.g. "Designated Safeguarding Lead (Tom Reed)"
-    unreachable: tuple[str, ...] = ()  # people who have never opened the bot: tell them in person
+    unreachable: tuple[str, ...] = ()  # people it could not reach through Teams: tell them in person
     channel: bool = False  # SLT's channel was told (minimal or restricted notice)
     pending: bool = False  # the directory could not be asked: notifications follow as soon as it answers
+    channel_view: ChannelView | None = None  # what this report's route lets the channel show (None: the category's)
+    chain: bool = False  # urgent: the safeguarding chain runs on, in real minutes, until someone takes the lead
+    nobody: bool = False  # urgent, and nobody at all could be alerted through Teams
+    about: str | None = None  # why it goes around someone it is about (domain/incident_routing.py)
+    contacts: tuple[tuple[str, str], ...] = ()  # (who, phone number) to try when nobody could be alerted
 
 
 def _next_steps(rule: CategoryRule, urgency: Urgency, routed: Routed, escalation_minutes: int) -> list[Element]:
     lines: list[str] = []
+    channel_view = routed.channel_view or rule.channel
+    urgent = urgency is Urgency.URGENT
     if routed.reached:
         reached = "; ".join(escape_markdown(r, one_line=True) for r in routed.reached)
-        lines.append(f"Sent with the full details to: {reached}.")
-    if routed.channel and rule.channel is ChannelView.MINIMAL:
+        lines.append(f"Alerted now, with the full details: {reached}." if urgent
+                     else f"Sent with the full details to: {reached}.")
+    if routed.about:
+        lines.append(escape_markdown(routed.about))
+    if routed.channel and channel_view is ChannelView.MINIMAL:
         lines.append("SLT's incident channel shows that a report was made (category and urgency only, no details).")
     elif routed.channel:
-        lines.append("SLT's incident channel shows only that a restricted report exists.")
-    if rule.channel is ChannelView.NONE:
+        lines.append("SLT's incident channel shows only that an urgent restricted report exists." if urgent
+                     else "SLT's incident channel shows only that a restricted report exists.")
+    if channel_view is ChannelView.NONE:
         lines.append("It is not posted in any channel.")
     if routed.pending:
         lines.append("The school directory could not be reached just now: the people it goes to will be sent it as "
                      "soon as it answers. It is saved.")
-    if urgency is Urgency.URGENT and rule.escalate_to:
-        lines.append(f"It is urgent: if nobody takes the lead within {escalation_minutes} minutes of school time, "
-                     f"it goes to the {' and the '.join(_role_names(rule))}.")
+    if urgent and routed.chain:
+        lines.append(f"It is urgent: if nobody takes the lead within {escalation_minutes} minutes (real time, day or "
+                     "night), the next person in the school's safeguarding chain is alerted.")
+    elif urgent and rule.escalate_to:
+        lines.append(f"It is urgent: if nobody takes the lead within {escalation_minutes} minutes (real time, day or "
+                     f"night), the {' and the '.join(_role_names(rule))} are reminded.")
     if rule.category is Category.PRAISE:
         lines.append("Thank you for sharing good news.")
     lines.append("You will be told when it is closed (without the details of what was done).")
-    items: list[Element] = [_para("**What happens next**", spacing="Medium")]
+    items: list[Element] = []
+    if routed.nobody:
+        items.append(_nobody_alerted(routed.contacts))
+    items.append(_para("**What happens next**", spacing="Medium"))
     items += [_para(f"- {line}", spacing="Small") for line in lines]
     if routed.unreachable:
         items.append(
             Container(
                 style="warning",
                 items=[
-                    _para("**Please also tell them in person:** "
+                    _para("**Please also tell them in person or by phone:** "
                           + "; ".join(escape_markdown(name, one_line=True) for name in routed.unreachable)
-                          + ". They have not opened Policy Bot in Teams yet, so it cannot reach them.")
+                          + ". Policy Bot could not reach them in Teams (they have not opened it, or Teams could not "
+                            "deliver to them).")
                 ],
             )
         )
     return items
+
+
+def _nobody_alerted(contacts: Sequence[tuple[str, str]]) -> Container:
+    """Urgent and nobody could be alerted through Teams: the emergency steps again, with the school's numbers."""
+    return Container(
+        style="attention",
+        items=[
+            _para("**Nobody could be alerted through Teams. Act now:**", color="Attention"),
+            *[_para(f"{i}. {step}", spacing="Small") for i, step in enumerate(EMERGENCY_STEPS, 1)],
+            _para("**Phone, in this order until someone answers:**", spacing="Medium"),
+            *[_para(f"- {escape_markdown(who, one_line=True)}: **{escape_markdown(number, one_line=True)}**",
+                    spacing="Small") for who, number in contacts],
+            _para("Your report is saved: Policy Bot keeps trying the school's safeguarding chain.", is_subtle=True,
+                  spacing="Small"),
+        ],
+    )
 
 
 def _role_names(rule: CategoryRule) -> list[str]:
@@ -477,9 +535,10 @@ def receipt_card(
     duplicate: bool = False,
     calendar: SchoolCalendar,
 ) -> AdaptiveCard:
-    """What the reporter sees once the report is saved: its reference and what happens next."""
+    """What the reporter sees once the report is saved: its reference, exactly who was alerted, and what happens
+    next (urgent and nobody reachable: the emergency steps again, with the numbers to phone)."""
     body: list[Element] = []
-    if emergency:
+    if emergency and not routed.nobody:
         who = ", ".join(escape_markdown(name, one_line=True) for name in dsl_names) if dsl_names else "the school's DSL"
         body.append(
             Container(
@@ -558,6 +617,7 @@ class ChannelFacts:
     status: Status
     lead_name: str | None = None
     closed_at: datetime | None = None
+    deadline: str | None = None  # a media enquiry's deadline ("media enquiry, deadline X": nothing else of it)
 
 
 class IncidentPayload(_Payload):
@@ -589,6 +649,7 @@ class EscalatePayload(IncidentPayload):
     agency: _AgencyChoice = None
     escalation_reason: _Text = Field(default="", max_length=MAX_NOTE)
     external_reference: _Text = Field(default="", max_length=MAX_EXTERNAL_REFERENCE)
+    referral_date: _Text = Field(default="", max_length=_MAX_DATE_TEXT)  # the day the referral was made (KCSIE)
 
 
 def _escalate_form(incident_id: int) -> ActionShowCard:
@@ -597,13 +658,14 @@ def _escalate_form(incident_id: int) -> ActionShowCard:
         card=AdaptiveCard(
             body=[
                 InputChoiceSet(
-                    id="agency", label="Escalated to", style="expanded", is_required=True,
+                    id="agency", label="Escalated or referred to", style="expanded", is_required=True,
                     error_message="Choose who it was escalated to.",
                     choices=[Choice(title=AGENCY_TITLES[agency], value=agency.value) for agency in Agency],
                 ),
-                _required_text("escalation_reason", "Why", "Say why it was escalated.", multiline=True,
-                               max_length=MAX_NOTE),
-                InputText(id="external_reference", label="Their reference (if any)",
+                _required_text("escalation_reason", "Why (the reason for this decision)", "Say why it was escalated.",
+                               multiline=True, max_length=MAX_NOTE),
+                InputDate(id="referral_date", label="Date the referral was made (empty: today)"),
+                InputText(id="external_reference", label="Their reference number (if any)",
                           max_length=MAX_EXTERNAL_REFERENCE),
             ],
             actions=[_execute("Record escalation", Verb.ESCALATE, {"incident": incident_id}, style="positive")],
@@ -628,8 +690,9 @@ def _close_form(incident_id: int) -> ActionShowCard:
                     error_message="Choose the outcome.",
                     choices=[Choice(title=OUTCOME_TITLES[kind], value=kind.value) for kind in OutcomeKind],
                 ),
-                _required_text("outcome", "What was done (the reporter is not shown this)",
-                               "Say what was done.", multiline=True, max_length=MAX_NOTE),
+                _required_text("outcome", "What was done and the reason for this decision (required, \"no further "
+                               "action\" too; the reporter is not shown this)",
+                               "Give the reason for this decision.", multiline=True, max_length=MAX_NOTE),
             ],
             actions=[_execute("Close report", Verb.CLOSE, {"incident": incident_id}, style="destructive")],
         ),
@@ -659,30 +722,35 @@ def _status_facts(status: Status, lead_name: str | None, closed_at: datetime | N
 
 
 def channel_card(facts: ChannelFacts, *, calendar: SchoolCalendar) -> AdaptiveCard:
-    """The SLT channel's card: minimal detail, or for restricted categories only that a report exists."""
+    """The SLT channel's card: minimal detail, or for restricted categories only that a report exists; an urgent
+    report says so in its heading (still without any detail)."""
     rule = ROUTING[facts.category]
     if rule.channel is ChannelView.NONE:
         raise ValueError(f"{facts.category} reports are never posted in a channel")
     view_only = [_execute("View details", Verb.VIEW, {"incident": facts.incident_id})]
+    urgent = facts.urgency is Urgency.URGENT
     if rule.channel is ChannelView.RESTRICTED:
+        title = f"{'Urgent: r' if urgent else 'R'}estricted report {facts.reference}"
         return AdaptiveCard(
-            fallback_text=f"Restricted report {facts.reference}",
+            fallback_text=title,
             body=[
-                _heading(f"Restricted report {facts.reference}"),
+                _heading(title, color="Attention" if urgent else None),
                 _para("A restricted report exists. Its details have gone privately to the people the policy names; "
                       "only they can open it."),
-                FactSet(facts=[Fact(title="Received", value=school_time(facts.received_at, calendar)),
+                FactSet(facts=[*([Fact(title="Urgency", value=URGENCY_TITLES[facts.urgency])] if urgent else []),
+                               Fact(title="Received", value=school_time(facts.received_at, calendar)),
                                *_status_facts(facts.status, None, facts.closed_at, calendar)]),
             ],
             actions=view_only,
         )
     good_news = facts.urgency is Urgency.GOOD_NEWS
-    title = f"Good news {facts.reference}" if good_news else f"Incident {facts.reference}"
-    urgent = facts.urgency is Urgency.URGENT
+    title = f"Good news {facts.reference}" if good_news else \
+        f"{'Urgent: i' if urgent else 'I'}ncident {facts.reference}"
     body: list[Element] = [
         _heading(title, color="Attention" if urgent else ("Good" if good_news else None)),
         FactSet(facts=[
             Fact(title="Category", value=rule.title),
+            *([Fact(title="Deadline", value=facts.deadline)] if facts.deadline else []),  # a media enquiry's
             Fact(title="Urgency", value=URGENCY_TITLES[facts.urgency]),
             Fact(title="Received", value=school_time(facts.received_at, calendar)),
             *_status_facts(facts.status, facts.lead_name, facts.closed_at, calendar),
@@ -699,9 +767,10 @@ def channel_card(facts: ChannelFacts, *, calendar: SchoolCalendar) -> AdaptiveCa
 
 def channel_summary(facts: ChannelFacts) -> str:
     """The notification text of a channel post: no more than the card shows."""
+    urgent = "Urgent: " if facts.urgency is Urgency.URGENT else ""
     if ROUTING[facts.category].channel is ChannelView.RESTRICTED:
-        return f"Restricted report {facts.reference}"
-    return f"Incident {facts.reference} ({URGENCY_TITLES[facts.urgency]})"
+        return f"{urgent}Restricted report {facts.reference}"
+    return f"{urgent}Incident {facts.reference} ({URGENCY_TITLES[facts.urgency]})"
 
 
 # --- handling: the full details ---------------------------------------------------------------------------------
@@ -744,6 +813,10 @@ class FullReport:
     chronology: tuple[ChronologyEntry, ...] = ()
     screenshots: tuple[ScreenshotInfo, ...] = ()
     legal_hold: bool = False  # the DPO or Head Teacher placed a legal hold on it (or on a person it names)
+    about: tuple[str, ...] = ()  # who it is about (staff named, anyone else as typed): issue 15, gap 2
+    channel_view: ChannelView | None = None  # what its route lets a channel show (None: its category's)
+    record: RecordExtras = RecordExtras()  # the safeguarding record's parts (cards/safeguarding_record.py)
+    media_enquiry: MediaEnquiry | None = None  # a media enquiry's own fields (its own form: cards/media_enquiry.py)
 
 
 def _size(size: int) -> str:
@@ -789,9 +862,23 @@ class ScreenshotPayload(IncidentPayload):
     attachment: RecordId
 
 
+_CARD_BUDGET = 27 * 1024  # bytes of card JSON: a message with it stays under Teams' ~28 KB
+
+
 def details_card(report: FullReport, *, calendar: SchoolCalendar, banner: str | None = None,
                  handling: bool = True) -> AdaptiveCard:
-    """The full report with its chronology and the handling actions, for permitted people in a personal chat."""
+    """The full report with its chronology and the handling actions, for permitted people in a personal chat.
+
+    When the safeguarding record's long texts would take the card past Teams' limit, the card names them and the
+    PDF holds them (``cards/safeguarding_record.py``)."""
+    card = _details_card(report, calendar=calendar, banner=banner, handling=handling, compact=False)
+    if len(json.dumps(card.to_dict()).encode("utf-8")) > _CARD_BUDGET:
+        card = _details_card(report, calendar=calendar, banner=banner, handling=handling, compact=True)
+    return card
+
+
+def _details_card(report: FullReport, *, calendar: SchoolCalendar, banner: str | None, handling: bool,
+                  compact: bool) -> AdaptiveCard:
     rule = ROUTING[report.category]
     body: list[Element] = []
     if banner:
@@ -801,7 +888,8 @@ def details_card(report: FullReport, *, calendar: SchoolCalendar, banner: str | 
     body += [
         _heading(f"{report.reference}: {rule.title}",
                  color="Attention" if report.urgency is Urgency.URGENT else None),
-        _para("Restricted: only the people the policy names can see this." if rule.restricted
+        _para("Restricted: only the people the policy names can see this."
+              if rule.restricted or report.channel_view not in (None, ChannelView.MINIMAL)
               else "Full details: for the people handling this report only.", is_subtle=True, spacing="None"),
     ]
     facts = [
@@ -813,11 +901,14 @@ def details_card(report: FullReport, *, calendar: SchoolCalendar, banner: str | 
     ]
     if report.dsl_told is not None:
         facts.append(Fact(title="DSL told verbally", value=DSL_TOLD_TITLES[report.dsl_told]))
-    facts += [
-        Fact(title="Platform", value=escape_markdown(report.platform, one_line=True) or "Not given"),
-        Fact(title="Link", value=escape_markdown(report.link, one_line=True) or "None"),
-        Fact(title="When", value=_when(report)),
-    ]
+    if report.media_enquiry is None:  # a media enquiry has no platform, link or "when" of its own
+        facts += [
+            Fact(title="Platform", value=escape_markdown(report.platform, one_line=True) or "Not given"),
+            Fact(title="Link", value=escape_markdown(report.link, one_line=True) or "None"),
+            Fact(title="When", value=_when(report)),
+            *([Fact(title="About", value="; ".join(escape_markdown(who, one_line=True) for who in report.about))]
+              if report.about else []),
+        ]
     if report.source is Source.MESSAGE:
         facts.append(Fact(title="From a Teams message by",
                           value=escape_markdown(report.source_author, one_line=True) or "unknown"))
@@ -833,14 +924,23 @@ def details_card(report: FullReport, *, calendar: SchoolCalendar, banner: str | 
                              "after the school became aware) if the breach must be reported. The DPO decides.")],
             )
         )
-    body += [
-        _para("**What happened**", spacing="Medium"),
-        _para(escape_markdown(report.what_happened), spacing="Small"),
-        _para("**Who is involved**", spacing="Medium"),
-        _para(escape_markdown(report.involved) or "Not given", spacing="Small"),
-        _para("**Already done**", spacing="Medium"),
-        _para(", ".join(ACTION_TAKEN_TITLES[a] for a in report.actions_taken) or "Nothing yet", spacing="Small"),
-    ]
+    if report.media_enquiry is not None:
+        from cards.media_enquiry import media_enquiry_section  # builds on this module's helpers
+
+        body += media_enquiry_section(report.media_enquiry)
+    else:
+        body += [
+            _para("**What happened**", spacing="Medium"),
+            _para(escape_markdown(report.what_happened), spacing="Small"),
+            _para("**Who is involved**", spacing="Medium"),
+            _para(escape_markdown(report.involved) or "Not given", spacing="Small"),
+            _para("**Already done**", spacing="Medium"),
+            _para(", ".join(ACTION_TAKEN_TITLES[a] for a in report.actions_taken) or "Nothing yet",
+                  spacing="Small"),
+        ]
+    body += record_section(report.record, calendar=calendar, compact=compact)  # KCSIE: child's words, view, pupils
+    if handling:
+        body.append(record_actions(report.incident_id, report.status, report.record))
     if report.outcome_kind is not None:
         body.append(_para(f"**Outcome: {OUTCOME_TITLES[report.outcome_kind]}**", spacing="Medium"))
         body.append(_para(escape_markdown(report.outcome or ""), spacing="Small"))
@@ -924,7 +1024,8 @@ def message_report_card(draft: str, *, author: str, text: str, link: str, today:
         InputChoiceSet(
             id="category", label="What is it about?", style="compact", is_required=True,
             error_message="Choose what the report is about.", placeholder="Choose a category",
-            choices=[Choice(title=rule.title, value=rule.category.value) for rule in ROUTING.values()],
+            choices=[Choice(title=rule.title, value=rule.category.value) for rule in ROUTING.values()
+                     if rule.category is not Category.MEDIA_ENQUIRY],  # its own form, in the chat (gap 7)
         ),
         *_details_inputs(today, prefill),
     ]
@@ -955,6 +1056,7 @@ class ListedReport:
     received_at: datetime
     status: Status
     lead_name: str | None
+    deadline: str | None = None  # a media enquiry's deadline
 
 
 def age_text(received_at: datetime, now: datetime) -> str:
@@ -982,6 +1084,8 @@ def open_reports_card(reports: Sequence[ListedReport], *, now: datetime) -> Adap
         facts = [Fact(title="Urgency", value=URGENCY_TITLES[report.urgency]),
                  Fact(title="Age", value=age_text(report.received_at, now)),
                  Fact(title="Status", value=STATUS_TITLES[report.status])]
+        if report.deadline:
+            facts.insert(0, Fact(title="Deadline", value=report.deadline))
         if report.lead_name:
             facts.append(Fact(title="Lead", value=escape_markdown(report.lead_name, one_line=True)))
         body.append(Container(separator=True, spacing="Medium", items=[

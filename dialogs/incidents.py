@@ -20,6 +20,8 @@ from botbuilder.core import BotAdapter
 from pydantic import BaseModel, ValidationError
 
 from cards.base import AdaptiveCard
+from cards.incident_chooser import TopicPayload
+from cards.incident_subject import SubjectAnswers, SubjectConfirmPayload, subject_confirm_card
 from cards.incidents import (
     CategoryPayload,
     ChooseCategoryPayload,
@@ -38,6 +40,7 @@ from cards.incidents import (
     message_report_card,
     problem_card,
 )
+from cards.media_enquiry import MediaEnquiryPayload
 from cards.replies import ActionResult, CommandReply
 from dialogs.router import AttachmentsRequest, InvokeRequest, Router
 from domain.access import Access, only, staff
@@ -46,10 +49,19 @@ from domain.audit import RecordType
 from domain.calendar import SchoolCalendar
 from domain.commands import command
 from domain.flows import Flow
-from domain.incidents import MAX_SOURCE_AUTHOR, MAX_WHAT_HAPPENED, ROUTING, WhenInFuture, plain_text_from_html
+from domain.incident_routing import ROUTING_ROLES
+from domain.incidents import (
+    MAX_SOURCE_AUTHOR,
+    MAX_WHAT_HAPPENED,
+    ROUTING,
+    Category,
+    WhenInFuture,
+    plain_text_from_html,
+)
 from domain.roles import Role, RoleDirectory
 from services.audit import AuditTrail
 from services.incidents import Fetch, Incidents, IncidentSettings, ReportCancelled, http_fetcher
+from services.media_enquiry import MediaEnquiries
 from services.requests import CardAction
 
 if TYPE_CHECKING:
@@ -69,7 +81,9 @@ _Handler = Callable[[CardAction], Awaitable[ActionResult]]
 
 # Everyone who handles some kind of report: the router admits them to the handling buttons; whether they handle
 # *this* report's category is checked (and a refusal audited) in the service against the report it loads.
-HANDLERS: frozenset[Role] = frozenset().union(*(rule.handlers for rule in ROUTING.values()))
+# A report's route (domain/incident_routing.py) may also name deputy DSLs, the deputy head or the Chair: the roles of
+# the routing and of the safeguarding chain.
+HANDLERS: frozenset[Role] = frozenset().union(*(rule.handlers for rule in ROUTING.values())) | ROUTING_ROLES
 _NOT_A_HANDLER = ("Only the people the policy names for a kind of report can act on it. Nothing was changed or "
                   "shown.")
 _HANDLING = only(*sorted(HANDLERS), record=RecordType.INCIDENT, record_field="incident", refusal=_NOT_A_HANDLER)
@@ -112,14 +126,18 @@ def register_incidents(
     router.on_command(command("my_reports"), incidents.my_reports,
                       access=staff(personal_only=True, record=RecordType.INCIDENT))
     router.on_command(command("open_reports"), incidents.open_reports,
-                      access=only(Role.SLT, Role.HEAD_TEACHER, Role.DSL, personal_only=True,
+                      access=only(Role.SLT, Role.HEAD_TEACHER, Role.DSL, Role.DEPUTY_DSL, Role.CHAIR_OF_GOVERNORS,
+                                  personal_only=True,
                                   record=RecordType.INCIDENT))
     routes: dict[Verb, tuple[_Handler, type[BaseModel], Access]] = {
         Verb.RISK: (incidents.on_risk, RiskPayload, _REPORTING),
         Verb.DSL_TOLD: (incidents.on_dsl_told, DslToldPayload, _REPORTING),
         Verb.CHOOSE_CATEGORY: (incidents.on_choose_category, ChooseCategoryPayload, _REPORTING),
+        Verb.TOPIC: (incidents.on_topic, TopicPayload, _REPORTING),
+        Verb.MEDIA_ENQUIRY: (MediaEnquiries(incidents).on_submit, MediaEnquiryPayload, _REPORTING),
         Verb.CATEGORY: (incidents.on_category, CategoryPayload, _REPORTING),
         Verb.SUBMIT: (incidents.on_submit, ReportPayload, _REPORTING),
+        Verb.CONFIRM_SUBJECTS: (incidents.on_confirm_subjects, SubjectConfirmPayload, _REPORTING),
         Verb.VIEW: (incidents.on_view, IncidentPayload, _HANDLING),
         Verb.TAKE_LEAD: (incidents.on_take_lead, IncidentPayload, _HANDLING),
         Verb.NOTE: (incidents.on_note, NotePayload, _HANDLING),
@@ -251,12 +269,26 @@ async def message_extension_submit(incidents: Incidents, value: Any, actor: Acto
     if actor is None:
         return _task_message("I couldn't tell who you are, so the report was not saved.")
     author, _text, _link = _message_parts(_object(value, "messagePayload"))
+    data = _object(value, "data")
     try:
-        form = MessageReportPayload.model_validate(_object(value, "data"))
+        answers = SubjectAnswers.model_validate(data)  # "is it about them?" answered in this window (gap 2)
+        form = MessageReportPayload.model_validate(answers.merged(data) if answers.asked else data)
         details = form.details(source_author=author)
     except ValidationError as error:
         return _task_card("Report to SLT", problem_card("The report was not sent", [
             form_problem(error), "Close this window and choose Report to SLT on the message again.",
+        ]))
+    if not answers.complete or (details.category is not Category.MEDIA_ENQUIRY
+                                and (asked := await incidents.names_to_ask(details, actor))):
+        people = await incidents.people_asked(answers.asked_ids()) if not answers.complete else asked
+        form_data = {key: item for key, item in form.model_dump(mode="json").items() if item is not None}
+        return _task_card("Report to SLT", subject_confirm_card(
+            form_data, people, task_module=True,
+            problem=None if answers.complete else "Answer the question for each person."))
+    if details.category is Category.MEDIA_ENQUIRY:  # a crafted submit: the enquiry has its own short form
+        return _task_card("Report to SLT", problem_card("The report was not sent", [
+            "A media enquiry has its own short form: type report in your chat with Policy Bot and choose "
+            "\"A journalist or the media\". Nothing was sent.",
         ]))
     try:
         receipt = await incidents.report(actor, details, form.draft, emergency=details.immediate_risk)

@@ -45,6 +45,9 @@ MAX_PLATFORM = 60
 MAX_WHEN_DETAIL = 200
 MAX_NOTE = 1500
 MAX_SOURCE_AUTHOR = 200
+MAX_ABOUT_STAFF = 8  # staff a report is about (domain/incident_routing.py)
+MAX_ABOUT_OTHERS = 500
+MAX_PERSON_ID = 64
 
 
 class Category(StrEnum):
@@ -100,18 +103,24 @@ STATUS_TITLES: dict[Status, str] = {
 
 
 class Agency(StrEnum):
-    """Who a report can be escalated to outside the school (the bot records it; people make the referral)."""
+    """Who a report can be escalated or referred to outside the school (the bot records it; people make the
+    referral). KCSIE Part 1: the DSL refers to children's social care (in many areas through the MASH), the police,
+    Early Help, Prevent / Channel; Part 4: allegations about staff go to the LADO; UK GDPR Art. 33: the ICO."""
 
+    CHILDRENS_SOCIAL_CARE = "childrens_social_care"
     POLICE = "police"
     LADO = "lado"
     PREVENT = "prevent"
+    EARLY_HELP = "early_help"
     ICO = "ico"
 
 
 AGENCY_TITLES: dict[Agency, str] = {
+    Agency.CHILDRENS_SOCIAL_CARE: "Children's social care / MASH",
     Agency.POLICE: "Police",
     Agency.LADO: "LADO / local authority",
-    Agency.PREVENT: "Prevent referral",
+    Agency.PREVENT: "Prevent referral (Channel)",
+    Agency.EARLY_HELP: "Early Help",
     Agency.ICO: "ICO (Information Commissioner's Office)",
 }
 
@@ -241,9 +250,10 @@ ROUTING: dict[Category, CategoryRule] = {
     for rule in (
         CategoryRule(
             Category.OFFENSIVE_CONTENT,
-            "Offensive or abusive content on a school account",
+            "Offensive or abusive content on a school account or about the school",
             "Handle it swiftly and with sensitivity: block, report or delete the user or comment and tell the "
-            "audience exactly why. The Head Teacher is told.",
+            "audience exactly why. The Head Teacher is told. A post attacking a member of staff is \"Abuse or "
+            "harassment of a member of staff online\".",
             notify=frozenset({Role.HEAD_TEACHER}),
             handlers=_SLT_HANDLERS,
             channel=ChannelView.MINIMAL,
@@ -266,20 +276,27 @@ ROUTING: dict[Category, CategoryRule] = {
         ),
         CategoryRule(
             Category.BULLYING_STAFF,
-            "Online bullying or harassment of a member of staff",
-            "Abuse of staff online is reported to the Head Teacher. If a colleague is doing it, choose "
-            "\"Allegation about a member of staff\" instead.",
+            "Abuse or harassment of a member of staff online",
+            "A nasty, offensive or harassing post or message about or to a member of staff, by a parent, a pupil or "
+            "anyone outside the staff: the Head Teacher is told, and SLT see that a report was made. If a colleague "
+            "is doing it, choose \"Allegation about a member of staff\"; if it is about the Head Teacher, \"A "
+            "concern about the Head Teacher\".",
             notify=frozenset({Role.HEAD_TEACHER}),
             handlers=_SLT_HANDLERS,
             channel=ChannelView.MINIMAL,
-            policy_basis="Handling abuse: abuse by colleagues \"must be reported to the Head Teacher\". Behaviour: "
-            "harassing content \"will be reported as soon as possible to the Head Teacher\".",
+            policy_basis="Behaviour: \"Unacceptable conduct, (e.g. defamatory, discriminatory, offensive, harassing "
+            "content ...) will be ... reported as soon as possible to the Head Teacher\". Parents/Carers: \"Parents/"
+            "carers should not post malicious or fictitious comments on social networking sites about any member of "
+            "the school community.\" Monitoring posts about the school: report \"any damaging or negative comment "
+            "about the school or a member of the school community\" to SLT (the channel card). Handling abuse: abuse "
+            "by colleagues \"must be reported to the Head Teacher\".",
         ),
         CategoryRule(
             Category.NEGATIVE_COMMENT,
-            "Negative or damaging comment about the school or someone in its community",
-            "SLT decide how the school responds. Think before responding yourself and, when in doubt, get a "
-            "second opinion.",
+            "Negative or damaging comment about the school",
+            "Criticism of the school itself, not abuse of a person: SLT decide how the school responds. Think before "
+            "responding yourself and, when in doubt, get a second opinion. A post attacking a member of staff is "
+            "\"Abuse or harassment of a member of staff online\"; about a pupil, choose the pupil's question.",
             notify=frozenset(),
             handlers=_SLT_HANDLERS,
             channel=ChannelView.MINIMAL,
@@ -291,11 +308,13 @@ ROUTING: dict[Category, CategoryRule] = {
             Category.MEDIA_ENQUIRY,
             "Media enquiry (press, radio, TV)",
             "Do not respond to the enquiry yourself: SLT will.",
-            notify=frozenset(),
+            notify=frozenset({Role.HEAD_TEACHER}),
             handlers=_SLT_HANDLERS,
             channel=ChannelView.MINIMAL,
+            accepts_screenshots=False,  # its own form (domain/media_enquiry.py): no abuse fields, no screenshots
             policy_basis="Behaviour: \"If a media enquiry is received about posts made using social media staff "
-            "must inform SLT and not respond directly.\"",
+            "must inform SLT and not respond directly.\" The policy names SLT; the Head Teacher, who leads SLT, is "
+            "sent the enquiry personally as issue 15 asks (a journalist's deadline may be the same day).",
         ),
         CategoryRule(
             Category.DATA_BREACH,
@@ -376,9 +395,10 @@ ROUTING: dict[Category, CategoryRule] = {
         ),
         CategoryRule(
             Category.ALLEGATION_ABOUT_STAFF,
-            "Another allegation about a member of staff",
-            "This goes to the Head Teacher only, under the Management of Allegations Policy, and is never posted "
-            "in a channel.",
+            "Allegation about a member of staff",
+            "Something a member of staff has done online that may be misconduct (contact with pupils has its own "
+            "category). This goes to the Head Teacher only, under the Management of Allegations Policy, and is never "
+            "posted in a channel.",
             notify=frozenset({Role.HEAD_TEACHER}),
             handlers=frozenset({Role.HEAD_TEACHER}),
             channel=ChannelView.NONE,
@@ -462,6 +482,11 @@ class Permission(StrEnum):
     ESCALATE = "escalate"
     CLOSE = "close"
     SHOW_ATTACHMENT = "show_attachment"
+    # the safeguarding record (KCSIE record keeping: domain/safeguarding_record.py)
+    RECORD_DECISION = "record_decision"
+    RECORD_REFERRAL_OUTCOME = "record_referral_outcome"
+    EXPORT_RECORD = "export_record"
+    MARK_TRANSFERRED = "mark_transferred"
 
 
 PERMISSION_TITLES: dict[Permission, str] = {
@@ -471,9 +496,16 @@ PERMISSION_TITLES: dict[Permission, str] = {
     Permission.ESCALATE: "escalate",
     Permission.CLOSE: "close",
     Permission.SHOW_ATTACHMENT: "see the screenshots of",
+    Permission.RECORD_DECISION: "record a decision on",
+    Permission.RECORD_REFERRAL_OUTCOME: "record a referral's outcome on",
+    Permission.EXPORT_RECORD: "export the record of",
+    Permission.MARK_TRANSFERRED: "mark as transferred",
 }
 
-_ALLOWED_WHEN_CLOSED = frozenset({Permission.VIEW, Permission.ADD_NOTE, Permission.SHOW_ATTACHMENT})
+# A referral's outcome often arrives after the report is closed; the record is exported and transferred then too.
+_ALLOWED_WHEN_CLOSED = frozenset({Permission.VIEW, Permission.ADD_NOTE, Permission.SHOW_ATTACHMENT,
+                                  Permission.RECORD_REFERRAL_OUTCOME, Permission.EXPORT_RECORD,
+                                  Permission.MARK_TRANSFERRED})
 
 
 class IncidentError(Exception):
@@ -536,6 +568,11 @@ class EventKind(StrEnum):
     SCREENSHOT_ADDED = "screenshot_added"
     CLOSED = "closed"
     REPORTER_TOLD = "reporter_told"
+    # the safeguarding record (domain/safeguarding_record.py)
+    DECISION = "decision"  # a decision and its reason (KCSIE: "and the reasons for those decisions")
+    REFERRAL_OUTCOME = "referral_outcome"  # appended to a referral (an ESCALATED entry), never overwriting it
+    EXPORTED = "exported"  # the record exported as a PDF for the school's safeguarding system
+    TRANSFERRED = "transferred"  # put into the school's safeguarding system (CPOMS, MyConcern), with its reference
 
 
 SYSTEM_ACTOR = "Policy Bot"
@@ -582,6 +619,19 @@ def ico_deadline(aware_at: datetime) -> datetime:
 
 # --- what a report holds ------------------------------------------------------------------------------------
 
+MAX_CHILD_WORDS = 2000
+MAX_OPINION = 1500
+MAX_PUPILS = 30
+MAX_PUPIL_NAME = 100
+MAX_PUPILS_TEXT = MAX_PUPILS * (MAX_PUPIL_NAME + 2)
+_PUPIL_SEPARATORS = re.compile(r"[\n;,]+")
+
+
+def pupil_names(text: str | None) -> list[str]:
+    """The pupils a form names: one per line (or separated by commas or semicolons), spaces tidied, each once."""
+    names = (" ".join(part.split()) for part in _PUPIL_SEPARATORS.split(text or ""))
+    return list(dict.fromkeys(name for name in names if name))
+
 
 def _clean(text: str | None) -> str:
     return (text or "").replace("\r\n", "\n").strip()
@@ -601,9 +651,38 @@ class ReportDetails(BaseModel):
     when_date: date | None = None
     when_detail: str = Field(default="", max_length=MAX_WHEN_DETAIL)
     involved: str = Field(default="", max_length=MAX_INVOLVED)
+    # Who the report is about (issue 15, gap 2; domain/incident_routing.py): staff chosen with the people picker
+    # (Entra object ids, or Teams user ids in clients without one), the staff named in the text the reporter said it
+    # is not about, and anyone else as typed.
+    about_staff: list[str] = Field(default_factory=list, max_length=MAX_ABOUT_STAFF)
+    not_about: list[str] = Field(default_factory=list, max_length=MAX_ABOUT_STAFF)
+    confirmed_about: list[str] = Field(default_factory=list, max_length=MAX_ABOUT_STAFF)  # said yes to "about them?"
+    about_others: str = Field(default="", max_length=MAX_ABOUT_OTHERS)
     actions_taken: list[ActionTaken] = Field(default_factory=list)
     source: Source = Source.CHAT
     source_author: str = Field(default="", max_length=MAX_SOURCE_AUTHOR)
+    # The safeguarding record (KCSIE Part 1/2 record keeping; domain/safeguarding_record.py): the child's own words
+    # kept verbatim, the reporter's view apart from the facts (``what_happened``), and the pupils the report is about.
+    child_words: str = Field(default="", max_length=MAX_CHILD_WORDS)
+    opinion: str = Field(default="", max_length=MAX_OPINION)
+    pupils: list[str] = Field(default_factory=list, max_length=MAX_PUPILS)
+
+    @field_validator("child_words", "opinion", mode="before")
+    @classmethod
+    def _record_text(cls, value: object) -> object:
+        return _clean(value) if isinstance(value, str) or value is None else value
+
+    @field_validator("pupils", mode="before")
+    @classmethod
+    def _pupil_names(cls, value: object) -> object:
+        return pupil_names(value) if isinstance(value, str) or value is None else value
+
+    @field_validator("pupils")
+    @classmethod
+    def _pupil_name_length(cls, value: list[str]) -> list[str]:
+        if any(len(name) > MAX_PUPIL_NAME for name in value):
+            raise ValueError(f"a pupil's name is at most {MAX_PUPIL_NAME} characters")
+        return value
 
     @field_validator("what_happened", "involved", "when_detail", "link", "source_author", mode="before")
     @classmethod
@@ -618,6 +697,26 @@ class ReportDetails(BaseModel):
         if isinstance(value, str) and value in PLATFORMS:
             return value
         raise ValueError("choose a platform from the list")
+
+    @field_validator("about_staff", "not_about", "confirmed_about", mode="before")
+    @classmethod
+    def _people(cls, value: object) -> object:
+        """A people picker sends its choices comma-separated; each id once, at most 64 characters."""
+        if value in (None, ""):
+            return []
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",")]
+        if isinstance(value, list):
+            ids = list(dict.fromkeys(str(part).strip() for part in value if str(part).strip()))
+            if any(len(part) > MAX_PERSON_ID for part in ids):
+                raise ValueError("not a person chosen in Teams")
+            return ids
+        return value
+
+    @field_validator("about_others", mode="before")
+    @classmethod
+    def _about_others(cls, value: object) -> object:
+        return _clean(value) if isinstance(value, str) or value is None else value
 
     @field_validator("actions_taken", mode="before")
     @classmethod

@@ -17,6 +17,7 @@ class Role(StrEnum):
     DEPUTY = "deputy"  # may act for the Head Teacher while a delegation is active
     SLT = "slt"
     DSL = "dsl"  # designated safeguarding lead
+    DEPUTY_DSL = "deputy_dsl"  # deputy designated safeguarding lead (KCSIE: cover whenever the DSL is not available)
     DPO = "dpo"  # data protection officer
     DATA_ADMIN = "data_admin"  # keeps the photo-consent register
     CHAIR_OF_GOVERNORS = "chair_of_governors"
@@ -28,6 +29,7 @@ ROLE_TITLES: dict[Role, str] = {
     Role.DEPUTY: "Deputy Head Teacher",
     Role.SLT: "Senior Leadership Team",
     Role.DSL: "Designated Safeguarding Lead",
+    Role.DEPUTY_DSL: "Deputy Designated Safeguarding Lead",
     Role.DPO: "Data Protection Officer",
     Role.DATA_ADMIN: "Data administrator (consent register)",
     Role.CHAIR_OF_GOVERNORS: "Chair of Governors",

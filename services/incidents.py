@@ -27,9 +27,10 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -38,6 +39,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards.base import AdaptiveCard
+from cards.incident_chooser import TopicPayload, second_question_card
+from cards.incident_subject import SubjectConfirmPayload, subject_confirm_card
 from cards.incidents import (
     CategoryPayload,
     ChannelFacts,
@@ -55,6 +58,7 @@ from cards.incidents import (
     Routed,
     ScreenshotInfo,
     ScreenshotPayload,
+    Verb,
     cancelled_form_card,
     category_card,
     channel_card,
@@ -71,17 +75,36 @@ from cards.incidents import (
     risk_question_card,
     screenshot_card,
 )
+from cards.media_enquiry import media_enquiry_form_card
 from cards.replies import ActionResult, CommandReply
 from domain.actors import Actor
 from domain.audit import RecordType
 from domain.calendar import SchoolCalendar
+from domain.incident_chooser import TOPICS
+from domain.incident_routing import (
+    DEFAULT_CHAIN,
+    MAX_ASKED,
+    ROUTING_ROLES,
+    ChainStep,
+    EmergencyContacts,
+    NamedPerson,
+    Route,
+    Subject,
+    SubjectKind,
+    SubjectSource,
+    authorise_report,
+    may_handle,
+    names_in_text,
+    parse_chain,
+    role_line,
+    route_report,
+)
 from domain.incidents import (
     AGENCY_TITLES,
     OUTCOME_TITLES,
     SYSTEM_ACTOR,
     AlreadyClosed,
     Category,
-    CategoryRule,
     ChannelView,
     DslTold,
     EventKind,
@@ -92,29 +115,33 @@ from domain.incidents import (
     Status,
     Urgency,
     WhenInFuture,
-    authorise,
-    personal_recipients,
     reference_year,
     rule_for,
     settle_when,
     urgency_for,
-    visible_categories,
 )
+from domain.media_enquiry import MediaEnquiry
 from domain.roles import ROLE_TITLES, DirectoryUnavailableError, Person, Role, RoleDirectory
+from domain.safeguarding_record import RecordError, referral_date, require_reason
 from services.audit import AuditTrail
 from services.audit import refusal as audit_refusal
 from services.audit import view as audit_view
 from services.requests import CardAction, CommandRequest
-from store import card_copies, conversations, report_forms
+from store import card_copies, conversations, media_enquiries, report_forms
 from store import incidents as records
 from store import retention as retention_records
+from store import safeguarding_record as record_parts
 from store.base import utcnow
 from store.conversations import ConversationStore, SchoolSettings
 from store.db import Database
-from store.outbox import ChannelTarget, OutboxMessage, enqueue
+from store.outbox import ChannelTarget, OutboxMessage, OutboxStatus, enqueue
 
 log = logging.getLogger(__name__)
 
+_SCANNED = 500  # open reports read for ``open reports`` before each is checked against its route
+_OPEN_LISTED = 25
+_CLOSED_LISTED = 5
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _SUBMISSION_ATTEMPTS = 3  # a concurrent duplicate submission rolls back and retries this often
 _MAX_PREFILL = 1000  # what a refused form keeps of the text typed into it
 
@@ -138,8 +165,10 @@ class IncidentSettings:
     cards show its times.
     """
 
-    escalation_minutes: int = 30
+    escalation_minutes: int = 15  # real minutes: the safeguarding chain's clock
     calendar: SchoolCalendar = field(default_factory=SchoolCalendar)
+    chain: tuple[ChainStep, ...] = field(default_factory=lambda: parse_chain(DEFAULT_CHAIN))
+    contacts: EmergencyContacts = field(default_factory=EmergencyContacts)
     screenshot_minutes: int = 30
     screenshot_max_bytes: int = 5 * 1024 * 1024
     screenshot_inline_max_bytes: int = 20_000  # a data URI this big still fits Teams' ~28 KB card limit
@@ -165,6 +194,11 @@ class IncidentSettings:
                 getattr(settings, "incident_escalation_poll_seconds", defaults.escalation_poll_seconds)
             ),
             slt_channel_id=str(getattr(settings, "slt_channel_id", "") or ""),
+            chain=parse_chain(str(getattr(settings, "safeguarding_chain", "") or ",".join(DEFAULT_CHAIN))),
+            contacts=EmergencyContacts(**{
+                name: str(getattr(settings, f"safeguarding_phone_{name}", "") or "")
+                for name in ("dsl", "deputy_dsl", "children_services", "out_of_hours", "lado")
+            }),
         )
 
 
@@ -250,19 +284,26 @@ class RemoteImage(Protocol):
 class Recipient:
     aad_object_id: str
     name: str
-    role: Role
-    reference: dict[str, Any] | None  # the personal chat's conversation reference; None: never opened the bot
+    role: Role | None  # None: a person the safeguarding chain names
+    reference: dict[str, Any] | None  # the personal chat's conversation reference; None: cannot be reached
+    why_not: str = "has not opened Policy Bot in Teams"  # why they cannot be reached (reference None)
 
     @property
     def label(self) -> str:
-        return f"{ROLE_TITLES[self.role]} ({self.name})"
+        return f"{ROLE_TITLES[self.role] if self.role else 'Safeguarding contact'} ({self.name})"
 
 
 @dataclass(frozen=True)
 class RoutingPlan:
+    """Who one report goes to now (``Incidents._plan``): the channel, the people alerted at once and, for an urgent
+    report nobody of those could be reached for, the steps of the safeguarding chain walked to find someone."""
+
     channel: ChannelTarget | None
     recipients: tuple[Recipient, ...]
     pending: bool  # the directory could not say who holds a role: try again later
+    route: Route | None = None
+    chain_step: int = -1  # the last step of the safeguarding chain tried
+    chain_lines: tuple[tuple[int, str, tuple[str, ...]], ...] = ()  # (step, what happened, who it reached)
 
     @property
     def reachable(self) -> tuple[Recipient, ...]:
@@ -276,10 +317,30 @@ class RoutingPlan:
 Holders = dict[Role, tuple[Person, ...]]  # who holds each role, as the directory said before a unit of work
 
 
-def _possible_recipients(rule: CategoryRule) -> frozenset[Role]:
-    """Every role a report of this rule may go to personally, with or without an SLT channel (the directory is
-    asked for these before the unit of work that learns whether there is a channel)."""
-    return personal_recipients(rule, channel_available=True) | personal_recipients(rule, channel_available=False)
+def _route_roles(route: Route) -> frozenset[Role]:
+    """Every role a report routed by ``route`` may go to personally (with or without an SLT channel, and along its
+    safeguarding chain): the directory is asked for these before the unit of work."""
+    roles = set(route.notify) | {step.role for step in route.chain if step.role is not None}
+    if route.channel is ChannelView.MINIMAL:
+        roles.add(Role.SLT)
+    return frozenset(roles)
+
+
+def _first_alert(route: Route, channel_available: bool) -> frozenset[Role]:
+    """Who is sent a report at once: without an SLT channel, SLT get the channel's share personally."""
+    if route.channel is ChannelView.MINIMAL and not channel_available:
+        return route.notify | {Role.SLT}
+    return route.notify
+
+
+def _covered_steps(route: Route, alerted_roles: frozenset[Role]) -> int:
+    """The last step of the chain the first alert already covers (its leading steps whose role was alerted)."""
+    position = -1
+    for index, step in enumerate(route.chain):
+        if step.role is None or step.role not in alerted_roles:
+            break
+        position = index
+    return position
 
 
 def _activity(card: AdaptiveCard, summary: str) -> dict[str, Any]:
@@ -300,10 +361,37 @@ def payload_of(action: CardAction, model: type[_P]) -> _P:
     return model.model_validate(action.data)
 
 
-def _could_route(rule: CategoryRule, holders: Holders) -> bool:
-    """Whether the directory has answered for every role a report of ``rule`` goes to (with or without a
-    channel): if not, routing it now would only find it still pending."""
-    return any(personal_recipients(rule, channel_available=channel) <= holders.keys() for channel in (True, False))
+def _could_route(route: Route, holders: Holders) -> bool:
+    """Whether the directory has answered for every role a report routed by ``route`` goes to at once (with or
+    without a channel): if not, routing it now would only find it still pending."""
+    return any(_first_alert(route, channel) <= holders.keys() for channel in (True, False))
+
+
+@dataclass(frozen=True)
+class _KnownStaff:
+    """The staff the bot can name, read once per use case: the directory's holders of the roles in the routing (with
+    their roles) and everyone who has a personal chat with the bot.
+
+    Attributes:
+        choices: (Entra object id, name), sorted by name: the people picker's static choices.
+        role_holders: everyone holding a routing role, with all their roles (names typed are matched against them).
+        names: Entra object id (lower case) → name.
+        by_teams_id: Teams user id (lower case) → Entra object id.
+    """
+
+    choices: tuple[tuple[str, str], ...] = ()
+    role_holders: tuple[NamedPerson, ...] = ()
+    names: Mapping[str, str] = field(default_factory=dict)
+    by_teams_id: Mapping[str, str] = field(default_factory=dict)
+    roles: Mapping[str, frozenset[Role]] = field(default_factory=dict)
+
+    def resolve(self, value: str) -> str | None:
+        """The Entra object id (lower case) a chosen value names: an object id, or a Teams user id known from a
+        chat; None: not a person the bot can identify."""
+        key = value.strip().lower()
+        if _GUID.match(key):
+            return key
+        return self.by_teams_id.get(key)
 
 
 class Incidents:
@@ -379,15 +467,36 @@ class Incidents:
         answer = payload_of(action, ChooseCategoryPayload)
         return ActionResult(card=category_card(answer.draft, answer.at_risk, answer.dsl_told))
 
+    async def on_topic(self, action: CardAction) -> ActionResult:
+        """The first plain question's answer: its second question, or the form of the one category it names."""
+        answer = payload_of(action, TopicPayload)
+        if answer.topic is None:
+            return ActionResult(card=category_card(answer.draft, answer.at_risk, answer.dsl_told,
+                                                   problem="Choose who or what the report is about."))
+        question = TOPICS[answer.topic]
+        if (category := question.ends_at_once) is not None:
+            return ActionResult(card=self._form(answer.draft, category, answer.at_risk, answer.dsl_told,
+                                                prefill=await self._picker_prefill()))
+        return ActionResult(card=second_question_card(question, answer.draft, answer.at_risk, answer.dsl_told))
+
     async def on_category(self, action: CardAction) -> ActionResult:
         answer = payload_of(action, CategoryPayload)
         if answer.category is None:
             return ActionResult(card=category_card(answer.draft, answer.at_risk, answer.dsl_told,
                                                    problem="Choose what the report is about."))
-        return ActionResult(card=self._form(answer.draft, answer.category, answer.at_risk, answer.dsl_told))
+        return ActionResult(card=self._form(answer.draft, answer.category, answer.at_risk, answer.dsl_told,
+                                            prefill=await self._picker_prefill()))
+
+    async def _picker_prefill(self) -> Prefill:
+        """An empty form whose "who is it about?" offers the staff the bot knows (where Teams has no people
+        picker)."""
+        return Prefill(staff_choices=(await self._staff()).choices)
 
     def _form(self, draft: str, category: Category, risk: bool, told: DslTold | None, *,
               prefill: Prefill | None = None, problem: str | None = None) -> AdaptiveCard:
+        if category is Category.MEDIA_ENQUIRY:  # its own short form (gap 7): never the abuse form's questions
+            return media_enquiry_form_card(draft, rule_for(category), risk, told,
+                                           today_text=self.today().strftime("%a %d %b"), problem=problem)
         return details_form_card(
             draft, rule_for(category), risk, told, today=self.today(),
             screenshot_minutes=self.settings.screenshot_minutes, prefill=prefill, problem=problem,
@@ -398,20 +507,31 @@ class Incidents:
         if form.category is None:
             return ActionResult(card=category_card(form.draft, form.at_risk, form.dsl_told,
                                                    problem="Choose what the report is about."))
+        if form.category is Category.MEDIA_ENQUIRY:  # a crafted (or old) form: the enquiry has its own
+            log.info("a media enquiry sent on the abuse form refused; its own form shown")
+            return ActionResult(card=self._form(
+                form.draft, form.category, form.at_risk, form.dsl_told,
+                problem="A media enquiry has its own short form: fill it in below. Nothing was sent."))
         try:
             details = form.details()
         except ValidationError as error:
             prefill = Prefill(what_happened=form.what_happened[:_MAX_PREFILL], involved=form.involved[:_MAX_PREFILL],
-                              link=form.link)
+                              link=form.link, about_staff=form.about_staff, about_others=form.about_others,
+                              staff_choices=(await self._staff()).choices)
             return ActionResult(card=self._form(form.draft, form.category, form.at_risk, form.dsl_told,
                                                 prefill=prefill, problem=form_problem(error)))
+        staff = await self._staff()
+        if asked := self._to_ask(details, staff, action.actor):  # names a role holder: is it about them?
+            form_data = {key: value for key, value in form.model_dump(mode="json").items() if value is not None}
+            return ActionResult(card=subject_confirm_card(form_data, asked))
         try:
-            receipt = await self.report(action.actor, details, form.draft)
+            receipt = await self.report(action.actor, details, form.draft, staff=staff)
         except ReportCancelled:
             return ActionResult(card=cancelled_form_card())
         except WhenInFuture as problem:
             prefill = Prefill(what_happened=form.what_happened[:_MAX_PREFILL], involved=form.involved[:_MAX_PREFILL],
-                              link=form.link)
+                              link=form.link, about_staff=form.about_staff, about_others=form.about_others,
+                              staff_choices=(await self._staff()).choices)
             return ActionResult(card=self._form(form.draft, form.category, form.at_risk, form.dsl_told,
                                                 prefill=prefill, problem=str(problem)))
         return ActionResult(card=receipt)
@@ -419,9 +539,14 @@ class Incidents:
     # --- reporting: saving and routing -----------------------------------------------------------------------
 
     async def report(
-        self, actor: Actor, details: ReportDetails, draft: str, *, emergency: bool = False
+        self, actor: Actor, details: ReportDetails, draft: str, *, emergency: bool = False,
+        staff: _KnownStaff | None = None,
+        media_enquiry: MediaEnquiry | None = None,
     ) -> AdaptiveCard:
         """Save the report with every notification it causes, then answer the reporter with the receipt.
+
+        ``media_enquiry``: a media enquiry's own fields, kept with the report in the same unit of work (before it is
+        routed, so the cards sent carry them).
 
         Raises:
             ReportCancelled: the sender cancelled this report form (``cancel``); nothing was saved.
@@ -431,12 +556,13 @@ class Incidents:
         details = settle_when(details, now, self.calendar)  # the words about when kept; the date never future
         submission_key = f"{actor.aad_object_id}:{draft}"
         rule = rule_for(details.category)
-        holders = await self._holders(_possible_recipients(rule))  # the directory first: never inside the work
         urgency = urgency_for(details.category, details.immediate_risk)
-        due = (
-            self.calendar.add_school_minutes(now, self.settings.escalation_minutes)
-            if urgency is Urgency.URGENT else None
-        )
+        staff = staff or await self._staff()  # the directory first: never inside the work
+        subjects = await self._subjects(details, staff)
+        route = route_report(rule, urgency, subjects, self.settings.chain)  # nobody is sent a report about them
+        holders = await self._holders(_route_roles(route))
+        # urgent: the safeguarding chain's clock runs in real minutes, day or night (issue 15, gap 1)
+        due = now + timedelta(minutes=self.settings.escalation_minutes) if route.chain else None
         screenshots_until = now + timedelta(minutes=self.settings.screenshot_minutes)  # refused later if the rule says
         reporter = records.Person(actor.aad_object_id, actor.name or "A member of staff")
         incident: records.Incident | None = None
@@ -448,12 +574,16 @@ class Incidents:
                         raise records.ExistingSubmission(existing)
                     if await report_forms.is_cancelled(session, actor.aad_object_id, draft):
                         raise ReportCancelled(draft)
-                    plan = await self._plan(session, details.category, holders)
+                    plan = await self._plan(session, route, holders)
                     incident = await records.create_incident(
                         session, details=details, reporter=reporter, submission_key=submission_key,
                         year=reference_year(now, self.calendar), urgency=urgency, received_at=now,
                         escalate_due_at=due, screenshots_until=screenshots_until,
                     )
+                    await record_parts.save_report_parts(session, incident.id, details, reporter, now)  # KCSIE
+                    if media_enquiry is not None:
+                        await media_enquiries.add(session, incident.id, media_enquiry)
+                    await self._record_subjects(session, incident.id, subjects, details, staff, reporter, now)
                     await self._route(session, incident, plan, now)
                     await report_forms.sent(session, actor.aad_object_id, draft, now)
                 break
@@ -475,13 +605,7 @@ class Incidents:
             extra={"incident": incident.reference, "category": incident.category.value,
                    "urgency": incident.urgency.value, "unreachable": len(plan.unreachable), "pending": plan.pending},
         )
-        routed = Routed(
-            reached=tuple(r.label for r in plan.reachable),
-            unreachable=tuple(r.label for r in plan.unreachable),
-            channel=plan.channel is not None and rule.channel is not ChannelView.NONE,
-            pending=plan.pending,
-        )
-        return self._receipt(incident, routed, emergency=emergency)
+        return self._receipt(incident, self._routed(plan, route, urgency, holders), emergency=emergency)
 
     def _receipt(self, incident: records.Incident, routed: Routed, *, emergency: bool = False,
                  duplicate: bool = False) -> AdaptiveCard:
@@ -531,44 +655,136 @@ class Incidents:
                 continue
         return found
 
-    async def _people(self, session: AsyncSession, roles: Iterable[Role],
-                      holders: Holders) -> tuple[tuple[Recipient, ...], bool]:
-        """The recipients holding ``roles`` and their chats; True when the directory could not say for a role."""
+    async def _people(self, session: AsyncSession, roles: Iterable[Role], holders: Holders,
+                      route: Route | None = None) -> tuple[tuple[Recipient, ...], bool]:
+        """The recipients holding ``roles`` and their chats, never anyone the report is about; True when the
+        directory could not say for a role."""
         wanted = [role for role in Role if role in roles]
         pending = any(role not in holders for role in wanted)
-        people = [(person, role) for role in wanted for person in holders.get(role, ())]
+        people = [(person, role) for role in wanted for person in holders.get(role, ())
+                  if route is None or not route.excludes(person.aad_object_id)]
         chats = await conversations.personal_chats_of(session, [person.aad_object_id for person, _ in people])
         recipients: dict[str, Recipient] = {}
         for person, role in people:
-            if person.aad_object_id in recipients:
+            key = person.aad_object_id.lower()
+            if key in recipients:
                 continue
             chat = chats.get(person.aad_object_id)
             reference = chat.reference if chat is not None and not chat.stale else None
-            recipients[person.aad_object_id] = Recipient(person.aad_object_id, person.name, role, reference)
+            why = "has not opened Policy Bot in Teams" if chat is None else "cannot be reached in Teams any more"
+            recipients[key] = Recipient(person.aad_object_id, person.name, role, reference, why)
         return tuple(recipients.values()), pending
 
-    async def _plan(self, session: AsyncSession, category: Category, holders: Holders) -> RoutingPlan:
-        rule = rule_for(category)
-        channel = await self.slt_channel(session) if rule.channel is not ChannelView.NONE else None
-        roles = personal_recipients(rule, channel_available=channel is not None)
-        recipients, pending = await self._people(session, roles, holders)
-        return RoutingPlan(channel, recipients, pending)
+    async def _step_people(self, session: AsyncSession, step: ChainStep, holders: Holders,
+                           route: Route) -> tuple[tuple[Recipient, ...], bool]:
+        """Everyone one step of the safeguarding chain names (never anyone the report is about)."""
+        if step.role is not None:
+            return await self._people(session, [step.role], holders, route)
+        aad = step.aad_object_id or ""
+        if route.excludes(aad):
+            return (), False
+        chat = await conversations.personal_chat_of(session, aad)
+        reference = chat.reference if chat is not None and not chat.stale else None
+        name = (chat.user_name if chat is not None else None) or "named in the safeguarding chain"
+        why = "has not opened Policy Bot in Teams" if chat is None else "cannot be reached in Teams any more"
+        return (Recipient(aad, name, None, reference, why),), False
+
+    async def _walk_chain(self, session: AsyncSession, route: Route, holders: Holders, start: int,
+                          alerted: set[str]) -> tuple[list[Recipient], int, list[tuple[int, str, tuple[str, ...]]],
+                                                      bool]:
+        """From step ``start``, the steps of the safeguarding chain up to the first with someone reachable who was
+        not alerted yet.
+
+        Returns:
+            everyone newly tried (reachable or not), the last step tried, a line per step for the chronology
+            (step, what happened, the object ids it reached), and True when the directory could not say who holds a
+            step's role (stop and try again later).
+        """
+        tried: list[Recipient] = []
+        lines: list[tuple[int, str, tuple[str, ...]]] = []
+        last = start - 1
+        for index in range(start, len(route.chain)):
+            step = route.chain[index]
+            people, pending = await self._step_people(session, step, holders, route)
+            if pending:
+                return tried, last, lines, True
+            last = index
+            fresh = [p for p in people if p.aad_object_id.lower() not in alerted]
+            reach = [p for p in fresh if p.reference is not None]
+            tried += fresh
+            heading = f"Safeguarding chain, step {index + 1} ({step.title})"
+            if reach:
+                lines.append((index, f"{heading}: alerted {'; '.join(p.label for p in reach)}",
+                              tuple(p.aad_object_id.lower() for p in reach)))
+                return tried, last, lines, False
+            if not people:
+                lines.append((index, f"{heading}: nobody holds this role" if step.role else
+                              f"{heading}: this person is not in the school's directory", ()))
+            elif fresh:
+                lines.append((index, f"{heading}: could not be reached: "
+                              + "; ".join(f"{p.label} {p.why_not}" for p in fresh), ()))
+            else:
+                lines.append((index, f"{heading}: already alerted", ()))
+        return tried, last, lines, False
+
+    async def _plan(self, session: AsyncSession, route: Route, holders: Holders) -> RoutingPlan:
+        channel = await self.slt_channel(session) if route.channel is not ChannelView.NONE else None
+        roles = _first_alert(route, channel is not None)
+        recipients, pending = await self._people(session, roles, holders, route)
+        position = _covered_steps(route, roles)
+        lines: list[tuple[int, str, tuple[str, ...]]] = []
+        if route.chain and not pending and not any(r.reference is not None for r in recipients):
+            # urgent and nobody alerted at once can be reached: the chain's next steps now, not in N minutes
+            tried, position, lines, pending = await self._walk_chain(
+                session, route, holders, position + 1, {r.aad_object_id.lower() for r in recipients})
+            recipients = (*recipients, *tried)
+        return RoutingPlan(channel, recipients, pending, route, position, tuple(lines))
 
     async def _route(self, session: Any, incident: records.Incident, plan: RoutingPlan, now: datetime) -> None:
-        """Enqueue the channel card and the personal cards (same transaction as the record)."""
+        """Enqueue the channel card and the personal cards (same transaction as the record); the chronology says
+        who was alerted, who could not be reached and each step of the safeguarding chain walked (written first, so
+        the cards sent carry it)."""
         subject = _SUBJECT.format(incident.id)
-        rule = incident.rule
-        sent_to: list[str] = []
-        if plan.channel is not None and rule.channel is not ChannelView.NONE:
-            facts = _channel_facts(incident)
+        route = plan.route or await self._route_of(session, incident)
+        to_channel = plan.channel is not None and route.channel is not ChannelView.NONE
+        sent_to = ["SLT channel (restricted notice)" if route.restricted else "SLT channel (minimal card)"] \
+            if to_channel else []
+        sent_to += [recipient.label for recipient in plan.reachable]
+        system = records.Person(None, SYSTEM_ACTOR)
+        if sent_to:
+            await records.append_event(
+                session, incident.id, EventKind.ROUTED, system, "Sent to " + "; ".join(sent_to),
+                why=route.explanation,
+                data={"recipients": [r.aad_object_id.lower() for r in plan.reachable],
+                      "chain_step": _covered_steps(route, _first_alert(route, plan.channel is not None))}, at=now,
+            )
+        elif route.chain:
+            await records.append_event(session, incident.id, EventKind.ROUTED, system,
+                                       "Nobody could be alerted through Teams", why=route.explanation,
+                                       data={"recipients": [], "chain_step": plan.chain_step}, at=now)
+        for step, what, reached in plan.chain_lines:
+            await records.append_event(session, incident.id, EventKind.ROUTED, system, what,
+                                       data={"recipients": list(reached), "chain_step": step}, at=now)
+        for recipient in plan.unreachable:
+            await records.append_event(
+                session, incident.id, EventKind.NOT_REACHABLE, system,
+                f"{recipient.label} {recipient.why_not}: not sent",
+                data={"aad_object_id": recipient.aad_object_id, "label": recipient.label}, at=now,
+            )
+        if to_channel:
+            assert plan.channel is not None
+            facts = _channel_facts(incident, await _media_enquiry(session, incident))
             post_id = await enqueue(session, OutboxMessage.channel_post(
                 plan.channel, _activity(channel_card(facts, calendar=self.calendar), channel_summary(facts)),
                 dedupe_key=f"{subject}:channel",
             ))
             await card_copies.record(session, subject, "slt_channel", post_id)
-            sent_to.append("SLT channel (restricted notice)" if rule.restricted else "SLT channel (minimal card)")
         if plan.reachable:
-            card = details_card(await self._full_report(session, incident), calendar=self.calendar)
+            banner = None
+            if incident.urgency is Urgency.URGENT and plan.unreachable:  # say who else may not know yet
+                banner = ("Urgent. Policy Bot could not reach " + "; ".join(r.label for r in plan.unreachable)
+                          + " in Teams: phone them if they need to know now.")
+            card = details_card(await self._full_report(session, incident), calendar=self.calendar, banner=banner)
             for recipient in plan.reachable:
                 assert recipient.reference is not None
                 message_id = await enqueue(session, OutboxMessage.personal(
@@ -576,19 +792,6 @@ class Incidents:
                     dedupe_key=f"{subject}:owner:{recipient.aad_object_id}",
                 ))
                 await card_copies.record(session, subject, "owner", message_id, recipient.aad_object_id)
-                sent_to.append(recipient.label)
-        system = records.Person(None, SYSTEM_ACTOR)
-        if sent_to:
-            await records.append_event(
-                session, incident.id, EventKind.ROUTED, system, "Sent to " + "; ".join(sent_to),
-                data={"recipients": [r.aad_object_id for r in plan.reachable]}, at=now,
-            )
-        for recipient in plan.unreachable:
-            await records.append_event(
-                session, incident.id, EventKind.NOT_REACHABLE, system,
-                f"{recipient.label} has not opened Policy Bot in Teams: not sent",
-                data={"aad_object_id": recipient.aad_object_id, "label": recipient.label}, at=now,
-            )
         if not plan.pending:
             await records.mark_routed(session, incident.id, now)
 
@@ -598,10 +801,11 @@ class Incidents:
         async with self._db.sessions() as session:
             waiting = [incident for incident_id in await records.unrouted(session)
                        if (incident := await records.get(session, incident_id)) is not None]
+            routes = {incident.id: await self._route_of(session, incident) for incident in waiting}
         if not waiting:
             return 0
-        holders = await self._holders(frozenset().union(*(_possible_recipients(i.rule) for i in waiting)))
-        waiting = [incident for incident in waiting if _could_route(incident.rule, holders)]
+        holders = await self._holders(frozenset().union(*(_route_roles(route) for route in routes.values())))
+        waiting = [incident for incident in waiting if _could_route(routes[incident.id], holders)]
         if not waiting:
             return 0  # the directory still cannot say: nothing to write
         now = self.now()
@@ -611,7 +815,7 @@ class Incidents:
                 incident = await records.get(session, waiting_incident.id)
                 if incident is None or incident.routed_at is not None:
                     continue  # routed meanwhile (another instance)
-                plan = await self._plan(session, incident.category, holders)
+                plan = await self._plan(session, routes[incident.id], holders)
                 if plan.pending:
                     continue
                 await self._route(session, incident, plan, now)
@@ -620,69 +824,277 @@ class Incidents:
             self._on_enqueued()
         return routed
 
-    # --- the escalation clock ------------------------------------------------------------------------------
+    # --- the safeguarding chain: the escalation clock, in real minutes -------------------------------------------
 
     async def escalate_due(self) -> int:
-        """Escalate every urgent report nobody has taken the lead on within the school-time limit, in one unit of
-        work for all of them."""
+        """Move on the safeguarding chain of every urgent report nobody has taken the lead on: when its clock (real
+        minutes, day or night) has run out, or when Teams could not deliver the alert to anyone it was sent to. One
+        reader, the directory, then one unit of work for all of them.
+
+        Returns:
+            how many reports were escalated (someone new alerted, or the last reminder sent).
+        """
         now = self.now()
+        due: list[tuple[records.Incident, Route]] = []
         async with self._db.sessions() as session:
-            due = [incident for incident_id in await records.due_for_escalation(session, now)
-                   if (incident := await records.get(session, incident_id)) is not None]
+            for incident_id in await records.chain_running(session):
+                incident = await records.get(session, incident_id)
+                if incident is None or incident.escalate_due_at is None:
+                    continue
+                if incident.escalate_due_at <= now or await self._undelivered_news(session, incident.id):
+                    due.append((incident, await self._route_of(session, incident)))
         if not due:
             return 0
-        holders = await self._holders(frozenset().union(*(incident.rule.escalate_to for incident in due)))
+        holders = await self._holders(frozenset().union(*(_route_roles(route) for _, route in due)))
         escalated: list[records.Incident] = []
         async with self._db.transaction() as session:
-            for found in due:
-                recipients, pending = await self._people(session, found.rule.escalate_to, holders)
-                if pending:
-                    log.warning("escalation waits: the directory cannot say who to escalate to",
-                                extra={"incident": found.reference})
-                    continue
-                if not await records.claim_escalation(session, found.id, now):
-                    continue  # someone took the lead, or another instance escalated it
-                incident = await records.get(session, found.id)
-                assert incident is not None
-                await self._escalate(session, incident, recipients, now)
-                escalated.append(incident)
+            for found, route in due:
+                if await self._escalate(session, found, route, holders, now):
+                    escalated.append(found)
         for incident in escalated:
-            log.warning("urgent incident escalated: nobody took the lead in time",
+            log.warning("urgent incident escalated along the safeguarding chain",
                         extra={"incident": incident.reference})
         if escalated:
             self._on_enqueued()
         return len(escalated)
 
-    async def _escalate(self, session: Any, incident: records.Incident, recipients: tuple[Recipient, ...],
-                        now: datetime) -> None:
+    async def _undelivered_news(self, session: AsyncSession, incident_id: int) -> bool:
+        """Everyone alerted could not be delivered to (Teams said the chat is gone, or gave up), and that has not
+        been acted on yet: move on now rather than wait for the clock."""
+        alerted = (await records.alerted_people(session, [incident_id])).get(incident_id, set())
+        if not alerted:
+            return False
+        deliveries = await records.alert_deliveries(session, incident_id)
+        failed = {aad for aad in alerted if deliveries.get(aad) in (OutboxStatus.STALE, OutboxStatus.FAILED)}
+        return failed == alerted and bool(failed - await records.undelivered_noted(session, incident_id))
+
+    async def _escalate(self, session: Any, found: records.Incident, route: Route, holders: Holders,
+                        now: datetime) -> bool:
+        """One report's next step of the safeguarding chain (claimed with a conditional update of its clock, so two
+        bot instances never take the same step twice)."""
+        incident = await records.get(session, found.id)
+        if incident is None or incident.status is not Status.OPEN or incident.escalate_due_at != found.escalate_due_at:
+            return False  # someone took the lead, or another instance moved the clock
+        assert incident.escalate_due_at is not None
         subject = _SUBJECT.format(incident.id)
         system = records.Person(None, SYSTEM_ACTOR)
         minutes = self.settings.escalation_minutes
-        banner = f"Escalated to you: nobody has taken the lead on this urgent report within {minutes} minutes of " \
-                 "school time."
+        alerted = (await records.alerted_people(session, [incident.id])).get(incident.id, set())
+        deliveries = await records.alert_deliveries(session, incident.id)
+        failed = {aad for aad in alerted if deliveries.get(aad) in (OutboxStatus.STALE, OutboxStatus.FAILED)}
+        noted = await records.undelivered_noted(session, incident.id)
+        position = await records.chain_position(session, incident.id)
+        tried, last, lines, pending = await self._walk_chain(session, route, holders, position + 1, alerted)
+        if pending:
+            log.warning("escalation waits: the directory cannot say who is next", extra={"incident": found.reference})
+            return False
+        reach = [r for r in tried if r.reference is not None]
+        effective = alerted - failed
+        remind: list[Recipient] = []
+        if not reach and not effective:
+            # nobody could ever be reached: look again from the start for anyone who has opened the bot since
+            tried, last, lines, pending = await self._walk_chain(session, route, holders, 0, set())
+            reach = [r for r in tried if r.reference is not None]
+            if pending or not reach:
+                await records.advance_chain(session, incident.id, incident.escalate_due_at,
+                                            now + timedelta(minutes=minutes), now)
+                return False
+        elif not reach:
+            people, _ = await self._people(session, route.notify, holders, route)
+            chain_people = [p for step in route.chain for p in (await self._step_people(session, step, holders,
+                                                                                        route))[0]]
+            remind = [p for p in {p.aad_object_id.lower(): p for p in (*people, *chain_people)}.values()
+                      if p.aad_object_id.lower() in effective and p.reference is not None]
+        next_due = now + timedelta(minutes=minutes) if reach else None  # after the last step: one reminder, then none
+        if not await records.advance_chain(session, incident.id, incident.escalate_due_at, next_due, now):
+            return False
+        for aad in sorted(failed - noted):
+            await records.append_event(
+                session, incident.id, EventKind.NOT_REACHABLE, system,
+                "Teams could not deliver the alert to someone it was sent to",
+                data={"aad_object_id": aad, "label": "", "delivery_failed": True}, at=now,
+            )
+        why = (f"Urgent and nobody took the lead within {minutes} minutes (real time)"
+               if incident.escalate_due_at <= now else "Teams could not deliver the alert to anyone it was sent to")
         report = await self._full_report(session, incident)
-        reached = [r for r in recipients if r.reference is not None]
-        for recipient in reached:
-            assert recipient.reference is not None
-            activity = _activity(details_card(report, banner=banner, calendar=self.calendar),
-                                 details_summary(incident.reference))
-            message_id = await enqueue(session, OutboxMessage.personal(
-                recipient.reference, activity, dedupe_key=f"{subject}:escalated:{recipient.aad_object_id}",
-            ))
-            await card_copies.record(session, subject, "owner", message_id, recipient.aad_object_id)
-        await records.append_event(
-            session, incident.id, EventKind.AUTO_ESCALATED, system,
-            "Escalated to " + ("; ".join(r.label for r in reached) or "nobody reachable"),
-            why=f"Urgent and nobody took the lead within {minutes} minutes of school time",
-            data={"recipients": [r.aad_object_id for r in reached]}, at=now,
-        )
-        for recipient in recipients:
+        if reach:
+            banner = (f"Escalated to you: nobody has taken the lead on this urgent report ({why.lower()}). You are "
+                      "next in the school's safeguarding chain.")
+            card = details_card(report, banner=banner, calendar=self.calendar)
+            for recipient in reach:
+                assert recipient.reference is not None
+                message_id = await enqueue(session, OutboxMessage.personal(
+                    recipient.reference, _activity(card, details_summary(incident.reference)),
+                    dedupe_key=f"{subject}:escalated:{recipient.aad_object_id}",
+                ))
+                await card_copies.record(session, subject, "owner", message_id, recipient.aad_object_id)
+            for step, what, reached in lines:
+                await records.append_event(session, incident.id, EventKind.AUTO_ESCALATED, system, what, why=why,
+                                           data={"recipients": list(reached), "chain_step": step}, at=now)
+        else:
+            banner = (f"Reminder: nobody has taken the lead on this urgent report within {minutes} minutes (real "
+                      "time), and nobody else is left in the school's safeguarding chain.")
+            card = details_card(report, banner=banner, calendar=self.calendar)
+            for recipient in remind:
+                assert recipient.reference is not None
+                message_id = await enqueue(session, OutboxMessage.personal(
+                    recipient.reference, _activity(card, details_summary(incident.reference)),
+                    dedupe_key=f"{subject}:reminded:{recipient.aad_object_id}",
+                ))
+                await card_copies.record(session, subject, "owner", message_id, recipient.aad_object_id)
+            await records.append_event(
+                session, incident.id, EventKind.AUTO_ESCALATED, system,
+                "End of the safeguarding chain: reminded " + ("; ".join(r.label for r in remind) or "nobody reachable"),
+                why=why, data={"recipients": [r.aad_object_id.lower() for r in remind], "chain_step": last}, at=now,
+            )
+        for recipient in tried:
             if recipient.reference is None:
                 await records.append_event(
                     session, incident.id, EventKind.NOT_REACHABLE, system,
-                    f"{recipient.label} has not opened Policy Bot in Teams: escalation not sent",
+                    f"{recipient.label} {recipient.why_not}: escalation not sent",
                     data={"aad_object_id": recipient.aad_object_id, "label": recipient.label}, at=now,
                 )
+        return True
+
+    # --- who a report is about (issue 15, gap 2) ---------------------------------------------------------------
+
+    async def _about_lines(self, session: AsyncSession, incident_id: int) -> list[str]:
+        """Who a report is about, for its details card (staff with the roles they held, anyone else as typed)."""
+        lines = []
+        for subject in (await records.subjects_of(session, [incident_id])).get(incident_id, []):
+            roles = role_line(subject.roles)
+            lines.append(f"{subject.name} ({roles})" if roles else subject.name)
+        return lines
+
+    async def _route_of(self, session: AsyncSession, incident: records.Incident) -> Route:
+        """The report's route: its category, urgency and the people it is about (as recorded when it was made)."""
+        subjects = (await records.subjects_of(session, [incident.id])).get(incident.id, [])
+        return route_report(incident.rule, incident.urgency, subjects, self.settings.chain)
+
+    async def _staff(self) -> _KnownStaff:
+        """The staff the bot can name: the directory's holders of the roles in the routing, with their roles (asked
+        before any unit of work; a role the directory cannot list now is left out). Anyone else is chosen with the
+        Teams people picker, which gives their Entra object id."""
+        roles: dict[str, set[Role]] = {}
+        names: dict[str, str] = {}
+        for role in Role:
+            if role not in ROUTING_ROLES:
+                continue
+            try:
+                people = await self._directory.holders_of(role)
+            except DirectoryUnavailableError:
+                continue
+            for person in people:
+                key = person.aad_object_id.lower()
+                roles.setdefault(key, set()).add(role)
+                names.setdefault(key, person.name)
+        choices = tuple(sorted(names.items(), key=lambda person: person[1].lower()))
+        holders = tuple(NamedPerson(aad, names[aad], frozenset(held)) for aad, held in roles.items())
+        return _KnownStaff(choices, holders, names, {}, {aad: frozenset(held) for aad, held in roles.items()})
+
+    async def _subjects(self, details: ReportDetails, staff: _KnownStaff) -> list[Subject]:
+        """Who the report is about: each member of staff chosen (with the roles they hold, from the directory, before
+        the unit of work), and anyone else as typed."""
+        found: dict[str, Subject] = {}
+        for value in details.about_staff:
+            aad = staff.resolve(value)
+            if aad is None or aad in found:
+                continue
+            lookup = await self._directory.roles_of(aad)
+            held = frozenset(lookup.roles | staff.roles.get(aad, frozenset())) - {Role.STAFF}
+            source = SubjectSource.CONFIRMED if value in details.confirmed_about else SubjectSource.CHOSEN
+            found[aad] = Subject(SubjectKind.STAFF, staff.names.get(aad, f"Colleague chosen in Teams ({aad[:8]})"),
+                                 aad, held, source)
+        subjects = list(found.values())
+        if details.about_others:
+            subjects.append(Subject(SubjectKind.OTHER, details.about_others, source=SubjectSource.TYPED))
+        return subjects
+
+    def _to_ask(self, details: ReportDetails, staff: _KnownStaff, actor: Actor) -> list[NamedPerson]:
+        """The role holders the reporter's words name whom the form has not yet said the report is, or is not, about
+        (never the reporter themselves)."""
+        answered = {aad for value in (*details.about_staff, *details.not_about)
+                    if (aad := staff.resolve(value)) is not None}
+        answered.add(actor.aad_object_id.lower())
+        texts = [details.what_happened, details.involved, details.about_others]
+        return [person for person in names_in_text(texts, staff.role_holders)
+                if person.aad_object_id.lower() not in answered][:MAX_ASKED]
+
+    async def _record_subjects(self, session: AsyncSession, incident_id: int, subjects: Sequence[Subject],
+                               details: ReportDetails, staff: _KnownStaff, reporter: records.Person,
+                               now: datetime) -> None:
+        """Who the report is about, and every answer the reporter gave about the names they typed, in the
+        chronology (the record of why it went where it went)."""
+        unnamed = [s.aad_object_id for s in subjects if s.aad_object_id and s.aad_object_id not in staff.names]
+        chats = await conversations.personal_chats_of(session, unnamed) if unnamed else {}
+        subjects = [replace(s, name=chats[s.aad_object_id].user_name or s.name)
+                    if s.aad_object_id in chats else s for s in subjects]
+        await records.add_subjects(session, incident_id, subjects, now)
+        for subject in subjects:
+            if subject.kind is not SubjectKind.STAFF:
+                continue
+            roles = role_line(subject.roles)
+            who = f"{subject.name}{f' ({roles})' if roles else ''}"
+            what = ("The reporter confirmed it is about " if subject.source is SubjectSource.CONFIRMED
+                    else "The reporter chose who it is about: ") + who
+            await records.append_event(session, incident_id, EventKind.REPORTED, reporter, what,
+                                       data={"about": subject.aad_object_id, "source": subject.source.value}, at=now)
+        for value in details.not_about:
+            aad = staff.resolve(value)
+            if aad is None:
+                continue
+            name = staff.names.get(aad, aad)
+            await records.append_event(session, incident_id, EventKind.REPORTED, reporter,
+                                       f"The reporter said it is not about {name}, who is only mentioned",
+                                       data={"not_about": aad}, at=now)
+
+    async def on_confirm_subjects(self, action: CardAction) -> ActionResult:
+        """``incident_subject_confirm``: the answers to "is this report about …?"; then the report is sent (or the
+        question comes back when an answer is missing)."""
+        answer = payload_of(action, SubjectConfirmPayload)
+        form = answer.form_data()
+        if not answer.complete:
+            return ActionResult(card=subject_confirm_card(form, await self.people_asked(answer.asked_ids()),
+                                                          problem="Answer the question for each person."))
+        merged = answer.merged(form)
+        try:
+            payload = ReportPayload.model_validate(merged)
+        except ValidationError:
+            return ActionResult(message="This form could not be read: type **report** to start again. Nothing was "
+                                        "sent.")
+        return await self.on_submit(CardAction(Verb.SUBMIT.value, merged, action.actor, action.activity_id,
+                                               action.card_activity_id, action.via_submit, payload))
+
+    async def names_to_ask(self, details: ReportDetails, actor: Actor) -> list[NamedPerson]:
+        """The role holders the report's words name whom the reporter has not yet said it is, or is not, about
+        ("Report to SLT" on a message asks too, in its window)."""
+        return self._to_ask(details, await self._staff(), actor)
+
+    async def people_asked(self, ids: Sequence[str]) -> list[NamedPerson]:
+        """The role holders a question named (an id the directory no longer lists is left out)."""
+        staff = await self._staff()
+        wanted = [aad.lower() for aad in ids]
+        return [person for aad in wanted for person in staff.role_holders if person.aad_object_id.lower() == aad]
+
+    def _routed(self, plan: RoutingPlan, route: Route, urgency: Urgency, holders: Holders) -> Routed:
+        """The receipt's account of who was alerted, by name (and, for an urgent report nobody could be alerted
+        for, the numbers to phone)."""
+        nobody = urgency is Urgency.URGENT and not plan.reachable and not plan.pending
+        contacts: tuple[tuple[str, str], ...] = ()
+        if nobody:
+            def names(role: Role) -> list[str]:
+                return [p.name for p in holders.get(role, ()) if not route.excludes(p.aad_object_id)]
+
+            contacts = tuple(self.settings.contacts.lines(
+                dsl_names=names(Role.DSL), deputy_names=names(Role.DEPUTY_DSL),
+                allegation=route.about is not None or not route.safeguarding_alert))
+        return Routed(
+            reached=tuple(r.label for r in plan.reachable),
+            unreachable=tuple(r.label for r in plan.unreachable),
+            channel=plan.channel is not None and route.channel is not ChannelView.NONE,
+            pending=plan.pending, channel_view=route.channel, chain=len(route.chain) > 1 or route.safeguarding_alert,
+            nobody=nobody, about=route.explanation, contacts=contacts,
+        )
 
     # --- reading -------------------------------------------------------------------------------------------
 
@@ -702,7 +1114,10 @@ class Incidents:
             lead_name=incident.lead_name, closed_at=incident.closed_at, outcome_kind=incident.outcome_kind,
             outcome=incident.outcome, chronology=tuple(chronology),
             screenshots=tuple(ScreenshotInfo(s.id, s.file_name, s.content_type, s.size) for s in shots),
-            legal_hold=held,
+            legal_hold=held, media_enquiry=await _media_enquiry(session, incident),
+            about=tuple(await self._about_lines(session, incident.id)),
+            channel_view=(await self._route_of(session, incident)).channel,
+            record=await record_parts.record_extras(session, incident.id, chronology),
         )
 
     async def unreachable_people(self) -> list[str]:
@@ -730,14 +1145,27 @@ class Incidents:
                                                    calendar=self.calendar)])
 
     async def open_reports(self, request: CommandRequest) -> CommandReply:
-        """``open reports`` / ``incidents``: the reports the sender's roles may see (the routing table's handlers:
-        a restricted category only to the roles it names), open first, each with a button to its details. The list
-        shows no detail of a report (the button checks again and records the view)."""
+        """``open reports`` / ``incidents``: the reports the sender may see (each report's route: its category's
+        handlers, never a report about the sender, a report about a colleague only to whom it was routed), open first,
+        each with a button to its details. The list shows no detail of a report (the button checks again and records
+        the view)."""
         roles = await self._roles(request.actor)
+        me = request.actor.aad_object_id
         async with self._db.sessions() as session:
-            found = await records.for_handlers(session, visible_categories(roles))
-        listed = [ListedReport(i.id, i.reference, i.category, i.urgency, i.received_at, i.status, i.lead_name)
-                  for i in found]
+            found = await records.for_handlers(session, frozenset(Category), open_limit=_SCANNED, closed_limit=_SCANNED)
+            ids = [incident.id for incident in found]
+            subjects = await records.subjects_of(session, ids)
+            alerted = await records.alerted_people(session, ids)
+            enquiries = await media_enquiries.for_reports(  # a media enquiry's deadline is listed
+                session, [i.id for i in found if i.category is Category.MEDIA_ENQUIRY])
+        visible = [incident for incident in found if may_handle(
+            route_report(incident.rule, incident.urgency, subjects.get(incident.id, []), self.settings.chain),
+            me, roles, alerted.get(incident.id, set()))]
+        shown = [i for i in visible if i.status is not Status.CLOSED][:_OPEN_LISTED] + \
+            [i for i in visible if i.status is Status.CLOSED][:_CLOSED_LISTED]
+        listed = [ListedReport(i.id, i.reference, i.category, i.urgency, i.received_at, i.status, i.lead_name,
+                               deadline=enquiries[i.id].deadline_text() if i.id in enquiries else None)
+                  for i in shown]
         return CommandReply(cards=[open_reports_card(listed, now=self.now())])
 
     # --- handling ------------------------------------------------------------------------------------------
@@ -757,15 +1185,45 @@ class Incidents:
                 action.actor, action.verb, RecordType.INCIDENT, incident_id, "not_found",
                 {"permission": permission.value}))
             return "That report no longer exists."
+        route = await self._route_of(session, incident)
+        alerted = (await records.alerted_people(session, [incident.id])).get(incident.id, set())
         try:
-            authorise(permission, roles, incident.category, incident.status)
+            authorise_report(permission, route, incident.category, incident.status, action.actor.aad_object_id,
+                             roles, alerted)
         except IncidentError as refusal:
-            reason = "closed" if isinstance(refusal, AlreadyClosed) else "not_permitted"
+            reason = "closed" if isinstance(refusal, AlreadyClosed) else (
+                "about_them" if route.excludes(action.actor.aad_object_id) else "not_permitted")
             await self._trail.record_in(session, audit_refusal(
                 action.actor, action.verb, RecordType.INCIDENT, incident.reference, reason,
                 {"permission": permission.value, "roles": sorted(role.value for role in roles)}))
             return str(refusal)
         return incident
+
+    # --- for the safeguarding record's verbs (services/safeguarding_record.py): the same checks and updates ------
+
+    async def change_record(self, action: CardAction, permission: Permission,
+                            change: Callable[[Any, records.Incident, datetime], Awaitable[str | None]]) -> ActionResult:
+        """Run a change as the handling verbs do: the roles, the report authorised (a refusal audited), the change
+        in one unit of work, every posted copy of its cards updated, the answer card (full only in a personal chat)."""
+        return await self._change(action, permission, change)
+
+    async def authorised_in(self, session: AsyncSession, action: CardAction, roles: frozenset[Role],
+                            permission: Permission) -> records.Incident | str:
+        """The report the action names if ``roles`` allow ``permission`` on it, else why not (refusal audited)."""
+        return await self._load_authorised(session, action, roles, permission)
+
+    async def roles_of(self, actor: Actor) -> frozenset[Role]:
+        return await self._roles(actor)
+
+    async def full_report_in(self, session: AsyncSession, incident: records.Incident) -> FullReport:
+        return await self._full_report(session, incident)
+
+    async def refresh_cards_in(self, session: AsyncSession, incident_id: int) -> records.Incident:
+        """Update every posted copy of the report's cards after a change made in ``session``."""
+        return await self._after_change(session, incident_id)
+
+    def wake_outbox(self) -> None:
+        self._on_enqueued()
 
     def _person(self, actor: Actor) -> records.Person:
         return records.Person(actor.aad_object_id, actor.name or "Someone")
@@ -774,8 +1232,8 @@ class Incidents:
         """Update every posted copy of the report's cards (channel: minimal; people: full details)."""
         incident = await records.get(session, incident_id)
         assert incident is not None
-        facts = _channel_facts(incident)
         report = await self._full_report(session, incident)
+        facts = _channel_facts(incident, report.media_enquiry)
         full = _activity(details_card(report, calendar=self.calendar), details_summary(incident.reference))
         minimal = _activity(channel_card(facts, calendar=self.calendar), channel_summary(facts)) \
             if incident.rule.channel is not ChannelView.NONE else None
@@ -792,9 +1250,10 @@ class Incidents:
         """The card that replaces the clicked one: minimal in a channel, full in a personal chat."""
         if action.actor.conversation_kind == "personal":
             return ActionResult(card=details_card(report, calendar=self.calendar), message=message)
-        if incident.rule.channel is ChannelView.NONE:
+        if (report.channel_view or incident.rule.channel) is ChannelView.NONE:  # its route keeps it off channels
             return ActionResult(message=message or "Done.")
-        return ActionResult(card=channel_card(_channel_facts(incident), calendar=self.calendar), message=message)
+        return ActionResult(card=channel_card(_channel_facts(incident, report.media_enquiry), calendar=self.calendar),
+                            message=message)
 
     async def _change(self, action: CardAction, permission: Permission,
                       change: Callable[[Any, records.Incident, datetime], Awaitable[str | None]]) -> ActionResult:
@@ -883,10 +1342,14 @@ class Incidents:
         if not reason:
             return ActionResult(message="Say why it was escalated.")
         external = form.external_reference.strip()
+        try:  # a referral's date (KCSIE record keeping): as given, never in the future; else today
+            made_on = referral_date(form.referral_date, self.today())
+        except RecordError as problem:
+            return ActionResult(message=str(problem))
 
         async def change(session: Any, incident: records.Incident, now: datetime) -> str | None:
             await records.record_escalation(session, incident.id, self._person(action.actor), agency, reason,
-                                            external, now)
+                                            external, now, made_on=made_on)
             return None
 
         result = await self._change(action, Permission.ESCALATE, change)
@@ -899,9 +1362,10 @@ class Incidents:
         kind = form.outcome_kind
         if kind is None:
             return ActionResult(message="Choose the outcome.")
-        outcome = form.outcome.strip()
-        if not outcome:
-            return ActionResult(message="Say what was done.")
+        try:  # KCSIE: every decision with its reason, "no further action" included
+            outcome = require_reason(form.outcome, f"closing it ({OUTCOME_TITLES[kind]})")
+        except RecordError as problem:
+            return ActionResult(message=str(problem))
 
         async def change(session: Any, incident: records.Incident, now: datetime) -> str | None:
             if not await records.close(session, incident.id, self._person(action.actor), kind, outcome, now):
@@ -1028,12 +1492,20 @@ CANCELLED_REPORT = ("Your report was cancelled: nothing was sent, and the report
                     "send it. Type **report** to start again.")
 
 
-def _channel_facts(incident: records.Incident) -> ChannelFacts:
+def _channel_facts(incident: records.Incident, media_enquiry: MediaEnquiry | None = None) -> ChannelFacts:
     return ChannelFacts(
         incident_id=incident.id, reference=incident.reference, category=incident.category, urgency=incident.urgency,
         received_at=incident.received_at, status=incident.status, lead_name=incident.lead_name,
         closed_at=incident.closed_at,
+        deadline=media_enquiry.deadline_text() if media_enquiry is not None else None,
     )
+
+
+async def _media_enquiry(session: AsyncSession, incident: records.Incident) -> MediaEnquiry | None:
+    """A media enquiry's own fields (its deadline shows on the channel card); None for any other report."""
+    if incident.category is not Category.MEDIA_ENQUIRY:
+        return None
+    return await media_enquiries.get(session, incident.id)
 
 
 __all__ = [

@@ -22,6 +22,7 @@ failing on a stale read snapshot.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -37,6 +38,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     case,
+    func,
     select,
     update,
 )
@@ -45,6 +47,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from domain.incident_routing import Subject, SubjectKind, SubjectSource
 from domain.incidents import (
     AGENCY_TITLES,
     OUTCOME_TITLES,
@@ -63,7 +66,10 @@ from domain.incidents import (
     format_reference,
     rule_for,
 )
+from domain.roles import Role
 from store.base import Base, UtcDateTime, utcnow
+from store.card_copies import CardCopyRow
+from store.outbox import OutboxRow, OutboxStatus
 
 
 class IncidentCounterRow(Base):
@@ -145,6 +151,22 @@ class IncidentAttachmentRow(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class IncidentSubjectRow(Base):
+    """Who a report is about (migration ``0011_report_subjects``): staff with the roles they held when it was made
+    (the report is routed around them), pupils and others as typed."""
+
+    __tablename__ = "incident_subjects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    aad_object_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(512))
+    roles: Mapped[list[str]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(16))
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 # --- what callers get back ----------------------------------------------------------------------------------
@@ -514,9 +536,10 @@ async def add_note(session: AsyncSession, incident_id: int, by: Person, note: st
 
 async def record_escalation(
     session: AsyncSession, incident_id: int, by: Person, agency: Agency, reason: str, external_reference: str,
-    now: datetime,
+    now: datetime, *, made_on: date | None = None,
 ) -> tuple[int, bool]:
-    """Record an escalation to an outside agency (not twice for a double click). Returns (entry id, added now)."""
+    """Record an escalation or referral to an outside agency, with the day it was made (not twice for a double
+    click). Returns (entry id, added now)."""
     what = f"Escalated to {AGENCY_TITLES[agency]}"
     if external_reference:
         what += f" (their reference: {external_reference})"
@@ -526,7 +549,8 @@ async def record_escalation(
     await _bump(session, incident_id)
     entry = await append_event(
         session, incident_id, EventKind.ESCALATED, by, what, why=reason,
-        data={"agency": agency.value, "external_reference": external_reference}, at=now,
+        data={"agency": agency.value, "external_reference": external_reference,
+              "made_on": (made_on or now.date()).isoformat()}, at=now,
     )
     return entry, True
 
@@ -621,3 +645,132 @@ async def attachment_content(
         )
     )
     return (_attachment(row), bytes(row.content)) if row else None
+
+
+# --- who a report is about (issue 15, gap 2) and the safeguarding chain ------------------------------------------
+
+
+async def add_subjects(session: AsyncSession, incident_id: int, subjects: Sequence[Subject], now: datetime) -> None:
+    """Record who a report is about (in the transaction that creates it)."""
+    for subject in subjects:
+        session.add(IncidentSubjectRow(
+            incident_id=incident_id, kind=subject.kind.value, aad_object_id=subject.aad_object_id,
+            name=subject.name, roles=sorted(role.value for role in subject.roles), source=subject.source.value,
+            added_at=now,
+        ))
+    await session.flush()
+
+
+def _subject(row: IncidentSubjectRow) -> Subject:
+    return Subject(kind=SubjectKind(row.kind), name=row.name, aad_object_id=row.aad_object_id,
+                   roles=frozenset(Role(r) for r in row.roles or [] if r in _ROLE_VALUES),
+                   source=SubjectSource(row.source))
+
+
+_ROLE_VALUES = frozenset(role.value for role in Role)
+
+
+async def subjects_of(session: AsyncSession, incident_ids: Sequence[int]) -> dict[int, list[Subject]]:
+    """Who each report is about, by report id (reports about nobody are absent)."""
+    if not incident_ids:
+        return {}
+    rows = await session.scalars(
+        select(IncidentSubjectRow).where(IncidentSubjectRow.incident_id.in_(sorted(set(incident_ids))))
+        .order_by(IncidentSubjectRow.id)
+    )
+    found: dict[int, list[Subject]] = {}
+    for row in rows:
+        found.setdefault(row.incident_id, []).append(_subject(row))
+    return found
+
+
+async def reports_about(session: AsyncSession, aad_object_id: str) -> list[int]:
+    """The reports a member of staff is recorded as the subject of (subject access)."""
+    rows = await session.scalars(
+        select(IncidentSubjectRow.incident_id).where(IncidentSubjectRow.aad_object_id == aad_object_id.lower())
+        .order_by(IncidentSubjectRow.incident_id)
+    )
+    return list(dict.fromkeys(rows))
+
+
+ALERT_KINDS = (EventKind.ROUTED.value, EventKind.AUTO_ESCALATED.value)
+
+
+async def alerted_people(session: AsyncSession, incident_ids: Sequence[int]) -> dict[int, set[str]]:
+    """Who each report was sent to personally (lower-case object ids), from its chronology."""
+    if not incident_ids:
+        return {}
+    rows = await session.execute(
+        select(IncidentEventRow.incident_id, IncidentEventRow.data).where(
+            IncidentEventRow.incident_id.in_(sorted(set(incident_ids))), IncidentEventRow.kind.in_(ALERT_KINDS))
+    )
+    found: dict[int, set[str]] = {}
+    for incident_id, data in rows:
+        people = data.get("recipients") if isinstance(data, dict) else None
+        found.setdefault(incident_id, set()).update(str(p).lower() for p in people or [] if p)
+    return found
+
+
+async def chain_position(session: AsyncSession, incident_id: int) -> int:
+    """The last step of the safeguarding chain already tried for a report (-1: none yet)."""
+    rows = await session.scalars(
+        select(IncidentEventRow.data).where(IncidentEventRow.incident_id == incident_id,
+                                            IncidentEventRow.kind.in_(ALERT_KINDS))
+    )
+    steps = [int(data["chain_step"]) for data in rows
+             if isinstance(data, dict) and isinstance(data.get("chain_step"), int)]
+    return max(steps, default=-1)
+
+
+async def chain_running(session: AsyncSession, *, limit: int = 50) -> list[int]:
+    """Urgent reports nobody has taken the lead on whose safeguarding chain is still running."""
+    rows = await session.scalars(
+        select(IncidentRow.id).where(
+            IncidentRow.urgency == Urgency.URGENT.value, IncidentRow.status == Status.OPEN.value,
+            IncidentRow.escalate_due_at.is_not(None),
+        ).order_by(IncidentRow.escalate_due_at).limit(limit)
+    )
+    return list(rows)
+
+
+async def advance_chain(session: AsyncSession, incident_id: int, expected_due: datetime, next_due: datetime | None,
+                        now: datetime) -> bool:
+    """Claim the next step of a report's chain: its clock moves to ``next_due`` (None: the chain is over). False when
+    someone took the lead, or another worker moved the clock first."""
+    return await _bump(
+        session, incident_id, escalate_due_at=next_due,
+        auto_escalated_at=func.coalesce(IncidentRow.auto_escalated_at, now),
+        _where=(IncidentRow.status == Status.OPEN.value, IncidentRow.escalate_due_at == expected_due),
+    )
+
+
+async def alert_deliveries(session: AsyncSession, incident_id: int) -> dict[str, OutboxStatus]:
+    """How each personal alert of a report is doing (recipient object id, lower case → its outbox status); a
+    recipient with several copies is reached when any copy is still on its way or delivered."""
+    rows = await session.execute(
+        select(CardCopyRow.recipient, OutboxRow.status)
+        .join(OutboxRow, OutboxRow.id == CardCopyRow.outbox_id)
+        .where(CardCopyRow.subject == f"incident:{incident_id}", CardCopyRow.audience == "owner")
+    )
+    found: dict[str, OutboxStatus] = {}
+    for recipient, status in rows:
+        if not recipient:
+            continue
+        key = str(recipient).lower()
+        state = OutboxStatus(status)
+        if key not in found or state not in _UNDELIVERABLE:
+            found[key] = state
+    return found
+
+
+_UNDELIVERABLE = (OutboxStatus.STALE, OutboxStatus.FAILED)
+
+
+async def undelivered_noted(session: AsyncSession, incident_id: int) -> set[str]:
+    """Who the chronology already says an alert could not be delivered to (lower-case object ids)."""
+    rows = await session.scalars(
+        select(IncidentEventRow.data).where(IncidentEventRow.incident_id == incident_id,
+                                            IncidentEventRow.kind == EventKind.NOT_REACHABLE.value)
+    )
+    return {str(data["aad_object_id"]).lower() for data in rows
+            if isinstance(data, dict) and data.get("delivery_failed") and data.get("aad_object_id")}

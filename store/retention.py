@@ -55,8 +55,10 @@ from store.consent_store import (
     ConsentStateRow,
 )
 from store.conversations import ConversationRefRow, ProcessedActivityRow
-from store.incidents import IncidentAttachmentRow, IncidentEventRow, IncidentRow
+from store.incidents import IncidentAttachmentRow, IncidentEventRow, IncidentRow, IncidentSubjectRow
+from store.media_enquiries import MediaEnquiryRow
 from store.outbox import FINISHED, OutboxRow
+from store.safeguarding_record import IncidentPupilRow, IncidentStatementRow
 from store.tables import BotStateRow
 
 REMOVED = "(removed under the retention schedule)"
@@ -90,6 +92,11 @@ class RetentionReviewRow(Base):
     flagged_at: Mapped[datetime] = mapped_column(UtcDateTime)
     why: Mapped[str] = mapped_column(Text)
     run_id: Mapped[int | None] = mapped_column(Integer)
+    # put into the school's safeguarding system (migration 0012_kcsie_record; ``settle_transfer``)
+    transferred_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    transferred_to: Mapped[str | None] = mapped_column(String(60))
+    transfer_reference: Mapped[str | None] = mapped_column(String(100))
+    transferred_by_name: Mapped[str | None] = mapped_column(String(256))
 
 
 class TombstoneRow(Base):
@@ -199,6 +206,38 @@ async def flag(session: AsyncSession, kind: RecordKind, reference: str, why: str
     session.add(RetentionReviewRow(record_kind=kind.value, record_ref=reference, flagged_at=now, why=why,
                                    run_id=run_id))
     await session.flush()
+
+
+async def settle_transfer(session: AsyncSession, *, kind: RecordKind, reference: str, system: str,
+                          system_reference: str, by_name: str, now: datetime) -> None:
+    """A report put into the school's safeguarding system: its review says so (flagged now if the run has not yet
+    flagged it), so the run follows the ``incident_transferred`` rule for it and never flags it again."""
+    values = dict(transferred_at=now, transferred_to=system, transfer_reference=system_reference,
+                  transferred_by_name=by_name[:256])
+    changed = await session.execute(update(RetentionReviewRow).where(RetentionReviewRow.record_ref == reference)
+                                    .values(**values))
+    if not changed.rowcount:  # type: ignore[attr-defined]
+        session.add(RetentionReviewRow(record_kind=kind.value, record_ref=reference, flagged_at=now,
+                                       why=f"Transferred to {system}", run_id=None, **values))
+    await session.flush()
+
+
+async def transferred_incidents(session: AsyncSession, *, cutoff: datetime, skip_refs: set[str],
+                                limit: int) -> list[Candidate]:
+    """Closed reports put into the school's safeguarding system at or before ``cutoff``."""
+    rows = await session.execute(
+        select(IncidentRow, RetentionReviewRow.transferred_at)
+        .join(RetentionReviewRow, RetentionReviewRow.record_ref == IncidentRow.reference)
+        .where(RetentionReviewRow.transferred_at <= cutoff, IncidentRow.status == Status.CLOSED.value)
+        .order_by(IncidentRow.id))
+    found: list[Candidate] = []
+    for row, transferred_at in rows.all():
+        if row.reference in skip_refs:
+            continue
+        found.append(_incident_candidate(row, transferred_at))
+        if len(found) >= limit:
+            break
+    return found
 
 
 # --- runs, tombstones and the unlock -------------------------------------------------------------------------
@@ -311,7 +350,12 @@ async def incident_people(session: AsyncSession, incident_id: int) -> tuple[tupl
     rows = (await session.execute(select(IncidentEventRow.actor_aad, IncidentEventRow.actor_name,
                                          IncidentEventRow.what, IncidentEventRow.why)
                                   .where(IncidentEventRow.incident_id == incident_id))).all()
-    return tuple(r[0] for r in rows), tuple(t for r in rows for t in (r[1], r[2], r[3]))
+    pupils = (await session.scalars(select(IncidentPupilRow.name)
+                                    .where(IncidentPupilRow.incident_id == incident_id))).all()
+    said = (await session.execute(select(IncidentStatementRow.child_words, IncidentStatementRow.opinion)
+                                  .where(IncidentStatementRow.incident_id == incident_id))).all()
+    return tuple(r[0] for r in rows), (tuple(t for r in rows for t in (r[1], r[2], r[3])) + tuple(pupils)
+                                       + tuple(t for r in said for t in r))
 
 
 async def old_screenshots(session: AsyncSession, categories: Sequence[Category], *, cutoff: datetime,
@@ -334,10 +378,14 @@ async def old_screenshots(session: AsyncSession, categories: Sequence[Category],
 
 
 async def anonymise_incident(session: AsyncSession, incident_id: int) -> None:
-    """Remove names and free text, keep category, dates, status and outcome kind; the chronology, screenshots
-    and card copies go (the chronology only inside ``unlocked``)."""
+    """Remove names and free text, keep category, dates, status and outcome kind; the chronology, the child's words,
+    the pupils, screenshots and card copies go (the append-only ones, and the account, only inside ``unlocked``)."""
     await session.execute(delete(IncidentEventRow).where(IncidentEventRow.incident_id == incident_id))
+    await session.execute(delete(IncidentStatementRow).where(IncidentStatementRow.incident_id == incident_id))
+    await session.execute(delete(IncidentPupilRow).where(IncidentPupilRow.incident_id == incident_id))
     await session.execute(delete(IncidentAttachmentRow).where(IncidentAttachmentRow.incident_id == incident_id))
+    await session.execute(delete(MediaEnquiryRow).where(MediaEnquiryRow.incident_id == incident_id))
+    await session.execute(delete(IncidentSubjectRow).where(IncidentSubjectRow.incident_id == incident_id))
     await session.execute(delete(CardCopyRow).where(CardCopyRow.subject == f"incident:{incident_id}"))
     await session.execute(
         update(IncidentRow).where(IncidentRow.id == incident_id).values(

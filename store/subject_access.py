@@ -36,9 +36,11 @@ from store.consent_store import (
 )
 from store.conversations import ConversationRefRow
 from store.erasure import DataRightsRequestRow
-from store.incidents import IncidentAttachmentRow, IncidentEventRow, IncidentRow
+from store.incidents import IncidentAttachmentRow, IncidentEventRow, IncidentRow, IncidentSubjectRow
+from store.media_enquiries import MediaEnquiryRow
 from store.outbox import OutboxRow
-from store.retention import LegalHoldRow
+from store.retention import LegalHoldRow, RetentionReviewRow
+from store.safeguarding_record import IncidentPupilRow, IncidentStatementRow
 from store.tables import BotStateRow
 
 # Every table that can name a person, and the column people know its rows by (None: its key).
@@ -46,6 +48,10 @@ SEARCHED: tuple[tuple[type[Base], str | None], ...] = (
     (IncidentRow, "reference"),
     (IncidentEventRow, None),
     (IncidentAttachmentRow, None),
+    (IncidentSubjectRow, None),  # who a report is about (staff by object id, anyone else as typed)
+    (IncidentStatementRow, None),  # the child's own words, the reporter's view
+    (IncidentPupilRow, None),  # each pupil a report names
+    (MediaEnquiryRow, None),  # a media enquiry: who asked, their organisation and contact details
     (ApprovalRequestRow, "reference"),
     (ApprovalEventRow, None),
     (DelegationRow, None),
@@ -59,6 +65,7 @@ SEARCHED: tuple[tuple[type[Base], str | None], ...] = (
     (ConsentCheckLogRow, None),
     (AuditRow, None),
     (LegalHoldRow, None),
+    (RetentionReviewRow, "record_ref"),  # who marked a report transferred
     (ConversationRefRow, None),
     (BotStateRow, None),
     (OutboxRow, None),
@@ -121,6 +128,7 @@ _PAIRS: tuple[tuple[Any, Any], ...] = (
     (IncidentRow.reporter_aad, IncidentRow.reporter_name),
     (IncidentRow.lead_aad, IncidentRow.lead_name),
     (IncidentEventRow.actor_aad, IncidentEventRow.actor_name),
+    (IncidentSubjectRow.aad_object_id, IncidentSubjectRow.name),
     (ApprovalRequestRow.requester_aad, ApprovalRequestRow.requester_name),
     (ApprovalRequestRow.decided_by_aad, ApprovalRequestRow.decided_by_name),
     (ApprovalEventRow.actor_aad, ApprovalEventRow.actor_name),

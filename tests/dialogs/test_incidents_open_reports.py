@@ -13,7 +13,7 @@ from dialogs.router import TextKind
 from domain.incidents import ROUTING, Category
 from services.requests import CommandRequest
 from store import audit as trail
-from tests.support.incidents_world import ANNA, GRACE, PRIYA, SAM, TOM, School, Who, actor, card_text, shown_text
+from tests.support.incidents_world import ANNA, JO, PRIYA, SAM, TOM, School, Who, actor, card_text, shown_text
 
 SECRET = "SECRETWHAT pupils named here"
 KINDS = (Category.NEGATIVE_COMMENT, Category.PUPIL_SAFETY, Category.STAFF_PUPIL_CONTACT, Category.ABOUT_HEAD_TEACHER,
@@ -76,7 +76,7 @@ def listed_refs(card: dict[str, Any]) -> list[str]:
     return [line.split(":")[0] for line in shown_text(card).splitlines() if line.startswith("INC-")]
 
 
-@pytest.mark.parametrize("who", [SAM, GRACE])
+@pytest.mark.parametrize("who", [SAM, JO])  # the Chair may list the reports about the Head Teacher (issue 15)
 async def test_anyone_else_is_refused_and_the_refusal_audited(school: School, who: Who) -> None:
     reply = await open_reports(school, who)
     assert not reply.cards and "INC-" not in " ".join(reply.texts)

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import Settings
+from cards.incident_subject import subject_confirm_card
 from cards.incidents import (
     ChannelFacts,
     FullReport,
@@ -31,6 +32,7 @@ from cards.incidents import (
     emergency_card,
     risk_question_card,
 )
+from cards.safeguarding_record import Verb as RecordVerb
 from dialogs.incidents import (
     REPORT_MESSAGE_COMMAND_ID,
     ScreenshotCandidate,
@@ -41,10 +43,12 @@ from dialogs.incidents import (
 from dialogs.router import Router
 from directory.static import StaticRoleDirectory
 from domain.calendar import SchoolCalendar
+from domain.incident_routing import NamedPerson
 from domain.incidents import (
     MAX_NOTE,
     MAX_WHAT_HAPPENED,
     ActionTaken,
+    Agency,
     Category,
     DslTold,
     EventKind,
@@ -55,6 +59,7 @@ from domain.incidents import (
     rule_for,
 )
 from domain.roles import DirectoryUnavailableError, Person, Role, RoleLookup
+from domain.safeguarding_record import RecordExtras, Referral
 from services.requests import CardAction, CommandRequest
 from store import incidents as records
 from store.db import Database
@@ -79,6 +84,8 @@ GOOD: dict[Verb, dict[str, Any]] = {
     Verb.CHOOSE_CATEGORY: {"draft": DRAFT, "risk": "no"},
     Verb.CATEGORY: {"draft": DRAFT, "risk": "no", "category": "other"},
     Verb.SUBMIT: {"draft": DRAFT, "risk": "no", "category": "other", "what_happened": "Something happened."},
+    Verb.CONFIRM_SUBJECTS: {"draft": DRAFT, "risk": "no", "category": "other",
+                            "what_happened": "Mrs Smith was tagged.", "asked": ANNA.aad, "about_1": "no"},
     Verb.VIEW: {"incident": 1},
     Verb.TAKE_LEAD: {"incident": 1},
     Verb.NOTE: {"incident": 1, "note": "Called the parent."},
@@ -100,6 +107,10 @@ MALFORMED: dict[Verb, list[tuple[str, Any]]] = {
         *FLOW_CASES, ("category", "nonsense"), ("what_happened", 42), ("what_happened", ["a", "b"]),
         ("what_happened", "x" * (MAX_WHAT_HAPPENED + 1)), ("platform", {"name": "Facebook"}), ("link", "x" * 100_000),
         ("when_date", 20261124), ("involved", [{"deep": [[[[["nested"]]]]]}]), ("actions_taken", 7),
+    ],
+    Verb.CONFIRM_SUBJECTS: [
+        *FLOW_CASES, ("category", "nonsense"), ("asked", "a" * 10_000), ("asked", ["x"]), ("asked", "<script>"),
+        ("about_1", "maybe"), ("about_1", ["yes"]), ("about_staff", "x" * 10_000), ("about_others", {"x": 1}),
     ],
     Verb.VIEW: HANDLING_CASES,
     Verb.TAKE_LEAD: HANDLING_CASES,
@@ -181,7 +192,8 @@ async def school(migrated_database_url: str) -> AsyncIterator[School]:
 
 @pytest.mark.parametrize("verb", list(Verb), ids=[verb.value for verb in Verb])
 async def test_a_malformed_payload_gets_a_clear_answer_and_changes_nothing(school: School, verb: Verb) -> None:
-    who = SAM if verb in (Verb.RISK, Verb.DSL_TOLD, Verb.CHOOSE_CATEGORY, Verb.CATEGORY, Verb.SUBMIT) else ANNA
+    who = SAM if verb in (Verb.RISK, Verb.DSL_TOLD, Verb.CHOOSE_CATEGORY, Verb.CATEGORY, Verb.SUBMIT,
+                          Verb.CONFIRM_SUBJECTS) else ANNA
     before = await school.records()
     cases: list[Any] = [with_change(GOOD[verb], key, bad) for key, bad in MALFORMED[verb]]
     cases += [[GOOD[verb]], [], "incident=1", 1, None]  # not an object at all
@@ -207,7 +219,9 @@ async def test_a_malformed_payload_gets_a_clear_answer_and_changes_nothing(schoo
         (Verb.ESCALATE, {"incident": 1, "agency": "police"}, "Say why it was escalated."),
         (Verb.CLOSE, {"incident": 1, "outcome": "Done"}, "Choose the outcome."),
         (Verb.CLOSE, {"incident": 1, "outcome_kind": "", "outcome": "Done"}, "Choose the outcome."),
-        (Verb.CLOSE, {"incident": 1, "outcome_kind": "resolved", "outcome": " "}, "Say what was done."),
+        (Verb.CLOSE, {"incident": 1, "outcome_kind": "resolved", "outcome": " "},
+         "Give the reason for closing it (Resolved in school): every decision is recorded with its reason (KCSIE). "
+         "Nothing was changed."),
     ],
 )
 async def test_a_form_sent_without_its_answer_says_what_to_do(
@@ -280,7 +294,11 @@ def all_cards() -> list[dict[str, Any]]:
             actions_taken=(ActionTaken.BLOCKED,), source=Source.CHAT, source_author="", lead_name=None,
             closed_at=None, outcome_kind=OutcomeKind.RESOLVED if status is Status.CLOSED else None, outcome=None,
             screenshots=(ScreenshotInfo(3, "a.png", "image/png", 10), ScreenshotInfo(9, "b.png", "image/png", 10)),
+            record=RecordExtras(referrals=(Referral(5, Agency.POLICE, None, "CAD 1", "Threats", "Tom", now),)),
         ), calendar=calendar))
+    cards.append(subject_confirm_card(  # "is this report about them?" (issue 15, gap 2)
+        {"draft": DRAFT, "risk": "no", "category": "other", "what_happened": "Mrs Smith was tagged."},
+        [NamedPerson(ANNA.aad, ANNA.name, frozenset({Role.HEAD_TEACHER}))]))
     return [card.to_dict() for card in cards]
 
 
@@ -299,7 +317,7 @@ async def test_every_button_on_the_incident_cards_sends_data_its_verb_accepts(sq
                 model.model_validate(button["data"])
                 model.model_validate(button["fallback"]["data"])  # the Action.Submit fallback carries the verb too
                 seen.add(button["verb"])
-        assert seen == {verb.value for verb in Verb}
+        assert seen == {verb.value for verb in Verb} | {verb.value for verb in RecordVerb}  # and the KCSIE record's
     finally:
         await school.close()
 

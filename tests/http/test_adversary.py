@@ -95,6 +95,8 @@ PEOPLE: dict[Role, Person] = {
                             (Role.DATA_ADMIN,)),
     Role.CHAIR_OF_GOVERNORS: Person("Cary Chair", "00000000-0000-0000-0000-00000000a008", "29:chair-cary",
                                     (Role.CHAIR_OF_GOVERNORS,)),
+    Role.DEPUTY_DSL: Person("Dan Deputy-Safeguard", "00000000-0000-0000-0000-00000000a009", "29:ddsl-dan",
+                            (Role.DEPUTY_DSL,)),
 }
 EVERYONE = (SAM, RUNNER, *PEOPLE.values())
 
@@ -104,7 +106,10 @@ OPEN: dict[str, str] = {
     "incident_dsl_told": "a report form's step",
     "incident_choose_category": "a report form's step",
     "incident_category": "a report form's step",
+    "incident_topic": "a report form's step: the chooser's first plain question",
     "incident_submit": "sending a report: anyone reports, a new record of their own",
+    "incident_subject_confirm": "sending a report after saying who it is about: anyone reports, their own record",
+    "incident_media_enquiry": "sending a media enquiry: anyone reports, a new record of their own",
     "report_incident": "anyone reports, from wherever they are",
     "accounts": "the register of school accounts is for everyone",
     "whoami": "the sender's own roles",
@@ -116,14 +121,20 @@ OPEN: dict[str, str] = {
 # Who the policy lets use each way in (any staff: ``STAFF``), and where ("chat": only in the personal chat). The
 # router's declarations must say the same (a test checks): the cases below come from them.
 STAFF = frozenset({Role.STAFF})
-_HANDLERS = frozenset({Role.SLT, Role.HEAD_TEACHER, Role.DSL, Role.DPO, Role.CHAIR_OF_GOVERNORS})
+_HANDLERS = frozenset({Role.SLT, Role.HEAD_TEACHER, Role.DSL, Role.DPO, Role.CHAIR_OF_GOVERNORS,
+                       Role.DEPUTY_DSL, Role.DEPUTY})  # a report's route or safeguarding chain may name these too
 _HOLDERS = frozenset({Role.DPO, Role.HEAD_TEACHER})
 POLICY: dict[str, tuple[frozenset[Role], str]] = {
     **{verb: (_HANDLERS, "anywhere") for verb in ("incident_view", "incident_take_lead", "incident_note",
                                                   "incident_escalate", "incident_close")},
     "incident_screenshot": (_HANDLERS, "chat"),
+    **{verb: (_HANDLERS, "chat") for verb in ("incident_decision", "incident_referral_outcome",
+                                              "incident_export_record", "incident_mark_transferred",
+                                              "fileConsent/invoke#record_export")},  # the KCSIE record
     **{verb: (STAFF, "anywhere") for verb in ("incident_risk", "incident_dsl_told", "incident_choose_category",
-                                              "incident_category", "incident_submit", "report_incident",
+                                              "incident_category", "incident_topic", "incident_submit",
+                                              "incident_subject_confirm",
+                                              "incident_media_enquiry", "report_incident",
                                               "composeExtension/fetchTask", "composeExtension/submitAction",
                                               "approval_decide", "approval_refresh", "approval_withdraw",
                                               "approval_edit", "accounts", "whoami")},
@@ -146,7 +157,8 @@ POLICY: dict[str, tuple[frozenset[Role], str]] = {
     "delegate": (frozenset({Role.HEAD_TEACHER}), "chat"),
     "end_delegation": (frozenset({Role.HEAD_TEACHER}), "chat"),
     "approvals": (frozenset({Role.HEAD_TEACHER, Role.DEPUTY}), "chat"),
-    "open_reports": (frozenset({Role.SLT, Role.HEAD_TEACHER, Role.DSL}), "chat"),
+    "open_reports": (frozenset({Role.SLT, Role.HEAD_TEACHER, Role.DSL, Role.DEPUTY_DSL, Role.CHAIR_OF_GOVERNORS}),
+                     "chat"),
     "audit": (_HOLDERS, "chat"),
     "retention_preview": (frozenset({Role.DPO}), "chat"),
     "legal_hold": (_HOLDERS, "chat"),
@@ -160,6 +172,9 @@ POLICY: dict[str, tuple[frozenset[Role], str]] = {
        for route in ("governors_report", "fileConsent/invoke#governors_report")},
     **{route: (frozenset({Role.DPO}), "chat") for route in ("erase", "rectify", "erase_confirm", "correct_confirm")},
     "close_account": (frozenset({Role.HEAD_TEACHER, Role.SLT}), "chat"),
+    "policy_acknowledge": (STAFF, "chat"),  # issue 17: one's own acknowledgement, in one's personal chat
+    **{route: (frozenset({Role.SLT, Role.HEAD_TEACHER}), "chat") for route in ("policy_status", "training",
+                                                                             "training_submit")},
     "transfer_account": (frozenset({Role.HEAD_TEACHER, Role.SLT}), "chat"),
 }
 
@@ -172,6 +187,7 @@ ARGUMENTS: dict[str, str] = {
     "legal_hold": "legal hold INC-2026-0001 because the police asked",
     "release_legal_hold": "release legal hold INC-2026-0001",
     "erase": "erase Sam Teacher because they asked",
+    "training": "training Sam Teacher 12/11/2026 Online safety for staff",
     "rectify": "rectify Sam Teacher",
     "close_account": "close account Holy Trinity Year 6 because it is no longer used",
     "transfer_account": "transfer account Holy Trinity Year 6 to the PTA because the PTA runs it now",
@@ -196,6 +212,7 @@ class World:
     account_reference: str
     photo_request: int  # Sam's personal-device photo exception (pupils' names)
     photo_reference: str
+    about_the_head: Report | None = None  # a negative comment about the Head Teacher (Lee's): never the Head's
 
 
 @dataclass(frozen=True)
@@ -282,7 +299,13 @@ async def _seed(bot: Adversary, roles: StaticRoleDirectory) -> World:
     for category in (Category.NEGATIVE_COMMENT, Category.ALLEGATION_ABOUT_STAFF, Category.ABOUT_HEAD_TEACHER):
         await services.incidents.report(sam, ReportDetails(category=category, what_happened="Seen online."),
                                         category.value)
+    lee = Actor(RUNNER.aad, RUNNER.name, RUNNER.teams_id)  # nobody is sent, or shown, a report about themselves
+    await services.incidents.report(lee, ReportDetails(category=Category.NEGATIVE_COMMENT, what_happened="A post.",
+                                                       about_staff=[PEOPLE[Role.HEAD_TEACHER].aad]), "about-head")
     async with database.transaction() as session:
+        [about_the_head] = await records.reported_by(session, RUNNER.aad)
+        head_shot, _ = await records.add_attachment(session, about_the_head.id, records.Person(RUNNER.aad, RUNNER.name),
+                                                    "shot.png", "image/png", b"\x89PNG\r\n\x1a\nhead", utcnow())
         for incident in await records.reported_by(session, SAM.aad):
             shot, _ = await records.add_attachment(session, incident.id, records.Person(SAM.aad, SAM.name),
                                                    "shot.png", "image/png", b"\x89PNG\r\n\x1a\n" + bytes(incident.id),
@@ -307,6 +330,7 @@ async def _seed(bot: Adversary, roles: StaticRoleDirectory) -> World:
         slt_report=made[Category.NEGATIVE_COMMENT], allegation=made[Category.ALLEGATION_ABOUT_STAFF],
         about_head=made[Category.ABOUT_HEAD_TEACHER], account_request=account,
         account_reference=account_request.reference, photo_request=photo.id, photo_reference=photo.reference,
+        about_the_head=Report(about_the_head.id, about_the_head.reference, head_shot.id),
     )
 
 
@@ -352,6 +376,10 @@ def _verb_data(verb: str, world: World, incident: Report | None = None) -> dict[
                               "external_reference": "CAD 123"},
         "incident_close": {"incident": report.id, "outcome_kind": "resolved", "outcome": "Dealt with."},
         "incident_screenshot": {"incident": report.id, "attachment": report.screenshot},
+        "incident_decision": {"incident": report.id, "decision": "Monitor", "decision_reason": "Low risk."},
+        "incident_referral_outcome": {"incident": report.id, "referral": 1, "referral_outcome": "Closed by MASH."},
+        "incident_export_record": {"incident": report.id},
+        "incident_mark_transferred": {"incident": report.id, "transfer_system": "CPOMS", "transfer_reference": "C1"},
         "approval_decide": {**account, "decision": "approve"},
         "approval_refresh": photo,
         "approval_withdraw": account,
@@ -366,6 +394,8 @@ def _verb_data(verb: str, world: World, incident: Report | None = None) -> dict[
         "do_not_photograph_choose": {"typed": "Amelia Hughes", "choice": AMELIA},
         "do_not_photograph_submit": {"pupil": "Amelia Hughes"},
         "dashboard_period": {"period": "this_term"},
+        "policy_acknowledge": {"version": "abc123"},
+        "training_submit": {"person": SAM.aad, "trained_on": "2026-11-12", "course": "Online safety"},
         "erase_confirm": {"request_id": 1},
         "correct_confirm": {"request_id": 1, "reason": "misspelt", "f1": "Sam Teacher"},
     }
@@ -409,7 +439,8 @@ def router_cases(router: Router, world: World) -> list[Case]:
 
 
 _HANDLING = ("incident_view", "incident_take_lead", "incident_note", "incident_escalate", "incident_close",
-             "incident_screenshot")
+             "incident_screenshot", "incident_decision", "incident_referral_outcome", "incident_export_record",
+             "incident_mark_transferred")
 
 
 def record_cases(router: Router, world: World) -> list[Case]:
@@ -427,6 +458,13 @@ def record_cases(router: Router, world: World) -> list[Case]:
                 cases.append(Case(person, RouteKind.VERB, verb, "personal", _verb_data(verb, world, report),
                                   record_type=RecordType.INCIDENT, record_refs=(report.reference, str(report.id)),
                                   reasons=("role_not_held", "not_permitted"), level="record"))
+    if world.about_the_head is not None:  # the Head Teacher, whom the report is about, whatever card data they craft
+        report = world.about_the_head
+        for verb in _HANDLING:
+            cases.append(Case(PEOPLE[Role.HEAD_TEACHER], RouteKind.VERB, verb, "personal",
+                              _verb_data(verb, world, report), record_type=RecordType.INCIDENT,
+                              record_refs=(report.reference, str(report.id)), reasons=("about_them",),
+                              level="record"))
     staff = PEOPLE[Role.STAFF]
     photo = (world.photo_reference, str(world.photo_request))
     account = (world.account_reference, str(world.account_request))
@@ -531,6 +569,7 @@ _INVOKE_VALUES: dict[str, dict[str, Any]] = {  # what Teams sends with an invoke
     "fileConsent/invoke": {"type": "fileUpload", "action": "decline", "context": {"export": "none"}},
     "fileConsent/invoke#governors_report": {"type": "fileUpload", "action": "decline",
                                             "context": {"governors_report": 0}},
+    "fileConsent/invoke#record_export": {"type": "fileUpload", "action": "decline", "context": {"record_export": "x"}},
     "application/search": {"dataset": "policybot.staff", "queryText": "Lee", "queryOptions": {"skip": 0, "top": 10}},
 }
 
