@@ -39,6 +39,7 @@ from bot.handler import (
 from bot.inbound import activity_problem, card_action_problem
 from bot.logging_setup import quiet_libraries
 from bot.outbox_worker import BotFrameworkSender, OutboxWorker
+from bot.policy_reminders import PolicyReminders
 from bot.reminders import ApprovalReminders
 from bot.retention import RetentionWorker
 from bot.settings import Settings, SettingsError
@@ -58,13 +59,17 @@ from dialogs.erasure import register_erasure
 from dialogs.incidents import register_incidents
 from dialogs.photo_check import register_consent
 from dialogs.platform import register_platform
+from dialogs.policy_status import register_policy_status
 from dialogs.retention import register_retention
 from dialogs.router import Router
 from dialogs.subject_access import register_subject_access
+from dialogs.training import register_training
 from directory import ClosableRoleDirectory
 from directory.factory import build_directory
-from domain.policy_help import PolicyLoadError, load_policy_index
+from domain.acknowledgement import PolicyEdition, edition_of
+from domain.policy_help import SAMPLE_POLICY_PATH, PolicyLoadError, load_policy_index, parse_policy
 from services.account_register import AccountRegister
+from services.acknowledgement import PolicyAcknowledgements
 from services.audit import AuditTrail
 from services.dashboard import Dashboard
 from services.erasure import Erasure
@@ -74,6 +79,7 @@ from services.photo_check import consent_config_from_settings
 from services.platform import Platform
 from services.retention import Retention
 from services.subject_access import SubjectAccess
+from services.training import TrainingRecords
 from store.consent_store import ConsentStore
 from store.conversations import ActivityLedger, Claim, ConversationStore, SchoolSettings
 from store.db import Database
@@ -148,6 +154,21 @@ def policy_answerer(settings: Settings) -> AnswerQuestion:
         return policy_answer_card(index.answer(question))
 
     return answer
+
+
+def policy_edition(settings: Settings) -> PolicyEdition:
+    """The policy staff are asked to confirm reading (issue 17): its version (a hash of the file's text) and key
+    points, read once at start-up; a changed file is a new version at the next start.
+
+    Raises:
+        SettingsError: the configured policy file cannot be read.
+    """
+    path = settings.policy_path if settings.policy_path is not None else SAMPLE_POLICY_PATH
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as problem:
+        raise SettingsError(f"POLICYBOT_POLICY_PATH: the policy file {path} cannot be read ({problem}).") from problem
+    return edition_of(parse_policy(text, source=str(path)))
 
 
 def create_app(
@@ -232,6 +253,14 @@ def create_app(
                                         loopback_uploads=settings.dev_mode))
     register_erasure(router, Erasure(database, role_directory, audit=trail))
     register_account_register(router, AccountRegister(database, role_directory, audit=trail, calendar=calendar))
+    acknowledgements = PolicyAcknowledgements(
+        database, role_directory, edition=policy_edition(settings), audit=trail, calendar=calendar,
+        reminder_school_days=settings.policy_reminder_school_days, approved_on=settings.policy_approved_on,
+        review_due=settings.policy_review_date(), on_enqueued=outbox.wake)
+    register_policy_status(router, acknowledgements)
+    training = TrainingRecords(database, role_directory, audit=trail, calendar=calendar,
+                               followup_school_days=settings.training_followup_school_days, on_enqueued=outbox.wake)
+    register_training(router, training)
     deps = BotDeps(
         settings=settings,
         conversation_state=conversation_state,
@@ -239,6 +268,7 @@ def create_app(
         directory=role_directory,
         router=router,
         share_card_json=connector_mode == "async",
+        policy_offer=acknowledgements.offer,
     )
     bot = PolicyBot(deps)
 
@@ -259,7 +289,9 @@ def create_app(
     # Registered after the database: these stop first, so work in flight is recorded before it closes.
     app.cleanup_ctx.append(consent_sync.cleanup_ctx)  # closes the list's reader after the workers stopped
     periodic: list[PeriodicWorker] = [outbox, reminders, escalations,
-                                      RetentionWorker(retention, every_hours=settings.retention_run_hours)]
+                                      RetentionWorker(retention, every_hours=settings.retention_run_hours),
+                                      PolicyReminders(acknowledgements, training,
+                                                      check_seconds=settings.approval_check_seconds)]
     if consent_sync.runs_periodically:
         periodic.append(ConsentSyncWorker(consent_sync))
     app.cleanup_ctx.append(Workers(*periodic).cleanup_ctx)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, cast
@@ -64,6 +65,11 @@ class BotDeps:
     directory: RoleDirectory
     router: Router
     share_card_json: bool = False  # the async connector sends cards without botbuilder's deep copy
+    # Issue 17: the policy's key points for someone who has not confirmed reading it (None: nothing to offer now).
+    policy_offer: Callable[[Actor], Awaitable[AdaptiveCard | None]] | None = None
+
+
+_OFFER_POLICY = "policybot.offer_policy"  # turn_state: this turn's answer may carry the policy's key points
 
 
 def _personal_chat_attachments(activity: Activity) -> list[dict[str, Any]]:
@@ -163,7 +169,25 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         await super().on_turn(turn_context)
+        await self._offer_policy(turn_context)
         await self._conversation_state.save_changes(turn_context)
+
+    async def _offer_policy(self, turn_context: TurnContext) -> None:
+        """Issue 17: after a welcome, a help card or a policy answer in the personal chat, the policy's key points as
+        an extra card, for someone who has not confirmed reading this version (at most once a school day). Never a
+        gate: the answer has been sent already, and a failure here only logs."""
+        if self._deps.policy_offer is None or not turn_context.turn_state.get(_OFFER_POLICY):
+            return
+        actor = self._actor(turn_context)
+        if actor is None or not actor.in_personal_chat:
+            return
+        try:
+            card = await self._deps.policy_offer(actor)
+        except Exception:  # noqa: BLE001 - the offer must never spoil the answer it goes with
+            log.exception("could not offer the policy's key points")
+            return
+        if card is not None:
+            await turn_context.send_activity(self._card_activity(card))
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         """A card submit, files, or text: help and cancel here, everything else through the one router."""
@@ -195,6 +219,7 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
                 await turn_context.send_activity(said)
             return
         if match.kind is TextKind.HELP:
+            turn_context.turn_state[_OFFER_POLICY] = True
             await turn_context.send_activity(await self._help_activity(turn_context))
             if dialog_context.active_dialog is not None:
                 await turn_context.send_activity("You can carry on where you were, or type **cancel** to stop.")
@@ -216,6 +241,8 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
         if match.kind is TextKind.FLOW and match.flow is not None:
             if match.offer_report:  # reads like a report: the button first, before any policy quotes
                 await turn_context.send_activity(self._card_activity(report_offer_card()))
+            elif match.flow is Flow.ASK_POLICY:
+                turn_context.turn_state[_OFFER_POLICY] = True
             await self._start_flow(turn_context, match.flow, match.argument)
             return
         reply = await self._help_activity(turn_context)
@@ -395,6 +422,7 @@ class PolicyBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is un
         conversation = turn_context.activity.conversation
         conversation_type = conversation.conversation_type if conversation else None
         if conversation_type == "personal":
+            turn_context.turn_state[_OFFER_POLICY] = True
             await turn_context.send_activity(self._card_activity(self._welcome()))
         else:
             await turn_context.send_activity(

@@ -217,6 +217,16 @@ COMMANDS: tuple[CommandInfo, ...] = (
                     (Role.SLT, "dashboard", "reports, photo checks and account requests as charts"),
                     (Role.DSL, "dashboard", "reports, photo checks and account requests as charts")),
     ),
+    CommandInfo(  # issue 17: who has read the current policy
+        "policy_status", phrases=("policy status",), exact=True,
+        role_lines=((Role.HEAD_TEACHER, "policy status", "who has read the current policy, and who has not"),
+                    (Role.SLT, "policy status", "who has read the current policy, and who has not")),
+    ),
+    CommandInfo(
+        "training", phrases=("training",),
+        role_lines=((Role.HEAD_TEACHER, "training + person + date + what", "record social media training"),
+                    (Role.SLT, "training + person + date + what", "record social media training")),
+    ),
     CommandInfo(
         "governors_report", phrases=("governors report", "governors' report", "report to governors"),
         role_lines=((Role.HEAD_TEACHER, "governors report", "the termly report to governors, as a PDF"),

@@ -1,6 +1,7 @@
 """Imports every table module so that the one metadata knows all tables (for Alembic)."""
 
 from store import (  # noqa: F401
+    acknowledgements,
     approvals,
     audit,
     card_copies,
@@ -13,4 +14,5 @@ from store import (  # noqa: F401
     outbox,
     retention,
     tables,
+    training,
 )
