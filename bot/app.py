@@ -62,6 +62,7 @@ from dialogs.platform import register_platform
 from dialogs.policy_status import register_policy_status
 from dialogs.retention import register_retention
 from dialogs.router import Router
+from dialogs.safeguarding_record import register_safeguarding_record
 from dialogs.subject_access import register_subject_access
 from dialogs.training import register_training
 from directory import ClosableRoleDirectory
@@ -78,6 +79,7 @@ from services.incidents import Incidents
 from services.photo_check import consent_config_from_settings
 from services.platform import Platform
 from services.retention import Retention
+from services.safeguarding_record import SafeguardingRecord
 from services.subject_access import SubjectAccess
 from services.training import TrainingRecords
 from store.consent_store import ConsentStore
@@ -242,6 +244,9 @@ def create_app(
     retention = Retention(database, role_directory, schedule=retention_schedule, calendar=calendar,
                           on_enqueued=outbox.wake)
     register_retention(router, retention)
+    record_files = SafeguardingRecord(incidents, database, trail=trail, uploader=put_file,
+                                      loopback_uploads=settings.dev_mode)
+    register_safeguarding_record(router, record_files)
     register_subject_access(router, SubjectAccess(database, role_directory, audit=trail, uploader=put_file,
                                                   loopback_uploads=settings.dev_mode))
     terms = settings.school_terms()  # an unreadable term start stops the bot here, saying which

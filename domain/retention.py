@@ -41,6 +41,8 @@ class RecordKind(StrEnum):
     INCIDENT_DATA_BREACH = "incident_data_breach"
     INCIDENT_GENERAL = "incident_general"
     INCIDENT_GOOD_NEWS = "incident_good_news"
+    INCIDENT_TRANSFERRED = "incident_transferred"
+    INCIDENT_RECORD_PARTS = "incident_record_parts"
     INCIDENT_CHRONOLOGY = "incident_chronology"
     INCIDENT_SCREENSHOTS = "incident_screenshots"
     PHOTO_CHECK_LOG = "photo_check_log"
@@ -203,6 +205,22 @@ DEFAULT_RULES: tuple[RetentionRule, ...] = (
         RecordKind.INCIDENT_GOOD_NEWS, "Praise and media enquiries",
         Disposal.ANONYMISE, Period(1, "y"), "the report is closed",
         f"{_SCHOOLS_CHOICE}; a year covers the school's annual review of its accounts.",
+    ),
+    RetentionRule(
+        RecordKind.INCIDENT_TRANSFERRED, "Incident reports the DSL (or another handler) has put into the school's "
+        "safeguarding system (CPOMS, MyConcern ...) and marked transferred",
+        Disposal.ANONYMISE, Period(1, "y"), "the report is closed and marked transferred",
+        f"{_SCHOOLS_CHOICE}; KCSIE: the child protection file is the lasting record and moves with the child, so the "
+        "bot's copy is a duplicate once transferred; a year answers questions about what was transferred. Until then "
+        "the report is never flagged again. Category, dates and status are kept for counts.",
+    ),
+    RetentionRule(
+        RecordKind.INCIDENT_RECORD_PARTS, "A report's safeguarding record: the child's own words, the reporter's view, "
+        "the pupils it names",
+        Disposal.WITH_RECORD, None, "its report is anonymised",
+        "Follows its report (KCSIE record keeping): kept verbatim and append-only while the report is kept, flagged, "
+        "transferred or held; removed when the report is anonymised.",
+        follows=RecordKind.INCIDENT_GENERAL,
     ),
     RetentionRule(
         RecordKind.INCIDENT_CHRONOLOGY, "An incident's chronology (who did what, notes)",

@@ -64,7 +64,8 @@ Clock = Callable[[], datetime]
 DEFAULT_BATCH = 500  # records per kind per run: a run stays one short transaction; the next run continues
 
 _INCIDENT_RULES = (RecordKind.INCIDENT_SAFEGUARDING, RecordKind.INCIDENT_ALLEGATION, RecordKind.INCIDENT_DATA_BREACH,
-                   RecordKind.INCIDENT_GENERAL, RecordKind.INCIDENT_GOOD_NEWS)
+                   RecordKind.INCIDENT_GENERAL, RecordKind.INCIDENT_GOOD_NEWS,
+                   RecordKind.INCIDENT_TRANSFERRED)  # put into the school's safeguarding system (KCSIE record)
 _REQUEST_RULES = ((RecordKind.ACCOUNT_REQUESTS, ApprovalKind.NEW_ACCOUNT),
                   (RecordKind.PHOTO_EXCEPTION_REQUESTS, ApprovalKind.PERSONAL_DEVICE_PHOTO))
 _ROW_RULES = (RecordKind.PHOTO_CHECK_LOG, RecordKind.CONSENT_REGISTER_VERSIONS, RecordKind.DO_NOT_PHOTOGRAPH_REQUESTS,
@@ -126,10 +127,14 @@ class Retention:
             if cutoff is None:
                 continue
             categories = [c for c, k in INCIDENT_KINDS.items() if k is kind]
-            found = await store.closed_incidents(
-                session, categories, cutoff=cutoff, by_received=kind is RecordKind.INCIDENT_ALLEGATION,
-                skip_refs=flagged | removed, limit=self._batch,
-            )
+            if kind is RecordKind.INCIDENT_TRANSFERRED:  # flagged (settled by the transfer), not yet removed
+                found = await store.transferred_incidents(session, cutoff=cutoff, skip_refs=removed,
+                                                          limit=self._batch)
+            else:
+                found = await store.closed_incidents(
+                    session, categories, cutoff=cutoff, by_received=kind is RecordKind.INCIDENT_ALLEGATION,
+                    skip_refs=flagged | removed, limit=self._batch,
+                )
             more |= len(found) >= self._batch
             for candidate in found:
                 people, texts = await store.incident_people(session, int(candidate.id))

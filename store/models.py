@@ -13,6 +13,7 @@ from store import (  # noqa: F401
     incidents,
     outbox,
     retention,
+    safeguarding_record,
     tables,
     training,
 )

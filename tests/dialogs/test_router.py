@@ -44,7 +44,8 @@ def test_the_flows_files_and_invokes_are_all_in_the_table(router: Router) -> Non
     assert table["flows"] == sorted(f.value for f in (Flow.CHECK_PHOTO, Flow.PROPOSE_ACCOUNT, Flow.REPORT_INCIDENT))
     assert table["attachments"] == ["incident_screenshots", "consent_csv"]
     assert table["invokes"] == ["application/search", "composeExtension/fetchTask", "composeExtension/submitAction",
-                                "fileConsent/invoke", "fileConsent/invoke#governors_report"]
+                                "fileConsent/invoke", "fileConsent/invoke#governors_report",
+                                "fileConsent/invoke#record_export"]
 
 
 @pytest.mark.parametrize(

@@ -70,6 +70,7 @@ KNOWN_VERBS = (
     "photo_check_submit", "photo_check_choose_pupils", "request_device_exception", "device_exception_resubmit",
     "photo_check_exception_recheck", "do_not_photograph_submit", "do_not_photograph_choose",
     "do_not_photograph_clear", "consent_register_activate", "start_flow",
+    "incident_decision", "incident_referral_outcome", "incident_export_record", "incident_mark_transferred",
 )
 DATA_KEYS = (
     "draft", "risk", "category", "what_happened", "platform", "involved", "actions_taken", "link", "when_date",
@@ -77,6 +78,8 @@ DATA_KEYS = (
     "escalation_reason", "attachment", "request_id", "decision", "round", "form_id", "comment", "reason",
     "pupils", "pupil", "list", "purpose", "destination", "device", "media", "account_name", "visibility",
     "flow", "choice", "deputy", "import_id", "verb",
+    "child_words", "opinion", "decision_reason", "referral", "referral_outcome", "referral_date", "transfer_system",
+    "transfer_reference",
 )
 INVOKE_NAMES = (
     "composeExtension/query", "composeExtension/queryLink", "composeExtension/anonymousQueryLink",

@@ -31,6 +31,7 @@ from store.consent_store import ConsentCheckLogRow, ConsentPupilRow, ConsentRegi
 from store.db import Database
 from store.exports import SubjectAccessExportRow
 from store.incidents import IncidentRow
+from store.safeguarding_record import IncidentPupilRow
 from tests.support.incidents_world import ANNA, JO, LEE, ROLES_FILE, SAM, TOM, Who
 
 NOW = datetime(2026, 11, 3, 10, 0, tzinfo=UTC)
@@ -99,12 +100,16 @@ class World:
                 keys = {reporter.aad}
                 text = self._named_text(keys)
                 self._add(IncidentRow(
-                    reference=f"INC-2026-{n:04d}", year=2026, number=n, submission_key=f"k{n}",
+                    id=n, reference=f"INC-2026-{n:04d}", year=2026, number=n, submission_key=f"k{n}",
                     category="negative_comment", urgency="normal", status="open", immediate_risk=False,
                     dsl_told=None, reporter_aad=reporter.aad, reporter_name=reporter.name,
                     what_happened=text, platform="facebook", link="",
                     when_date=None, when_detail="", involved="", actions_taken=[], source="form",
                     source_author="", received_at=at, version=1), *keys)
+                for pupil in self.rng.sample(PUPILS, self.rng.randint(0, 2)):  # the pupils linked to the report
+                    self._add(IncidentPupilRow(incident_id=n, name=spelled(pupil.name, self.rng), added_at=at,
+                                               added_by_aad=reporter.aad, added_by_name=reporter.name),
+                              reporter.aad, pupil.pupil_id)
             elif kind == "check":
                 checker = self.rng.choice(STAFF)
                 pupils = self.rng.sample(PUPILS, self.rng.randint(0, 2))

@@ -19,12 +19,14 @@ from cards.incidents import Verb
 from cards.replies import ActionResult
 from dialogs.incidents import register_incidents
 from dialogs.router import Router
+from dialogs.safeguarding_record import register_safeguarding_record
 from directory.static import StaticRoleDirectory
 from domain.actors import Actor
 from domain.roles import RoleDirectory
 from services.audit import AuditTrail
 from services.incidents import Incidents, IncidentSettings
 from services.requests import CardAction, CommandRequest
+from services.safeguarding_record import SafeguardingRecord
 from store.card_copies import CardCopyRow
 from store.conversations import ConversationStore, SchoolSettings, StoredConversation
 from store.db import Database
@@ -93,6 +95,8 @@ class School:
     conversations: ConversationStore
     clock: Clock
     settings: IncidentSettings = field(default_factory=IncidentSettings)
+    record: SafeguardingRecord | None = None
+    uploads: Uploads | None = None
 
     @classmethod
     async def open(
@@ -123,7 +127,10 @@ class School:
             router, database=database, directory=directory, conversations=conversations, settings=settings,
             clock=clock.now, trail=trail,
         )
-        return cls(database, router, incidents, conversations, clock, settings)
+        uploads = Uploads()
+        record = SafeguardingRecord(incidents, database, trail=trail, uploader=uploads)  # the KCSIE record's verbs
+        register_safeguarding_record(router, record)
+        return cls(database, router, incidents, conversations, clock, settings, record, uploads)
 
     async def close(self) -> None:
         await self.database.dispose()
@@ -178,6 +185,16 @@ class School:
             elif entry.kind is OutboxKind.SEND_PERSONAL:
                 found.setdefault(names.get(entry.lane, entry.lane), []).append(activity)
         return found
+
+
+class Uploads:
+    """Stands in for the OneDrive upload URL Teams gives a file consent: what was put where."""
+
+    def __init__(self) -> None:
+        self.put: list[tuple[str, bytes]] = []
+
+    async def __call__(self, url: str, content: bytes) -> None:
+        self.put.append((url, content))
 
 
 def card_text(activity_or_card: dict[str, Any]) -> str:

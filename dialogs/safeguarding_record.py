@@ -1,0 +1,60 @@
+"""The safeguarding record's verbs (KCSIE record keeping): a decision with its reason, a referral's outcome, the
+PDF export and "mark transferred". The use cases are in ``services/safeguarding_record.py``.
+
+Each verb is declared for the people who handle some kind of report, in their personal chat only (the details card
+that carries the buttons is never posted in a channel); whether the sender handles *this* report's category is
+checked again in the service against the report it loads, and a refusal is audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import BaseModel
+
+from cards.replies import ActionResult
+from cards.safeguarding_record import (
+    RECORD_EXPORT_CONTEXT,
+    DecisionPayload,
+    RecordPayload,
+    ReferralOutcomePayload,
+    TransferPayload,
+    Verb,
+)
+from dialogs.incidents import HANDLERS
+from dialogs.router import InvokeRequest, Router
+from domain.access import only
+from domain.audit import RecordType
+from services.requests import CardAction
+from services.safeguarding_record import SafeguardingRecord
+
+_NOT_A_HANDLER = ("Only the people the policy names for a kind of report can act on its record. Nothing was changed "
+                  "or shown.")
+RECORD_ACCESS = only(*sorted(HANDLERS), personal_only=True, record=RecordType.INCIDENT, record_field="incident",
+                     refusal=_NOT_A_HANDLER)
+RECORD_FILE_ACCESS = only(*sorted(HANDLERS), personal_only=True, record=RecordType.INCIDENT, refusal=_NOT_A_HANDLER)
+
+
+FILE_CONSENT_INVOKE = "fileConsent/invoke"
+
+
+def register_safeguarding_record(router: Router, record: SafeguardingRecord) -> None:
+    """The record's verbs, and Teams' file consent for its PDF (``fileConsent/invoke#record_export``: the card's
+    context names the export; the service admits only the person who exported it)."""
+
+    async def consent(request: InvokeRequest) -> dict[str, Any]:
+        if request.actor is None:  # the router refuses an unidentified sender first
+            return {"send": {"texts": ["That file could not be sent."]}}
+        outcome = await record.consent(request.actor, request.value)
+        return {"send": {"texts": outcome.texts, "attachments": outcome.attachments}}
+
+    routes: dict[Verb, tuple[Callable[[CardAction], Awaitable[ActionResult]], type[BaseModel]]] = {
+        Verb.DECISION: (record.on_decision, DecisionPayload),
+        Verb.REFERRAL_OUTCOME: (record.on_referral_outcome, ReferralOutcomePayload),
+        Verb.EXPORT: (record.on_export, RecordPayload),
+        Verb.TRANSFERRED: (record.on_transferred, TransferPayload),
+    }
+    for verb, (handler, payload) in routes.items():
+        router.on_action(verb.value, handler, payload=payload, access=RECORD_ACCESS, owner=__name__)
+    router.on_invoke(FILE_CONSENT_INVOKE, consent, access=RECORD_FILE_ACCESS, context_key=RECORD_EXPORT_CONTEXT)
