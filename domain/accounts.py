@@ -179,6 +179,26 @@ _PASSWORD_MESSAGE = (
     "This looks like a password or login: please take it out. The bot never asks for or stores passwords; "
     "the account's administrators keep them securely, as the policy says."
 )
+# Issue 19 (2): answers that rule monitoring out, which the policy does not allow (Q_MONITORING): "None", "n/a",
+# "not monitored", "term time only", "we don't check it in the holidays"...
+_NO_MONITORING = re.compile(
+    r"^\W*(none|no|nope|nil|nothing|n/?a|nobody|no one|no-one|not applicable|not needed|not required|never|-+)\W*$"
+    r"|^\W*(nobody|no one|no-one|none)\b"
+    r"|\b(no monitoring|not (be )?monitored|won'?t be (monitored|checked)|will not be (monitored|checked)"
+    r"|closed (over|during|in) the holidays|term[- ]time only|only in term"
+    r"|not (checked|monitored) (in|during|over) the holidays"
+    r"|(don'?t|do not|won'?t|will not) (check|monitor|look at) it)\b",
+    re.IGNORECASE,
+)
+
+
+def monitoring_problem(field: str, text: str) -> str | None:
+    """What the policy says against a monitoring answer that rules monitoring out (None: it does not)."""
+    if not _NO_MONITORING.search(" ".join(text.split())):
+        return None
+    when = "during the school holidays" if field == FormField.HOLIDAY_MONITORING else "in term time"
+    return (f"The policy says: \u201c{Q_MONITORING.text}\u201d Say who will check the account {when}, and how "
+            "often.")
 
 
 # --- the business case -----------------------------------------------------------------------------------
@@ -396,6 +416,10 @@ def validate_form(values: Mapping[str, Any], people: Mapping[str, StaffMember]) 
     for name in _REQUIRED_TEXT:
         if not _text(values, name):
             errors[name] = f"Fill in: {FIELD_TITLES[name].lower()}."
+    for name in (FormField.MONITORING_PLAN, FormField.HOLIDAY_MONITORING):
+        ruled_out = monitoring_problem(name, _text(values, name))
+        if ruled_out:
+            errors[name] = ruled_out
     for name, limit in TEXT_LIMITS.items():
         text = _text(values, name)
         if len(text) > limit:
