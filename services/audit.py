@@ -156,14 +156,15 @@ class AuditDesk:
             return CommandReply(texts=[_USAGE])
         named = [] if _names_a_record(query) or _AAD_ID.fullmatch(query) else await self._holders_named(query)
         async with self._db.transaction() as session:
-            subject = await self._subject_in(session, query, named, roles)
+            about_me = frozenset(await incident_records.reports_about(session, actor.aad_object_id))  # never shown
+            subject = await self._subject_in(session, query, named, roles, about_me)
             if subject is None:
                 return CommandReply(texts=[
                     "I know no reference or person by that name. Type a reference such as INC-2026-0004, a request's "
                     "number, or a person's full name as Teams shows it (or their Entra object id)."])
             entries = [] if subject.hidden else await store.recent(
                 session, about=subject.about, actor_aads=subject.actors, limit=_SHOWN * 2)
-            lines = (await self._lines_in(session, entries, roles))[:_SHOWN]
+            lines = (await self._lines_in(session, entries, roles, about_me))[:_SHOWN]
             await self.record_view_in(session, actor, subject, len(lines))
         return CommandReply(cards=[audit_trail_card(subject.label, lines, calendar=self._calendar, limit=_SHOWN)])
 
@@ -190,7 +191,7 @@ class AuditDesk:
         return list(found.values())
 
     async def _subject_in(self, session: AsyncSession, query: str, named: Sequence[Person],
-                          roles: frozenset[Role]) -> _Subject | None:
+                          roles: frozenset[Role], about_me: frozenset[int] = frozenset()) -> _Subject | None:
         upper = query.upper()
         looked_at = (RecordType.AUDIT_TRAIL, upper)  # earlier looks at the trail about the same record
         if parse_reference(upper) is not None:
@@ -199,7 +200,8 @@ class AuditDesk:
                 return _Subject(upper, ((RecordType.INCIDENT, upper), looked_at), audit_ref=upper)
             return _Subject(incident.reference, ((RecordType.INCIDENT, incident.reference),
                                                  (RecordType.INCIDENT, str(incident.id)), looked_at),
-                            hidden=not may_know_of(roles, incident.category), audit_ref=incident.reference)
+                            hidden=not may_know_of(roles, incident.category) or incident.id in about_me,
+                            audit_ref=incident.reference)  # a report about the reader: as if it did not exist
         request_reference = _REQUEST_REFERENCE.fullmatch(upper)
         if request_reference is not None and request_reference.group(1) in KIND_PREFIXES.values():
             request_id = int(request_reference.group(3))
@@ -231,7 +233,7 @@ class AuditDesk:
         return {aad.lower(): chat.user_name for aad, chat in chats.items() if chat.user_name}
 
     async def _lines_in(self, session: AsyncSession, entries: Sequence[AuditEntry],
-                        roles: frozenset[Role]) -> list[AuditLine]:
+                        roles: frozenset[Role], about_me: frozenset[int] = frozenset()) -> list[AuditLine]:
         """The entries as the card shows them: records by their reference; entries about a report the reader may
         not know exists are left out."""
         incidents: dict[str, incident_records.Incident | None] = {}
@@ -247,8 +249,8 @@ class AuditDesk:
                                             else incident_records.by_reference(session, ref))
                 incident = incidents[ref]
                 if incident is not None:
-                    if not may_know_of(roles, incident.category):
-                        continue
+                    if not may_know_of(roles, incident.category) or incident.id in about_me:
+                        continue  # nobody sees the handling of a report about themselves (issue 15)
                     shown_ref = incident.reference
             elif ref is not None and ref.isdigit() and entry.record_type is RecordType.APPROVAL_REQUEST:
                 if ref not in requests:

@@ -435,3 +435,31 @@ async def test_about_a_recipient_report_to_slt_on_a_message_asks_in_its_window_t
         assert ("Answer the question for each person." in text) is problem
     assert "Report received" in text
     assert set(await sent(school)) == {ANNA.name}  # about the DSL: the Head Teacher only, not the channel
+
+
+async def test_about_a_recipient_the_audit_trail_never_shows_the_head_a_report_about_her(
+    sqlite_url: str, connector: Any
+) -> None:
+    """``audit <reference>`` and ``audit <person>``: the Head Teacher reads the trail, but not the handling of a
+    report about herself (who opened it, who was refused): as for a report she may not know exists."""
+    from bot.app import SERVICES
+    from domain.actors import Actor
+    from domain.incidents import ReportDetails
+    from tests.support import audit_world as world
+
+    async with world.audit_world(sqlite_url, connector) as bot:
+        incidents = bot.client.app[SERVICES].incidents
+        head = world.ANNA["aadObjectId"]
+        await incidents.report(Actor(world.SAM["aadObjectId"], "Sam Teacher", world.SAM["id"]), ReportDetails(
+            category=Category.NEGATIVE_COMMENT, what_happened=SECRET, about_staff=[head]), "about-the-head")
+        await bot.click(world.GRACE, "incident_view", {"incident": 1})
+        await bot.click(world.ANNA, "incident_view", {"incident": 1})  # refused: about her
+        for query in ("INC-2026-0001", "Grace Hall"):
+            bot.connector.clear()
+            await bot.say(world.ANNA, f"audit {query}")
+            [card] = bot.cards()
+            assert "INC-2026-0001" not in card_text(card).replace("Audit trail: INC-2026-0001", ""), query
+        bot.connector.clear()
+        await bot.say(world.JO, "audit INC-2026-0001")  # the DPO sees it all
+        [card] = bot.cards()
+        assert "Grace Hall" in card_text(card) and "about them" in card_text(card)
