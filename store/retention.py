@@ -354,8 +354,11 @@ async def incident_people(session: AsyncSession, incident_id: int) -> tuple[tupl
                                     .where(IncidentPupilRow.incident_id == incident_id))).all()
     said = (await session.execute(select(IncidentStatementRow.child_words, IncidentStatementRow.opinion)
                                   .where(IncidentStatementRow.incident_id == incident_id))).all()
-    return tuple(r[0] for r in rows), (tuple(t for r in rows for t in (r[1], r[2], r[3])) + tuple(pupils)
-                                       + tuple(t for r in said for t in r))
+    about = (await session.execute(select(IncidentSubjectRow.aad_object_id, IncidentSubjectRow.name)  # who it is about
+                                   .where(IncidentSubjectRow.incident_id == incident_id))).all()
+    return (tuple(r[0] for r in rows) + tuple(a for a, _ in about),
+            tuple(t for r in rows for t in (r[1], r[2], r[3])) + tuple(pupils) + tuple(t for r in said for t in r)
+            + tuple(name for _, name in about))
 
 
 async def old_screenshots(session: AsyncSession, categories: Sequence[Category], *, cutoff: datetime,

@@ -463,3 +463,15 @@ async def test_about_a_recipient_the_audit_trail_never_shows_the_head_a_report_a
         await bot.say(world.JO, "audit INC-2026-0001")  # the DPO sees it all
         [card] = bot.cards()
         assert "Grace Hall" in card_text(card) and "about them" in card_text(card)
+
+
+async def test_about_a_recipient_a_legal_hold_on_them_covers_the_report(school: School) -> None:
+    """The retention run keeps a report a legal hold names: whom it is about counts, like who acted on it."""
+    from store import retention as retention_store
+
+    await school.report(SAM, category="negative_comment", what_happened=SECRET, about_staff=ANNA.aad,
+                        about_others="a parent of a Year 5 pupil")
+    async with school.database.sessions() as session:
+        people, texts = await retention_store.incident_people(session, 1)
+    assert ANNA.aad.lower() in {p.lower() for p in people if p}
+    assert "Anna Smith" in texts and "a parent of a Year 5 pupil" in texts
