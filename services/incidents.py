@@ -912,7 +912,7 @@ class Incidents:
             await records.append_event(
                 session, incident.id, EventKind.NOT_REACHABLE, system,
                 "Teams could not deliver the alert to someone it was sent to",
-                data={"aad_object_id": aad, "label": "", "delivery_failed": True}, at=now,
+                data={"failed_aad": aad, "delivery_failed": True}, at=now,
             )
         why = (f"Urgent and nobody took the lead within {minutes} minutes (real time)"
                if incident.escalate_due_at <= now else "Teams could not deliver the alert to anyone it was sent to")

@@ -772,5 +772,5 @@ async def undelivered_noted(session: AsyncSession, incident_id: int) -> set[str]
         select(IncidentEventRow.data).where(IncidentEventRow.incident_id == incident_id,
                                             IncidentEventRow.kind == EventKind.NOT_REACHABLE.value)
     )
-    return {str(data["aad_object_id"]).lower() for data in rows
-            if isinstance(data, dict) and data.get("delivery_failed") and data.get("aad_object_id")}
+    return {str(data["failed_aad"]).lower() for data in rows
+            if isinstance(data, dict) and data.get("delivery_failed") and data.get("failed_aad")}
