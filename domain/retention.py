@@ -45,6 +45,7 @@ class RecordKind(StrEnum):
     INCIDENT_RECORD_PARTS = "incident_record_parts"
     INCIDENT_CHRONOLOGY = "incident_chronology"
     INCIDENT_SCREENSHOTS = "incident_screenshots"
+    INCIDENT_MEDIA_ENQUIRIES = "incident_media_enquiries"
     PHOTO_CHECK_LOG = "photo_check_log"
     CONSENT_REGISTER_VERSIONS = "consent_register_versions"
     DO_NOT_PHOTOGRAPH_REQUESTS = "do_not_photograph_requests"
@@ -228,6 +229,14 @@ DEFAULT_RULES: tuple[RetentionRule, ...] = (
         "Follows its report: the chronology holds names and notes, so it goes when the report is anonymised and "
         "stays (append-only) while the report is kept, flagged or held.",
         follows=RecordKind.INCIDENT_GENERAL,
+    ),
+    RetentionRule(
+        RecordKind.INCIDENT_MEDIA_ENQUIRIES, "A media enquiry's own fields (who asked, their organisation and "
+        "contact details, their deadline, what it was about)",
+        Disposal.WITH_RECORD, None, "its report is anonymised",
+        "Follows its report (praise and media enquiries): the enquirer's name and contact details are personal "
+        "data, removed when the report is anonymised and kept while it is held.",
+        follows=RecordKind.INCIDENT_GOOD_NEWS,
     ),
     RetentionRule(
         RecordKind.INCIDENT_SCREENSHOTS, "Screenshots attached to incident reports (not safeguarding ones)",

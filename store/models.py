@@ -11,6 +11,7 @@ from store import (  # noqa: F401
     erasure,
     exports,
     incidents,
+    media_enquiries,
     outbox,
     retention,
     safeguarding_record,

@@ -41,7 +41,7 @@ EXPECTED_ROUTING = {
     Category.BULLYING_PUPIL: ({R.DSL}, {R.SLT, R.HEAD_TEACHER, R.DSL}, ChannelView.MINIMAL, False),
     Category.BULLYING_STAFF: ({R.HEAD_TEACHER}, {R.SLT, R.HEAD_TEACHER, R.DSL}, ChannelView.MINIMAL, False),
     Category.NEGATIVE_COMMENT: (set(), {R.SLT, R.HEAD_TEACHER, R.DSL}, ChannelView.MINIMAL, False),
-    Category.MEDIA_ENQUIRY: (set(), {R.SLT, R.HEAD_TEACHER, R.DSL}, ChannelView.MINIMAL, False),
+    Category.MEDIA_ENQUIRY: ({R.HEAD_TEACHER}, {R.SLT, R.HEAD_TEACHER, R.DSL}, ChannelView.MINIMAL, False),
     Category.DATA_BREACH: ({R.DPO, R.HEAD_TEACHER}, {R.SLT, R.HEAD_TEACHER, R.DSL, R.DPO}, ChannelView.MINIMAL,
                            False),
     Category.COPYRIGHT: ({R.HEAD_TEACHER}, {R.SLT, R.HEAD_TEACHER, R.DSL}, ChannelView.MINIMAL, False),
@@ -131,9 +131,11 @@ def test_urgency() -> None:
 
 
 def test_without_an_slt_channel_slt_get_the_minimal_share_personally() -> None:
-    media = ROUTING[Category.MEDIA_ENQUIRY]
-    assert personal_recipients(media, channel_available=True) == frozenset()
-    assert personal_recipients(media, channel_available=False) == {Role.SLT}
+    negative = ROUTING[Category.NEGATIVE_COMMENT]
+    assert personal_recipients(negative, channel_available=True) == frozenset()
+    assert personal_recipients(negative, channel_available=False) == {Role.SLT}
+    media = ROUTING[Category.MEDIA_ENQUIRY]  # the Head Teacher personally, and SLT's share
+    assert personal_recipients(media, channel_available=False) == {Role.SLT, Role.HEAD_TEACHER}
     restricted = ROUTING[Category.PUPIL_SAFETY]
     assert personal_recipients(restricted, channel_available=False) == {Role.DSL}  # never widened
 

@@ -152,6 +152,9 @@ class School:
         data["category"] = category
         await self.act(who, Verb.CATEGORY, dict(data))
         form = {"what_happened": "Something happened online.", "platform": "Facebook", **fields}
+        if category == "media_enquiry":  # its own short form (cards/media_enquiry.py): who is asking, what about
+            enquiry = {"enquirer": form.get("involved") or "A reporter", "about": form["what_happened"]}
+            return await self.act(who, Verb.MEDIA_ENQUIRY, {**data, **enquiry})
         return await self.act(who, Verb.SUBMIT, {**data, **form})
 
     async def records(self) -> dict[str, list[tuple[Any, ...]]]:
