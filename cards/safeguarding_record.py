@@ -254,7 +254,7 @@ def record_actions(incident_id: int, status: Status, extras: RecordExtras) -> Ac
                              choices=[Choice(title=name, value=name) for name in SAFEGUARDING_SYSTEMS]),
               InputText(id="transfer_reference", label="Its reference", is_required=True,
                         error_message="Give its reference.", max_length=MAX_SYSTEM_REFERENCE)],
-        actions=[_execute("Mark transferred", Verb.TRANSFERRED, data, style="positive")])))
+        actions=[_execute("Record transfer", Verb.TRANSFERRED, data, style="positive")])))
     return ActionSet(actions=list(actions))
 
 

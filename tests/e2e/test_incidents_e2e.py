@@ -94,7 +94,7 @@ def test_staff_report_reaches_slt_who_take_the_lead_and_close_it(
     # ... and closes it with an outcome (which the reporter never sees).
     head_teacher.click_card_button("Close", card=led, expect_activity=False)
     head_teacher.fill_card_input("Outcome", "Resolved in school", card=led)
-    head_teacher.fill_card_input("What was done (the reporter is not shown this)",
+    head_teacher.fill_card_input("What was done and the reason for this decision",
                                  "Spoke to the parent, who removed the post.", card=led)
     mark = head_teacher.mark()
     head_teacher.click_card_button("Close report", card=led)
