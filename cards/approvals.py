@@ -123,6 +123,7 @@ class DecisionButton(RequestButton):
     round: Annotated[CardRound, BeforeValidator(digits_as_number)]
     decision: ApprovalAction | None = None
     comment: str = Field(default="", max_length=MAX_COMMENT_SENT)
+    confirmed: bool = False  # issue 17: "Approve anyway: training to follow" (the kind asked to confirm first)
 
     @field_validator("decision")
     @classmethod
@@ -157,7 +158,8 @@ class RequestSummary:
 
     Attributes:
         short_facts: the few lines a decider reads first, before the buttons (a phone shows little more); the
-            rest is under "Show details". None: the first three of ``facts``.
+            rest is under "Show details". None: the card shows every fact and note (a kind whose every line
+            matters to the decision).
     """
 
     title: str  # e.g. "Facebook: Year 6 News"
@@ -167,8 +169,9 @@ class RequestSummary:
     short_facts: Sequence[tuple[str, str]] | None = None
 
     @property
-    def first_facts(self) -> Sequence[tuple[str, str]]:
-        return self.short_facts if self.short_facts is not None else self.facts[:3]
+    def has_details(self) -> bool:
+        """Whether the cards show a short summary first and the rest on request (else everything, as before)."""
+        return self.short_facts is not None
 
 
 SHORT_LINE = 90  # characters of a value in the short summary; the whole of it is under "Show details"
@@ -204,6 +207,17 @@ def _stacked(pairs: Sequence[tuple[str, str]], *, short: bool = False) -> Contai
                       TextBlock(text=escape_markdown(value, one_line=True), spacing="None")]  # wraps; a name
             # typed with a line break cannot start a line of its own (a forged line)
     return Container(items=items, spacing="Small")
+
+
+def _summary_block(summary: RequestSummary) -> list[Element]:
+    """What the card shows of the request's content: the short summary, or (a kind without one) everything."""
+    if summary.short_facts is not None:
+        return [_stacked(summary.short_facts, short=True)]
+    return [_stacked(summary.facts), *_notes(summary)]
+
+
+def _details_actions(summary: RequestSummary) -> list[ActionShowCard]:
+    return [_details(summary)] if summary.has_details else []
 
 
 def _details(summary: RequestSummary) -> ActionShowCard:
@@ -302,7 +316,7 @@ def decider_card(
                  "are away.",
             color="Accent",
         ))
-    body += [*_changed_line(request), _stacked(summary.first_facts, short=True)]
+    body += [*_changed_line(request), *_summary_block(summary)]
     if error:
         body.append(Container(style="attention", items=[TextBlock(text=escape_markdown(error), weight="Bolder")]))
     body.append(InputText(
@@ -321,7 +335,7 @@ def decider_card(
                      {**data, "decision": ApprovalAction.REJECT.value}, "destructive"),
             _execute(DECISION_TITLES[ApprovalAction.REQUEST_CHANGES], APPROVAL_DECIDE_VERB,
                      {**data, "decision": ApprovalAction.REQUEST_CHANGES.value}),
-            _details(summary),
+            *_details_actions(summary),
         ],
         refresh=_refresh(request, refresh_user_ids),
     )
@@ -347,19 +361,18 @@ def status_card(
     if notice:
         body.append(TextBlock(text=escape_markdown(notice), weight="Bolder", color="Accent"))
     body += _header(request, summary, calendar)
-    body += [*_changed_line(request), _state_block(request, calendar),
-             _stacked(summary.first_facts, short=True)]
+    body += [*_changed_line(request), _state_block(request, calendar), *_summary_block(summary)]
     actions: list[ActionExecute | ActionShowCard] = []
     data = {"request_id": request.id, "round": request.round}
     if for_requester and request.state is ApprovalState.CHANGES_REQUESTED:
         actions.append(_execute("Change and resend", APPROVAL_EDIT_VERB, data, "positive"))
     if for_requester and request.state in (ApprovalState.PENDING, ApprovalState.CHANGES_REQUESTED):
         actions.append(_execute("Withdraw", APPROVAL_WITHDRAW_VERB, data, "destructive"))
-    actions.append(_details(summary))
+    actions += _details_actions(summary)
     return AdaptiveCard(
         fallback_text=f"{KIND_TITLES[request.kind]} {request.reference}: {STATE_TITLES[request.state]}.",
         body=body,
-        actions=list(actions),
+        actions=list(actions) or None,
         refresh=_refresh(request, refresh_user_ids),
     )
 

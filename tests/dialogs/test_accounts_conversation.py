@@ -130,7 +130,8 @@ async def test_a_case_goes_to_the_head_teacher_who_approves_inline_and_everyone_
         assert [(e.kind, e.lane) for e, _, _ in queued] == [
             (OutboxKind.SEND_PERSONAL, ANNA.chat_id), (OutboxKind.POST_TO_CHANNEL, "19:slt-incidents@thread.tacv2")]
         head_card = outbox_card(queued[0][1])
-        assert [a["title"] for a in head_card["actions"]] == ["Approve", "Reject", "Ask for changes", "Show details"]
+        assert [a["title"] for a in head_card["actions"]] == ["Approve", "Reject", "Ask for changes",
+                                                              "Show details"]
         assert head_card["refresh"]["userIds"] == [ANNA.teams_id]
         slt = card_text(outbox_card(queued[1][1]))
         assert "Sam Teacher, Lee Carter" in slt and "Asked by" not in slt
