@@ -87,3 +87,34 @@ def training_followup_card(runner: str, reference: str, since: str) -> AdaptiveC
                   f"Once trained, type: training {runner} <date> <what>. This reminder stops then."), size="Small")],
         fallback_text=title,
     )
+
+
+APPROVE_ANYWAY_TITLE: Final = "Approve anyway: training to follow"
+
+
+def untrained_confirm_card(title: str, reference: str, request_id: int, round_: int, names: Sequence[str],
+                           comment: str = "") -> AdaptiveCard:
+    """The Head Teacher approved a case whose runners have no recorded training: confirm, or go back."""
+    who = ", ".join(names)
+    body: list[Element] = [
+        TextBlock(text=escape_markdown(f"{reference} · {title}"), size="Small", is_subtle=True),
+        TextBlock(text=escape_markdown(f"No social media training is recorded for {who}"), weight="Bolder",
+                  size="Medium", style="heading"),
+        TextBlock(text=escape_markdown(_POLICY_TRAINING), size="Small"),
+        TextBlock(text=escape_markdown(
+            "Approve anyway and SLT will be reminded until their training is recorded, or go back to the request."
+        )),
+    ]
+    data = {"request_id": request_id, "round": round_, "decision": "approve", "confirmed": True,
+            "comment": comment}
+    back = {"request_id": request_id, "round": round_}
+    return AdaptiveCard(
+        body=body, fallback_text=f"No training recorded for {who}",
+        actions=[
+            ActionExecute(title=APPROVE_ANYWAY_TITLE, verb="approval_decide", data=data, style="positive",
+                          fallback=ActionSubmit(title=APPROVE_ANYWAY_TITLE, data={"verb": "approval_decide", **data})),
+            ActionExecute(title="Back to the request", verb="approval_refresh", data=back,
+                          fallback=ActionSubmit(title="Back to the request", data={"verb": "approval_refresh",
+                                                                                  **back})),
+        ],
+    )

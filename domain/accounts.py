@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
@@ -71,6 +72,7 @@ Q_HANDOVER = PolicyQuote(
     "(closing or transferring).",
 )
 
+RUNNER_RECORDS_TITLE = "Policy and training (school records)"
 MIN_RUNNERS = 2  # "at least two staff members should be named"
 MAX_RUNNERS = 4  # runner slots on the form; more can be added to the register by SLT later
 
@@ -214,6 +216,20 @@ class Runner(_Model):
     aad_object_id: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=256)
     training: Training
+    # Issue 17: from the school's records when the case was sent (not the applicant's word): when they confirmed
+    # reading the current policy, and their latest social media training. ``records_read``: these were looked up.
+    records_read: bool = False
+    policy_acknowledged_on: date | None = None
+    trained_on: date | None = None
+    training_course: str | None = Field(default=None, max_length=200)
+
+    def standing(self) -> str:
+        """``Lee Carter: policy acknowledged 24 Nov 2026; training 12 Nov 2026 (Online safety)``."""
+        read = (f"policy acknowledged {self.policy_acknowledged_on.strftime('%-d %b %Y')}"
+                if self.policy_acknowledged_on else "policy not yet acknowledged")
+        trained = (f"training {self.trained_on.strftime('%-d %b %Y')} ({self.training_course})" if self.trained_on
+                   else "no training recorded")
+        return f"{self.name}: {read}; {trained}"
 
 
 class AccountCase(_Model):
@@ -274,7 +290,8 @@ class AccountCase(_Model):
             ("Open or private", VISIBILITY_TITLES[self.visibility]),
             (FIELD_TITLES[FormField.MONITORING_PLAN], self.monitoring_plan),
             (FIELD_TITLES[FormField.HOLIDAY_MONITORING], self.holiday_monitoring),
-            ("Policy read and trained", training_summary(self.runners)),
+            (RUNNER_RECORDS_TITLE if any(r.records_read for r in self.runners) else "Policy read and trained",
+             training_summary(self.runners)),
         ]
 
     def slt_facts(self) -> list[tuple[str, str]]:
@@ -309,6 +326,8 @@ def changed_fields(before: AccountCase, after: AccountCase) -> list[str]:
 
 
 def training_summary(runners: Sequence[Runner]) -> str:
+    if any(runner.records_read for runner in runners):  # issue 17: from the school's records, per runner
+        return "\n".join(runner.standing() for runner in runners)
     requested = [runner.name for runner in runners if runner.training is Training.REQUESTED]
     if not requested:
         return "All runners have read the policy and been trained"

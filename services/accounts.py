@@ -25,9 +25,9 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,6 +43,7 @@ from cards.accounts import (
 from cards.approvals import RequestSummary, status_card, when
 from cards.base import AdaptiveCard
 from cards.replies import ActionResult, CommandReply
+from cards.training import untrained_confirm_card
 from domain.accounts import (
     MAX_RUNNERS,
     Q_PASSWORDS,
@@ -50,6 +51,7 @@ from domain.accounts import (
     AccountCase,
     HandoverCheck,
     RegisteredAccount,
+    Runner,
     StaffDirectory,
     StaffMember,
     changed_fields,
@@ -75,8 +77,10 @@ from services.audit import AuditTrail
 from services.audit import refusal as audit_refusal
 from services.requests import CardAction, CommandRequest
 from store import account_register as register_store
+from store import acknowledgements as policy_notices
 from store import approvals as store
 from store import conversations
+from store import training as training_records
 from store.base import utcnow
 from store.conversations import ChatPerson, ConversationStore, SchoolSettings
 from store.db import Database
@@ -107,6 +111,38 @@ class AccountsFeature:
     def summary(self, request: ApprovalRecord) -> RequestSummary:
         return account_summary(AccountCase.model_validate(request.payload))
 
+    # --- issue 17: the runners' acknowledgement and training from the school's records -------------------------
+
+    # Each runner's (acknowledged the current policy on, latest training (date, what)), by lower-case Entra id; set
+    # by the app factory (None: the business case keeps the applicant's answers only).
+    runner_records: Callable[[list[str]], Awaitable[dict[str, tuple[date | None, tuple[date, str] | None]]]] | None \
+        = None
+
+    async def _with_records(self, case: AccountCase) -> AccountCase:
+        if self.runner_records is None:
+            return case
+        found = await self.runner_records([runner.aad_object_id for runner in case.runners])
+        runners = []
+        for runner in case.runners:
+            acknowledged, trained = found.get(runner.aad_object_id.lower(), (None, None))
+            runners.append(runner.model_copy(update={
+                "records_read": True, "policy_acknowledged_on": acknowledged,
+                "trained_on": trained[0] if trained else None, "training_course": trained[1] if trained else None}))
+        return case.model_copy(update={"runners": tuple(runners)})
+
+    async def confirm_approval(self, session: AsyncSession, request: ApprovalRecord, comment: str) -> \
+            AdaptiveCard | None:
+        """Approving a case whose runners have no recorded training asks the Head Teacher to confirm (None: all
+        trained, or the records are not in use)."""
+        if self.runner_records is None:
+            return None
+        case = AccountCase.model_validate(request.payload)
+        untrained = await _untrained(session, case)
+        if not untrained:
+            return None
+        return untrained_confirm_card(case.title(), request.reference, request.id, request.round,
+                                      [runner.name for runner in untrained], comment)
+
     def changes(self, before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
         """What a resubmitted business case changed (the desk's `ChangeSummary`): "aim, runners"."""
         return changed_fields(AccountCase.model_validate(before), AccountCase.model_validate(after))
@@ -117,13 +153,20 @@ class AccountsFeature:
         case = AccountCase.model_validate(after.payload)
         if after.state is ApprovalState.APPROVED:
             await store.add_account(session, after, case, now=now)
+            untrained = await _untrained(session, case) if self.runner_records is not None else []
+            for runner in untrained:  # issue 17: SLT are followed up until each one's training is recorded
+                await policy_notices.open_notice(session, policy_notices.TRAINING_FOLLOWUP, runner.aad_object_id,
+                                                 after.reference, now, runner.name)
             steps = [
                 f"It is now in the school's account register with its administrators: {', '.join(case.runner_names)}. "
                 "Type accounts to see the register.",
                 f"The administrators keep its login details safe (the policy: \u201c{Q_PASSWORDS.text}\u201d). "
                 "The bot never asks for or stores passwords.",
             ]
-            if case.training_requested:
+            if untrained:
+                steps.append("Approved with training to follow for " + ", ".join(r.name for r in untrained)
+                             + ": SLT will be reminded until their training is recorded.")
+            elif case.training_requested:
                 steps.append(
                     "Training was requested for " + ", ".join(r.name for r in case.training_requested)
                     + f": the policy says \u201c{Q_TRAINING.text}\u201d Please arrange it with SLT before they run "
@@ -193,7 +236,7 @@ class AccountsFeature:
                 values, self._choices(staff, people), errors=check.errors, changing=changing, form_id=button.form_id,
                 calendar=self._desk.calendar,
             ))
-        payload = check.case.model_dump(mode="json")
+        payload = (await self._with_records(check.case)).model_dump(mode="json")
 
         async def forget_draft(session: AsyncSession, request: ApprovalRecord) -> None:
             await store.delete_draft(session, actor.aad_object_id, request_id)
@@ -543,3 +586,9 @@ def build_accounts(
     accounts = AccountsFeature(desk, database, directory, clock=clock)
     desk.register_kind(accounts)
     return AccountsWiring(desk=desk, accounts=accounts)
+
+
+async def _untrained(session: AsyncSession, case: AccountCase) -> list[Runner]:
+    """The runners with no social media training recorded (issue 17), now."""
+    trained = await training_records.of_people(session, [runner.aad_object_id for runner in case.runners])
+    return [runner for runner in case.runners if not trained.get(runner.aad_object_id.lower())]

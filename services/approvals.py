@@ -656,6 +656,12 @@ class ApprovalDesk:
                     request, decision, actor_aad_object_id=action.actor.aad_object_id, actor_name=action.actor.name,
                     authority=authority, comment=comment, card_round=button.round,
                 )
+                # Issue 17: a kind may ask the decider to confirm an approval first (a runner with no training).
+                confirm = getattr(self._kinds[request.kind], "confirm_approval", None)
+                if decision is ApprovalAction.APPROVE and not button.confirmed and confirm is not None:
+                    asked = await confirm(session, request, comment)
+                    if asked is not None:
+                        return ActionResult(card=asked)
                 after, event_id = await store.apply(session, request, transition, now=now)
             except ApprovalRefused as refusal:
                 return await self._refused(session, action, refusal, request, authority, delegation, comment,

@@ -181,6 +181,14 @@ class TrainingRecords:
             result[key] = RunnerStanding(ack.acknowledged_at if ack else None, latest(trained.get(key, [])))
         return result
 
+    async def runner_records(self, aad_object_ids: list[str], version: str) -> \
+            dict[str, tuple[date | None, tuple[date, str] | None]]:
+        """For a business case: each runner's acknowledgement date (school calendar) and latest training."""
+        found = await self.standing(aad_object_ids, version)
+        return {aad: (self.calendar.school_date(s.acknowledged_at) if s.acknowledged_at else None,
+                      (s.training.trained_on, s.training.course) if s.training else None)
+                for aad, s in found.items()}
+
     # --- follow-ups ---------------------------------------------------------------------------------------------
 
     async def follow_up(self, runners: list[Person], reference: str) -> None:
