@@ -67,6 +67,9 @@ class RecordKind(StrEnum):
     GOVERNORS_REPORTS = "governors_reports"
     CLOSED_ACCOUNTS = "closed_accounts"
     DATA_RIGHTS_REQUESTS = "data_rights_requests"
+    POLICY_ACKNOWLEDGEMENTS = "policy_acknowledgements"
+    TRAINING_RECORDS = "training_records"
+    POLICY_NOTICES = "policy_notices"
 
 
 class Disposal(StrEnum):
@@ -365,6 +368,29 @@ DEFAULT_RULES: tuple[RetentionRule, ...] = (
         "IRMS Information Management Toolkit for Schools (governing body): reports presented to the governing body "
         "are kept for as long as the minutes they belong to, and the principal set of minutes permanently. They "
         "hold no personal data, so the bot never removes them; the governing body decides.",
+    ),
+    RetentionRule(
+        RecordKind.POLICY_ACKNOWLEDGEMENTS, "Staff's confirmations that they have read a version of the policy (who, "
+        "which version, when)",
+        Disposal.KEEP, None, "the member of staff confirms reading it",
+        f"{_SCHOOLS_CHOICE}; conservatively kept while the person is at the school: the SLT \u201cmust be satisfied "
+        "that anyone running a social media account on behalf of the school has read and understood this policy\u201d "
+        "(Process for creating new accounts). The bot never removes them: the school decides (erase does not cover "
+        "them yet).",
+    ),
+    RetentionRule(
+        RecordKind.TRAINING_RECORDS, "Social media training SLT recorded (who, when, what, who recorded it)",
+        Disposal.KEEP, None, "the training is recorded",
+        f"{_SCHOOLS_CHOICE}; conservatively kept while the person is at the school, as evidence that runners of "
+        "school accounts \u201creceived appropriate training\u201d (Process for creating new accounts). The bot never "
+        "removes them; the school may set a period after a person leaves (e.g. 6 years, Limitation Act 1980).",
+    ),
+    RetentionRule(
+        RecordKind.POLICY_NOTICES, "What the bot offered or sent once about the policy (key points offered, reminders, "
+        "training follow-ups, the review reminder: the person, the day, how many times)",
+        Disposal.KEEP, None, "the notice is first sent",
+        f"{_SCHOOLS_CHOICE}; a few rows per person and version of the policy, needed so nobody is reminded twice. "
+        "The bot never removes them: the school decides (erase does not cover them yet).",
     ),
     RetentionRule(
         RecordKind.TOMBSTONES, "Tombstones (reference, kind, dates and why a record was removed; no names)",

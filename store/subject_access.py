@@ -16,6 +16,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.subject_access import FoundRecord, KnownPerson, Subject, third_parties
+from store.acknowledgements import PolicyAcknowledgementRow, PolicyNoticeRow
 from store.approvals import (
     AccountAdministratorRow,
     AccountDraftRow,
@@ -42,6 +43,7 @@ from store.outbox import OutboxRow
 from store.retention import LegalHoldRow, RetentionReviewRow
 from store.safeguarding_record import IncidentPupilRow, IncidentStatementRow
 from store.tables import BotStateRow
+from store.training import TrainingRecordRow
 
 # Every table that can name a person, and the column people know its rows by (None: its key).
 SEARCHED: tuple[tuple[type[Base], str | None], ...] = (
@@ -70,6 +72,9 @@ SEARCHED: tuple[tuple[type[Base], str | None], ...] = (
     (BotStateRow, None),
     (OutboxRow, None),
     (DataRightsRequestRow, "reference"),  # an erasure or correction: the person's names until it is done
+    (PolicyAcknowledgementRow, "version"),  # issue 17: who confirmed reading which version of the policy
+    (TrainingRecordRow, None),  # social media training: the person trained, and who recorded it
+    (PolicyNoticeRow, None),  # key points offered, reminders, training follow-ups
 )
 
 
@@ -138,6 +143,9 @@ _PAIRS: tuple[tuple[Any, Any], ...] = (
     (AuditRow.actor_aad, AuditRow.actor_name),
     (LegalHoldRow.placed_by_aad, LegalHoldRow.placed_by_name),
     (ConversationRefRow.aad_object_id, ConversationRefRow.user_name),
+    (PolicyAcknowledgementRow.aad_object_id, PolicyAcknowledgementRow.name),
+    (TrainingRecordRow.aad_object_id, TrainingRecordRow.name),
+    (TrainingRecordRow.recorded_by_aad, TrainingRecordRow.recorded_by_name),
 )
 
 

@@ -47,3 +47,21 @@ async def test_training_records_are_found_per_person(database: Database) -> None
     assert [(r.name, r.trained_on, r.course) for r in found[LEE.lower()]] == [
         ("Lee Carter", date(2026, 11, 12), "Online safety")]
     assert [r.recorded_by_name for r in by] == ["Sol Senior"]
+
+
+async def test_subject_access_finds_a_persons_acknowledgements_and_training(database: Database) -> None:
+    from domain.subject_access import Subject
+    from store.subject_access import people_recorded, records_naming
+
+    async with database.transaction() as session:
+        await acks.acknowledge(session, LEE, "Lee Carter", "v1", NOW)
+        await training_store.add(session, aad_object_id=LEE, name="Lee Carter", trained_on=date(2026, 11, 12),
+                                 course="Online safety", recorded_by_aad="00000000-0000-0000-0000-0000000000cd",
+                                 recorded_by_name="Sol Senior", now=NOW)
+    async with database.sessions() as session:
+        found = await records_naming(session, Subject("Lee Carter", aad_ids=frozenset({LEE})), [])
+        by_name = await records_naming(session, Subject("Sol Senior", names=frozenset({"Sol Senior"})), [])
+        known = await people_recorded(session)
+    assert {record.table for record in found} == {"policy_acknowledgements", "training_records"}
+    assert [record.table for record in by_name] == ["training_records"]  # the one who recorded it
+    assert {"Lee Carter", "Sol Senior"} <= {person.name for person in known}
