@@ -320,8 +320,9 @@ def changed_fields(before: AccountCase, after: AccountCase) -> list[str]:
     (e.g. ``["aim", "runners"]``). A runner's training answer counts as a change of runners."""
     changed: list[str] = []
     for name in AccountCase.model_fields:
-        if getattr(before, name) != getattr(after, name) and CHANGE_NAMES[name] not in changed:
-            changed.append(CHANGE_NAMES[name])
+        said = CHANGE_NAMES.get(name, name.replace("_", " "))
+        if getattr(before, name) != getattr(after, name) and said not in changed:
+            changed.append(said)
     return changed
 
 
