@@ -7,16 +7,26 @@ policy file holds can add a link or formatting. One column, no fixed widths: a 3
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
 from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cards.base import ActionExecute, ActionShowCard, ActionSubmit, AdaptiveCard, Element, TextBlock, escape_markdown
+from cards.base import (
+    ActionExecute,
+    ActionShowCard,
+    ActionSubmit,
+    AdaptiveCard,
+    Element,
+    TextBlock,
+    escape_markdown,
+)
 from cards.policy_help import SAMPLE_WARNING
 from domain.acknowledgement import PolicyEdition
 
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
 ACKNOWLEDGE_VERB: Final = "policy_acknowledge"
 ACKNOWLEDGE_TITLE: Final = "I have read the policy"
 _KNOW_IT: Final = ("The policy asks every member of staff to \u201cKnow the contents of\u201d it. Its key points, "
@@ -43,12 +53,14 @@ def _points(edition: PolicyEdition) -> list[Element]:
     body: list[Element] = []
     for point in edition.key_points:
         body.append(TextBlock(text=escape_markdown(point.section), weight="Bolder", size="Small", spacing="Medium"))
-        body.append(TextBlock(text=escape_markdown(f"\u201c{point.text}\u201d"), spacing="None"))
+        # The policy's own words; its bold markers (**N.B.**) are formatting, not words: shown without them.
+        words = _BOLD.sub(r"\1", point.text)
+        body.append(TextBlock(text=escape_markdown("\u201c" + words + "\u201d"), spacing="None"))
     return body
 
 
 def key_points_card(edition: PolicyEdition, *, changed: bool = False, reminder: bool = False) -> AdaptiveCard:
-    """The policy's key points and the button to confirm reading it (the first 3 shown, the rest on request)."""
+    """The policy's key points and the button to confirm reading it (one column: a phone shows it whole)."""
     if reminder:
         title = "A gentle reminder: please read the Social Media Policy"
     elif changed:
@@ -60,14 +72,9 @@ def key_points_card(edition: PolicyEdition, *, changed: bool = False, reminder: 
         body.append(TextBlock(text=escape_markdown(SAMPLE_WARNING), weight="Bolder"))
     body += [TextBlock(text=escape_markdown(title), weight="Bolder", size="Medium", style="heading"),
              TextBlock(text=escape_markdown(_KNOW_IT))]
-    shown, rest = edition.key_points[:3], edition.key_points[3:]
-    body += _points(PolicyEdition(edition.version, edition.title, shown, edition.is_sample))
+    body += _points(edition)
     body.append(TextBlock(text=escape_markdown(_NEVER_BLOCKS), is_subtle=True, size="Small", spacing="Medium"))
     actions: list[ActionExecute | ActionShowCard] = [_button(edition)]
-    if rest:
-        more = AdaptiveCard(body=_points(PolicyEdition(edition.version, edition.title, rest, edition.is_sample)),
-                            actions=[_button(edition)])
-        actions.append(ActionShowCard(title=f"{len(rest)} more key points", card=more))
     return AdaptiveCard(body=body, actions=list(actions), fallback_text=title)
 
 
