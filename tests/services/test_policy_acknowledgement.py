@@ -248,3 +248,19 @@ async def test_the_training_form_resolves_the_person_through_the_directory_and_r
     assert done.card is not None and "Training recorded for Lee Carter" in shown(done.card)
     refused = await training.submit(submit(SAM, LEE.aad))
     assert refused.message is not None and refused.message.startswith("Only SLT and the Head Teacher")
+
+
+async def test_the_worker_round_sends_reminders_follow_ups_and_the_review_each_once(database: Database) -> None:
+    from bot.policy_reminders import PolicyReminders, PolicyRound
+
+    clock = Clock(TUESDAY)
+    acks = service(database, clock, reminder_school_days=1, review_due=date(2026, 11, 24))
+    training = TrainingRecords(database, DIRECTORY, audit=AuditTrail(database), clock=clock)
+    await opened_the_bot(database, LEE, ANNA, SOL)
+    await acks.offer(LEE.actor())
+    await training.follow_up([Person(LEE.aad, LEE.name)], "ACC-2026-0002")
+    worker = PolicyReminders(acks, training, check_seconds=60)
+    wednesday = TUESDAY + timedelta(days=1)
+    # Everyone with a chat who has not read it (Lee, Anna, Sol), SLT's two follow-ups, the Head's review reminder.
+    assert await worker.run_once(wednesday) == PolicyRound(reminded=3, followed_up=2, review=1)
+    assert await worker.run_once(wednesday + timedelta(hours=1)) == PolicyRound()
