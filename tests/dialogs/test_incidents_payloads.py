@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import Settings
+from cards.incident_chooser import second_question_card, topic_card
 from cards.incident_subject import subject_confirm_card
 from cards.incidents import (
     ChannelFacts,
@@ -32,6 +33,7 @@ from cards.incidents import (
     emergency_card,
     risk_question_card,
 )
+from cards.media_enquiry import media_enquiry_form_card
 from cards.safeguarding_record import Verb as RecordVerb
 from dialogs.incidents import (
     REPORT_MESSAGE_COMMAND_ID,
@@ -43,6 +45,7 @@ from dialogs.incidents import (
 from dialogs.router import Router
 from directory.static import StaticRoleDirectory
 from domain.calendar import SchoolCalendar
+from domain.incident_chooser import TOPICS
 from domain.incident_routing import NamedPerson
 from domain.incidents import (
     MAX_NOTE,
@@ -92,6 +95,9 @@ GOOD: dict[Verb, dict[str, Any]] = {
     Verb.ESCALATE: {"incident": 1, "agency": "police", "escalation_reason": "Threats", "external_reference": "CAD 1"},
     Verb.CLOSE: {"incident": 1, "outcome_kind": "resolved", "outcome": "Done"},
     Verb.SHOW_SCREENSHOT: {"incident": 1, "attachment": 1},
+    Verb.TOPIC: {"draft": DRAFT, "risk": "no", "topic": "staff"},
+    Verb.MEDIA_ENQUIRY: {"draft": DRAFT, "risk": "no", "enquirer": "Jo Press", "organisation": "The Gazette",
+                         "contact": "01234 567890", "deadline_date": "", "deadline_time": "", "about": "Sports day"},
 }
 BAD_IDS: list[Any] = [MISSING, None, "one", "", True, 1.5, [1], {"id": 1}, 0, -1, 2**31, 10**30, "9" * 5000]
 BAD_DRAFTS: list[Any] = [MISSING, None, 12345, "not-a-draft", "../../etc/passwd", DRAFT.upper(), "a" * 10_000, [DRAFT]]
@@ -121,6 +127,11 @@ MALFORMED: dict[Verb, list[tuple[str, Any]]] = {
     ],
     Verb.CLOSE: [*HANDLING_CASES, ("outcome_kind", "vanished"), ("outcome_kind", 7), ("outcome", ["done"])],
     Verb.SHOW_SCREENSHOT: [*HANDLING_CASES, *[("attachment", bad) for bad in BAD_IDS]],
+    Verb.TOPIC: [*FLOW_CASES, ("topic", "aliens"), ("topic", 3), ("topic", ["staff"]), ("dsl_told", "perhaps")],
+    Verb.MEDIA_ENQUIRY: [
+        *FLOW_CASES, ("enquirer", 42), ("enquirer", ["Jo"]), ("organisation", {"name": "Gazette"}),
+        ("contact", "x" * 100_000), ("deadline_date", "9" * 5000), ("deadline_time", [17]), ("about", "x" * 1_000_000),
+    ],
 }
 
 
@@ -193,7 +204,7 @@ async def school(migrated_database_url: str) -> AsyncIterator[School]:
 @pytest.mark.parametrize("verb", list(Verb), ids=[verb.value for verb in Verb])
 async def test_a_malformed_payload_gets_a_clear_answer_and_changes_nothing(school: School, verb: Verb) -> None:
     who = SAM if verb in (Verb.RISK, Verb.DSL_TOLD, Verb.CHOOSE_CATEGORY, Verb.CATEGORY, Verb.SUBMIT,
-                          Verb.CONFIRM_SUBJECTS) else ANNA
+                          Verb.CONFIRM_SUBJECTS, Verb.TOPIC, Verb.MEDIA_ENQUIRY) else ANNA
     before = await school.records()
     cases: list[Any] = [with_change(GOOD[verb], key, bad) for key, bad in MALFORMED[verb]]
     cases += [[GOOD[verb]], [], "incident=1", 1, None]  # not an object at all
@@ -280,6 +291,10 @@ def all_cards() -> list[dict[str, Any]]:
     cards = [risk_question_card(DRAFT), emergency_card(DRAFT, ["Tom Reed"])]
     for risk, told in ((False, None), (True, DslTold.NOT_YET)):
         cards.append(category_card(DRAFT, risk, told, problem="Choose what the report is about."))
+        cards.append(topic_card(DRAFT, risk, told, problem="Choose who or what it is about."))
+        cards += [second_question_card(question, DRAFT, risk, told) for question in TOPICS.values()]
+        cards.append(media_enquiry_form_card(DRAFT, rule_for(Category.MEDIA_ENQUIRY), risk, told,
+                                             today_text="24 November 2026", problem="Say who is asking."))
         for category in Category:
             cards.append(details_form_card(DRAFT, rule_for(category), risk, told, today=date(2026, 11, 24),
                                            screenshot_minutes=30))
