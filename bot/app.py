@@ -249,7 +249,7 @@ def create_app(
     register_safeguarding_record(router, record_files)
     register_subject_access(router, SubjectAccess(database, role_directory, audit=trail, uploader=put_file,
                                                   loopback_uploads=settings.dev_mode))
-    terms = settings.school_terms()  # an unreadable term start stops the bot here, saying which
+    terms = settings.school_terms(calendar)  # an unreadable term start stops the bot here, saying which
     register_dashboard(router, Dashboard(database, role_directory, audit=trail, calendar=calendar, terms=terms),
                        GovernorsReports(database, role_directory, audit=trail, uploader=put_file,
                                         school_name=settings.school_name, calendar=calendar, terms=terms,

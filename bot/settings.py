@@ -350,8 +350,9 @@ class Settings(BaseSettings):
         except ValueError as problem:
             raise SettingsError(f"POLICYBOT_SCHOOL_DAY_START and POLICYBOT_SCHOOL_DAY_END: {problem}") from problem
 
-    def school_terms(self) -> SchoolTerms:
-        """The school's terms (``POLICYBOT_TERM_STARTS``) read with its calendar.
+    def school_terms(self, calendar: SchoolCalendar | None = None) -> SchoolTerms:
+        """The school's terms (``POLICYBOT_TERM_STARTS``) read with its calendar (``calendar``: the one the app
+        factory built, else read from the settings).
 
         Raises:
             SettingsError: the term starts cannot be read, or the policy's review comes before its approval.
@@ -359,7 +360,7 @@ class Settings(BaseSettings):
         starts = _read_setting("POLICYBOT_TERM_STARTS", parse_term_starts, self.term_starts)
         if self.policy_approved_on and self.policy_review_due and self.policy_review_due <= self.policy_approved_on:
             raise SettingsError("POLICYBOT_POLICY_REVIEW_DUE must come after POLICYBOT_POLICY_APPROVED_ON.")
-        return SchoolTerms(self.school_calendar(), starts)
+        return SchoolTerms(calendar if calendar is not None else self.school_calendar(), starts)
 
     def retention(self) -> RetentionSchedule:
         """The retention schedule: the defaults with ``POLICYBOT_RETENTION_SCHEDULE`` applied.
