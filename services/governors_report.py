@@ -120,20 +120,24 @@ class GovernorsReports:
             this_term = apply_suppression(await read_figures(session, period, categories, now), fold_restricted=True)
             last_term = apply_suppression(await read_figures(session, previous, categories, now),
                                           fold_restricted=True)
-            number = await store.count_reports(session) + 1
-            reference = f"GOV-{self._calendar.school_date(now):%Y%m%d}-{number:03d}"
+            # The row first, so the reference carries its id: two reports made at the same moment never share one.
+            row = store.GovernorsReportRow(
+                reference="", period_title=period.title, period_start=period.start, period_end=period.end,
+                generated_at=now, generated_by_aad=actor.aad_object_id.lower(), generated_by_role=role.value,
+                figures={}, summary="", file_name="", content=b"", size=0)
+            report_id = await store.save_report(session, row)
+            reference = f"GOV-{self._calendar.school_date(now):%Y%m%d}-{report_id:03d}"
             summary = summary_lines(this_term, last_term)
             shown = sections(this_term, fold_restricted=True)
             meta = ReportMeta(self._school, period.title, previous.title, self._calendar.card_time(now), reference,
                               self._approved, self._review)
             content = governors_pdf(meta, shown, summary)
             file_name = f"{reference}.pdf"
-            report_id = await store.save_report(session, store.GovernorsReportRow(
-                reference=reference, period_title=period.title, period_start=period.start, period_end=period.end,
-                generated_at=now, generated_by_aad=actor.aad_object_id.lower(), generated_by_role=role.value,
-                figures={"sections": [{"title": s.title, "rows": [list(r) for r in s.rows]} for s in shown],
-                         "previous": previous.title},
-                summary="\n".join(summary), file_name=file_name, content=content, size=len(content)))
+            row.reference, row.file_name, row.content, row.size = reference, file_name, content, len(content)
+            row.figures = {"sections": [{"title": s.title, "rows": [list(r) for r in s.rows]} for s in shown],
+                           "previous": previous.title}
+            row.summary = "\n".join(summary)
+            await session.flush()
             await self._audit.record_in(session, view(
                 actor, COMMAND, RecordType.NONE, reference, "prepared", {"bytes": len(content), "period": period.key},
                 outcome=AuditOutcome.EXPORTED))

@@ -304,6 +304,19 @@ async def test_the_summary_says_the_change_from_the_figures_alone(world: World) 
     assert "not shown" in change_line("Reports", 12, 3, False, True)
 
 
+async def test_two_governors_reports_made_at_once_never_share_a_reference(world: World) -> None:
+    import asyncio
+    replies = await asyncio.gather(*(world.governors.request(actor(who)) for who in (HEAD, CHAIR, HEAD)))
+    ids = [reply.attachments[0]["content"]["acceptContext"]["governors_report"] for reply in replies]
+    async with world.database.sessions() as session:
+        rows = [await store.get_report(session, report_id) for report_id in ids]
+    references = [row.reference for row in rows if row is not None]
+    assert len(set(references)) == 3
+    for row in rows:
+        assert row is not None and row.file_name == f"{row.reference}.pdf"
+        assert row.reference in " ".join(pdf_text(row.content).split())  # each PDF names its own reference
+
+
 async def test_the_policy_dates_when_configured(world: World) -> None:
     from datetime import date
     governors = GovernorsReports(world.database, world.directory, audit=world.trail, uploader=world._upload,
