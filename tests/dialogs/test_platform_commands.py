@@ -83,7 +83,7 @@ async def test_help_adds_the_senders_own_commands_in_the_personal_chat_only(
     assert _commands(priya)["For your role"] == [  # SLT and the deputy
         "approvals", "open reports", "status", "@Policy Bot use this channel for incidents",
         "close account + name + because + reason", "transfer account + name + to + whom + because + reason",
-        "dashboard"]
+        "dashboard", "policy status", "training + person + date + what"]
     assert "For your role" not in _commands(in_channel)  # a channel sees the same help for everyone
 
 
