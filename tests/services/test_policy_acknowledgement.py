@@ -264,3 +264,18 @@ async def test_the_worker_round_sends_reminders_follow_ups_and_the_review_each_o
     # Everyone with a chat who has not read it (Lee, Anna, Sol), SLT's two follow-ups, the Head's review reminder.
     assert await worker.run_once(wednesday) == PolicyRound(reminded=3, followed_up=2, review=1)
     assert await worker.run_once(wednesday + timedelta(hours=1)) == PolicyRound()
+
+
+@pytest.mark.parametrize(("approved", "due", "months", "expected"), [
+    (date(2021, 2, 4), None, 24, date(2023, 2, 4)),
+    (date(2024, 1, 31), None, 1, date(2024, 2, 28)),  # no 31 February: the month's last day it can be
+    (date(2021, 2, 4), date(2022, 9, 1), 24, date(2022, 9, 1)),  # a set review date wins
+    (None, None, 24, None),
+])
+def test_the_review_date_comes_from_the_settings(approved: date | None, due: date | None, months: int,
+                                                 expected: date | None) -> None:
+    from bot.settings import Settings
+
+    settings = Settings(_env_file=None, policy_approved_on=approved, policy_review_due=due,
+                        policy_review_months=months)
+    assert settings.policy_review_date() == expected
