@@ -109,7 +109,7 @@ def test_the_roles_file_names_every_playground_user_as_the_playground_does() -> 
 
 
 def test_playground_describes_its_file(playground: StaticRoleDirectory) -> None:
-    assert playground.describe() == "configuration file roles.json (7 people listed)"
+    assert playground.describe() == "configuration file roles.json (8 people listed)"  # with the deputy DSL
 
 
 async def test_object_ids_are_compared_without_regard_to_case() -> None:
