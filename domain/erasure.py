@@ -324,6 +324,8 @@ def plan_erasure(subject: Subject, records: Sequence[FoundRecord], context: Eras
             action, why = Action.KEEP, KEEP_REVIEW
         elif table == "data_rights_requests":
             action, why = Action.KEEP, KEEP_RIGHTS_RECORD
+        elif table in ("policy_acknowledgements", "policy_notices", "training_records"):
+            action, why = _own_row(subject, f)
         elif table == "outbox":
             finished = f.get("status") in ("delivered", "stale", "failed")
             action, why = (Action.DELETE, _DELETED) if finished else (Action.KEEP, KEEP_UNDELIVERED)
@@ -333,6 +335,18 @@ def plan_erasure(subject: Subject, records: Sequence[FoundRecord], context: Eras
             action, why = Action.KEEP, KEEP_HOLD
         decisions.append(Decision(table, record.key, reference, action, why, f))
     return ErasurePlan(tuple(decisions))
+
+
+KEEP_RECORDED_BY = ("Someone else's record: it names the person only as who recorded it, as the history tables do "
+                    "(UK GDPR Art. 5(2) accountability).")
+
+
+def _own_row(subject: Subject, fields: Mapping[str, Any]) -> tuple[Action, str]:
+    """A policy acknowledgement, a notice (offer, reminder, follow-up) or a training record: deleted when it is the
+    person's own; kept when it names them only as whoever recorded it (someone else's training)."""
+    if subject.appears_in({"aad_object_id": fields.get("aad_object_id"), "name": fields.get("name")}):
+        return Action.DELETE, _DELETED
+    return Action.KEEP, KEEP_RECORDED_BY
 
 
 def _check(subject: Subject, fields: Mapping[str, Any]) -> tuple[Action, str]:

@@ -386,3 +386,30 @@ async def test_a_hold_placed_after_the_card_keeps_the_records_at_the_confirm(dat
         assert (await session.get(IncidentRow, 1)).reporter_name == SAM.name  # type: ignore[union-attr]
         assert await session.get(ApprovalRequestRow, 6) is not None
         assert await session.scalar(select(func.count()).select_from(TombstoneRow)) == 0
+
+
+async def test_a_persons_policy_acknowledgements_notices_and_training_go_and_training_they_recorded_stays(
+        database: Database) -> None:
+    from store.acknowledgements import PolicyAcknowledgementRow, PolicyNoticeRow
+    from store.training import TrainingRecordRow
+
+    await seed(database)
+    async with database.transaction() as session:
+        session.add_all([
+            PolicyAcknowledgementRow(aad_object_id=SAM.aad, name=SAM.name, version="v1", acknowledged_at=NOW),
+            PolicyNoticeRow(kind="policy_offer", aad_object_id=SAM.aad, name=SAM.name, key="v1", created_at=NOW,
+                            times_sent=1),
+            TrainingRecordRow(aad_object_id=SAM.aad, name=SAM.name, trained_on=NOW.date(), course="Social media",
+                              recorded_by_aad=ANNA.aad, recorded_by_name=ANNA.name, recorded_at=NOW),
+            # Lee's training, recorded by Sam: Lee's record, it names Sam only as who recorded it
+            TrainingRecordRow(aad_object_id=LEE.aad, name=LEE.name, trained_on=NOW.date(), course="Social media",
+                              recorded_by_aad=SAM.aad, recorded_by_name=SAM.name, recorded_at=NOW),
+        ])
+    request_id, card = await prepared_erasure(database)
+    assert "Someone else's record" in _texts(card)
+    await service(database).confirm_erase(confirm(request_id))
+    async with database.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(PolicyAcknowledgementRow)) == 0
+        assert await session.scalar(select(func.count()).select_from(PolicyNoticeRow)) == 0
+        trained = list(await session.scalars(select(TrainingRecordRow.aad_object_id)))
+    assert trained == [LEE.aad]
