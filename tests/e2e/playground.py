@@ -1173,3 +1173,32 @@ def _screenshot_destination(path: Path) -> Path:
         return path
     return _RUN_SCREENSHOTS / relative
 
+
+# --- a card at a phone's width --------------------------------------------------------------------------------------
+
+PHONE = {"width": 390, "height": 844}  # a phone's viewport
+CARD_ON_PHONE = 358  # the width Teams' mobile client gives a card in a chat on a 390 px wide screen
+
+
+def as_on_a_phone(card: Locator) -> dict[str, float]:
+    """Give the card the width it has on a phone (the Playground's own page does not shrink below about 450 px,
+    so the card is narrowed in place), then measure: its scroll and client widths, how far the widest of its parts
+    overflows its box, and how many of its parts are wider than the card."""
+    return card.evaluate(
+        """(el, width) => {
+            el.style.width = width + 'px'; el.style.maxWidth = width + 'px'; el.style.minWidth = '0';
+            const nodes = [el, ...el.querySelectorAll('*')].filter(n => n.offsetParent !== null);
+            const box = el.getBoundingClientRect();
+            const widest = nodes.reduce((most, n) => Math.max(most, n.scrollWidth - n.clientWidth), 0);
+            const outside = nodes.filter(n => n.getBoundingClientRect().right > box.right + 1).length;
+            return {scrollWidth: el.scrollWidth, clientWidth: el.clientWidth, width: box.width,
+                    widestOverflow: widest, partsOutside: outside};
+        }""",
+        CARD_ON_PHONE,
+    )
+
+
+def fits(sizes: dict[str, float]) -> bool:
+    """Whether a card measured by ``as_on_a_phone`` fits a phone: nothing scrolls, sticks out or is wider."""
+    return (sizes["scrollWidth"] <= sizes["clientWidth"] and sizes["widestOverflow"] <= 1
+            and sizes["partsOutside"] == 0 and sizes["width"] <= CARD_ON_PHONE)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.e2e.playground import REPO_ROOT, E2EStack, PlaygroundSession
+from tests.e2e.playground import PHONE, REPO_ROOT, E2EStack, PlaygroundSession, as_on_a_phone, fits
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator
@@ -29,7 +29,6 @@ pytestmark = pytest.mark.playground
 SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 FORM_TITLE = "Propose a school social media account"
 ACCOUNT_NAME = "Holy Trinity Choir"
-PHONE = {"width": 390, "height": 844}
 CARD = ".ac-adaptiveCard"
 
 
@@ -60,30 +59,8 @@ def chosen_under(form: Locator, slot: int) -> str:
     return line.inner_text().strip()
 
 
-CARD_ON_PHONE = 358  # the width Teams' mobile client gives a card in a chat on a 390 px wide screen
 
 
-def as_on_a_phone(card: Locator) -> dict[str, float]:
-    """Give the card the width it has on a phone (the Playground's own page does not shrink below about 450 px,
-    so the card is narrowed in place), then measure: its scroll and client widths, how far the widest of its parts
-    overflows its box, and how many of its parts are wider than the card."""
-    return card.evaluate(
-        """(el, width) => {
-            el.style.width = width + 'px'; el.style.maxWidth = width + 'px'; el.style.minWidth = '0';
-            const nodes = [el, ...el.querySelectorAll('*')].filter(n => n.offsetParent !== null);
-            const box = el.getBoundingClientRect();
-            const widest = nodes.reduce((most, n) => Math.max(most, n.scrollWidth - n.clientWidth), 0);
-            const outside = nodes.filter(n => n.getBoundingClientRect().right > box.right + 1).length;
-            return {scrollWidth: el.scrollWidth, clientWidth: el.clientWidth, width: box.width,
-                    widestOverflow: widest, partsOutside: outside};
-        }""",
-        CARD_ON_PHONE,
-    )
-
-
-def fits(sizes: dict[str, float]) -> bool:
-    return (sizes["scrollWidth"] <= sizes["clientWidth"] and sizes["widestOverflow"] <= 1
-            and sizes["partsOutside"] == 0 and sizes["width"] <= CARD_ON_PHONE)
 
 
 def test_runners_from_the_staff_list_a_phone_sized_decision_and_old_cards_that_follow_the_request(

@@ -17,13 +17,12 @@ import subprocess
 
 import pytest
 
-from tests.e2e.playground import REPO_ROOT, E2EStack, PlaygroundSession
+from tests.e2e.playground import PHONE, REPO_ROOT, E2EStack, PlaygroundSession
 
 pytestmark = pytest.mark.playground
 
 SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 REGISTER = REPO_ROOT / "playground" / "consent-register.csv"
-PHONE = {"width": 390, "height": 844}
 CHOOSE = "Which pupil did you mean?"
 RETYPE = "Type the name again, corrected"
 

@@ -24,12 +24,11 @@ import pytest
 
 from bench.dashboard_bench import generate
 from store.db import Database
-from tests.e2e.playground import REPO_ROOT, E2EStack, PlaygroundSession, _screenshot_destination
+from tests.e2e.playground import PHONE, REPO_ROOT, E2EStack, PlaygroundSession, _screenshot_destination
 
 pytestmark = [pytest.mark.playground]
 
 SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")

@@ -17,16 +17,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.e2e.playground import REPO_ROOT, E2EStack, PlaygroundSession
+from tests.e2e.playground import REPO_ROOT, E2EStack, PlaygroundSession, as_on_a_phone
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Locator
+    pass
 
 pytestmark = [pytest.mark.playground]
 
 SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 DELIVERY_TIMEOUT_S = 30.0
-CARD_ON_PHONE = 358  # the width Teams' mobile client gives a card in a chat on a 390 px wide screen
 FACTS = "At 08:40 a Year 5 pupil showed me TikTok messages from an adult asking to meet her after school."
 CHILD_WORDS = "He said I was his special friend and not to tell my mum."
 VIEW = "I think she is frightened of getting into trouble; she asked me not to tell anyone."
@@ -39,21 +38,6 @@ def e2e_bot_env() -> dict[str, str]:
         "POLICYBOT_OUTBOX_POLL_SECONDS": "0.2",
     }
 
-
-def as_on_a_phone(card: Locator) -> dict[str, float]:
-    """Narrow the card in place to a phone's card width and measure any overflow (as the routing e2e does)."""
-    return card.evaluate(
-        """(el, width) => {
-            el.style.width = width + 'px'; el.style.maxWidth = width + 'px'; el.style.minWidth = '0';
-            const nodes = [el, ...el.querySelectorAll('*')].filter(n => n.offsetParent !== null);
-            const box = el.getBoundingClientRect();
-            const widest = nodes.reduce((most, n) => Math.max(most, n.scrollWidth - n.clientWidth), 0);
-            const outside = nodes.filter(n => n.getBoundingClientRect().right > box.right + 1).length;
-            return {scrollWidth: el.scrollWidth, clientWidth: el.clientWidth, width: box.width,
-                    widestOverflow: widest, partsOutside: outside};
-        }""",
-        CARD_ON_PHONE,
-    )
 
 
 def test_the_dsl_records_a_referral_and_exports_the_record(

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.e2e.playground import REPO_ROOT, E2EStack, PlaygroundSession
+from tests.e2e.playground import REPO_ROOT, E2EStack, PlaygroundSession, as_on_a_phone, fits
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Locator
+    pass
 
 pytestmark = [pytest.mark.playground]
 
@@ -34,7 +34,6 @@ SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 SLT_CHANNEL = "SLT Incidents"
 SLT_CHANNEL_ID = "19:slt-incidents@thread.tacv2"
 DELIVERY_TIMEOUT_S = 30.0
-CARD_ON_PHONE = 358  # the width Teams' mobile client gives a card in a chat on a 390 px wide screen
 AT_RISK = "A Year 6 pupil posted on Instagram that they want to end it all. Posted at 01:40."
 ABOUT_HEAD = "Mrs Anna Smith, the Head, is following two Year 5 pupils on Instagram from a personal account."
 
@@ -49,27 +48,6 @@ def e2e_bot_env() -> dict[str, str]:
     }
 
 
-def as_on_a_phone(card: Locator) -> dict[str, float]:
-    """Give the card the width it has on a phone (the Playground's page does not shrink below about 450 px, so the
-    card is narrowed in place, as tests/e2e/test_accounts_phone_e2e.py does), then measure how far anything in it
-    overflows."""
-    return card.evaluate(
-        """(el, width) => {
-            el.style.width = width + 'px'; el.style.maxWidth = width + 'px'; el.style.minWidth = '0';
-            const nodes = [el, ...el.querySelectorAll('*')].filter(n => n.offsetParent !== null);
-            const box = el.getBoundingClientRect();
-            const widest = nodes.reduce((most, n) => Math.max(most, n.scrollWidth - n.clientWidth), 0);
-            const outside = nodes.filter(n => n.getBoundingClientRect().right > box.right + 1).length;
-            return {scrollWidth: el.scrollWidth, clientWidth: el.clientWidth, width: box.width,
-                    widestOverflow: widest, partsOutside: outside};
-        }""",
-        CARD_ON_PHONE,
-    )
-
-
-def fits(sizes: dict[str, float]) -> bool:
-    return (sizes["scrollWidth"] <= sizes["clientWidth"] and sizes["widestOverflow"] <= 1
-            and sizes["partsOutside"] == 0 and sizes["width"] <= CARD_ON_PHONE)
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ import re
 
 import pytest
 
-from tests.e2e.playground import REPO_ROOT, E2EStack, PlaygroundSession
-from tests.e2e.test_accounts_phone_e2e import PHONE, as_on_a_phone, choose_runner, fits
+from tests.e2e.playground import PHONE, REPO_ROOT, E2EStack, PlaygroundSession, as_on_a_phone, fits
+from tests.e2e.test_accounts_phone_e2e import choose_runner
 from tests.support.school_policy import missing_reason, school_policy_path
 
 pytestmark = pytest.mark.playground

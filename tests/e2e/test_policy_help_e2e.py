@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.e2e.playground import REPO_ROOT, E2EStack, PlaygroundSession
+from tests.e2e.playground import PHONE, REPO_ROOT, E2EStack, PlaygroundSession
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.playground
 
 SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
-PHONE = {"width": 390, "height": 844}
 QUESTION = "is it ok to put a photo of Amira from Year 3 on the school Facebook page?"
 
 

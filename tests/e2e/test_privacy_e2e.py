@@ -18,14 +18,13 @@ from sqlalchemy.orm import Session
 
 from store.approvals import AccountAdministratorRow, AccountRow, ApprovalRequestRow
 from store.incidents import IncidentRow
-from tests.e2e.playground import REPO_ROOT, E2EStack, PlaygroundSession
+from tests.e2e.playground import PHONE, REPO_ROOT, E2EStack, PlaygroundSession
 
 pytestmark = [pytest.mark.playground]
 
 SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 SAM_AAD = "00000000-0000-0000-0000-000000000101"
 LEE_AAD = "00000000-0000-0000-0000-000000000102"
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
