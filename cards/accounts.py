@@ -28,7 +28,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from cards.approvals import ButtonStyle, RequestId, RequestSummary, digits_as_number, when
 from cards.base import (
     ActionExecute,
-    ActionSubmit,
     AdaptiveCard,
     Choice,
     Container,
@@ -105,10 +104,7 @@ class AccountFormButton(BaseModel):
 
 
 def _execute(title: str, verb: str, data: Mapping[str, object], style: ButtonStyle | None = None) -> ActionExecute:
-    return ActionExecute(
-        title=title, verb=verb, data=dict(data), style=style,
-        fallback=ActionSubmit(title=title, data={"verb": verb, **data}, style=style),
-    )
+    return ActionExecute.with_fallback(title, verb, data, style=style)
 
 
 def _error(errors: Mapping[str, str], name: str) -> list[Element]:

@@ -35,7 +35,6 @@ from cards.base import (
     MAX_REFRESH_USERS,
     ActionExecute,
     ActionShowCard,
-    ActionSubmit,
     AdaptiveCard,
     Container,
     Element,
@@ -247,10 +246,7 @@ def _refresh(request: ApprovalRecord, user_ids: Sequence[str]) -> Refresh | None
 
 def _execute(title: str, verb: str, data: Mapping[str, object], style: ButtonStyle | None = None) -> ActionExecute:
     """An Action.Execute with the same Action.Submit for clients without Universal Actions."""
-    return ActionExecute(
-        title=title, verb=verb, data=dict(data), style=style,
-        fallback=ActionSubmit(title=title, data={"verb": verb, **data}, style=style),
-    )
+    return ActionExecute.with_fallback(title, verb, data, style=style)
 
 
 def _header(request: ApprovalRecord, summary: RequestSummary, calendar: SchoolCalendar) -> list[Element]:

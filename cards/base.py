@@ -15,6 +15,7 @@ The one live link a card may hold is an `Action.OpenUrl`, and only to an http or
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -184,6 +185,15 @@ class ActionExecute(CardModel):
     associated_inputs: Literal["auto", "none"] | None = None
     fallback: ActionSubmit | None = None
     id: str | None = None
+
+    @classmethod
+    def with_fallback(cls, title: str, verb: str, data: Mapping[str, Any], *,
+                      style: str | None = None, associated_inputs: str | None = None) -> ActionExecute:
+        """The button every card uses: a Universal Action with the same Action.Submit (carrying the verb in its data)
+        for clients without Universal Actions."""
+        return cls(title=title, verb=verb, data=dict(data), style=style, associated_inputs=associated_inputs,
+                   fallback=ActionSubmit(title=title, data={"verb": verb, **data}, style=style,
+                                         associated_inputs=associated_inputs))
 
 
 class ActionOpenUrl(CardModel):

@@ -28,7 +28,6 @@ from cards.approvals import digits_as_number
 from cards.base import (
     ActionExecute,
     ActionSet,
-    ActionSubmit,
     AdaptiveCard,
     Choice,
     Container,
@@ -103,10 +102,7 @@ class ActivateSubmit(_Payload):
 
 
 def _execute(title: str, verb: str, data: dict[str, Any], *, style: str | None = None) -> ActionExecute:
-    return ActionExecute(
-        title=title, verb=verb, data=data, style=style,
-        fallback=ActionSubmit(title=title, data={"verb": verb, **data}, style=style),
-    )
+    return ActionExecute.with_fallback(title, verb, data, style=style)
 
 
 def _heading(text: str, color: str | None = None) -> TextBlock:

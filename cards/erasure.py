@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from cards.base import (
     ActionExecute,
     ActionSet,
-    ActionSubmit,
     AdaptiveCard,
     Container,
     Element,
@@ -75,8 +74,7 @@ class CorrectionForm(BaseModel):
 
 
 def _execute(title: str, verb: str, data: dict[str, Any], *, style: str | None = None) -> ActionExecute:
-    return ActionExecute(title=title, verb=verb, data=data, style=style,
-                         fallback=ActionSubmit(title=title, data={"verb": verb, **data}, style=style))
+    return ActionExecute.with_fallback(title, verb, data, style=style)
 
 
 def _groups(plan: ErasurePlan, heads: dict[Action, str]) -> list[Element]:

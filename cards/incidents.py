@@ -176,10 +176,8 @@ def _execute(title: str, verb: Verb, data: dict[str, Any], *, style: str | None 
     """A Universal Action with its Action.Submit fallback; ``send_inputs=False``: a button that goes back, which
     neither checks nor sends the card's inputs (a required one left empty must not stop it)."""
     inputs = None if send_inputs else "none"
-    return ActionExecute(
-        title=title, verb=verb.value, data=data, style=style, associated_inputs=inputs,
-        fallback=ActionSubmit(title=title, data={"verb": verb.value, **data}, style=style, associated_inputs=inputs),
-    )
+    return ActionExecute.with_fallback(title, verb.value, data, style=style,
+                                       associated_inputs=inputs)
 
 
 def _heading(text: str, color: str | None = None) -> TextBlock:

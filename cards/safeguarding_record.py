@@ -21,7 +21,6 @@ from cards.base import (
     ActionExecute,
     ActionSet,
     ActionShowCard,
-    ActionSubmit,
     AdaptiveCard,
     Choice,
     Container,
@@ -150,8 +149,7 @@ class TransferPayload(RecordPayload):
 
 
 def _execute(title: str, verb: Verb, data: dict[str, Any], *, style: str | None = None) -> ActionExecute:
-    return ActionExecute(title=title, verb=verb.value, data=data, style=style,
-                         fallback=ActionSubmit(title=title, data={"verb": verb.value, **data}, style=style))
+    return ActionExecute.with_fallback(title, verb.value, data, style=style)
 
 
 def _para(text: str, **kwargs: Any) -> TextBlock:
