@@ -5,17 +5,11 @@ refusal is in the trail too."""
 from __future__ import annotations
 
 from dialogs.router import Router
-from domain.access import only
-from domain.audit import RecordType
 from domain.calendar import SchoolCalendar
 from domain.commands import command
 from domain.roles import RoleDirectory
-from services.audit import AUDIT_READERS, AuditDesk, AuditTrail
+from services.audit import AUDIT_ACCESS, AuditDesk, AuditTrail
 from store.db import Database
-
-AUDIT_ACCESS = only(*sorted(AUDIT_READERS), personal_only=True, record=RecordType.AUDIT_TRAIL,
-                    refusal="Only the Data Protection Officer and the Head Teacher can read the audit trail. Nothing "
-                            "was shown.")
 
 
 def register_audit(router: Router, *, database: Database, trail: AuditTrail, directory: RoleDirectory,

@@ -45,7 +45,7 @@ from domain.commands import (
 )
 from domain.flows import Flow
 from domain.roles import RoleDirectory
-from services.audit import AuditTrail, refusal
+from services.audit import AuditTrail, Gate, refusal, safe_reference
 from services.incidents import Fetch
 from services.requests import CardAction, CommandRequest
 
@@ -113,9 +113,6 @@ class TextMatch:
 
 
 _OUT_OF_DATE = "That button is out of date or its data is not valid. Nothing was changed. Type **help** to start again."
-_DIRECTORY_DOWN = ("I can't check your roles with the school's directory just now, so I can't do this. Nothing was "
-                   "changed. Try again in a few minutes.")
-_SAFE_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:#-]{0,63}")  # an id or reference, never free text
 
 
 class UnknownVerb(LookupError):
@@ -181,18 +178,6 @@ def _declared(access: object, what: str) -> Access:
     return access
 
 
-def safe_reference(value: object) -> str | None:
-    """A record id or reference fit for the audit trail (a number, or a short token); None for anything else
-    (free text a card or an attacker put there is never recorded or logged)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str) and _SAFE_REFERENCE.fullmatch(value):
-        return value
-    return None
-
-
 class Router:
     """Verb → handler (with its payload model); command phrase → handler; flow → starter; each with its ``Access``.
 
@@ -202,14 +187,19 @@ class Router:
     """
 
     def __init__(self, *, directory: RoleDirectory, trail: AuditTrail) -> None:
-        self._directory = directory
         self._trail = trail
+        self._gate = Gate(directory, trail)
         self._verbs: dict[str, VerbRoute] = {}
         self._commands: list[CommandRoute] = []
         self._flows: dict[str, tuple[CommandHandler, Access]] = {}
         self._attachments: list[_AttachmentRoute] = []
         self._invokes: dict[str, _InvokeRoute] = {}
         self._cancel_hooks: list[CancelHook] = []
+
+    @property
+    def trail(self) -> AuditTrail:
+        """Where refusals are written (a dialog hands it to a service that checks its callers too)."""
+        return self._trail
 
     # --- registration ---------------------------------------------------------------------------------
 
@@ -277,33 +267,9 @@ class Router:
 
     async def refused(self, name: str, access: Access, actor: Actor | None,
                       record_ref: str | None = None) -> str | None:
-        """None when ``actor`` may use the route ``name``; else what to tell them, the refusal already audited.
-
-        The sender's roles come from the directory (looked up only for a route that needs more than staff); the
-        conversation from the authenticated activity.
-        """
-        detail: dict[str, Any] = {}
-        degraded = False
-        if actor is None:
-            reason: RefusalReason | None = RefusalReason.NO_IDENTITY
-        else:
-            detail["conversation"] = actor.conversation_kind or "personal"
-            reason = None
-            if access.personal_only and not actor.in_personal_chat:
-                reason = RefusalReason.NOT_PERSONAL_CHAT  # known without asking the directory
-            elif not access.any_staff:
-                lookup = await self._directory.roles_of(actor.aad_object_id)
-                degraded = lookup.degraded
-                reason = access.refusal_reason(lookup.roles, actor.conversation_kind)
-                detail["roles"] = sorted(role.value for role in lookup.roles)
-                if degraded:
-                    detail["directory"] = "degraded"
-        if reason is None:
-            return None
-        await self._trail.record(refusal(actor, name, access.record, record_ref, reason.value, detail))
-        if degraded and reason is RefusalReason.ROLE:
-            return _DIRECTORY_DOWN
-        return access.refused_text(reason)
+        """None when ``actor`` may use the route ``name``; else what to tell them, the refusal already audited
+        (``services/audit.py`` ``Gate``: the one check, which a service that is its own authority runs too)."""
+        return await self._gate.refused(name, access, actor, record_ref)
 
     async def refuse_unidentified(self, name: str) -> str:
         """An activity with no Entra identity asked for ``name`` (a verb, a command): audited, and the answer."""

@@ -6,6 +6,10 @@ answer agree; one found before any unit of work (the router's check, a missing i
 work of its own (``record``). Entries are also logged, without names or text: the action, the record and
 the reason only.
 
+``Gate`` is the one check of a way in (``domain/access.py``'s ``Access``): the router runs it before any service, and a
+service that is the authority wherever it is called from (a route, a worker, a test) runs it again with the same
+declaration, so a permission is declared once and every refusal, wherever it happens, is in the trail.
+
 A record is named in the trail as the card data named it (an incident's or a request's id: the router knows no
 more) or by its reference; ``audit`` finds it by either and shows the reference.
 """
@@ -23,12 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards.audit import AuditLine, audit_trail_card
 from cards.replies import CommandReply
+from domain.access import Access, RefusalReason
 from domain.actors import Actor
 from domain.approvals import KIND_PREFIXES
 from domain.audit import AuditEntry, AuditOutcome, RecordType
 from domain.calendar import SchoolCalendar
 from domain.incidents import Category, ChannelView, Permission, may, parse_reference, rule_for
-from domain.roles import DirectoryUnavailableError, Person, Role, RoleDirectory
+from domain.roles import DirectoryUnavailableError, Person, Role, RoleDirectory, RoleLookup
 from services.requests import CommandRequest
 from store import approvals as approval_records
 from store import audit as store
@@ -38,6 +43,21 @@ from store.base import utcnow
 from store.db import Database
 
 log = logging.getLogger(__name__)
+
+
+_SAFE_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:#-]{0,63}")  # an id or reference, never free text
+
+
+def safe_reference(value: object) -> str | None:
+    """A record id or reference fit for the audit trail (a number, or a short token); None for anything else
+    (free text a card or an attacker put there is never recorded or logged)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and _SAFE_REFERENCE.fullmatch(value):
+        return value
+    return None
 
 
 def refusal(actor: Actor | None, action: str, record_type: RecordType, record_ref: str | int | None,
@@ -87,6 +107,64 @@ class AuditTrail:
         return self._clock()
 
 
+DIRECTORY_DOWN = ("I can't check your roles with the school's directory just now, so I can't do this. Nothing was "
+                  "changed. Try again in a few minutes.")
+
+
+class Gate:
+    """Who may use a way in, decided from its ``Access`` and the sender; each refusal written to the trail.
+
+    The router asks before any service runs; a service asks again with the same ``Access`` when it is the authority
+    wherever it is called from. Through the router a refused sender never reaches the service, so a refusal is
+    written once.
+
+    Args:
+        directory: the sender's roles (always the authenticated sender's, never a card's).
+        trail: where refusals are written.
+    """
+
+    def __init__(self, directory: RoleDirectory, trail: AuditTrail) -> None:
+        self._directory = directory
+        self._trail = trail
+
+    async def refused(self, name: str, access: Access, actor: Actor | None, record_ref: str | None = None, *,
+                      lookup: RoleLookup | None = None) -> str | None:
+        """None when ``actor`` may use ``name``; else what to tell them, the refusal already in the trail.
+
+        The roles are looked up only for a way in that needs more than staff, and only when the conversation
+        allows it (a personal-chat route used elsewhere is refused without asking the directory).
+
+        Args:
+            name: the route (verb, command, flow, file handler or invoke) as the trail names it.
+            access: its declaration.
+            actor: the authenticated sender (None: the activity carried no identity).
+            record_ref: the record the request names, fit for the trail (an id or a reference).
+            lookup: the sender's roles when the caller has already asked the directory for them.
+        """
+        detail: dict[str, Any] = {}
+        degraded = False
+        if actor is None:
+            reason: RefusalReason | None = RefusalReason.NO_IDENTITY
+        else:
+            detail["conversation"] = actor.conversation_kind or "personal"
+            reason = None
+            if access.personal_only and not actor.in_personal_chat:
+                reason = RefusalReason.NOT_PERSONAL_CHAT  # known without asking the directory
+            elif not access.any_staff:
+                lookup = lookup or await self._directory.roles_of(actor.aad_object_id)
+                degraded = lookup.degraded
+                reason = access.refusal_reason(lookup.roles, actor.conversation_kind)
+                detail["roles"] = sorted(role.value for role in lookup.roles)
+                if degraded:
+                    detail["directory"] = "degraded"
+        if reason is None:
+            return None
+        await self._trail.record(refusal(actor, name, access.record, record_ref, reason.value, detail))
+        if degraded and reason is RefusalReason.ROLE:
+            return DIRECTORY_DOWN
+        return access.refused_text(reason)
+
+
 def _log(entry: AuditEntry) -> None:
     level = logging.WARNING if entry.outcome is AuditOutcome.REFUSED else logging.INFO
     log.log(level, "audit: %s %s", entry.action, entry.outcome.value,
@@ -105,7 +183,9 @@ _MAX_NAME = 120
 _USAGE = ("Type **audit** and a reference (e.g. **audit INC-2026-0004** or **audit ACC-2026-0002**), a request's "
           "number, or a person's name (e.g. **audit Lee Carter**): I show the most recent refusals and views of "
           "restricted detail about it, or by them.")
-_NOT_A_READER = "Only the Data Protection Officer and the Head Teacher can read the audit trail. Nothing was shown."
+AUDIT_ACCESS = Access(AUDIT_READERS, personal_only=True, record=RecordType.AUDIT_TRAIL,
+                      refusal="Only the Data Protection Officer and the Head Teacher can read the audit trail. Nothing "
+                              "was shown.")
 
 
 def may_know_of(roles: frozenset[Role], category: Category) -> bool:
@@ -132,7 +212,8 @@ class _Subject:
 class AuditDesk:
     """``audit <reference or person>``: the recent entries about a record or by a person.
 
-    The router admits the DPO and the Head Teacher in their personal chat; the roles are checked again here. The
+    The router admits the DPO and the Head Teacher in their personal chat (``AUDIT_ACCESS``); the same declaration is
+    checked again here, a refusal in the trail. The
     directory is asked for people's names first; then one unit of work reads the entries and records the look
     (VIEWED, ``audit_trail``), so the trail shows who read it.
     """
@@ -142,15 +223,16 @@ class AuditDesk:
         self._db = database
         self._trail = trail
         self._directory = directory
+        self._gate = Gate(directory, trail)
         self._calendar = calendar
 
     async def show(self, request: CommandRequest) -> CommandReply:
         actor = request.actor
-        roles = (await self._directory.roles_of(actor.aad_object_id)).roles
-        if not roles & AUDIT_READERS:
-            await self._trail.record(refusal(actor, AUDIT_COMMAND, RecordType.AUDIT_TRAIL, None, "role_not_held",
-                                             {"roles": sorted(role.value for role in roles)}))
-            return CommandReply(texts=[_NOT_A_READER])
+        lookup = await self._directory.roles_of(actor.aad_object_id)
+        refused = await self._gate.refused(AUDIT_COMMAND, AUDIT_ACCESS, actor, lookup=lookup)
+        if refused is not None:
+            return CommandReply(texts=[refused])
+        roles = lookup.roles
         query = " ".join(request.argument.split())[:_MAX_NAME]
         if not query:
             return CommandReply(texts=[_USAGE])

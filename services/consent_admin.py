@@ -20,7 +20,10 @@ handler runs) and returns the ``ConsentAdmin`` the Teams edge also calls:
   ``file.download.info`` with an https SharePoint download link); ``receive_csv(actor, candidates, fetch)``:
   the data admin's import of the first (anyone else's file is never downloaded).
 
-Every role is looked up on the server from the authenticated actor, on every command and click.
+Every role is looked up on the server from the authenticated actor, on every command and click. Who may use each
+way in is declared here once (``ACCESS``): the router checks it before a use case runs and the use case checks it
+again (it is the authority wherever it is called from, e.g. ``receive_csv`` from the edge), each refusal in the audit
+trail.
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards.base import AdaptiveCard, escape_markdown
 from cards.consent_admin import (
+    CONSENT_REGISTER_ACTIVATE_VERB,
+    DO_NOT_PHOTOGRAPH_CHOOSE_VERB,
+    DO_NOT_PHOTOGRAPH_CLEAR_VERB,
+    DO_NOT_PHOTOGRAPH_SUBMIT_VERB,
     MAX_NAME,
     MAX_NOTE,
     NOT_LISTED,
@@ -59,6 +66,7 @@ from cards.consent_admin import (
     register_rejected_card,
 )
 from cards.replies import ActionResult, CommandReply
+from domain.access import Access, only, staff
 from domain.actors import Actor
 from domain.audit import RecordType
 from domain.calendar import SchoolCalendar
@@ -73,7 +81,7 @@ from domain.consent import (
 from domain.consent_import import DEFAULT_MAPPING, DEFAULT_MAX_REGISTER_BYTES, ColumnMapping, ImportRejected
 from domain.roles import DirectoryUnavailableError, Person, Role, RoleDirectory
 from services.approvals import button_payload, card_message
-from services.audit import AuditTrail
+from services.audit import AuditTrail, Gate, safe_reference
 from services.audit import view as audit_view
 from services.incidents import Fetch, ScreenshotRefused
 from services.requests import CardAction, CommandRequest
@@ -103,27 +111,46 @@ PUPIL_CONSENT_PHRASES = ("pupil consent", "consent for")
 _FILE_DOWNLOAD_INFO = "application/vnd.microsoft.teams.file.download.info"
 _SHAREPOINT_HOSTS = (".sharepoint.com", ".sharepoint.us", ".sharepoint.de", ".sharepoint.cn")
 _NOTE_SEPARATOR = ":"  # "do not photograph Amelia Hughes: her mum asked at the gate"
-_SEE_REQUESTS = frozenset({Role.DATA_ADMIN, Role.DSL})
-_SEE_PUPIL_RECORD = frozenset({Role.DATA_ADMIN, Role.DSL})  # the do-not-publish reason: these two only
 _MAX_RECORDS_SHOWN = 5
-_SEE_REGISTER = frozenset({Role.DATA_ADMIN, Role.DSL, Role.DPO})
 
-_PERSONAL_ONLY = (
-    "Please don't name pupils here. Tell me in our personal chat instead: open Policy Bot from the chat list and "
-    "type **do not photograph** there. Nothing was recorded."
-)
-_PERSONAL_ONLY_LISTS = "I only show this in our personal chat: open Policy Bot from the chat list and ask there."
-_ONLY_DATA_ADMIN_CLEARS = (
-    "Only the data admin (school office) can close a do not photograph request, once the MIS is updated. "
-    "Nothing changed."
-)
-_ONLY_DATA_ADMIN_ACTIVATES = (
-    "Only the data admin (school office) can change which consent register is current. Nothing changed."
-)
-_ONLY_DATA_ADMIN_IMPORTS = (
-    "Only the data admin can import the consent register; your file was not read. If the register needs "
-    "changing, tell the school office."
-)
+# --- who may use each way in (the router registers these; each use case checks its own again) ----------------
+
+DO_NOT_PHOTOGRAPH = "do_not_photograph"
+PHOTO_REQUESTS = "photo_requests"
+CONSENT_REGISTER = "consent_register"
+PUPIL_CONSENT = "pupil_consent"
+CONSENT_CSV = "consent_csv"
+
+_NOT_HERE = ("Please don't name pupils here. Tell me in our personal chat instead: open Policy Bot from the chat list "
+             "and type **do not photograph** there. Nothing was recorded.")
+_DATA_ADMIN_AND_DSL = ("Only the data admin (school office) and the Designated Safeguarding Lead can see this. To "
+                       "check whether you may use a photo, type **can I post this photo?**")
+_RECORD, _REGISTER = RecordType.CONSENT_RECORD, RecordType.CONSENT_REGISTER
+
+# Anyone may record a do-not-photograph wish (personal chat: it names a pupil); the register's keeping is the data
+# admin's, and a pupil's record is for the data admin and the DSL.
+ACCESS: dict[str, Access] = {
+    DO_NOT_PHOTOGRAPH: staff(personal_only=True, record=_RECORD, elsewhere=_NOT_HERE),
+    PHOTO_REQUESTS: only(Role.DATA_ADMIN, Role.DSL, personal_only=True, record=_RECORD, refusal=_DATA_ADMIN_AND_DSL),
+    CONSENT_REGISTER: only(
+        Role.DATA_ADMIN, Role.DSL, Role.DPO, personal_only=True, record=_REGISTER, refusal=(
+            "Only the data admin (school office), the Designated Safeguarding Lead and the Data Protection Officer "
+            "can see the consent register's details. To check a photo, type **can I post this photo?**")),
+    PUPIL_CONSENT: only(Role.DATA_ADMIN, Role.DSL, personal_only=True, record=_RECORD, refusal=_DATA_ADMIN_AND_DSL),
+    DO_NOT_PHOTOGRAPH_SUBMIT_VERB: staff(personal_only=True, record=_RECORD, elsewhere=_NOT_HERE),
+    DO_NOT_PHOTOGRAPH_CHOOSE_VERB: staff(personal_only=True, record=_RECORD, record_field="choice",
+                                         elsewhere=_NOT_HERE),
+    DO_NOT_PHOTOGRAPH_CLEAR_VERB: only(
+        Role.DATA_ADMIN, personal_only=True, record=_RECORD, record_field="pupil_id", refusal=(
+            "Only the data admin (school office) can close a do not photograph request, once the MIS is updated. "
+            "Nothing changed.")),
+    CONSENT_REGISTER_ACTIVATE_VERB: only(
+        Role.DATA_ADMIN, personal_only=True, record=_REGISTER, record_field="version", refusal=(
+            "Only the data admin (school office) can change which consent register is current. Nothing changed.")),
+    CONSENT_CSV: only(Role.DATA_ADMIN, personal_only=True, record=_REGISTER, refusal=(
+        "Only the data admin can import the consent register; your file was not read. If the register needs "
+        "changing, tell the school office.")),
+}
 _OUT_OF_DATE = "That card is out of date. Type **help** to start again."
 
 
@@ -149,10 +176,6 @@ def _subject(request_id: int) -> str:
 def _as_typed(typed: TypedPupil) -> str:
     """A typed pupil as staff typed it, with the class they gave."""
     return typed.text + (f" ({typed.class_hint})" if typed.class_hint else "")
-
-
-def _in_personal_chat(actor: Actor) -> bool:
-    return (actor.conversation_kind or "personal") == "personal"
 
 
 async def _names_in(session: AsyncSession, aad_object_ids: Iterable[str]) -> dict[str, str]:
@@ -185,15 +208,24 @@ class ConsentAdmin:
         self._on_enqueued = on_enqueued or (lambda: None)
         self._clock = clock
         self._trail = trail or AuditTrail(database, clock=clock)
+        self._gate = Gate(directory, self._trail)
 
-    async def _roles(self, actor: Actor) -> frozenset[Role]:
-        return (await self._directory.roles_of(actor.aad_object_id)).roles
+    async def _refused(self, name: str, actor: Actor, record_ref: object = None) -> str | None:
+        """``ACCESS[name]`` checked for ``actor`` (the router's check, again); a refusal is in the trail."""
+        return await self._gate.refused(name, ACCESS[name], actor, safe_reference(record_ref))
+
+    async def _roles_unless_refused(self, name: str, actor: Actor) -> tuple[frozenset[Role], str | None]:
+        """The sender's roles (what the card offers them depends on them) and the check of ``ACCESS[name]``."""
+        if not actor.in_personal_chat:  # refused without asking the directory
+            return frozenset(), await self._refused(name, actor)
+        lookup = await self._directory.roles_of(actor.aad_object_id)
+        return lookup.roles, await self._gate.refused(name, ACCESS[name], actor, lookup=lookup)
 
     # --- do not photograph: staff ---------------------------------------------------------------------
 
     async def do_not_photograph(self, request: CommandRequest) -> CommandReply:
-        if not _in_personal_chat(request.actor):
-            return CommandReply(texts=[_PERSONAL_ONLY])
+        if (refused := await self._refused(DO_NOT_PHOTOGRAPH, request.actor)) is not None:
+            return CommandReply(texts=[refused])
         name, _, note = request.argument.partition(_NOTE_SEPARATOR)
         if not name.strip():
             return CommandReply(cards=[do_not_photograph_form_card(note=note.strip())])
@@ -201,8 +233,8 @@ class ConsentAdmin:
 
     async def on_submit(self, action: CardAction) -> ActionResult:
         """`do_not_photograph_submit`: the form."""
-        if not _in_personal_chat(action.actor):
-            return ActionResult(message=_PERSONAL_ONLY)
+        if (refused := await self._refused(DO_NOT_PHOTOGRAPH_SUBMIT_VERB, action.actor)) is not None:
+            return ActionResult(message=refused)
         submitted = button_payload(action, DoNotPhotographSubmit)
         if len(submitted.pupil) > MAX_NAME or len(submitted.note) > MAX_NOTE:
             return ActionResult(card=do_not_photograph_form_card(
@@ -212,9 +244,9 @@ class ConsentAdmin:
 
     async def on_choose(self, action: CardAction) -> ActionResult:
         """`do_not_photograph_choose`: the pupil chosen on the choice card (or none of them)."""
-        if not _in_personal_chat(action.actor):
-            return ActionResult(message=_PERSONAL_ONLY)
         chosen = button_payload(action, DoNotPhotographChoice)
+        if (refused := await self._refused(DO_NOT_PHOTOGRAPH_CHOOSE_VERB, action.actor, chosen.choice)) is not None:
+            return ActionResult(message=refused)
         if not chosen.choice or chosen.choice == NOT_LISTED:
             return ActionResult(card=do_not_photograph_not_found_card(chosen.typed or "That pupil",
                                                                       nobody_close=False))
@@ -328,14 +360,9 @@ class ConsentAdmin:
             return await self._views_in(session)
 
     async def photo_requests(self, request: CommandRequest) -> CommandReply:
-        if not _in_personal_chat(request.actor):
-            return CommandReply(texts=[_PERSONAL_ONLY_LISTS])
-        roles = await self._roles(request.actor)
-        if not roles & _SEE_REQUESTS:
-            return CommandReply(texts=[
-                "Only the data admin (school office) and the Designated Safeguarding Lead can see the do not "
-                "photograph requests. To record one, type **do not photograph** and the pupil's name."
-            ])
+        roles, refused = await self._roles_unless_refused(PHOTO_REQUESTS, request.actor)
+        if refused is not None:
+            return CommandReply(texts=[refused])
         views = await self._views()
         return CommandReply(cards=[photo_requests_card(views, can_clear=Role.DATA_ADMIN in roles,
                                                        calendar=self._calendar)])
@@ -343,10 +370,10 @@ class ConsentAdmin:
     async def on_clear(self, action: CardAction) -> ActionResult:
         """`do_not_photograph_clear`: close a pupil's requests and update every data admin's copy, in one
         transaction (and, from the list, answer with the list as it is after)."""
-        if Role.DATA_ADMIN not in await self._roles(action.actor):
-            log.warning("refused: do not photograph clear by someone not the data admin")
-            return ActionResult(message=_ONLY_DATA_ADMIN_CLEARS)
         submitted = button_payload(action, ClearSubmit)
+        if (refused := await self._refused(DO_NOT_PHOTOGRAPH_CLEAR_VERB, action.actor,
+                                           submitted.pupil_id)) is not None:
+            return ActionResult(message=refused)
         view = next((v for v in await self._views() if v.pupil_id == submitted.pupil_id), None)
         cleared_by, cleared_at = action.actor.name or "the data admin", self._clock()
         closed_card = do_not_photograph_cleared_card(view, cleared_by=cleared_by, cleared_at=cleared_at,
@@ -378,14 +405,8 @@ class ConsentAdmin:
 
     async def pupil_consent(self, request: CommandRequest) -> CommandReply:
         """`pupil consent <name>`: the register's row for a pupil, with the do-not-publish reason (restricted)."""
-        if not _in_personal_chat(request.actor):
-            return CommandReply(texts=[_PERSONAL_ONLY_LISTS])
-        if not await self._roles(request.actor) & _SEE_PUPIL_RECORD:
-            log.warning("refused: pupil consent record asked for by someone not the data admin or DSL")
-            return CommandReply(texts=[
-                "Only the data admin (school office) and the Designated Safeguarding Lead can see a pupil's consent "
-                "record. To check whether you may use a photo, type **can I post this photo?**"
-            ])
+        if (refused := await self._refused(PUPIL_CONSENT, request.actor)) is not None:
+            return CommandReply(texts=[refused])
         async with self._database.transaction() as session:  # the look is recorded with what it read
             found = await self._resolve_one_in(session, request.argument)
             if found is None:
@@ -440,14 +461,9 @@ class ConsentAdmin:
         return (kept.get(current.id) if current else None), kept
 
     async def consent_register(self, request: CommandRequest) -> CommandReply:
-        if not _in_personal_chat(request.actor):
-            return CommandReply(texts=[_PERSONAL_ONLY_LISTS])
-        roles = await self._roles(request.actor)
-        if not roles & _SEE_REGISTER:
-            return CommandReply(texts=[
-                "Only the data admin (school office), the Designated Safeguarding Lead and the Data Protection "
-                "Officer can see the consent register's details. To check a photo, type **can I post this photo?**"
-            ])
+        roles, refused = await self._roles_unless_refused(CONSENT_REGISTER, request.actor)
+        if refused is not None:
+            return CommandReply(texts=[refused])
         async with self._database.sessions() as session:
             current, kept = await self._current_and_kept_in(session)
             open_requests = len(await self.store.open_requests_in(session))
@@ -459,10 +475,10 @@ class ConsentAdmin:
 
     async def on_activate(self, action: CardAction) -> ActionResult:
         """`consent_register_activate`: make a kept version current, in one transaction with what the card shows."""
-        if Role.DATA_ADMIN not in await self._roles(action.actor):
-            log.warning("refused: consent register activation by someone not the data admin")
-            return ActionResult(message=_ONLY_DATA_ADMIN_ACTIVATES)
         submitted = button_payload(action, ActivateSubmit)
+        if (refused := await self._refused(CONSENT_REGISTER_ACTIVATE_VERB, action.actor,
+                                           submitted.version)) is not None:
+            return ActionResult(message=refused)
         try:
             async with self._database.transaction() as session:
                 result = await self.store.activate_version_in(session, submitted.version)
@@ -503,9 +519,8 @@ class ConsentAdmin:
 
     async def receive_csv(self, actor: Actor, candidates: list[CsvCandidate], fetch: Fetch) -> CommandReply:
         """Import the first CSV file (data admin only); anyone else's file is never downloaded."""
-        if Role.DATA_ADMIN not in await self._roles(actor):
-            log.warning("refused: consent CSV from someone not the data admin")
-            return CommandReply(texts=[_ONLY_DATA_ADMIN_IMPORTS])
+        if (refused := await self._refused(CONSENT_CSV, actor)) is not None:
+            return CommandReply(texts=[refused])
         if getattr(self._settings, "consent_source", "csv") == "sharepoint":
             return CommandReply(texts=[
                 "The consent register comes from the school's SharePoint list, not from files: your file was not "

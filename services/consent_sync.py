@@ -20,7 +20,8 @@ With ``POLICYBOT_CONSENT_SOURCE=sharepoint``:
   in use, a WARNING (ERROR for a permission or configuration problem) is logged with the HTTP status and what to
   check, never a secret or a pupil; the next round tries again (later, if Graph sent a longer Retry-After).
 - ``update consent register`` (data admin only, checked on the server, personal chat only): sync now and say what
-  happened and what to do next.
+  happened and what to do next. Who may is declared here once (``UPDATE_ACCESS``): the router checks it, and the
+  use case checks it again; each refusal is in the audit trail.
 
 With ``POLICYBOT_CONSENT_SOURCE=csv`` the command tells the data admin to send the MIS export in the chat.
 
@@ -52,11 +53,14 @@ from directory.consent_sharepoint import (
     SharePointConsentReader,
 )
 from directory.graph import create_graph_client
+from domain.access import only
+from domain.audit import RecordType
 from domain.calendar import SchoolCalendar
 from domain.consent import DEFAULT_CONFIG, ConsentPolicyConfig
 from domain.consent_import import DEFAULT_MAPPING, ColumnMapping, ParsedRegister
 from domain.consent_sharepoint import ListRejected, register_fingerprint
 from domain.roles import Role, RoleDirectory
+from services.audit import AuditTrail, Gate
 from services.requests import CommandRequest
 from store.base import utcnow
 from store.consent_store import ConsentStore, RegisterImportError, RegisterVersion
@@ -71,12 +75,10 @@ _SOURCE_MAX_CHARS = 300  # consent_register_versions.source_name
 _PROBLEMS_SHOWN = 10
 _SECONDS_PER_MINUTE = 60
 
-_PERSONAL_ONLY = "I only update the consent register in our personal chat: open Policy Bot from the chat list and " \
-                 "type **update consent register** there."
-_ONLY_DATA_ADMIN = (
+UPDATE_CONSENT_REGISTER = "update_consent_register"
+UPDATE_ACCESS = only(Role.DATA_ADMIN, personal_only=True, record=RecordType.CONSENT_REGISTER, refusal=(
     "Only the data admin (school office) can update the consent register. Nothing changed. If the register needs "
-    "changing, tell the school office."
-)
+    "changing, tell the school office."))
 _CSV_SOURCE = (
     "The consent register here comes from the MIS: export it as a CSV file and send the file in this chat, and I "
     "will import it. (Policy Bot is not set up to read a SharePoint list.)"
@@ -227,6 +229,7 @@ class ConsentSync:
     Args:
         store: the app's one `ConsentStore`.
         directory: where the data admin's role is checked.
+        trail: where a refused ``update consent register`` is written (the router's trail).
         settings: `consent_source`, the list's ids, `consent_sync_minutes`, the Graph credential.
         calendar: the school calendar the app built (times shown, date columns read); from `settings` when None.
         reader: the list reader (tests pass one over a fake Graph); built from the settings when None.
@@ -244,13 +247,14 @@ class ConsentSync:
         directory: RoleDirectory,
         settings: Settings,
         *,
+        trail: AuditTrail,
         calendar: SchoolCalendar | None = None,
         reader: SharePointConsentReader | None = None,
         interval_seconds: float | None = None,
         command_wait_seconds: float = _COMMAND_WAIT_S,
     ) -> None:
         self.store = store
-        self._directory = directory
+        self._gate = Gate(directory, trail)
         self._settings = settings
         self._calendar = calendar or settings.school_calendar()
         self._reader: SharePointConsentReader | None = None
@@ -381,12 +385,9 @@ class ConsentSync:
     # --- the data admin's command ---------------------------------------------------------------------------
 
     async def update_consent_register(self, request: CommandRequest) -> CommandReply:
-        actor = request.actor
-        if (actor.conversation_kind or "personal") != "personal":
-            return CommandReply(texts=[_PERSONAL_ONLY])
-        if Role.DATA_ADMIN not in (await self._directory.roles_of(actor.aad_object_id)).roles:
-            log.warning("refused: update consent register by someone not the data admin")
-            return CommandReply(texts=[_ONLY_DATA_ADMIN])
+        refused = await self._gate.refused(UPDATE_CONSENT_REGISTER, UPDATE_ACCESS, request.actor)
+        if refused is not None:
+            return CommandReply(texts=[refused])
         if self._reader is None:
             return CommandReply(texts=[_CSV_SOURCE])
         return CommandReply(texts=[await self._sync_now()])

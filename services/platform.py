@@ -1,20 +1,25 @@
 """The bot's own commands: who am I, the bot's status (SLT), and choosing the SLT incident channel.
 
-Each runs in at most one unit of work; roles are read from the directory before it.
+Each runs in at most one unit of work; roles are read from the directory before it. Who may use ``status`` and
+``use this channel for incidents`` is declared here once (``STATUS``, ``USE_CHANNEL``): the router checks it before
+the service runs, and the service checks it again (it is the authority wherever it is called from), each refusal
+in the audit trail.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cards.platform import PlatformStatus, role_source_words, status_card, whoami_card
 from cards.replies import CommandReply
 from directory.static import StaticRoleDirectory
+from domain.access import Access, only
 from domain.actors import Actor
+from domain.audit import RecordType
 from domain.roles import DirectoryUnavailableError, Role, RoleDirectory, RoleLookup
+from services.audit import AuditTrail, Gate
 from services.requests import ChannelInfo
 from store import conversations
 from store.base import utcnow
@@ -22,9 +27,15 @@ from store.conversations import SchoolSettings
 from store.db import Database
 from store.outbox import backlog
 
-log = logging.getLogger(__name__)
-
-_SLT = frozenset({Role.SLT, Role.HEAD_TEACHER})  # the Head Teacher leads SLT: she may do what SLT may
+_SLT = (Role.SLT, Role.HEAD_TEACHER)  # the Head Teacher leads SLT: she may do what SLT may
+STATUS_COMMAND = "status"
+USE_CHANNEL_COMMAND = "use_channel"
+STATUS: Access = only(*_SLT, refusal="Only members of the Senior Leadership Team can see the bot's status. Type "
+                                     "**whoami** to see your roles.")
+USE_CHANNEL: Access = only(
+    *_SLT, record=RecordType.SETTINGS,
+    refusal="Only a member of the Senior Leadership Team can choose where incident reports go, because they can "
+            "contain sensitive information. Please ask a member of SLT. Nothing was changed.")
 _GENERAL = "General"  # Teams gives a team's General channel the team's own id, and sends no name for it
 
 
@@ -32,9 +43,11 @@ class Platform:
     """``whoami``, ``status`` and ``use this channel for incidents``."""
 
     def __init__(self, database: Database, directory: RoleDirectory, *, bot_name: str, slt_channel_id: str = "",
-                 consent_status: Callable[[], Awaitable[str]] | None = None) -> None:
+                 consent_status: Callable[[], Awaitable[str]] | None = None,
+                 trail: AuditTrail | None = None) -> None:
         self._db = database
         self._directory = directory
+        self._gate = Gate(directory, trail or AuditTrail(database))
         self._bot_name = bot_name
         self._slt_channel_id = slt_channel_id
         self._consent_status = consent_status
@@ -59,10 +72,9 @@ class Platform:
     async def status(self, actor: Actor) -> CommandReply:
         """SLT's view of the bot: the incident channel, where roles come from, the outbox, the consent register."""
         lookup = await self._directory.roles_of(actor.aad_object_id)
-        if not lookup.roles & _SLT:
-            log.warning("refused: status by someone not in SLT")
-            return CommandReply(texts=["Only members of the Senior Leadership Team can see the bot's status. "
-                                       "Type **whoami** to see your roles."])
+        refused = await self._gate.refused(STATUS_COMMAND, STATUS, actor, lookup=lookup)
+        if refused is not None:
+            return CommandReply(texts=[refused])
         consent_register = await self._consent_status() if self._consent_status else None  # its own reader
         async with self._db.sessions() as session:
             chosen = await conversations.get_setting(session, SchoolSettings.SLT_CHANNEL)
@@ -99,17 +111,13 @@ class Platform:
 
     async def use_channel(self, actor: Actor, channel: ChannelInfo | None) -> CommandReply:
         """SLT choose the team channel where incident cards go."""
+        refused = await self._gate.refused(USE_CHANNEL_COMMAND, USE_CHANNEL, actor)
+        if refused is not None:
+            return CommandReply(texts=[refused])
         if channel is None:
             return CommandReply(texts=[
                 "Type this in the team channel where SLT should receive incident reports, mentioning me: "
                 f"**@{self._bot_name} use this channel for incidents**."
-            ])
-        lookup = await self._directory.roles_of(actor.aad_object_id)
-        if not lookup.roles & _SLT:
-            log.warning("refused: use channel by someone not in SLT")
-            return CommandReply(texts=[
-                "Only a member of the Senior Leadership Team can choose where incident reports go, because "
-                "they can contain sensitive information. Please ask a member of SLT."
             ])
         chosen = {
             "channel_id": channel.channel_id,

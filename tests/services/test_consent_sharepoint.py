@@ -229,8 +229,8 @@ def directory() -> StaticRoleDirectory:
 def make_sync(database: Database, client: GraphServiceClient, *, interval_seconds: float = 0.0,
               timeout_seconds: float = 5.0, **extra: Any) -> ConsentSync:
     reader = SharePointConsentReader(client, SITE, LIST, timeout_seconds=timeout_seconds, calendar=LONDON)
-    return ConsentSync(ConsentStore(database), directory(), settings(**extra), reader=reader,
-                       interval_seconds=interval_seconds)
+    return ConsentSync(ConsentStore(database), directory(), settings(**extra), trail=AuditTrail(database),
+                       reader=reader, interval_seconds=interval_seconds)
 
 
 def say(text: str, who: str = JO, kind: str = "personal") -> CommandRequest:
@@ -502,7 +502,8 @@ async def test_a_list_that_does_not_exist_is_a_configuration_problem(
     sqlite_database: Database, graph_client: GraphServiceClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     reader = SharePointConsentReader(graph_client, SITE, "Photo consnet", calendar=LONDON)
-    sync = ConsentSync(ConsentStore(sqlite_database), directory(), settings(), reader=reader, interval_seconds=0)
+    sync = ConsentSync(ConsentStore(sqlite_database), directory(), settings(), trail=AuditTrail(sqlite_database),
+                       reader=reader, interval_seconds=0)
     router = routes(sqlite_database)
     register_consent_sync_routes(router, sync)
 
@@ -555,8 +556,8 @@ async def test_a_slow_list_is_answered_in_time_and_imported_when_it_arrives(
 ) -> None:
     sharepoint.delay_s = 0.1
     reader = SharePointConsentReader(graph_client, SITE, LIST, calendar=LONDON)
-    sync = ConsentSync(ConsentStore(sqlite_database), directory(), settings(), reader=reader, interval_seconds=0,
-                       command_wait_seconds=0.05)
+    sync = ConsentSync(ConsentStore(sqlite_database), directory(), settings(), trail=AuditTrail(sqlite_database),
+                       reader=reader, interval_seconds=0, command_wait_seconds=0.05)
     router = routes(sqlite_database)
     register_consent_sync_routes(router, sync)
 
@@ -609,7 +610,8 @@ async def test_with_sync_minutes_0_the_list_is_read_only_when_asked(
     sqlite_database: Database, graph_client: GraphServiceClient, sharepoint: FakeSharePoint
 ) -> None:
     reader = SharePointConsentReader(graph_client, SITE, LIST, calendar=LONDON)
-    sync = ConsentSync(ConsentStore(sqlite_database), directory(), settings(consent_sync_minutes=0), reader=reader)
+    sync = ConsentSync(ConsentStore(sqlite_database), directory(), settings(consent_sync_minutes=0),
+                       trail=AuditTrail(sqlite_database), reader=reader)
     app = web.Application()
     app.cleanup_ctx.append(sync.cleanup_ctx)
     server = TestServer(app)

@@ -1,0 +1,296 @@
+"""A use case that checks who may call it is the authority wherever it is called from: refused there, it answers what
+the router would and leaves one line in the audit trail; through the router the same sender is refused once.
+
+The use cases here (``status`` and ``use this channel for incidents``; the consent register's keeping; ``update
+consent register``; ``audit``) declare who may use them once, beside the code (``services/platform.py`` ``STATUS``,
+``services/consent_admin.py`` ``ACCESS`` ...). The router registers that same declaration and each use case checks
+it again (``services/audit.py`` ``Gate``). The cases below come from the declarations: every role a declaration does
+not admit, and a personal-chat way in used from a channel; a declaration without an entry in ``CALLS`` fails.
+Both databases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.settings import Settings
+from cards.consent_admin import (
+    CONSENT_REGISTER_ACTIVATE_VERB,
+    DO_NOT_PHOTOGRAPH_CHOOSE_VERB,
+    DO_NOT_PHOTOGRAPH_CLEAR_VERB,
+    DO_NOT_PHOTOGRAPH_SUBMIT_VERB,
+)
+from cards.replies import ActionResult, CommandReply
+from dialogs.audit import register_audit
+from dialogs.consent_admin import register_consent_admin_routes, register_consent_sync_routes
+from dialogs.platform import register_platform
+from dialogs.router import AttachmentsRequest, Router
+from directory.static import DirectoryEntry, StaticRoleDirectory
+from domain.access import Access, RefusalReason
+from domain.actors import Actor
+from domain.audit import AuditOutcome
+from domain.commands import command
+from domain.roles import Role
+from services import consent_admin, consent_sync, platform
+from services.audit import AUDIT_ACCESS, AUDIT_COMMAND, AuditDesk, AuditTrail
+from services.consent_admin import ConsentAdmin, CsvCandidate
+from services.consent_sync import ConsentSync
+from services.incidents import Fetch
+from services.platform import Platform
+from services.requests import CardAction, ChannelInfo, CommandRequest
+from store import audit as trail_store
+from store.audit import AuditRow
+from store.base import Base
+from store.consent_store import ConsentStore
+from store.db import Database
+
+SIMS = Path(__file__).resolve().parents[1] / "data" / "consent" / "sims_export.csv"
+AMELIA = "A100000000001"
+CSV_URL = "https://holytrinity.sharepoint.com/sites/office/register.csv"
+CHANNEL = ChannelInfo("19:slt@thread.tacv2", "SLT", "19:team@thread.tacv2", "19:slt@thread.tacv2",
+                      "https://smba.example/uk/", "tenant", team_name="Leaders")
+
+PEOPLE: dict[Role, DirectoryEntry] = {
+    role: DirectoryEntry(f"00000000-0000-0000-0000-0000000{index:05d}", f"{role.value} holder",
+                         frozenset() if role is Role.STAFF else frozenset({role}))
+    for index, role in enumerate(Role, 1)
+}
+
+# Every use case that checks its callers, by the route name it shares with the router: its declaration, and how to
+# call it (the use case itself, and the text or card the router is sent). A declaration missing here fails.
+DECLARED: dict[str, Access] = {
+    platform.STATUS_COMMAND: platform.STATUS,
+    platform.USE_CHANNEL_COMMAND: platform.USE_CHANNEL,
+    consent_sync.UPDATE_CONSENT_REGISTER: consent_sync.UPDATE_ACCESS,
+    AUDIT_COMMAND: AUDIT_ACCESS,
+    **consent_admin.ACCESS,
+}
+TEXTS = {  # a command's message
+    platform.STATUS_COMMAND: "status",
+    platform.USE_CHANNEL_COMMAND: "use this channel for incidents",
+    consent_sync.UPDATE_CONSENT_REGISTER: "update consent register",
+    AUDIT_COMMAND: "audit Sam Teacher",
+    consent_admin.DO_NOT_PHOTOGRAPH: "do not photograph Amelia Hughes",
+    consent_admin.PHOTO_REQUESTS: "photo requests",
+    consent_admin.CONSENT_REGISTER: "consent register",
+    consent_admin.PUPIL_CONSENT: "pupil consent Amelia Hughes",
+}
+DATA = {  # a verb's card data, and the record the trail names
+    DO_NOT_PHOTOGRAPH_SUBMIT_VERB: ({"pupil": "Amelia Hughes", "note": "her mum asked"}, None),
+    DO_NOT_PHOTOGRAPH_CHOOSE_VERB: ({"typed": "Amelia", "choice": AMELIA, "note": ""}, AMELIA),
+    DO_NOT_PHOTOGRAPH_CLEAR_VERB: ({"pupilId": AMELIA}, AMELIA),
+    CONSENT_REGISTER_ACTIVATE_VERB: ({"version": 1}, "1"),
+}
+
+
+@dataclass
+class World:
+    database: Database
+    platform: Platform
+    admin: ConsentAdmin
+    sync: ConsentSync
+    desk: AuditDesk
+    router: Router
+    fetched: list[str]
+
+    async def fetch(self, url: str, _limit: int, _auth: bool) -> bytes:
+        self.fetched.append(url)  # a refused sender's file is never downloaded
+        return SIMS.read_bytes()
+
+
+@pytest.fixture
+async def world(database: Database) -> World:
+    directory = StaticRoleDirectory(PEOPLE.values(), description="test")
+    settings = Settings(_env_file=None, dev_mode=True, consent_source="csv")  # type: ignore[call-arg]
+    trail = AuditTrail(database)
+    store = ConsentStore(database)
+    admin = ConsentAdmin(database, store, directory, settings, calendar=settings.school_calendar(), trail=trail)
+    sync = ConsentSync(store, directory, settings, trail=trail)
+    board = Platform(database, directory, bot_name="Policy Bot", trail=trail)
+    router = Router(directory=directory, trail=trail)
+    register_platform(router, board)
+    register_consent_admin_routes(router, admin)
+    register_consent_sync_routes(router, sync)
+    desk = register_audit(router, database=database, trail=trail, directory=directory,
+                          calendar=settings.school_calendar())
+    # Records a refused click would change: two versions of the register (the second current), one open request.
+    for _ in range(2):
+        await store.import_csv(SIMS.read_bytes(), imported_by=PEOPLE[Role.DATA_ADMIN].aad_object_id,
+                               source_name="sims.csv")
+    recorded = await admin.do_not_photograph(CommandRequest("do not photograph Amelia Hughes", "Amelia Hughes",
+                                                            actor(Role.STAFF)))
+    assert recorded.cards and not recorded.texts
+    return World(database, board, admin, sync, desk, router, [])
+
+
+def actor(role: Role, where: str = "personal") -> Actor:
+    person = PEOPLE[role]
+    return Actor(person.aad_object_id, person.name, f"29:{role.value}", f"a:{role.value}", where)
+
+
+def _said(reply: CommandReply | ActionResult | None) -> str:
+    if isinstance(reply, ActionResult):
+        return reply.message or ""
+    assert reply is not None
+    return " ".join(reply.texts)
+
+
+def _command(name: str, who: Actor) -> CommandRequest:
+    text = TEXTS[name]
+    phrase = next(p for p in command(name).phrases if text.lower().startswith(p))
+    return CommandRequest(text, text[len(phrase):].strip(), who,
+                          channel=CHANNEL if name == platform.USE_CHANNEL_COMMAND else None)
+
+
+def _csv(who: Actor, fetch: Fetch | None = None) -> AttachmentsRequest:
+    return AttachmentsRequest(who, [{"contentType": "application/vnd.microsoft.teams.file.download.info",
+                                     "name": "register.csv",
+                                     "content": {"downloadUrl": CSV_URL, "fileType": "csv"}}],
+                              "https://smba.example/uk/", fetch or _no_fetch)
+
+
+async def _no_fetch(url: str, _limit: int, _auth: bool) -> bytes:
+    raise AssertionError(f"a refused sender's file was downloaded: {url}")
+
+
+def direct(world: World, name: str, who: Actor) -> Awaitable[CommandReply | ActionResult]:
+    """The use case called as the edge, a worker or a future route would call it: no router in front."""
+    calls: dict[str, Callable[[], Awaitable[CommandReply | ActionResult]]] = {
+        platform.STATUS_COMMAND: lambda: world.platform.status(who),
+        platform.USE_CHANNEL_COMMAND: lambda: world.platform.use_channel(who, CHANNEL),
+        consent_sync.UPDATE_CONSENT_REGISTER: lambda: world.sync.update_consent_register(_command(name, who)),
+        AUDIT_COMMAND: lambda: world.desk.show(_command(name, who)),
+        consent_admin.DO_NOT_PHOTOGRAPH: lambda: world.admin.do_not_photograph(_command(name, who)),
+        consent_admin.PHOTO_REQUESTS: lambda: world.admin.photo_requests(_command(name, who)),
+        consent_admin.CONSENT_REGISTER: lambda: world.admin.consent_register(_command(name, who)),
+        consent_admin.PUPIL_CONSENT: lambda: world.admin.pupil_consent(_command(name, who)),
+        consent_admin.CONSENT_CSV: lambda: world.admin.receive_csv(
+            who, [CsvCandidate(CSV_URL, "register.csv")], world.fetch),
+        DO_NOT_PHOTOGRAPH_SUBMIT_VERB: lambda: world.admin.on_submit(_click(name, who)),
+        DO_NOT_PHOTOGRAPH_CHOOSE_VERB: lambda: world.admin.on_choose(_click(name, who)),
+        DO_NOT_PHOTOGRAPH_CLEAR_VERB: lambda: world.admin.on_clear(_click(name, who)),
+        CONSENT_REGISTER_ACTIVATE_VERB: lambda: world.admin.on_activate(_click(name, who)),
+    }
+    assert set(calls) == set(DECLARED), "a use case that checks its callers needs a way to be called here"
+    return calls[name]()
+
+
+def _click(verb: str, who: Actor) -> CardAction:
+    return CardAction(verb, dict(DATA[verb][0]), who)
+
+
+async def routed(world: World, name: str, who: Actor, fetch: Fetch | None = None) -> CommandReply | ActionResult | None:
+    """The same request through the router (its check first, then the same use case)."""
+    if name in DATA:
+        return await world.router.dispatch(_click(name, who))
+    if name == consent_admin.CONSENT_CSV:
+        return await world.router.attachments(_csv(who, fetch))
+    matched = world.router.match_command(TEXTS[name])
+    assert matched is not None, name
+    handler, argument = matched
+    return await handler(CommandRequest(TEXTS[name], argument, who,
+                                        channel=CHANNEL if name == platform.USE_CHANNEL_COMMAND else None))
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    role: Role
+    where: str
+    reason: RefusalReason
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}-{self.role.value}-{self.where}"
+
+
+def cases() -> list[Case]:
+    """Every role a declaration does not admit (in the personal chat), and an admitted one from a channel."""
+    found: list[Case] = []
+    for name, access in DECLARED.items():
+        if not access.any_staff:
+            found += [Case(name, role, "personal", RefusalReason.ROLE) for role in Role if role not in access.roles]
+        if access.personal_only:
+            admitted = next(role for role in Role if access.any_staff or role in access.roles)
+            found.append(Case(name, admitted, "channel", RefusalReason.NOT_PERSONAL_CHAT))
+    return found
+
+
+CASES = cases()
+
+
+async def snapshot(database: Database) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table but the audit trail's."""
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    async with database.sessions() as session:
+        for table in Base.metadata.sorted_tables:
+            if table.name == AuditRow.__tablename__:
+                continue
+            query = select(*table.columns).order_by(*(table.primary_key.columns or table.columns))
+            found[table.name] = [tuple(row) for row in (await session.execute(query)).all()]
+    return found
+
+
+async def last_entry(database: Database) -> int:
+    async with database.sessions() as session:
+        return int(await session.scalar(select(func.max(AuditRow.id))) or 0)
+
+
+async def entries_after(database: Database, after: int) -> list[Any]:
+    async with database.sessions() as session:
+        return [e for e in await trail_store.recent(session, limit=20) if e.id is not None and e.id > after]
+
+
+def test_every_check_a_use_case_makes_is_the_routers_own_declaration(world: World) -> None:
+    """The router holds the very declaration the use case checks (one place decides), and every declaration a use
+    case checks has a way to be called here."""
+    routed_by = {d.name: d.access for d in world.router.declarations()}
+    for name, access in DECLARED.items():
+        assert routed_by[name] is access, name
+    assert {c.name for c in CASES} == set(DECLARED)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+async def test_a_use_case_called_by_someone_it_does_not_admit_refuses_audits_and_changes_nothing(
+    world: World, case: Case
+) -> None:
+    access = DECLARED[case.name]
+    who = actor(case.role, case.where)
+    before, last = await snapshot(world.database), await last_entry(world.database)
+
+    said = _said(await direct(world, case.name, who))
+
+    assert said == access.refused_text(case.reason)
+    assert await snapshot(world.database) == before
+    assert world.fetched == []
+    [entry] = await entries_after(world.database, last)
+    assert (entry.actor_aad, entry.action, entry.outcome, entry.reason, entry.record_type) == (
+        who.aad_object_id, case.name, AuditOutcome.REFUSED, case.reason.value, access.record)
+    assert entry.record_ref == (DATA[case.name][1] if case.name in DATA else None)
+
+    # Through the router: refused before the use case runs, so the trail has one line for it, not two.
+    last = await last_entry(world.database)
+    assert _said(await routed(world, case.name, who)) == said
+    [again] = await entries_after(world.database, last)
+    assert (again.action, again.reason, again.record_ref) == (entry.action, entry.reason, entry.record_ref)
+    assert await snapshot(world.database) == before
+
+
+async def test_someone_a_declaration_admits_is_not_refused_by_the_use_case_either(world: World) -> None:
+    """Through the router, an admitted sender passes both checks: no refusal is written for them."""
+    last = await last_entry(world.database)
+    assert "Senior Leadership Team" not in _said(await routed(world, platform.STATUS_COMMAND, actor(Role.SLT)))
+    assert (await routed(world, consent_admin.PHOTO_REQUESTS, actor(Role.DSL)) or CommandReply()).cards
+    assert (await routed(world, consent_admin.CONSENT_REGISTER, actor(Role.DPO)) or CommandReply()).cards
+    assert (await routed(world, platform.USE_CHANNEL_COMMAND, actor(Role.HEAD_TEACHER)) or CommandReply()).texts[
+        0].startswith("Done")
+    imported = await routed(world, consent_admin.CONSENT_CSV, actor(Role.DATA_ADMIN), world.fetch)
+    assert isinstance(imported, CommandReply) and imported.cards and world.fetched == [CSV_URL]
+    refusals = [e for e in await entries_after(world.database, last) if e.outcome is AuditOutcome.REFUSED]
+    assert refusals == []
