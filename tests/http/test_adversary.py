@@ -626,6 +626,7 @@ def test_every_route_is_tried_or_named_open(sqlite_url: str, tmp_path: Path) -> 
     placeholder = World(Report(1, "INC-2026-0001", 1), Report(2, "INC-2026-0002", 2), Report(3, "INC-2026-0003", 3),
                         account_request=1, account_reference="ACC-2026-0001", photo_request=2,
                         photo_reference="PHO-2026-0002")
+    assert set(PEOPLE) == set(Role), "one person per role: a new role must be tried against every route too"
     tried = {case.route for case in all_cases(router, placeholder)}
     routes = {declared.name for declared in router.declarations()}
     assert routes - tried == set(OPEN), "a route nobody is refused: name it in OPEN, or give it a case"
