@@ -13,7 +13,11 @@ Each round (``run_once``):
    (``domain/incident_routing.py``) names who is next: the school's chain (``POLICYBOT_SAFEGUARDING_CHAIN``) for a
    safeguarding report, the Head Teacher for an allegation about staff, the Chair of Governors for a report about
    the Head Teacher, never anyone the report is about; after the last step, everyone alerted is reminded once;
-2. sends the notifications of reports made while the school directory could not be reached
+2. routes again the reports made while the school directory could not say which roles a member of staff they are
+   about holds (``Incidents.recheck_subjects``): their roles are read and recorded, whoever the report should have
+   gone to is alerted (the Chair of Governors when it is about the Head Teacher), and anyone it reached meanwhile
+   whom it is not for is sent nothing more;
+3. sends the notifications of reports made while the school directory could not be reached
    (``Incidents.route_pending``).
 
 It survives restarts because it keeps nothing in memory: the due time is stored with each report, each step is
@@ -38,10 +42,12 @@ _ERROR_BACKOFF_CAP_S = 300.0  # the database is down: look again at most this sl
 class EscalationRound:
     escalated: int = 0
     routed: int = 0
+    rechecked: int = 0
 
 
 class EscalationWorker(PeriodicWorker):
-    """Runs ``Incidents.escalate_due`` and ``Incidents.route_pending`` every ``poll_seconds`` (``bot/workers.py``)."""
+    """Runs ``Incidents.escalate_due``, ``Incidents.recheck_subjects`` and ``Incidents.route_pending`` every
+    ``poll_seconds`` (``bot/workers.py``)."""
 
     def __init__(self, incidents: Incidents, *, poll_seconds: float = 30.0) -> None:
         if poll_seconds <= 0:
@@ -51,8 +57,9 @@ class EscalationWorker(PeriodicWorker):
 
     async def run_once(self) -> EscalationRound:
         escalated = await self._incidents.escalate_due()
+        rechecked = await self._incidents.recheck_subjects()  # before route_pending: route with the roles read
         routed = await self._incidents.route_pending()
-        return EscalationRound(escalated, routed)
+        return EscalationRound(escalated, routed, rechecked)
 
     async def round(self) -> float | None:
         await self.run_once()

@@ -600,6 +600,20 @@ def closed_notice_card(reference: str, category: Category) -> AdaptiveCard:
     )
 
 
+def rerouted_notice_card(reference: str) -> AdaptiveCard:
+    """What a copy of a report's details shows once a re-check of its routing found it is not for its reader (sent
+    while the school directory could not say who it is about): no details, no names."""
+    return AdaptiveCard(
+        fallback_text=f"{reference} is handled by others",
+        body=[
+            _heading(f"{reference} is handled by others"),
+            _para("This report was sent to you while the school directory could not say who it is about. Now that it "
+                  "can, the report has gone to the people the school's rules name for it, and its details are no "
+                  "longer shown here. Please do not act on it or share what you read."),
+        ],
+    )
+
+
 # --- handling: the SLT channel -------------------------------------------------------------------------------
 
 

@@ -21,6 +21,15 @@ Two rules live here, beside the category table of ``domain/incidents.py`` that t
   Chair), to the Head Teacher only, restricted and never in the SLT channel (which that person may read). KCSIE
   Part 4: allegations about staff go to the head teacher, and about the head teacher to the chair of governors.
   The school's Social Media Policy is silent on reports about the people who receive reports.
+- **Who it is about could not be checked: fail safe, then check again.** When the school directory (Microsoft
+  Graph) cannot say which roles a member of staff the report is about holds, the report is routed as if they might
+  hold any of them (``RECHECK_ROUTE``): only the Designated Safeguarding Lead, the deputy DSLs and the Head Teacher
+  who are not that person receive it, restricted, never in the SLT channel (which the person may read); an urgent
+  report's chain keeps only those roles, the Chair of Governors and anyone the school named in it (never the deputy
+  head or SLT, who may be that person's own line). Roles the directory did give (say, from what it knew before) are
+  used at once: about the Head Teacher, to the Chair only. When the directory answers again, the roles are read,
+  recorded and the report routed as it should have been (``services/incidents.py``, ``recheck_subjects``). This
+  default is the bot's (issue 15); the policy and KCSIE are silent on directory outages.
 
 The names staff type are also read: ``names_in_text`` finds role holders named in what happened / who is involved
 (first and last name, or a title and surname such as "Mrs Smith"), so the reporter can be asked whether the report
@@ -59,6 +68,12 @@ SAFEGUARDING_ALERT: frozenset[Role] = frozenset({Role.DSL, Role.DEPUTY_DSL, Role
 DEFAULT_CHAIN: tuple[str, ...] = (
     Role.DSL.value, Role.DEPUTY_DSL.value, Role.HEAD_TEACHER.value, Role.DEPUTY.value, Role.CHAIR_OF_GOVERNORS.value,
 )
+# Who receives a report while the roles of a member of staff it is about are unknown (the directory could not say):
+# the safeguarding leads and the Head Teacher, never that person, restricted, never in the channel.
+RECHECK_ROUTE: frozenset[Role] = SAFEGUARDING_ALERT
+# The steps of the safeguarding chain kept meanwhile: those roles and the Chair of Governors (who is nobody's
+# colleague on the staff), plus people the school named in the chain; never the deputy head (SLT).
+RECHECK_CHAIN_ROLES: frozenset[Role] = SAFEGUARDING_ALERT | {Role.CHAIR_OF_GOVERNORS}
 MAX_CHAIN_STEPS = 10
 MAX_SUBJECTS = 8  # staff chosen as who a report is about
 MAX_ASKED = 4  # role holders named in the text the reporter is asked about at once
@@ -136,13 +151,19 @@ class SubjectSource(StrEnum):
 
 @dataclass(frozen=True)
 class Subject:
-    """Someone a report is about. ``roles`` are those they held when the report was made."""
+    """Someone a report is about. ``roles`` are those they held when the report was made.
+
+    ``roles_known`` is False while the directory could not say which roles a member of staff holds (``roles`` is
+    then only what it did say, perhaps nothing): the report is routed safe (``RECHECK_ROUTE``) until they are read
+    again.
+    """
 
     kind: SubjectKind
     name: str
     aad_object_id: str | None = None
     roles: frozenset[Role] = frozenset()
     source: SubjectSource = SubjectSource.CHOSEN
+    roles_known: bool = True
 
     @property
     def routing_roles(self) -> frozenset[Role]:
@@ -154,6 +175,7 @@ class AboutRecipient(StrEnum):
 
     HEAD_TEACHER = "head_teacher"  # about the Head Teacher: the Chair of Governors only
     ROLE_HOLDER = "role_holder"  # about someone else who holds a role: the Head Teacher only, restricted
+    ROLES_UNKNOWN = "roles_unknown"  # about staff whose roles the directory could not give: the safe route meanwhile
 
 
 @dataclass(frozen=True)
@@ -168,6 +190,7 @@ class Route:
         chain: who is next, in order, when nobody could be reached or took the lead (urgent reports only).
         excluded: Entra object ids (lower case) of the staff the report is about: never sent it, never shown it.
         about: why the report was routed around someone, if it was.
+        recheck: the roles of someone it is about are still unknown: route again when the directory answers.
         safeguarding_alert: the DSL, deputy DSLs and the Head Teacher were alerted at once (urgent).
     """
 
@@ -178,6 +201,7 @@ class Route:
     excluded: frozenset[str] = frozenset()
     about: AboutRecipient | None = None
     safeguarding_alert: bool = False
+    recheck: bool = False
 
     @property
     def restricted(self) -> bool:
@@ -195,6 +219,11 @@ class Route:
         if self.about is AboutRecipient.ROLE_HOLDER:
             return ("It is about someone who would normally receive it: it goes to the Head Teacher only, "
                     "restricted, never to them.")
+        if self.about is AboutRecipient.ROLES_UNKNOWN:
+            return ("The school directory could not say just now what role the person it is about holds: until it "
+                    "can, it goes only to the safeguarding leads and the Head Teacher (never to that person), "
+                    "restricted, never to the SLT channel. Who should receive it is checked again as soon as the "
+                    "directory answers.")
         return None
 
 
@@ -215,16 +244,22 @@ def route_report(rule: CategoryRule, urgency: Urgency, subjects: Sequence[Subjec
     """
     excluded = frozenset(s.aad_object_id.lower() for s in subjects if s.aad_object_id)
     held = frozenset().union(*(s.routing_roles for s in subjects if s.aad_object_id))
+    unknown = any(s.aad_object_id and not s.roles_known for s in subjects)
     urgent = urgency is Urgency.URGENT
+    safeguarding = Role.DSL in rule.handlers
     if Role.HEAD_TEACHER in held or rule.category is Category.ABOUT_HEAD_TEACHER:
         chair = frozenset({Role.CHAIR_OF_GOVERNORS})
         return Route(chair, chair, ChannelView.NONE, _ordered(chair) if urgent else (), excluded,
-                     AboutRecipient.HEAD_TEACHER if Role.HEAD_TEACHER in held else None)
+                     AboutRecipient.HEAD_TEACHER if Role.HEAD_TEACHER in held else None, recheck=unknown)
     if held:
         head = frozenset({Role.HEAD_TEACHER})
         return Route(head, head, ChannelView.NONE, _ordered(head) if urgent else (), excluded,
-                     AboutRecipient.ROLE_HOLDER)
-    safeguarding = Role.DSL in rule.handlers
+                     AboutRecipient.ROLE_HOLDER, recheck=unknown)
+    if unknown:  # they may hold any role: the safe route until the directory answers (module docstring)
+        kept = tuple(step for step in (tuple(chain) or _ordered(RECHECK_CHAIN_ROLES))
+                     if step.role is None or step.role in RECHECK_CHAIN_ROLES) if urgent else ()
+        return Route(RECHECK_ROUTE, RECHECK_ROUTE, ChannelView.NONE, kept, excluded, AboutRecipient.ROLES_UNKNOWN,
+                     urgent and safeguarding, recheck=True)
     handlers = rule.handlers | ({Role.DEPUTY_DSL} if Role.DSL in rule.notify else frozenset())
     notify = rule.notify
     steps: tuple[ChainStep, ...] = ()
@@ -352,6 +387,8 @@ __all__ = [
     "DEFAULT_CHAIN",
     "MAX_ASKED",
     "MAX_SUBJECTS",
+    "RECHECK_CHAIN_ROLES",
+    "RECHECK_ROUTE",
     "ROUTING_ROLES",
     "SAFEGUARDING_ALERT",
     "AboutRecipient",

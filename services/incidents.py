@@ -72,6 +72,7 @@ from cards.incidents import (
     my_reports_card,
     open_reports_card,
     receipt_card,
+    rerouted_notice_card,
     risk_question_card,
     screenshot_card,
 )
@@ -824,6 +825,118 @@ class Incidents:
             self._on_enqueued()
         return routed
 
+    # --- who a report is about, checked again once the directory answers (issue 15 follow-up) -------------------
+
+    async def recheck_subjects(self) -> int:
+        """Route again the reports made while the directory could not say which roles a member of staff they are
+        about holds: read the roles (before the unit of work), record them, and in one unit of work per round alert
+        whoever the report should have gone to and was not (the SLT channel too, when its route posts there), and
+        withdraw it from anyone it was sent to meanwhile whom it is not for (nothing more is sent to them, their copy
+        shows no details, and they may no longer open it). Each step is in the report's chronology.
+
+        Returns:
+            how many reports were routed again.
+        """
+        async with self._db.sessions() as session:
+            ids = await records.roles_unchecked(session)
+            found = {incident_id: incident for incident_id in ids
+                     if (incident := await records.get(session, incident_id)) is not None}
+            subjects = await records.subjects_of(session, list(found))
+        if not found:
+            return 0
+        staff = await self._staff()
+        answers: dict[str, frozenset[Role]] = {}
+        for aad in sorted({s.aad_object_id for people in subjects.values() for s in people
+                           if s.aad_object_id and not s.roles_known}):
+            lookup = await self._directory.roles_of(aad)
+            if not lookup.degraded:
+                answers[aad] = frozenset(lookup.roles | staff.roles.get(aad.lower(), frozenset())) - {Role.STAFF}
+        routes: dict[int, Route] = {}
+        for incident_id, incident in found.items():
+            people = subjects.get(incident_id, [])
+            if any(s.aad_object_id and not s.roles_known and s.aad_object_id not in answers for s in people):
+                continue  # the directory still cannot say for someone it is about: the safe route stays
+            checked = [replace(s, roles=answers[s.aad_object_id], roles_known=True)
+                       if s.aad_object_id in answers and not s.roles_known else s for s in people]
+            routes[incident_id] = route_report(incident.rule, incident.urgency, checked, self.settings.chain)
+        if not routes:
+            return 0
+        holders = await self._holders(frozenset().union(*(_route_roles(r) | r.handlers for r in routes.values())))
+        routes = {i: r for i, r in routes.items() if _could_route(r, holders) and r.handlers <= holders.keys()}
+        if not routes:
+            return 0  # who the report should go to cannot be listed yet: try again at the next round
+        now = self.now()
+        rerouted = 0
+        async with self._db.transaction() as session:
+            for incident_id, route in routes.items():
+                if await self._reroute(session, found[incident_id], route, answers, holders, now):
+                    rerouted += 1
+        if rerouted:
+            self._on_enqueued()
+            log.info("incident routing re-checked after the directory answered", extra={"count": rerouted})
+        return rerouted
+
+    async def _reroute(self, session: AsyncSession, found: records.Incident, route: Route,
+                       answers: Mapping[str, frozenset[Role]], holders: Holders, now: datetime) -> bool:
+        """One report's re-check (``recheck_subjects``), inside its unit of work; False when another bot instance
+        recorded the roles first."""
+        recorded = []
+        for subject in (await records.subjects_of(session, [found.id])).get(found.id, []):
+            aad = subject.aad_object_id
+            if aad and not subject.roles_known and aad in answers \
+                    and await records.record_subject_roles(session, found.id, aad, answers[aad]):
+                recorded.append(replace(subject, roles=answers[aad], roles_known=True))
+        if not recorded:
+            return False
+        incident = await records.get(session, found.id)
+        assert incident is not None
+        system = records.Person(None, SYSTEM_ACTOR)
+        subject_key = _SUBJECT.format(incident.id)
+        alerted = (await records.alerted_people(session, [incident.id])).get(incident.id, set())
+        permitted = {p.aad_object_id.lower() for role in route.handlers for p in holders.get(role, ())}
+        withdrawn = sorted(aad for aad in alerted if aad not in permitted or route.excludes(aad))
+        plan = await self._plan(session, route, holders)
+        still = alerted - set(withdrawn)
+        fresh = tuple(r for r in plan.recipients if r.aad_object_id.lower() not in still)
+        channel = plan.channel is not None and route.channel is not ChannelView.NONE
+        checked = "; ".join(f"{s.name} holds {role_line(s.roles) or 'no role that receives reports'}"
+                            for s in recorded)
+        names = await self._names(session, withdrawn, holders)
+        await records.append_event(
+            session, incident.id, EventKind.ROUTED, system,
+            f"Routing re-checked: the school directory now says {checked}",
+            why=route.explanation or "It follows its category's usual route.",
+            data={"recipients": [], records.WITHDRAWN: withdrawn, records.REROUTED: True,
+                  "chain_step": _covered_steps(route, _first_alert(route, plan.channel is not None)),
+                  "checked": {s.aad_object_id: sorted(r.value for r in s.roles) for s in recorded}}, at=now,
+        )
+        if withdrawn:
+            await records.append_event(
+                session, incident.id, EventKind.ROUTED, system,
+                "Not for " + "; ".join(names.get(aad, aad) for aad in withdrawn) + ", alerted while who it is about "
+                "could not be checked: nothing more is sent to them, their copy no longer shows its details, and "
+                "they may no longer open it", data={"recipients": [], "withdrawn_notice": withdrawn}, at=now,
+            )
+            notice = _activity(rerouted_notice_card(incident.reference), f"{incident.reference} is handled by others")
+            for outbox_id in await records.forget_personal_copies(session, incident.id, withdrawn):
+                await enqueue(session, OutboxMessage.update_of(
+                    outbox_id, notice, dedupe_key=f"{subject_key}:copy-withdrawn:{outbox_id}"))
+        if fresh or channel:
+            await self._route(session, incident, replace(plan, recipients=fresh), now)
+        elif not plan.pending:
+            await records.mark_routed(session, incident.id, now)
+        await self._after_change(session, incident.id)
+        return True
+
+    async def _names(self, session: AsyncSession, people: Sequence[str], holders: Holders) -> dict[str, str]:
+        """The names of people (lower-case object ids): as the directory lists them, else as their Teams chat does."""
+        names = {p.aad_object_id.lower(): p.name for listed in holders.values() for p in listed}
+        missing = [aad for aad in people if aad not in names]
+        if missing:
+            chats = await conversations.personal_chats_of(session, missing)
+            names.update({aad.lower(): chat.user_name for aad, chat in chats.items() if chat.user_name})
+        return {aad: names.get(aad, aad) for aad in people}
+
     # --- the safeguarding chain: the escalation clock, in real minutes -------------------------------------------
 
     async def escalate_due(self) -> int:
@@ -1000,11 +1113,11 @@ class Incidents:
             aad = staff.resolve(value)
             if aad is None or aad in found:
                 continue
-            lookup = await self._directory.roles_of(aad)
+            lookup = await self._directory.roles_of(aad)  # degraded: the directory did not answer (staff only)
             held = frozenset(lookup.roles | staff.roles.get(aad, frozenset())) - {Role.STAFF}
             source = SubjectSource.CONFIRMED if value in details.confirmed_about else SubjectSource.CHOSEN
             found[aad] = Subject(SubjectKind.STAFF, staff.names.get(aad, f"Colleague chosen in Teams ({aad[:8]})"),
-                                 aad, held, source)
+                                 aad, held, source, roles_known=not lookup.degraded)
         subjects = list(found.values())
         if details.about_others:
             subjects.append(Subject(SubjectKind.OTHER, details.about_others, source=SubjectSource.TYPED))
@@ -1037,6 +1150,9 @@ class Incidents:
             who = f"{subject.name}{f' ({roles})' if roles else ''}"
             what = ("The reporter confirmed it is about " if subject.source is SubjectSource.CONFIRMED
                     else "The reporter chose who it is about: ") + who
+            if not subject.roles_known:
+                what += (". The school directory could not say just now which roles they hold: it is routed safe "
+                         "(never to them, never to the SLT channel) and routed again when the directory answers")
             await records.append_event(session, incident_id, EventKind.REPORTED, reporter, what,
                                        data={"about": subject.aad_object_id, "source": subject.source.value}, at=now)
         for value in details.not_about:

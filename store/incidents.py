@@ -40,6 +40,7 @@ from sqlalchemy import (
     case,
     func,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -167,6 +168,8 @@ class IncidentSubjectRow(Base):
     roles: Mapped[list[str]] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(String(16))
     added_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # False: the directory could not say their roles when the report was made (migration 0019_subject_roles_checked)
+    roles_checked: Mapped[bool] = mapped_column(Boolean, server_default=true())
 
 
 # --- what callers get back ----------------------------------------------------------------------------------
@@ -656,7 +659,7 @@ async def add_subjects(session: AsyncSession, incident_id: int, subjects: Sequen
         session.add(IncidentSubjectRow(
             incident_id=incident_id, kind=subject.kind.value, aad_object_id=subject.aad_object_id,
             name=subject.name, roles=sorted(role.value for role in subject.roles), source=subject.source.value,
-            added_at=now,
+            added_at=now, roles_checked=subject.roles_known,
         ))
     await session.flush()
 
@@ -664,7 +667,7 @@ async def add_subjects(session: AsyncSession, incident_id: int, subjects: Sequen
 def _subject(row: IncidentSubjectRow) -> Subject:
     return Subject(kind=SubjectKind(row.kind), name=row.name, aad_object_id=row.aad_object_id,
                    roles=frozenset(Role(r) for r in row.roles or [] if r in _ROLE_VALUES),
-                   source=SubjectSource(row.source))
+                   source=SubjectSource(row.source), roles_known=bool(row.roles_checked))
 
 
 _ROLE_VALUES = frozenset(role.value for role in Role)
@@ -693,33 +696,85 @@ async def reports_about(session: AsyncSession, aad_object_id: str) -> list[int]:
     return list(dict.fromkeys(rows))
 
 
+async def roles_unchecked(session: AsyncSession, *, limit: int = 20) -> list[int]:
+    """Reports about a member of staff whose roles the directory could not say when they were made (oldest first)."""
+    rows = await session.scalars(
+        select(IncidentSubjectRow.incident_id).where(IncidentSubjectRow.roles_checked.is_(False))
+        .group_by(IncidentSubjectRow.incident_id).order_by(IncidentSubjectRow.incident_id).limit(limit)
+    )
+    return list(rows)
+
+
+async def record_subject_roles(session: AsyncSession, incident_id: int, aad_object_id: str,
+                               roles: frozenset[Role]) -> bool:
+    """Record the roles the directory now gives a member of staff a report is about, once (a conditional update:
+    False when they were already checked, e.g. by another bot instance)."""
+    result = await session.execute(
+        update(IncidentSubjectRow)
+        .where(IncidentSubjectRow.incident_id == incident_id, IncidentSubjectRow.aad_object_id == aad_object_id,
+               IncidentSubjectRow.roles_checked.is_(False))
+        .values(roles=sorted(role.value for role in roles), roles_checked=True)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def forget_personal_copies(session: AsyncSession, incident_id: int, recipients: Sequence[str]) -> list[int]:
+    """Stop updating the personal copies of a report's card sent to ``recipients`` (lower-case object ids): a re-check
+    of its routing found it is not for them. Returns the outbox ids of those copies (to replace them once more)."""
+    if not recipients:
+        return []
+    wanted = {aad.lower() for aad in recipients}
+    rows = (await session.scalars(
+        select(CardCopyRow).where(CardCopyRow.subject == f"incident:{incident_id}", CardCopyRow.audience == "owner")
+    )).all()
+    chosen = [row for row in rows if (row.recipient or "").lower() in wanted]
+    for row in chosen:
+        await session.delete(row)
+    await session.flush()
+    return [row.outbox_id for row in chosen]
+
+
 ALERT_KINDS = (EventKind.ROUTED.value, EventKind.AUTO_ESCALATED.value)
+REROUTED = "rerouted"  # an alert entry's data: routing re-checked; the chain starts again from its chain_step
+WITHDRAWN = "withdrawn"  # an alert entry's data: people alerted before a re-check whom it is not for
 
 
 async def alerted_people(session: AsyncSession, incident_ids: Sequence[int]) -> dict[int, set[str]]:
-    """Who each report was sent to personally (lower-case object ids), from its chronology."""
+    """Who each report was sent to personally and is still for (lower-case object ids), from its chronology: anyone
+    a re-check of its routing withdrew it from is left out."""
     if not incident_ids:
         return {}
     rows = await session.execute(
         select(IncidentEventRow.incident_id, IncidentEventRow.data).where(
             IncidentEventRow.incident_id.in_(sorted(set(incident_ids))), IncidentEventRow.kind.in_(ALERT_KINDS))
+        .order_by(IncidentEventRow.id)
     )
     found: dict[int, set[str]] = {}
     for incident_id, data in rows:
         people = data.get("recipients") if isinstance(data, dict) else None
-        found.setdefault(incident_id, set()).update(str(p).lower() for p in people or [] if p)
+        gone = data.get(WITHDRAWN) if isinstance(data, dict) else None
+        alerted = found.setdefault(incident_id, set())
+        alerted.difference_update(str(p).lower() for p in gone or [] if p)
+        alerted.update(str(p).lower() for p in people or [] if p)
     return found
 
 
 async def chain_position(session: AsyncSession, incident_id: int) -> int:
-    """The last step of the safeguarding chain already tried for a report (-1: none yet)."""
+    """The last step of the safeguarding chain already tried for a report (-1: none yet); after a re-check of its
+    routing, counted again from that entry (its chain is the new route's)."""
     rows = await session.scalars(
         select(IncidentEventRow.data).where(IncidentEventRow.incident_id == incident_id,
                                             IncidentEventRow.kind.in_(ALERT_KINDS))
+        .order_by(IncidentEventRow.id)
     )
-    steps = [int(data["chain_step"]) for data in rows
-             if isinstance(data, dict) and isinstance(data.get("chain_step"), int)]
-    return max(steps, default=-1)
+    position = -1
+    for data in rows:
+        if not isinstance(data, dict) or not isinstance(data.get("chain_step"), int):
+            continue
+        step = int(data["chain_step"])
+        position = step if data.get(REROUTED) else max(position, step)
+    return position
 
 
 async def chain_running(session: AsyncSession, *, limit: int = 50) -> list[int]:

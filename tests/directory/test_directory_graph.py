@@ -9,10 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
@@ -22,8 +19,7 @@ from msgraph import GraphRequestAdapter, GraphServiceClient
 
 from directory.graph import GraphRoleDirectory
 from domain.roles import DirectoryUnavailableError, Person, Role
-
-GRAPH = "https://graph.fake.test/v1.0"
+from tests.fakes.graph import GRAPH, FakeClock, FakeGraph
 
 ANNA = "00000000-0000-0000-0000-000000000201"
 PRIYA = "00000000-0000-0000-0000-000000000202"
@@ -41,94 +37,6 @@ DPO_GROUP = "aaaaaaaa-0000-0000-0000-000000000005"
 
 ROLE_GROUPS = {Role.HEAD_TEACHER: HEAD_GROUP, Role.SLT: SLT_GROUP, Role.DSL: DSL_GROUP, Role.DPO: DPO_GROUP}
 CACHE_S = 300.0
-
-
-class FakeClock:
-    """Monotonic seconds that move only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@dataclass
-class FakeGraph:
-    """Enough of Microsoft Graph v1.0 for the role directory, with switchable outages."""
-
-    names: dict[str, str] = field(default_factory=dict)
-    disabled: set[str] = field(default_factory=set)
-    members: dict[str, list[str]] = field(default_factory=dict)  # group → users and nested groups
-    page_size: int = 100
-    failure: int | str | None = None  # an HTTP status, "timeout" or "connect"
-    failure_headers: dict[str, str] = field(default_factory=dict)
-    requests: list[httpx.Request] = field(default_factory=list)
-
-    async def handle(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        if self.failure == "timeout":
-            await asyncio.sleep(60)
-        if self.failure == "connect":
-            raise httpx.ConnectError("connection refused", request=request)
-        if isinstance(self.failure, int):
-            return httpx.Response(self.failure, text="<html>Service Unavailable</html>", headers=self.failure_headers)
-        path = request.url.path
-        if request.method == "POST" and (found := re.fullmatch(r"/v1\.0/users/([^/]+)/checkMemberGroups", path)):
-            return self._check_member_groups(found.group(1), request)
-        if request.method == "GET" and (
-            found := re.fullmatch(r"/v1\.0/groups/([^/]+)/transitiveMembers/(?:microsoft\.)?graph\.user", path)
-        ):
-            return self._transitive_users(found.group(1), request)
-        if request.method == "GET" and (found := re.fullmatch(r"/v1\.0/users/([^/]+)", path)):
-            return self._user(found.group(1), request)
-        return _error(400, "BadRequest", f"the fake does not know {request.method} {path}")
-
-    def _check_member_groups(self, user_id: str, request: httpx.Request) -> httpx.Response:
-        if user_id not in self.names:
-            return _error(404, "Request_ResourceNotFound", f"Resource '{user_id}' does not exist")
-        body = json.loads(request.content)
-        group_ids = body.get("groupIds")
-        if set(body) != {"groupIds"} or not isinstance(group_ids, list) or not 1 <= len(group_ids) <= 20:
-            return _error(400, "Request_BadRequest", "groupIds must list 1 to 20 groups")
-        return httpx.Response(200, json={"value": [g for g in group_ids if user_id in self.users_in(g)]})
-
-    def _transitive_users(self, group_id: str, request: httpx.Request) -> httpx.Response:
-        if group_id not in self.members:
-            return _error(404, "Request_ResourceNotFound", f"Resource '{group_id}' does not exist")
-        query = parse_qs(request.url.query.decode())
-        start = int(query.get("$skiptoken", ["0"])[0])
-        users = sorted(self.users_in(group_id))
-        page = [
-            {"id": user, "displayName": self.names[user], "accountEnabled": user not in self.disabled}
-            for user in users[start : start + self.page_size]
-        ]
-        answer: dict[str, Any] = {"value": page}
-        if start + self.page_size < len(users):
-            link = f"{GRAPH}/groups/{group_id}/transitiveMembers/microsoft.graph.user"
-            answer["@odata.nextLink"] = (
-                f"{link}?$select=id,displayName,accountEnabled&$skiptoken={start + self.page_size}"
-            )
-        return httpx.Response(200, json=answer)
-
-    def _user(self, user_id: str, request: httpx.Request) -> httpx.Response:
-        if user_id not in self.names:
-            return _error(404, "Request_ResourceNotFound", f"Resource '{user_id}' does not exist")
-        return httpx.Response(200, json={"id": user_id, "accountEnabled": user_id not in self.disabled})
-
-    def users_in(self, group_id: str) -> set[str]:
-        """Users in a group, through nested groups too (what Graph calls transitive)."""
-        found: set[str] = set()
-        for member in self.members.get(group_id, []):
-            found |= self.users_in(member) if member in self.members else {member}
-        return found
-
-
-def _error(status: int, code: str, message: str) -> httpx.Response:
-    return httpx.Response(status, json={"error": {"code": code, "message": message}})
 
 
 def school() -> FakeGraph:

@@ -109,3 +109,32 @@ def test_numbers_nobody_configured_say_to_ask_the_office() -> None:
     assert lines["Children's social care / MASH (the local authority)"] == "ask the school office for this number"
     assert lines["Police, if anyone is in immediate danger"] == "999" and "LADO (an allegation about a member of " \
         "staff)" in lines
+
+
+UNCHECKED = Subject(SubjectKind.STAFF, "Lee Carter", "L-1", roles_known=False)  # the directory could not say
+
+
+@pytest.mark.parametrize("category", [c for c in Category if c is not Category.ABOUT_HEAD_TEACHER],
+                         ids=lambda c: c.value)
+@pytest.mark.parametrize("urgency", [Urgency.URGENT, Urgency.STANDARD])
+def test_roles_unknown_go_to_the_safeguarding_leads_and_head_only_never_the_channel(
+    category: Category, urgency: Urgency
+) -> None:
+    route = route_report(ROUTING[category], urgency, [UNCHECKED, PUPIL], CHAIN)
+    assert route.recheck and route.about is AboutRecipient.ROLES_UNKNOWN and route.channel is ChannelView.NONE
+    assert route.notify == route.handlers == {Role.DSL, Role.DEPUTY_DSL, Role.HEAD_TEACHER}
+    assert not may_handle(route, "l-1", frozenset({Role.DSL}))
+    assert not may_handle(route, "p-1", frozenset({Role.SLT, Role.DEPUTY}))
+    assert route.explanation is not None and "checked again" in route.explanation
+    steps = [step.role for step in route.chain]
+    assert steps == ([Role.DSL, Role.DEPUTY_DSL, Role.HEAD_TEACHER, Role.CHAIR_OF_GOVERNORS]
+                     if urgency is Urgency.URGENT else [])  # never the deputy head (SLT)
+
+
+def test_roles_known_in_part_are_used_at_once_and_still_checked_again() -> None:
+    head_last_known = Subject(SubjectKind.STAFF, "Anna Smith", "A-1", frozenset({Role.HEAD_TEACHER}), roles_known=False)
+    route = route_report(ROUTING[Category.OFFENSIVE_CONTENT], Urgency.STANDARD, [head_last_known], CHAIN)
+    assert route.notify == {Role.CHAIR_OF_GOVERNORS} and route.recheck
+    checked = route_report(ROUTING[Category.OFFENSIVE_CONTENT], Urgency.STANDARD, [HEAD], CHAIN)
+    assert not checked.recheck and checked.notify == route.notify
+    assert not route_report(ROUTING[Category.OFFENSIVE_CONTENT], Urgency.STANDARD, [TEACHER], CHAIN).recheck

@@ -21,7 +21,7 @@ from dialogs.incidents import REPORT_MESSAGE_COMMAND_ID, message_extension_submi
 from directory.static import DirectoryEntry, StaticRoleDirectory
 from domain.incident_routing import EmergencyContacts, parse_chain
 from domain.incidents import Category, EventKind, Status
-from domain.roles import Role
+from domain.roles import Role, RoleDirectory
 from services.incidents import IncidentSettings
 from services.requests import CommandRequest
 from store import audit as trail
@@ -59,7 +59,7 @@ SECRET = "SECRETWHAT wants to end it all"
 PHONES = EmergencyContacts(dsl="01632 960001", children_services="0300 123 4567", out_of_hours="01632 960999")
 
 
-def directory() -> StaticRoleDirectory:
+def school_directory() -> StaticRoleDirectory:
     return StaticRoleDirectory([DirectoryEntry(who.aad, who.name, ROLES.get(who, frozenset())) for who in PEOPLE],
                                description="the routing tests' school")
 
@@ -68,10 +68,11 @@ NO_PHONES = EmergencyContacts()
 
 
 async def open_school(url: str, *, at: datetime = SUNDAY_2AM, chats: tuple[Who, ...] = PEOPLE,
-                      contacts: EmergencyContacts = NO_PHONES) -> School:
+                      contacts: EmergencyContacts = NO_PHONES, directory: RoleDirectory | None = None) -> School:
     settings = IncidentSettings(escalation_minutes=15, chain=parse_chain("dsl,deputy_dsl,head_teacher,deputy,"
                                                                          "chair_of_governors"), contacts=contacts)
-    return await School.open(url, chats=chats, clock=Clock(at), directory=directory(), settings=settings)
+    return await School.open(url, chats=chats, clock=Clock(at), directory=directory or school_directory(),
+                              settings=settings)
 
 
 @pytest.fixture
