@@ -120,6 +120,7 @@ DECIDER_AUDIENCE = "decider"
 SLT_AUDIENCE = "slt_channel"
 REQUESTER_AUDIENCE = "requester"  # the requester's card (the form's message once sent) and the outcome message
 _NOTHING_CHANGED = "Nothing was changed."
+_APPROVALS_SHOWN = 10  # cards `approvals` sends at once, oldest first; the rest come with the next `approvals`
 
 
 async def marked_if_held(session: AsyncSession, request: ApprovalRecord) -> ApprovalRecord:
@@ -855,36 +856,56 @@ class ApprovalDesk:
 
     async def pending_for_decider(self, command: CommandRequest) -> CommandReply:
         """`approvals`: the requests waiting for this decider, each with its buttons (never their own, nor, acting
-        as deputy, the Head Teacher's they act for). Read in one reader; a refusal, or the pupils' names shown, is
-        then written in one unit of work."""
+        as deputy, the Head Teacher's they act for).
+
+        The cards go to the decider's chat through the outbox, each stored as a copy of its request's card in the
+        unit of work that sends it (as the card routed to them is): a decision made elsewhere (on another copy, by a
+        deputy, the requester withdrawing or a change asked for) then updates these too, so their buttons never
+        outlive the request's state. The line saying how many wait goes first, through the outbox as well, so it
+        arrives before the cards. Read in one reader; then one unit of work sends them, with the pupils' names shown
+        audited (a refusal is written in a unit of work of its own).
+        """
         now = self._clock()
         actor = command.actor
         roles = (await self._directory.roles_of(actor.aad_object_id)).roles
         async with self._db.sessions() as session:
             authority, delegation = await self._authority_for(session, actor, roles, now)
             decider = authority.may_decide(actor.aad_object_id)
-            pending = [r for r in await store.pending_requests(session)
-                       if r.kind in self._kinds and authority.may_decide_request(actor.aad_object_id, r)] \
-                if decider else []
-            ids = await self._teams_ids(session, [actor.aad_object_id]) if pending else []
+            waiting = decider and any(authority.may_decide_request(actor.aad_object_id, r)
+                                      for r in await self._pending(session))
         if not decider:
             await self._trail.record(audit.refusal(actor, "approvals", RecordType.NONE, None,
                                                    RefusalReason.NOT_A_DECIDER.value))
             return CommandReply(texts=["Only the Head Teacher, or a deputy while approvals are delegated to "
                                        "them, decides requests. Type **my requests** to see yours."])
-        if not pending:
+        if not waiting:
             return CommandReply(texts=["Nothing is waiting for a decision."])
-        shown = pending[:10]
-        if any(view_is_audited(r, RequestView.DECIDER) for r in shown):
-            async with self._db.transaction() as session:
-                for request in shown:
-                    await self._record_view_in(session, actor, request, RequestView.DECIDER, "approvals")
-        cards = [decider_card(r, self.summary(r), refresh_user_ids=ids,
-                              acting_for=delegation.head_name if delegation else None, calendar=self._calendar)
-                 for r in shown]
-        more = [f"and {len(pending) - 10} more: decide these first."] if len(pending) > 10 else []
-        return CommandReply(texts=[f"{len(pending)} request{'s' if len(pending) != 1 else ''} waiting:"] + more,
-                            cards=cards)
+        acting_for = delegation.head_name if delegation else None
+        async with self._db.transaction() as session:
+            # Read again in the unit of work that sends them: a request decided meanwhile is not sent with buttons.
+            pending = [r for r in await self._pending(session) if authority.may_decide_request(actor.aad_object_id, r)]
+            if not pending:
+                return CommandReply(texts=["Nothing is waiting for a decision."])
+            shown = [await store.changes_of_round(session, request) for request in pending[:_APPROVALS_SHOWN]]
+            for request in shown:
+                await self._record_view_in(session, actor, request, RequestView.DECIDER, "approvals")
+            ids = await self._teams_ids(session, [actor.aad_object_id])
+            cards = [decider_card(r, self.summary(r), refresh_user_ids=ids, acting_for=acting_for,
+                                  calendar=self._calendar) for r in shown]
+            heading = _waiting_line(len(pending))
+            chat = await conversations.personal_chat_of(session, actor.aad_object_id)
+            if chat is None or chat.stale:  # not reachable by a message of the bot's own: answered in the turn
+                log.warning("decider's chat unknown: the approvals cards are not tracked copies")
+                return CommandReply(texts=[heading], cards=cards)
+            await enqueue(session, OutboxMessage.personal(chat.reference, {"type": "message", "text": heading}))
+            for request, card in zip(shown, cards, strict=True):
+                outbox_id = await enqueue(session, OutboxMessage.personal(
+                    chat.reference,
+                    card_message(card, f"{KIND_TITLES[request.kind]} {request.reference} needs your decision")))
+                await card_copies.record(session, subject_of(request.id), DECIDER_AUDIENCE, outbox_id,
+                                         recipient=actor.aad_object_id, round_=request.round)
+        log.info("approvals sent as tracked copies", extra={"count": len(shown)})
+        return CommandReply()
 
     async def delegate(self, command: CommandRequest) -> CommandReply:
         """`delegate to <deputy> until <date>` (the Head Teacher only)."""
@@ -1047,6 +1068,14 @@ class ApprovalDesk:
                 ))
                 sent += 1
         return sent
+
+
+def _waiting_line(count: int) -> str:
+    """The line before the `approvals` cards: how many wait, and that only the oldest are shown when there are more."""
+    if count > _APPROVALS_SHOWN:
+        return (f"{count} requests waiting. Here are the oldest {_APPROVALS_SHOWN}: decide these first, then type "
+                "**approvals** for the rest.")
+    return f"{count} request{'s' if count != 1 else ''} waiting:"
 
 
 def _already(request: ApprovalRecord, calendar: SchoolCalendar) -> str:
