@@ -1,12 +1,14 @@
 """A botbuilder ``Storage`` on the project's database, with e-tag optimistic concurrency.
 
 Conversation and user state live in the ``bot_state`` table beside the school's records, so dialog
-state survives a restart and is shared by several bot instances on PostgreSQL.
+state survives a restart and is shared by several bot instances on PostgreSQL. This module only adapts botbuilder's
+``Storage`` (a turn's buffering, documents through the codec, e-tags on the items); the statements and every unit of
+work are in ``store/bot_state.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -67,7 +69,7 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder is untyped
 
     async def prefetch(self, session: AsyncSession, keys: list[str]) -> TurnState:
         """Read the turn's state rows in the edge's first transaction."""
-        return TurnState(loaded=await self._read_in(session, keys), prefetched=frozenset(keys))
+        return TurnState(loaded=_items(await bot_state.read(session, keys)), prefetched=frozenset(keys))
 
     @contextmanager
     def during(self, turn: TurnState) -> Iterator[TurnState]:
@@ -83,7 +85,7 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder is untyped
         if turn.deletes:
             await bot_state.delete_keys(session, turn.deletes)
         if turn.writes:
-            await self._write_in(session, turn.writes)
+            await bot_state.write_all(session, self._db.url, _documents(turn.writes))
 
     # --- botbuilder's Storage ---------------------------------------------------------------------------
 
@@ -94,8 +96,7 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder is untyped
         if turn is not None and set(keys) <= turn.prefetched:
             found = {**turn.loaded, **turn.writes}
             return {key: found[key] for key in keys if key in found and key not in turn.deletes}
-        async with self._db.sessions() as session:
-            return await self._read_in(session, keys)
+        return _items(await bot_state.read_stored(self._db, keys))
 
     async def write(self, changes: dict[str, Any]) -> None:
         if changes is None:
@@ -105,8 +106,7 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder is untyped
             turn.writes.update(changes)
             turn.deletes.difference_update(changes)
             return
-        async with self._db.transaction() as session:
-            await self._write_in(session, changes)
+        await bot_state.write_stored(self._db, _documents(changes))
 
     async def delete(self, keys: list[str]) -> None:
         turn = _TURN.get()
@@ -115,27 +115,25 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder is untyped
             for key in keys:
                 turn.writes.pop(key, None)
             return
-        async with self._db.transaction() as session:
-            await bot_state.delete_keys(session, keys)
+        await bot_state.delete_stored(self._db, keys)
 
-    # --- documents <-> rows (the SQL is in store/bot_state.py) ---------------------------------------------
 
-    @staticmethod
-    async def _read_in(session: AsyncSession, keys: list[str]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, etag, document in await bot_state.read(session, keys):
-            item = state_codec.decode(document)
-            if isinstance(item, dict):
-                item["e_tag"] = etag
-            elif hasattr(item, "e_tag"):
-                item.e_tag = etag
-            result[key] = item
-        return result
+# --- documents <-> rows (the SQL and the units of work are in store/bot_state.py) ---------------------------------
 
-    async def _write_in(self, session: AsyncSession, changes: dict[str, Any]) -> None:
-        for key, item in changes.items():
-            expected = _etag_of(item)
-            if expected == "":
-                raise StateConflictError(f"state {key!r} has an empty e-tag")
-            document = state_codec.encode(_without_etag(item))
-            await bot_state.write(session, self._db.url, key, document, expected)
+
+def _items(rows: Sequence[tuple[str, str, str]]) -> dict[str, Any]:
+    """Stored ``(key, etag, document)`` rows as botbuilder's items, each carrying its e-tag."""
+    result: dict[str, Any] = {}
+    for key, etag, document in rows:
+        item = state_codec.decode(document)
+        if isinstance(item, dict):
+            item["e_tag"] = etag
+        elif hasattr(item, "e_tag"):
+            item.e_tag = etag
+        result[key] = item
+    return result
+
+
+def _documents(changes: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """botbuilder's items as ``(key, document, expected e-tag)``, every one encoded before any is written."""
+    return [(key, state_codec.encode(_without_etag(item)), _etag_of(item)) for key, item in changes.items()]

@@ -1,9 +1,11 @@
 """The ``bot_state`` table's statements: botbuilder's conversation and user state, one JSON document per key.
 
-``bot/storage.py`` adapts these to botbuilder's ``Storage`` (prefetch, turn buffering, the codec); the SQL is here,
-with the other tables' repositories. E-tags give optimistic concurrency: a write that names an e-tag succeeds only
-if the row still has it. The read statements run every turn, so they are built once (SQLAlchemy keeps a
-statement's cache key) and return plain rows.
+``bot/storage.py`` adapts these to botbuilder's ``Storage`` (prefetch, turn buffering, the codec); the SQL and the
+units of work are here, with the other tables' repositories: a turn's state is read and written in the edge's own
+transactions (``read``, ``write_all``, ``delete_keys`` with its session), and botbuilder's reads and writes outside a
+turn each get a unit of work of their own (``read_stored``, ``write_stored``, ``delete_stored``). E-tags give
+optimistic concurrency: a write that names an e-tag succeeds only if the row still has it. The read statements run
+every turn, so they are built once (SQLAlchemy keeps a statement's cache key) and return plain rows.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.base import utcnow
-from store.db import upsert
+from store.db import Database, upsert
 from store.tables import BotStateRow
 
 ANY_ETAG = "*"
@@ -73,3 +75,38 @@ async def write(session: AsyncSession, url: str, key: str, document: str, expect
     session.add(BotStateRow(key=key, etag=new_etag, document=document, updated_at=utcnow()))
     await session.flush()
     return new_etag
+
+
+async def write_all(session: AsyncSession, url: str, documents: Iterable[tuple[str, str, str | None]]) -> None:
+    """``write`` each ``(key, document, expected_etag)`` in the caller's unit of work (all or, with it, none).
+
+    Raises:
+        StateConflictError: as ``write``; the caller's transaction rolls back every document of the batch.
+    """
+    for key, document, expected_etag in documents:
+        await write(session, url, key, document, expected_etag)
+
+
+# --- outside a turn: a unit of work of their own ---------------------------------------------------------------
+
+
+async def read_stored(database: Database, keys: Sequence[str]) -> list[tuple[str, str, str]]:
+    """``read`` in a reading unit of work of its own."""
+    async with database.sessions() as session:
+        return await read(session, keys)
+
+
+async def write_stored(database: Database, documents: Iterable[tuple[str, str, str | None]]) -> None:
+    """``write_all`` in one transaction of its own: every document is stored, or (a conflict) none.
+
+    Raises:
+        StateConflictError: an e-tag was empty or stale; nothing was written.
+    """
+    async with database.transaction() as session:
+        await write_all(session, database.url, documents)
+
+
+async def delete_stored(database: Database, keys: Iterable[str]) -> None:
+    """``delete_keys`` in one transaction of its own."""
+    async with database.transaction() as session:
+        await delete_keys(session, keys)

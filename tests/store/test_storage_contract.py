@@ -9,6 +9,7 @@ from botbuilder.dialogs import DialogInstance, DialogState
 
 from bot import state_codec
 from bot.storage import SqlStorage, StateConflictError
+from store import bot_state
 from store.db import Database
 
 
@@ -115,3 +116,22 @@ def test_state_codec_refuses_to_build_classes_outside_the_allow_list() -> None:
 def test_state_codec_keeps_non_string_keys_and_reserved_names() -> None:
     value = {1: "one", "$t": "not a tag"}
     assert state_codec.decode(state_codec.encode(value)) == value
+
+
+async def test_the_stores_own_units_of_work_keep_the_etag_contract(database_url: str) -> None:
+    """Outside a turn the storage only adapts: the store's units of work read, write all or none, and delete."""
+    database = Database(database_url)
+    await database.migrate()
+    try:
+        await bot_state.write_stored(database, [("a", '{"v": 1}', None), ("b", '{"v": 1}', None)])
+        etags = {key: etag for key, etag, _ in await bot_state.read_stored(database, ["a", "b", "missing"])}
+        assert set(etags) == {"a", "b"}
+        await bot_state.write_stored(database, [("b", '{"v": 2}', etags["b"])])
+        with pytest.raises(StateConflictError):  # b's e-tag is stale now: a is not written either
+            await bot_state.write_stored(database, [("a", '{"v": 5}', etags["a"]), ("b", '{"v": 5}', etags["b"])])
+        stored = {key: document for key, _, document in await bot_state.read_stored(database, ["a", "b"])}
+        assert stored == {"a": '{"v": 1}', "b": '{"v": 2}'}
+        await bot_state.delete_stored(database, ["a", "missing"])
+        assert [key for key, _, _ in await bot_state.read_stored(database, ["a", "b"])] == ["b"]
+    finally:
+        await database.dispose()
