@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from http import HTTPStatus
 from typing import Literal
 
@@ -213,9 +213,16 @@ def create_app(
         on_stale=lambda stale: conversations.mark_stale(stale.conversation_id),
     )
 
-    accounts = register_accounts(
+    acknowledgements = PolicyAcknowledgements(
+        database, role_directory, edition=policy_edition(settings), audit=trail, calendar=calendar,
+        reminder_school_days=settings.policy_reminder_school_days, approved_on=settings.policy_approved_on,
+        review_due=settings.policy_review_date(), on_enqueued=outbox.wake)
+    training = TrainingRecords(database, role_directory, audit=trail, calendar=calendar,
+                               followup_school_days=settings.training_followup_school_days, on_enqueued=outbox.wake)
+    accounts = register_accounts(  # business cases show each runner's standing in the school's records (issue 17)
         router, database=database, directory=role_directory, conversations=conversations,
         school_settings=school_settings, settings=settings, calendar=calendar,
+        runner_records=training.records_for(acknowledgements.edition.version),
     )
     reminders = ApprovalReminders(
         accounts.desk, accounts.accounts,
@@ -258,20 +265,8 @@ def create_app(
                                         loopback_uploads=settings.dev_mode))
     register_erasure(router, Erasure(database, role_directory, audit=trail))
     register_account_register(router, AccountRegister(database, role_directory, audit=trail, calendar=calendar))
-    acknowledgements = PolicyAcknowledgements(
-        database, role_directory, edition=policy_edition(settings), audit=trail, calendar=calendar,
-        reminder_school_days=settings.policy_reminder_school_days, approved_on=settings.policy_approved_on,
-        review_due=settings.policy_review_date(), on_enqueued=outbox.wake)
     register_policy_status(router, acknowledgements)
-    training = TrainingRecords(database, role_directory, audit=trail, calendar=calendar,
-                               followup_school_days=settings.training_followup_school_days, on_enqueued=outbox.wake)
     register_training(router, training)
-    if not acknowledgements.edition.is_sample:  # the school's own policy: business cases show the school's records
-
-        async def runner_records(aads: list[str]) -> dict[str, tuple[date | None, tuple[date, str] | None]]:
-            return await training.runner_records(aads, acknowledgements.edition.version)
-
-        accounts.accounts.runner_records = runner_records
     deps = BotDeps(
         settings=settings,
         conversation_state=conversation_state,

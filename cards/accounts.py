@@ -49,7 +49,6 @@ from domain.accounts import (
     Q_TRAINING,
     Q_TWO_STAFF,
     TEXT_LIMITS,
-    TRAINING_TITLES,
     VISIBILITY_TITLES,
     AccountCase,
     Administrator,
@@ -59,7 +58,6 @@ from domain.accounts import (
     Training,
     form_values,
     runner_field,
-    training_field,
 )
 from domain.calendar import SchoolCalendar
 
@@ -75,6 +73,8 @@ NO_PASSWORDS = (
     "store the login details securely, as the policy asks."
 )
 FORM_TITLE = "Propose a school social media account"
+RECORDS_LINE = ("Reading the policy and training are taken from the school's records, not asked here: SLT record "
+                "training with `training <person> <date> <what>`.")
 FORM_ID_PATTERN = r"^[0-9a-f]{32}$"  # a form's id (uuid4 hex): names the sender's own form, nothing else
 MAX_INPUT_SENT = 20_000  # characters in one of the form's inputs; the check answers "too long" per field below this
 
@@ -237,6 +237,7 @@ def account_form_card(
             TextBlock(text=f"Who will run it (at least {MIN_RUNNERS} different members of staff)", weight="Bolder"),
             TextBlock(text=f"The policy: \u201c{Q_TWO_STAFF.text}\u201d \u201c{Q_TRAINING.text}\u201d",
                       is_subtle=True, size="Small", spacing="None"),
+            TextBlock(text=escape_markdown(RECORDS_LINE), size="Small", spacing="Small"),
         ]),
         *_error(errors, FormField.RUNNERS.value),
     ]
@@ -261,12 +262,6 @@ def account_form_card(
             ),
             *chosen_line,
             *_error(errors, runner_field(slot)),
-            InputChoiceSet(
-                id=training_field(slot), label=f"Runner {slot}: policy and training", style="expanded",
-                value=values.get(training_field(slot)) or None,
-                choices=[Choice(title=title, value=t.value) for t, title in TRAINING_TITLES.items()],
-            ),
-            *_error(errors, training_field(slot)),
         ]
     body += [
         Container(separator=True, spacing="Medium", items=[
@@ -294,15 +289,18 @@ def account_form_card(
 
 
 def account_summary(case: AccountCase) -> RequestSummary:
-    """The business case as the approval cards show it."""
+    """The business case as the approval cards show it: each runner's standing (policy read, training) from the
+    school's records when it was sent, in the short summary and in the details; a case sent before the records were
+    used shows the applicant's answer, saying so."""
     notes = []
-    if case.training_requested:
-        names = ", ".join(runner.name for runner in case.training_requested)
-        notes.append(f"Training requested for {names}. The policy: \u201c{Q_TRAINING.text}\u201d")
-    short = [("Platform", case.platform_title), ("Account", case.account_name), ("Purpose", case.aim),
-             ("Runners", ", ".join(case.runner_names))]
-    if case.training_requested:
-        short.append(("Training", "requested for " + ", ".join(r.name for r in case.training_requested)))
+    untrained = ", ".join(" ".join(runner.name.split()) for runner in case.needs_training)  # a name: one line
+    if untrained and case.from_records:
+        notes.append(f"No social media training recorded for {untrained} when this was sent: approving is training "
+                     f"to follow, and SLT are reminded until it is recorded. The policy: \u201c{Q_TRAINING.text}\u201d")
+    elif untrained:
+        notes.append(f"Training requested for {untrained}. The policy: \u201c{Q_TRAINING.text}\u201d")
+    short = [("Platform", case.platform_title), ("Account", case.account_name), ("Purpose", case.aim)]
+    short += [(f"{runner.name} (runner)", runner.standing_text()) for runner in case.runners]
     return RequestSummary(title=case.title(), facts=case.facts(), slt_facts=case.slt_facts(), notes=tuple(notes),
                           short_facts=tuple(short))
 
@@ -350,7 +348,7 @@ def account_register_card(checks: Sequence[HandoverCheck], *, show_handover: boo
             continue  # listed after the open ones
         admins = ", ".join(
             escape_markdown(admin.name, one_line=True)
-            + (" (training requested)" if admin.training is Training.REQUESTED else "")
+            + (" (training to follow)" if admin.training is Training.REQUESTED else "")
             for admin in account.administrators
         )
         items: list[Element] = [

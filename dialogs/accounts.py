@@ -27,7 +27,7 @@ from domain.calendar import SchoolCalendar
 from domain.commands import command
 from domain.flows import Flow
 from domain.roles import RoleDirectory
-from services.accounts import AccountsFeature, AccountsWiring, build_accounts
+from services.accounts import AccountsFeature, AccountsWiring, RunnerRecordsLookup, build_accounts
 from services.approvals import Clock
 from store.base import utcnow
 from store.conversations import ConversationStore, SchoolSettings
@@ -66,12 +66,19 @@ def register_accounts(
     conversations: ConversationStore,
     school_settings: SchoolSettings,
     settings: Any,
+    runner_records: RunnerRecordsLookup,
     calendar: SchoolCalendar | None = None,
     clock: Clock = utcnow,
 ) -> AccountsWiring:
-    """Build the approval desk and the accounts feature, and register their verbs, commands and flow."""
+    """Build the approval desk and the accounts feature, and register their verbs, commands and flow.
+
+    Args:
+        runner_records: each runner's standing in the school's records (``TrainingRecords.records_for``): a business
+            case shows these, never the applicant's word.
+    """
     wiring = build_accounts(database=database, directory=directory, conversations=conversations,
-                            school_settings=school_settings, settings=settings, calendar=calendar, clock=clock)
+                            school_settings=school_settings, settings=settings, runner_records=runner_records,
+                            calendar=calendar, clock=clock)
     register_approvals(router, wiring.desk)
     register_account_routes(router, wiring.accounts)
     return wiring

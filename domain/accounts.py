@@ -11,9 +11,11 @@ securely" and "Control the process for managing an account after the lead staff 
 organisation (closing or transferring)."
 
 So the business case here has exactly those points, plus the platform and proposed name (to put the
-account in the register), a monitoring plan with holiday cover, and a per-runner confirmation of having
-read the policy and been trained, or a request for training. The bot never asks for or keeps passwords:
-a field that looks like one is refused.
+account in the register), and a monitoring plan with holiday cover. Whether each runner has read the policy
+and been trained is never asked on the form (issue 17): it comes from the school's records (their acknowledgement of
+the current policy, the training SLT recorded), looked up on the server when the case is sent (`with_records`). A
+runner with no training recorded is "training to follow": the Head Teacher confirms, and SLT are reminded. The bot
+never asks for or keeps passwords: a field that looks like one is refused.
 
 Pure: no Bot Framework, no database. `validate_form` takes the raw values of the card and the people the
 runner ids resolve to (looked up by the caller), and returns a case or what to fix, per field.
@@ -72,7 +74,7 @@ Q_HANDOVER = PolicyQuote(
     "(closing or transferring).",
 )
 
-RUNNER_RECORDS_TITLE = "Policy and training (school records)"
+RUNNER_RECORDS_TITLE = "policy and training (school records when sent)"
 MIN_RUNNERS = 2  # "at least two staff members should be named"
 MAX_RUNNERS = 4  # runner slots on the form; more can be added to the register by SLT later
 
@@ -112,14 +114,33 @@ VISIBILITY_TITLES: Mapping[Visibility, str] = {
 
 
 class Training(StrEnum):
-    CONFIRMED = "confirmed"  # has read the policy and been trained
-    REQUESTED = "requested"  # asks SLT for training (the policy: SLT must be satisfied before they run it)
+    """An administrator's training as the register keeps it; also the applicant's own answer in business cases sent
+    before training was taken from the school's records (those still load and show, marked as the applicant's word).
+    """
+
+    CONFIRMED = "confirmed"  # trained (from the records; in an older case, the applicant said so)
+    REQUESTED = "requested"  # training to follow (no training recorded; in an older case, the applicant asked)
 
 
-TRAINING_TITLES: Mapping[Training, str] = {
-    Training.CONFIRMED: "Has read the policy and been trained",
-    Training.REQUESTED: "Needs training: please arrange it",
+# How a business case sent before issue 17's records shows the applicant's own answer.
+LEGACY_TRAINING_TITLES: Mapping[Training, str] = {
+    Training.CONFIRMED: "the applicant said they have read the policy and been trained",
+    Training.REQUESTED: "the applicant asked for training",
 }
+
+
+@dataclass(frozen=True)
+class RunnerRecord:
+    """A runner's standing in the school's records when the case is sent (issue 17).
+
+    Attributes:
+        acknowledged_on: when they confirmed reading the current version of the policy (None: not yet).
+        trained_on, course: their latest social media training SLT recorded (None: none recorded).
+    """
+
+    acknowledged_on: date | None = None
+    trained_on: date | None = None
+    course: str | None = None
 
 
 class FormField(StrEnum):
@@ -139,10 +160,6 @@ class FormField(StrEnum):
 
 def runner_field(slot: int) -> str:
     return f"runner_{slot}"
-
-
-def training_field(slot: int) -> str:
-    return f"runner_{slot}_training"
 
 
 TEXT_LIMITS: Mapping[FormField, int] = {
@@ -210,26 +227,63 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def _day(day: date) -> str:
+    return day.strftime("%-d %b %Y")
+
+
 class Runner(_Model):
-    """A named member of staff who will run the account (an administrator in the register)."""
+    """A named member of staff who will run the account (an administrator in the register).
+
+    Attributes:
+        training: only in a case sent before issue 17: the applicant's own answer (kept so it loads and shows).
+        records_read: the school's records were looked up for this runner when the case was sent; then
+            ``policy_acknowledged_on``, ``trained_on`` and ``training_course`` are what they said.
+    """
 
     aad_object_id: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=256)
-    training: Training
-    # Issue 17: from the school's records when the case was sent (not the applicant's word): when they confirmed
-    # reading the current policy, and their latest social media training. ``records_read``: these were looked up.
+    training: Training | None = None
     records_read: bool = False
     policy_acknowledged_on: date | None = None
     trained_on: date | None = None
     training_course: str | None = Field(default=None, max_length=200)
 
-    def standing(self) -> str:
-        """``Lee Carter: policy acknowledged 24 Nov 2026; training 12 Nov 2026 (Online safety)``."""
-        read = (f"policy acknowledged {self.policy_acknowledged_on.strftime('%-d %b %Y')}"
-                if self.policy_acknowledged_on else "policy not yet acknowledged")
-        trained = (f"training {self.trained_on.strftime('%-d %b %Y')} ({self.training_course})" if self.trained_on
+    @property
+    def needs_training(self) -> bool:
+        """No training recorded when the case was sent (an older case: the applicant asked for training)."""
+        if self.records_read:
+            return self.trained_on is None
+        return self.training is not Training.CONFIRMED
+
+    @property
+    def register_training(self) -> Training:
+        """What the account register keeps for this administrator."""
+        return Training.REQUESTED if self.needs_training else Training.CONFIRMED
+
+    def standing_text(self) -> str:
+        """``read the policy on 24 Nov 2026; trained on 12 Nov 2026 (Online safety)``, from the school's records
+        (an older case: the applicant's word, said so)."""
+        if not self.records_read:
+            return LEGACY_TRAINING_TITLES[self.training] if self.training else "not known"
+        read = (f"read the policy on {_day(self.policy_acknowledged_on)}" if self.policy_acknowledged_on
+                else "has not confirmed reading the current policy")
+        trained = (f"trained on {_day(self.trained_on)} ({self.training_course})" if self.trained_on
                    else "no training recorded")
-        return f"{self.name}: {read}; {trained}"
+        return f"{read}; {trained}"
+
+    def standing(self) -> str:
+        """``Lee Carter: read the policy on 24 Nov 2026; trained on 12 Nov 2026 (Online safety)``."""
+        return f"{self.name}: {self.standing_text()}"
+
+    def with_record(self, record: RunnerRecord | None) -> Runner:
+        """This runner with their standing from the school's records (None: nothing recorded); any answer the form
+        carried is dropped: the records decide."""
+        record = record or RunnerRecord()
+        return self.model_copy(update={
+            "training": None, "records_read": True, "policy_acknowledged_on": record.acknowledged_on,
+            "trained_on": record.trained_on if record.trained_on else None,
+            "training_course": (record.course or "")[:200] if record.trained_on else None,
+        })
 
 
 class AccountCase(_Model):
@@ -257,8 +311,19 @@ class AccountCase(_Model):
         return [runner.name for runner in self.runners]
 
     @property
-    def training_requested(self) -> list[Runner]:
-        return [runner for runner in self.runners if runner.training is Training.REQUESTED]
+    def needs_training(self) -> list[Runner]:
+        """The runners with no training recorded when the case was sent (an older case: training requested)."""
+        return [runner for runner in self.runners if runner.needs_training]
+
+    @property
+    def from_records(self) -> bool:
+        """Each runner's standing came from the school's records (False: a case sent before issue 17)."""
+        return all(runner.records_read for runner in self.runners)
+
+    def with_records(self, records: Mapping[str, RunnerRecord]) -> AccountCase:
+        """The case with each runner's standing from the school's records (keyed by lower-case Entra id)."""
+        return self.model_copy(update={"runners": tuple(
+            runner.with_record(records.get(runner.aad_object_id.lower())) for runner in self.runners)})
 
     def to_form(self) -> dict[str, str]:
         """The case as the form's input values (to edit it after changes were requested)."""
@@ -275,7 +340,6 @@ class AccountCase(_Model):
         }
         for slot, runner in enumerate(self.runners, start=1):
             values[runner_field(slot)] = runner.aad_object_id
-            values[training_field(slot)] = runner.training.value
         return values
 
     def facts(self) -> list[tuple[str, str]]:
@@ -290,8 +354,8 @@ class AccountCase(_Model):
             ("Open or private", VISIBILITY_TITLES[self.visibility]),
             (FIELD_TITLES[FormField.MONITORING_PLAN], self.monitoring_plan),
             (FIELD_TITLES[FormField.HOLIDAY_MONITORING], self.holiday_monitoring),
-            (RUNNER_RECORDS_TITLE if any(r.records_read for r in self.runners) else "Policy read and trained",
-             training_summary(self.runners)),
+            *[(f"{runner.name}: {RUNNER_RECORDS_TITLE if runner.records_read else 'policy and training'}",
+               runner.standing_text()) for runner in self.runners],
         ]
 
     def slt_facts(self) -> list[tuple[str, str]]:
@@ -317,22 +381,22 @@ CHANGE_NAMES: Mapping[str, str] = {
 
 def changed_fields(before: AccountCase, after: AccountCase) -> list[str]:
     """What a resubmitted business case changed since the version before, in the form's words and order
-    (e.g. ``["aim", "runners"]``). A runner's training answer counts as a change of runners."""
+    (e.g. ``["aim", "runners"]``). Runners change when a different person is named; their standing in the records
+    (looked up again when the case is sent) is not something the applicant changed."""
     changed: list[str] = []
     for name in AccountCase.model_fields:
         said = CHANGE_NAMES.get(name, name.replace("_", " "))
-        if getattr(before, name) != getattr(after, name) and said not in changed:
+        if name == "runners":
+            differs = _who(before.runners) != _who(after.runners)
+        else:
+            differs = getattr(before, name) != getattr(after, name)
+        if differs and said not in changed:
             changed.append(said)
     return changed
 
 
-def training_summary(runners: Sequence[Runner]) -> str:
-    if any(runner.records_read for runner in runners):  # issue 17: from the school's records, per runner
-        return "\n".join(runner.standing() for runner in runners)
-    requested = [runner.name for runner in runners if runner.training is Training.REQUESTED]
-    if not requested:
-        return "All runners have read the policy and been trained"
-    return "Training requested for " + ", ".join(requested)
+def _who(runners: Sequence[Runner]) -> list[tuple[str, str]]:
+    return [(runner.aad_object_id.lower(), runner.name) for runner in runners]
 
 
 # --- checking the form -----------------------------------------------------------------------------------
@@ -416,7 +480,8 @@ def validate_form(values: Mapping[str, Any], people: Mapping[str, StaffMember]) 
     """Check the business case as typed on the form.
 
     Args:
-        values: the card's input values (ids from `FormField`, `runner_field`, `training_field`).
+        values: the card's input values (ids from `FormField`, `runner_field`); anything else (an old form's
+            training answer, say) is ignored: the runners' standing comes from the records (`with_records`).
         people: what each chosen runner value (an Entra object id, or a Teams user id) resolves to; a value
             missing here is someone the bot cannot identify.
 
@@ -478,14 +543,7 @@ def validate_form(values: Mapping[str, Any], people: Mapping[str, StaffMember]) 
         if not person.in_directory:
             errors[runner_field(slot)] = f"{person.name} is no longer in the school's directory: choose someone else."
             continue
-        try:
-            training = Training(_text(values, training_field(slot)))
-        except ValueError:
-            errors[training_field(slot)] = (
-                f"Confirm that {person.name} has read the policy and been trained, or ask for training."
-            )
-            continue
-        runners.append(Runner(aad_object_id=person.aad_object_id, name=person.name, training=training))
+        runners.append(Runner(aad_object_id=person.aad_object_id, name=person.name))
     if len(seen) < MIN_RUNNERS and not repeated:
         errors[FormField.RUNNERS] = (
             f"Name at least {MIN_RUNNERS} different members of staff who will run the account "
@@ -514,7 +572,6 @@ def form_values(data: Mapping[str, Any]) -> dict[str, str]:
     """Only the form's own inputs from a card payload, as strings (what a draft keeps)."""
     names = [field.value for field in FormField if field is not FormField.RUNNERS]
     names += [runner_field(slot) for slot in range(1, MAX_RUNNERS + 1)]
-    names += [training_field(slot) for slot in range(1, MAX_RUNNERS + 1)]
     return {name: str(data[name]) for name in names if isinstance(data.get(name), (str, int)) and str(data[name])}
 
 

@@ -27,7 +27,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,6 +52,7 @@ from domain.accounts import (
     HandoverCheck,
     RegisteredAccount,
     Runner,
+    RunnerRecord,
     StaffDirectory,
     StaffMember,
     changed_fields,
@@ -92,6 +93,10 @@ _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _ROLES_WITH_PEOPLE = tuple(role for role in Role if role is not Role.STAFF)
 _LISTED_STAFF = 200  # a staff file's people offered as the runners' static choices (more: type to search)
 
+# Issue 17: each runner's standing in the school's records (acknowledgement of the current policy, latest training),
+# by lower-case Entra id; ``services.training.TrainingRecords.records_for`` gives one for the policy in use.
+RunnerRecordsLookup = Callable[[list[str]], Awaitable[Mapping[str, RunnerRecord]]]
+
 
 class AccountsFeature:
     """The `new_account` approval kind and the account register."""
@@ -99,10 +104,16 @@ class AccountsFeature:
     kind = ApprovalKind.NEW_ACCOUNT
 
     def __init__(self, desk: ApprovalDesk, database: Database, directory: RoleDirectory,
-                 *, clock: Clock = utcnow, trail: AuditTrail | None = None) -> None:
+                 *, runner_records: RunnerRecordsLookup, clock: Clock = utcnow,
+                 trail: AuditTrail | None = None) -> None:
+        """Args:
+        runner_records: the runners' standing in the school's records, looked up whenever a case is sent: what
+            the Head Teacher's card shows of each runner's policy reading and training (never the applicant's word).
+        """
         self._desk = desk
         self._db = database
         self._directory = directory
+        self._runner_records = runner_records
         self._clock = clock
         self._trail = trail or AuditTrail(database, clock=clock)
 
@@ -113,29 +124,15 @@ class AccountsFeature:
 
     # --- issue 17: the runners' acknowledgement and training from the school's records -------------------------
 
-    # Each runner's (acknowledged the current policy on, latest training (date, what)), by lower-case Entra id; set
-    # by the app factory (None: the business case keeps the applicant's answers only).
-    runner_records: Callable[[list[str]], Awaitable[dict[str, tuple[date | None, tuple[date, str] | None]]]] | None \
-        = None
-
     async def _with_records(self, case: AccountCase) -> AccountCase:
-        if self.runner_records is None:
-            return case
-        found = await self.runner_records([runner.aad_object_id for runner in case.runners])
-        runners = []
-        for runner in case.runners:
-            acknowledged, trained = found.get(runner.aad_object_id.lower(), (None, None))
-            runners.append(runner.model_copy(update={
-                "records_read": True, "policy_acknowledged_on": acknowledged,
-                "trained_on": trained[0] if trained else None, "training_course": trained[1] if trained else None}))
-        return case.model_copy(update={"runners": tuple(runners)})
+        """The case with each runner's standing from the school's records, now (the form's word is never taken)."""
+        found = await self._runner_records([runner.aad_object_id for runner in case.runners])
+        return case.with_records({aad.lower(): record for aad, record in found.items()})
 
     async def confirm_approval(self, session: AsyncSession, request: ApprovalRecord, comment: str) -> \
             AdaptiveCard | None:
-        """Approving a case whose runners have no recorded training asks the Head Teacher to confirm (None: all
-        trained, or the records are not in use)."""
-        if self.runner_records is None:
-            return None
+        """Approving a case whose runners have no training recorded now asks the Head Teacher to confirm (None: all
+        trained)."""
         case = AccountCase.model_validate(request.payload)
         untrained = await _untrained(session, case)
         if not untrained:
@@ -153,7 +150,7 @@ class AccountsFeature:
         case = AccountCase.model_validate(after.payload)
         if after.state is ApprovalState.APPROVED:
             await store.add_account(session, after, case, now=now)
-            untrained = await _untrained(session, case) if self.runner_records is not None else []
+            untrained = await _untrained(session, case)
             for runner in untrained:  # issue 17: SLT are followed up until each one's training is recorded
                 await policy_notices.open_notice(session, policy_notices.TRAINING_FOLLOWUP, runner.aad_object_id,
                                                  after.reference, now, runner.name)
@@ -165,13 +162,8 @@ class AccountsFeature:
             ]
             if untrained:
                 steps.append("Approved with training to follow for " + ", ".join(r.name for r in untrained)
-                             + ": SLT will be reminded until their training is recorded.")
-            elif case.training_requested:
-                steps.append(
-                    "Training was requested for " + ", ".join(r.name for r in case.training_requested)
-                    + f": the policy says \u201c{Q_TRAINING.text}\u201d Please arrange it with SLT before they run "
-                    "the account."
-                )
+                             + f": SLT will be reminded until their training is recorded (the policy: "
+                             f"\u201c{Q_TRAINING.text}\u201d).")
             return steps
         if after.state is ApprovalState.CHANGES_REQUESTED:
             return ["Press Change and resend to edit your business case and send it again, or Withdraw."]
@@ -572,18 +564,20 @@ def build_accounts(
     conversations: ConversationStore,
     school_settings: SchoolSettings,
     settings: Any,
+    runner_records: RunnerRecordsLookup,
     calendar: SchoolCalendar | None = None,
     clock: Clock = utcnow,
 ) -> AccountsWiring:
     """The approval desk with the accounts kind on it (not yet registered with a router).
 
     Args:
+        runner_records: the runners' standing in the school's records (``TrainingRecords.records_for``).
         calendar: the school calendar the app built (``settings.school_calendar()`` when not given).
     """
     desk = ApprovalDesk(database, directory, conversations, school_settings,
                         calendar=calendar or settings.school_calendar(),
                         slt_channel_id=getattr(settings, "slt_channel_id", "") or "", clock=clock)
-    accounts = AccountsFeature(desk, database, directory, clock=clock)
+    accounts = AccountsFeature(desk, database, directory, runner_records=runner_records, clock=clock)
     desk.register_kind(accounts)
     return AccountsWiring(desk=desk, accounts=accounts)
 

@@ -10,12 +10,13 @@ bot): a form's id or a typed name never stands for itself.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from cards.replies import ActionResult, CommandReply
 from cards.training import TrainingPayload, training_followup_card, training_form_card, training_recorded_card
+from domain.accounts import RunnerRecord
 from domain.actors import Actor
 from domain.audit import RecordType
 from domain.calendar import SchoolCalendar
@@ -181,13 +182,24 @@ class TrainingRecords:
             result[key] = RunnerStanding(ack.acknowledged_at if ack else None, latest(trained.get(key, [])))
         return result
 
-    async def runner_records(self, aad_object_ids: list[str], version: str) -> \
-            dict[str, tuple[date | None, tuple[date, str] | None]]:
-        """For a business case: each runner's acknowledgement date (school calendar) and latest training."""
+    async def runner_records(self, aad_object_ids: list[str], version: str) -> dict[str, RunnerRecord]:
+        """For a business case: each runner's acknowledgement date of policy ``version`` (on the school's calendar)
+        and latest training (keys in lower case)."""
         found = await self.standing(aad_object_ids, version)
-        return {aad: (self.calendar.school_date(s.acknowledged_at) if s.acknowledged_at else None,
-                      (s.training.trained_on, s.training.course) if s.training else None)
-                for aad, s in found.items()}
+        return {aad: RunnerRecord(
+            acknowledged_on=self.calendar.school_date(s.acknowledged_at) if s.acknowledged_at else None,
+            trained_on=s.training.trained_on if s.training else None,
+            course=s.training.course if s.training else None,
+        ) for aad, s in found.items()}
+
+    def records_for(self, version: str) -> Callable[[list[str]], Awaitable[dict[str, RunnerRecord]]]:
+        """The business case's lookup (``services.accounts.RunnerRecordsLookup``) for the policy in use (its
+        ``PolicyEdition.version``: the school's file, or the bundled sample's)."""
+
+        async def lookup(aad_object_ids: list[str]) -> dict[str, RunnerRecord]:
+            return await self.runner_records(aad_object_ids, version)
+
+        return lookup
 
     # --- follow-ups ---------------------------------------------------------------------------------------------
 

@@ -608,7 +608,7 @@ async def add_account(session: AsyncSession, request: ApprovalRecord, case: Acco
     await session.flush()
     for runner in case.runners:
         session.add(AccountAdministratorRow(account_id=row.id, aad_object_id=runner.aad_object_id, name=runner.name,
-                                            training=runner.training.value))
+                                            training=runner.register_training.value))
     await session.flush()
     return row.id
 

@@ -43,7 +43,7 @@ from domain.accounts import (
 )
 from domain.approvals import ApprovalKind, ApprovalRecord, ApprovalState, Capacity, Delegation
 from domain.calendar import SchoolCalendar
-from tests.support.approvals import ANNA, LEE, PRIYA, SAM, case_values
+from tests.support.approvals import ANNA, LEE, PRIYA, SAM, card_text, case_values
 from tests.support.cardcheck import assert_valid_cards
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -137,7 +137,21 @@ def test_runners_are_picked_with_the_bots_staff_typeahead_and_the_staff_it_can_n
     assert {"title": NOT_ON_STAFF_LIST, "value": "11111111-2222-3333-4444-555555555555"} in runner["choices"]
     assert "Chosen in Teams" not in json.dumps(card)
     for slot in (1, 2, 3, 4):
-        assert {runner_field(slot), f"runner_{slot}_training"} <= set(_inputs(card))
+        assert runner_field(slot) in _inputs(card)
+
+
+def test_the_form_has_no_training_question_and_says_the_records_decide() -> None:
+    card = account_form_card(case_values(runner_1_training="confirmed"), PEOPLE, calendar=LONDON).to_dict()
+    inputs = _inputs(card)
+    assert not [name for name in inputs if "training" in name]  # no self-declared radio, whatever a value says
+    assert not [n for n in _walk(card) if "policy and training" in str(n.get("label", ""))]
+    assert set(inputs) == {"platform", "platform_other", "account_name", "aim", "audience", "promotion",
+                           "visibility", "monitoring_plan", "holiday_monitoring",
+                           *[runner_field(slot) for slot in (1, 2, 3, 4)]}
+    text = card_text(card)
+    assert "Reading the policy and training are taken from the school's records, not asked here: SLT record " \
+           "training with `training <person> <date> <what>`." in text
+    assert "has read and understood this policy and received appropriate training." in text  # Q_TRAINING, quoted
 
 
 def test_each_runner_slot_says_by_name_who_is_chosen_in_it_and_keeps_them_when_the_card_comes_back() -> None:
@@ -148,8 +162,7 @@ def test_each_runner_slot_says_by_name_who_is_chosen_in_it_and_keeps_them_when_t
         body = card["body"]
         chosen = {}
         for index, node in enumerate(body):
-            if node.get("type") == "Input.ChoiceSet" and node["id"].startswith("runner_") and \
-                    not node["id"].endswith("_training"):
+            if node.get("type") == "Input.ChoiceSet" and node["id"].startswith("runner_"):
                 line = body[index + 1]
                 chosen[node["id"]] = (node.get("value"), line["text"] if line.get("type") == "TextBlock" else None)
         assert chosen == {runner_field(1): (PRIYA.aad, "Chosen: Priya Shah"),
@@ -157,7 +170,7 @@ def test_each_runner_slot_says_by_name_who_is_chosen_in_it_and_keeps_them_when_t
                           runner_field(3): (SAM.aad, "Chosen: Sam Teacher"),
                           runner_field(4): (None, None)}
         values = {n["id"]: n["value"] for n in _walk(card) if n.get("type") == "Input.ChoiceSet"
-                  and n["id"].startswith("runner_") and n.get("value") and not n["id"].endswith("_training")}
+                  and n["id"].startswith("runner_") and n.get("value")}
 
 
 def test_the_form_says_it_never_wants_a_password_and_has_no_place_for_one() -> None:
@@ -230,4 +243,4 @@ def test_the_register_flags_a_hand_over_only_to_those_who_see_it() -> None:
     flagged = json.dumps(account_register_card([check], show_handover=True, calendar=LONDON).to_dict())
     plain = json.dumps(account_register_card([check], show_handover=False, calendar=LONDON).to_dict())
     assert "Needs a hand-over" in flagged and "Lee Carter" in flagged
-    assert "hand-over" not in plain and "Lee Carter (training requested)" in plain
+    assert "hand-over" not in plain and "Lee Carter (training to follow)" in plain

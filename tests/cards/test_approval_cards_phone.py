@@ -4,12 +4,12 @@ that squeezes values into two columns or is wider than the screen; a replaced ve
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from cards.accounts import account_summary
 from cards.approvals import DETAILS_TITLE, SHORT_LINE, decider_card, status_card, superseded_card
-from domain.accounts import StaffMember, validate_form
+from domain.accounts import AccountCase, RunnerRecord, StaffMember, validate_form
 from domain.approvals import ApprovalKind, ApprovalRecord, ApprovalState
 from domain.calendar import SchoolCalendar
 from tests.support.approvals import LEE, SAM, card_text, case_values
@@ -20,8 +20,9 @@ LONDON = SchoolCalendar()
 LONG_AIM = ("Share the choir's concerts, rehearsals and trips with the families of every child in the choir, "
             "and invite the wider parish to the Christmas carol service. " * 8)[:1000]
 STAFF = {p.aad: StaffMember(p.aad, p.name) for p in (SAM, LEE)}
-CASE = validate_form(case_values(aim=LONG_AIM, runner_2_training="requested"), STAFF).case
-assert CASE is not None
+FORM = validate_form(case_values(aim=LONG_AIM), STAFF).case
+assert FORM is not None
+CASE = FORM.with_records({SAM.aad.lower(): RunnerRecord(date(2026, 11, 20), date(2026, 11, 12), "Online safety")})
 SUMMARY = account_summary(CASE)
 REQUEST = ApprovalRecord(
     id=9, reference="ACC-2026-0009", kind=ApprovalKind.NEW_ACCOUNT, state=ApprovalState.PENDING, round=1,
@@ -49,7 +50,8 @@ def test_the_decision_and_a_short_summary_come_first_and_the_details_open_on_req
     assert [a["title"] for a in card["actions"]] == ["Approve", "Reject", "Ask for changes", DETAILS_TITLE]
     short = card_text({"body": card["body"]})
     for line in ("Asked by Sam Teacher", "Platform:", "Facebook", "Account:", "Holy Trinity Year 6", "Purpose:",
-                 "Runners:", "Sam Teacher, Lee Carter", "Training:", "requested for Lee Carter"):
+                 "Sam Teacher (runner):", "read the policy on 20 Nov 2026; trained on 12 Nov 2026 (Online safety)",
+                 "Lee Carter (runner):", "has not confirmed reading the current policy; no training recorded"):
         assert line in short, line
     purpose = next(n["text"] for n in walk(card["body"]) if str(n.get("text", "")).startswith("**Purpose:**"))
     assert len(purpose) <= len("**Purpose:** ") + SHORT_LINE and "\n" not in purpose  # one line of the aim
@@ -60,6 +62,19 @@ def test_the_decision_and_a_short_summary_come_first_and_the_details_open_on_req
     for title, _ in SUMMARY.facts:
         assert title in opened, title
     assert LONG_AIM.strip()[:200] in opened.replace("\\", "")
+    assert "No social media training recorded for Lee Carter when this was sent" in opened
+    assert_valid_cards([card])
+
+
+def test_a_case_sent_before_the_records_were_used_still_shows_on_the_phone_card() -> None:
+    stored = {**FORM.model_dump(mode="json"),
+              "runners": [{"aad_object_id": SAM.aad, "name": SAM.name, "training": "confirmed"},
+                          {"aad_object_id": LEE.aad, "name": LEE.name, "training": "requested"}]}
+    old = replace(REQUEST, payload=stored)
+    card = decider_card(old, account_summary(AccountCase.model_validate(old.payload)), calendar=LONDON).to_dict()
+    text = card_text(card)
+    assert "**Sam Teacher (runner):** the applicant said they have read the policy and been trained" in text
+    assert "the applicant asked for training" in text and "Training requested for Lee Carter" in text
     assert_valid_cards([card])
 
 

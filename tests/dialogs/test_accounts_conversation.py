@@ -332,3 +332,20 @@ async def test_people_whose_chat_has_no_name_are_named_from_the_directory_or_the
         async with wiring.desk.database.sessions() as session:
             [request] = await store.requests_of(session, SAM.aad)
         assert [r["name"] for r in request.payload["runners"]] == [SAM.name, ANNA.name]
+
+
+async def test_the_form_asks_nothing_about_training_and_an_old_draft_with_an_answer_still_resumes(
+        settings, connector: FakeConnector) -> None:
+    from datetime import UTC, datetime
+
+    async with accounts_bot(settings) as (client, wiring):
+        async with wiring.desk.database.transaction() as session:  # a draft saved while the form still asked
+            await store.save_draft(session, SAM.aad, {"aim": "Old draft", runner_field(1): LEE.aad,
+                                                      "runner_1_training": "confirmed"}, now=datetime.now(UTC))
+        await say(client, connector.url, SAM, "new account")
+        [form] = connector.cards()
+        inputs = {i["id"]: i.get("value") for i in form["body"] if str(i.get("type", "")).startswith("Input.")}
+        assert inputs["aim"] == "Old draft" and inputs[runner_field(1)] == LEE.aad
+        assert not [name for name in inputs if "training" in name]
+        assert "taken from the school's records, not asked here" in card_text(form)
+        assert_valid_cards([form])

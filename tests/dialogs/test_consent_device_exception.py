@@ -57,6 +57,7 @@ from tests.support.approvals import (
     outbox_activities,
     outbox_card,
     save_slt_channel,
+    train,
 )
 from tests.support.cardcheck import assert_valid_card
 
@@ -277,6 +278,7 @@ async def test_a_school_account_matches_by_name_whatever_the_case_and_spaces(
     bot: TestClient, connector: FakeConnector
 ) -> None:
     url = connector.url
+    await train(_db(bot), SAM, LEE)  # trained runners: the Head approves with one click
     proposal = await execute(bot, url, SAM, ACCOUNT_SUBMIT_VERB, {"form_id": "a" * 32, **case_values(SAM, LEE)})
     await decide(bot, url, int(button(proposal["value"], "Withdraw")["data"]["request_id"]))  # the account register
     await approved_exception(bot, url, destination="account:Holy Trinity Year 6")

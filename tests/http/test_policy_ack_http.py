@@ -86,7 +86,7 @@ async def test_reporting_an_incident_is_never_held_up(settings: Settings, connec
 
 async def test_the_head_sees_each_runners_records_and_confirms_an_untrained_runner_and_slt_follow_up(
         settings: Settings, connector: FakeConnector) -> None:
-    async with accounts_bot(settings) as (client, wiring):
+    async with accounts_bot(settings, trained=()) as (client, wiring):
         database = wiring.desk.database
         await meet(client, connector.url, ANNA, LEE, PRIYA)
         offer = offered(connector)[0]
@@ -103,9 +103,9 @@ async def test_the_head_sees_each_runners_records_and_confirms_an_untrained_runn
         await execute(client, connector.url, SAM, ACCOUNT_SUBMIT_VERB, {"form_id": FORM_ID, **case_values()})
         head_card = outbox_card((await outbox_activities(database))[0][1])
         shown = card_text(head_card)
-        assert f"Lee Carter: policy acknowledged {date.today():%-d %b %Y}" in shown
-        assert f"training {trained_on:%-d %b %Y} (Online safety for staff)" in shown
-        assert "Sam Teacher: policy not yet acknowledged; no training recorded" in shown
+        assert f"Lee Carter (runner):** read the policy on {date.today():%-d %b %Y}; trained on " \
+               f"{trained_on:%-d %b %Y} (Online safety for staff)" in shown
+        assert "Sam Teacher (runner):** has not confirmed reading the current policy; no training recorded" in shown
 
         asked = await execute(client, connector.url, ANNA, APPROVAL_DECIDE_VERB, button(head_card, "Approve")["data"])
         assert "No social media training is recorded for Sam Teacher" in card_text(asked["value"])
@@ -119,3 +119,20 @@ async def test_the_head_sees_each_runners_records_and_confirms_an_untrained_runn
         await say(client, connector.url, PRIYA, f"training Sam Teacher {trained_on:%d/%m/%Y} Online safety")
         async with database.sessions() as session:
             assert await notices.notices(session, notices.TRAINING_FOLLOWUP) == []  # recorded: it stops
+
+
+async def test_with_the_bundled_sample_policy_the_business_case_still_reads_the_records(
+        database_url: str, connector: FakeConnector) -> None:
+    from bot.app import policy_edition
+
+    sample = bot_settings(database_url)
+    edition = policy_edition(sample)
+    assert edition.is_sample
+    async with accounts_bot(sample, trained=(LEE,)) as (client, wiring):
+        await meet(client, connector.url, ANNA, LEE)
+        assert offered(connector) == []  # a sample is never offered as the school's policy
+        await execute(client, connector.url, LEE, ACKNOWLEDGE_VERB, {"version": edition.version})
+        await execute(client, connector.url, SAM, ACCOUNT_SUBMIT_VERB, {"form_id": FORM_ID, **case_values()})
+        shown = card_text(outbox_card((await outbox_activities(wiring.desk.database))[0][1]))
+        assert f"Lee Carter (runner):** read the policy on {date.today():%-d %b %Y}; trained on " in shown
+        assert "Sam Teacher (runner):** has not confirmed reading the current policy; no training recorded" in shown

@@ -37,6 +37,7 @@ from tests.support.approvals import (
     outbox_card,
     save_chat,
     say,
+    train,
     wiring,
 )
 
@@ -59,6 +60,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 async def built(database: Database, clock: FakeClock) -> AccountsWiring:
     desk_wiring = wiring(database, clock)
+    await train(database, SAM, LEE)
     for person in (SAM, LEE, ANNA, PRIYA, TOM):
         await save_chat(desk_wiring.desk._conversations, person, SERVICE_URL)  # noqa: SLF001 - test set-up
     return desk_wiring

@@ -6,7 +6,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,14 @@ from bot.settings import Settings
 from dialogs.accounts import register_account_routes
 from dialogs.approvals import register_approvals
 from directory.static import StaticRoleDirectory
-from domain.accounts import StaffMember, runner_field, training_field, validate_form
+from domain.accounts import StaffMember, runner_field, validate_form
 from domain.actors import Actor
 from domain.approvals import ApprovalKind, ApprovalRecord
-from services.accounts import AccountsWiring, build_accounts
+from services.accounts import AccountsWiring, RunnerRecordsLookup, build_accounts
+from services.audit import AuditTrail
 from services.requests import CardAction
+from services.training import TrainingRecords
+from store import training as training_store
 from store.conversations import ConversationStore, SchoolSettings, StoredConversation
 from store.db import Database
 from store.outbox import OutboxEntry, OutboxRow, list_entries
@@ -110,13 +113,32 @@ def case_values(*runners: Person, **changes: str) -> dict[str, str]:
     }
     for slot, person in enumerate(runners, start=1):
         values[runner_field(slot)] = person.aad
-        values[training_field(slot)] = "confirmed"
     values.update(changes)
     return values
 
 
 def directory() -> StaticRoleDirectory:
     return StaticRoleDirectory.from_file(ROLES_FILE)
+
+
+TRAINED_ON = date(2026, 11, 2)
+TRAINING_COURSE = "Social media for staff"
+POLICY_VERSION = "test-policy-1"  # the policy version the accounts tests' records are kept against
+
+
+def runner_records(database: Database, directory_: Any = None, version: str = POLICY_VERSION) -> RunnerRecordsLookup:
+    """The business case's lookup of the runners' standing in the school's records (as the app builds it)."""
+    return TrainingRecords(database, directory_ or directory(), audit=AuditTrail(database)).records_for(version)
+
+
+async def train(database: Database, *people: Person, on: date = TRAINED_ON,
+                course: str = TRAINING_COURSE) -> None:
+    """SLT recorded these people's social media training (so a case naming them needs no "training to follow")."""
+    async with database.transaction() as session:
+        for person in people:
+            await training_store.add(session, aad_object_id=person.aad, name=person.name, trained_on=on,
+                                     course=course, recorded_by_aad=PRIYA.aad, recorded_by_name=PRIYA.name,
+                                     now=datetime.now(UTC))
 
 
 def wiring(database: Database, clock: FakeClock | None = None, *, directory_: Any = None,
@@ -126,7 +148,8 @@ def wiring(database: Database, clock: FakeClock | None = None, *, directory_: An
     kwargs: dict[str, Any] = {"clock": clock} if clock is not None else {}
     return build_accounts(
         database=database, directory=directory_ or directory(), conversations=ConversationStore(database),
-        school_settings=SchoolSettings(database), settings=settings, **kwargs,
+        school_settings=SchoolSettings(database), settings=settings,
+        runner_records=runner_records(database, directory_), **kwargs,
     )
 
 
@@ -148,19 +171,26 @@ def bot_settings(database_url: str) -> Settings:
 
 
 @asynccontextmanager
-async def accounts_bot(settings: Settings) -> AsyncIterator[tuple[TestClient, AccountsWiring]]:
-    """The real app, with the accounts feature registered (as create_app will do once it is wired there)."""
-    from bot.app import SERVICES
+async def accounts_bot(settings: Settings, *, trained: tuple[Person, ...] = (SAM, LEE)) -> \
+        AsyncIterator[tuple[TestClient, AccountsWiring]]:
+    """The real app, with the accounts feature registered (as create_app will do once it is wired there).
+
+    Args:
+        trained: people whose social media training is recorded before the test starts.
+    """
+    from bot.app import SERVICES, policy_edition
     from cards.accounts import ACCOUNT_SUBMIT_VERB
 
     async with running_bot(settings) as client:
         services = client.app[SERVICES]
+        records = runner_records(services.database, services.directory, policy_edition(services.settings).version)
         built = build_accounts(database=services.database, directory=services.directory,
                                conversations=services.conversations, school_settings=SchoolSettings(services.database),
-                               settings=services.settings)
+                               settings=services.settings, runner_records=records)
         if not services.router.handles(ACCOUNT_SUBMIT_VERB):
             register_approvals(services.router, built.desk)
             register_account_routes(services.router, built.accounts)
+        await train(services.database, *trained)
         yield client, built
 
 
@@ -260,8 +290,10 @@ NOWHERE = "http://127.0.0.1:9/connector"  # a service URL nothing listens on: te
 
 async def seeded(database: Database, clock: FakeClock | None = None, *, directory_: Any = None,
                  **setting_values: str) -> AccountsWiring:
-    """The desk and accounts kind, with Sam, Lee, Anna and Priya's chats and an SLT channel saved."""
+    """The desk and accounts kind, with Sam, Lee, Anna and Priya's chats and an SLT channel saved, and Sam and Lee's
+    social media training recorded (the business case's runners)."""
     built = wiring(database, clock, directory_=directory_, **setting_values)
+    await train(database, SAM, LEE)
     for person in (SAM, LEE, ANNA, PRIYA):
         await save_chat(built.desk._conversations, person, NOWHERE)  # noqa: SLF001 - test set-up
     await save_slt_channel(database, NOWHERE)
@@ -301,4 +333,5 @@ async def submit_case(built: AccountsWiring) -> int:
     people = {p.aad: StaffMember(p.aad, p.name) for p in (SAM, LEE)}
     case = validate_form(case_values(), people).case
     assert case is not None
+    case = case.with_records({})  # nothing recorded for either runner
     return (await built.desk.submit(ApprovalKind.NEW_ACCOUNT, SAM.actor(), case.model_dump(mode="json"))).request.id
