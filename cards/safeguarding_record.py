@@ -33,7 +33,7 @@ from cards.base import (
     escape_markdown,
 )
 from domain.calendar import SchoolCalendar
-from domain.incidents import MAX_CHILD_WORDS, MAX_OPINION, MAX_PUPILS_TEXT, Status
+from domain.incidents import MAX_CHILD_WORDS, MAX_OPINION, MAX_PUPIL_NAME, MAX_PUPILS_TEXT, Status
 from domain.safeguarding_record import (
     MAX_DECISION,
     MAX_REASON,
@@ -55,6 +55,7 @@ class Verb(StrEnum):
     REFERRAL_OUTCOME = "incident_referral_outcome"
     EXPORT = "incident_export_record"
     TRANSFERRED = "incident_mark_transferred"
+    ADD_PUPIL = "incident_add_pupil"
 
 
 _MAX_RECORD_ID = 2**31 - 1
@@ -148,6 +149,12 @@ class TransferPayload(RecordPayload):
     transfer_reference: _Text = Field(default="", max_length=MAX_SYSTEM_REFERENCE)
 
 
+class AddPupilPayload(RecordPayload):
+    """``incident_add_pupil``: "Add a pupil" (appended to the record; nothing is replaced)."""
+
+    pupil: _Text = Field(default="", max_length=MAX_PUPIL_NAME)
+
+
 def _execute(title: str, verb: Verb, data: dict[str, Any], *, style: str | None = None) -> ActionExecute:
     return ActionExecute.with_fallback(title, verb.value, data, style=style)
 
@@ -225,8 +232,8 @@ def record_section(extras: RecordExtras, *, calendar: SchoolCalendar, compact: b
 
 
 def record_actions(incident_id: int, status: Status, extras: RecordExtras) -> ActionSet:
-    """The record's actions for the people handling it: a decision with its reason, a referral's outcome, the PDF,
-    and "mark transferred"."""
+    """The record's actions for the people handling it: a decision with its reason, a referral's outcome, a pupil
+    added, the PDF, and "mark transferred"."""
     data = {"incident": incident_id}
     actions: list[ActionExecute | ActionShowCard] = []
     if status is not Status.CLOSED:
@@ -245,6 +252,10 @@ def record_actions(incident_id: int, status: Status, extras: RecordExtras) -> Ac
                             is_required=True, error_message="Say what the outcome was.", is_multiline=True,
                             max_length=MAX_REFERRAL_OUTCOME)],
             actions=[_execute("Record outcome", Verb.REFERRAL_OUTCOME, data, style="positive")])))
+    actions.append(ActionShowCard(title="Add a pupil", card=AdaptiveCard(
+        body=[InputText(id="pupil", label="Pupil's first name and surname (added; nobody is replaced)",
+                        is_required=True, error_message="Give the pupil's name.", max_length=MAX_PUPIL_NAME)],
+        actions=[_execute("Add pupil", Verb.ADD_PUPIL, data, style="positive")])))
     actions.append(_execute("Export PDF", Verb.EXPORT, data))
     actions.append(ActionShowCard(title="Mark transferred", card=AdaptiveCard(
         body=[InputChoiceSet(id="transfer_system", label="Put into", style="compact", is_required=True,

@@ -1,5 +1,5 @@
-"""The safeguarding record's verbs (KCSIE record keeping): a decision with its reason, a referral's outcome, the
-PDF export and "mark transferred". The use cases are in ``services/safeguarding_record.py``.
+"""The safeguarding record's verbs (KCSIE record keeping): a decision with its reason, a referral's outcome, a pupil
+added, the PDF export and "mark transferred". The use cases are in ``services/safeguarding_record.py``.
 
 Each verb is declared for the people who handle some kind of report, in their personal chat only (the details card
 that carries the buttons is never posted in a channel); whether the sender handles *this* report's category is
@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from cards.replies import ActionResult
 from cards.safeguarding_record import (
     RECORD_EXPORT_CONTEXT,
+    AddPupilPayload,
     DecisionPayload,
     RecordPayload,
     ReferralOutcomePayload,
@@ -54,6 +55,7 @@ def register_safeguarding_record(router: Router, record: SafeguardingRecord) -> 
         Verb.REFERRAL_OUTCOME: (record.on_referral_outcome, ReferralOutcomePayload),
         Verb.EXPORT: (record.on_export, RecordPayload),
         Verb.TRANSFERRED: (record.on_transferred, TransferPayload),
+        Verb.ADD_PUPIL: (record.on_add_pupil, AddPupilPayload),
     }
     for verb, (handler, payload) in routes.items():
         router.on_action(verb.value, handler, payload=payload, access=RECORD_ACCESS, owner=__name__)

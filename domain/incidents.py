@@ -573,6 +573,7 @@ class EventKind(StrEnum):
     REFERRAL_OUTCOME = "referral_outcome"  # appended to a referral (an ESCALATED entry), never overwriting it
     EXPORTED = "exported"  # the record exported as a PDF for the school's safeguarding system
     TRANSFERRED = "transferred"  # put into the school's safeguarding system (CPOMS, MyConcern), with its reference
+    PUPIL_ADDED = "pupil_added"  # a pupil appended to the record after it was sent (never replacing one)
 
 
 SYSTEM_ACTOR = "Policy Bot"

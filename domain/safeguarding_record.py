@@ -16,6 +16,8 @@ Plain Python: what the record holds and the rules on changing it.
 - **Referrals** (an escalation to an outside agency: children's social care / MASH, the LADO, the police,
   Prevent / Channel, Early Help, the ICO) with the date made and the agency's reference; their **outcomes** are
   appended later and never overwrite anything (``referrals`` reads them back from the chronology).
+- **Pupils are added, never replaced**: a pupil the report turns out to concern is appended later by whoever may add
+  notes to it (``pupil_to_add``), with who and when; nobody's name is changed or removed.
 - **Transfer**: the record exported (a PDF) and put into the school's safeguarding system (CPOMS, MyConcern ...),
   with that system's reference (``Transfer``).
 """
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from domain.incidents import AGENCY_TITLES, Agency, EventKind, IncidentError
+from domain.incidents import AGENCY_TITLES, MAX_PUPIL_NAME, MAX_PUPILS, Agency, EventKind, IncidentError
 
 MAX_DECISION = 300
 MAX_REASON = 1500
@@ -55,6 +57,27 @@ def require_reason(reason: str, decision: str) -> str:
         raise RecordError(f"Give the reason for {decision}: every decision is recorded with its reason (KCSIE). "
                           "Nothing was changed.")
     return text
+
+
+def pupil_to_add(name: str, linked: Iterable[str]) -> str:
+    """The name of a pupil to append to a report's record (spaces tidied).
+
+    Raises:
+        RecordError: no name, a name too long, a pupil already linked (case and spaces aside), or the record already
+            names as many pupils as a report may.
+    """
+    tidy = " ".join((name or "").split())
+    if not tidy:
+        raise RecordError("Give the pupil's name. Nothing was changed.")
+    if len(tidy) > MAX_PUPIL_NAME:
+        raise RecordError(f"A pupil's name is at most {MAX_PUPIL_NAME} characters. Nothing was changed.")
+    names = {" ".join(other.split()).lower(): other for other in linked}
+    if tidy.lower() in names:
+        raise RecordError(f"{names[tidy.lower()]} is already on this report's record. Nothing was changed.")
+    if len(names) >= MAX_PUPILS:
+        raise RecordError(f"This report already names {MAX_PUPILS} pupils, the most one report may. Nothing was "
+                          "changed.")
+    return tidy
 
 
 def referral_date(value: str | date | None, today: date) -> date:

@@ -11,6 +11,9 @@ its category (``domain.incidents.authorise``; a refusal is audited). Each writes
   the audit trail (``exported``, ``prepared``), and Teams' file consent card sent to the sender's personal chat.
 - ``consent``: Teams' ``fileConsent/invoke`` for such a file: only the person who exported it may accept it; the PDF
   is uploaded to their OneDrive, the row deleted, the delivery audited (``exported``, ``delivered``).
+- ``on_add_pupil``: a pupil appended to the record after it was sent, by whoever may add notes to the report (the
+  same server check: the person it is about is refused, audited ``about_them``); in the chronology and the audit
+  trail (``recorded``, ``pupil_added``, without the name).
 - ``on_transferred``: "mark transferred" with the system's name and its reference: a chronology entry, the audit
   trail, and the report's retention review settled (``store.retention.settle_transfer``).
 """
@@ -28,6 +31,7 @@ from cards.incidents import details_card
 from cards.replies import ActionResult
 from cards.safeguarding_record import (
     RECORD_EXPORT_CONTEXT,
+    AddPupilPayload,
     DecisionPayload,
     ReferralOutcomePayload,
     TransferPayload,
@@ -38,7 +42,7 @@ from domain.actors import Actor
 from domain.audit import AuditOutcome, RecordType
 from domain.incidents import Permission
 from domain.retention import incident_kind
-from domain.safeguarding_record import RecordError, require_reason
+from domain.safeguarding_record import RecordError, pupil_to_add, require_reason
 from domain.subject_access import EXPORT_LIFETIME
 from services.audit import AuditTrail, refusal, view
 from services.incidents import Incidents, payload_of
@@ -108,6 +112,30 @@ class SafeguardingRecord:
         result = await self._incidents.change_record(action, Permission.RECORD_REFERRAL_OUTCOME, change)
         if result.card is not None:
             result.message = "Recorded: the outcome is added to the referral (nothing was overwritten)."
+        return result
+
+    async def on_add_pupil(self, action: CardAction) -> ActionResult:
+        form = payload_of(action, AddPupilPayload)
+        if not form.pupil.strip():
+            return ActionResult(message="Give the pupil's name. Nothing was changed.")
+        added: list[str] = []
+
+        async def change(session: Any, incident: records.Incident, now: datetime) -> str | None:
+            linked = [pupil.name for pupil in await record_store.pupils(session, incident.id)]
+            try:
+                name = pupil_to_add(form.pupil, linked)
+            except RecordError as problem:
+                return str(problem)
+            await record_store.add_pupil(session, incident.id, name, self._person(action.actor), now)
+            await self._trail.record_in(session, view(action.actor, action.verb, RecordType.INCIDENT,
+                                                      incident.reference, "pupil_added", {"pupils": len(linked) + 1},
+                                                      outcome=AuditOutcome.RECORDED))
+            added.append(name)
+            return None
+
+        result = await self._incidents.change_record(action, Permission.ADD_NOTE, change)  # who may add a note
+        if result.card is not None and added:
+            result.message = f"Added {added[0]} to the record's pupils (nobody was replaced)."
         return result
 
     # --- the transfer --------------------------------------------------------------------------------------------

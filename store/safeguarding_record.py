@@ -107,6 +107,15 @@ async def record_referral_outcome(session: AsyncSession, incident_id: int, refer
                                       data={"referral": referral_id}, at=now)
 
 
+async def add_pupil(session: AsyncSession, incident_id: int, name: str, by: records.Person, now: datetime) -> int:
+    """Append a pupil to a report's record (a new row: nothing is replaced) with its chronology entry."""
+    session.add(IncidentPupilRow(incident_id=incident_id, name=name, added_at=now, added_by_aad=by.aad_object_id,
+                                 added_by_name=by.name))
+    await records.bump_version(session, incident_id)
+    return await records.append_event(session, incident_id, EventKind.PUPIL_ADDED, by,
+                                      f"Added a pupil to the record: {name}", at=now)
+
+
 async def record_export(session: AsyncSession, incident_id: int, by: records.Person, file_name: str, size: int,
                         now: datetime) -> int:
     return await records.append_event(session, incident_id, EventKind.EXPORTED, by,

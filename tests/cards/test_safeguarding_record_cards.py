@@ -67,15 +67,15 @@ def test_the_largest_details_card_with_the_record_still_fits_in_a_teams_message(
     assert "He said sorry." in json.dumps(usual)  # a usual record is shown in full
 
 
-def test_a_closed_report_offers_the_outcome_export_and_transfer_but_no_new_decision() -> None:
+def test_a_closed_report_offers_the_outcome_a_pupil_export_and_transfer_but_no_new_decision() -> None:
     def titles(status: Status, with_referrals: bool) -> list[str]:
         found = extras(referrals=1 if with_referrals else 0)
         return [a["title"] for a in record_actions(7, status, found).to_dict()["actions"]]
 
-    assert titles(Status.OPEN, False) == ["Record a decision", "Export PDF", "Mark transferred"]
-    assert titles(Status.IN_PROGRESS, True) == ["Record a decision", "Referral outcome", "Export PDF",
+    assert titles(Status.OPEN, False) == ["Record a decision", "Add a pupil", "Export PDF", "Mark transferred"]
+    assert titles(Status.IN_PROGRESS, True) == ["Record a decision", "Referral outcome", "Add a pupil", "Export PDF",
                                                 "Mark transferred"]
-    assert titles(Status.CLOSED, True) == ["Referral outcome", "Export PDF", "Mark transferred"]
+    assert titles(Status.CLOSED, True) == ["Referral outcome", "Add a pupil", "Export PDF", "Mark transferred"]
 
 
 def test_the_file_card_names_the_export_and_nothing_of_the_report() -> None:

@@ -130,6 +130,7 @@ POLICY: dict[str, tuple[frozenset[Role], str]] = {
     "incident_screenshot": (_HANDLERS, "chat"),
     **{verb: (_HANDLERS, "chat") for verb in ("incident_decision", "incident_referral_outcome",
                                               "incident_export_record", "incident_mark_transferred",
+                                              "incident_add_pupil",
                                               "fileConsent/invoke#record_export")},  # the KCSIE record
     **{verb: (STAFF, "anywhere") for verb in ("incident_risk", "incident_dsl_told", "incident_choose_category",
                                               "incident_category", "incident_topic", "incident_submit",
@@ -380,6 +381,7 @@ def _verb_data(verb: str, world: World, incident: Report | None = None) -> dict[
         "incident_referral_outcome": {"incident": report.id, "referral": 1, "referral_outcome": "Closed by MASH."},
         "incident_export_record": {"incident": report.id},
         "incident_mark_transferred": {"incident": report.id, "transfer_system": "CPOMS", "transfer_reference": "C1"},
+        "incident_add_pupil": {"incident": report.id, "pupil": "Cara Dunn"},
         "approval_decide": {**account, "decision": "approve"},
         "approval_refresh": photo,
         "approval_withdraw": account,
@@ -440,7 +442,7 @@ def router_cases(router: Router, world: World) -> list[Case]:
 
 _HANDLING = ("incident_view", "incident_take_lead", "incident_note", "incident_escalate", "incident_close",
              "incident_screenshot", "incident_decision", "incident_referral_outcome", "incident_export_record",
-             "incident_mark_transferred")
+             "incident_mark_transferred", "incident_add_pupil")
 
 
 def record_cases(router: Router, world: World) -> list[Case]:

@@ -71,6 +71,7 @@ KNOWN_VERBS = (
     "photo_check_exception_recheck", "do_not_photograph_submit", "do_not_photograph_choose",
     "do_not_photograph_clear", "consent_register_activate", "start_flow",
     "incident_decision", "incident_referral_outcome", "incident_export_record", "incident_mark_transferred",
+    "incident_add_pupil",
 )
 DATA_KEYS = (
     "draft", "risk", "category", "what_happened", "platform", "involved", "actions_taken", "link", "when_date",

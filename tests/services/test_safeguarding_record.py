@@ -101,6 +101,44 @@ async def test_the_childs_words_facts_and_view_are_kept_apart_with_several_pupil
     assert "- Amy Lee\n- Ben Cole" in shown
 
 
+async def pupils_of(world: School) -> list[tuple[str, str]]:
+    async with world.database.sessions() as session:
+        return [(p.name, p.added_by) for p in await record_store.pupils(session, 1)]
+
+
+async def test_a_pupil_is_added_after_the_report_appended_audited_and_in_the_chronology(school: Any) -> None:
+    world, _record, _ = school
+    await a_safeguarding_report(world)
+    answer = await act(world, TOM, RecordVerb.ADD_PUPIL, {"incident": 1, "pupil": "  Cara   Dunn "})
+    assert answer.card is not None and answer.message == "Added Cara Dunn to the record's pupils (nobody was replaced)."
+    assert "- Amy Lee\n- Ben Cole\n- Cara Dunn" in shown_text(answer.card.to_dict())
+    assert await pupils_of(world) == [("Amy Lee", "Sam Teacher"), ("Ben Cole", "Sam Teacher"),
+                                      ("Cara Dunn", "Tom Reed")]  # appended: the reporter's pupils stay as sent
+    [entry] = [e for e in await chronology(world) if e.kind is EventKind.PUPIL_ADDED]
+    assert (entry.actor_name, entry.what) == ("Tom Reed", "Added a pupil to the record: Cara Dunn")
+    [audited] = [r for r in await audit_rows(world) if r.action == RecordVerb.ADD_PUPIL.value]
+    assert (audited.actor_aad, audited.outcome, audited.reason) == (TOM.aad, AuditOutcome.RECORDED.value,
+                                                                    "pupil_added")
+    assert "Cara" not in json.dumps(audited.detail)  # the trail says that a pupil was added, not who
+    before = await world.records()
+    again = await act(world, ANNA, RecordVerb.ADD_PUPIL, {"incident": 1, "pupil": "amy  LEE"})
+    assert again.card is None and again.message == "Amy Lee is already on this report's record. Nothing was changed."
+    assert await world.records() == before and len(await pupils_of(world)) == 3
+
+
+async def test_the_person_a_report_is_about_cannot_add_a_pupil_to_it(school: Any) -> None:
+    world, _record, _ = school
+    await world.report(SAM, category="pupil_safety", what_happened=FACTS, pupils="Amy Lee", about_staff=TOM.aad)
+    before = await world.records()
+    refused = await act(world, TOM, RecordVerb.ADD_PUPIL, {"incident": 1, "pupil": "Cara Dunn"})
+    assert refused.card is None and "Nothing was changed" in refused.message
+    assert await world.records() == before and await pupils_of(world) == [("Amy Lee", "Sam Teacher")]
+    [audited] = [r for r in await audit_rows(world) if r.action == RecordVerb.ADD_PUPIL.value]
+    assert (audited.actor_aad, audited.outcome, audited.reason) == (TOM.aad, "refused", "about_them")
+    assert (await act(world, ANNA, RecordVerb.ADD_PUPIL, {"incident": 1, "pupil": "Cara Dunn"})).card is not None
+    assert await pupils_of(world) == [("Amy Lee", "Sam Teacher"), ("Cara Dunn", "Anna Smith")]
+
+
 async def test_no_further_action_needs_a_reason_and_keeps_it(school: Any) -> None:
     world, _record, _ = school
     await a_safeguarding_report(world)
@@ -252,6 +290,7 @@ async def test_people_who_do_not_handle_the_report_are_refused_and_audited(schoo
         (RecordVerb.REFERRAL_OUTCOME, {"referral": before[0].id, "referral_outcome": "x"}),
         (RecordVerb.EXPORT, {}),
         (RecordVerb.TRANSFERRED, {"transfer_system": "CPOMS", "transfer_reference": "x"}),
+        (RecordVerb.ADD_PUPIL, {"pupil": "Cara Dunn"}),  # crafted: the card is never sent to them
     ]
     for who, expected in ((SAM, "role_not_held"), (LEE, "role_not_held"), (PRIYA, "not_permitted"),
                           (JO, "not_permitted")):  # SLT do not handle a pupil's safety; the DPO only data breaches
@@ -296,6 +335,7 @@ async def test_subject_access_finds_each_pupil_of_a_report(school: Any) -> None:
     {"incident": 1, "referral": True, "referral_outcome": "x"}, {"incident": 1, "decision": "x" * 100_000},
     {"incident": 1, "transfer_system": "x" * 61, "transfer_reference": "y"},
     {"incident": 1, "transfer_reference": "x" * 101, "transfer_system": "CPOMS"},
+    {"incident": 1, "pupil": "x" * 101}, {"incident": 1, "pupil": ["Amy Lee"]}, {"incident": 1, "pupil": "   "},
 ])
 async def test_a_malformed_record_action_gets_a_clear_answer_and_changes_nothing(school: Any,
                                                                                 data: dict[str, Any]) -> None:
