@@ -1,14 +1,22 @@
-"""The dashboard's figures, counted by the database: GROUP BY, COUNT and SUM over indexed columns, medians by ORDER
-BY ... LIMIT ... OFFSET. Nothing here loads records into Python: each query returns a handful of numbers.
+"""The dashboard's figures, counted by the database: GROUP BY, COUNT and SUM over indexed columns, and medians.
+Nothing here loads records into Python: each query returns a handful of numbers.
 
-Portable to SQLite and PostgreSQL:
+Portable to SQLite and PostgreSQL, with two places where each database gets the statement it runs best (the figures
+are the same; the tests check each against the same hand count on both):
 
-- the reports are counted a month at a time, each month's range in UTC (worked out in the school's time zone by
-  ``domain/dashboard.py``) read from a covering index, so no date function of either database is needed and a
-  report at 00:30 on 1 October (British Summer Time) counts in October;
-- a duration in seconds is ``(julianday(b) - julianday(a)) * 86400`` on SQLite and ``EXTRACT(EPOCH FROM b - a)`` on
-  PostgreSQL (the one place the two differ, in ``_seconds``);
-- a median is the middle one or two rows of the durations ``ORDER BY``-ed, read with ``LIMIT 2 OFFSET (n-1)/2``;
+- the reports by category and month: on SQLite a statement per month, each month's range in UTC (worked out in the
+  school's time zone by ``domain/dashboard.py``) read from a covering index, so no date function is needed and a report
+  at 00:30 on 1 October (British Summer Time) counts in October; on PostgreSQL one statement over the period, each
+  month's count a ``count(*) FILTER (WHERE <the month's range>)``: the period's rows are read once (a statement per
+  month went back to the table for each month, 11 bitmap heap scans for a school year, twice the time of one pass);
+- a median: on SQLite the middle one or two durations ``ORDER BY``-ed, read with ``LIMIT 2 OFFSET (n-1)/2``, each
+  rounded to whole seconds in Python, the mean of the two for an even count (``median_of``); on PostgreSQL every median
+  of a table in one pass, ``percentile_cont(0.5) WITHIN GROUP (ORDER BY round(seconds)) FILTER (WHERE ...)``, the same
+  figure (``medians`` says why);
+- a duration in seconds is ``(julianday(b) - julianday(a)) * 86400`` on SQLite and ``date_part('epoch', b - a)`` (a
+  double precision) on PostgreSQL, in ``_seconds``;
+- the reports referred outside school, by agency and in all, are one statement: the (report, agency) pairs of the
+  period's escalations as a CTE, counted by agency and, ``UNION ALL``, as distinct reports;
 - a JSON field is read with SQLAlchemy's JSON operators (``json_extract`` / ``->>``); the photo checks are grouped
   by answer and by their set of reasons (the JSON array's text: a few dozen groups), and each group's count is added
   to each of its reasons.
@@ -38,6 +46,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     ColumnElement,
+    Float,
     Index,
     Integer,
     LargeBinary,
@@ -48,7 +57,10 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    literal_column,
+    or_,
     select,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -115,7 +127,9 @@ def _codes(text: object) -> list[str]:
 def _seconds(session: AsyncSession, start: Any, end: Any) -> ColumnElement[Any]:
     if session.get_bind().dialect.name == "sqlite":
         return (func.julianday(end) - func.julianday(start)) * 86400.0
-    return func.extract("epoch", end - start)
+    # date_part(), not EXTRACT(): a double precision, not a numeric (sorted several times faster); whole seconds are
+    # the same (a duration is whole microseconds, so it is never within a rounding error of half a second unless on it)
+    return func.date_part("epoch", end - start)
 
 
 def _utc_day(session: AsyncSession, column: Any) -> ColumnElement[Any]:
@@ -197,10 +211,15 @@ async def _checks(session: AsyncSession, start: datetime, end: datetime,
     return by_verdict, by_reason
 
 
+def _is_postgresql(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 async def median_of(session: AsyncSession, table: Any, duration: ColumnElement[Any],
                     where: Sequence[Any], *, count: int | None = None) -> tuple[float | None, int]:
     """The median of ``duration`` over ``table``'s rows ``where`` selects, and how many there are (``count``: already
-    counted, e.g. in another pass)."""
+    counted, e.g. in another pass), by the portable method: the middle one or two rows ``ORDER BY``-ed, each rounded to
+    whole seconds, and the mean of the two for an even count."""
     if count is None:
         count = int(await session.scalar(select(func.count()).select_from(table).where(*where)) or 0)
     if count == 0:
@@ -213,6 +232,35 @@ async def median_of(session: AsyncSession, table: Any, duration: ColumnElement[A
     return (sum(values) / len(values) if values else None), count
 
 
+Median = tuple[float | None, int]  # whole seconds (None: no rows), and how many rows
+
+
+async def medians(session: AsyncSession, table: Any, where: Sequence[Any],
+                  each: Sequence[tuple[ColumnElement[Any], Sequence[Any], int | None]]) -> list[Median]:
+    """For each ``(duration, condition, count)``: the median of ``duration`` in whole seconds over ``table``'s rows that
+    ``where`` and ``condition`` select, and how many there are (``count``: already counted, or ``None``).
+
+    PostgreSQL: one statement, one pass over the rows, ``percentile_cont(0.5) WITHIN GROUP (ORDER BY round(seconds))
+    FILTER (WHERE condition)`` for each, sorting the rounded durations as ``double precision``. The same figure as the
+    portable method of ``median_of`` (SQLite), which rounds the middle one or two durations in Python: rounding is
+    monotonic, so the middle of the rounded durations is the rounded middle; ``round(double precision)`` and Python's
+    ``round`` both round halves to even; and for an even count ``percentile_cont`` returns ``a + (b - a) * 0.5``, the
+    mean of the middle two, exact for whole seconds.
+    """
+    if not _is_postgresql(session):
+        return [await median_of(session, table, duration, (*where, *condition), count=count)
+                for duration, condition, count in each]
+    columns: list[Any] = []
+    for duration, condition, _ in each:
+        selected = and_(*condition)
+        columns += [func.count().filter(selected),
+                    func.percentile_cont(literal_column("0.5")).within_group(func.round(cast(duration, Float)))
+                    .filter(selected)]
+    row = (await session.execute(
+        select(*columns).select_from(table).where(*where, or_(*(and_(*c) for _, c, _ in each))))).one()
+    return [(None if row[2 * i + 1] is None else float(row[2 * i + 1]), int(row[2 * i] or 0)) for i in range(len(each))]
+
+
 async def figures(session: AsyncSession, period: Period, categories: frozenset[Category], now: datetime,
                   *, referrals_note: str = "") -> Figures:
     """Every figure of the dashboard for ``period`` over ``categories`` (empty: no reports counted)."""
@@ -220,8 +268,7 @@ async def figures(session: AsyncSession, period: Period, categories: frozenset[C
     in_period = (IncidentRow.received_at >= period.start, IncidentRow.received_at < period.end,
                  IncidentRow.category.in_(wanted))
 
-    # one pass over the index, a month at a time (each month's range read from the covering index, no per-row
-    # CASE): reports by category and month, closed, auto-escalated, with a lead per urgency
+    # reports by category and month, closed, auto-escalated, with a lead per urgency
     closed = func.sum(case((IncidentRow.status == Status.CLOSED.value, 1), else_=0))
     escalated = func.sum(case((IncidentRow.auto_escalated_at.is_not(None), 1), else_=0))
     led = [func.sum(case((and_(IncidentRow.urgency == u.value, IncidentRow.lead_at.is_not(None)), 1), else_=0))
@@ -230,13 +277,23 @@ async def figures(session: AsyncSession, period: Period, categories: frozenset[C
     by_category_month: dict[tuple[Category, str], int] = {}
     total = closed_count = auto = 0
     with_lead = {Urgency.URGENT: 0, Urgency.STANDARD: 0}
-    for label, month_start, month_end in period.months or (("", period.start, period.end),):
-        rows = await session.execute(
-            select(IncidentRow.category, func.count(), closed, escalated, *led)
-            .where(IncidentRow.received_at >= month_start, IncidentRow.received_at < month_end,
-                   IncidentRow.category.in_(wanted))
-            .group_by(IncidentRow.category))
-        for category, count, closed_in, escalated_in, urgent_led, standard_led in rows.all():
+    months = period.months or (("", period.start, period.end),)
+    if _is_postgresql(session):
+        # one pass over the period, each month's count a FILTER of its range (PostgreSQL reads the rows once; a
+        # statement per month would read every heap page the month's rows are on, again for each month)
+        per_month = [func.count().filter(and_(IncidentRow.received_at >= low, IncidentRow.received_at < high))
+                     for _, low, high in months]
+        passes = [(months, select(IncidentRow.category, func.count(), closed, escalated, *led, *per_month)
+                   .where(*in_period).group_by(IncidentRow.category))]
+    else:
+        # a month at a time, each month's range read from the covering index (SQLite: no per-row CASE over months)
+        passes = [(((label, low, high),), select(IncidentRow.category, func.count(), closed, escalated, *led)
+                   .where(IncidentRow.received_at >= low, IncidentRow.received_at < high,
+                          IncidentRow.category.in_(wanted)).group_by(IncidentRow.category))
+                  for label, low, high in months]
+    for counted_months, query in passes:
+        for category, count, closed_in, escalated_in, urgent_led, standard_led, *month_counts in (
+                await session.execute(query)).all():
             kind = Category(category)
             by_category[kind] += int(count)
             total += int(count)
@@ -244,35 +301,39 @@ async def figures(session: AsyncSession, period: Period, categories: frozenset[C
             auto += int(escalated_in or 0)
             with_lead[Urgency.URGENT] += int(urgent_led or 0)
             with_lead[Urgency.STANDARD] += int(standard_led or 0)
-            if label and not restricted(kind):  # a restricted category is never split by month
-                by_category_month[(kind, label)] = int(count)
+            for (label, _, _), in_month in zip(counted_months, month_counts or [count], strict=True):
+                if label and in_month and not restricted(kind):  # a restricted category is never split by month
+                    by_category_month[(kind, label)] = int(in_month)
 
     lead_seconds = _seconds(session, IncidentRow.received_at, IncidentRow.lead_at)
-    lead_median: dict[str, tuple[float | None, int]] = {}
-    for urgency in (Urgency.URGENT, Urgency.STANDARD):
-        lead_median[urgency.value] = await median_of(
-            session, IncidentRow, lead_seconds,
-            # coalesce(): not a column SQLite can look up in the escalation clock's (urgency, ...) index, so it reads
-            # the dashboard's covering index over the period instead (twice as fast on 100,000 reports)
-            (*in_period, func.coalesce(IncidentRow.urgency, "") == urgency.value, IncidentRow.lead_at.is_not(None)),
-            count=with_lead[urgency])
+    urgencies = (Urgency.URGENT, Urgency.STANDARD)
+    found = await medians(
+        session, IncidentRow, (*in_period, IncidentRow.lead_at.is_not(None)),
+        # coalesce(): not a column SQLite can look up in the escalation clock's (urgency, ...) index, so it reads the
+        # dashboard's covering index over the period instead (twice as fast on 100,000 reports)
+        [(lead_seconds, (func.coalesce(IncidentRow.urgency, "") == u.value,), with_lead[u]) for u in urgencies])
+    lead_median: dict[str, tuple[float | None, int]] = {u.value: m for u, m in zip(urgencies, found, strict=True)}
 
+    # the reports referred outside school, by agency and in all (a report referred to two agencies counts once in
+    # all): one statement, the escalations of the period joined to their reports once
     agency = IncidentEventRow.data["agency"].as_string()
-    referral_rows = await session.execute(
-        select(agency, func.count(func.distinct(IncidentEventRow.incident_id)))
-        .join(IncidentRow, IncidentRow.id == IncidentEventRow.incident_id)
-        .where(IncidentEventRow.kind == EventKind.ESCALATED.value, IncidentEventRow.at >= period.start,
-               IncidentEventRow.at < period.end, IncidentRow.category.in_(wanted))
-        .group_by(agency))
+    pairs = (select(IncidentEventRow.incident_id.label("incident_id"), agency.label("agency")).distinct()
+             .join(IncidentRow, IncidentRow.id == IncidentEventRow.incident_id)
+             .where(IncidentEventRow.kind == EventKind.ESCALATED.value, IncidentEventRow.at >= period.start,
+                    IncidentEventRow.at < period.end, IncidentRow.category.in_(wanted))
+             .cte("referral_pairs"))
+    referral_rows = await session.execute(union_all(
+        select(literal(0).label("in_all"), pairs.c.agency, func.count()).group_by(pairs.c.agency),
+        select(literal(1).label("in_all"), literal(None, String).label("agency"),
+               func.count(func.distinct(pairs.c.incident_id)))))
     referred: dict[str, int] = {a.value: 0 for a in Agency}
-    for name, count in referral_rows.all():
+    referred_reports = 0
+    for in_all, name, count in referral_rows.all():
+        if in_all:
+            referred_reports = int(count or 0)
+            continue
         key = str(name) if name in referred else "other"  # an agency recorded before the list changed
         referred[key] = referred.get(key, 0) + int(count)
-    referred_reports = int(await session.scalar(
-        select(func.count(func.distinct(IncidentEventRow.incident_id)))
-        .join(IncidentRow, IncidentRow.id == IncidentEventRow.incident_id)
-        .where(IncidentEventRow.kind == EventKind.ESCALATED.value, IncidentEventRow.at >= period.start,
-               IncidentEventRow.at < period.end, IncidentRow.category.in_(wanted))) or 0)
 
     checks_by_verdict, checks_no_reasons = await _checks(session, period.start, period.end, now)
 
@@ -284,15 +345,14 @@ async def figures(session: AsyncSession, period: Period, categories: frozenset[C
             .group_by(ApprovalRequestRow.state))).all():
         requests_by_state[str(state)] = int(count)
     decided_wait = _seconds(session, ApprovalRequestRow.created_at, ApprovalRequestRow.decided_at)
-    request_wait = await median_of(session, ApprovalRequestRow, decided_wait,
-                                   (*made, ApprovalRequestRow.decided_at.is_not(None),
-                                    ApprovalRequestRow.state.in_([ApprovalState.APPROVED.value,
-                                                                  ApprovalState.REJECTED.value])))
     waiting = _seconds(session, ApprovalRequestRow.pending_since, literal(now, UtcDateTime))
-    requests_waiting = await median_of(session, ApprovalRequestRow, waiting,
-                                       (ApprovalRequestRow.kind == ApprovalKind.NEW_ACCOUNT.value,
-                                        ApprovalRequestRow.state == ApprovalState.PENDING.value,
-                                        ApprovalRequestRow.pending_since.is_not(None)))
+    request_wait, requests_waiting = await medians(
+        session, ApprovalRequestRow, (ApprovalRequestRow.kind == ApprovalKind.NEW_ACCOUNT.value,),
+        [(decided_wait, (*made, ApprovalRequestRow.decided_at.is_not(None),
+                         ApprovalRequestRow.state.in_([ApprovalState.APPROVED.value, ApprovalState.REJECTED.value])),
+          None),
+         (waiting, (ApprovalRequestRow.state == ApprovalState.PENDING.value,
+                    ApprovalRequestRow.pending_since.is_not(None)), None)])
 
     do_not_photograph = int(await session.scalar(
         select(func.count()).select_from(ConsentDoNotPhotographRow)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from dialogs.dashboard import register_dashboard
 from dialogs.router import InvokeRequest, Router, TextKind
 from directory.static import DirectoryEntry, StaticRoleDirectory
 from domain.actors import Actor
-from domain.dashboard import FEWER, PeriodChoice, SchoolTerms, dashboard_categories, governors_categories
+from domain.dashboard import FEWER, Period, PeriodChoice, SchoolTerms, dashboard_categories, governors_categories
 from domain.incidents import ROUTING, Category
 from domain.roles import Role
 from services.audit import AuditTrail
@@ -29,6 +30,7 @@ from services.requests import CardAction, CommandRequest
 from store import audit as trail
 from store import dashboard as store
 from store.db import Database
+from store.incidents import IncidentRow
 from tests.support.cardcheck import assert_valid_card
 from tests.support.dashboard_world import EXPECTED_HEAD, EXPECTED_SLT, NOW, PUPIL_NAME, STAFF_NAME, seed
 
@@ -158,6 +160,53 @@ async def test_last_term_counts_only_last_term(world: World) -> None:
     assert {c.value: v for c, v in figures.by_category.items() if v} == {"negative_comment": 1}
     assert figures.referred_reports == 1 and dict(figures.checks_by_verdict) == {"yes": 1, "no": 0}
     assert figures.requests_by_state["approved"] == 1 and sum(figures.requests_by_state.values()) == 1
+
+
+
+async def _reports_with_leads(database: Database, leads: list[tuple[str, float]], first_id: int) -> None:
+    """Reports in March 2025 (outside every period of the hand-counted world), each led ``seconds`` after it came."""
+    received = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+    async with database.transaction() as session:
+        for offset, (urgency, seconds) in enumerate(leads):
+            number = first_id + offset
+            session.add(IncidentRow(
+                id=number, reference=f"INC-2025-{number:04d}", year=2025, number=number,
+                submission_key=f"lead-{number}", category="negative_comment", urgency=urgency, status="in_progress",
+                immediate_risk=False, dsl_told=None, reporter_aad="r", reporter_name="R", what_happened="x",
+                platform="Facebook", link="", when_date=None, when_detail="", involved="", actions_taken=[],
+                source="chat", source_author="", received_at=received, lead_aad="l", lead_name="L",
+                lead_at=received + timedelta(seconds=seconds), closed_at=None, closed_by_name=None, outcome_kind=None,
+                outcome=None, escalate_due_at=None, auto_escalated_at=None, routed_at=received,
+                screenshots_until=None, version=1))
+
+
+async def test_a_median_is_of_durations_in_whole_seconds_the_mean_of_the_middle_two_for_an_even_count(
+        world: World) -> None:
+    # standard: 0.4, 2.6, 3.6 and 9 s are 0, 3, 4 and 9 whole seconds, so the median is (3 + 4) / 2 = 3.5 (not the
+    # middle two's mean rounded, 3.1 -> 3); urgent: 1.4, 1.6 and 8 s are 1, 2, 8, so 2
+    await _reports_with_leads(world.database, [("standard", 0.4), ("standard", 2.6), ("standard", 3.6),
+                                               ("standard", 9.0), ("urgent", 1.4), ("urgent", 1.6), ("urgent", 8.0)],
+                              first_id=100)
+    march = Period(None, "March 2025", datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 4, 1, tzinfo=UTC))
+    async with world.database.sessions() as session:
+        figures = await store.figures(session, march, governors_categories(), NOW)
+    assert dict(figures.lead_median) == {"urgent": (2.0, 3), "standard": (3.5, 4)}
+    assert {c.value: v for c, v in figures.by_category.items() if v} == {"negative_comment": 7}
+    assert figures.by_category_month == {}  # a period without months is not split by month
+
+
+async def test_a_duration_of_exactly_half_a_second_rounds_to_even_on_postgresql(world: World) -> None:
+    if world.database.url.startswith("sqlite"):
+        pytest.skip("SQLite's julianday() holds a moment to about 40 microseconds: no duration is exactly x.5 s")
+    # 2.5, 2.5 and 7 s are 2, 2 and 7 whole seconds (Python's round(), halves to even, as before percentile_cont):
+    # the median is 2, not 3 (halves away from zero) nor 2.5 (not rounded); 0.5, 1.5, 2.5, 3.5 s are 0, 2, 2, 4
+    await _reports_with_leads(world.database, [("urgent", 2.5), ("urgent", 2.5), ("urgent", 7.0),
+                                               ("standard", 0.5), ("standard", 1.5), ("standard", 2.5),
+                                               ("standard", 3.5)], first_id=200)
+    march = Period(None, "March 2025", datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 4, 1, tzinfo=UTC))
+    async with world.database.sessions() as session:
+        figures = await store.figures(session, march, governors_categories(), NOW)
+    assert dict(figures.lead_median) == {"urgent": (2.0, 3), "standard": (2.0, 4)}
 
 
 # --- the card ---------------------------------------------------------------------------------------------------
