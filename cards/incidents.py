@@ -288,6 +288,30 @@ class Prefill:
     about_staff: str = ""
     about_others: str = ""
     staff_choices: tuple[tuple[str, str], ...] = ()
+    # the rest of the form, kept as typed when it comes back with a problem (``kept``)
+    child_words: str = ""
+    opinion: str = ""
+    pupils: str = ""
+    when_date: str = ""
+    when_detail: str = ""
+    actions_taken: str = ""  # comma separated, as Teams sends a multi-select
+
+    @classmethod
+    def kept(cls, form: _ReportInputs, *, staff_choices: tuple[tuple[str, str], ...] = ()) -> Prefill:
+        """Everything typed into a report form that comes back with a problem, so nothing has to be typed again
+        (a date or an action the form never offers is left out)."""
+        typed = form.inputs()
+        try:
+            when = date.fromisoformat(typed["when_date"]).isoformat() if typed["when_date"] else ""
+        except ValueError:
+            when = ""
+        offered = {action.value for action in ActionTaken}
+        chosen = dict.fromkeys(part.strip() for part in typed["actions_taken"].split(","))
+        actions = ",".join(action for action in chosen if action in offered)
+        return cls(what_happened=typed["what_happened"], involved=typed["involved"], platform=typed["platform"],
+                   link=typed["link"], about_staff=typed["about_staff"], about_others=typed["about_others"],
+                   staff_choices=staff_choices, child_words=typed["child_words"], opinion=typed["opinion"],
+                   pupils=typed["pupils"], when_date=when, when_detail=typed["when_detail"], actions_taken=actions)
 
 
 def _guidance(rule: CategoryRule) -> Container:
@@ -314,16 +338,16 @@ def _details_inputs(today: date, prefill: Prefill) -> list[Element]:
             "what_happened", "What happened?", "Say what happened.", multiline=True, max_length=MAX_WHAT_HAPPENED,
             value=prefill.what_happened, placeholder="The facts: what you saw or were told, in your own words",
         ),
-        *record_inputs(),  # KCSIE: the child's words, the view apart from the facts, the pupils
+        *record_inputs(child_words=prefill.child_words, opinion=prefill.opinion, pupils=prefill.pupils),  # KCSIE
         InputChoiceSet(
             id="platform", label="Where? (platform)", style="compact", placeholder="Choose a platform",
             value=prefill.platform or None, choices=[Choice(title=name, value=name) for name in PLATFORMS],
         ),
         InputText(id="link", label="Link (if there is one)", max_length=MAX_LINK, value=prefill.link or None),
         InputDate(id="when_date", label=f"Date it happened or you saw it (today is {today.strftime('%a %d %b')}; "
-                                        "leave empty if your words below say when)"),
+                                        "leave empty if your words below say when)", value=prefill.when_date or None),
         InputText(id="when_detail", label="When, in your own words (e.g. last night about 9pm)",
-                  max_length=MAX_WHEN_DETAIL),
+                  max_length=MAX_WHEN_DETAIL, value=prefill.when_detail or None),
         InputText(
             id="involved", label="Who is involved? (pupils, staff, parents: names or descriptions, several allowed)",
             is_multiline=True, max_length=MAX_INVOLVED, value=prefill.involved or None,
@@ -331,6 +355,7 @@ def _details_inputs(today: date, prefill: Prefill) -> list[Element]:
         *_subject_inputs(prefill),
         InputChoiceSet(
             id="actions_taken", label="What have you already done?", style="expanded", is_multi_select=True,
+            value=prefill.actions_taken or None,
             choices=[Choice(title=ACTION_TAKEN_TITLES[action], value=action.value) for action in ActionTaken],
         ),
     ]

@@ -144,7 +144,6 @@ _OPEN_LISTED = 25
 _CLOSED_LISTED = 5
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _SUBMISSION_ATTEMPTS = 3  # a concurrent duplicate submission rolls back and retries this often
-_MAX_PREFILL = 1000  # what a refused form keeps of the text typed into it
 
 _IMAGE_SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -515,10 +514,8 @@ class Incidents:
                 problem="A media enquiry has its own short form: fill it in below. Nothing was sent."))
         try:
             details = form.details()
-        except ValidationError as error:
-            prefill = Prefill(what_happened=form.what_happened[:_MAX_PREFILL], involved=form.involved[:_MAX_PREFILL],
-                              link=form.link, about_staff=form.about_staff, about_others=form.about_others,
-                              staff_choices=(await self._staff()).choices)
+        except ValidationError as error:  # the form comes back with every field as typed
+            prefill = Prefill.kept(form, staff_choices=(await self._staff()).choices)
             return ActionResult(card=self._form(form.draft, form.category, form.at_risk, form.dsl_told,
                                                 prefill=prefill, problem=form_problem(error)))
         staff = await self._staff()
@@ -530,9 +527,7 @@ class Incidents:
         except ReportCancelled:
             return ActionResult(card=cancelled_form_card())
         except WhenInFuture as problem:
-            prefill = Prefill(what_happened=form.what_happened[:_MAX_PREFILL], involved=form.involved[:_MAX_PREFILL],
-                              link=form.link, about_staff=form.about_staff, about_others=form.about_others,
-                              staff_choices=(await self._staff()).choices)
+            prefill = Prefill.kept(form, staff_choices=staff.choices)
             return ActionResult(card=self._form(form.draft, form.category, form.at_risk, form.dsl_told,
                                                 prefill=prefill, problem=str(problem)))
         return ActionResult(card=receipt)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -14,8 +15,10 @@ from domain.incidents import ROUTING, Category, ChannelView, EventKind, Status, 
 from domain.roles import DirectoryUnavailableError, Person, Role
 from services.requests import CommandRequest
 from store import incidents as records
+from store import safeguarding_record as record_parts
 from store.conversations import StoredConversation
 from store.outbox import OutboxKind
+from tests.support.cardcheck import assert_valid_card
 from tests.support.incidents_world import (
     ANNA,
     GRACE,
@@ -113,6 +116,70 @@ async def test_a_form_with_a_problem_comes_back_with_what_was_typed(school: Scho
     text = card_text(result.card.to_dict())
     assert "Say what happened." in text and "Kept this" in text
     assert await school.outbox() == []
+
+
+TYPED = {
+    "what_happened": "A pupil showed me a message from an adult.", "involved": "Year 5 class",
+    "platform": "Instagram", "link": "https://example.test/post/1", "when_detail": "last night about 9pm",
+    "actions_taken": "screenshot_kept,reported_to_platform", "child_words": "He said \"don't tell your mum\"",
+    "opinion": "I think she is frightened.", "pupils": "Amy Lee\nBen Cole", "about_staff": LEE.aad,
+    "about_others": "An adult outside the school",
+}
+
+
+def input_values(card: dict[str, Any]) -> dict[str, Any]:
+    """Each input of a card by id, with the value it starts with (what Teams sends back if nobody touches it)."""
+    found: dict[str, Any] = {}
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if str(node.get("type", "")).startswith("Input.") and "id" in node:
+                found[node["id"]] = node.get("value")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(card)
+    return found
+
+
+@pytest.mark.parametrize(("problem", "change", "message"), [
+    pytest.param("pupils", {"pupils": "Amy Lee\n" + "x" * 101}, "Give at most 30 pupils", id="a-pupil-too-long"),
+    pytest.param("what_happened", {"what_happened": " "}, "Say what happened.", id="nothing-happened"),
+    pytest.param("when_date", {"when_date": "2026-12-25"}, "future", id="a-date-in-the-future"),
+])
+async def test_a_form_with_a_problem_keeps_every_field_as_typed(
+    school: School, problem: str, change: dict[str, str], message: str
+) -> None:
+    flow = {"draft": "2" * 32, "risk": "no", "category": "bullying_pupil"}
+    sent = {**TYPED, "when_date": "2026-11-23", **change}
+    result = await school.act(SAM, Verb.SUBMIT, {**flow, **sent})
+    assert result.card is not None and await school.outbox() == []
+    card = result.card.to_dict()
+    assert_valid_card(card)  # the reference parser reads it as Teams would
+    assert message in shown_text(card)
+    kept = input_values(card)
+    for field, value in sent.items():
+        if field == problem and field != "pupils":
+            continue  # the field at fault: a date in the future is not offered back, a blank stays blank
+        assert kept[field] == value, field
+    fixed = {key: value for key, value in kept.items() if value is not None}
+    fixed.update({"pupils": TYPED["pupils"], "what_happened": TYPED["what_happened"], "when_date": "2026-11-23"})
+    assert (await school.act(SAM, Verb.SUBMIT, {**flow, **fixed})).card is not None  # sent as kept, once fixed
+    saved = await incident(school)
+    assert (saved.what_happened, saved.involved, saved.when_detail) == (
+        TYPED["what_happened"], TYPED["involved"], TYPED["when_detail"])
+    async with school.database.sessions() as session:
+        statement = await record_parts.statement(session, saved.id)
+        pupils = [p.name for p in await record_parts.pupils(session, saved.id)]
+        about = (await records.subjects_of(session, [saved.id]))[saved.id]
+    assert (statement.child_words, statement.opinion, pupils) == (TYPED["child_words"], TYPED["opinion"],
+                                                                  ["Amy Lee", "Ben Cole"])
+    assert {s.aad_object_id for s in about} == {LEE.aad, None} and "An adult outside the school" in {
+        s.name for s in about}
+    assert {a.value for a in saved.actions_taken} == {"screenshot_kept", "reported_to_platform"}
 
 
 @pytest.mark.parametrize("category", list(Category))
