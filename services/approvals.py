@@ -882,8 +882,10 @@ class ApprovalDesk:
             return CommandReply(texts=["Nothing is waiting for a decision."])
         acting_for = delegation.head_name if delegation else None
         async with self._db.transaction() as session:
-            # Read again in the unit of work that sends them: a request decided meanwhile is not sent with buttons.
-            pending = [r for r in await self._pending(session) if authority.may_decide_request(actor.aad_object_id, r)]
+            # Read again, and held, in the unit of work that sends them: a request decided meanwhile is not sent with
+            # buttons, and a decision made meanwhile waits for this and then updates the copies it sends.
+            pending = [r for r in await self._pending(session, hold=True)
+                       if authority.may_decide_request(actor.aad_object_id, r)]
             if not pending:
                 return CommandReply(texts=["Nothing is waiting for a decision."])
             shown = [await store.changes_of_round(session, request) for request in pending[:_APPROVALS_SHOWN]]
@@ -939,7 +941,7 @@ class ApprovalDesk:
             )
             if replaced is not None:
                 await store.claim_summary(session, replaced.id, now)  # the new delegation carries on from it
-            pending = await self._pending(session)
+            pending = await self._pending(session, hold=True)  # routed to the deputy below
             chat = await conversations.personal_chat_of(session, deputy.aad_object_id)
             if chat is not None:
                 await enqueue(session, OutboxMessage.personal(
@@ -984,9 +986,10 @@ class ApprovalDesk:
     # --- background work (bot/reminders.py runs these) ------------------------------------------------
     # Each reads the directory first, then does its writing in one unit of work (none when nothing is due).
 
-    async def _pending(self, session: AsyncSession) -> list[ApprovalRecord]:
-        """The requests of the desk's kinds waiting for a decision."""
-        return [r for r in await store.pending_requests(session) if r.kind in self._kinds]
+    async def _pending(self, session: AsyncSession, *, hold: bool = False) -> list[ApprovalRecord]:
+        """The requests of the desk's kinds waiting for a decision; with ``hold``, held until ``session``'s transaction
+        ends (`store.approvals.pending_requests`): for a unit of work that sends their cards."""
+        return [r for r in await store.pending_requests(session, hold=hold) if r.kind in self._kinds]
 
     async def _route_all(self, session: AsyncSession, requests: Sequence[ApprovalRecord], routing: Routing) -> int:
         """Send each request's card to every current decider who does not have it yet; how many were sent."""
@@ -1011,7 +1014,7 @@ class ApprovalDesk:
         if routing is None:
             return 0
         async with self._db.transaction() as session:
-            return await self._route_all(session, await self._pending(session), routing)
+            return await self._route_all(session, await self._pending(session, hold=True), routing)
 
     async def send_reminders(self, now: datetime | None = None, *, school_days: int = 2) -> int:
         """Remind the deciders of each request pending longer than ``school_days`` school days, once a day."""

@@ -429,11 +429,17 @@ async def requests_of(session: AsyncSession, requester_aad: str, *, limit: int =
     return [_record(row) for row in rows]
 
 
-async def pending_requests(session: AsyncSession) -> list[ApprovalRecord]:
-    rows = await session.scalars(
-        select(ApprovalRequestRow).where(ApprovalRequestRow.state == ApprovalState.PENDING.value)
-        .order_by(ApprovalRequestRow.id)
-    )
+async def pending_requests(session: AsyncSession, *, hold: bool = False) -> list[ApprovalRecord]:
+    """The requests waiting for a decision, oldest first.
+
+    Args:
+        hold: lock their rows until the caller's transaction ends (PostgreSQL; a SQLite writer holds the whole
+            database already), for a caller that sends their cards: a decision made meanwhile waits, then finds the
+            copies sent and updates them; one decided meanwhile is not among them.
+    """
+    statement = (select(ApprovalRequestRow).where(ApprovalRequestRow.state == ApprovalState.PENDING.value)
+                 .order_by(ApprovalRequestRow.id))
+    rows = await session.scalars(statement.with_for_update() if hold else statement)
     return [_record(row) for row in rows]
 
 

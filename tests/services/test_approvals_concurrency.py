@@ -4,6 +4,7 @@ and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from datetime import timedelta
 
 import pytest
@@ -14,8 +15,9 @@ from domain.accounts import StaffMember, validate_form
 from domain.approvals import ApprovalKind, ApprovalState, HistoryEvent
 from services.accounts import AccountsWiring
 from store import approvals as store
+from store import card_copies, conversations
 from store.db import Database
-from store.outbox import OutboxKind
+from store.outbox import OutboxKind, OutboxMessage, enqueue
 from tests.support.approvals import (
     ANNA,
     LEE,
@@ -28,6 +30,7 @@ from tests.support.approvals import (
     case_values,
     click,
     outbox_activities,
+    outbox_card,
     seeded,
     submit_case,
 )
@@ -116,3 +119,32 @@ async def test_the_same_form_sent_twice_at_once_makes_one_request(
     assert len({r.request.id for r in results}) == 1 and sum(r.new for r in results) == 1
     async with database.sessions() as session:
         assert len(await store.requests_of(session, SAM.aad)) == 1
+
+
+async def test_a_decision_made_while_cards_are_being_sent_waits_and_then_updates_them(
+    database: Database, desk_wiring: AccountsWiring
+) -> None:
+    """`approvals` (and routing) read the waiting requests held (``pending_requests(hold=True)``) in the unit of work
+    that sends their cards and records them as copies. A decision clicked meanwhile waits for that unit of work, then
+    finds the new copy and updates it: without the hold, on PostgreSQL, it would not see the copy (not committed
+    yet) and that card would keep its buttons."""
+    request_id = await submit_case(desk_wiring)
+    elsewhere = contextvars.copy_context()  # Anna's click is another turn: outside the unit of work below
+    async with database.transaction() as session:  # the sending unit of work, held open while Anna decides
+        [request] = await store.pending_requests(session, hold=True)
+        decision = asyncio.create_task(desk_wiring.desk.decide(click(ANNA, APPROVAL_DECIDE_VERB, {
+            "request_id": request_id, "round": 1, "decision": "approve", "comment": ""})), context=elsewhere)
+        done, _ = await asyncio.wait({decision}, timeout=1.0)  # as far as it gets meanwhile
+        assert not done, "the decision did not wait for the unit of work holding the request"
+        chat = await conversations.personal_chat_of(session, ANNA.aad)
+        assert chat is not None
+        sent = await enqueue(session, OutboxMessage.personal(chat.reference, {"type": "message", "text": "a card"}))
+        await card_copies.record(session, f"approval:{request.id}", "decider", sent, recipient=ANNA.aad,
+                                 round_=request.round)
+    answer = await decision
+    assert answer.card is not None and "Approved." in card_text(answer.card.to_dict())
+    updates = [(e, a) for e, a, _ in await outbox_activities(database)
+               if e.kind is OutboxKind.UPDATE_ACTIVITY and e.depends_on == sent]
+    assert len(updates) == 1 and "Status: Approved" in card_text(outbox_card(updates[0][1]))
+    async with database.sessions() as session:  # and, once decided, it is no longer among those held and sent
+        assert await store.pending_requests(session) == []
