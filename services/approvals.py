@@ -120,7 +120,7 @@ DECIDER_AUDIENCE = "decider"
 SLT_AUDIENCE = "slt_channel"
 REQUESTER_AUDIENCE = "requester"  # the requester's card (the form's message once sent) and the outcome message
 _NOTHING_CHANGED = "Nothing was changed."
-_APPROVALS_SHOWN = 10  # cards `approvals` sends at once, oldest first; the rest come with the next `approvals`
+_APPROVALS_SHOWN = 10  # cards `approvals` sends at once, the oldest first (the others once these are decided)
 
 
 async def marked_if_held(session: AsyncSession, request: ApprovalRecord) -> ApprovalRecord:
