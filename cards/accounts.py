@@ -74,7 +74,7 @@ NO_PASSWORDS = (
 )
 FORM_TITLE = "Propose a school social media account"
 RECORDS_LINE = ("Reading the policy and training are taken from the school's records, not asked here: SLT record "
-                "training with `training <person> <date> <what>`.")
+                "training by typing \u201ctraining <person> <date> <what>\u201d.")
 FORM_ID_PATTERN = r"^[0-9a-f]{32}$"  # a form's id (uuid4 hex): names the sender's own form, nothing else
 MAX_INPUT_SENT = 20_000  # characters in one of the form's inputs; the check answers "too long" per field below this
 
@@ -300,7 +300,7 @@ def account_summary(case: AccountCase) -> RequestSummary:
     elif untrained:
         notes.append(f"Training requested for {untrained}. The policy: \u201c{Q_TRAINING.text}\u201d")
     short = [("Platform", case.platform_title), ("Account", case.account_name), ("Purpose", case.aim)]
-    short += [(f"{runner.name} (runner)", runner.standing_text()) for runner in case.runners]
+    short += [(f"{runner.name} (runner)", runner.standing_text(short=True)) for runner in case.runners]
     return RequestSummary(title=case.title(), facts=case.facts(), slt_facts=case.slt_facts(), notes=tuple(notes),
                           short_facts=tuple(short))
 

@@ -260,15 +260,16 @@ class Runner(_Model):
         """What the account register keeps for this administrator."""
         return Training.REQUESTED if self.needs_training else Training.CONFIRMED
 
-    def standing_text(self) -> str:
+    def standing_text(self, *, short: bool = False) -> str:
         """``read the policy on 24 Nov 2026; trained on 12 Nov 2026 (Online safety)``, from the school's records
-        (an older case: the applicant's word, said so)."""
+        (an older case: the applicant's word, said so); ``short`` leaves out what the training was (one line)."""
         if not self.records_read:
             return LEGACY_TRAINING_TITLES[self.training] if self.training else "not known"
         read = (f"read the policy on {_day(self.policy_acknowledged_on)}" if self.policy_acknowledged_on
                 else "has not confirmed reading the current policy")
-        trained = (f"trained on {_day(self.trained_on)} ({self.training_course})" if self.trained_on
-                   else "no training recorded")
+        trained = "no training recorded"
+        if self.trained_on:
+            trained = f"trained on {_day(self.trained_on)}" + ("" if short else f" ({self.training_course})")
         return f"{read}; {trained}"
 
     def standing(self) -> str:

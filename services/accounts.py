@@ -162,8 +162,8 @@ class AccountsFeature:
             ]
             if untrained:
                 steps.append("Approved with training to follow for " + ", ".join(r.name for r in untrained)
-                             + f": SLT will be reminded until their training is recorded (the policy: "
-                             f"\u201c{Q_TRAINING.text}\u201d).")
+                             + ": SLT will be reminded until their training is recorded. The policy: "
+                             f"\u201c{Q_TRAINING.text}\u201d")
             return steps
         if after.state is ApprovalState.CHANGES_REQUESTED:
             return ["Press Change and resend to edit your business case and send it again, or Withdraw."]

@@ -150,7 +150,7 @@ def test_the_form_has_no_training_question_and_says_the_records_decide() -> None
                            *[runner_field(slot) for slot in (1, 2, 3, 4)]}
     text = card_text(card)
     assert "Reading the policy and training are taken from the school's records, not asked here: SLT record " \
-           "training with `training <person> <date> <what>`." in text
+           "training by typing \u201ctraining <person> <date> <what>\u201d." in text
     assert "has read and understood this policy and received appropriate training." in text  # Q_TRAINING, quoted
 
 

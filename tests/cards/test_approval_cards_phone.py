@@ -50,7 +50,7 @@ def test_the_decision_and_a_short_summary_come_first_and_the_details_open_on_req
     assert [a["title"] for a in card["actions"]] == ["Approve", "Reject", "Ask for changes", DETAILS_TITLE]
     short = card_text({"body": card["body"]})
     for line in ("Asked by Sam Teacher", "Platform:", "Facebook", "Account:", "Holy Trinity Year 6", "Purpose:",
-                 "Sam Teacher (runner):", "read the policy on 20 Nov 2026; trained on 12 Nov 2026 (Online safety)",
+                 "Sam Teacher (runner):", "read the policy on 20 Nov 2026; trained on 12 Nov 2026",
                  "Lee Carter (runner):", "has not confirmed reading the current policy; no training recorded"):
         assert line in short, line
     purpose = next(n["text"] for n in walk(card["body"]) if str(n.get("text", "")).startswith("**Purpose:**"))
@@ -63,6 +63,7 @@ def test_the_decision_and_a_short_summary_come_first_and_the_details_open_on_req
         assert title in opened, title
     assert LONG_AIM.strip()[:200] in opened.replace("\\", "")
     assert "No social media training recorded for Lee Carter when this was sent" in opened
+    assert "(Online safety)" not in short and "trained on 12 Nov 2026 (Online safety)" in opened  # what: details
     assert_valid_cards([card])
 
 

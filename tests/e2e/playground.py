@@ -1202,3 +1202,21 @@ def fits(sizes: dict[str, float]) -> bool:
     """Whether a card measured by ``as_on_a_phone`` fits a phone: nothing scrolls, sticks out or is wider."""
     return (sizes["scrollWidth"] <= sizes["clientWidth"] and sizes["widestOverflow"] <= 1
             and sizes["partsOutside"] == 0 and sizes["width"] <= CARD_ON_PHONE)
+
+
+# --- the business case's runner slots ---------------------------------------------------------------------------
+
+
+def runner_input(form: Locator, slot: int) -> Locator:
+    """The typeahead box of a business case's runner slot (labelled "Runner N", "Runner 3 (optional)")."""
+    return form.locator(
+        f"xpath=.//label[starts-with(normalize-space(.), 'Runner {slot}')]/following-sibling::div//input").first
+
+
+def choose_runner(session: PlaygroundSession, form: Locator, slot: int, name: str) -> None:
+    """Type part of a name in a runner slot and pick the suggestion, as a person does (the slot filters the school's
+    staff list; Teams also asks the bot as the person types, which the Playground does not do yet)."""
+    box = runner_input(form, slot)
+    box.click()
+    session.page.keyboard.type(name.split(" ")[0])
+    session.page.get_by_role("option").filter(has_text=name).first.click()

@@ -1,8 +1,12 @@
 """End to end in the Agents Playground: a member of staff proposes an account, the Head Teacher approves it
 inline in a second Playground, the card shows the decision, the requester is told, `accounts` lists it.
 
-Screenshots of the form, the request card before and after the decision, the requester's message and the
-register are saved in docs/screenshots/account-*.png. The bot runs as a process, as in production
+The form asks nothing about the runners' training (issue 17): the Head Teacher records Sam's social media training
+first, and her card shows each runner's standing from the school's records (Sam's training date; "no training
+recorded" for Anna). Approving asks her to confirm "training to follow" for Anna.
+
+Screenshots of the form, the request card before and after the decision, the confirmation, the requester's message
+and the register are saved in docs/screenshots/account-*.png. The bot runs as a process, as in production
 (`python -m bot`).
 """
 
@@ -12,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.e2e.playground import REPO_ROOT, E2EStack, PlaygroundSession
+from tests.e2e.playground import REPO_ROOT, E2EStack, PlaygroundSession, choose_runner
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator
@@ -22,6 +26,7 @@ pytestmark = pytest.mark.playground
 SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 FORM_TITLE = "Propose a school social media account"
 ACCOUNT_NAME = "Holy Trinity Year 6"
+COURSE = "Online safety: social media for staff"
 
 
 @pytest.fixture(scope="module")
@@ -35,20 +40,6 @@ def e2e_bot_env() -> dict[str, str]:
 # --- the test ---------------------------------------------------------------------------------------------
 
 
-def pick_person(session: PlaygroundSession, form: Locator, label: str, name: str) -> None:
-    """Choose someone in the runner slot under ``label``, as a person does: type, click the suggestion.
-
-    The slot is a typeahead over the school's staff list (the staff file here); Teams also asks the bot as the person
-    types (`application/search`), which the Playground does not do yet: it filters the listed staff.
-    """
-    picker = form.locator(
-        f"xpath=.//label[normalize-space(.)='{label}']/following-sibling::div//input[@role='combobox']"
-    )
-    picker.click()
-    session.page.keyboard.type(name.split(" ")[0])
-    session.page.get_by_role("option").filter(has_text=name).first.click()
-
-
 def fill_case(staff: PlaygroundSession, form: Locator, *, second_runner: str | None) -> None:
     staff.fill_card_input("Platform", "Facebook", card=form)
     staff.fill_card_input("Proposed account name", ACCOUNT_NAME, card=form)
@@ -56,11 +47,9 @@ def fill_case(staff: PlaygroundSession, form: Locator, *, second_runner: str | N
     staff.fill_card_input("Intended audience", "Parents and carers of Year 6", card=form)
     staff.fill_card_input("How it will be promoted", "Newsletter and letters home", card=form)
     staff.fill_card_input("Open or private", "Private / closed (approved members only)", card=form)
-    pick_person(staff, form, "Runner 1", "Sam Teacher")
-    staff.fill_card_input("Runner 1: policy and training", "Has read the policy and been trained", card=form)
+    choose_runner(staff, form, 1, "Sam Teacher")
     if second_runner:
-        pick_person(staff, form, "Runner 2", second_runner)
-        staff.fill_card_input("Runner 2: policy and training", "Needs training: please arrange it", card=form)
+        choose_runner(staff, form, 2, second_runner)
     staff.fill_card_input("Monitoring plan (term time)", "Sam checks it every school day at 4pm", card=form)
     staff.fill_card_input("Monitoring during school holidays", "Anna checks it every Monday and Thursday",
                           card=form)
@@ -72,11 +61,15 @@ def test_staff_proposes_an_account_and_the_head_teacher_approves_it_inline(
     # The Head Teacher has the bot in her personal chat (her Playground installs it).
     head_teacher.open_personal_chat()
     head_teacher.wait_for_activity("installationUpdate", to_bot=True)
+    head_teacher.send(f"training Sam Teacher 20/11/2026 {COURSE}")  # SLT and the Head record training
+    head_teacher.wait_for_text("Training recorded for Sam Teacher")
     staff.open_personal_chat()
 
     staff.send("new account")
     form = staff.card(FORM_TITLE)
     assert form.get_by_text("Never type a password here", exact=False).count() == 1
+    text = form.inner_text()
+    assert "taken from the school's records, not asked here" in text and "Runner 1: policy and training" not in text
     staff.screenshot(SCREENSHOTS / "account-form.png", of=form)
 
     # One runner only: the card comes back with what to fix, and what was typed is kept.
@@ -89,8 +82,7 @@ def test_staff_proposes_an_account_and_the_head_teacher_approves_it_inline(
     assert form.get_by_text("Chosen: Sam Teacher", exact=True).count() == 1
     staff.screenshot(SCREENSHOTS / "account-form-to-fix.png", of=form)
 
-    pick_person(staff, form, "Runner 2", "Anna Smith")
-    staff.fill_card_input("Runner 2: policy and training", "Needs training: please arrange it", card=form)
+    choose_runner(staff, form, 2, "Anna Smith")
     staff.click_card_button("Send to the Head Teacher", card=form)
     staff.wait_for_text("Sent to Anna Smith for a decision")
 
@@ -98,11 +90,18 @@ def test_staff_proposes_an_account_and_the_head_teacher_approves_it_inline(
     request = head_teacher.card(ACCOUNT_NAME, timeout=30)
     for name in ("Approve", "Reject", "Ask for changes"):
         assert request.get_by_role("button", name=name, exact=True).is_visible(), name
-    assert request.get_by_text("requested for Anna Smith", exact=False).count() >= 1  # in the short summary
+    text = request.inner_text()  # the short summary: each runner's standing from the school's records
+    assert "Sam Teacher (runner): has not confirmed reading the current policy; trained on 20 Nov 2026\n" in text, text
+    assert "Anna Smith (runner): has not confirmed reading the current policy; no training recorded" in text, text
     head_teacher.screenshot(SCREENSHOTS / "account-request-card.png", of=request)
 
-    mark = head_teacher.mark()
     clicked = head_teacher.click_card_button("Approve", card=request)
+    assert clicked is not None and clicked.name == "invoke" and clicked.ok, clicked
+    confirm = head_teacher.card("No social media training is recorded for Anna Smith")
+    assert confirm.get_by_role("button", name="Approve anyway: training to follow", exact=True).is_visible()
+    head_teacher.screenshot(SCREENSHOTS / "account-approve-anyway.png", of=confirm)
+    mark = head_teacher.mark()
+    clicked = head_teacher.click_card_button("Approve anyway: training to follow", card=confirm)
     assert clicked is not None and clicked.name == "invoke" and clicked.ok, clicked
     head_teacher.wait_for_text("Status: Approved")
     decided = head_teacher.card("Status: Approved")
@@ -119,6 +118,7 @@ def test_staff_proposes_an_account_and_the_head_teacher_approves_it_inline(
     # The requester is told in their chat; the account is in the register.
     told = staff.card("was approved", timeout=30)
     assert told.get_by_text("Sam Teacher, Anna Smith", exact=False).count() >= 1
+    assert told.get_by_text("Approved with training to follow for Anna Smith", exact=False).count() == 1
     staff.screenshot(SCREENSHOTS / "account-requester-told.png", of=told)
     staff.send("accounts")
     register = staff.card("School social media accounts")

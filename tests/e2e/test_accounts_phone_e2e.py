@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.e2e.playground import PHONE, REPO_ROOT, E2EStack, PlaygroundSession, as_on_a_phone, fits
+from tests.e2e.playground import (
+    PHONE,
+    REPO_ROOT,
+    E2EStack,
+    PlaygroundSession,
+    as_on_a_phone,
+    choose_runner,
+    fits,
+    runner_input,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator
@@ -40,27 +49,11 @@ def e2e_bot_env() -> dict[str, str]:
     }
 
 
-def runner_input(form: Locator, slot: int) -> Locator:
-    return form.locator(f"xpath=.//label[normalize-space(.)='Runner {slot}']/following-sibling::div//input").first
-
-
-def choose_runner(session: PlaygroundSession, form: Locator, slot: int, name: str) -> None:
-    """Type part of a name in the runner slot and pick the suggestion, as a person does."""
-    box = runner_input(form, slot)
-    box.click()
-    session.page.keyboard.type(name.split(" ")[0])
-    session.page.get_by_role("option").filter(has_text=name).first.click()
-
-
 def chosen_under(form: Locator, slot: int) -> str:
     """The "Chosen: …" line right under a runner slot."""
     label = form.locator(f"xpath=.//label[normalize-space(.)='Runner {slot}']")
     line = label.locator("xpath=../following-sibling::*[1]")
     return line.inner_text().strip()
-
-
-
-
 
 
 def test_runners_from_the_staff_list_a_phone_sized_decision_and_old_cards_that_follow_the_request(
@@ -80,9 +73,8 @@ def test_runners_from_the_staff_list_a_phone_sized_decision_and_old_cards_that_f
     staff.fill_card_input("How it will be promoted", "Newsletter", card=form)
     staff.fill_card_input("Open or private", "Private / closed (approved members only)", card=form)
     choose_runner(staff, form, 1, "Lee Carter")
-    staff.fill_card_input("Runner 1: policy and training", "Has read the policy and been trained", card=form)
     choose_runner(staff, form, 2, "Priya Shah")
-    staff.fill_card_input("Runner 2: policy and training", "Has read the policy and been trained", card=form)
+    assert "Runner 1: policy and training" not in form.inner_text()  # the records decide, the form does not ask
     staff.fill_card_input("Monitoring plan (term time)", "Lee checks it every school day", card=form)
     staff.click_card_button("Send to the Head Teacher", card=form)  # the holiday cover is missing
     staff.wait_for_text("Please fix 1 thing below")
@@ -108,7 +100,8 @@ def test_runners_from_the_staff_list_a_phone_sized_decision_and_old_cards_that_f
             assert request.get_by_role("button", name=name, exact=True).is_visible(), name
         text = request.inner_text()
         for line in ("Platform: Facebook", f"Account: {ACCOUNT_NAME}", "Purpose: Share the choir",
-                     "Runners: Lee Carter, Priya Shah"):
+                     "Lee Carter (runner): has not confirmed reading the current policy; no training recorded",
+                     "Priya Shah (runner): has not confirmed reading the current policy; no training recorded"):
             assert line in text, line
         assert "Monitoring during school holidays" not in text  # the details open on request
         sizes = as_on_a_phone(request)

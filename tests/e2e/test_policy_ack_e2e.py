@@ -3,21 +3,25 @@
 The bot runs with the school's own policy (found as tests/support/school_policy.py says; the test skips and says
 why when it is not here). Sam opens the bot: beside the welcome come the policy's key points, each quoted from the
 policy, and "I have read the policy"; he confirms. The Head Teacher types ``policy status``: how many have read the
-current version and who has not. She records Lee Carter's social media training; Sam proposes an account run by Lee
-Carter and Priya Shah, and the Head Teacher's card shows each runner's acknowledgement and training from the school's
-records ("no training recorded" for Priya). Each card is also measured at a phone's width.
+current version and who has not. She records Sam's social media training; Sam proposes an account run by himself and
+Priya Shah (the form asks nothing about their training), and the Head Teacher's card shows each runner's
+acknowledgement and training dates from the school's records: Sam read the policy today and was trained on 20 Nov;
+Priya has neither. Approving asks her to confirm "training to follow" for Priya. Each card is also measured at a
+phone's width.
 
-Screenshots: docs/screenshots/policy-ack.png, policy-status.png, account-runner-training.png.
+Screenshots: docs/screenshots/policy-ack.png, policy-status.png, account-runner-training.png (the details),
+account-runner-training-summary.png (the short summary), account-approve-anyway-phone.png.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.playground import PHONE, REPO_ROOT, E2EStack, PlaygroundSession, as_on_a_phone, fits
-from tests.e2e.test_accounts_phone_e2e import choose_runner
+from tests.e2e.playground import PHONE, REPO_ROOT, E2EStack, PlaygroundSession, as_on_a_phone, choose_runner, fits
 from tests.support.school_policy import missing_reason, school_policy_path
 
 pytestmark = pytest.mark.playground
@@ -25,6 +29,7 @@ pytestmark = pytest.mark.playground
 SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 FORM_TITLE = "Propose a school social media account"
 ACCOUNT_NAME = "Holy Trinity Eco Club"
+COURSE = "Online safety: social media for staff"
 POLICY = school_policy_path()
 
 
@@ -68,9 +73,10 @@ def test_acknowledgement_on_first_use_policy_status_and_the_runners_training(
     assert fits(sizes), sizes
     head_teacher.screenshot(SCREENSHOTS / "policy-status.png", of=status)
 
-    # 3. Training recorded by the Head (SLT too); the business case shows it for each runner.
-    head_teacher.send("training Lee Carter 20/11/2026 Online safety: social media for staff")
-    head_teacher.wait_for_text("Training recorded for Lee Carter")
+    # 3. Training recorded by the Head (SLT too); the business case shows it, and the acknowledgement, per runner.
+    today = f"{datetime.now(ZoneInfo('Europe/London')):%-d %b %Y}"  # Sam confirmed reading it above
+    head_teacher.send(f"training Sam Teacher 20/11/2026 {COURSE}")
+    head_teacher.wait_for_text("Training recorded for Sam Teacher")
 
     staff.send("new account")
     form = staff.card(FORM_TITLE)
@@ -80,10 +86,9 @@ def test_acknowledgement_on_first_use_policy_status_and_the_runners_training(
     staff.fill_card_input("Intended audience", "Parents and carers", card=form)
     staff.fill_card_input("How it will be promoted", "Newsletter", card=form)
     staff.fill_card_input("Open or private", "Private / closed (approved members only)", card=form)
-    choose_runner(staff, form, 1, "Lee Carter")
-    staff.fill_card_input("Runner 1: policy and training", "Has read the policy and been trained", card=form)
+    choose_runner(staff, form, 1, "Sam Teacher")
     choose_runner(staff, form, 2, "Priya Shah")
-    staff.fill_card_input("Runner 2: policy and training", "Has read the policy and been trained", card=form)
+    assert "taken from the school's records, not asked here" in form.inner_text()
     staff.fill_card_input("Monitoring plan (term time)", "Lee checks it every school day", card=form)
     staff.fill_card_input("Monitoring during school holidays", "None", card=form)
     staff.click_card_button("Send to the Head Teacher", card=form)
@@ -97,14 +102,33 @@ def test_acknowledgement_on_first_use_policy_status_and_the_runners_training(
     try:
         request = head_teacher.card(ACCOUNT_NAME, timeout=30)
         request.scroll_into_view_if_needed()
+        summary = request.inner_text()  # first, before the buttons
+        sam = f"read the policy on {today}; trained on 20 Nov 2026"
+        priya = "has not confirmed reading the current policy; no training recorded"
+        assert f"Sam Teacher (runner): {sam}" in summary, summary
+        assert f"Priya Shah (runner): {priya}" in summary, summary
+        sizes = as_on_a_phone(request)
+        assert fits(sizes), sizes
+        head_teacher.screenshot(SCREENSHOTS / "account-runner-training-summary.png", of=request)
         head_teacher.click_card_button("Show details", card=request, expect_activity=False)
-        request.get_by_text(re.compile("Lee Carter: policy not yet acknowledged")).first.wait_for(timeout=10_000)
+        request.get_by_text("Sam Teacher: policy and training (school records when sent)").first.wait_for(
+            timeout=10_000)
         details = request.inner_text()
-        assert "training 20 Nov 2026 (Online safety: social media for staff)" in details, details
-        assert "Priya Shah: policy not yet acknowledged; no training recorded" in details, details
+        assert f"{sam} ({COURSE})" in details, details
+        assert "No social media training recorded for Priya Shah when this was sent" in details, details
         sizes = as_on_a_phone(request)
         assert fits(sizes), sizes
         head_teacher.screenshot(SCREENSHOTS / "account-runner-training.png", of=request)
+
+        # 4. Approving with an untrained runner: the Head confirms "training to follow" (SLT are then reminded).
+        request = head_teacher.pane.locator(".ac-adaptiveCard").filter(has_text="Reason or comment").last
+        head_teacher.click_card_button("Approve", card=request)
+        confirm = head_teacher.card("No social media training is recorded for Priya Shah")
+        sizes = as_on_a_phone(confirm)
+        assert fits(sizes), sizes
+        head_teacher.screenshot(SCREENSHOTS / "account-approve-anyway-phone.png", of=confirm)
+        head_teacher.click_card_button("Approve anyway: training to follow", card=confirm)
+        head_teacher.wait_for_text("Status: Approved")
     finally:
         head_teacher.page.set_viewport_size({"width": 1280, "height": 900})
 

@@ -101,11 +101,12 @@ async def test_a_runners_training_and_reading_from_the_records_show_with_their_d
     await acknowledged(database, LEE)
     receipt = await send(built)
     assert receipt.card is not None
-    lee_line = (f"read the policy on {READ_ON:%-d %b %Y}; trained on {TRAINED_ON:%-d %b %Y} ({TRAINING_COURSE})")
+    lee_short = f"read the policy on {READ_ON:%-d %b %Y}; trained on {TRAINED_ON:%-d %b %Y}"
+    lee_line = f"{lee_short} ({TRAINING_COURSE})"
     sam_line = "has not confirmed reading the current policy; no training recorded"
     for card in (receipt.card.to_dict(), await heads_card(database)):
         text = card_text(card)
-        assert f"**Lee Carter (runner):** {lee_line}" in text  # the short summary, first
+        assert f"**Lee Carter (runner):** {lee_short} |" in text  # the short summary, first (what: in the details)
         assert f"**Sam Teacher (runner):** {sam_line}" in text
         blocks = text_blocks(card)
         title = blocks.index("Lee Carter: policy and training (school records when sent)")  # the details
@@ -202,5 +203,5 @@ async def test_reading_an_older_version_of_the_policy_does_not_count_but_the_tra
     await train(database, LEE, on=date(2026, 10, 1), course="Induction")
     await send(built)
     text = card_text(await heads_card(database))
-    assert "**Lee Carter (runner):** has not confirmed reading the current policy; trained on 1 Oct 2026 " \
-           "(Induction)" in text
+    assert "**Lee Carter (runner):** has not confirmed reading the current policy; trained on 1 Oct 2026 |" in text
+    assert "has not confirmed reading the current policy; trained on 1 Oct 2026 (Induction)" in text  # the details
