@@ -7,16 +7,16 @@ Wiring (in the app factory, after the database's cleanup context so it stops bef
 
 Each round (``run_once``):
 
-1. moves on the safeguarding chain of every urgent report nobody leads (``Incidents.escalate_due``): when its
+1. routes again the reports made while the school directory could not say which roles a member of staff they are
+   about holds (``Incidents.recheck_subjects``): their roles are read and recorded, whoever the report should have
+   gone to is alerted (the Chair of Governors when it is about the Head Teacher), and anyone it reached meanwhile
+   whom it is not for is sent nothing more; first, so the chain below follows the report's real route;
+2. moves on the safeguarding chain of every urgent report nobody leads (``Incidents.escalate_due``): when its
    clock has run out (``POLICYBOT_INCIDENT_ESCALATION_MINUTES`` *real* minutes, day or night: urgent means now,
    whatever the hour) or at once when Teams could not deliver the alert to anyone it was sent to. The report's route
    (``domain/incident_routing.py``) names who is next: the school's chain (``POLICYBOT_SAFEGUARDING_CHAIN``) for a
    safeguarding report, the Head Teacher for an allegation about staff, the Chair of Governors for a report about
    the Head Teacher, never anyone the report is about; after the last step, everyone alerted is reminded once;
-2. routes again the reports made while the school directory could not say which roles a member of staff they are
-   about holds (``Incidents.recheck_subjects``): their roles are read and recorded, whoever the report should have
-   gone to is alerted (the Chair of Governors when it is about the Head Teacher), and anyone it reached meanwhile
-   whom it is not for is sent nothing more;
 3. sends the notifications of reports made while the school directory could not be reached
    (``Incidents.route_pending``).
 
@@ -46,7 +46,7 @@ class EscalationRound:
 
 
 class EscalationWorker(PeriodicWorker):
-    """Runs ``Incidents.escalate_due``, ``Incidents.recheck_subjects`` and ``Incidents.route_pending`` every
+    """Runs ``Incidents.recheck_subjects``, ``Incidents.escalate_due`` and ``Incidents.route_pending`` every
     ``poll_seconds`` (``bot/workers.py``)."""
 
     def __init__(self, incidents: Incidents, *, poll_seconds: float = 30.0) -> None:
@@ -56,8 +56,8 @@ class EscalationWorker(PeriodicWorker):
         self._incidents = incidents
 
     async def run_once(self) -> EscalationRound:
+        rechecked = await self._incidents.recheck_subjects()  # first: the chain and routing then use the roles read
         escalated = await self._incidents.escalate_due()
-        rechecked = await self._incidents.recheck_subjects()  # before route_pending: route with the roles read
         routed = await self._incidents.route_pending()
         return EscalationRound(escalated, routed, rechecked)
 

@@ -8,7 +8,8 @@ arrives in her chat; the Playground shows the card but has no OneDrive to upload
 tests/services/test_safeguarding_record.py) and marks it transferred to CPOMS.
 
 Screenshots: docs/screenshots/incident-record-form.png, incident-record-details.png, incident-record-details-phone.png,
-incident-record-referral.png, incident-record-file-consent.png, incident-record-transferred.png.
+incident-record-pupil-added.png, incident-record-referral.png, incident-record-file-consent.png,
+incident-record-transferred.png.
 """
 
 from __future__ import annotations
@@ -70,6 +71,16 @@ def test_the_dsl_records_a_referral_and_exports_the_record(
         head_teacher.screenshot(SCREENSHOTS / "incident-record-details-phone.png", of=details)
     finally:
         details.evaluate("el => { el.style.width = ''; el.style.maxWidth = ''; el.style.minWidth = ''; }")
+
+    # A third pupil the report turns out to concern: appended, the two the reporter named stay.
+    head_teacher.click_card_button("Add a pupil", card=details, expect_activity=False)
+    head_teacher.fill_card_input("Pupil's first name and surname (added; nobody is replaced)", "Cara Dunn",
+                                 card=details)
+    head_teacher.click_card_button("Add pupil", card=details)
+    details = head_teacher.card("Pupils (3)")
+    assert "Amy Lee" in details.inner_text() and "Cara Dunn" in details.inner_text()
+    assert "Added a pupil to the record: Cara Dunn" in details.inner_text()
+    head_teacher.screenshot(SCREENSHOTS / "incident-record-pupil-added.png", of=details)
 
     # A referral to children's social care, with its reason and reference (the date: today).
     head_teacher.click_card_button("Escalate", card=details, expect_activity=False)

@@ -204,3 +204,21 @@ async def test_about_ordinary_staff_with_graph_down_follows_the_usual_route_afte
 
 ROLES_IN_ROUTING = (Role.HEAD_TEACHER, Role.DEPUTY, Role.SLT, Role.DSL, Role.DEPUTY_DSL, Role.DPO,
                     Role.CHAIR_OF_GOVERNORS)
+
+
+async def test_an_urgent_report_about_the_head_with_graph_down_reaches_the_chair_and_its_chain_follows_her_route(
+    world: World,
+) -> None:
+    world.down()
+    await world.school.report(SAM, category="pupil_safety", risk=True, what_happened=SECRET, about_staff=ANNA.aad)
+    world.school.clock.advance(minutes=20)  # the chain's clock runs out while Graph is still down
+    assert await world.round() == 0 and await sent(world.school) == {}  # nobody can be listed: nobody guessed
+    world.recover()
+    world.school.clock.advance(minutes=20)
+    assert await world.round() == 1
+    assert set(await sent(world.school)) == {GRACE.name}  # never the DSL, the deputy DSL or the Head
+    for _ in range(3):
+        world.school.clock.advance(minutes=15)
+        await world.round()
+    messages = await sent(world.school)
+    assert set(messages) == {GRACE.name} and len(messages[GRACE.name]) == 2  # alerted, then reminded once
