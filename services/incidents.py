@@ -1071,6 +1071,8 @@ class Incidents:
         lines = []
         for subject in (await records.subjects_of(session, [incident_id])).get(incident_id, []):
             roles = role_line(subject.roles)
+            if subject.aad_object_id and not subject.roles_known:  # routed safe until the directory answers
+                roles = f"{roles + '; ' if roles else ''}roles not yet checked in the school directory"
             lines.append(f"{subject.name} ({roles})" if roles else subject.name)
         return lines
 

@@ -11,6 +11,7 @@ else, and nothing more for anyone it reached meanwhile whom it is not for.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -138,6 +139,7 @@ async def test_about_the_head_alerted_meanwhile_are_not_alerted_further_once_it_
     meanwhile = await sent(world.school)
     assert set(meanwhile) == {TOM.name, KIM.name}  # the safe route: safeguarding leads, restricted, no channel
     assert "could not say just now" in card_text(meanwhile[TOM.name][0])
+    assert "roles not yet checked in the school directory" in card_text(meanwhile[TOM.name][0])
 
     world.recover()
     assert await world.round() == 1
@@ -222,3 +224,14 @@ async def test_an_urgent_report_about_the_head_with_graph_down_reaches_the_chair
         await world.round()
     messages = await sent(world.school)
     assert set(messages) == {GRACE.name} and len(messages[GRACE.name]) == 2  # alerted, then reminded once
+
+
+async def test_two_bot_instances_rechecking_at_once_route_again_once(world: World) -> None:
+    world.down()
+    await world.school.report(SAM, category="offensive_content", what_happened=SECRET, about_staff=ANNA.aad)
+    world.recover()
+    await world.directory.roles_of(ANNA.aad)  # both instances ask Graph the same; read once here for a fair race
+    done = await asyncio.gather(world.school.incidents.recheck_subjects(), world.school.incidents.recheck_subjects())
+    assert sorted(done) == [0, 1]
+    assert len((await sent(world.school))[GRACE.name]) == 1
+    assert len(entries(await chronology(world.school), "Routing re-checked")) == 1
