@@ -6,12 +6,15 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from domain.incident_routing import Subject, SubjectKind
 from domain.incidents import Category, EventKind, OutcomeKind, ReportDetails, Status, Urgency
+from domain.roles import Role
 from store import incidents as records
 from store.db import Database
+from tests.support.migrations import schema_differences, tables_after_downgrade
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 SAM = records.Person("00000000-0000-0000-0000-000000000101", "Sam Teacher")
@@ -196,3 +199,46 @@ async def test_the_same_note_clicked_twice_at_once_is_recorded_once(database: Da
             return added
 
     assert sorted(await asyncio.gather(note(), note(), note())) == [False, False, True]
+
+
+async def test_a_subjects_roles_checked_later_are_recorded_once_and_the_column_goes_on_downgrade(
+    database: Database,
+) -> None:
+    assert await schema_differences(database, {"incident_subjects"}) == []
+    incident = await create(database, "sam:unchecked")
+    unchecked = Subject(SubjectKind.STAFF, "Anna Smith", ANNA.aad_object_id, roles_known=False)
+    async with database.transaction() as session:
+        await records.add_subjects(session, incident.id, [unchecked, Subject(SubjectKind.OTHER, "a parent")], NOW)
+    async with database.sessions() as session:
+        assert await records.roles_unchecked(session) == [incident.id]
+    async with database.transaction() as session:
+        assert await records.record_subject_roles(session, incident.id, unchecked.aad_object_id or "",
+                                                  frozenset({Role.HEAD_TEACHER}))
+        assert not await records.record_subject_roles(session, incident.id, unchecked.aad_object_id or "",
+                                                      frozenset())  # checked already: nothing overwritten
+    async with database.sessions() as session:
+        assert await records.roles_unchecked(session) == []
+        [anna, other] = (await records.subjects_of(session, [incident.id]))[incident.id]
+    assert anna.roles_known and anna.roles == {Role.HEAD_TEACHER} and other.roles_known
+    await tables_after_downgrade(database, "0019_subject_roles_checked-1")
+    async with database.engine.connect() as connection:
+        columns = await connection.run_sync(
+            lambda sync: {column["name"] for column in inspect(sync).get_columns("incident_subjects")})
+    assert "roles_checked" not in columns and "roles" in columns
+
+
+async def test_withdrawn_people_are_no_longer_alerted_and_a_reroute_restarts_the_chain(database: Database) -> None:
+    incident = await create(database, "sam:rerouted", urgency=Urgency.URGENT)
+    tom, anna = TOM.aad_object_id or "", ANNA.aad_object_id or ""
+    system = records.Person(None, "Policy Bot")
+    async with database.transaction() as session:
+        await records.append_event(session, incident.id, EventKind.ROUTED, system, "Sent to the DSL",
+                                   data={"recipients": [tom], "chain_step": 2}, at=NOW)
+        await records.append_event(session, incident.id, EventKind.ROUTED, system, "Routing re-checked",
+                                   data={"recipients": [], records.WITHDRAWN: [tom], records.REROUTED: True,
+                                         "chain_step": 0}, at=NOW)
+        await records.append_event(session, incident.id, EventKind.ROUTED, system, "Sent to the Chair",
+                                   data={"recipients": [anna], "chain_step": 0}, at=NOW)
+    async with database.sessions() as session:
+        assert (await records.alerted_people(session, [incident.id]))[incident.id] == {anna}
+        assert await records.chain_position(session, incident.id) == 0  # the new route's chain, not step 2
