@@ -53,7 +53,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -1220,3 +1220,23 @@ def choose_runner(session: PlaygroundSession, form: Locator, slot: int, name: st
     box.click()
     session.page.keyboard.type(name.split(" ")[0])
     session.page.get_by_role("option").filter(has_text=name).first.click()
+
+
+def fill_business_case(session: PlaygroundSession, form: Locator, *, name: str, aim: str, audience: str,
+                       runners: Sequence[str], promoted: str = "Newsletter", monitoring: str | None = None,
+                       holidays: str | None = None) -> None:
+    """Fill a Facebook business case as a member of staff does: the account, its aim, audience and promotion,
+    private, the runners chosen by name, then the monitoring plan and holiday cover when given (a test that leaves
+    one out sees the form come back)."""
+    session.fill_card_input("Platform", "Facebook", card=form)
+    session.fill_card_input("Proposed account name", name, card=form)
+    session.fill_card_input("Aim of the account", aim, card=form)
+    session.fill_card_input("Intended audience", audience, card=form)
+    session.fill_card_input("How it will be promoted", promoted, card=form)
+    session.fill_card_input("Open or private", "Private / closed (approved members only)", card=form)
+    for slot, runner in enumerate(runners, start=1):
+        choose_runner(session, form, slot, runner)
+    if monitoring is not None:
+        session.fill_card_input("Monitoring plan (term time)", monitoring, card=form)
+    if holidays is not None:
+        session.fill_card_input("Monitoring during school holidays", holidays, card=form)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.e2e.playground import REPO_ROOT, E2EStack, PlaygroundSession, choose_runner
+from tests.e2e.playground import REPO_ROOT, E2EStack, PlaygroundSession, choose_runner, fill_business_case
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator
@@ -41,18 +41,11 @@ def e2e_bot_env() -> dict[str, str]:
 
 
 def fill_case(staff: PlaygroundSession, form: Locator, *, second_runner: str | None) -> None:
-    staff.fill_card_input("Platform", "Facebook", card=form)
-    staff.fill_card_input("Proposed account name", ACCOUNT_NAME, card=form)
-    staff.fill_card_input("Aim of the account", "Share Year 6 learning with families", card=form)
-    staff.fill_card_input("Intended audience", "Parents and carers of Year 6", card=form)
-    staff.fill_card_input("How it will be promoted", "Newsletter and letters home", card=form)
-    staff.fill_card_input("Open or private", "Private / closed (approved members only)", card=form)
-    choose_runner(staff, form, 1, "Sam Teacher")
-    if second_runner:
-        choose_runner(staff, form, 2, second_runner)
-    staff.fill_card_input("Monitoring plan (term time)", "Sam checks it every school day at 4pm", card=form)
-    staff.fill_card_input("Monitoring during school holidays", "Anna checks it every Monday and Thursday",
-                          card=form)
+    fill_business_case(staff, form, name=ACCOUNT_NAME, aim="Share Year 6 learning with families",
+                       audience="Parents and carers of Year 6", promoted="Newsletter and letters home",
+                       runners=["Sam Teacher", second_runner] if second_runner else ["Sam Teacher"],
+                       monitoring="Sam checks it every school day at 4pm",
+                       holidays="Anna checks it every Monday and Thursday")
 
 
 def test_staff_proposes_an_account_and_the_head_teacher_approves_it_inline(

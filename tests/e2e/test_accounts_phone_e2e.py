@@ -25,7 +25,7 @@ from tests.e2e.playground import (
     E2EStack,
     PlaygroundSession,
     as_on_a_phone,
-    choose_runner,
+    fill_business_case,
     fits,
     runner_input,
 )
@@ -66,16 +66,10 @@ def test_runners_from_the_staff_list_a_phone_sized_decision_and_old_cards_that_f
     # 1. Runners who have never opened the bot, chosen by name; a slot keeps its person when the card comes back.
     staff.send("new account")
     form = staff.card(FORM_TITLE)
-    staff.fill_card_input("Platform", "Facebook", card=form)
-    staff.fill_card_input("Proposed account name", ACCOUNT_NAME, card=form)
-    staff.fill_card_input("Aim of the account", "Share the choir's concerts with families", card=form)
-    staff.fill_card_input("Intended audience", "Parents and carers of choir members", card=form)
-    staff.fill_card_input("How it will be promoted", "Newsletter", card=form)
-    staff.fill_card_input("Open or private", "Private / closed (approved members only)", card=form)
-    choose_runner(staff, form, 1, "Lee Carter")
-    choose_runner(staff, form, 2, "Priya Shah")
+    fill_business_case(staff, form, name=ACCOUNT_NAME, aim="Share the choir's concerts with families",
+                       audience="Parents and carers of choir members", runners=["Lee Carter", "Priya Shah"],
+                       monitoring="Lee checks it every school day")
     assert "Runner 1: policy and training" not in form.inner_text()  # the records decide, the form does not ask
-    staff.fill_card_input("Monitoring plan (term time)", "Lee checks it every school day", card=form)
     staff.click_card_button("Send to the Head Teacher", card=form)  # the holiday cover is missing
     staff.wait_for_text("Please fix 1 thing below")
     form = staff.card("Please fix 1 thing below")

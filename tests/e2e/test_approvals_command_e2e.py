@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.playground import PHONE, REPO_ROOT, PlaygroundSession, as_on_a_phone, fits
+from tests.e2e.playground import PHONE, REPO_ROOT, PlaygroundSession, as_on_a_phone, fill_business_case, fits
 
 pytestmark = pytest.mark.playground
 
@@ -31,14 +31,6 @@ def e2e_bot_env() -> dict[str, str]:
     }
 
 
-def choose_runner(session: PlaygroundSession, slot: int, name: str) -> None:
-    """Type part of a name in the runner slot and pick the suggestion, as a person does."""
-    form = session.card(FORM_TITLE)
-    form.locator(f"xpath=.//label[normalize-space(.)='Runner {slot}']/following-sibling::div//input").first.click()
-    session.page.keyboard.type(name.split(" ")[0])
-    session.page.get_by_role("option").filter(has_text=name).first.click()
-
-
 def test_the_card_approvals_sent_the_head_teacher_follows_a_withdrawal(
     staff: PlaygroundSession, head_teacher: PlaygroundSession
 ) -> None:
@@ -48,16 +40,9 @@ def test_the_card_approvals_sent_the_head_teacher_follows_a_withdrawal(
 
     staff.send("new account")
     form = staff.card(FORM_TITLE)
-    staff.fill_card_input("Platform", "Facebook", card=form)
-    staff.fill_card_input("Proposed account name", ACCOUNT_NAME, card=form)
-    staff.fill_card_input("Aim of the account", "Share the chess club's tournaments with families", card=form)
-    staff.fill_card_input("Intended audience", "Parents and carers of club members", card=form)
-    staff.fill_card_input("How it will be promoted", "Newsletter", card=form)
-    staff.fill_card_input("Open or private", "Private / closed (approved members only)", card=form)
-    choose_runner(staff, 1, "Lee Carter")
-    choose_runner(staff, 2, "Priya Shah")
-    staff.fill_card_input("Monitoring plan (term time)", "Lee checks it every school day", card=form)
-    staff.fill_card_input("Monitoring during school holidays", "Priya checks it every Monday", card=form)
+    fill_business_case(staff, form, name=ACCOUNT_NAME, aim="Share the chess club's tournaments with families",
+                       audience="Parents and carers of club members", runners=["Lee Carter", "Priya Shah"],
+                       monitoring="Lee checks it every school day", holidays="Priya checks it every Monday")
     staff.click_card_button("Send to the Head Teacher", card=form)
     mine = staff.card("Sent to Anna Smith for a decision")
 

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.playground import PHONE, REPO_ROOT, E2EStack, PlaygroundSession, as_on_a_phone, choose_runner, fits
+from tests.e2e.playground import PHONE, REPO_ROOT, E2EStack, PlaygroundSession, as_on_a_phone, fill_business_case, fits
 from tests.support.school_policy import missing_reason, school_policy_path
 
 pytestmark = pytest.mark.playground
@@ -80,17 +80,10 @@ def test_acknowledgement_on_first_use_policy_status_and_the_runners_training(
 
     staff.send("new account")
     form = staff.card(FORM_TITLE)
-    staff.fill_card_input("Platform", "Facebook", card=form)
-    staff.fill_card_input("Proposed account name", ACCOUNT_NAME, card=form)
-    staff.fill_card_input("Aim of the account", "Share the eco club's projects with families", card=form)
-    staff.fill_card_input("Intended audience", "Parents and carers", card=form)
-    staff.fill_card_input("How it will be promoted", "Newsletter", card=form)
-    staff.fill_card_input("Open or private", "Private / closed (approved members only)", card=form)
-    choose_runner(staff, form, 1, "Sam Teacher")
-    choose_runner(staff, form, 2, "Priya Shah")
+    fill_business_case(staff, form, name=ACCOUNT_NAME, aim="Share the eco club's projects with families",
+                       audience="Parents and carers", runners=["Sam Teacher", "Priya Shah"],
+                       monitoring="Lee checks it every school day", holidays="None")
     assert "taken from the school's records, not asked here" in form.inner_text()
-    staff.fill_card_input("Monitoring plan (term time)", "Lee checks it every school day", card=form)
-    staff.fill_card_input("Monitoring during school holidays", "None", card=form)
     staff.click_card_button("Send to the Head Teacher", card=form)
     staff.wait_for_text("must be monitored regularly and frequently (including during holidays)")
     form = staff.card("Please fix 1 thing below")
