@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
@@ -19,6 +18,7 @@ from store import safeguarding_record as record_parts
 from store.conversations import StoredConversation
 from store.outbox import OutboxKind
 from tests.support.cardcheck import assert_valid_card
+from tests.support.cardtext import input_values
 from tests.support.incidents_world import (
     ANNA,
     GRACE,
@@ -125,24 +125,6 @@ TYPED = {
     "opinion": "I think she is frightened.", "pupils": "Amy Lee\nBen Cole", "about_staff": LEE.aad,
     "about_others": "An adult outside the school",
 }
-
-
-def input_values(card: dict[str, Any]) -> dict[str, Any]:
-    """Each input of a card by id, with the value it starts with (what Teams sends back if nobody touches it)."""
-    found: dict[str, Any] = {}
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if str(node.get("type", "")).startswith("Input.") and "id" in node:
-                found[node["id"]] = node.get("value")
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(card)
-    return found
 
 
 @pytest.mark.parametrize(("problem", "change", "message"), [

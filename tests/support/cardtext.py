@@ -7,12 +7,13 @@ from typing import Any
 
 def card_nodes(card: dict[str, Any], type_: str) -> list[dict[str, Any]]:
     """Every element or action of a card whose ``type`` is ``type_`` (nested containers and show-cards
-    included), in document order."""
+    included), in document order. A ``type_`` ending in "." is a prefix: "Input." is every input."""
     found: list[dict[str, Any]] = []
 
     def walk(node: object) -> None:
         if isinstance(node, dict):
-            if node.get("type") == type_:
+            kind = str(node.get("type", ""))
+            if kind == type_ or (type_.endswith(".") and kind.startswith(type_)):
                 found.append(node)
             for value in node.values():
                 walk(value)
@@ -22,6 +23,11 @@ def card_nodes(card: dict[str, Any], type_: str) -> list[dict[str, Any]]:
 
     walk(card)
     return found
+
+
+def input_values(card: dict[str, Any]) -> dict[str, Any]:
+    """Each input of a card by id, with the value it starts with (what Teams sends back if nobody touches it)."""
+    return {node["id"]: node.get("value") for node in card_nodes(card, "Input.") if "id" in node}
 
 
 def card_texts(card: dict[str, Any]) -> str:
