@@ -123,6 +123,19 @@ _NOTHING_CHANGED = "Nothing was changed."
 _APPROVALS_SHOWN = 10  # cards `approvals` sends at once, the oldest first (the others once these are decided)
 
 
+async def _send_decider_copy(session: AsyncSession, request: ApprovalRecord, reference: dict[str, Any],
+                             aad_object_id: str, card: AdaptiveCard, *, banner: str | None = None,
+                             dedupe_key: str | None = None) -> None:
+    """Send a decider's card to their chat through the outbox and store it as a copy of the request's card for its
+    round, so a later change of state updates it (routing, reminders and `approvals` all send it so)."""
+    outbox_id = await enqueue(session, OutboxMessage.personal(
+        reference, card_message(card, banner or f"{KIND_TITLES[request.kind]} {request.reference} needs your decision"),
+        dedupe_key=dedupe_key,
+    ))
+    await card_copies.record(session, subject_of(request.id), DECIDER_AUDIENCE, outbox_id, recipient=aad_object_id,
+                             round_=request.round)
+
+
 async def marked_if_held(session: AsyncSession, request: ApprovalRecord) -> ApprovalRecord:
     """The request, marked when a legal hold covers it (its reference, or a person it names): its cards say so."""
     holds = await retention_records.holds_in_force(session)
@@ -350,13 +363,7 @@ class ApprovalDesk:
                                    if d.deputy_aad_object_id.lower() == aad.lower()), None)
             card = decider_card(request, summary, refresh_user_ids=refresh_ids, acting_for=acting_for, banner=banner,
                                 calendar=self._calendar)
-            outbox_id = await enqueue(session, OutboxMessage.personal(
-                chat.reference,
-                card_message(card, banner or f"{KIND_TITLES[request.kind]} {request.reference} needs your decision"),
-                dedupe_key=key,
-            ))
-            await card_copies.record(session, subject_of(request.id), DECIDER_AUDIENCE, outbox_id, recipient=aad,
-                                     round_=request.round)
+            await _send_decider_copy(session, request, chat.reference, aad, card, banner=banner, dedupe_key=key)
             sent.append(name)
         return sent, missing
 
@@ -901,11 +908,7 @@ class ApprovalDesk:
                 return CommandReply(texts=[heading], cards=cards)
             await enqueue(session, OutboxMessage.personal(chat.reference, {"type": "message", "text": heading}))
             for request, card in zip(shown, cards, strict=True):
-                outbox_id = await enqueue(session, OutboxMessage.personal(
-                    chat.reference,
-                    card_message(card, f"{KIND_TITLES[request.kind]} {request.reference} needs your decision")))
-                await card_copies.record(session, subject_of(request.id), DECIDER_AUDIENCE, outbox_id,
-                                         recipient=actor.aad_object_id, round_=request.round)
+                await _send_decider_copy(session, request, chat.reference, actor.aad_object_id, card)
         log.info("approvals sent as tracked copies", extra={"count": len(shown)})
         return CommandReply()
 
