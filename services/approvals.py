@@ -379,11 +379,21 @@ class ApprovalDesk:
         ))
         await card_copies.record(session, subject_of(request.id), SLT_AUDIENCE, outbox_id)
 
-    async def _update_copies(self, session: AsyncSession, request: ApprovalRecord, version: str) -> int:
+    async def _update_copies(self, session: AsyncSession, request: ApprovalRecord, version: str, *,
+                             answered: tuple[str | None, AdaptiveCard] | None = None) -> int:
         """Bring every stored copy of the request's card to the request as it now stands, in ``session``: a copy of
         an earlier version says "Replaced by version N" with no buttons; the requester's copies show the status with
         what they may still do (Withdraw, Change and resend); the deciders' copies the status, without buttons (a
-        new round is sent to them as a new message); the SLT channel's copy its view."""
+        new round is sent to them as a new message); the SLT channel's copy its view.
+
+        Args:
+            answered: the message a button was clicked in and the card the click answered it with (its notice:
+                "Withdrawn. ...", "Approved. ..."): a copy in that message is updated to that same card, so the
+                update, which may land after the answer, does not take the notice away.
+        """
+        subject = subject_of(request.id)
+        in_answered = await card_copies.copy_ids_in(session, subject, answered[0]) if answered else frozenset()
+        answer = card_message(answered[1], f"{request.reference}: {STATE_TITLES[request.state]}") if answered else None
         request = await store.changes_of_round(session, request)
         summary = self.summary(request)
         title = f"{request.reference}: {STATE_TITLES[request.state]}"
@@ -394,8 +404,10 @@ class ApprovalDesk:
         replaced: dict[int, dict[str, Any]] = {}
 
         def activity_for(copy: card_copies.CardCopyRow) -> dict[str, Any] | None:
-            if copy.audience == SLT_AUDIENCE:
+            if copy.audience == SLT_AUDIENCE:  # a channel's copy keeps the channel's view, whatever was clicked
                 return slt_view
+            if answer is not None and copy.id in in_answered:
+                return answer
             if copy.round is not None and copy.round < request.round:
                 if copy.round not in replaced:
                     replaced[copy.round] = card_message(
@@ -408,7 +420,7 @@ class ApprovalDesk:
                 return requester_view
             return None
 
-        return await card_copies.update_all(session, subject_of(request.id), activity_for, version=version)
+        return await card_copies.update_all(session, subject, activity_for, version=version)
 
     async def _track_requester_card(self, session: AsyncSession, request: ApprovalRecord, card_activity_id: str | None,
                                     card: AdaptiveCard) -> None:
@@ -678,20 +690,19 @@ class ApprovalDesk:
             await self._record_view_in(session, action.actor, after, RequestView.DECIDER, action.verb)
             next_steps = await self._kinds[after.kind].on_transition(session, after, transition, now)
             version = f"event{event_id}"
-            await self._update_copies(session, after, version)
+            done = {ApprovalAction.APPROVE: "Approved", ApprovalAction.REJECT: "Rejected",
+                    ApprovalAction.REQUEST_CHANGES: "Sent back for changes"}[decision]
+            answer = status_card(
+                after, self.summary(after), calendar=self._calendar,
+                notice=f"{done}. {after.requester_name} will be told, and SLT can see the decision.")
+            await self._update_copies(session, after, version, answered=(action.card_activity_id, answer))
             requester_chat = await self._tell_requester(session, after, version, next_steps)
             kind = self._kinds[after.kind]
             if requester_chat is not None and isinstance(kind, RequesterFollowUp):
                 await kind.after_requester_told(session, after, requester_chat)
         log.info("approval decided", extra={"request": after.reference, "decision": decision.value,
                                             "capacity": transition.capacity.value if transition.capacity else None})
-        summary = self.summary(after)
-        done = {ApprovalAction.APPROVE: "Approved", ApprovalAction.REJECT: "Rejected",
-                ApprovalAction.REQUEST_CHANGES: "Sent back for changes"}[decision]
-        return ActionResult(card=status_card(
-            after, summary, notice=f"{done}. {after.requester_name} will be told, and SLT can see the decision.",
-            calendar=self._calendar,
-        ))
+        return ActionResult(card=answer)
 
     async def _refused(
         self, session: AsyncSession, action: CardAction, refusal: ApprovalRefused, request: ApprovalRecord,
@@ -824,10 +835,10 @@ class ApprovalDesk:
                 return await self._refused(session, action, refusal, request, Authority(head_teachers={}), None, "",
                                            what="withdraw", card_round=button.round)
             await self._kinds[after.kind].on_transition(session, after, transition, now)
-            await self._update_copies(session, after, f"event{event_id}")
-        return ActionResult(card=status_card(after, self.summary(after), for_requester=True,
-                                             notice="Withdrawn. The Head Teacher's card shows it.",
-                                             calendar=self._calendar))
+            answer = status_card(after, self.summary(after), for_requester=True,
+                                 notice="Withdrawn. The Head Teacher's card shows it.", calendar=self._calendar)
+            await self._update_copies(session, after, f"event{event_id}", answered=(action.card_activity_id, answer))
+        return ActionResult(card=answer)
 
     async def edit(self, action: CardAction) -> ActionResult:
         """The requester opens the form to change a request sent back for changes (verb `approval_edit`): the

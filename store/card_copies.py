@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, delete, or_, select
+from sqlalchemy import ForeignKey, Integer, Select, String, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -55,15 +55,31 @@ async def record(
         await session.flush()
 
 
+def _outbox_ids_in_message(activity_id: str) -> Select[tuple[int]]:
+    """The outbox messages that sit in the Teams message ``activity_id``: the post Teams delivered as it, or an
+    update of it."""
+    return select(OutboxRow.id).where(or_(OutboxRow.delivered_activity_id == activity_id,
+                                          OutboxRow.activity_id == activity_id))
+
+
 async def forget_activity(session: AsyncSession, subject: str, activity_id: str) -> int:
     """Forget ``subject``'s copies that sit in the Teams message ``activity_id`` (a message that now shows another
     card: e.g. the requester changed the request from it, and it shows the new version). Returns how many."""
-    in_message = select(OutboxRow.id).where(or_(OutboxRow.delivered_activity_id == activity_id,
-                                                OutboxRow.activity_id == activity_id))
     result = await session.execute(
-        delete(CardCopyRow).where(CardCopyRow.subject == subject, CardCopyRow.outbox_id.in_(in_message))
+        delete(CardCopyRow).where(CardCopyRow.subject == subject,
+                                  CardCopyRow.outbox_id.in_(_outbox_ids_in_message(activity_id)))
         .execution_options(synchronize_session=False))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def copy_ids_in(session: AsyncSession, subject: str, activity_id: str | None) -> frozenset[int]:
+    """The ids of ``subject``'s copies that sit in the Teams message ``activity_id`` (none when it is None): the
+    message a button was clicked in, which the click's answer has already replaced."""
+    if not activity_id:
+        return frozenset()
+    rows = await session.scalars(select(CardCopyRow.id).where(
+        CardCopyRow.subject == subject, CardCopyRow.outbox_id.in_(_outbox_ids_in_message(activity_id))))
+    return frozenset(rows)
 
 
 async def copies(session: AsyncSession, subject: str) -> list[CardCopyRow]:

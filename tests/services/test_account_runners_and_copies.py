@@ -159,6 +159,50 @@ async def test_ask_for_changes_then_resend_every_copy_follows_and_the_new_versio
     assert entry.detail["changed"] == ["holiday monitoring"]
 
 
+async def updates_of_message(database: Database, subject: str, message: str) -> list[dict[str, Any]]:
+    """The cards of the updates queued for the copies of ``subject`` that sit in the Teams message ``message``."""
+    async with database.sessions() as session:
+        ids = await card_copies.copy_ids_in(session, subject, message)
+    assert ids, f"no copy of {subject} sits in {message}"
+    keys = tuple(f"{subject}:copy{copy_id}:" for copy_id in ids)
+    return [card for entry, card in await updates_of(database) if (entry.dedupe_key or "").startswith(keys)]
+
+
+async def test_the_copy_a_button_was_clicked_in_keeps_the_answer_s_notice_when_the_outbox_updates_it(
+    built: AccountsWiring, database: Database
+) -> None:
+    """The click's answer replaces the card at once ("Withdrawn. ...", "Approved. ..."); the outbox's update of the
+    same message comes a moment later and must show that same card, not take the notice away."""
+    await send(built, case_values(LEE, PRIYA), "7" * 32)  # from FORM_MESSAGE, which now holds Sam's card
+    [first] = await requests(database)
+    withdrawn = await built.desk.withdraw(click(SAM, APPROVAL_WITHDRAW_VERB, {"request_id": first.id, "round": 1},
+                                                card_activity_id=FORM_MESSAGE))
+    assert withdrawn.card is not None
+    notice = "Withdrawn. The Head Teacher's card shows it."
+    assert notice in card_text(withdrawn.card.to_dict())
+    in_place = (await updates_of_message(database, f"approval:{first.id}", FORM_MESSAGE))[-1]
+    assert in_place == withdrawn.card.to_dict()
+    others = [card for _, card in await updates_of(database) if "Status: Withdrawn" in card_text(card)]
+    assert others and all(notice not in card_text(card) for card in others if card != in_place)  # the Head's
+
+    await send(built, case_values(LEE, PRIYA, aim="Chess results for families"), "8" * 32, shown_in="msg-form-2")
+    second = next(r for r in await requests(database) if r.id != first.id)
+    queued = await outbox_activities(database)
+    [head_copy] = [e for e, a, _ in queued if e.kind is OutboxKind.SEND_PERSONAL and e.lane == ANNA.chat_id
+                   and f"{second.reference}" in card_text(outbox_card(a))]
+    async with database.transaction() as session:  # Teams took the Head's card as "msg-head-1"
+        await session.execute(update(OutboxRow).where(OutboxRow.id == head_copy.id).values(
+            delivered_activity_id="msg-head-1"))
+    approved = await built.desk.decide(click(ANNA, APPROVAL_DECIDE_VERB, {
+        "request_id": second.id, "round": 1, "decision": "approve", "confirmed": True},
+        card_activity_id="msg-head-1"))
+    assert approved.card is not None and "Approved. Sam Teacher will be told" in card_text(approved.card.to_dict())
+    [head_update] = await updates_of_message(database, f"approval:{second.id}", "msg-head-1")
+    assert head_update == approved.card.to_dict()
+    sams = (await updates_of_message(database, f"approval:{second.id}", "msg-form-2"))[-1]  # Sam's own card
+    assert "Status: Approved" in card_text(sams) and "Approved. Sam Teacher will be told" not in card_text(sams)
+
+
 async def test_a_click_on_a_replaced_version_is_refused_audited_and_answered_with_the_replaced_card(
     built: AccountsWiring, database: Database
 ) -> None:
