@@ -14,10 +14,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
 from bot.settings import Settings
 from cards.consent_admin import (
@@ -31,8 +29,8 @@ from dialogs.audit import register_audit
 from dialogs.consent_admin import register_consent_admin_routes, register_consent_sync_routes
 from dialogs.platform import register_platform
 from dialogs.router import AttachmentsRequest, Router
-from directory.static import DirectoryEntry, StaticRoleDirectory
-from domain.access import Access, RefusalReason
+from directory.static import StaticRoleDirectory
+from domain.access import Access
 from domain.actors import Actor
 from domain.audit import AuditOutcome
 from domain.commands import command
@@ -44,23 +42,24 @@ from services.consent_sync import ConsentSync
 from services.incidents import Fetch
 from services.platform import Platform
 from services.requests import CardAction, ChannelInfo, CommandRequest
-from store import audit as trail_store
-from store.audit import AuditRow
-from store.base import Base
 from store.consent_store import ConsentStore
 from store.db import Database
+from tests.support.service_checks import (
+    PEOPLE,
+    Case,
+    actor,
+    assert_refused_once,
+    cases,
+    entries_after,
+    last_entry,
+    said,
+)
 
 SIMS = Path(__file__).resolve().parents[1] / "data" / "consent" / "sims_export.csv"
 AMELIA = "A100000000001"
 CSV_URL = "https://holytrinity.sharepoint.com/sites/office/register.csv"
 CHANNEL = ChannelInfo("19:slt@thread.tacv2", "SLT", "19:team@thread.tacv2", "19:slt@thread.tacv2",
                       "https://smba.example/uk/", "tenant", team_name="Leaders")
-
-PEOPLE: dict[Role, DirectoryEntry] = {
-    role: DirectoryEntry(f"00000000-0000-0000-0000-0000000{index:05d}", f"{role.value} holder",
-                         frozenset() if role is Role.STAFF else frozenset({role}))
-    for index, role in enumerate(Role, 1)
-}
 
 # Every use case that checks its callers, by the route name it shares with the router: its declaration, and how to
 # call it (the use case itself, and the text or card the router is sent). A declaration missing here fails.
@@ -129,18 +128,6 @@ async def world(database: Database) -> World:
     return World(database, board, admin, sync, desk, router, [])
 
 
-def actor(role: Role, where: str = "personal") -> Actor:
-    person = PEOPLE[role]
-    return Actor(person.aad_object_id, person.name, f"29:{role.value}", f"a:{role.value}", where)
-
-
-def _said(reply: CommandReply | ActionResult | None) -> str:
-    if isinstance(reply, ActionResult):
-        return reply.message or ""
-    assert reply is not None
-    return " ".join(reply.texts)
-
-
 def _command(name: str, who: Actor) -> CommandRequest:
     text = TEXTS[name]
     phrase = next(p for p in command(name).phrases if text.lower().startswith(p))
@@ -198,53 +185,7 @@ async def routed(world: World, name: str, who: Actor, fetch: Fetch | None = None
                                         channel=CHANNEL if name == platform.USE_CHANNEL_COMMAND else None))
 
 
-@dataclass(frozen=True)
-class Case:
-    name: str
-    role: Role
-    where: str
-    reason: RefusalReason
-
-    @property
-    def id(self) -> str:
-        return f"{self.name}-{self.role.value}-{self.where}"
-
-
-def cases() -> list[Case]:
-    """Every role a declaration does not admit (in the personal chat), and an admitted one from a channel."""
-    found: list[Case] = []
-    for name, access in DECLARED.items():
-        if not access.any_staff:
-            found += [Case(name, role, "personal", RefusalReason.ROLE) for role in Role if role not in access.roles]
-        if access.personal_only:
-            admitted = next(role for role in Role if access.any_staff or role in access.roles)
-            found.append(Case(name, admitted, "channel", RefusalReason.NOT_PERSONAL_CHAT))
-    return found
-
-
-CASES = cases()
-
-
-async def snapshot(database: Database) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table but the audit trail's."""
-    found: dict[str, list[tuple[Any, ...]]] = {}
-    async with database.sessions() as session:
-        for table in Base.metadata.sorted_tables:
-            if table.name == AuditRow.__tablename__:
-                continue
-            query = select(*table.columns).order_by(*(table.primary_key.columns or table.columns))
-            found[table.name] = [tuple(row) for row in (await session.execute(query)).all()]
-    return found
-
-
-async def last_entry(database: Database) -> int:
-    async with database.sessions() as session:
-        return int(await session.scalar(select(func.max(AuditRow.id))) or 0)
-
-
-async def entries_after(database: Database, after: int) -> list[Any]:
-    async with database.sessions() as session:
-        return [e for e in await trail_store.recent(session, limit=20) if e.id is not None and e.id > after]
+CASES = cases(DECLARED)
 
 
 def test_every_check_a_use_case_makes_is_the_routers_own_declaration(world: World) -> None:
@@ -260,32 +201,17 @@ def test_every_check_a_use_case_makes_is_the_routers_own_declaration(world: Worl
 async def test_a_use_case_called_by_someone_it_does_not_admit_refuses_audits_and_changes_nothing(
     world: World, case: Case
 ) -> None:
-    access = DECLARED[case.name]
-    who = actor(case.role, case.where)
-    before, last = await snapshot(world.database), await last_entry(world.database)
-
-    said = _said(await direct(world, case.name, who))
-
-    assert said == access.refused_text(case.reason)
-    assert await snapshot(world.database) == before
-    assert world.fetched == []
-    [entry] = await entries_after(world.database, last)
-    assert (entry.actor_aad, entry.action, entry.outcome, entry.reason, entry.record_type) == (
-        who.aad_object_id, case.name, AuditOutcome.REFUSED, case.reason.value, access.record)
-    assert entry.record_ref == (DATA[case.name][1] if case.name in DATA else None)
-
-    # Through the router: refused before the use case runs, so the trail has one line for it, not two.
-    last = await last_entry(world.database)
-    assert _said(await routed(world, case.name, who)) == said
-    [again] = await entries_after(world.database, last)
-    assert (again.action, again.reason, again.record_ref) == (entry.action, entry.reason, entry.record_ref)
-    assert await snapshot(world.database) == before
+    await assert_refused_once(world.database, case, DECLARED[case.name],
+                              direct=lambda who: direct(world, case.name, who),
+                              routed=lambda who: routed(world, case.name, who),
+                              record_ref=DATA[case.name][1] if case.name in DATA else None)
+    assert world.fetched == []  # a refused sender's file is never downloaded
 
 
 async def test_someone_a_declaration_admits_is_not_refused_by_the_use_case_either(world: World) -> None:
     """Through the router, an admitted sender passes both checks: no refusal is written for them."""
     last = await last_entry(world.database)
-    assert "Senior Leadership Team" not in _said(await routed(world, platform.STATUS_COMMAND, actor(Role.SLT)))
+    assert "Senior Leadership Team" not in said(await routed(world, platform.STATUS_COMMAND, actor(Role.SLT)))
     assert (await routed(world, consent_admin.PHOTO_REQUESTS, actor(Role.DSL)) or CommandReply()).cards
     assert (await routed(world, consent_admin.CONSENT_REGISTER, actor(Role.DPO)) or CommandReply()).cards
     assert (await routed(world, platform.USE_CHANNEL_COMMAND, actor(Role.HEAD_TEACHER)) or CommandReply()).texts[
