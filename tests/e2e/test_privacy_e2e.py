@@ -62,11 +62,11 @@ def _seed_reports(database: str) -> None:
         for n, category in ((101, "negative_comment"), (102, "bullying_pupil"), (103, "offensive_content")):
             session.add(IncidentRow(
                 reference=f"INC-2025-{n:04d}", year=2025, number=n, submission_key=f"e2e-privacy-{n}",
-                category=category, urgency="normal", status="closed", immediate_risk=False, dsl_told=None,
+                category=category, urgency="standard", status="closed", immediate_risk=False, dsl_told=None,
                 reporter_aad=SAM_AAD, reporter_name="Sam Teacher", what_happened="A post about the school.",
                 platform="facebook", link="", when_date=None, when_detail="", involved="", actions_taken=[],
                 source="form", source_author="", received_at=now - timedelta(days=300),
-                closed_at=now - timedelta(days=290), version=1))
+                routed_at=now - timedelta(days=300), closed_at=now - timedelta(days=290), version=1))
     engine.dispose()
 
 

@@ -59,7 +59,7 @@ def incident(n: int, category: str, reporter: Who, *, what: str = "A post about 
              status: str = "closed") -> IncidentRow:
     return IncidentRow(
         id=n, reference=f"INC-2026-{n:04d}", year=2026, number=n, submission_key=f"k{n}", category=category,
-        urgency="normal", status=status, immediate_risk=False, dsl_told=None, reporter_aad=reporter.aad,
+        urgency="standard", status=status, immediate_risk=False, dsl_told=None, reporter_aad=reporter.aad,
         reporter_name=reporter.name, what_happened=what, platform="facebook", link="", when_date=None,
         when_detail="", involved="", actions_taken=[], source="form", source_author="",
         received_at=NOW - timedelta(days=40), closed_at=NOW - timedelta(days=20) if status == "closed" else None,

@@ -101,7 +101,7 @@ class World:
                 text = self._named_text(keys)
                 self._add(IncidentRow(
                     id=n, reference=f"INC-2026-{n:04d}", year=2026, number=n, submission_key=f"k{n}",
-                    category="negative_comment", urgency="normal", status="open", immediate_risk=False,
+                    category="negative_comment", urgency="standard", status="open", immediate_risk=False,
                     dsl_told=None, reporter_aad=reporter.aad, reporter_name=reporter.name,
                     what_happened=text, platform="facebook", link="",
                     when_date=None, when_detail="", involved="", actions_taken=[], source="form",
@@ -188,7 +188,7 @@ async def test_other_people_in_an_exported_record_are_marked_for_redaction(datab
     async with database.transaction() as session:
         session.add(IncidentRow(
             id=1, reference="INC-2026-0001", year=2026, number=1, submission_key="k1", category="negative_comment",
-            urgency="normal", status="open", immediate_risk=False, dsl_told=None, reporter_aad=SAM.aad,
+            urgency="standard", status="open", immediate_risk=False, dsl_told=None, reporter_aad=SAM.aad,
             reporter_name=SAM.name, what_happened="Anna Smith saw a <b>photo</b> of Sam Teacher",
             platform="facebook", link="", when_date=None, when_detail="", involved="", actions_taken=[], source="form",
             source_author="", received_at=NOW, version=1, lead_aad=LEE.aad, lead_name=LEE.name))
