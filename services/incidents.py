@@ -394,6 +394,23 @@ class _KnownStaff:
         return self.by_teams_id.get(key)
 
 
+async def _readable(session: AsyncSession, ids: Sequence[int], work: str) -> list[records.Incident]:
+    """The reports ``ids`` names, for one of the background worker's jobs (``work``), that this version of the bot can
+    read. A row it cannot read (a value it does not know: written by hand, or by a newer version) is logged as an
+    error with its id and left out, so it never holds up the routing or the escalation of every other report."""
+    found: list[records.Incident] = []
+    for incident_id in ids:
+        try:
+            incident = await records.get(session, incident_id)
+        except (ValueError, LookupError, TypeError):
+            log.exception("a stored report cannot be read: left out of %s until someone corrects it", work,
+                          extra={"incident_id": incident_id})
+            continue
+        if incident is not None:
+            found.append(incident)
+    return found
+
+
 class Incidents:
     """The incident feature: reporting, routing, handling and the escalation clock."""
 
@@ -795,8 +812,7 @@ class Incidents:
         """Send the notifications reports could not prepare when they were made (the directory was down), in one
         unit of work for all of them."""
         async with self._db.sessions() as session:
-            waiting = [incident for incident_id in await records.unrouted(session)
-                       if (incident := await records.get(session, incident_id)) is not None]
+            waiting = await _readable(session, await records.unrouted(session), "routing")
             routes = {incident.id: await self._route_of(session, incident) for incident in waiting}
         if not waiting:
             return 0
@@ -834,8 +850,7 @@ class Incidents:
         """
         async with self._db.sessions() as session:
             ids = await records.roles_unchecked(session)
-            found = {incident_id: incident for incident_id in ids
-                     if (incident := await records.get(session, incident_id)) is not None}
+            found = {incident.id: incident for incident in await _readable(session, ids, "checking who it is about")}
             subjects = await records.subjects_of(session, list(found))
         if not found:
             return 0
@@ -945,9 +960,8 @@ class Incidents:
         now = self.now()
         due: list[tuple[records.Incident, Route]] = []
         async with self._db.sessions() as session:
-            for incident_id in await records.chain_running(session):
-                incident = await records.get(session, incident_id)
-                if incident is None or incident.escalate_due_at is None:
+            for incident in await _readable(session, await records.chain_running(session), "escalation"):
+                if incident.escalate_due_at is None:
                     continue
                 if incident.escalate_due_at <= now or await self._undelivered_news(session, incident.id):
                     due.append((incident, await self._route_of(session, incident)))

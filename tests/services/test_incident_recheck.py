@@ -12,10 +12,12 @@ else, and nothing more for anyone it reached meanwhile whom it is not for.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import update
 
 from bot.escalations import EscalationWorker
 from cards.incidents import Verb
@@ -235,3 +237,25 @@ async def test_two_bot_instances_rechecking_at_once_route_again_once(world: Worl
     assert sorted(done) == [0, 1]
     assert len((await sent(world.school))[GRACE.name]) == 1
     assert len(entries(await chronology(world.school), "Routing re-checked")) == 1
+
+
+async def test_a_report_the_bot_cannot_read_holds_up_no_other_report_waiting_for_the_directory(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two reports about the Head Teacher made while Graph was down; the first is then stored with an urgency this
+    version does not know. Once Graph answers, the round logs the first with its id and leaves it out, and routes the
+    second to the Chair as it should."""
+    world.down()
+    for _ in range(2):
+        await world.school.report(SAM, category="offensive_content", what_happened=SECRET, about_staff=ANNA.aad)
+    async with world.school.database.transaction() as session:
+        await session.execute(update(records.IncidentRow).where(records.IncidentRow.id == 1).values(
+            urgency="immediate"))
+    world.recover()
+    with caplog.at_level(logging.ERROR, logger="services.incidents"):
+        assert await world.round() == 1
+    assert {getattr(r, "incident_id", None) for r in caplog.records if r.levelno >= logging.ERROR} == {1}
+    messages = await sent(world.school)
+    assert set(messages) == {GRACE.name} and len(messages[GRACE.name]) == 1
+    assert entries(await chronology(world.school, 2), "Routing re-checked")
+    assert not entries(await chronology(world.school, 1), "Routing re-checked")

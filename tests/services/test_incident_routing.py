@@ -9,6 +9,7 @@ they try to open or act on it, whatever card data they craft.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -194,6 +195,24 @@ async def test_out_of_hours_the_chain_is_followed_in_real_minutes_until_someone_
     assert (await incident(school)).escalate_due_at is None
     school.clock.advance(hours=5)
     assert await school.incidents.escalate_due() == 0
+
+
+async def test_out_of_hours_a_report_the_bot_cannot_read_holds_up_no_other_urgent_report(
+    school: School, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stored report this version cannot read (a category it does not know: written by hand, or by a newer
+    version) is logged with its id and left out; the chain of every other urgent report still moves on."""
+    await school.report(SAM, category="extremism", what_happened=SECRET)  # 1
+    await school.report(LEE, category="pupil_safety", what_happened=SECRET)  # 2
+    async with school.database.transaction() as session:
+        await session.execute(update(records.IncidentRow).where(records.IncidentRow.id == 1).values(
+            category="sextortion"))
+    school.clock.advance(minutes=15)
+    with caplog.at_level(logging.ERROR, logger="services.incidents"):
+        assert await school.incidents.escalate_due() == 1
+    assert [getattr(r, "incident_id", None) for r in caplog.records if r.levelno >= logging.ERROR] == [1]
+    assert any(e.kind is EventKind.AUTO_ESCALATED for e in await chronology(school, 2))
+    assert len((await sent(school))[PRIYA.name]) == 1  # report 2 went on to the chain's next step
 
 
 async def test_out_of_hours_taking_the_lead_stops_the_chain(school: School) -> None:
