@@ -1,7 +1,9 @@
 """``dashboard`` (SLT, the Head Teacher, the DSL) with its period chooser, and ``governors report`` (the Head Teacher
 and the Chair of Governors) with the file consent that delivers it (``fileConsent/invoke#governors_report``).
 
-Every route is declared on the router (its one check runs first, each refusal audited); the services check again."""
+Each route is registered with its declaration from the service (``services/dashboard.py`` and
+``services/governors_report.py`` ``ACCESS``): the router checks it first (each refusal audited), and the service checks
+the same declaration again."""
 
 from __future__ import annotations
 
@@ -10,9 +12,9 @@ from typing import Any
 from cards.dashboard import PERIOD_VERB, PeriodPayload
 from cards.replies import ActionResult, CommandReply
 from dialogs.router import InvokeRequest, Router
-from domain.access import only
 from domain.commands import command
-from domain.roles import Role
+from services import dashboard as dashboard_service
+from services import governors_report
 from services.dashboard import Dashboard
 from services.governors_report import CONTEXT_KEY, GovernorsReports
 from services.requests import CardAction, CommandRequest
@@ -21,9 +23,6 @@ FILE_CONSENT_INVOKE = "fileConsent/invoke"
 
 
 def register_dashboard(router: Router, dashboard: Dashboard, governors: GovernorsReports) -> None:
-    viewers = only(Role.SLT, Role.HEAD_TEACHER, Role.DSL, personal_only=True)
-    governors_only = only(Role.HEAD_TEACHER, Role.CHAIR_OF_GOVERNORS, personal_only=True)
-
     async def show(request: CommandRequest) -> CommandReply:
         return await dashboard.command(request)
 
@@ -39,7 +38,8 @@ def register_dashboard(router: Router, dashboard: Dashboard, governors: Governor
         outcome = await governors.consent(request.actor, request.value)
         return {"send": {"texts": outcome.texts, "attachments": outcome.attachments}}
 
-    router.on_command(command("dashboard"), show, access=viewers)
-    router.on_action(PERIOD_VERB, choose, access=viewers, payload=PeriodPayload)
-    router.on_command(command("governors_report"), report, access=governors_only)
-    router.on_invoke(FILE_CONSENT_INVOKE, consent, access=governors_only, context_key=CONTEXT_KEY)
+    viewers, reports = dashboard_service.ACCESS, governors_report.ACCESS
+    router.on_command(command(dashboard_service.COMMAND), show, access=viewers[dashboard_service.COMMAND])
+    router.on_action(PERIOD_VERB, choose, access=viewers[PERIOD_VERB], payload=PeriodPayload)
+    router.on_command(command(governors_report.COMMAND), report, access=reports[governors_report.COMMAND])
+    router.on_invoke(FILE_CONSENT_INVOKE, consent, access=reports[governors_report.CONSENT], context_key=CONTEXT_KEY)

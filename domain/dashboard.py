@@ -45,9 +45,6 @@ FEWER = f"fewer than {THRESHOLD}"
 DEFAULT_TERM_STARTS = "09-01,01-01,04-15"
 TERM_NAMES = ("Autumn", "Spring", "Summer")
 
-DASHBOARD_ROLES = frozenset({Role.SLT, Role.HEAD_TEACHER, Role.DSL})
-GOVERNORS_ROLES = frozenset({Role.HEAD_TEACHER, Role.CHAIR_OF_GOVERNORS})
-
 
 # --- periods ----------------------------------------------------------------------------------------------------
 

@@ -1,10 +1,11 @@
 """``dashboard`` (SLT, the Head Teacher, the DSL; personal chat): the figures of a period as one card of charts.
 
-The router admits only those roles in the personal chat (each refusal audited); the service checks the roles again
-(a refusal audited here too) and reads, in one read-only unit of work (no write lock held while the database counts),
-the figures the database counts (``store/dashboard.py``) over the categories the viewer may see
-(``domain/dashboard.py``). The view is then recorded in the audit trail (what period, which restricted categories),
-since restricted categories appear as counts in it.
+Who may see it is declared here once (``ACCESS``: one declaration for the command and the period chooser). The router
+checks it before the service runs, and the service checks the same declaration again (``services/audit.py`` ``Gate``:
+it is the authority wherever it is called from), each refusal in the audit trail. It then reads, in one read-only
+unit of work (no write lock held while the database counts), the figures the database counts (``store/dashboard.py``)
+over the categories the viewer may see (``domain/dashboard.py``). The view is then recorded in the audit trail (what
+period, which restricted categories), since restricted categories appear as counts in it.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cards.dashboard import PeriodPayload, dashboard_card
+from cards.dashboard import PERIOD_VERB, PeriodPayload, dashboard_card
 from cards.replies import ActionResult, CommandReply
+from domain.access import Access, only
 from domain.actors import Actor
 from domain.audit import RecordType
 from domain.calendar import SchoolCalendar
 from domain.dashboard import (
-    DASHBOARD_ROLES,
     Figures,
     Period,
     PeriodChoice,
@@ -32,14 +33,19 @@ from domain.dashboard import (
 )
 from domain.incidents import Category
 from domain.roles import Role, RoleDirectory
-from services.audit import AuditTrail, refusal, view
+from services.approvals import button_payload
+from services.audit import AuditTrail, Gate, view
 from services.requests import CardAction, CommandRequest
 from store import dashboard as store
 from store.base import utcnow
 from store.db import Database
 
 COMMAND = "dashboard"
-_REFUSED = "Only SLT, the Head Teacher and the Designated Safeguarding Lead can see the dashboard. Nothing was shown."
+# SLT, the Head Teacher and the DSL, in the personal chat: the counts may include restricted categories.
+VIEWERS: Access = only(
+    Role.SLT, Role.HEAD_TEACHER, Role.DSL, personal_only=True,
+    refusal="Only SLT, the Head Teacher and the Designated Safeguarding Lead can see the dashboard. Nothing was shown.")
+ACCESS: dict[str, Access] = {COMMAND: VIEWERS, PERIOD_VERB: VIEWERS}  # by the route name the router uses
 _WORDS = {"last term": PeriodChoice.LAST_TERM, "previous term": PeriodChoice.LAST_TERM,
           "this term": PeriodChoice.THIS_TERM, "term": PeriodChoice.THIS_TERM,
           "this year": PeriodChoice.SCHOOL_YEAR, "school year": PeriodChoice.SCHOOL_YEAR,
@@ -68,31 +74,47 @@ class Dashboard:
         self._db = database
         self._directory = directory
         self._audit = audit
+        self._gate = Gate(directory, audit)
         self._calendar = calendar or SchoolCalendar()
         self._terms = terms or SchoolTerms(self._calendar)
         self._clock = clock
 
+    async def _roles_unless_refused(self, name: str, actor: Actor) -> tuple[frozenset[Role], str | None]:
+        """The sender's roles (which categories are counted depends on them) and the check of ``ACCESS[name]``,
+        with one lookup (outside the personal chat the check refuses without asking the directory)."""
+        lookup = await self._directory.roles_of(actor.aad_object_id) if actor.in_personal_chat else None
+        refused = await self._gate.refused(name, ACCESS[name], actor, lookup=lookup)
+        if refused is None and lookup is None:  # admitted outside the personal chat (not by today's declaration)
+            lookup = await self._directory.roles_of(actor.aad_object_id)
+        return (lookup.roles if lookup else frozenset()), refused
+
     async def command(self, request: CommandRequest) -> CommandReply:
         choice = period_from_words(request.argument)
         if choice is None:
-            return CommandReply(texts=["Type **dashboard**, **dashboard last term** or **dashboard school year**."])
+            _, refused = await self._roles_unless_refused(COMMAND, request.actor)
+            return CommandReply(texts=[refused or "Type **dashboard**, **dashboard last term** or **dashboard school "
+                                                  "year**."])
         result = await self.show(request.actor, choice)
         return CommandReply(cards=[result.card] if result.card else [], texts=[result.message] if result.message
                             else [])
 
     async def on_period(self, action: CardAction) -> ActionResult:
-        payload = action.payload
-        assert isinstance(payload, PeriodPayload)  # the router validated it
-        return await self.show(action.actor, payload.period, action=action.verb)
+        """The period chooser's button (its payload as the router validated it, or validated here once the sender
+        is checked)."""
+        roles, refused = await self._roles_unless_refused(PERIOD_VERB, action.actor)
+        if refused is not None:
+            return ActionResult(message=refused)
+        return await self._card(action.actor, roles, button_payload(action, PeriodPayload).period, PERIOD_VERB)
 
     async def show(self, actor: Actor, choice: PeriodChoice, *, action: str = COMMAND) -> ActionResult:
-        roles = (await self._directory.roles_of(actor.aad_object_id)).roles
-        if not roles & DASHBOARD_ROLES or not actor.in_personal_chat:
-            reason = "not_personal_chat" if roles & DASHBOARD_ROLES else "not_allowed"
-            await self._audit.record(refusal(actor, action, RecordType.NONE, None, reason,
-                                             {"roles": sorted(r.value for r in roles)}))
-            return ActionResult(message=_REFUSED if reason == "not_allowed" else
-                                "Please ask me this in our personal chat.")
+        """The card of ``choice``'s figures for ``actor``, once ``ACCESS[action]`` admits them."""
+        roles, refused = await self._roles_unless_refused(action, actor)
+        if refused is not None:
+            return ActionResult(message=refused)
+        return await self._card(actor, roles, choice, action)
+
+    async def _card(self, actor: Actor, roles: frozenset[Role], choice: PeriodChoice, action: str) -> ActionResult:
+        """The figures over the categories ``roles`` may see; the view in the trail as ``action``."""
         now = self._clock()
         period = self._terms.period(choice, now)
         categories = dashboard_categories(roles)

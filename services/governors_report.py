@@ -1,14 +1,19 @@
 """``governors report`` (the Head Teacher and the Chair of Governors; personal chat): the termly report as a PDF,
 sent as a file in the personal chat through Teams' file consent card, and kept for the governing body's records.
 
-- ``request``: roles checked again (a refusal audited); ONE unit of work reads this term's figures and the previous
-  term's (``store/dashboard.py``: the Head Teacher's view of categories, restricted ones folded into one count), builds
-  the PDF (``domain/governors_report.py``), keeps it with its figures in ``governors_reports`` (retention kind
+Who may use each way in is declared here once (``ACCESS``, by the route name the router uses): the router checks it
+before the service runs, and each use case checks the same declaration again (``services/audit.py`` ``Gate``: it is
+the authority wherever it is called from), each refusal in the audit trail.
+
+- ``request``: the sender checked again; ONE unit of work reads this term's figures and the previous term's
+  (``store/dashboard.py``: the Head Teacher's view of categories, restricted ones folded into one count), builds the
+  PDF (``domain/governors_report.py``), keeps it with its figures in ``governors_reports`` (retention kind
   ``governors_reports``: kept, no personal data) and audits it (``exported``, reason ``prepared``). The answer is
   the file consent card; its context names the report.
-- ``consent`` (``fileConsent/invoke#governors_report``): only the person who asked may accept it (anyone else is
-  refused and audited); on accept the bytes are PUT to the upload URL Teams gives and the delivery is audited. The
-  report stays kept either way: declining only means no copy went to OneDrive.
+- ``consent`` (``fileConsent/invoke#governors_report``): the sender checked again, then the record: only the person
+  who asked may accept it (anyone else is refused and audited, reason ``not_requester``); on accept the bytes are PUT
+  to the upload URL Teams gives and the delivery is audited. The report stays kept either way: declining only means
+  no copy went to OneDrive.
 """
 
 from __future__ import annotations
@@ -22,11 +27,11 @@ from typing import Any
 from cards.dashboard import governors_consent_card
 from cards.replies import CommandReply
 from cards.subject_access import file_info_card
+from domain.access import Access, only
 from domain.actors import Actor
 from domain.audit import AuditOutcome, RecordType
 from domain.calendar import SchoolCalendar
 from domain.dashboard import (
-    GOVERNORS_ROLES,
     RESTRICTED_KEY,
     PeriodChoice,
     SchoolTerms,
@@ -38,7 +43,7 @@ from domain.dashboard import (
 )
 from domain.governors_report import ReportMeta, governors_pdf
 from domain.roles import ROLE_TITLES, Role, RoleDirectory
-from services.audit import AuditTrail, refusal, view
+from services.audit import AuditTrail, Gate, refusal, view
 from services.dashboard import read_figures
 from store import dashboard as store
 from store.base import utcnow
@@ -49,6 +54,15 @@ log = logging.getLogger(__name__)
 COMMAND = "governors_report"
 CONSENT = "fileConsent/invoke#governors_report"
 CONTEXT_KEY = "governors_report"
+# The Head Teacher and the Chair of Governors, in the personal chat (the file is sent there); the consent's click is
+# theirs too, and the record says which of them may accept this file.
+_GOVERNORS = (Role.HEAD_TEACHER, Role.CHAIR_OF_GOVERNORS)
+ACCESS: dict[str, Access] = {
+    COMMAND: only(*_GOVERNORS, personal_only=True, refusal=(
+        "Only the Head Teacher and the Chair of Governors can make the governors' report. Nothing was made.")),
+    CONSENT: only(*_GOVERNORS, personal_only=True, refusal=(
+        "Only the Head Teacher and the Chair of Governors can receive the governors' report. Nothing was sent.")),
+}
 Uploader = Callable[[str, bytes], Awaitable[None]]
 
 
@@ -90,6 +104,7 @@ class GovernorsReports:
         self._db = database
         self._directory = directory
         self._audit = audit
+        self._gate = Gate(directory, audit)
         self._upload = uploader
         self._school = school_name
         self._calendar = calendar or SchoolCalendar()
@@ -100,15 +115,12 @@ class GovernorsReports:
         self._loopback_uploads = loopback_uploads
 
     async def request(self, actor: Actor, argument: str = "") -> CommandReply:
-        roles = (await self._directory.roles_of(actor.aad_object_id)).roles
-        allowed = roles & GOVERNORS_ROLES
-        if not allowed or not actor.in_personal_chat:
-            reason = "not_personal_chat" if allowed else "not_allowed"
-            await self._audit.record(refusal(actor, COMMAND, RecordType.NONE, None, reason,
-                                             {"roles": sorted(r.value for r in roles)}))
-            return CommandReply(texts=["Only the Head Teacher and the Chair of Governors can make the governors' "
-                                       "report. Nothing was made." if reason == "not_allowed" else
-                                       "Please ask me this in our personal chat."])
+        # One lookup: the check, and whether the report is made by the Head Teacher or the Chair (outside the
+        # personal chat the check refuses without asking the directory).
+        lookup = await self._directory.roles_of(actor.aad_object_id) if actor.in_personal_chat else None
+        if (refused := await self._gate.refused(COMMAND, ACCESS[COMMAND], actor, lookup=lookup)) is not None:
+            return CommandReply(texts=[refused])
+        roles = (lookup or await self._directory.roles_of(actor.aad_object_id)).roles
         choice = PeriodChoice.LAST_TERM if "last" in argument.lower() else PeriodChoice.THIS_TERM
         now = self._clock()
         period = self._terms.period(choice, now)
@@ -149,22 +161,24 @@ class GovernorsReports:
         )
 
     async def consent(self, actor: Actor, value: Mapping[str, Any]) -> ConsentOutcome:
+        """The file consent card answered: the sender checked (``ACCESS[CONSENT]``), then the report (its
+        requester only); on accept the file is uploaded where Teams says."""
+        if (refused := await self._gate.refused(CONSENT, ACCESS[CONSENT], actor)) is not None:
+            return ConsentOutcome(texts=[refused])
         context = value.get("context")
         report_id = context.get(CONTEXT_KEY) if isinstance(context, Mapping) else None
         action = value.get("action")
         if isinstance(report_id, bool) or not isinstance(report_id, int) or action not in ("accept", "decline"):
             return ConsentOutcome(texts=["That file is no longer available. Type governors report again."])
-        roles = (await self._directory.roles_of(actor.aad_object_id)).roles
         async with self._db.transaction() as session:
             row = await store.get_report(session, report_id)
             if row is None:
                 await self._audit.record_in(session, refusal(actor, CONSENT, RecordType.NONE, None, "not_found"))
                 return ConsentOutcome(texts=["That file is no longer available. Type governors report again."])
             reference = row.reference
-            if not roles & GOVERNORS_ROLES or row.generated_by_aad != actor.aad_object_id.lower():
+            if row.generated_by_aad != actor.aad_object_id.lower():  # the record: only its requester
                 await self._audit.record_in(session, refusal(actor, CONSENT, RecordType.NONE, reference,
-                                                             "not_requester",
-                                                             {"roles": sorted(r.value for r in roles)}))
+                                                             "not_requester"))
                 return ConsentOutcome(texts=["Only the person who asked for this report can receive it. Nothing was "
                                              "sent."])
             if action == "decline":

@@ -19,12 +19,13 @@ from cards.replies import CommandReply
 from dialogs.dashboard import register_dashboard
 from dialogs.router import InvokeRequest, Router, TextKind
 from directory.static import DirectoryEntry, StaticRoleDirectory
+from domain.access import RefusalReason
 from domain.actors import Actor
 from domain.dashboard import FEWER, Period, PeriodChoice, SchoolTerms, dashboard_categories, governors_categories
 from domain.incidents import ROUTING, Category
 from domain.roles import Role
 from services.audit import AuditTrail
-from services.dashboard import Dashboard
+from services.dashboard import VIEWERS, Dashboard
 from services.governors_report import GovernorsReports
 from services.requests import CardAction, CommandRequest
 from store import audit as trail
@@ -309,9 +310,9 @@ async def test_the_dashboard_only_in_the_personal_chat(world: World) -> None:
 
 async def test_the_service_checks_again_and_audits(world: World) -> None:
     result = await world.dashboard.show(actor(STAFF), PeriodChoice.THIS_TERM)
-    assert result.card is None
+    assert result.card is None and result.message == VIEWERS.refused_text(RefusalReason.ROLE)
     [entry] = await world.refusals()
-    assert (entry.action, entry.reason) == ("dashboard", "not_allowed")
+    assert (entry.action, entry.reason) == ("dashboard", "role_not_held")
 
 
 # --- the governors' report --------------------------------------------------------------------------------------
