@@ -1,20 +1,15 @@
 """``close account`` and ``transfer account`` (the Head Teacher and SLT, personal chat): the register's record of
-an account's end (``services/account_register.py``). The router checks first and audits each refusal; the service
-checks again."""
+an account's end (``services/account_register.py``). Each is registered with its declaration from that module's
+``ACCESS``: the router checks it first (each refusal audited), and the service checks the same declaration again."""
 
 from __future__ import annotations
 
 from cards.replies import CommandReply
 from dialogs.router import Router
-from domain.access import only
 from domain.account_register import Ending
-from domain.audit import RecordType
 from domain.commands import command
-from domain.roles import Role
-from services.account_register import AccountRegister
+from services.account_register import ACCESS, CLOSE_ACCOUNT, TRANSFER_ACCOUNT, AccountRegister
 from services.requests import CommandRequest
-
-_REFUSAL = "Only the Head Teacher and SLT can close or transfer a school account in the register. Nothing was changed."
 
 
 def register_account_register(router: Router, register: AccountRegister) -> None:
@@ -24,6 +19,5 @@ def register_account_register(router: Router, register: AccountRegister) -> None
     async def transfer(request: CommandRequest) -> CommandReply:
         return await register.end(request.actor, Ending.TRANSFERRED, request.argument)
 
-    access = only(Role.HEAD_TEACHER, Role.SLT, personal_only=True, record=RecordType.ACCOUNT, refusal=_REFUSAL)
-    router.on_command(command("close_account"), close, access=access)
-    router.on_command(command("transfer_account"), transfer, access=access)
+    router.on_command(command(CLOSE_ACCOUNT), close, access=ACCESS[CLOSE_ACCOUNT])
+    router.on_command(command(TRANSFER_ACCOUNT), transfer, access=ACCESS[TRANSFER_ACCOUNT])

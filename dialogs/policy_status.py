@@ -1,17 +1,16 @@
 """``policy status`` (SLT, the Head Teacher; personal chat) and the ``policy_acknowledge`` button (any member of
 staff, in their personal chat, about their own acknowledgement).
 
-Every route is declared on the router (its one check runs first, each refusal audited); the service checks again."""
+Each route is registered with its declaration from ``services/acknowledgement.py`` ``ACCESS``: the router checks it
+first (each refusal audited), and the service checks the same declaration again."""
 
 from __future__ import annotations
 
 from cards.acknowledgement import ACKNOWLEDGE_VERB, AcknowledgePayload
 from cards.replies import ActionResult, CommandReply
 from dialogs.router import Router
-from domain.access import only, staff
 from domain.commands import command
-from domain.roles import Role
-from services.acknowledgement import PolicyAcknowledgements
+from services.acknowledgement import ACCESS, STATUS_COMMAND, PolicyAcknowledgements
 from services.requests import CardAction, CommandRequest
 
 
@@ -22,5 +21,5 @@ def register_policy_status(router: Router, acknowledgements: PolicyAcknowledgeme
     async def acknowledge(action: CardAction) -> ActionResult:
         return await acknowledgements.acknowledge(action)
 
-    router.on_command(command("policy_status"), show, access=only(Role.SLT, Role.HEAD_TEACHER, personal_only=True))
-    router.on_action(ACKNOWLEDGE_VERB, acknowledge, access=staff(personal_only=True), payload=AcknowledgePayload)
+    router.on_command(command(STATUS_COMMAND), show, access=ACCESS[STATUS_COMMAND])
+    router.on_action(ACKNOWLEDGE_VERB, acknowledge, access=ACCESS[ACKNOWLEDGE_VERB], payload=AcknowledgePayload)

@@ -7,14 +7,18 @@
   member of staff who has not acknowledged the current version gets the key points at most once a school day
   (``policy_notices``, kind ``offer``: the school day it was last offered, set by a conditional UPDATE so two turns at
   once offer once). Never a gate: it is an extra card; nothing waits for it.
-- **Acknowledge** (verb ``policy_acknowledge``): records who, which version, when; a button of an earlier version
-  records nothing and shows the current key points.
-- **Status** (``policy status``, SLT and the Head Teacher in the personal chat; the router refuses everyone else and
-  audits it, and this service checks the roles again): the staff list (the directory's staff file, with everyone who
-  has opened the bot, Graph listing no whole tenant) against the acknowledgements of the current version.
+- **Acknowledge** (verb ``policy_acknowledge``, any member of staff in their personal chat): records who, which
+  version, when; a button of an earlier version records nothing and shows the current key points.
+- **Status** (``policy status``, SLT and the Head Teacher in the personal chat): the staff list (the directory's
+  staff file, with everyone who has opened the bot, Graph listing no whole tenant) against the acknowledgements of
+  the current version.
 - **Reminders** (``send_reminders``, from ``bot/policy_reminders.py``): to a member of staff who has not acknowledged
   the current version ``reminder_school_days`` school days after it first reached them, once per version
   (``ack_reminder``), through the outbox. The review reminder goes to the Head Teacher once per review date.
+
+Who may use each way in is declared here once (``ACCESS``): the router checks it before the service runs, and the
+service checks the same declaration again (it is the authority wherever it is called from), each refusal in the
+audit trail.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from cards.acknowledgement import (
+    ACKNOWLEDGE_VERB,
     AcknowledgePayload,
     acknowledged_card,
     key_points_card,
@@ -34,12 +39,13 @@ from cards.acknowledgement import (
 )
 from cards.base import AdaptiveCard
 from cards.replies import ActionResult, CommandReply
+from domain.access import Access, only, staff
 from domain.acknowledgement import PolicyEdition
 from domain.actors import Actor
 from domain.audit import RecordType
 from domain.calendar import SchoolCalendar
 from domain.roles import DirectoryUnavailableError, Person, Role, RoleDirectory
-from services.audit import AuditTrail, refusal, view
+from services.audit import AuditTrail, Gate, view
 from services.requests import CardAction, CommandRequest
 from store import acknowledgements as store
 from store import conversations
@@ -50,8 +56,13 @@ from store.outbox import OutboxMessage, enqueue
 log = logging.getLogger(__name__)
 
 STATUS_COMMAND = "policy_status"
-STATUS_ROLES = frozenset({Role.SLT, Role.HEAD_TEACHER})
-_REFUSED = "Only SLT and the Head Teacher can see who has read the policy. Nothing was shown."
+# Who has read the policy is for SLT and the Head Teacher; anyone may record their own acknowledgement. Both only in
+# the personal chat (a list of names; the key points card is sent there).
+ACCESS: dict[str, Access] = {
+    STATUS_COMMAND: only(Role.SLT, Role.HEAD_TEACHER, personal_only=True, refusal=(
+        "Only SLT and the Head Teacher can see who has read the policy. Nothing was shown.")),
+    ACKNOWLEDGE_VERB: staff(personal_only=True),
+}
 DEFAULT_REMINDER_SCHOOL_DAYS = 5
 _VERSION_SEEN = "version"  # a notice with no person: when this bot first served the version
 MAX_STAFF_LISTED = 2000
@@ -78,6 +89,7 @@ class PolicyAcknowledgements:
         self._directory = directory
         self.edition = edition
         self._audit = audit
+        self._gate = Gate(directory, audit)
         self.calendar = calendar or SchoolCalendar()
         self._reminder_days = reminder_school_days
         self.approved_on = approved_on
@@ -109,6 +121,9 @@ class PolicyAcknowledgements:
     # --- the acknowledgement -----------------------------------------------------------------------------------
 
     async def acknowledge(self, action: CardAction) -> ActionResult:
+        refused = await self._gate.refused(ACKNOWLEDGE_VERB, ACCESS[ACKNOWLEDGE_VERB], action.actor)
+        if refused is not None:
+            return ActionResult(message=refused)
         payload = action.payload
         assert isinstance(payload, AcknowledgePayload)  # the router validated it
         if payload.version != self.edition.version:
@@ -157,13 +172,9 @@ class PolicyAcknowledgements:
 
     async def status(self, request: CommandRequest) -> CommandReply:
         actor = request.actor
-        roles = (await self._directory.roles_of(actor.aad_object_id)).roles
-        if not roles & STATUS_ROLES or not actor.in_personal_chat:
-            reason = "not_personal_chat" if roles & STATUS_ROLES else "not_allowed"
-            await self._audit.record(refusal(actor, STATUS_COMMAND, RecordType.NONE, None, reason,
-                                             {"roles": sorted(r.value for r in roles)}))
-            return CommandReply(texts=[_REFUSED if reason == "not_allowed" else
-                                       "Please ask me this in our personal chat."])
+        refused = await self._gate.refused(STATUS_COMMAND, ACCESS[STATUS_COMMAND], actor)
+        if refused is not None:
+            return CommandReply(texts=[refused])
         staff = await self.staff_list()
         async with self._db.sessions() as session:
             acks = await store.acknowledgements_of_version(session, self.edition.version)

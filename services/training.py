@@ -2,9 +2,10 @@
 business case shows each runner's training from these records; a runner approved with training to follow is followed
 up with SLT until their training is recorded.
 
-The router admits only SLT and the Head Teacher in the personal chat (each refusal audited); this service checks the
-roles again. The person is always resolved through the directory (the staff file or Graph, and whoever has opened the
-bot): a form's id or a typed name never stands for itself.
+Who may record is declared here once (``ACCESS``: SLT and the Head Teacher, in the personal chat): the router checks it
+before the service runs, and the service checks the same declaration again (it is the authority wherever it is called
+from), each refusal in the audit trail. The person is always resolved through the directory (the staff file or Graph,
+and whoever has opened the bot): a form's id or a typed name never stands for itself.
 """
 
 from __future__ import annotations
@@ -15,14 +16,20 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from cards.replies import ActionResult, CommandReply
-from cards.training import TrainingPayload, training_followup_card, training_form_card, training_recorded_card
+from cards.training import (
+    TRAINING_SUBMIT_VERB,
+    TrainingPayload,
+    training_followup_card,
+    training_form_card,
+    training_recorded_card,
+)
+from domain.access import Access, only
 from domain.accounts import RunnerRecord
 from domain.actors import Actor
-from domain.audit import RecordType
 from domain.calendar import SchoolCalendar
 from domain.roles import DirectoryUnavailableError, Person, Role, RoleDirectory
 from domain.training import TrainingProblem, TrainingRecord, check_course, latest, parse_date, parse_typed
-from services.audit import AuditTrail, refusal
+from services.audit import AuditTrail, Gate
 from services.requests import CardAction, CommandRequest
 from store import acknowledgements as notices
 from store import conversations
@@ -34,8 +41,10 @@ from store.outbox import OutboxMessage, enqueue
 log = logging.getLogger(__name__)
 
 COMMAND = "training"
-RECORDER_ROLES = frozenset({Role.SLT, Role.HEAD_TEACHER})
-_REFUSED = "Only SLT and the Head Teacher can record social media training. Nothing was recorded."
+# The typed command and its form: SLT and the Head Teacher (who follow runners' training up), in the personal chat.
+RECORDING: Access = only(Role.SLT, Role.HEAD_TEACHER, personal_only=True, refusal=(
+    "Only SLT and the Head Teacher can record social media training. Nothing was recorded."))
+ACCESS: dict[str, Access] = {COMMAND: RECORDING, TRAINING_SUBMIT_VERB: RECORDING}
 DEFAULT_FOLLOWUP_SCHOOL_DAYS = 5  # SLT hear again each school week until the training is recorded
 _MAX_CHOICES = 200
 
@@ -54,20 +63,15 @@ class TrainingRecords:
                  clock: Callable[[], datetime] = utcnow, on_enqueued: Callable[[], None] | None = None) -> None:
         self._db = database
         self._directory = directory
-        self._audit = audit
+        self._gate = Gate(directory, audit)
         self.calendar = calendar or SchoolCalendar()
         self._followup_days = followup_school_days
         self._clock = clock
         self._on_enqueued = on_enqueued or (lambda: None)
 
-    async def _refused(self, actor: Actor, action: str) -> str | None:
-        roles = (await self._directory.roles_of(actor.aad_object_id)).roles
-        if roles & RECORDER_ROLES and actor.in_personal_chat:
-            return None
-        reason = "not_personal_chat" if roles & RECORDER_ROLES else "not_allowed"
-        await self._audit.record(refusal(actor, action, RecordType.NONE, None, reason,
-                                         {"roles": sorted(r.value for r in roles)}))
-        return _REFUSED if reason == "not_allowed" else "Please ask me this in our personal chat."
+    async def _refused(self, actor: Actor, name: str) -> str | None:
+        """``ACCESS[name]`` checked for ``actor`` (the router's check, again); a refusal is in the trail."""
+        return await self._gate.refused(name, ACCESS[name], actor)
 
     async def _people(self) -> list[Person]:
         """Who can be named: the staff file's people and everyone who has opened the bot."""
@@ -137,7 +141,7 @@ class TrainingRecords:
                                                           followups_closed=closed)])
 
     async def submit(self, action: CardAction) -> ActionResult:
-        said = await self._refused(action.actor, action.verb)
+        said = await self._refused(action.actor, TRAINING_SUBMIT_VERB)
         if said:
             return ActionResult(message=said)
         payload = action.payload

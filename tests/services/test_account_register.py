@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from cards.accounts import account_register_card
 from directory.static import StaticRoleDirectory
+from domain.access import RefusalReason
 from domain.account_register import ClosureCommandError, Ending, parse_closure
 from domain.accounts import check_handover
 from domain.actors import Actor
@@ -109,7 +110,8 @@ async def test_closing_is_refused_to_anyone_but_the_head_teacher_and_slt(databas
     async with database.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(AccountClosureRow)) == 0
         [entry] = await audit_store.recent(session, limit=1)
-    assert (entry.action, entry.outcome, entry.actor_aad) == ("close_account", AuditOutcome.REFUSED, who.aad)
+    assert (entry.action, entry.outcome, entry.actor_aad, entry.reason) == (
+        "close_account", AuditOutcome.REFUSED, who.aad, RefusalReason.ROLE.value)
 
 
 @pytest.mark.parametrize(("how", "typed", "problem"), [

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from cards.acknowledgement import AcknowledgePayload
 from cards.training import TrainingPayload
 from directory.static import DirectoryEntry, StaticRoleDirectory
+from domain.access import RefusalReason
 from domain.acknowledgement import edition_of
 from domain.actors import Actor
 from domain.audit import AuditOutcome
@@ -169,8 +170,10 @@ async def test_policy_status_counts_and_lists_and_is_refused_and_audited_to_othe
         assert refused.texts == ["Only SLT and the Head Teacher can see who has read the policy. Nothing was shown."]
     async with database.sessions() as session:
         entries = await trail_store.recent(session, limit=10)
-    assert [(e.actor_name, e.outcome) for e in entries if e.action == "policy_status"][:3] == [
-        (JO.name, AuditOutcome.REFUSED), (SAM.name, AuditOutcome.REFUSED), (ANNA.name, AuditOutcome.VIEWED)]
+    refused_reason = RefusalReason.ROLE.value
+    assert [(e.actor_name, e.outcome, e.reason) for e in entries if e.action == "policy_status"][:3] == [
+        (JO.name, AuditOutcome.REFUSED, refused_reason), (SAM.name, AuditOutcome.REFUSED, refused_reason),
+        (ANNA.name, AuditOutcome.VIEWED, "policy_acknowledgements")]
 
 
 async def test_a_gentle_reminder_goes_after_n_school_days_once(database: Database) -> None:
