@@ -11,12 +11,13 @@ from bot.escalations import EscalationWorker
 from cards.incidents import Verb
 from domain.incident_routing import route_report
 from domain.incidents import ROUTING, Category, ChannelView, EventKind, Status, urgency_for
-from domain.roles import DirectoryUnavailableError, Person, Role
+from domain.roles import Role
 from services.requests import CommandRequest
 from store import incidents as records
 from store import safeguarding_record as record_parts
 from store.conversations import StoredConversation
 from store.outbox import OutboxKind
+from tests.fakes.graph import SchoolGraph
 from tests.support.cardcheck import assert_valid_card
 from tests.support.cardtext import input_values
 from tests.support.incidents_world import (
@@ -25,6 +26,7 @@ from tests.support.incidents_world import (
     JO,
     LEE,
     PRIYA,
+    ROLES_FILE,
     SAM,
     SERVICE_URL,
     TOM,
@@ -480,35 +482,21 @@ async def test_escalation_of_an_allegation_stays_with_the_people_it_belongs_to(
 # --- a directory that cannot answer ----------------------------------------------------------------------------
 
 
-class FlakyDirectory:
-    def __init__(self, inner: object) -> None:
-        self.inner = inner
-        self.down = True
-
-    async def roles_of(self, aad: str):  # type: ignore[no-untyped-def]
-        return await self.inner.roles_of(aad)  # type: ignore[attr-defined]
-
-    async def holders_of(self, role: Role) -> list[Person]:
-        if self.down:
-            raise DirectoryUnavailableError("Graph is down")
-        return await self.inner.holders_of(role)  # type: ignore[attr-defined]
-
-    async def is_in_directory(self, aad: str) -> bool:
-        return True
-
-    def describe(self) -> str:
-        return "flaky"
-
-
-async def test_a_report_made_while_the_directory_is_down_is_routed_when_it_is_back(school: School) -> None:
-    flaky = FlakyDirectory(school.incidents._directory)
-    school.incidents._directory = flaky  # type: ignore[assignment]
-    receipt = (await school.report(SAM, category="offensive_content", **SECRETS)).card
-    assert receipt is not None and "could not be reached just now" in card_text(receipt.to_dict())
-    assert list(await school.sent_to()) == ["channel"]  # the channel needs no directory
-    assert await school.incidents.route_pending() == 0  # still down: it waits
-    flaky.down = False
-    assert await school.incidents.route_pending() == 1
-    assert await school.incidents.route_pending() == 0
-    sent = await school.sent_to()
-    assert len(sent["channel"]) == 1 and len(sent[ANNA.name]) == 1
+async def test_a_report_made_while_the_directory_is_down_is_routed_when_it_is_back(sqlite_url: str) -> None:
+    """The real Graph directory over a fake Graph (the Playground's people) that is down as the report is made."""
+    graph = SchoolGraph.from_roles_file(ROLES_FILE)
+    graph.down()
+    school = await School.open(sqlite_url, directory=graph.directory)
+    try:
+        receipt = (await school.report(SAM, category="offensive_content", **SECRETS)).card
+        assert receipt is not None and "could not be reached just now" in card_text(receipt.to_dict())
+        assert list(await school.sent_to()) == ["channel"]  # the channel needs no directory
+        assert await school.incidents.route_pending() == 0  # still down: it waits
+        graph.recover()
+        assert await school.incidents.route_pending() == 1
+        assert await school.incidents.route_pending() == 0
+        sent = await school.sent_to()
+        assert len(sent["channel"]) == 1 and len(sent[ANNA.name]) == 1
+    finally:
+        await school.close()
+        await graph.aclose()

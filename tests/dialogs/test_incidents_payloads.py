@@ -43,7 +43,6 @@ from dialogs.incidents import (
     screenshot_candidates,
 )
 from dialogs.router import Router
-from directory.static import StaticRoleDirectory
 from domain.calendar import SchoolCalendar
 from domain.incident_chooser import TOPICS
 from domain.incident_routing import NamedPerson
@@ -61,12 +60,13 @@ from domain.incidents import (
     Urgency,
     rule_for,
 )
-from domain.roles import DirectoryUnavailableError, Person, Role, RoleLookup
+from domain.roles import Role
 from domain.safeguarding_record import RecordExtras, Referral
 from services.requests import CardAction, CommandRequest
 from store import incidents as records
 from store.db import Database
 from tests.fakes.activities import TENANT, personal_activity, user
+from tests.fakes.graph import SchoolGraph
 from tests.http_helpers import running_bot
 from tests.support.cardcheck import assert_valid_card
 from tests.support.cardtext import card_nodes
@@ -158,28 +158,6 @@ class CountingDatabase(Database):
         else:
             self.writers += 1
         return super().unit_of_work(read_only=read_only)
-
-
-class FlakyDirectory:
-    """The Playground's roles, except that nobody can be looked up while ``down``."""
-
-    def __init__(self) -> None:
-        self.inner = StaticRoleDirectory.from_file(ROLES_FILE)
-        self.down = False
-
-    async def roles_of(self, aad: str) -> RoleLookup:
-        return await self.inner.roles_of(aad)
-
-    async def holders_of(self, role: Role) -> list[Person]:
-        if self.down:
-            raise DirectoryUnavailableError("Graph is down")
-        return list(await self.inner.holders_of(role))
-
-    async def is_in_directory(self, aad: str) -> bool:
-        return True
-
-    def describe(self) -> str:
-        return "flaky"
 
 
 async def fetch_png(url: str, max_bytes: int, authenticated: bool) -> bytes:
@@ -432,18 +410,18 @@ async def test_screenshots_of_one_message_are_stored_in_one_unit_of_work(school:
 
 
 async def test_the_clock_and_late_routing_each_write_once_for_all_their_reports(migrated_database_url: str) -> None:
-    directory = FlakyDirectory()
-    world = await School.open(migrated_database_url, database_class=CountingDatabase, directory=directory)
+    graph = SchoolGraph.from_roles_file(ROLES_FILE)  # the real Graph directory over a fake Graph
+    world = await School.open(migrated_database_url, database_class=CountingDatabase, directory=graph.directory)
     try:
         database = world.database
         assert isinstance(database, CountingDatabase)
-        directory.down = True
+        graph.down()
         for category in ("offensive_content", "pupil_safety", "bullying_pupil"):
             await world.report(SAM, category=category, risk=True)
         writers = database.writers
         assert await world.incidents.route_pending() == 0  # still down: nothing to write, no unit of work
         assert database.writers == writers
-        directory.down = False
+        graph.recover()
         assert await world.incidents.route_pending() == 3
         assert database.writers == writers + 1
 
@@ -457,6 +435,7 @@ async def test_the_clock_and_late_routing_each_write_once_for_all_their_reports(
         assert len(sent[TOM.name]) >= 3
     finally:
         await world.close()
+        await graph.aclose()
 
 
 # --- the layers ----------------------------------------------------------------------------------------------

@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -16,7 +18,15 @@ import httpx
 from kiota_abstractions.authentication import AnonymousAuthenticationProvider
 from msgraph import GraphRequestAdapter, GraphServiceClient
 
+from directory.graph import GraphRoleDirectory
+from domain.roles import Role
+
 GRAPH = "https://graph.fake.test/v1.0"
+# The Entra group of each role in the fake tenant (Role.STAFF is anyone in it: no group).
+ROLE_GROUPS: dict[Role, str] = {
+    role: f"aaaaaaaa-0000-0000-0000-{index:012d}" for index, role in enumerate(Role, start=1) if role is not Role.STAFF
+}
+QUIET_S = 60.0  # longer than the directory's quiet period after a failure
 
 
 class FakeClock:
@@ -113,3 +123,47 @@ def graph_client(graph: FakeGraph) -> tuple[GraphServiceClient, httpx.AsyncClien
     adapter = GraphRequestAdapter(AnonymousAuthenticationProvider(), client=http)
     adapter.base_url = GRAPH
     return GraphServiceClient(request_adapter=adapter), http
+
+
+@dataclass
+class SchoolGraph:
+    """A school's people in the fake Graph, read by the real ``GraphRoleDirectory`` (``directory``); ``down()`` takes
+    Graph down (HTTP 503), ``recover()`` brings it back and lets the directory's quiet period after a failure pass.
+    Close with ``aclose()``."""
+
+    graph: FakeGraph
+    clock: FakeClock
+    directory: GraphRoleDirectory
+    http: httpx.AsyncClient
+
+    @classmethod
+    def of(cls, people: Iterable[tuple[str, str, Iterable[Role]]]) -> SchoolGraph:
+        """``people``: (object id, name, roles) each; each is a member of the groups of their roles."""
+        members: dict[str, list[str]] = {group: [] for group in ROLE_GROUPS.values()}
+        names: dict[str, str] = {}
+        for aad, name, roles in people:
+            names[aad] = name
+            for role in roles:
+                if role in ROLE_GROUPS:
+                    members[ROLE_GROUPS[role]].append(aad)
+        graph = FakeGraph(names=names, members=members)
+        client, http = graph_client(graph)
+        clock = FakeClock()
+        directory = GraphRoleDirectory(client, ROLE_GROUPS, cache_seconds=300, timeout_seconds=2, clock=clock)
+        return cls(graph, clock, directory, http)
+
+    @classmethod
+    def from_roles_file(cls, path: Path) -> SchoolGraph:
+        """The people of a roles file (``directory/static.py``'s format), in Graph instead."""
+        listed = json.loads(path.read_text(encoding="utf-8"))["people"]
+        return cls.of((p["aadObjectId"], p["name"], [Role(r) for r in p.get("roles", [])]) for p in listed)
+
+    def down(self) -> None:
+        self.graph.failure = 503
+
+    def recover(self) -> None:
+        self.graph.failure = None
+        self.clock.advance(QUIET_S)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

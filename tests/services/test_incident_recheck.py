@@ -26,7 +26,7 @@ from domain.incidents import EventKind
 from domain.roles import Role
 from store import incidents as records
 from store.outbox import OutboxKind
-from tests.fakes.graph import FakeClock, FakeGraph, graph_client
+from tests.fakes.graph import SchoolGraph
 from tests.services.test_incident_routing import (
     KIM,
     PEOPLE,
@@ -40,33 +40,21 @@ from tests.services.test_incident_routing import (
 )
 from tests.support.incidents_world import ANNA, GRACE, LEE, SAM, TOM, School, card_text
 
-GROUPS = {role: f"aaaaaaaa-0000-0000-0000-{index:012d}" for index, role in enumerate(Role, start=1)
-          if role is not Role.STAFF}
-QUIET_S = 60.0  # longer than the directory's quiet period after a failure
-DOWN = 503
-
-
-def school_graph() -> FakeGraph:
-    members: dict[str, list[str]] = {group: [] for group in GROUPS.values()}
-    for who, roles in ROLES.items():
-        for role in roles:
-            members[GROUPS[role]].append(who.aad)
-    return FakeGraph(names={who.aad: who.name for who in PEOPLE}, members=members)
-
 
 @dataclass
 class World:
     school: School
-    graph: FakeGraph
-    clock: FakeClock
-    directory: GraphRoleDirectory
+    graph: SchoolGraph
+
+    @property
+    def directory(self) -> GraphRoleDirectory:
+        return self.graph.directory
 
     def down(self) -> None:
-        self.graph.failure = DOWN
+        self.graph.down()
 
     def recover(self) -> None:
-        self.graph.failure = None
-        self.clock.advance(QUIET_S)
+        self.graph.recover()
 
     async def round(self) -> int:
         """One round of the escalation worker (as the app runs it); how many reports were routed again."""
@@ -80,14 +68,11 @@ class World:
 
 @pytest.fixture
 async def world(migrated_database_url: str) -> AsyncIterator[World]:
-    graph = school_graph()
-    client, http = graph_client(graph)
-    clock = FakeClock()
-    directory = GraphRoleDirectory(client, GROUPS, cache_seconds=300, timeout_seconds=2, clock=clock)
-    school = await open_school(migrated_database_url, directory=directory)
-    yield World(school, graph, clock, directory)
+    graph = SchoolGraph.of((who.aad, who.name, ROLES.get(who, ())) for who in PEOPLE)
+    school = await open_school(migrated_database_url, directory=graph.directory)
+    yield World(school, graph)
     await school.close()
-    await http.aclose()
+    await graph.aclose()
 
 
 async def who_knew_before(world: World, *roles: Role) -> None:
