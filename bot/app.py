@@ -251,7 +251,7 @@ def create_app(
     retention = Retention(database, role_directory, schedule=retention_schedule, calendar=calendar,
                           on_enqueued=outbox.wake)
     register_retention(router, retention)
-    record_files = SafeguardingRecord(incidents, database, trail=trail, uploader=put_file,
+    record_files = SafeguardingRecord(incidents, database, directory=role_directory, trail=trail, uploader=put_file,
                                       loopback_uploads=settings.dev_mode)
     register_safeguarding_record(router, record_files)
     register_subject_access(router, SubjectAccess(database, role_directory, audit=trail, uploader=put_file,

@@ -16,15 +16,18 @@ from cards.approvals import (
     RequestButton,
 )
 from dialogs.router import Router
-from domain.access import only, staff
+from domain.access import staff
 from domain.audit import RecordType
 from domain.commands import command
-from domain.roles import Role
-from services.approvals import ApprovalDesk
-
-_DECIDERS = (Role.HEAD_TEACHER, Role.DEPUTY)  # a deputy decides only while a delegation is active (the desk checks)
-_ONLY_DECIDERS = ("Only the Head Teacher, or a deputy while approvals are delegated to them, decides requests. Type "
-                  "**my requests** to see yours.")
+from services.approvals import (
+    APPROVALS,
+    APPROVALS_COMMAND,
+    DELEGATE,
+    DELEGATE_COMMAND,
+    END_DELEGATION,
+    END_DELEGATION_COMMAND,
+    ApprovalDesk,
+)
 
 
 def register_approvals(router: Router, desk: ApprovalDesk) -> None:
@@ -46,12 +49,7 @@ def register_approvals(router: Router, desk: ApprovalDesk) -> None:
                      access=staff(record=request, record_field=field))
     router.on_command(command("my_requests"), desk.my_requests,
                       access=staff(personal_only=True, record=RecordType.APPROVAL_REQUEST))
-    router.on_command(command("delegate"), desk.delegate,
-                      access=only(Role.HEAD_TEACHER, personal_only=True, record=RecordType.DELEGATION,
-                                  refusal="Only the Head Teacher can delegate approvals."))
-    router.on_command(command("end_delegation"), desk.end_delegation,
-                      access=only(Role.HEAD_TEACHER, personal_only=True, record=RecordType.DELEGATION,
-                                  refusal="Only the Head Teacher can end a delegation of approvals."))
-    router.on_command(command("approvals"), desk.pending_for_decider,
-                      access=only(*_DECIDERS, personal_only=True, record=RecordType.APPROVAL_REQUEST,
-                                  refusal=_ONLY_DECIDERS))
+    # Declared in services/approvals.py: the desk checks the same declarations again.
+    router.on_command(command(DELEGATE_COMMAND), desk.delegate, access=DELEGATE)
+    router.on_command(command(END_DELEGATION_COMMAND), desk.end_delegation, access=END_DELEGATION)
+    router.on_command(command(APPROVALS_COMMAND), desk.pending_for_decider, access=APPROVALS)

@@ -2,8 +2,9 @@
 added, the PDF export and "mark transferred". The use cases are in ``services/safeguarding_record.py``.
 
 Each verb is declared for the people who handle some kind of report, in their personal chat only (the details card
-that carries the buttons is never posted in a channel); whether the sender handles *this* report's category is
-checked again in the service against the report it loads, and a refusal is audited.
+that carries the buttons is never posted in a channel): the declarations are the service's own (``RECORD_ACCESS``,
+``RECORD_FILE_ACCESS``), which it checks again; whether the sender handles *this* report's category is checked in the
+service against the report it loads, and a refusal is audited.
 """
 
 from __future__ import annotations
@@ -23,21 +24,9 @@ from cards.safeguarding_record import (
     TransferPayload,
     Verb,
 )
-from dialogs.incidents import HANDLERS
 from dialogs.router import InvokeRequest, Router
-from domain.access import only
-from domain.audit import RecordType
 from services.requests import CardAction
-from services.safeguarding_record import SafeguardingRecord
-
-_NOT_A_HANDLER = ("Only the people the policy names for a kind of report can act on its record. Nothing was changed "
-                  "or shown.")
-RECORD_ACCESS = only(*sorted(HANDLERS), personal_only=True, record=RecordType.INCIDENT, record_field="incident",
-                     refusal=_NOT_A_HANDLER)
-RECORD_FILE_ACCESS = only(*sorted(HANDLERS), personal_only=True, record=RecordType.INCIDENT, refusal=_NOT_A_HANDLER)
-
-
-FILE_CONSENT_INVOKE = "fileConsent/invoke"
+from services.safeguarding_record import FILE_CONSENT_INVOKE, RECORD_ACCESS, RECORD_FILE_ACCESS, SafeguardingRecord
 
 
 def register_safeguarding_record(router: Router, record: SafeguardingRecord) -> None:

@@ -25,6 +25,10 @@ Rules kept here (the domain rules are in `domain/approvals.py`):
   Teams tells us which card), the round must be the one shown, the actor must be allowed, the state must
   allow it. Anything else is answered clearly, changes nothing, and is written to the request's history and
   to the one audit trail (`services/audit.py`), in the unit of work that refused it.
+- Who may use `delegate`, `end delegation` and `approvals` is declared here once (`DELEGATE`, `END_DELEGATION`,
+  `APPROVALS`): the router checks it before the use case runs, and the use case checks the same declaration again
+  (`services/audit.py` `Gate`: it is the authority wherever it is called from), each refusal in the audit trail.
+  Whether a deputy decides *now* (a delegation running) is the `approvals` use case's own check after it.
 - Nobody sees a request that is not theirs to see (`domain.approvals.view_of`): each answer that shows a request
   (a refresh, Teams' automatic refresh, `approvals`, a refused decision) shows the view the person may have, and
   someone who may have none gets a card saying so, with nothing of the request, and the refusal audited. Each
@@ -71,6 +75,7 @@ from cards.approvals import (
 )
 from cards.base import AdaptiveCard
 from cards.replies import ActionResult, CommandReply
+from domain.access import Access, only
 from domain.actors import Actor
 from domain.approvals import (
     AUDITED_REFUSALS,
@@ -101,7 +106,7 @@ from domain.audit import RecordType
 from domain.calendar import SchoolCalendar
 from domain.roles import DirectoryUnavailableError, Person, Role, RoleDirectory
 from services import audit
-from services.audit import AuditTrail
+from services.audit import AuditTrail, Gate
 from services.requests import CardAction, CommandRequest
 from store import approvals as store
 from store import card_copies, conversations
@@ -121,6 +126,21 @@ SLT_AUDIENCE = "slt_channel"
 REQUESTER_AUDIENCE = "requester"  # the requester's card (the form's message once sent) and the outcome message
 _NOTHING_CHANGED = "Nothing was changed."
 _APPROVALS_SHOWN = 10  # cards `approvals` sends at once, the oldest first (the others once these are decided)
+
+# --- who may use the role-restricted commands (dialogs/approvals.py registers these; each use case checks again) ---
+
+DELEGATE_COMMAND = "delegate"
+END_DELEGATION_COMMAND = "end_delegation"
+APPROVALS_COMMAND = "approvals"
+DELEGATE: Access = only(Role.HEAD_TEACHER, personal_only=True, record=RecordType.DELEGATION,
+                        refusal="Only the Head Teacher can delegate approvals.")
+END_DELEGATION: Access = only(Role.HEAD_TEACHER, personal_only=True, record=RecordType.DELEGATION,
+                              refusal="Only the Head Teacher can end a delegation of approvals.")
+_ONLY_DECIDERS = ("Only the Head Teacher, or a deputy while approvals are delegated to them, decides requests. Type "
+                  "**my requests** to see yours.")
+# A deputy decides only while a delegation is active: the declaration admits deputies, `approvals` checks the rest.
+APPROVALS: Access = only(Role.HEAD_TEACHER, Role.DEPUTY, personal_only=True, record=RecordType.APPROVAL_REQUEST,
+                         refusal=_ONLY_DECIDERS)
 
 
 async def _send_decider_copy(session: AsyncSession, request: ApprovalRecord, reference: dict[str, Any],
@@ -258,6 +278,7 @@ class ApprovalDesk:
     ) -> None:
         self._db = database
         self._trail = audit_trail or AuditTrail(database, clock=clock)
+        self._gate = Gate(directory, self._trail)
         self._directory = directory
         self._conversations = conversations
         self._school_settings = school_settings
@@ -885,17 +906,18 @@ class ApprovalDesk:
         """
         now = self._clock()
         actor = command.actor
-        roles = (await self._directory.roles_of(actor.aad_object_id)).roles
+        lookup = await self._directory.roles_of(actor.aad_object_id)  # the check's, and who the sender decides for
+        if (refused := await self._gate.refused(APPROVALS_COMMAND, APPROVALS, actor, lookup=lookup)) is not None:
+            return CommandReply(texts=[refused])
         async with self._db.sessions() as session:
-            authority, delegation = await self._authority_for(session, actor, roles, now)
+            authority, delegation = await self._authority_for(session, actor, lookup.roles, now)
             decider = authority.may_decide(actor.aad_object_id)
             waiting = decider and any(authority.may_decide_request(actor.aad_object_id, r)
                                       for r in await self._pending(session))
-        if not decider:
-            await self._trail.record(audit.refusal(actor, "approvals", RecordType.NONE, None,
+        if not decider:  # a deputy with no delegation running: the declaration admits them, the delegation does not
+            await self._trail.record(audit.refusal(actor, APPROVALS_COMMAND, RecordType.NONE, None,
                                                    RefusalReason.NOT_A_DECIDER.value))
-            return CommandReply(texts=["Only the Head Teacher, or a deputy while approvals are delegated to "
-                                       "them, decides requests. Type **my requests** to see yours."])
+            return CommandReply(texts=[_ONLY_DECIDERS])
         if not waiting:
             return CommandReply(texts=["Nothing is waiting for a decision."])
         acting_for = delegation.head_name if delegation else None
@@ -926,10 +948,8 @@ class ApprovalDesk:
     async def delegate(self, command: CommandRequest) -> CommandReply:
         """`delegate to <deputy> until <date>` (the Head Teacher only)."""
         actor = command.actor
-        lookup = await self._directory.roles_of(actor.aad_object_id)
-        if Role.HEAD_TEACHER not in lookup.roles:
-            await self._trail.record(audit.refusal(actor, "delegate", RecordType.DELEGATION, None, "not_head_teacher"))
-            return CommandReply(texts=["Only the Head Teacher can delegate approvals."])
+        if (refused := await self._gate.refused(DELEGATE_COMMAND, DELEGATE, actor)) is not None:
+            return CommandReply(texts=[refused])
         now = self._clock()
         try:
             wanted = parse_delegation(command.argument, self._calendar.school_date(now))
@@ -975,11 +995,8 @@ class ApprovalDesk:
     async def end_delegation(self, command: CommandRequest) -> CommandReply:
         """`end delegation`: the Head Teacher is back; tells them what was decided meanwhile."""
         actor = command.actor
-        lookup = await self._directory.roles_of(actor.aad_object_id)
-        if Role.HEAD_TEACHER not in lookup.roles:
-            await self._trail.record(audit.refusal(actor, "end_delegation", RecordType.DELEGATION, None,
-                                                   "not_head_teacher"))
-            return CommandReply(texts=["Only the Head Teacher can end a delegation of approvals."])
+        if (refused := await self._gate.refused(END_DELEGATION_COMMAND, END_DELEGATION, actor)) is not None:
+            return CommandReply(texts=[refused])
         now = self._clock()
         async with self._db.transaction() as session:
             ended = await store.end_delegation(session, actor.aad_object_id, now=now)

@@ -1,8 +1,11 @@
 """The safeguarding record's use cases (KCSIE record keeping; ``domain/safeguarding_record.py``).
 
-``dialogs/safeguarding_record.py`` registers them; the router admits only people who handle some kind of report, in
-their personal chat, and each use case checks again, against the report it loads, that the sender's roles handle
-its category (``domain.incidents.authorise``; a refusal is audited). Each writes in one unit of work.
+``dialogs/safeguarding_record.py`` registers them. Who may use them is declared here once (``RECORD_ACCESS`` for the
+verbs, ``RECORD_FILE_ACCESS`` for the file's consent): people who handle some kind of report, in their personal chat.
+The router checks it before a use case runs and each use case checks the same declaration again (``services/audit.py``
+``Gate``: it is the authority wherever it is called from), each refusal in the audit trail; then, against the report
+it loads, that the sender's roles handle its category (``domain.incidents.authorise``; a refusal is audited). Each
+writes in one unit of work.
 
 - ``on_decision``: a decision with its reason (both required) joins the chronology.
 - ``on_referral_outcome``: an outcome appended to one of the report's referrals; nothing is overwritten.
@@ -33,18 +36,22 @@ from cards.safeguarding_record import (
     RECORD_EXPORT_CONTEXT,
     AddPupilPayload,
     DecisionPayload,
+    RecordPayload,
     ReferralOutcomePayload,
     TransferPayload,
     export_activity,
 )
 from cards.subject_access import file_info_card
+from domain.access import Access, only
 from domain.actors import Actor
 from domain.audit import AuditOutcome, RecordType
-from domain.incidents import Permission
+from domain.incident_routing import ROUTING_ROLES
+from domain.incidents import ROUTING, Permission
 from domain.retention import incident_kind
+from domain.roles import Role, RoleDirectory, RoleLookup
 from domain.safeguarding_record import RecordError, pupil_to_add, require_reason
 from domain.subject_access import EXPORT_LIFETIME
-from services.audit import AuditTrail, refusal, view
+from services.audit import AuditTrail, Gate, refusal, safe_reference, view
 from services.incidents import Incidents, payload_of
 from services.requests import CardAction
 from services.subject_access import ConsentOutcome, Uploader
@@ -58,13 +65,36 @@ from store.outbox import OutboxMessage, enqueue
 log = logging.getLogger(__name__)
 
 CONSENT = "incident_record_file"  # the audit trail's action for the file's delivery
+FILE_CONSENT_INVOKE = "fileConsent/invoke"
+FILE_CONSENT = f"{FILE_CONSENT_INVOKE}#{RECORD_EXPORT_CONTEXT}"  # the file's consent, as the router names it
+
+# --- who may use each way in (dialogs/safeguarding_record.py registers these; each use case checks again) ----------
+
+# Everyone who handles some kind of report (as dialogs/incidents.py ``HANDLERS``): the roles of the categories'
+# handlers, and those a report's route or the safeguarding chain may name (deputy DSLs, the deputy head, the Chair).
+RECORD_HANDLERS: frozenset[Role] = frozenset().union(*(rule.handlers for rule in ROUTING.values())) | ROUTING_ROLES
+_NOT_A_HANDLER = ("Only the people the policy names for a kind of report can act on its record. Nothing was changed "
+                  "or shown.")
+RECORD_ACCESS: Access = only(*sorted(RECORD_HANDLERS), personal_only=True, record=RecordType.INCIDENT,
+                             record_field="incident", refusal=_NOT_A_HANDLER)
+RECORD_FILE_ACCESS: Access = only(*sorted(RECORD_HANDLERS), personal_only=True, record=RecordType.INCIDENT,
+                                  refusal=_NOT_A_HANDLER)
 
 
 class SafeguardingRecord:
-    def __init__(self, incidents: Incidents, database: Database, *, trail: AuditTrail, uploader: Uploader,
-                 loopback_uploads: bool = False, new_id: Callable[[], str] = lambda: secrets.token_urlsafe(24)) -> None:
+    """The record's verbs and its file's consent.
+
+    Args:
+        directory: the sender's roles, for the check of ``RECORD_ACCESS`` (the router's, again).
+    """
+
+    def __init__(self, incidents: Incidents, database: Database, *, directory: RoleDirectory, trail: AuditTrail,
+                 uploader: Uploader, loopback_uploads: bool = False,
+                 new_id: Callable[[], str] = lambda: secrets.token_urlsafe(24)) -> None:
         self._incidents = incidents
         self._db = database
+        self._directory = directory
+        self._gate = Gate(directory, trail)
         self._trail = trail
         self._upload = uploader
         self._loopback_uploads = loopback_uploads  # dev mode only: the local stand-in for OneDrive
@@ -74,9 +104,18 @@ class SafeguardingRecord:
     def _person(actor: Actor) -> records.Person:
         return records.Person(actor.aad_object_id, actor.name or "Someone")
 
+    async def _refused(self, action: CardAction, lookup: RoleLookup | None = None) -> str | None:
+        """``RECORD_ACCESS`` checked for the sender of ``action`` (the router's check, again, naming the same report);
+        a refusal is in the trail."""
+        named = action.payload if isinstance(action.payload, RecordPayload) else None
+        record_ref = safe_reference(named.incident if named is not None else action.data.get("incident"))
+        return await self._gate.refused(action.verb, RECORD_ACCESS, action.actor, record_ref, lookup=lookup)
+
     # --- decisions and referral outcomes -------------------------------------------------------------------------
 
     async def on_decision(self, action: CardAction) -> ActionResult:
+        if (refused := await self._refused(action)) is not None:
+            return ActionResult(message=refused)
         form = payload_of(action, DecisionPayload)
         decision = form.decision.strip()
         if not decision:
@@ -96,6 +135,8 @@ class SafeguardingRecord:
         return result
 
     async def on_referral_outcome(self, action: CardAction) -> ActionResult:
+        if (refused := await self._refused(action)) is not None:
+            return ActionResult(message=refused)
         form = payload_of(action, ReferralOutcomePayload)
         referral = form.referral
         if referral is None:
@@ -115,6 +156,8 @@ class SafeguardingRecord:
         return result
 
     async def on_add_pupil(self, action: CardAction) -> ActionResult:
+        if (refused := await self._refused(action)) is not None:
+            return ActionResult(message=refused)
         form = payload_of(action, AddPupilPayload)
         if not form.pupil.strip():
             return ActionResult(message="Give the pupil's name. Nothing was changed.")
@@ -141,6 +184,8 @@ class SafeguardingRecord:
     # --- the transfer --------------------------------------------------------------------------------------------
 
     async def on_transferred(self, action: CardAction) -> ActionResult:
+        if (refused := await self._refused(action)) is not None:
+            return ActionResult(message=refused)
         form = payload_of(action, TransferPayload)
         system = " ".join(form.transfer_system.split())
         reference = " ".join(form.transfer_reference.split())
@@ -171,11 +216,13 @@ class SafeguardingRecord:
 
     async def on_export(self, action: CardAction) -> ActionResult:
         actor = action.actor
-        roles = await self._incidents.roles_of(actor)
+        lookup = await self._directory.roles_of(actor.aad_object_id)  # the check's, and which reports they handle
+        if (refused := await self._refused(action, lookup)) is not None:
+            return ActionResult(message=refused)
         now = self._incidents.now()
         export_id = self._new_id()
         async with self._db.transaction() as session:
-            loaded = await self._incidents.authorised_in(session, action, roles, Permission.EXPORT_RECORD)
+            loaded = await self._incidents.authorised_in(session, action, lookup.roles, Permission.EXPORT_RECORD)
             if isinstance(loaded, str):
                 return ActionResult(message=loaded)
             chat = await conversations.personal_chat_of(session, actor.aad_object_id)
@@ -204,7 +251,10 @@ class SafeguardingRecord:
                                     "OneDrive (kept for you for 24 hours).")
 
     async def consent(self, actor: Actor, value: Mapping[str, Any]) -> ConsentOutcome:
-        """Teams' ``fileConsent/invoke`` for a record's PDF: only the person who exported it receives it."""
+        """Teams' ``fileConsent/invoke`` for a record's PDF: only the person who exported it receives it (and only while
+        ``RECORD_FILE_ACCESS`` admits them)."""
+        if (refused := await self._gate.refused(FILE_CONSENT, RECORD_FILE_ACCESS, actor)) is not None:
+            return ConsentOutcome(texts=[refused])
         context = value.get("context")
         export_id = context.get(RECORD_EXPORT_CONTEXT) if isinstance(context, Mapping) else None
         answer = value.get("action")

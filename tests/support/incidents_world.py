@@ -128,7 +128,8 @@ class School:
             clock=clock.now, trail=trail,
         )
         uploads = Uploads()
-        record = SafeguardingRecord(incidents, database, trail=trail, uploader=uploads)  # the KCSIE record's verbs
+        record = SafeguardingRecord(incidents, database, directory=directory, trail=trail,  # the KCSIE record's verbs
+                                    uploader=uploads)
         register_safeguarding_record(router, record)
         return cls(database, router, incidents, conversations, clock, settings, record, uploads)
 
