@@ -1,21 +1,16 @@
 """Erasure and rectification (the DPO, personal chat): ``erase <person> because <reason>`` and its confirm button,
-``rectify <person>`` and its form's button. Declared on the router (its one check runs first, each refusal
-audited); the service checks again, and that the button is pressed by the DPO who prepared it
-(``services/erasure.py``)."""
+``rectify <person>`` and its form's button. Each is registered with its declaration from ``services/erasure.py``
+``ACCESS``: the router checks it before the service runs (each refusal audited); the service checks the same
+declaration again, and that the button is pressed by the DPO who prepared it."""
 
 from __future__ import annotations
 
 from cards.erasure import CORRECT_CONFIRM_VERB, ERASE_CONFIRM_VERB, CorrectionForm, EraseConfirm
 from cards.replies import ActionResult, CommandReply
 from dialogs.router import Router
-from domain.access import only
-from domain.audit import RecordType
 from domain.commands import command
-from domain.roles import Role
-from services.erasure import Erasure
+from services.erasure import ACCESS, CORRECT, ERASE, Erasure
 from services.requests import CardAction, CommandRequest
-
-_REFUSAL = "Only the Data Protection Officer can erase or correct a person's data. Nothing was changed."
 
 
 def register_erasure(router: Router, erasure: Erasure) -> None:
@@ -31,10 +26,8 @@ def register_erasure(router: Router, erasure: Erasure) -> None:
     async def confirm_correct(action: CardAction) -> ActionResult:
         return await erasure.confirm_correct(action)
 
-    dpo = only(Role.DPO, personal_only=True, record=RecordType.SUBJECT_ACCESS, refusal=_REFUSAL)
-    button = only(Role.DPO, personal_only=True, record=RecordType.SUBJECT_ACCESS, record_field="request_id",
-                  refusal=_REFUSAL)
-    router.on_command(command("erase"), erase, access=dpo)
-    router.on_command(command("rectify"), rectify, access=dpo)
-    router.on_action(ERASE_CONFIRM_VERB, confirm_erase, payload=EraseConfirm, access=button)
-    router.on_action(CORRECT_CONFIRM_VERB, confirm_correct, payload=CorrectionForm, access=button)
+    router.on_command(command(ERASE), erase, access=ACCESS[ERASE])
+    router.on_command(command(CORRECT), rectify, access=ACCESS[CORRECT])
+    router.on_action(ERASE_CONFIRM_VERB, confirm_erase, payload=EraseConfirm, access=ACCESS[ERASE_CONFIRM_VERB])
+    router.on_action(CORRECT_CONFIRM_VERB, confirm_correct, payload=CorrectionForm,
+                     access=ACCESS[CORRECT_CONFIRM_VERB])

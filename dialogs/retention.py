@@ -1,17 +1,14 @@
 """The retention schedule's commands: ``retention preview`` (DPO), ``legal hold``, ``release legal hold`` and
-``legal holds`` (DPO and Head Teacher). Who may use each is checked, and every refusal audited, by the service
-(``services/retention.py``), against the roles the directory gives the authenticated sender."""
+``legal holds`` (DPO and Head Teacher). Each is registered with its declaration from ``services/retention.py``
+``ACCESS``: the router checks it before the service runs, and the service checks the same declaration again."""
 
 from __future__ import annotations
 
 from cards.replies import CommandReply
 from dialogs.router import Router
-from domain.access import only
-from domain.audit import RecordType
 from domain.commands import command
-from domain.roles import Role
 from services.requests import CommandRequest
-from services.retention import Retention
+from services.retention import ACCESS, LEGAL_HOLD, LEGAL_HOLDS, RELEASE_LEGAL_HOLD, RETENTION_PREVIEW, Retention
 
 
 def register_retention(router: Router, retention: Retention) -> None:
@@ -27,10 +24,7 @@ def register_retention(router: Router, retention: Retention) -> None:
     async def holds(request: CommandRequest) -> CommandReply:
         return await retention.list_holds(request.actor)
 
-    # The router's declarations (domain/access.py): its one check runs first; the service checks again.
-    holders = only(Role.DPO, Role.HEAD_TEACHER, personal_only=True, record=RecordType.LEGAL_HOLD)
-    router.on_command(command("retention_preview"), preview,
-                      access=only(Role.DPO, personal_only=True, record=RecordType.RETENTION))
-    router.on_command(command("legal_hold"), hold, access=holders)
-    router.on_command(command("release_legal_hold"), release, access=holders)
-    router.on_command(command("legal_holds"), holds, access=holders)
+    router.on_command(command(RETENTION_PREVIEW), preview, access=ACCESS[RETENTION_PREVIEW])
+    router.on_command(command(LEGAL_HOLD), hold, access=ACCESS[LEGAL_HOLD])
+    router.on_command(command(RELEASE_LEGAL_HOLD), release, access=ACCESS[RELEASE_LEGAL_HOLD])
+    router.on_command(command(LEGAL_HOLDS), holds, access=ACCESS[LEGAL_HOLDS])

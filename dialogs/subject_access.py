@@ -1,7 +1,8 @@
 """``subject access <person>`` (the DPO, personal chat) and Teams' ``fileConsent/invoke`` that delivers the file.
 
-Both are declared on the router (its one check runs first, each refusal audited); the service checks again,
-and checks that the person accepting the file is the DPO who asked for it (``services/subject_access.py``)."""
+Both are registered with their declarations from ``services/subject_access.py`` ``ACCESS``: the router checks them
+before the service runs (each refusal audited); the service checks the same declarations again, and that the person
+accepting the file is the DPO who asked for it."""
 
 from __future__ import annotations
 
@@ -9,14 +10,11 @@ from typing import Any
 
 from cards.replies import CommandReply
 from dialogs.router import InvokeRequest, Router
-from domain.access import only
-from domain.audit import RecordType
 from domain.commands import command
-from domain.roles import Role
 from services.requests import CommandRequest
-from services.subject_access import SubjectAccess
+from services.subject_access import ACCESS, COMMAND, FILE_CONSENT_INVOKE, SubjectAccess
 
-FILE_CONSENT_INVOKE = "fileConsent/invoke"
+__all__ = ["FILE_CONSENT_INVOKE", "register_subject_access"]
 
 
 def register_subject_access(router: Router, subject_access: SubjectAccess) -> None:
@@ -29,6 +27,5 @@ def register_subject_access(router: Router, subject_access: SubjectAccess) -> No
         outcome = await subject_access.consent(request.actor, request.value)
         return {"send": {"texts": outcome.texts, "attachments": outcome.attachments}}
 
-    dpo = only(Role.DPO, personal_only=True, record=RecordType.SUBJECT_ACCESS)
-    router.on_command(command("subject_access"), export, access=dpo)
-    router.on_invoke(FILE_CONSENT_INVOKE, consent, access=dpo)
+    router.on_command(command(COMMAND), export, access=ACCESS[COMMAND])
+    router.on_invoke(FILE_CONSENT_INVOKE, consent, access=ACCESS[FILE_CONSENT_INVOKE])

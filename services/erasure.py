@@ -16,8 +16,10 @@
   once. The audit entry says which kind of name, where and in how many records; the old and new values are not kept
   (the record holds the new one; the old one would be the inaccurate data the law asks to correct).
 
-Anyone but the DPO is refused by the router (audited); the service checks again, and that the person pressing a
-button is the DPO who prepared it.
+Who may use each way in is declared here once (``ACCESS``, by the router's names): the DPO, in the personal chat.
+The router checks it before the service runs and the service checks the same declaration again (``services/audit.py``
+``Gate``), each refusal audited; a button is also checked against its request: only the DPO who prepared it may
+confirm it.
 """
 
 from __future__ import annotations
@@ -29,8 +31,18 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cards.erasure import CorrectionForm, EraseConfirm, correct_card, corrected_card, erase_card, erased_card
+from cards.erasure import (
+    CORRECT_CONFIRM_VERB,
+    ERASE_CONFIRM_VERB,
+    CorrectionForm,
+    EraseConfirm,
+    correct_card,
+    corrected_card,
+    erase_card,
+    erased_card,
+)
 from cards.replies import ActionResult, CommandReply
+from domain.access import Access, only
 from domain.actors import Actor
 from domain.audit import AuditEntry, AuditOutcome, RecordType
 from domain.erasure import (
@@ -52,7 +64,7 @@ from domain.erasure import (
 from domain.retention import RecordKind, looks_like_object_id
 from domain.roles import DirectoryUnavailableError, Role, RoleDirectory
 from domain.subject_access import MIN_NAME_LENGTH, KnownPerson, Subject, subject_named
-from services.audit import AuditTrail, refusal, view
+from services.audit import AuditTrail, Gate, refusal, safe_reference, view
 from services.requests import CardAction
 from store import erasure as store
 from store import retention as retention_store
@@ -65,7 +77,10 @@ log = logging.getLogger(__name__)
 ERASE = "erase"
 CORRECT = "rectify"
 _ONLY_DPO = "Only the Data Protection Officer can erase or correct a person's data. Nothing was changed."
-_PERSONAL_ONLY = "Please ask me this in our personal chat: what it shows is restricted."
+_DPO = only(Role.DPO, personal_only=True, record=RecordType.SUBJECT_ACCESS, refusal=_ONLY_DPO)
+_BUTTON = only(Role.DPO, personal_only=True, record=RecordType.SUBJECT_ACCESS, record_field="request_id",
+               refusal=_ONLY_DPO)  # the card data names the prepared request
+ACCESS: dict[str, Access] = {ERASE: _DPO, CORRECT: _DPO, ERASE_CONFIRM_VERB: _BUTTON, CORRECT_CONFIRM_VERB: _BUTTON}
 _GONE = "That card is out of date: type the command again. Nothing was changed."
 # children before their parents (foreign keys), the records that anonymise or delete their children last
 _ORDER = ("incident_events", "incident_attachments", "approval_events", "consent_pupil_consents", "consent_check_log",
@@ -79,14 +94,15 @@ class Erasure:
         self._db = database
         self._directory = directory
         self._audit = audit
+        self._gate = Gate(directory, audit)
         self._clock = clock
 
     # --- erase -------------------------------------------------------------------------------------------------
 
     async def erase(self, actor: Actor, argument: str) -> CommandReply:
-        refused = await self._may(actor, ERASE)
+        refused = await self._gate.refused(ERASE, ACCESS[ERASE], actor)
         if refused is not None:
-            return refused
+            return CommandReply(texts=[refused])
         try:
             typed, reason = parse_erase(argument)
         except ErasureCommandError as problem:
@@ -113,12 +129,13 @@ class Erasure:
         payload = action.payload
         assert isinstance(payload, EraseConfirm)
         actor = action.actor
-        refused = await self._may(actor, "erase_confirm")
+        refused = await self._button_refused(ERASE_CONFIRM_VERB, actor, payload.request_id)
         if refused is not None:
-            return ActionResult(message=refused.texts[0])
+            return ActionResult(message=refused)
         now = self._clock()
         async with self._db.transaction() as session:
-            row, problem = await self._claim(session, actor, payload.request_id, store.ERASE, "erase_confirm", now)
+            row, problem = await self._claim(session, actor, payload.request_id, store.ERASE, ERASE_CONFIRM_VERB,
+                                             now)
             if row is None:
                 return ActionResult(message=problem)
             subject = store.subject_of(row.subject)
@@ -188,9 +205,9 @@ class Erasure:
     # --- rectify ------------------------------------------------------------------------------------------------
 
     async def correct(self, actor: Actor, argument: str) -> CommandReply:
-        refused = await self._may(actor, CORRECT)
+        refused = await self._gate.refused(CORRECT, ACCESS[CORRECT], actor)
         if refused is not None:
-            return refused
+            return CommandReply(texts=[refused])
         typed = " ".join(argument.split())
         if len(typed) < MIN_NAME_LENGTH:
             return CommandReply(texts=["Type **rectify** + the person's full name (a pupil's as in the consent "
@@ -216,9 +233,9 @@ class Erasure:
         payload = action.payload
         assert isinstance(payload, CorrectionForm)
         actor = action.actor
-        refused = await self._may(actor, "correct_confirm")
+        refused = await self._button_refused(CORRECT_CONFIRM_VERB, actor, payload.request_id)
         if refused is not None:
-            return ActionResult(message=refused.texts[0])
+            return ActionResult(message=refused)
         reason = " ".join(payload.reason.split())
         if not reason:
             return ActionResult(message="Give the reason for the correction. Nothing was changed.")
@@ -236,8 +253,8 @@ class Erasure:
                     return ActionResult(message=f"{NAME_TITLES[field.kind]} cannot be empty. Nothing was changed.")
                 if new != field.value:
                     wanted.append((field, new))
-            row, problem = await self._claim(session, actor, payload.request_id, store.CORRECT, "correct_confirm",
-                                             now)
+            row, problem = await self._claim(session, actor, payload.request_id, store.CORRECT,
+                                             CORRECT_CONFIRM_VERB, now)
             if row is None:
                 return ActionResult(message=problem)
             subject = store.subject_of(row.subject)
@@ -263,18 +280,10 @@ class Erasure:
 
     # --- shared -------------------------------------------------------------------------------------------------
 
-    async def _may(self, actor: Actor, action: str) -> CommandReply | None:
-        """The DPO in their personal chat; anyone else refused and audited (the router checked first)."""
-        roles = (await self._directory.roles_of(actor.aad_object_id)).roles
-        if Role.DPO not in roles:
-            await self._audit.record(refusal(actor, action, RecordType.SUBJECT_ACCESS, None, "not_allowed",
-                                             {"roles": sorted(r.value for r in roles)}))
-            return CommandReply(texts=[_ONLY_DPO])
-        if not actor.in_personal_chat:
-            await self._audit.record(refusal(actor, action, RecordType.SUBJECT_ACCESS, None, "not_personal_chat",
-                                             {"roles": sorted(r.value for r in roles)}))
-            return CommandReply(texts=[_PERSONAL_ONLY])
-        return None
+    async def _button_refused(self, verb: str, actor: Actor, request_id: int) -> str | None:
+        """``ACCESS[verb]`` checked for ``actor`` (the router's check, again), naming the request as the router does;
+        whether they prepared it is checked on the request itself (``_claim``)."""
+        return await self._gate.refused(verb, ACCESS[verb], actor, safe_reference(request_id))
 
     async def _claim(self, session: AsyncSession, actor: Actor, request_id: int, kind: str, action: str,
                      now: datetime) -> tuple[store.DataRightsRequestRow | None, str]:

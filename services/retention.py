@@ -9,6 +9,10 @@
 - Legal holds: the DPO or the Head Teacher places (``legal hold <what> because <why>``), releases and lists
   them (personal chat only). Each hold and release, and every refusal, is written to the audit trail.
 
+Who may use each command is declared here once (``ACCESS``, by the router's command name): the router checks it
+before the service runs, and each command checks the same declaration again (``services/audit.py`` ``Gate``: the
+service is the authority wherever it is called from), each refusal in the audit trail.
+
 A record under a legal hold is never touched, nor is one flagged for review. The append-only tables are
 emptied of a record's rows only by the run, inside ``store.retention.unlocked`` (see migration
 ``0009_retention``); UPDATE of them stays refused to everyone.
@@ -26,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cards.base import AdaptiveCard
 from cards.replies import CommandReply
 from cards.retention import holds_card, preview_card, review_card, run_report_card
+from domain.access import Access, only
 from domain.actors import Actor
 from domain.approvals import ApprovalKind
 from domain.audit import AuditEntry, AuditOutcome, RecordType
@@ -50,7 +55,7 @@ from domain.retention import (
 )
 from domain.roles import DirectoryUnavailableError, Person, Role, RoleDirectory
 from services.approvals import card_message
-from services.audit import AuditTrail, refusal
+from services.audit import AuditTrail, Gate, refusal
 from store import conversations
 from store import retention as store
 from store.base import utcnow
@@ -73,8 +78,24 @@ _ROW_RULES = (RecordKind.PHOTO_CHECK_LOG, RecordKind.CONSENT_REGISTER_VERSIONS, 
               RecordKind.CONVERSATION_REFERENCES, RecordKind.OUTBOX_CONTENT, RecordKind.ACTIVITY_LEDGER,
               RecordKind.LEGAL_HOLDS, RecordKind.SUBJECT_ACCESS_EXPORTS, RecordKind.CLOSED_ACCOUNTS,
               RecordKind.DATA_RIGHTS_REQUESTS)
-_HOLDERS = frozenset({Role.DPO, Role.HEAD_TEACHER})
-_PERSONAL_ONLY = "Please ask me this in our personal chat: what it shows is restricted."
+
+# --- who may use each command (the router registers these; each command checks its own again) ---------------
+
+RETENTION_PREVIEW = "retention_preview"
+LEGAL_HOLD = "legal_hold"
+RELEASE_LEGAL_HOLD = "release_legal_hold"
+LEGAL_HOLDS = "legal_holds"
+
+# The preview is the DPO's; holds are the DPO's and the Head Teacher's. Personal chat only: what they show is
+# restricted.
+_HOLDERS = only(Role.DPO, Role.HEAD_TEACHER, personal_only=True, record=RecordType.LEGAL_HOLD)
+ACCESS: dict[str, Access] = {
+    RETENTION_PREVIEW: only(Role.DPO, personal_only=True, record=RecordType.RETENTION, refusal=(
+        "Only the Data Protection Officer can preview the retention schedule's next run. Nothing was shown.")),
+    LEGAL_HOLD: _HOLDERS,
+    RELEASE_LEGAL_HOLD: _HOLDERS,
+    LEGAL_HOLDS: _HOLDERS,
+}
 
 
 @dataclass(frozen=True)
@@ -106,6 +127,7 @@ class Retention:
         self.schedule = schedule
         self._calendar = calendar
         self._audit = audit or AuditTrail(database, clock=clock)
+        self._gate = Gate(directory, self._audit)
         self._clock = clock
         self._batch = batch
         self._on_enqueued = on_enqueued
@@ -308,15 +330,9 @@ class Retention:
 
     async def preview(self, actor: Actor) -> CommandReply:
         """``retention preview``: the DPO only, in the personal chat; anyone else is refused and audited."""
-        lookup = await self._directory.roles_of(actor.aad_object_id)
-        if Role.DPO not in lookup.roles:
-            await self._refuse(actor, "retention_preview", RecordType.RETENTION, None, "not_allowed", lookup.roles)
-            return CommandReply(texts=["Only the Data Protection Officer can preview the retention schedule's next "
-                                       "run. Nothing was shown."])
-        if not actor.in_personal_chat:
-            await self._refuse(actor, "retention_preview", RecordType.RETENTION, None, "not_personal_chat",
-                               lookup.roles)
-            return CommandReply(texts=[_PERSONAL_ONLY])
+        refused = await self._refused(RETENTION_PREVIEW, actor)
+        if refused is not None:
+            return refused
         async with self._db.sessions() as session:
             plan = await self.plan_in(session, self._clock())
         return CommandReply(cards=[preview_card(plan, calendar=self._calendar)])
@@ -325,7 +341,7 @@ class Retention:
 
     async def place_hold(self, actor: Actor, argument: str) -> CommandReply:
         """``legal hold <reference or person> because <reason>`` (the DPO or the Head Teacher)."""
-        refused = await self._may_hold(actor, "legal_hold", argument)
+        refused = await self._refused(LEGAL_HOLD, actor)
         if refused is not None:
             return refused
         try:
@@ -342,7 +358,7 @@ class Retention:
             exists = wanted.kind is HoldKind.PERSON or await store.record_exists(session, wanted.kind, wanted.target)
             if not exists:
                 await self._audit.record_in(session, refusal(
-                    actor, "legal_hold", _record_type(wanted.kind), wanted.target, "not_found"))
+                    actor, LEGAL_HOLD, _record_type(wanted.kind), wanted.target, "not_found"))
                 return CommandReply(texts=[f"I can't find {wanted.target}. Check the reference: reports look like "
                                            "INC-2026-0004, requests like ACC-2026-0002. Nothing was placed on hold."])
             target = person.aad_object_id if person and person.aad_object_id else (
@@ -355,7 +371,7 @@ class Retention:
             hold = await store.place_hold(session, kind=wanted.kind, target=target, person_name=name,
                                           reason=wanted.reason, by_aad=actor.aad_object_id, by_name=actor.name,
                                           now=now)
-            await self._audit.record_in(session, _hold_entry(actor, "legal_hold", hold))
+            await self._audit.record_in(session, _hold_entry(actor, LEGAL_HOLD, hold))
         texts = [f"**{hold.label}** is on legal hold: the retention schedule will not remove it"
                  + (" or anything naming them" if hold.kind is HoldKind.PERSON else "")
                  + " until you type **release legal hold " + (hold.label) + "**."]
@@ -367,7 +383,7 @@ class Retention:
 
     async def release_hold(self, actor: Actor, argument: str) -> CommandReply:
         """``release legal hold <reference or person>`` (the DPO or the Head Teacher)."""
-        refused = await self._may_hold(actor, "release_legal_hold", argument)
+        refused = await self._refused(RELEASE_LEGAL_HOLD, actor)
         if refused is not None:
             return refused
         wanted = argument.strip()
@@ -386,37 +402,24 @@ class Retention:
             if hold is None:
                 return CommandReply(texts=[f"{wanted} is not on legal hold. Type **legal holds** to see them."])
             await store.release_hold(session, hold.id, by_aad=actor.aad_object_id, by_name=actor.name, now=now)
-            await self._audit.record_in(session, _hold_entry(actor, "release_legal_hold", hold))
+            await self._audit.record_in(session, _hold_entry(actor, RELEASE_LEGAL_HOLD, hold))
         return CommandReply(texts=[f"The legal hold on **{hold.label}** is released: the retention schedule applies "
                                    "to it again from its next run."])
 
     async def list_holds(self, actor: Actor) -> CommandReply:
         """``legal holds``: every hold in force (the DPO or the Head Teacher)."""
-        refused = await self._may_hold(actor, "legal_holds", "")
+        refused = await self._refused(LEGAL_HOLDS, actor)
         if refused is not None:
             return refused
         async with self._db.sessions() as session:
             holds = await store.active_holds(session)
         return CommandReply(cards=[holds_card(holds, calendar=self._calendar)])
 
-    async def _may_hold(self, actor: Actor, action: str, argument: str) -> CommandReply | None:
-        lookup = await self._directory.roles_of(actor.aad_object_id)
-        target = argument.split(" because ", 1)[0].strip()[:64] or None
-        record_type = _record_type(target_kind(target)) if target else RecordType.LEGAL_HOLD
-        if not lookup.roles & _HOLDERS:
-            await self._refuse(actor, action, record_type, target if record_type is not RecordType.LEGAL_HOLD
-                               else None, "not_allowed", lookup.roles)
-            return CommandReply(texts=["Only the Data Protection Officer or the Head Teacher can place, release or see "
-                                       "legal holds. Nothing was changed."])
-        if not actor.in_personal_chat:
-            await self._refuse(actor, action, record_type, None, "not_personal_chat", lookup.roles)
-            return CommandReply(texts=[_PERSONAL_ONLY])
-        return None
-
-    async def _refuse(self, actor: Actor, action: str, record_type: RecordType, record_ref: str | None,
-                      reason: str, roles: frozenset[Role]) -> None:
-        await self._audit.record(refusal(actor, action, record_type, record_ref, reason,
-                                         {"roles": sorted(r.value for r in roles)}))
+    async def _refused(self, name: str, actor: Actor) -> CommandReply | None:
+        """``ACCESS[name]`` checked for ``actor`` (the router's check, again); a refusal is in the trail. The
+        record a command names is typed text, so the refusal names none (as the router's does)."""
+        refused = await self._gate.refused(name, ACCESS[name], actor)
+        return None if refused is None else CommandReply(texts=[refused])
 
     async def _find_person(self, typed: str) -> tuple[Person | None, str]:
         """The person a typed name or Entra id means: among people who use the bot and the role holders."""

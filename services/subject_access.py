@@ -7,10 +7,14 @@
   (``domain/subject_access_export.py``), kept in ``subject_access_exports`` for at most 24 hours, and the export
   is written to the audit trail (``exported``, reason ``prepared``). The answer is Teams' file consent card.
 - ``consent``: Teams' ``fileConsent/invoke``. Only the DPO who asked may accept or decline; anyone else is refused
-  and audited, and the export stays. On accept the bytes are PUT to the upload URL Teams gives (the DPO's
-  OneDrive), the row is deleted, the delivery is audited (``exported``, reason ``delivered``) and the file's info
-  card is sent. On decline, or once expired, the row is deleted. If the upload fails the export is kept (until it
-  expires) so the DPO can ask again.
+  and audited (another DPO as ``not_requester``), and the export stays. On accept the bytes are PUT to the upload
+  URL Teams gives (the DPO's OneDrive), the row is deleted, the delivery is audited (``exported``, reason
+  ``delivered``) and the file's info card is sent. On decline, or once expired, the row is deleted. If the upload
+  fails the export is kept (until it expires) so the DPO can ask again.
+
+Who may use the command and the invoke is declared here once (``ACCESS``, by the router's names): the router checks
+it before the service runs, and the service checks the same declaration again (``services/audit.py`` ``Gate``), each
+refusal in the audit trail.
 
 The bytes are kept rather than regenerated on accept so that what the DPO receives is exactly what was audited
 as prepared, even if the records change in between.
@@ -27,13 +31,14 @@ from typing import Any
 
 from cards.replies import CommandReply
 from cards.subject_access import file_consent_card, file_info_card
+from domain.access import Access, only
 from domain.actors import Actor
 from domain.audit import AuditOutcome, RecordType
 from domain.retention import looks_like_object_id
 from domain.roles import DirectoryUnavailableError, Role, RoleDirectory
 from domain.subject_access import EXPORT_LIFETIME, MIN_NAME_LENGTH, KnownPerson, Subject, fold
 from domain.subject_access_export import ExportMeta, export_zip
-from services.audit import AuditTrail, refusal, view
+from services.audit import AuditTrail, Gate, refusal, view
 from store import exports
 from store import subject_access as store
 from store.base import utcnow
@@ -42,8 +47,19 @@ from store.db import Database
 log = logging.getLogger(__name__)
 
 COMMAND = "subject_access"
-CONSENT = "subject_access_file"
+FILE_CONSENT_INVOKE = "fileConsent/invoke"  # Teams' answer to the file consent card (the router's invoke name)
+CONSENT = "subject_access_file"  # the audit trail's action for the file's delivery, and a refusal on the export
 Uploader = Callable[[str, bytes], Awaitable[None]]  # PUT the bytes to the upload URL; raises if it failed
+
+
+# The DPO, in their personal chat (the export names people; the file goes to the DPO who asked: checked on the
+# export itself, in ``consent``).
+ACCESS: dict[str, Access] = {
+    COMMAND: only(Role.DPO, personal_only=True, record=RecordType.SUBJECT_ACCESS, refusal=(
+        "Only the Data Protection Officer can make a subject access export. Nothing was shown.")),
+    FILE_CONSENT_INVOKE: only(Role.DPO, personal_only=True, record=RecordType.SUBJECT_ACCESS, refusal=(
+        "Only the Data Protection Officer who asked for this export can receive it. Nothing was sent.")),
+}
 
 
 class UploadError(Exception):
@@ -65,6 +81,7 @@ class SubjectAccess:
         self._db = database
         self._directory = directory
         self._audit = audit
+        self._gate = Gate(directory, audit)
         self._upload = uploader
         self._clock = clock
         self._new_id = new_id
@@ -73,14 +90,9 @@ class SubjectAccess:
     # --- the export ----------------------------------------------------------------------------------------
 
     async def request(self, actor: Actor, argument: str) -> CommandReply:
-        roles = (await self._directory.roles_of(actor.aad_object_id)).roles
-        if Role.DPO not in roles:
-            await self._refuse(actor, COMMAND, None, "not_allowed", roles)
-            return CommandReply(texts=["Only the Data Protection Officer can make a subject access export. "
-                                       "Nothing was shown."])
-        if not actor.in_personal_chat:
-            await self._refuse(actor, COMMAND, None, "not_personal_chat", roles)
-            return CommandReply(texts=["Please ask me this in our personal chat: what it shows is restricted."])
+        refused = await self._gate.refused(COMMAND, ACCESS[COMMAND], actor)
+        if refused is not None:
+            return CommandReply(texts=[refused])
         typed = " ".join(argument.split())
         if len(typed) < MIN_NAME_LENGTH:
             return CommandReply(texts=["Type **subject access** + the person's full name (a pupil's as in the "
@@ -121,12 +133,16 @@ class SubjectAccess:
     # --- the file consent -----------------------------------------------------------------------------------
 
     async def consent(self, actor: Actor, value: Mapping[str, Any]) -> ConsentOutcome:
+        """The DPO's answer to the file consent card: the declaration first (as the router's), then the export
+        itself: only the DPO who asked for it receives it."""
+        refused = await self._gate.refused(FILE_CONSENT_INVOKE, ACCESS[FILE_CONSENT_INVOKE], actor)
+        if refused is not None:
+            return ConsentOutcome(texts=[refused])
         context = value.get("context")
         export_id = context.get("export") if isinstance(context, Mapping) else None
         action = value.get("action")
         if not isinstance(export_id, str) or action not in ("accept", "decline"):
             return ConsentOutcome(texts=["That file is no longer available. Type subject access + person again."])
-        roles = (await self._directory.roles_of(actor.aad_object_id)).roles
         now = self._clock()
         async with self._db.transaction() as session:
             row = await exports.get_export(session, export_id)
@@ -136,10 +152,9 @@ class SubjectAccess:
                 return ConsentOutcome(texts=["That file is no longer available. Type subject access + person "
                                              "again."])
             reference = row.file_name.removesuffix(".zip")
-            if Role.DPO not in roles or row.dpo_aad != actor.aad_object_id.lower():
+            if row.dpo_aad != actor.aad_object_id.lower():  # another DPO's export
                 await self._audit.record_in(session, refusal(
-                    actor, CONSENT, RecordType.SUBJECT_ACCESS, reference, "not_requester",
-                    {"roles": sorted(r.value for r in roles)}))
+                    actor, CONSENT, RecordType.SUBJECT_ACCESS, reference, "not_requester"))
                 return ConsentOutcome(texts=["Only the Data Protection Officer who asked for this export can receive "
                                              "it. Nothing was sent."])
             if row.expires_at <= now:
@@ -172,11 +187,6 @@ class SubjectAccess:
             str(upload.get("uniqueId") or ""), str(upload.get("fileType") or "zip"))])
 
     # --- helpers --------------------------------------------------------------------------------------------
-
-    async def _refuse(self, actor: Actor, action: str, record_ref: str | None, reason: str,
-                      roles: frozenset[Role]) -> None:
-        await self._audit.record(refusal(actor, action, RecordType.SUBJECT_ACCESS, record_ref, reason,
-                                         {"roles": sorted(r.value for r in roles)}))
 
     async def _directory_people(self) -> list[KnownPerson]:
         """The directory's role holders (asked before the unit of work: it may be Graph)."""

@@ -17,13 +17,15 @@ import pytest
 from sqlalchemy import func, select, text
 
 from cards.erasure import CORRECT_CONFIRM_VERB, ERASE_CONFIRM_VERB, CorrectionForm, EraseConfirm
-from directory.static import StaticRoleDirectory
+from directory.static import DirectoryEntry, StaticRoleDirectory
+from domain.access import RefusalReason
 from domain.actors import Actor
 from domain.audit import AuditOutcome
 from domain.retention import HoldKind
+from domain.roles import Role
 from domain.subject_access import Subject
 from services.audit import AuditTrail
-from services.erasure import Erasure
+from services.erasure import ACCESS, CORRECT, ERASE, Erasure
 from services.requests import CardAction
 from store import audit as audit_store
 from store import retention as retention_store
@@ -267,12 +269,20 @@ async def test_two_concurrent_confirms_erase_once(database: Database) -> None:
 async def test_only_the_dpo_who_prepared_it_may_confirm(database: Database) -> None:
     await seed(database)
     request_id, _ = await prepared_erasure(database)
-    refused = await service(database).confirm_erase(confirm(request_id, ANNA))
-    assert refused.card is None and "Data Protection Officer" in (refused.message or "")
+    refused = await service(database).confirm_erase(confirm(request_id, ANNA))  # not the DPO: the declaration
+    assert refused.card is None and refused.message == ACCESS[ERASE_CONFIRM_VERB].refused_text(RefusalReason.ROLE)
+    another_dpo = StaticRoleDirectory([DirectoryEntry(TOM.aad, TOM.name, frozenset({Role.DPO}))], description="test")
+    other = await Erasure(database, another_dpo, audit=AuditTrail(database), clock=lambda: NOW).confirm_erase(
+        confirm(request_id, TOM))  # a DPO, but not the one who prepared it: the request's own check
+    assert other.card is None and other.message == (
+        "Only the Data Protection Officer who prepared this can confirm it. Nothing was changed.")
     async with database.sessions() as session:
-        assert (await session.get(DataRightsRequestRow, request_id)).state == "pending"  # type: ignore[union-attr]
-        [entry] = [e for e in await audit_store.recent(session, limit=5) if e.action == "erase_confirm"]
-    assert (entry.outcome, entry.actor_aad) == (AuditOutcome.REFUSED, ANNA.aad)
+        row = await session.get(DataRightsRequestRow, request_id)
+        assert row is not None and row.state == "pending"
+        entries = [e for e in await audit_store.recent(session, limit=5) if e.action == ERASE_CONFIRM_VERB]
+    assert sorted((e.actor_aad, e.outcome, e.reason, e.record_ref) for e in entries) == sorted([
+        (ANNA.aad, AuditOutcome.REFUSED, RefusalReason.ROLE.value, str(request_id)),
+        (TOM.aad, AuditOutcome.REFUSED, "not_requester", row.reference)])
 
 
 @pytest.mark.parametrize("who,kind", [(SAM, "personal"), (ANNA, "personal"), (TOM, "personal"), (JO, "channel")])
@@ -280,13 +290,15 @@ async def test_erase_and_rectify_are_refused_to_anyone_but_the_dpo_in_the_person
         database: Database, who: Who, kind: str) -> None:
     await seed(database)
     erasure = service(database)
+    reason = RefusalReason.NOT_PERSONAL_CHAT if kind == "channel" else RefusalReason.ROLE
     for reply in (await erasure.erase(actor(who, kind), "Sam Teacher because he asked"),
                   await erasure.correct(actor(who, kind), "Sam Teacher")):
-        assert reply.cards == [] and reply.texts
+        assert reply.cards == [] and reply.texts == [ACCESS[ERASE].refused_text(reason)]
     async with database.sessions() as session:
         entries = [e for e in await audit_store.recent(session, limit=5) if e.action in ("erase", "rectify")]
         assert await session.scalar(select(func.count()).select_from(DataRightsRequestRow)) == 0
-    assert len(entries) == 2 and all(e.outcome is AuditOutcome.REFUSED and e.actor_aad == who.aad for e in entries)
+    assert sorted((e.action, e.outcome, e.actor_aad, e.reason) for e in entries) == [
+        (ERASE, AuditOutcome.REFUSED, who.aad, reason.value), (CORRECT, AuditOutcome.REFUSED, who.aad, reason.value)]
 
 
 # --- rectification -------------------------------------------------------------------------------------------

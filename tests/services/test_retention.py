@@ -14,11 +14,12 @@ from sqlalchemy import func, select
 from cards.incidents import Verb
 from cards.retention import HOLD_MARKER
 from directory.static import StaticRoleDirectory
+from domain.access import RefusalReason
 from domain.audit import AuditOutcome
 from domain.retention import Disposal, RecordKind, build_schedule
 from domain.roles import DirectoryUnavailableError, Person, Role
 from services.audit import AuditTrail
-from services.retention import Retention
+from services.retention import ACCESS, LEGAL_HOLD, LEGAL_HOLDS, RELEASE_LEGAL_HOLD, RETENTION_PREVIEW, Retention
 from store import incidents as records
 from store import retention as retention_store
 from store.audit import AuditRow
@@ -254,8 +255,8 @@ async def test_two_runs_at_once_remove_a_record_once(school: School) -> None:
     assert len(dpo_cards) == 1  # the DPO hears once
 
 
-COMMANDS = ["retention preview", "legal hold INC-2026-0001 because the police asked",
-            "release legal hold INC-2026-0001", "legal holds"]
+COMMANDS = {"retention preview": RETENTION_PREVIEW, "legal hold INC-2026-0001 because the police asked": LEGAL_HOLD,
+            "release legal hold INC-2026-0001": RELEASE_LEGAL_HOLD, "legal holds": LEGAL_HOLDS}
 
 
 @pytest.mark.parametrize("text", COMMANDS)
@@ -268,10 +269,12 @@ async def test_each_command_is_refused_to_anyone_but_the_dpo_and_head_and_audite
     retention = retention_of(school)
     before = await count(school, AuditRow)
     answer = await say(retention, who, text)
-    assert answer.startswith("Only the Data Protection Officer")
+    assert answer == ACCESS[COMMANDS[text]].refused_text(RefusalReason.ROLE)
+    assert "Data Protection Officer" in answer
     entries = await AuditTrail(school.database).recent(actor_aad=who.aad)
     assert len(entries) == 1 and await count(school, AuditRow) == before + 1
-    assert (entries[0].outcome, entries[0].reason) == (AuditOutcome.REFUSED, "not_allowed")
+    assert (entries[0].outcome, entries[0].action, entries[0].reason) == (
+        AuditOutcome.REFUSED, COMMANDS[text], RefusalReason.ROLE.value)
     async with school.database.sessions() as session:
         assert await retention_store.active_holds(session) == []
 
@@ -283,11 +286,11 @@ async def test_the_head_teacher_may_hold_but_not_preview_and_nobody_outside_the_
     await closed_report(school)
     retention = retention_of(school)
     head = await say(retention, ANNA, text)
-    assert head.startswith("Only the Data Protection Officer") == (text == "retention preview")
+    assert (head == ACCESS[RETENTION_PREVIEW].refused_text(RefusalReason.ROLE)) == (text == "retention preview")
     in_channel = await say(retention, JO, text, "channel")
-    assert in_channel.startswith("Please ask me this in our personal chat")
+    assert in_channel == ACCESS[COMMANDS[text]].refused_text(RefusalReason.NOT_PERSONAL_CHAT)
     [entry] = await AuditTrail(school.database).recent(actor_aad=JO.aad)
-    assert (entry.outcome, entry.reason) == (AuditOutcome.REFUSED, "not_personal_chat")
+    assert (entry.outcome, entry.reason) == (AuditOutcome.REFUSED, RefusalReason.NOT_PERSONAL_CHAT.value)
 
 
 async def test_a_hold_on_a_reference_that_does_not_exist_is_refused_and_audited(school: School) -> None:

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select, update
 
 from directory.static import StaticRoleDirectory
+from domain.access import RefusalReason
 from domain.actors import Actor
 from domain.audit import AuditOutcome
 from domain.calendar import SchoolCalendar
@@ -24,7 +25,7 @@ from domain.retention import RecordKind, build_schedule
 from domain.subject_access import fold
 from services.audit import AuditTrail
 from services.retention import Retention
-from services.subject_access import SubjectAccess
+from services.subject_access import ACCESS, COMMAND, SubjectAccess
 from store.approvals import ApprovalRequestRow
 from store.audit import AuditRow
 from store.consent_store import ConsentCheckLogRow, ConsentPupilRow, ConsentRegisterVersionRow, ConsentStateRow
@@ -207,13 +208,14 @@ async def test_anyone_but_the_dpo_in_the_personal_chat_is_refused_and_audited(
     database: Database, who: Who, kind: str,
 ) -> None:
     reply = await service_of(database).request(as_actor(who, kind), "Sam Teacher")
-    assert not reply.attachments and reply.texts
+    reason = RefusalReason.NOT_PERSONAL_CHAT if kind == "channel" else RefusalReason.ROLE
+    assert not reply.attachments and reply.texts == [ACCESS[COMMAND].refused_text(reason)]
     async with database.sessions() as session:
         exports = (await session.scalars(select(SubjectAccessExportRow))).all()
         [entry] = (await session.scalars(select(AuditRow))).all()
     assert not exports
     assert (entry.actor_aad, entry.action, entry.outcome) == (who.aad, "subject_access", AuditOutcome.REFUSED.value)
-    assert entry.reason == ("not_personal_chat" if kind == "channel" else "not_allowed")
+    assert entry.reason == reason.value
 
 
 async def test_the_export_is_audited_without_the_subjects_name(database: Database) -> None:
