@@ -49,11 +49,10 @@ from domain.audit import RecordType
 from domain.calendar import SchoolCalendar
 from domain.commands import command
 from domain.flows import Flow
-from domain.incident_routing import ROUTING_ROLES
+from domain.incident_routing import REPORT_HANDLERS
 from domain.incidents import (
     MAX_SOURCE_AUTHOR,
     MAX_WHAT_HAPPENED,
-    ROUTING,
     Category,
     WhenInFuture,
     plain_text_from_html,
@@ -79,11 +78,9 @@ _SHAREPOINT_HOSTS = (".sharepoint.com", ".sharepoint.us", ".sharepoint.de", ".sh
 
 _Handler = Callable[[CardAction], Awaitable[ActionResult]]
 
-# Everyone who handles some kind of report: the router admits them to the handling buttons; whether they handle
-# *this* report's category is checked (and a refusal audited) in the service against the report it loads.
-# A report's route (domain/incident_routing.py) may also name deputy DSLs, the deputy head or the Chair: the roles of
-# the routing and of the safeguarding chain.
-HANDLERS: frozenset[Role] = frozenset().union(*(rule.handlers for rule in ROUTING.values())) | ROUTING_ROLES
+# Everyone who handles some kind of report (domain/incident_routing.py): the router admits them to the handling
+# buttons; whether they handle *this* report's category is checked (and a refusal audited) in the service.
+HANDLERS: frozenset[Role] = REPORT_HANDLERS
 _NOT_A_HANDLER = ("Only the people the policy names for a kind of report can act on it. Nothing was changed or "
                   "shown.")
 _HANDLING = only(*sorted(HANDLERS), record=RecordType.INCIDENT, record_field="incident", refusal=_NOT_A_HANDLER)

@@ -62,6 +62,11 @@ from domain.roles import ROLE_TITLES, Role
 ROUTING_ROLES: frozenset[Role] = frozenset({
     Role.HEAD_TEACHER, Role.DEPUTY, Role.SLT, Role.DSL, Role.DEPUTY_DSL, Role.DPO, Role.CHAIR_OF_GOVERNORS,
 })
+# Everyone who handles some kind of report: the roles the policy names for each category, and those a report's route
+# or the safeguarding chain may name (deputy DSLs, the deputy head, the Chair). The router admits them to the handling
+# buttons and the safeguarding record; whether they handle *this* report's category is checked in the service against
+# the report it loads.
+REPORT_HANDLERS: frozenset[Role] = frozenset().union(*(rule.handlers for rule in ROUTING.values())) | ROUTING_ROLES
 # Alerted at once, 24/7, by an urgent report in a category the DSL handles.
 SAFEGUARDING_ALERT: frozenset[Role] = frozenset({Role.DSL, Role.DEPUTY_DSL, Role.HEAD_TEACHER})
 # The default order of the safeguarding chain: who is next when nobody before could be reached or took the lead.

@@ -45,8 +45,8 @@ from cards.subject_access import file_info_card
 from domain.access import Access, only
 from domain.actors import Actor
 from domain.audit import AuditOutcome, RecordType
-from domain.incident_routing import ROUTING_ROLES
-from domain.incidents import ROUTING, Permission
+from domain.incident_routing import REPORT_HANDLERS
+from domain.incidents import Permission
 from domain.retention import incident_kind
 from domain.roles import Role, RoleDirectory, RoleLookup
 from domain.safeguarding_record import RecordError, pupil_to_add, require_reason
@@ -70,9 +70,8 @@ FILE_CONSENT = f"{FILE_CONSENT_INVOKE}#{RECORD_EXPORT_CONTEXT}"  # the file's co
 
 # --- who may use each way in (dialogs/safeguarding_record.py registers these; each use case checks again) ----------
 
-# Everyone who handles some kind of report (as dialogs/incidents.py ``HANDLERS``): the roles of the categories'
-# handlers, and those a report's route or the safeguarding chain may name (deputy DSLs, the deputy head, the Chair).
-RECORD_HANDLERS: frozenset[Role] = frozenset().union(*(rule.handlers for rule in ROUTING.values())) | ROUTING_ROLES
+# Everyone who handles some kind of report (domain/incident_routing.py), as for the handling buttons.
+RECORD_HANDLERS: frozenset[Role] = REPORT_HANDLERS
 _NOT_A_HANDLER = ("Only the people the policy names for a kind of report can act on its record. Nothing was changed "
                   "or shown.")
 RECORD_ACCESS: Access = only(*sorted(RECORD_HANDLERS), personal_only=True, record=RecordType.INCIDENT,
