@@ -86,7 +86,7 @@ def test_the_head_teacher_sees_the_dashboard_and_chooses_a_period(
 
     staff.open_personal_chat()
     staff.send("dashboard")
-    staff.wait_for_text("can do this. Nothing was changed or shown.")
+    staff.wait_for_text("can see the dashboard. Nothing was shown.")
 
 
 def test_the_head_teacher_asks_for_the_governors_report(head_teacher: PlaygroundSession,
