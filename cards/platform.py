@@ -54,6 +54,8 @@ class PlatformStatus:
     outbox_failed: int
     stale_conversations: int
     consent_register: str | None = None  # the version in use and, with SharePoint, the list's last read
+    reports_waiting_to_route: int = 0  # made while the school directory could not be reached
+    reports_unreadable: int = 0  # stored with a value this version of the bot does not know
 
 
 def status_card(status: PlatformStatus) -> AdaptiveCard:
@@ -71,7 +73,20 @@ def status_card(status: PlatformStatus) -> AdaptiveCard:
     ]
     if status.consent_register is not None:
         facts.append(Fact(title="Photo consent register", value=escape_markdown(status.consent_register)))
+    if status.reports_waiting_to_route:
+        facts.append(Fact(title="Reports waiting for the school directory", value=str(status.reports_waiting_to_route)))
+    if status.reports_unreadable:
+        facts.append(Fact(title="Reports the bot cannot read", value=str(status.reports_unreadable)))
     body = [TextBlock(text="Policy Bot status", weight="Bolder", size="Medium"), FactSet(facts=facts)]
+    if status.reports_unreadable:
+        body.append(
+            TextBlock(
+                text=f"\u26a0\ufe0f {status.reports_unreadable} stored incident report(s) hold a value this version of "
+                "the bot does not know, so nobody is alerted about them and their chain does not move on. Ask IT "
+                "today to check the bot's log, which names each one, and correct them.",
+                weight="Bolder",
+            )
+        )
     if status.outbox_failed or status.stale_conversations:
         body.append(
             TextBlock(

@@ -22,6 +22,7 @@ from domain.roles import DirectoryUnavailableError, Role, RoleDirectory, RoleLoo
 from services.audit import AuditTrail, Gate
 from services.requests import ChannelInfo
 from store import conversations
+from store import incidents as incident_records
 from store.base import utcnow
 from store.conversations import SchoolSettings
 from store.db import Database
@@ -80,6 +81,7 @@ class Platform:
             chosen = await conversations.get_setting(session, SchoolSettings.SLT_CHANNEL)
             waiting = await backlog(session)
             stale = await conversations.count_stale(session)
+            reports = await incident_records.routing_health(session)
         channel_text = self._channel_words(json.loads(chosen) if chosen else None)
         oldest = waiting.oldest_pending_at
         return CommandReply(cards=[status_card(PlatformStatus(
@@ -90,6 +92,8 @@ class Platform:
             outbox_failed=waiting.failed + waiting.stale,
             stale_conversations=stale,
             consent_register=consent_register,
+            reports_waiting_to_route=reports.waiting,
+            reports_unreadable=reports.unreadable,
         ))])
 
     def _channel_words(self, chosen: dict[str, Any] | None) -> str:

@@ -593,6 +593,23 @@ async def claim_escalation(session: AsyncSession, incident_id: int, now: datetim
     )
 
 
+@dataclass(frozen=True)
+class RoutingHealth:
+    """What ``status`` tells SLT about reports the background worker has still to deal with."""
+
+    waiting: int  # notifications still to be sent (the directory could not be reached when the report was made)
+    unreadable: int  # a category, urgency or status this version does not know: the worker leaves them out
+
+
+async def routing_health(session: AsyncSession) -> RoutingHealth:
+    """Counted in the database, in one statement (``status`` reads it on every call)."""
+    known = (IncidentRow.category.in_([c.value for c in Category]) & IncidentRow.urgency.in_([u.value for u in Urgency])
+             & IncidentRow.status.in_([s.value for s in Status]))
+    waiting, unreadable = (await session.execute(select(
+        func.count().filter(IncidentRow.routed_at.is_(None) & known), func.count().filter(~known)))).one()
+    return RoutingHealth(int(waiting or 0), int(unreadable or 0))
+
+
 async def unrouted(session: AsyncSession, *, limit: int = 20) -> list[int]:
     """Reports whose notifications could not all be prepared when they were made (directory unreachable)."""
     rows = await session.scalars(

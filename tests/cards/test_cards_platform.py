@@ -19,6 +19,7 @@ def test_foundation_cards_are_valid() -> None:
             whoami_card("Sam", RoleLookup(frozenset({Role.STAFF}), "config", degraded=True)),
             status_card(PlatformStatus("x", "config", 3, 12, 1, 2)),
             status_card(PlatformStatus("x", "config", 0, None, 0, 0, "version 2, 10 pupils, imported 1 Nov 09:00")),
+            status_card(PlatformStatus("x", "config", 0, None, 0, 0, reports_waiting_to_route=2, reports_unreadable=1)),
         ]
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from bot.app import SERVICES
 from bot.settings import Settings
 from store.consent_store import ConsentStore
 from store.conversations import SchoolSettings
+from store.incidents import IncidentRow
 from tests.fakes.activities import TENANT, personal_activity, user
 from tests.fakes.connector import FakeConnector
 from tests.http_helpers import running_bot
@@ -127,6 +129,47 @@ async def test_status_shows_the_consent_register_in_use(settings: Settings, conn
     facts = {fact["title"]: fact["value"] for fact in card["body"][1]["facts"]}
     assert facts["Photo consent register"].startswith("version 1, 10 pupils, imported ")
     assert "SharePoint" not in facts["Photo consent register"]
+
+
+def _report(n: int, *, category: str = "offensive_content", routed: bool = True) -> IncidentRow:
+    now = datetime.now(UTC)
+    return IncidentRow(
+        reference=f"INC-2026-{n:04d}", year=2026, number=n, submission_key=f"status-{n}", category=category,
+        urgency="standard", status="open", immediate_risk=False, dsl_told=None, reporter_aad=SAM["aadObjectId"],
+        reporter_name=SAM["name"], what_happened="A post about the school.", platform="facebook", link="",
+        when_date=None, when_detail="", involved="", actions_taken=[], source="form", source_author="",
+        received_at=now, routed_at=now if routed else None, version=1)
+
+
+async def test_status_tells_slt_about_reports_waiting_for_the_directory_and_any_the_bot_cannot_read(
+    settings: Settings, connector: FakeConnector
+) -> None:
+    """A report made while the directory was down is counted until it is routed; a report stored with a value this
+    version does not know (the escalation worker leaves it out and logs it) is counted, with what to do, in words."""
+    async with running_bot(settings) as client:
+        async with client.app[SERVICES].database.transaction() as session:
+            session.add_all([_report(1), _report(2, routed=False), _report(3, category="sextortion", routed=False)])
+        await client.post("/api/messages", json=personal_activity(connector.url, text="status", sender=PRIYA))
+    [card] = connector.cards()
+    assert_valid_card(card)
+    facts = {fact["title"]: fact["value"] for fact in card["body"][1]["facts"]}
+    assert facts["Reports waiting for the school directory"] == "1"
+    assert facts["Reports the bot cannot read"] == "1"
+    warning = card["body"][-1]["text"]
+    assert "1 stored incident report(s) hold a value this version of the bot does not know" in warning
+    assert "Ask IT today" in warning
+
+
+async def test_status_says_nothing_about_reports_when_all_are_routed(settings: Settings,
+                                                                     connector: FakeConnector) -> None:
+    async with running_bot(settings) as client:
+        async with client.app[SERVICES].database.transaction() as session:
+            session.add(_report(1))
+        await client.post("/api/messages", json=personal_activity(connector.url, text="status", sender=PRIYA))
+    [card] = connector.cards()
+    titles = {fact["title"] for fact in card["body"][1]["facts"]}
+    assert not titles & {"Reports waiting for the school directory", "Reports the bot cannot read"}
+    assert "does not know" not in json.dumps(card)
 
 
 async def test_slt_member_chooses_the_incident_channel(settings: Settings, connector: FakeConnector) -> None:

@@ -242,3 +242,18 @@ async def test_withdrawn_people_are_no_longer_alerted_and_a_reroute_restarts_the
     async with database.sessions() as session:
         assert (await records.alerted_people(session, [incident.id]))[incident.id] == {anna}
         assert await records.chain_position(session, incident.id) == 0  # the new route's chain, not step 2
+
+
+async def test_routing_health_counts_reports_waiting_to_be_routed_and_those_this_version_cannot_read(
+    database: Database,
+) -> None:
+    for n in range(1, 5):
+        await create(database, f"sam:{n}")  # made unrouted, as while the directory is down
+    async with database.transaction() as session:
+        assert await records.mark_routed(session, 1, NOW)
+        await session.execute(update(records.IncidentRow).where(records.IncidentRow.id == 2).values(
+            category="sextortion"))  # unknown category
+        await session.execute(update(records.IncidentRow).where(records.IncidentRow.id == 3).values(
+            status="archived", routed_at=NOW))  # unknown status, routed
+    async with database.sessions() as session:
+        assert await records.routing_health(session) == records.RoutingHealth(waiting=1, unreadable=2)
