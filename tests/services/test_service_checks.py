@@ -48,10 +48,12 @@ from tests.support.service_checks import (
     PEOPLE,
     actor,
     assert_refused_once,
+    assert_router_holds,
     cases,
     cases_by_name,
     entries_after,
     last_entry,
+    routed_command,
     said,
 )
 
@@ -178,11 +180,8 @@ async def routed(world: World, name: str, who: Actor, fetch: Fetch | None = None
         return await world.router.dispatch(_click(name, who))
     if name == consent_admin.CONSENT_CSV:
         return await world.router.attachments(_csv(who, fetch))
-    matched = world.router.match_command(TEXTS[name])
-    assert matched is not None, name
-    handler, argument = matched
-    return await handler(CommandRequest(TEXTS[name], argument, who,
-                                        channel=CHANNEL if name == platform.USE_CHANNEL_COMMAND else None))
+    return await routed_command(world.router, TEXTS[name], who,
+                                channel=CHANNEL if name == platform.USE_CHANNEL_COMMAND else None)
 
 
 CASES = cases(DECLARED)
@@ -192,10 +191,7 @@ CASES_OF = cases_by_name(DECLARED)
 def test_every_check_a_use_case_makes_is_the_routers_own_declaration(world: World) -> None:
     """The router holds the very declaration the use case checks (one place decides), and every declaration a use
     case checks has a way to be called here."""
-    routed_by = {d.name: d.access for d in world.router.declarations()}
-    for name, access in DECLARED.items():
-        assert routed_by[name] is access, name
-    assert {c.name for c in CASES} == set(DECLARED)
+    assert_router_holds(world.router, DECLARED)
 
 
 @pytest.mark.parametrize("name", list(CASES_OF))

@@ -34,11 +34,11 @@ from domain.access import Access, RefusalReason
 from domain.actors import Actor
 from domain.audit import AuditOutcome, RecordType
 from domain.incidents import Category, ReportDetails, Urgency
-from domain.roles import Role, RoleDirectory, RoleLookup
+from domain.roles import Role, RoleDirectory
 from domain.subject_access import EXPORT_LIFETIME
 from services import approvals, safeguarding_record
 from services.approvals import ApprovalDesk
-from services.audit import DIRECTORY_DOWN, AuditTrail
+from services.audit import AuditTrail
 from services.incidents import IncidentSettings
 from services.requests import CardAction, CommandRequest
 from services.safeguarding_record import (
@@ -60,13 +60,16 @@ from tests.support.service_checks import (
     PEOPLE,
     Reply,
     actor,
+    assert_directory_down,
     assert_refused_once,
+    assert_router_holds,
     cases,
     cases_by_name,
+    directory_down,
     entries_after,
     last_entry,
+    routed_command,
     said,
-    snapshot,
 )
 
 HEAD, DEPUTY, DSL = PEOPLE[Role.HEAD_TEACHER], PEOPLE[Role.DEPUTY], PEOPLE[Role.DSL]
@@ -205,10 +208,7 @@ async def routed(world: World, name: str, who: Actor, consent: str = "accept") -
         return await world.router.dispatch(_click(name, who))
     if name == FILE_CONSENT:
         return _answered(await world.router.invoke(InvokeRequest(FILE_CONSENT_INVOKE, _consent(consent), who)))
-    matched = world.router.match_command(TEXTS[name])
-    assert matched is not None, name
-    handler, argument = matched
-    return await handler(CommandRequest(TEXTS[name], argument, who))
+    return await routed_command(world.router, TEXTS[name], who)
 
 
 CASES = cases(DECLARED)
@@ -219,10 +219,7 @@ def test_the_router_holds_the_very_declaration_each_use_case_checks(world: World
     """One place decides: the router's declaration of each of these ways in is the service's own object, and every
     role-restricted way in that ``dialogs/approvals.py`` and ``dialogs/safeguarding_record.py`` register is one of
     them."""
-    routed_by = {d.name: d.access for d in world.router.declarations()}
-    for name, access in DECLARED.items():
-        assert routed_by[name] is access, name
-    assert {c.name for c in CASES} == set(DECLARED)
+    assert_router_holds(world.router, DECLARED)
 
     alone = Router(directory=StaticRoleDirectory(PEOPLE.values(), description="test"), trail=AuditTrail(world.database))
     register_approvals(alone, world.desk)
@@ -299,27 +296,11 @@ async def test_the_record_still_decides_who_receives_the_file_and_whether_a_depu
                                                                RecordType.NONE)
 
 
-class _LastKnownRoles(StaticRoleDirectory):
-    """The directory when Graph cannot be reached: everyone is known as staff, no other role can be confirmed."""
-
-    async def roles_of(self, aad_object_id: str) -> RoleLookup:
-        return RoleLookup(frozenset({Role.STAFF}), "graph (last known, Graph unreachable)", degraded=True)
-
-
 @pytest.mark.parametrize("name", list(DECLARED))
 async def test_when_the_directory_cannot_confirm_a_role_the_use_case_says_so_and_changes_nothing(
     database: Database, name: str
 ) -> None:
     """The Head Teacher is not told she lacks a role she holds: the directory is down, so try again later."""
-    world = await build(database, _LastKnownRoles(PEOPLE.values(), description="test"))
-    before, last = await snapshot(database), await last_entry(database)
-    head = actor(Role.HEAD_TEACHER)
-
-    assert said(await direct(world, name, head)) == DIRECTORY_DOWN
-
-    assert await snapshot(database) == before
-    [entry] = await entries_after(database, last)
-    assert (entry.action, entry.outcome, entry.reason, entry.actor_aad) == (
-        name, AuditOutcome.REFUSED, RefusalReason.ROLE.value, head.aad_object_id)
-    assert entry.detail.get("directory") == "degraded"
+    world = await build(database, directory_down())
+    await assert_directory_down(database, name, actor(Role.HEAD_TEACHER), lambda who: direct(world, name, who))
     assert world.uploads == []

@@ -34,9 +34,9 @@ from domain.audit import AuditOutcome
 from domain.calendar import SchoolCalendar
 from domain.commands import command
 from domain.retention import build_schedule
-from domain.roles import Role, RoleLookup
+from domain.roles import Role
 from services import erasure, retention, subject_access
-from services.audit import DIRECTORY_DOWN, AuditTrail
+from services.audit import AuditTrail
 from services.erasure import Erasure
 from services.requests import CardAction, CommandRequest
 from services.retention import Retention
@@ -47,13 +47,16 @@ from store.erasure import DataRightsRequestRow
 from tests.support.service_checks import (
     PEOPLE,
     actor,
+    assert_directory_down,
     assert_refused_once,
+    assert_router_holds,
     cases,
     cases_by_name,
+    directory_down,
     entries_after,
     last_entry,
+    routed_command,
     said,
-    snapshot,
 )
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -198,10 +201,7 @@ async def routed(world: World, name: str, who: Actor) -> CommandReply | ActionRe
         if "task" in answer:  # the router's refusal, in the task module
             return CommandReply(texts=[answer["task"]["value"]])
         return CommandReply(texts=answer["send"]["texts"], attachments=answer["send"]["attachments"])
-    matched = world.router.match_command(TEXTS[name])
-    assert matched is not None, name
-    handler, argument = matched
-    return await handler(CommandRequest(TEXTS[name], argument, who))
+    return await routed_command(world.router, TEXTS[name], who)
 
 
 CASES = cases(DECLARED)
@@ -211,11 +211,7 @@ CASES_OF = cases_by_name(DECLARED)
 def test_every_check_a_use_case_makes_is_the_routers_own_declaration(world: World) -> None:
     """The router holds the very declaration the use case checks (one place decides), and every declaration a use
     case checks has a way to be called here."""
-    routed_by = {d.name: d.access for d in world.router.declarations()}
-    assert set(routed_by) == set(DECLARED)
-    for name, access in DECLARED.items():
-        assert routed_by[name] is access, name
-    assert {c.name for c in CASES} == set(DECLARED)
+    assert_router_holds(world.router, DECLARED, nothing_else=True)
 
 
 def test_the_refusals_keep_the_words_people_already_read() -> None:
@@ -273,26 +269,11 @@ async def test_senders_a_declaration_admits_are_not_refused_by_the_use_case_eith
     }
 
 
-class _LastKnownRoles(StaticRoleDirectory):
-    """The directory when Graph cannot be reached: everyone is known as staff, no other role can be confirmed."""
-
-    async def roles_of(self, aad_object_id: str) -> RoleLookup:
-        return RoleLookup(frozenset({Role.STAFF}), "graph (last known, Graph unreachable)", degraded=True)
-
-
 @pytest.mark.parametrize("name", [n for n, access in DECLARED.items() if not access.any_staff])
 async def test_when_the_directory_cannot_confirm_a_role_the_use_case_says_so_and_changes_nothing(
     world: World, name: str
 ) -> None:
     """The DPO is not told they lack a role they hold: the directory is down, so try again later."""
-    down = build(world.database, _LastKnownRoles(PEOPLE.values(), description="test"), world.seeded)
-    before, last = await snapshot(world.database), await last_entry(world.database)
-    dpo = actor(Role.DPO)
-
-    assert said(await direct(down, name, dpo)) == DIRECTORY_DOWN
-
-    assert await snapshot(world.database) == before and down.uploads == []
-    [entry] = await entries_after(world.database, last)
-    assert (entry.action, entry.outcome, entry.reason, entry.actor_aad, entry.record_ref) == (
-        name, AuditOutcome.REFUSED, RefusalReason.ROLE.value, dpo.aad_object_id, _record_ref(world, name))
-    assert entry.detail.get("directory") == "degraded"
+    down = build(world.database, directory_down(), world.seeded)
+    entry = await assert_directory_down(world.database, name, actor(Role.DPO), lambda who: direct(down, name, who))
+    assert entry.record_ref == _record_ref(world, name) and down.uploads == []

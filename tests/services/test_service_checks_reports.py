@@ -24,12 +24,12 @@ from cards.replies import ActionResult, CommandReply
 from dialogs.dashboard import FILE_CONSENT_INVOKE, register_dashboard
 from dialogs.router import InvokeRequest, Router
 from directory.static import StaticRoleDirectory
-from domain.access import Access, RefusalReason
+from domain.access import Access
 from domain.actors import Actor
 from domain.audit import AuditOutcome
-from domain.roles import Role, RoleDirectory, RoleLookup
+from domain.roles import Role, RoleDirectory
 from services import dashboard, governors_report
-from services.audit import DIRECTORY_DOWN, AuditTrail
+from services.audit import AuditTrail
 from services.dashboard import Dashboard
 from services.governors_report import CONTEXT_KEY, GovernorsReports
 from services.requests import CardAction, CommandRequest
@@ -40,13 +40,16 @@ from tests.support.service_checks import (
     PEOPLE,
     Reply,
     actor,
+    assert_directory_down,
     assert_refused_once,
+    assert_router_holds,
     cases,
     cases_by_name,
+    directory_down,
     entries_after,
     last_entry,
+    routed_command,
     said,
-    snapshot,
 )
 
 UPLOAD_URL = "https://onedrive.example/upload"
@@ -142,10 +145,7 @@ async def routed(world: World, name: str, who: Actor) -> Reply:
         return await world.router.dispatch(CardAction(PERIOD_VERB, {"period": "last_term"}, who))
     if name == governors_report.CONSENT:
         return _answered(await world.router.invoke(InvokeRequest(FILE_CONSENT_INVOKE, _consent(world), who)))
-    matched = world.router.match_command(TEXTS[name])
-    assert matched is not None, name
-    handler, argument = matched
-    return await handler(CommandRequest(TEXTS[name], argument, who))
+    return await routed_command(world.router, TEXTS[name], who)
 
 
 CASES = cases(DECLARED)
@@ -155,11 +155,7 @@ CASES_OF = cases_by_name(DECLARED)
 def test_the_router_holds_the_very_declaration_each_use_case_checks(world: World) -> None:
     """One place decides: the router's declaration of each way in to the figures is the service's own object, and
     every way in that ``dialogs/dashboard.py`` registers is one of them."""
-    routed_by = {d.name: d.access for d in world.router.declarations()}
-    assert set(routed_by) == set(DECLARED)
-    for name, access in DECLARED.items():
-        assert routed_by[name] is access, name
-    assert {c.name for c in CASES} == set(DECLARED)
+    assert_router_holds(world.router, DECLARED, nothing_else=True)
 
 
 def test_each_declaration_says_who_the_policy_names() -> None:
@@ -219,27 +215,11 @@ async def test_the_record_still_decides_who_receives_the_file(world: World) -> N
     assert world.uploads == []
 
 
-class _LastKnownRoles(StaticRoleDirectory):
-    """The directory when Graph cannot be reached: everyone is known as staff, no other role can be confirmed."""
-
-    async def roles_of(self, aad_object_id: str) -> RoleLookup:
-        return RoleLookup(frozenset({Role.STAFF}), "graph (last known, Graph unreachable)", degraded=True)
-
-
 @pytest.mark.parametrize("name", list(DECLARED))
 async def test_when_the_directory_cannot_confirm_a_role_the_use_case_says_so_and_changes_nothing(
     database: Database, name: str
 ) -> None:
     """The Head Teacher is not told she lacks a role she holds: the directory is down, so try again later."""
-    world = await build(database, _LastKnownRoles(PEOPLE.values(), description="test"))
-    before, last = await snapshot(database), await last_entry(database)
-    head = actor(Role.HEAD_TEACHER)
-
-    assert said(await direct(world, name, head)) == DIRECTORY_DOWN
-
-    assert await snapshot(database) == before
-    [entry] = await entries_after(database, last)
-    assert (entry.action, entry.outcome, entry.reason, entry.actor_aad) == (
-        name, AuditOutcome.REFUSED, RefusalReason.ROLE.value, head.aad_object_id)
-    assert entry.detail.get("directory") == "degraded"
+    world = await build(database, directory_down())
+    await assert_directory_down(database, name, actor(Role.HEAD_TEACHER), lambda who: direct(world, name, who))
     assert world.uploads == []

@@ -26,7 +26,7 @@ from dialogs.policy_status import register_policy_status
 from dialogs.router import Router
 from dialogs.training import register_training
 from directory.static import StaticRoleDirectory
-from domain.access import Access, RefusalReason
+from domain.access import Access
 from domain.account_register import Ending
 from domain.acknowledgement import edition_of
 from domain.actors import Actor
@@ -34,11 +34,11 @@ from domain.audit import AuditOutcome
 from domain.calendar import SchoolCalendar
 from domain.commands import command
 from domain.policy_help import parse_policy
-from domain.roles import Role, RoleLookup
+from domain.roles import Role
 from services import account_register, acknowledgement, training
 from services.account_register import AccountRegister
 from services.acknowledgement import PolicyAcknowledgements
-from services.audit import DIRECTORY_DOWN, AuditTrail
+from services.audit import AuditTrail
 from services.requests import CardAction, CommandRequest
 from services.training import TrainingRecords
 from store.approvals import AccountRow, ApprovalRequestRow
@@ -46,13 +46,16 @@ from store.db import Database
 from tests.support.service_checks import (
     PEOPLE,
     actor,
+    assert_directory_down,
     assert_refused_once,
+    assert_router_holds,
     cases,
     cases_by_name,
+    directory_down,
     entries_after,
     last_entry,
+    routed_command,
     said,
-    snapshot,
 )
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -152,10 +155,7 @@ async def routed(world: World, name: str, who: Actor) -> CommandReply | ActionRe
     """The same request through the router (its check first, then the same use case)."""
     if name in PAYLOADS:
         return await world.router.dispatch(_click(name, who, validated=False))
-    matched = world.router.match_command(TEXTS[name])
-    assert matched is not None, name
-    handler, argument = matched
-    return await handler(CommandRequest(TEXTS[name], argument, who))
+    return await routed_command(world.router, TEXTS[name], who)
 
 
 CASES = cases(DECLARED)
@@ -165,11 +165,7 @@ CASES_OF = cases_by_name(DECLARED)
 def test_every_check_a_use_case_makes_is_the_routers_own_declaration(world: World) -> None:
     """The router holds the very declaration the use case checks (one place decides), and every declaration a use
     case checks has a way to be called here."""
-    routed_by = {d.name: d.access for d in world.router.declarations()}
-    assert set(routed_by) == set(DECLARED)
-    for name, access in DECLARED.items():
-        assert routed_by[name] is access, name
-    assert {c.name for c in CASES} == set(DECLARED)
+    assert_router_holds(world.router, DECLARED, nothing_else=True)
 
 
 @pytest.mark.parametrize("name", list(CASES_OF))
@@ -208,27 +204,10 @@ async def test_senders_a_declaration_admits_are_not_refused_by_the_use_case_eith
     }
 
 
-class _LastKnownRoles(StaticRoleDirectory):
-    """The directory when Graph cannot be reached: everyone is known as staff, no other role can be confirmed."""
-
-    async def roles_of(self, aad_object_id: str) -> RoleLookup:
-        return RoleLookup(frozenset({Role.STAFF}), "graph (last known, Graph unreachable)", degraded=True)
-
-
 @pytest.mark.parametrize("name", [n for n, access in DECLARED.items() if not access.any_staff])
 async def test_when_the_directory_cannot_confirm_a_role_the_use_case_says_so_and_changes_nothing(
     database: Database, name: str
 ) -> None:
     """The Head Teacher is not told she lacks a role she holds: the directory is down, so try again later."""
-    world = build(database, _LastKnownRoles(PEOPLE.values(), description="test"))
-    before, last = await snapshot(database), await last_entry(database)
-    head = actor(Role.HEAD_TEACHER)
-
-    assert said(await direct(world, name, head)) == DIRECTORY_DOWN
-
-    assert await snapshot(database) == before
-
-    [entry] = await entries_after(database, last)
-    assert (entry.action, entry.outcome, entry.reason, entry.actor_aad) == (
-        name, AuditOutcome.REFUSED, RefusalReason.ROLE.value, head.aad_object_id)
-    assert entry.detail.get("directory") == "degraded"
+    world = build(database, directory_down())
+    await assert_directory_down(database, name, actor(Role.HEAD_TEACHER), lambda who: direct(world, name, who))

@@ -16,11 +16,14 @@ from typing import Any
 from sqlalchemy import func, select
 
 from cards.replies import ActionResult, CommandReply
-from directory.static import DirectoryEntry
+from dialogs.router import Router
+from directory.static import DirectoryEntry, StaticRoleDirectory
 from domain.access import Access, RefusalReason
 from domain.actors import Actor
 from domain.audit import AuditOutcome
-from domain.roles import Role
+from domain.roles import Role, RoleLookup
+from services.audit import DIRECTORY_DOWN
+from services.requests import ChannelInfo, CommandRequest
 from store import audit as trail_store
 from store.audit import AuditRow
 from store.base import Base
@@ -40,6 +43,18 @@ def actor(role: Role, where: str = "personal") -> Actor:
     """The holder of ``role`` (from ``PEOPLE``), writing in a ``where`` conversation (personal, channel...)."""
     person = PEOPLE[role]
     return Actor(person.aad_object_id, person.name, f"29:{role.value}", f"a:{role.value}", where)
+
+
+class LastKnownRoles(StaticRoleDirectory):
+    """The directory when Graph cannot be reached: everyone is known as staff, no other role can be confirmed."""
+
+    async def roles_of(self, aad_object_id: str) -> RoleLookup:
+        return RoleLookup(frozenset({Role.STAFF}), "graph (last known, Graph unreachable)", degraded=True)
+
+
+def directory_down() -> LastKnownRoles:
+    """``PEOPLE`` in a directory that cannot confirm anyone's roles just now."""
+    return LastKnownRoles(PEOPLE.values(), description="test")
 
 
 def said(reply: Reply) -> str:
@@ -82,6 +97,25 @@ def cases_by_name(declared: Mapping[str, Access]) -> dict[str, list[Case]]:
     for case in cases(declared):
         grouped.setdefault(case.name, []).append(case)
     return grouped
+
+
+def assert_router_holds(router: Router, declared: Mapping[str, Access], *, nothing_else: bool = False) -> None:
+    """The router holds the very declaration each use case checks (one place decides), and every declaration has
+    cases to try; ``nothing_else``: the router declares no other way in (it was built with these routes only)."""
+    routed_by = {d.name: d.access for d in router.declarations()}
+    if nothing_else:
+        assert set(routed_by) == set(declared)
+    for name, access in declared.items():
+        assert routed_by[name] is access, name
+    assert set(cases_by_name(declared)) == set(declared)
+
+
+async def routed_command(router: Router, text: str, who: Actor, channel: ChannelInfo | None = None) -> Reply:
+    """``text`` typed by ``who``, through the router (its check first, then the use case)."""
+    matched = router.match_command(text)
+    assert matched is not None, text
+    handler, argument = matched
+    return await handler(CommandRequest(text, argument, who, channel=channel))
 
 
 async def snapshot(database: Database) -> dict[str, list[tuple[Any, ...]]]:
@@ -136,3 +170,20 @@ async def assert_refused_once(
     [again] = await entries_after(database, last)
     assert (again.action, again.reason, again.record_ref) == (entry.action, entry.reason, entry.record_ref), case.id
     assert await snapshot(database) == before, case.id
+
+
+async def assert_directory_down(database: Database, name: str, who: Actor,
+                                direct: Callable[[Actor], Awaitable[Reply]]) -> Any:
+    """``who`` holds the role, but the directory cannot confirm it: the use case called directly says the directory
+    is down (not that the role is not held), changes nothing and writes one refusal marked as degraded, which it
+    returns for further checks."""
+    before, last = await snapshot(database), await last_entry(database)
+
+    assert said(await direct(who)) == DIRECTORY_DOWN, name
+
+    assert await snapshot(database) == before, name
+    [entry] = await entries_after(database, last)
+    assert (entry.action, entry.outcome, entry.reason, entry.actor_aad) == (
+        name, AuditOutcome.REFUSED, RefusalReason.ROLE.value, who.aad_object_id)
+    assert entry.detail.get("directory") == "degraded"
+    return entry
